@@ -1,0 +1,29 @@
+"""The Python evaluator of a whole form: every computed cell from the inputs.
+
+It applies each computed cell's rule kind in dependency order, feeding results on as floats,
+because that is what the spreadsheet engine does between cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from xlperf.layout import FormLayout
+from xlperf.rules import KINDS, Value
+
+Result = Decimal | str | None
+
+
+def evaluate(layout: FormLayout, values: Mapping[str, Value]) -> dict[str, Result]:
+    """Compute every formula cell of ``layout`` from input ``values`` (by field key)."""
+    known: dict[str, Value] = dict(values)
+    results: dict[str, Result] = {}
+    for calc in layout.calcs:
+        operands: dict[str, Value | list[Value]] = {}
+        for name, ref in calc.operands.items():
+            operands[name] = known.get(ref) if isinstance(ref, str) else [known.get(r) for r in ref]
+        result = KINDS[calc.kind].evaluate(calc.params, calc.weight, operands)
+        results[calc.key] = result
+        known[calc.key] = float(result) if isinstance(result, Decimal) else result
+    return results

@@ -1,0 +1,337 @@
+"""Write a form layout as a locked .xlsx template (xlsxwriter).
+
+Addresses come from ``layout``, formula text from ``rules`` and ``alerts``; this module only
+serialises: cell formats, merges, validations, protection, defined names, print setup and the
+hidden ``_xlperf`` sheet that lets ``check`` recognise the form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Format, Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from xlperf.alerts import CONDITIONS
+from xlperf.evaluate import evaluate
+from xlperf.layout import FormLayout, Placed, SheetLayout
+from xlperf.rules import KINDS, Value
+from xlperf.spec import NAME_PREFIX, Field
+
+META_SHEET = "_xlperf"
+DEFAULT_PASSWORD = "xlperf"
+FONT = "宋体"
+INPUT_FILL = "#FFF2CC"
+FORMULA_FILL = "#E2EFDA"
+PREFILLED_FILL = "#EDEDED"
+ALERT_FILL = "#FFC7CE"
+MIN_ROW_HEIGHT = 20.0
+LINE_HEIGHT = 14.0
+# Fixed so that regenerating a template gives the same file content.
+CREATED = dt.datetime(2024, 1, 1)
+
+NUM_FORMATS = {
+    "amount": "#,##0.00",
+    "percent": "0.00%",
+    "date": "yyyy-mm-dd",
+    "year": "0",
+    "integer": "0",
+    "text": "@",
+    "longtext": "@",
+    "phone": "@",
+}
+TYPE_HINTS = {
+    "text": "请输入文字",
+    "longtext": "请输入文字，可按 Alt+Enter 换行",
+    "number": "请输入数字",
+    "amount": "请输入金额（{unit}），不小于 0，最多两位小数",
+    "percent": "请输入百分比，如 95%",
+    "integer": "请输入整数",
+    "year": "请输入四位年度，如 2024",
+    "date": "请输入日期，如 2024-01-01",
+    "choice": "请从下拉列表中选择",
+    "phone": "请输入电话号码",
+    "value": "请输入数值（如 12、95%）或定性目标（如 规范、有效）",
+}
+
+
+class TemplateError(ValueError):
+    """Prefill values that do not fit the form (unknown key, wrong type)."""
+
+
+@dataclass(frozen=True)
+class TemplateOptions:
+    password: str = DEFAULT_PASSWORD
+    year: int | None = None
+    unit: str | None = None
+    values: Mapping[str, Any] | None = None
+
+
+class _Formats:
+    """One xlsxwriter Format per (style, number format, locked) combination."""
+
+    BASE: dict[str, dict[str, Any]] = {
+        "title": {"bold": True, "font_size": 18, "align": "center", "valign": "vcenter"},
+        "subtitle": {"font_size": 12, "align": "center", "valign": "vcenter"},
+        "note": {"font_size": 10, "align": "left", "valign": "vcenter", "text_wrap": True},
+        "label": {"border": 1, "align": "center", "valign": "vcenter", "text_wrap": True},
+        "header": {"border": 1, "bold": True, "align": "center", "valign": "vcenter",
+                   "text_wrap": True},
+        "section": {"border": 1, "bold": True, "align": "left", "valign": "vcenter"},
+        "text": {"border": 1, "align": "left", "valign": "vcenter", "text_wrap": True,
+                 "font_size": 10},
+        "fixed": {"border": 1, "align": "center", "valign": "vcenter"},
+        "input": {"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": INPUT_FILL,
+                  "locked": False},
+        "prefilled": {"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": PREFILLED_FILL},
+        "formula": {"border": 1, "align": "center", "valign": "vcenter", "bg_color": FORMULA_FILL},
+    }
+
+    def __init__(self, workbook: Workbook) -> None:
+        self.workbook = workbook
+        self.cache: dict[tuple[str, str], Format] = {}
+        self.alert = workbook.add_format({"bg_color": ALERT_FILL, "font_color": "#9C0006"})
+
+    def get(self, style: str, num_format: str = "") -> Format:
+        key = (style, num_format)
+        if key not in self.cache:
+            props = {"font_name": FONT, "font_size": 11, **self.BASE[style]}
+            if num_format:
+                props["num_format"] = num_format
+            self.cache[key] = self.workbook.add_format(props)
+        return self.cache[key]
+
+
+def _a1(sheet: str, row: int, col: int, here: str) -> str:
+    cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
+    return cell if sheet == here else f"'{sheet}'!{cell}"
+
+
+class _Writer:
+    def __init__(self, layout: FormLayout, path: Path, options: TemplateOptions) -> None:
+        self.layout = layout
+        self.options = options
+        self.values = _prefill_values(layout, options)
+        self.results = evaluate(layout, self.values)
+        self.workbook = xlsxwriter.Workbook(str(path))
+        self.workbook.set_properties({"title": layout.spec.title, "author": "xlperf",
+                                      "created": CREATED})
+        self.formats = _Formats(self.workbook)
+
+    def ref(self, key: str, here: str) -> str:
+        return _a1(*self.layout.address(key), here)
+
+    def write(self) -> None:
+        sheets = {s.name: self.workbook.add_worksheet(s.name) for s in self.layout.sheets}
+        for sheet in self.layout.sheets:
+            self.write_sheet(sheets[sheet.name], sheet)
+        for h in self.layout.highlights:
+            ws = sheets[h.sheet]
+            refs = {name: self.ref(key, h.sheet) for name, key in h.operands.items()}
+            _, row, col = self.layout.address(h.target)
+            ws.conditional_format(row, col, row, col, {
+                "type": "formula", "criteria": "=" + CONDITIONS[h.check](refs, h.params),
+                "format": self.formats.alert,
+            })
+        for key, (sheet_name, placed) in self.layout.cells.items():
+            self.workbook.define_name(NAME_PREFIX + key, "=" + _a1(sheet_name, placed.row, placed.col, ""))
+        self.write_meta()
+        self.workbook.close()
+
+    def write_sheet(self, ws: Worksheet, sheet: SheetLayout) -> None:
+        spec = sheet.spec
+        for i, width in enumerate(spec.widths):
+            ws.set_column(i, i, width)
+        for row, height in _row_heights(sheet).items():
+            ws.set_row(row, height)
+        for placed in sheet.cells:
+            self.write_cell(ws, sheet.name, placed)
+        ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
+        ws.set_paper(9)
+        ws.set_portrait() if not spec.landscape else ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.center_horizontally()
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.print_area(0, 0, sheet.rows - 1, len(spec.widths) - 1)
+        if spec.repeat_rows:
+            ws.repeat_rows(0, spec.repeat_rows - 1)
+        ws.set_footer("&C第 &P 页，共 &N 页")
+        ws.hide_gridlines(2)
+
+    def write_cell(self, ws: Worksheet, sheet: str, p: Placed) -> None:
+        merged = p.last_row > p.row or p.last_col > p.col
+        if p.field is not None:
+            self.write_input(ws, p, p.field, merged)
+        elif p.calc is not None:
+            fmt = self.formats.get("formula", self.formula_format(p))
+            if merged:
+                ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
+            refs = {name: (self.ref(v, sheet) if isinstance(v, str) else [self.ref(x, sheet) for x in v])
+                    for name, v in p.calc.operands.items()}
+            text = KINDS[p.calc.kind].formula(p.calc.params, p.calc.weight, refs)
+            result = self.results.get(p.calc.key)
+            cached = float(result) if result is not None and not isinstance(result, str) else (result or "")
+            ws.write_formula(p.row, p.col, text or "", fmt, cached)
+        else:
+            fmt = self.formats.get(p.style)
+            value: Any = p.number if p.number is not None else p.text
+            if merged:
+                ws.merge_range(p.row, p.col, p.last_row, p.last_col, value, fmt)
+            elif p.number is not None:
+                ws.write_number(p.row, p.col, p.number, fmt)
+            else:
+                ws.write_string(p.row, p.col, p.text, fmt) if p.text else ws.write_blank(p.row, p.col, None, fmt)
+
+    def formula_format(self, p: Placed) -> str:
+        assert p.calc is not None
+        if p.calc.kind == "grade":
+            return ""
+        if p.calc.percent or p.calc.kind == "completion":
+            return "0.00%"
+        return "0.00"
+
+    def write_input(self, ws: Worksheet, p: Placed, fld: Field, merged: bool) -> None:
+        value = self.values.get(fld.key)
+        style = "prefilled" if value is not None else "input"
+        fmt = self.formats.get(style, NUM_FORMATS.get(fld.type, ""))
+        if merged:
+            ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
+        if isinstance(value, dt.datetime):
+            ws.write_datetime(p.row, p.col, value, fmt)
+        elif isinstance(value, int | float):
+            ws.write_number(p.row, p.col, value, fmt)
+        elif value is not None:
+            ws.write_string(p.row, p.col, str(value), fmt)
+        else:
+            ws.write_blank(p.row, p.col, None, fmt)
+        if value is None:
+            ws.data_validation(p.row, p.col, p.row, p.col,
+                               self.validation(fld, xl_rowcol_to_cell(p.row, p.col)))
+
+    def validation(self, fld: Field, cell: str) -> dict[str, Any]:
+        hint = fld.hint or TYPE_HINTS[fld.type].format(unit=self.layout.spec.amount_unit)
+        rule: dict[str, Any] = {"validate": "any"}
+        low = fld.min if fld.min is not None else 0
+        if fld.type == "choice":
+            rule = {"validate": "list", "source": list(fld.choices)}
+            if not fld.strict_choices:
+                rule["error_type"] = "information"
+        elif fld.type == "amount":
+            # Decimal validation cannot limit decimals; a custom rule can.
+            rule = {"validate": "custom", "value": f"=AND(ISNUMBER({cell}),{cell}>=0,ROUND({cell},2)={cell})"}
+        elif fld.type == "percent":
+            rule = {"validate": "decimal", "criteria": "between", "minimum": low,
+                    "maximum": fld.max if fld.max is not None else 10}
+        elif fld.type == "number":
+            if fld.max is not None:
+                rule = {"validate": "decimal", "criteria": "between", "minimum": low, "maximum": fld.max}
+            elif fld.min is not None:
+                rule = {"validate": "decimal", "criteria": ">=", "value": fld.min}
+        elif fld.type == "integer":
+            rule = {"validate": "integer", "criteria": ">=", "value": 0}
+        elif fld.type == "year":
+            rule = {"validate": "integer", "criteria": "between", "minimum": 2000, "maximum": 2100}
+        elif fld.type == "date":
+            rule = {"validate": "date", "criteria": "between", "minimum": dt.date(2000, 1, 1),
+                    "maximum": dt.date(2100, 12, 31)}
+        elif fld.type == "phone":
+            rule = {"validate": "length", "criteria": "<=", "value": 30}
+        rule["input_title"] = fld.label[:32]
+        rule["input_message"] = hint[:255]
+        if rule["validate"] != "any":
+            rule["error_title"] = "输入有误"
+            rule["error_message"] = f"{fld.label}：{hint}"[:255]
+        return rule
+
+    def write_meta(self) -> None:
+        ws = self.workbook.add_worksheet(META_SHEET)
+        bold = self.workbook.add_format({"bold": True})
+        spec = self.layout.spec
+        meta = [
+            ("form_id", spec.form_id), ("form_version", spec.version), ("title", spec.title),
+            ("year", str(self.options.year or "")), ("unit", self.options.unit or ""),
+            ("amount_unit", spec.amount_unit),
+        ]
+        for i, (name, value) in enumerate(meta):
+            ws.write_string(i, 0, name, bold)
+            ws.write_string(i, 1, value)
+        top = len(meta) + 1
+        for j, head in enumerate(("key", "label", "sheet", "cell", "kind")):
+            ws.write_string(top, j, head, bold)
+        for i, (key, (sheet_name, placed)) in enumerate(sorted(self.layout.cells.items()), top + 1):
+            cell = xl_rowcol_to_cell(placed.row, placed.col)
+            for j, value in enumerate((key, placed.label, sheet_name, cell, placed.kind)):
+                ws.write_string(i, j, value)
+        ws.set_column(0, 1, 28)
+        ws.hide()
+        ws.protect(self.options.password)
+
+
+def _text_width(text: str) -> float:
+    # Column widths count Latin digits; a CJK character takes about two of them.
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.0 for ch in text)
+
+
+def _row_heights(sheet: SheetLayout) -> dict[int, float]:
+    """Explicit heights, else enough for the wrapped text of one-row cells, so the print is readable."""
+    heights = {r: MIN_ROW_HEIGHT for r in range(sheet.rows)}
+    widths = sheet.spec.widths
+    for p in sheet.cells:
+        if p.row != p.last_row or not p.text or p.style in ("title",):
+            continue
+        width = sum(widths[p.col : p.last_col + 1]) * (1.1 if p.style in ("text", "note") else 1.0)
+        lines = sum(max(1, -(-int(_text_width(part)) // max(1, int(width - 1)))) for part in p.text.split("\n"))
+        heights[p.row] = max(heights[p.row], LINE_HEIGHT * lines + 6)
+    heights.update(sheet.heights)
+    return heights
+
+
+def _prefill_values(layout: FormLayout, options: TemplateOptions) -> dict[str, Value | dt.datetime]:
+    """Prefill values by key, checked against the fields they land in."""
+    raw: dict[str, Any] = dict(options.values or {})
+    fields = {f.key: f for f in layout.inputs()}
+    for key, value in (("year", options.year), ("unit_name", options.unit)):
+        if value is None:
+            continue
+        for candidate in [key, *(k for k in fields if k.endswith("_" + key) and k.startswith("p"))]:
+            if candidate in fields:
+                raw.setdefault(candidate, value)
+    values: dict[str, Value | dt.datetime] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise TemplateError(f"预填值中的键 '{key}' 不是表单 {layout.spec.form_id} 的输入字段")
+        values[key] = _coerce(fields[key], value)
+    return values
+
+
+def _coerce(fld: Field, value: Any) -> Value | dt.datetime:
+    if value is None or value == "":
+        return None
+    if fld.type in ("amount", "number", "percent", "integer", "year"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(str(value).replace(",", ""))
+            except ValueError:
+                raise TemplateError(f"{fld.label}（{fld.key}）应为数字，得到 {value!r}") from None
+        return value
+    if fld.type == "date":
+        try:
+            return dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise TemplateError(f"{fld.label}（{fld.key}）应为日期 YYYY-MM-DD，得到 {value!r}") from None
+    if fld.type == "choice" and fld.strict_choices and str(value) not in fld.choices:
+        raise TemplateError(f"{fld.label}（{fld.key}）应为 {'/'.join(fld.choices)} 之一，得到 {value!r}")
+    return str(value)
+
+
+def write_template(layout: FormLayout, path: Path, options: TemplateOptions | None = None) -> Path:
+    """Write the locked template of ``layout`` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _Writer(layout, path, options or TemplateOptions()).write()
+    return path

@@ -1,0 +1,83 @@
+"""Load YAML keeping the file and line of every mapping, so spec errors can point at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a spec file (1-based line)."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class SpecError(Exception):
+    """A form spec that cannot be compiled; names the file, line and key."""
+
+    def __init__(self, where: Where | None, key: str, message: str) -> None:
+        self.where = where
+        self.key = key
+        self.message = message
+        place = f"{where}: " if where else ""
+        super().__init__(f"{place}{key}: {message}")
+
+
+class Node(dict[str, Any]):
+    """A YAML mapping that remembers where it and each of its keys stand."""
+
+    where: Where
+    key_lines: dict[str, int]
+
+    def at(self, key: str) -> Where:
+        return Where(self.where.file, self.key_lines.get(key, self.where.line))
+
+
+class _LineLoader(yaml.SafeLoader):
+    source_name = "<spec>"
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> Node:
+    # Plain PyYAML lets a repeated key silently win; a spec must say so instead.
+    result = Node()
+    result.where = Where(loader.source_name, node.start_mark.line + 1)
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        line = key_node.start_mark.line + 1
+        if key in result:
+            raise SpecError(Where(loader.source_name, line), key, "该键在同一层重复出现 (duplicate key)")
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file into Nodes (dicts with lines), lists and scalars."""
+    text = path.read_text(encoding="utf-8")
+    loader = _LineLoader(text)
+    loader.source_name = path.name
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = Where(path.name, mark.line + 1) if mark else Where(path.name, 0)
+        raise SpecError(where, "yaml", f"YAML 语法错误: {exc.problem}") from None
+    finally:
+        loader.dispose()
