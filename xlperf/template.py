@@ -118,7 +118,8 @@ class _Writer:
         self.layout = layout
         self.options = options
         self.values = _prefill_values(layout, options)
-        self.results = evaluate(layout, self.values)
+        self.results = evaluate(layout, {k: v for k, v in self.values.items()
+                                         if not isinstance(v, dt.datetime)})
         self.workbook = xlsxwriter.Workbook(str(path))
         self.workbook.set_properties({"title": layout.spec.title, "author": "xlperf",
                                       "created": CREATED})
