@@ -1,0 +1,234 @@
+"""Every formula cell of every template, recalculated by LibreOffice, equals the Python evaluator.
+
+All workbooks of this module (blank templates, the sample returns, returns filled with random
+valid inputs, and a few boundary returns) are written first and recalculated in one soffice
+call; the tests then read LibreOffice's results with openpyxl and compare them, cell by cell,
+with ``xlperf.evaluate.evaluate`` for the same inputs. LibreOffice stands in for Excel here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from xlperf.evaluate import Result, evaluate
+from xlperf.fill import fill_workbook
+from xlperf.layout import FormLayout, builtin_layout
+from xlperf.spec import Field, builtin_forms
+from xlperf.template import write_template
+
+SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
+SCORED_FORMS = ("self_evaluation", "evaluation_report")
+RANDOM_RETURNS = {form: 25 if form in SCORED_FORMS else 5 for form in builtin_forms()}
+# Share of inputs left blank, by return: 15% on average, some returns complete.
+BLANK_SHARES = (0.0, 0.15, 0.15, 0.3)
+ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
+# Texts a clerk might type in a value cell, including ones that look like numbers or formulas.
+VALUE_TEXTS = ("规范", "有效", "达标", "≥90%", "95%", "12", "较好", "=1+1", "提高")
+TEXTS = ("无", "按计划完成", "晋中市中小企业局", "项目A", "良好", "见附件")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workbook to recalculate: its form, the inputs filled in, and where it lives."""
+
+    form: str
+    name: str
+    values: dict[str, Any]
+    path: Path
+
+
+def random_value(rng: random.Random, fld: Field, quality: float) -> Any:
+    """A valid value for ``fld``, biased towards the boundaries the rules turn on.
+
+    ``quality`` (0..1) is how well the return's project did: the share of 是 answers and where
+    typed scores fall, so that the totals of the returns spread over every grade.
+    """
+    t = fld.type
+    if t == "choice":
+        if "是" in fld.choices and rng.random() < quality:
+            return "是"
+        return rng.choice(fld.choices)
+    if t == "amount":
+        return 0.0 if rng.random() < 0.08 else round(rng.uniform(0, 1000), 2)
+    if t == "percent":
+        if rng.random() < 0.3:
+            return rng.choice((0.0, 0.05, 0.06, 0.0599, 0.6, 0.7, 0.7999, 0.8, 0.8999, 0.9, 0.95, 1.0))
+        return round(rng.uniform(0, 1.5), rng.randint(0, 4))
+    if t == "number":
+        low = fld.min if fld.min is not None else 0.0
+        high = fld.max if fld.max is not None else 200.0
+        if rng.random() < 0.15:
+            return rng.choice((low, high))
+        if fld.max is not None:
+            share = min(1.0, max(0.0, rng.gauss(quality, 0.1)))
+            return round(low + (high - low) * share, 2)
+        return round(rng.uniform(low, high), 2)
+    if t == "integer":
+        return rng.randint(0, 500)
+    if t == "year":
+        return rng.randint(2000, 2100)
+    if t == "date":
+        return (dt.date(2000, 1, 1) + dt.timedelta(days=rng.randint(0, 36500))).isoformat()
+    if t == "value":
+        r = rng.random()
+        if r < 0.3:
+            return rng.choice(VALUE_TEXTS)
+        if r < 0.4:
+            return 0
+        if r < 0.7:
+            return rng.randint(1, 200)
+        return round(rng.uniform(0, 200), rng.randint(1, 2))
+    if t == "phone":
+        return "0" + "".join(rng.choice("0123456789") for _ in range(10))
+    return rng.choice(TEXTS) + str(rng.randint(1, 99))
+
+
+def random_values(layout: FormLayout, seed: str) -> dict[str, Any]:
+    rng = random.Random(seed)
+    values = {}
+    quality = rng.random() ** 0.3
+    blank_share = rng.choice(BLANK_SHARES)
+    for fld in layout.inputs():
+        if rng.random() < blank_share:
+            continue
+        values[fld.key] = random_value(rng, fld, quality)
+    # Sometimes the actual is exactly the target, so "met exactly" is exercised.
+    for key in list(values):
+        if key.endswith("_actual") or key.endswith("_value"):
+            target = key.rsplit("_", 1)[0] + "_target"
+            if target in values and rng.random() < 0.2:
+                values[key] = values[target]
+    return values
+
+
+def sample_values(form: str) -> dict[str, Any]:
+    return json.loads((SAMPLES / f"{form}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Any) -> dict[str, tuple[Case, Path]]:
+    """Every case of this module, recalculated by LibreOffice in one call: name → (case, result)."""
+    root = tmp_path_factory.mktemp("form_engine")
+    cases: list[Case] = []
+
+    def filled(form: str, name: str, values: dict[str, Any]) -> None:
+        template = root / "in" / f"{form}__blank.xlsx"
+        cases.append(Case(form, name, values, fill_workbook(template, values, root / "in" / f"{name}.xlsx")))
+
+    for form in builtin_forms():
+        layout = builtin_layout(form)
+        template = write_template(layout, root / "in" / f"{form}__blank.xlsx")
+        cases.append(Case(form, f"{form}__blank", {}, template))
+        filled(form, f"{form}__sample", sample_values(form))
+        for i in range(RANDOM_RETURNS[form]):
+            filled(form, f"{form}__random{i:02d}", random_values(layout, seed=f"{form}-{i}"))
+    # The 90% tier boundary of budget execution, through the real engine.
+    for value in (0.8999, 0.9):
+        values = {**sample_values("evaluation_report"), "budget_completion_value": value}
+        filled("evaluation_report", f"evaluation_report__completion_{value}", values)
+    results = lo_recalc([c.path for c in cases], root / "out")
+    return {c.name: (c, Path(results[c.path])) for c in cases}
+
+
+@pytest.fixture(scope="module")
+def computed(engine: dict[str, tuple[Case, Path]]) -> dict[str, dict[str, Any]]:
+    """name → {key: value after recalculation} for every placed key (inputs, fixed, formulas)."""
+    out = {}
+    for name, (case, path) in engine.items():
+        layout = builtin_layout(case.form)
+        wb = openpyxl.load_workbook(path, data_only=True)
+        out[name] = {
+            key: wb[sheet].cell(placed.row + 1, placed.col + 1).value
+            for key, (sheet, placed) in layout.cells.items()
+        }
+    return out
+
+
+def _same(lo: Any, py: Result) -> bool:
+    if py is None or py == "":
+        return lo is None or lo == ""
+    if isinstance(py, str):
+        return lo == py
+    if isinstance(lo, bool) or not isinstance(lo, int | float):
+        return False
+    return Decimal(repr(float(lo))) == py
+
+
+def test_every_case_was_recalculated(engine: dict[str, tuple[Case, Path]]) -> None:
+    assert len(engine) == len(builtin_forms()) * 2 + sum(RANDOM_RETURNS.values()) + 2
+    for name, (_, path) in engine.items():
+        assert path.is_file(), f"{name}: LibreOffice wrote no {path}"
+
+
+def test_libreoffice_agrees_with_evaluator(engine: dict[str, tuple[Case, Path]],
+                                           computed: dict[str, dict[str, Any]]) -> None:
+    checked = 0
+    for name, (case, path) in engine.items():
+        layout = builtin_layout(case.form)
+        expected = evaluate(layout, case.values)
+        for calc in layout.calcs:
+            lo, py = computed[name][calc.key], expected[calc.key]
+            assert _same(lo, py), (
+                f"{case.form} / {path.name}: {calc.key} ({calc.kind}) LibreOffice {lo!r}, Python {py!r}"
+            )
+            checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.parametrize("form", SCORED_FORMS)
+def test_random_returns_spread_over_grades(form: str, computed: dict[str, dict[str, Any]]) -> None:
+    grades = {computed[f"{form}__random{i:02d}"]["grade"] for i in range(RANDOM_RETURNS[form])}
+    assert len(grades) >= 3, f"{form}: random returns only reach grades {grades}"
+
+
+def test_no_error_values(engine: dict[str, tuple[Case, Path]]) -> None:
+    for case, path in engine.values():
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    v = cell.value
+                    bad = cell.data_type == "e" or (
+                        isinstance(v, str) and (v in ERROR_VALUES or v.startswith("Err:"))
+                    )
+                    assert not bad, f"{case.form} / {path.name}: {ws.title}!{cell.coordinate} shows {v!r}"
+
+
+@pytest.mark.parametrize("form", sorted(builtin_forms()))
+def test_blank_template_scores_nothing(form: str, computed: dict[str, dict[str, Any]]) -> None:
+    values = computed[f"{form}__blank"]
+    for key, v in values.items():
+        # Formula scores, subtotals and the total, and the typed-in score cells.
+        if key.endswith("_score"):
+            assert v in (0, None, ""), f"{form} blank: {key} is {v!r}"
+    if "grade" in values:
+        assert values["grade"] in (None, ""), f"{form} blank: grade is {values['grade']!r}"
+
+
+def test_self_evaluation_sample(computed: dict[str, dict[str, Any]]) -> None:
+    v = computed["self_evaluation__sample"]
+    assert Decimal(repr(v["budget_exec_score"])) == Decimal("0.35")
+    assert Decimal(repr(v["total_score"])) == Decimal("96.35")
+    assert v["grade"] == "优"
+    assert Decimal(repr(v["exec_rate"])) == Decimal("0.117")
+
+
+def test_evaluation_report_sample(computed: dict[str, dict[str, Any]]) -> None:
+    v = computed["evaluation_report__sample"]
+    assert v["total_score"] == 100
+    assert v["grade"] == "优"
+
+
+@pytest.mark.parametrize(("value", "score"), [(0.8999, 3), (0.9, 5)])
+def test_budget_completion_tiers(value: float, score: int, computed: dict[str, dict[str, Any]]) -> None:
+    v = computed[f"evaluation_report__completion_{value}"]
+    assert v["budget_completion_score"] == score
