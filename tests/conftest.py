@@ -1,0 +1,22 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from xlperf.recalc import recalculate, soffice_path
+
+
+@pytest.fixture(scope="session")
+def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
+    """:func:`xlperf.recalc.recalculate`; skips without LibreOffice, except on CI where it fails."""
+    if soffice_path() is None:
+        message = "LibreOffice (soffice) is not on PATH; the engine tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return recalculate
