@@ -71,6 +71,10 @@ class TemplateOptions:
     year: int | None = None
     unit: str | None = None
     values: Mapping[str, Any] | None = None
+    lock_prefilled: bool = True
+    """False for an annotated copy of a return: its values stay editable inputs, as typed."""
+    annotations: Mapping[tuple[str, str], str] | None = None
+    """Comments by (sheet, "A1"): the cell is highlighted and carries the text as a note."""
 
 
 class _Formats:
@@ -95,15 +99,17 @@ class _Formats:
 
     def __init__(self, workbook: Workbook) -> None:
         self.workbook = workbook
-        self.cache: dict[tuple[str, str], Format] = {}
+        self.cache: dict[tuple[str, str, bool], Format] = {}
         self.alert = workbook.add_format({"bg_color": ALERT_FILL, "font_color": "#9C0006"})
 
-    def get(self, style: str, num_format: str = "") -> Format:
-        key = (style, num_format)
+    def get(self, style: str, num_format: str = "", alert: bool = False) -> Format:
+        key = (style, num_format, alert)
         if key not in self.cache:
             props = {"font_name": FONT, "font_size": 11, **self.BASE[style]}
             if num_format:
                 props["num_format"] = num_format
+            if alert:
+                props["bg_color"] = ALERT_FILL
             self.cache[key] = self.workbook.add_format(props)
         return self.cache[key]
 
@@ -118,6 +124,7 @@ class _Writer:
         self.layout = layout
         self.options = options
         self.values = _prefill_values(layout, options)
+        self.annotations = dict(options.annotations or {})
         self.results = evaluate(layout, {k: v for k, v in self.values.items()
                                          if not isinstance(v, dt.datetime)})
         self.workbook = xlsxwriter.Workbook(str(path))
@@ -132,6 +139,9 @@ class _Writer:
         sheets = {s.name: self.workbook.add_worksheet(s.name) for s in self.layout.sheets}
         for sheet in self.layout.sheets:
             self.write_sheet(sheets[sheet.name], sheet)
+        for (sheet_name, cell), note in self.annotations.items():
+            if sheet_name in sheets:
+                sheets[sheet_name].write_comment(cell, note, {"x_scale": 2.5, "y_scale": 1.5})
         for h in self.layout.highlights:
             ws = sheets[h.sheet]
             refs = {name: self.ref(key, h.sheet) for name, key in h.operands.items()}
@@ -167,10 +177,14 @@ class _Writer:
 
     def write_cell(self, ws: Worksheet, sheet: str, p: Placed) -> None:
         merged = p.last_row > p.row or p.last_col > p.col
+        note = self.annotations.pop((sheet, xl_rowcol_to_cell(p.row, p.col)), None)
+        alert = note is not None
+        if note is not None:
+            ws.write_comment(p.row, p.col, note, {"x_scale": 2.5, "y_scale": 1.5})
         if p.field is not None:
-            self.write_input(ws, p, p.field, merged)
+            self.write_input(ws, p, p.field, merged, alert)
         elif p.calc is not None:
-            fmt = self.formats.get("formula", self.formula_format(p))
+            fmt = self.formats.get("formula", self.formula_format(p), alert)
             if merged:
                 ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
             refs = {name: (self.ref(v, sheet) if isinstance(v, str) else [self.ref(x, sheet) for x in v])
@@ -180,7 +194,7 @@ class _Writer:
             cached = float(result) if result is not None and not isinstance(result, str) else (result or "")
             ws.write_formula(p.row, p.col, text or "", fmt, cached)
         else:
-            fmt = self.formats.get(p.style)
+            fmt = self.formats.get(p.style, "", alert)
             value: Any = p.number if p.number is not None else p.text
             if merged:
                 ws.merge_range(p.row, p.col, p.last_row, p.last_col, value, fmt)
@@ -197,10 +211,11 @@ class _Writer:
             return "0.00%"
         return "0.00"
 
-    def write_input(self, ws: Worksheet, p: Placed, fld: Field, merged: bool) -> None:
+    def write_input(self, ws: Worksheet, p: Placed, fld: Field, merged: bool, alert: bool) -> None:
         value = self.values.get(fld.key)
-        style = "prefilled" if value is not None else "input"
-        fmt = self.formats.get(style, NUM_FORMATS.get(fld.type, ""))
+        style = "prefilled" if value is not None and self.options.lock_prefilled else "input"
+        fmt = self.formats.get(style, NUM_FORMATS.get(fld.type, "") if fld.type != "text" or
+                               not isinstance(value, int | float) else "", alert)
         if merged:
             ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
         if isinstance(value, dt.datetime):
@@ -211,7 +226,7 @@ class _Writer:
             ws.write_string(p.row, p.col, str(value), fmt)
         else:
             ws.write_blank(p.row, p.col, None, fmt)
-        if value is None:
+        if style == "input":
             ws.data_validation(p.row, p.col, p.row, p.col,
                                self.validation(fld, xl_rowcol_to_cell(p.row, p.col)))
 
@@ -306,8 +321,15 @@ def _prefill_values(layout: FormLayout, options: TemplateOptions) -> dict[str, V
     values: dict[str, Value | dt.datetime] = {}
     for key, value in raw.items():
         if key not in fields:
+            if not options.lock_prefilled:
+                continue  # an annotated return may carry keys of formula cells: they recompute
             raise TemplateError(f"预填值中的键 '{key}' 不是表单 {layout.spec.form_id} 的输入字段")
-        values[key] = _coerce(fields[key], value)
+        if options.lock_prefilled:
+            values[key] = _coerce(fields[key], value)
+        elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            values[key] = dt.datetime(value.year, value.month, value.day)
+        elif value is not None and value != "":
+            values[key] = value  # a return's values as typed, right or wrong, for annotation
     return values
 
 

@@ -1,0 +1,18 @@
+"""Every check, registered explicitly: each module lists its own in ``CHECKS``."""
+
+from __future__ import annotations
+
+from xlperf.checks import consistency, dates, fields, indicators, scores, tamper, text
+from xlperf.checks.base import Check, Context
+
+CHECKS: tuple[Check, ...] = (
+    *fields.CHECKS,
+    *consistency.CHECKS,
+    *dates.CHECKS,
+    *text.CHECKS,
+    *indicators.CHECKS,
+    *scores.CHECKS,
+    *tamper.CHECKS,
+)
+
+__all__ = ["CHECKS", "Check", "Context"]

@@ -1,0 +1,72 @@
+"""The frame every check runs in: the return, its form's layout, and the recomputed scores.
+
+A check is a small function ``(ctx) -> None`` that calls ``ctx.flag(...)`` for each problem;
+it is registered with a stable code, a severity and a short Chinese title in a ``CHECKS`` tuple
+of its module. The runner sets ``ctx.current`` before each call so that ``flag`` fills in the
+code and severity, and the place (sheet, cell, label) from the field key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from xlperf.evaluate import Result
+from xlperf.findings import Finding, Severity
+from xlperf.layout import FormLayout
+from xlperf.read import Return, Value
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    severity: Severity
+    title: str
+    run: Callable[[Context], None]
+
+
+@dataclass
+class Context:
+    ret: Return
+    layout: FormLayout
+    inputs: dict[str, Value]
+    """Input values by key, as read (typed by field type; text stays text)."""
+    recomputed: dict[str, Result]
+    """Every computed cell recomputed in Python from ``inputs``."""
+    findings: list[Finding] = field(default_factory=list)
+    current: Check | None = None
+
+    def place(self, key: str) -> tuple[str, str, str]:
+        """(sheet, A1 cell, Chinese label) of a field key, from the layout."""
+        from xlsxwriter.utility import xl_rowcol_to_cell
+
+        if key not in self.layout.cells:
+            return "", "", key
+        sheet, placed = self.layout.cells[key]
+        return sheet, xl_rowcol_to_cell(placed.row, placed.col), placed.label
+
+    def flag(self, key: str | None, message: str, *, expected: Any = None, found: Any = None,
+             code: str | None = None, severity: Severity | None = None, sheet: str = "",
+             cell: str = "") -> None:
+        """Record a finding at a field (or at a sheet/cell when no field fits)."""
+        assert self.current is not None or (code and severity)
+        if key:
+            sheet, cell, label = self.place(key)
+        else:
+            label = ""
+        self.findings.append(Finding(
+            code=code or (self.current.code if self.current else ""),
+            severity=severity or (self.current.severity if self.current else "error"),
+            message=message, sheet=sheet, cell=cell, field=key or "", label=label,
+            expected=None if expected is None else _show(expected),
+            found=None if found is None else _show(found),
+        ))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
