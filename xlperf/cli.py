@@ -66,6 +66,46 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     click.echo(f"已生成模板：{path}")
 
 
+@main.command("check", help="审核报表：PATH 为文件或文件夹（递归查找 .xlsx/.xlsm/.xls/.ods）。"
+              "无错误时退出码为 0，有错误为 1（--strict 时提示也算），用法错误为 2。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出全部审核结果（到标准输出）。")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="为每份报表写出 HTML 报告、批注工作簿和 JSON。")
+@click.option("--strict", is_flag=True, help="提示（warning）也视为不通过。")
+def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool) -> None:
+    from xlperf.checker import check_file, find_returns
+    from xlperf.console import finding_line, return_line, summary_line
+
+    files = find_returns(list(paths))
+    if not files:
+        raise click.UsageError("没有找到报表文件（.xlsx/.xlsm/.xls/.ods）")
+    results = []
+    with click.progressbar(files, label="审核中", file=sys.stderr,
+                           hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
+        for path in bar:
+            results.append(check_file(path))
+    if report_dir is not None:
+        from xlperf.report import write_reports
+
+        for checked in results:
+            write_reports(checked, report_dir)
+    if as_json:
+        doc = {"returns": [r.to_dict() for r in results],
+               "summary": {"files": len(results), "valid": sum(r.valid for r in results)}}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        for checked in results:
+            click.echo(return_line(checked))
+            for finding in checked.findings:
+                click.echo(finding_line(finding))
+        click.echo(summary_line(results))
+        if report_dir is not None:
+            click.echo(f"审核报告已写入：{report_dir}")
+    failed = any(r.errors or (strict and r.warnings) for r in results)
+    sys.exit(1 if failed else 0)
+
+
 @main.command("demo", help="演示：生成四张模板和一份填好的样例报表到 output/。")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True)

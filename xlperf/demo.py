@@ -1,4 +1,4 @@
-"""The demo on bundled sample data: four blank templates and sample filled returns."""
+"""The demo on bundled sample data: templates, filled returns of fictional units, their checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from xlperf.fill import fill_workbook
 from xlperf.layout import builtin_layout
@@ -17,34 +19,90 @@ from xlperf.template import write_template
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
 
-def sample_values(form_id: str) -> dict[str, object]:
+def sample_values(form_id: str) -> dict[str, Any]:
     """Seed-derived values of a filled return of ``form_id``."""
-    values: dict[str, object] = json.loads((SAMPLES_DIR / f"{form_id}.json").read_text(encoding="utf-8"))
+    values: dict[str, Any] = json.loads((SAMPLES_DIR / f"{form_id}.json").read_text(encoding="utf-8"))
     return values
 
 
+@dataclass(frozen=True)
+class DemoReturn:
+    """A fictional unit's return: a sample with some values changed (its typical mistakes)."""
+
+    file: str
+    form: str
+    unit: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    """New values by key; None blanks a field."""
+
+    def values(self) -> dict[str, Any]:
+        values = sample_values(self.form)
+        unit_keys = [k for k in values if k == "unit_name" or k.endswith("_unit_name")]
+        values.update({k: self.unit for k in unit_keys})
+        values.update(self.changes)
+        return {k: v for k, v in values.items() if v is not None}
+
+
+DEMO_RETURNS = (
+    DemoReturn("自评表_东湖区科技局.xlsx", "self_evaluation", "东湖区科技局",
+               {"spent_city": 38.6, "released": 40, "fund_usage": "预算40万元全部下达，支出38.6万元，执行率96.5%。",
+                }),
+    # Seed 004 as filed: total 96.35 but 差 typed over the grade formula, HTML pasted into the narrative.
+    DemoReturn("自评表_西山县中小企业局.xlsx", "self_evaluation", "西山县中小企业局",
+               {"grade": "差", "narrative": "<p>2019年，中心围绕促进民营经济发展“五大工程”开展服务。</p>"}),
+    DemoReturn("自评表_南城区商务局.xlsx", "self_evaluation", "南城区商务局",
+               {"spent_city": 6.2, "budget_other": "五万", "satisfaction_score": 12,
+                "ind_2_reason": None, "end_date": "2018-12-31"}),
+    # Seed 000: 满意度 filed under 产出指标, 二级 left blank.
+    DemoReturn("目标申报表_北湖县工信局.xlsx", "target_declaration", "北湖县工信局",
+               {"ind_1_level2": None, "ind_2_level2": None, "ind_3_level1": "产出指标", "ind_3_level2": None}),
+    DemoReturn("绩效目标表_市中小企业办.xlsx", "target_table", "市中小企业办",
+               {"p2_ind_7_level1": "投入与管理", "p2_ind_7_level2": "实施管理", "p2_ind_7_name": "信息公开实现率",
+                "p2_ind_7_target": "规范"}),
+    DemoReturn("评价报告_湘潭县科工局.xlsx", "evaluation_report", "湘潭县科技和工业信息化局"),
+)
+
+
 def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
-    """Write the templates and a filled sample return of each form into ``outdir``."""
+    """Write templates, fictional units' returns, and check them with reports, into ``outdir``."""
     templates = outdir / "templates"
-    samples = outdir / "samples"
     for form_id in builtin_forms():
         path = write_template(builtin_layout(form_id), templates / f"{form_id}.xlsx")
         yield f"模板：{path}"
+    returns = outdir / "returns"
+    yield from _fill_returns(templates, returns, recalc)
+    yield from _check_returns(returns, outdir / "reports")
+
+
+def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="xlperf-demo-") as tmp:
         filled = [
-            fill_workbook(templates / f"{form_id}.xlsx", sample_values(form_id),
-                          Path(tmp) / f"sample_{form_id}.xlsx")
-            for form_id in builtin_forms()
+            fill_workbook(templates / f"{r.form}.xlsx", r.values(), Path(tmp) / r.file)
+            for r in DEMO_RETURNS
         ]
-        samples.mkdir(parents=True, exist_ok=True)
+        returns.mkdir(parents=True, exist_ok=True)
         if recalc:
             try:
-                for done in recalculate(filled, samples).values():
-                    yield f"样例报表（已由 LibreOffice 重算）：{done}"
+                # As a unit's Excel would save them: with computed results.
+                recalculate(filled, returns)
+                yield f"填报样例（已由 LibreOffice 重算）：{returns}"
                 return
             except (RecalcUnavailable, RecalcError) as exc:
-                yield f"未能重算样例报表（{exc}），以下文件打开时由 Excel/WPS 计算"
+                yield f"未能重算填报样例（{exc}），文件中没有公式计算结果，审核时将重算"
         for path in filled:
-            target = samples / path.name
-            shutil.copyfile(path, target)
-            yield f"样例报表：{target}"
+            shutil.copyfile(path, returns / path.name)
+        yield f"填报样例：{returns}"
+
+
+def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
+    from xlperf.checker import check_file, find_returns
+    from xlperf.console import finding_line, return_line, summary_line
+    from xlperf.report import write_reports
+
+    results = [check_file(path) for path in find_returns([returns])]
+    for checked in results:
+        write_reports(checked, reports)
+        yield return_line(checked)
+        yield from (finding_line(f) for f in checked.findings)
+    yield summary_line(results)
+    yield f"审核报告：{reports}"

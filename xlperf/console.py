@@ -1,0 +1,34 @@
+"""Terminal lines for checked returns (Chinese): one line per return, its findings under it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from xlperf.findings import STATUS_LABELS, Checked, Finding
+
+SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
+
+
+def return_line(checked: Checked) -> str:
+    total = f"{checked.total_score:.2f}" if checked.total_score is not None else "—"
+    parts = [
+        f"[{STATUS_LABELS[checked.status]}]", checked.file.name,
+        f"单位：{checked.unit or '—'}", f"表单：{checked.form or '—'}",
+        f"年度：{checked.year or '—'}", f"得分：{total}", f"等次：{checked.grade or '—'}",
+        f"错误 {len(checked.errors)}", f"提示 {len(checked.warnings)}",
+    ]
+    return "  ".join(parts)
+
+
+def finding_line(finding: Finding) -> str:
+    place = "!".join(p for p in (finding.sheet, finding.cell) if p)
+    where = f"{place} " if place else ""
+    label = f"{finding.label}：" if finding.label and finding.label not in finding.message else ""
+    return f"    {SEVERITY_LABELS[finding.severity]} {finding.code} {where}{label}{finding.message}"
+
+
+def summary_line(results: Iterable[Checked]) -> str:
+    results = list(results)
+    counts = {status: sum(1 for r in results if r.status == status) for status in STATUS_LABELS}
+    shown = "，".join(f"{STATUS_LABELS[s]} {n} 份" for s, n in counts.items())
+    return f"共审核 {len(results)} 份报表：{shown}。"
