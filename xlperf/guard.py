@@ -1,0 +1,449 @@
+"""Look at an untrusted file before any reader does: what it really is, and whether it is safe.
+
+A return arrives from a unit's clerk by e-mail or upload. It may be empty, cut short, encrypted,
+a Word document renamed ``.xlsx``, a ``.xls`` renamed ``.xlsx``, or a zip bomb. ``inspect_file``
+decides by content (magic bytes), never by extension, and raises :class:`UnsafeFile` with a stable
+code and a Chinese message naming the file and the real cause.
+
+Zip containers (xlsx, ods) are inflated here, member by member in 1 MiB chunks against a running
+total and a ratio limit, because the sizes a zip declares can lie. The inflated XML parts are kept
+in :attr:`FileKind.parts` so the reader does not inflate twice.
+
+OLE2 compound files are either legacy ``.xls`` or an encrypted OOXML package (Excel's "password to
+open" wraps the zip in an OLE file with ``EncryptionInfo`` and ``EncryptedPackage`` streams); a
+minimal reader of the compound-file directory tells them apart.
+
+:func:`parse_xml` parses one XML part with the C parser when the part cannot carry a DTD (no
+``<!DOCTYPE``, ASCII-compatible encoding), else through defusedxml, which refuses DTDs: the same
+protection as defusedxml at the C parser's speed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import struct
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import defusedxml
+import defusedxml.ElementTree as DET
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_RATIO",
+    "MAX_UNZIPPED",
+    "FileKind",
+    "UnsafeFile",
+    "inspect_file",
+    "parse_xml",
+]
+
+MiB = 1 << 20
+MAX_BYTES = 50 * MiB
+MAX_UNZIPPED = 200 * MiB
+MAX_RATIO = 200
+MAX_MEMBERS = 10_000
+CHUNK = MiB
+# Below this many inflated bytes a member is not judged by its ratio: small runs of identical
+# XML (empty styled cells) legitimately compress more than 200 times.
+RATIO_FLOOR = MiB
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+SUFFIXES = {
+    "xlsx": (".xlsx", ".xlsm", ".xltx", ".xltm"),
+    "xls": (".xls", ".xlt"),
+    "ods": (".ods", ".ots"),
+}
+_SPREADSHEET_MAIN = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": False,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": False,
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": True,
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": True,
+}
+_OTHER_MAIN = {
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": "二进制工作簿（.xlsb）暂不支持，请在 Excel 中另存为 .xlsx",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "这是 Word 文档",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "这是 PowerPoint 演示文稿",
+}
+_ODS_TYPES = (
+    b"application/vnd.oasis.opendocument.spreadsheet",
+    b"application/vnd.oasis.opendocument.spreadsheet-template",
+)
+_CT_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+class UnsafeFile(Exception):
+    """A file no reader should open; ``code`` is stable, ``message`` is for the unit's clerk."""
+
+    def __init__(self, code: str, message: str, path: Path | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What a file really is, and its bytes for the reader."""
+
+    kind: str
+    """``xlsx`` (also xlsm, xltx), ``xls`` or ``ods``, by content."""
+    suffix: str
+    """The file name's extension in lower case, ``""`` when it has none."""
+    size: int
+    data: bytes = field(repr=False, compare=False)
+    """The whole file, for readers that take a file-like object (python-calamine)."""
+    parts: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    """xlsx only: every inflated ``.xml`` and ``.rels`` member by its name in the zip."""
+    macros: bool = False
+    """An xlsx with a VBA project (xlsm); the macros are never run."""
+
+    @property
+    def extension_mismatch(self) -> bool:
+        """True when the name's extension does not fit the content (a .xls renamed .xlsx)."""
+        return self.suffix not in SUFFIXES[self.kind]
+
+
+def inspect_file(
+    path: Path,
+    max_bytes: int = MAX_BYTES,
+    max_unzipped: int = MAX_UNZIPPED,
+    max_ratio: float = MAX_RATIO,
+) -> FileKind:
+    """Say what ``path`` is by content; raise :class:`UnsafeFile` if no reader should open it."""
+    path = Path(path)
+    name = path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise UnsafeFile("FILE_EMPTY", f"文件“{name}”是空文件（0 字节），请重新导出后报送", path)
+    if size > max_bytes:
+        raise UnsafeFile(
+            "FILE_TOO_LARGE",
+            f"文件“{name}”大小 {size / MiB:.1f} MB，超过上限 {max_bytes / MiB:g} MB，"
+            "不像是一张填报表：请删除多余的图片或工作表后重新报送",
+            path,
+        )
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if data.startswith(b"PK"):
+        return _inspect_zip(path, data, suffix, max_unzipped, max_ratio)
+    if data.startswith(OLE_MAGIC):
+        return _inspect_ole(path, data, suffix)
+    raise UnsafeFile("FILE_FOREIGN", _foreign(name, _describe_foreign(data)), path)
+
+
+# -- zip containers -----------------------------------------------------------------------------
+def _inspect_zip(path: Path, data: bytes, suffix: str, max_unzipped: int, max_ratio: float) -> FileKind:
+    name = path.name
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        # The end-of-central-directory record is the zip's last part: a file that starts like a
+        # zip but has none was cut short (an interrupted download or copy).
+        raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"压缩包目录无法解析：{exc}"), path) from None
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise UnsafeFile("ZIP_BOMB", _bomb(name, f"压缩包内有 {len(infos)} 个文件，远超正常报表"), path)
+    declared = sum(i.file_size for i in infos)
+    if declared > max_unzipped:
+        raise UnsafeFile(
+            "ZIP_BOMB", _bomb(name, f"解压后将达 {declared / MiB:.0f} MB，超过上限 {max_unzipped / MiB:g} MB"), path
+        )
+    parts: dict[str, bytes] = {}
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        if info.flag_bits & 0x1:
+            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+        if info.compress_type != zipfile.ZIP_STORED and info.compress_size > info.file_size + info.file_size // 100 + 1024:
+            # Deflate never grows data by more than a few bytes per 16 KiB block; a member whose
+            # compressed size is larger than its declared size has a forged header.
+            raise UnsafeFile("ZIP_BOMB", _bomb(name, f"“{info.filename}”声明的解压大小与实际不符"), path)
+        chunks: list[bytes] = []
+        member = 0
+        try:
+            with zf.open(info) as stream:
+                while True:
+                    chunk = stream.read(CHUNK)
+                    if not chunk:
+                        break
+                    member += len(chunk)
+                    total += len(chunk)
+                    if total > max_unzipped:
+                        raise UnsafeFile(
+                            "ZIP_BOMB", _bomb(name, f"解压后超过上限 {max_unzipped / MiB:g} MB"), path
+                        )
+                    if member > RATIO_FLOOR and member > max_ratio * max(info.compress_size, 1):
+                        raise UnsafeFile(
+                            "ZIP_BOMB",
+                            _bomb(name, f"“{info.filename}”的压缩比超过 {max_ratio:g} 倍"),
+                            path,
+                        )
+                    chunks.append(chunk)
+                    if len(chunk) < CHUNK:
+                        break  # ZipExtFile.read(n) returns less than n only at the end
+        except UnsafeFile:
+            raise
+        except RuntimeError:
+            # zipfile: "File ... is encrypted, password required for extraction"
+            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path) from None
+        except EOFError:
+            raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
+            raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"“{info.filename}”：{exc}"), path) from None
+        if info.filename.endswith((".xml", ".rels")) or info.filename == "mimetype":
+            parts[info.filename] = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _classify_zip(path, data, suffix, parts, {i.filename for i in infos})
+
+
+def _classify_zip(path: Path, data: bytes, suffix: str, parts: dict[str, bytes], members: set[str]) -> FileKind:
+    name = path.name
+    content_types = parts.get("[Content_Types].xml")
+    if content_types is not None:
+        try:
+            root = parse_xml(content_types)
+        except ET.ParseError as exc:
+            raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"[Content_Types].xml：{exc}"), path) from None
+        except UnsafeFile as exc:
+            raise UnsafeFile(exc.code, _corrupt(name, f"[Content_Types].xml 的{exc.message}"), path) from None
+        for override in root.iter(_CT_NS + "Override"):
+            ctype = (override.get("ContentType") or "").strip()
+            if ctype in _SPREADSHEET_MAIN:
+                macros = _SPREADSHEET_MAIN[ctype] or any(m.lower().endswith("vbaproject.bin") for m in members)
+                return FileKind("xlsx", suffix, len(data), data, parts, macros)
+            if ctype in _OTHER_MAIN:
+                raise UnsafeFile("FILE_FOREIGN", _foreign(name, _OTHER_MAIN[ctype]), path)
+        raise UnsafeFile("FILE_FOREIGN", _foreign(name, "压缩包中没有 Excel 工作簿"), path)
+    mimetype = parts.get("mimetype", b"").strip()
+    manifest = parts.get("META-INF/manifest.xml", b"")
+    if mimetype in _ODS_TYPES or (not mimetype and b"opendocument.spreadsheet" in manifest):
+        if b"encryption-data" in manifest:
+            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+        return FileKind("ods", suffix, len(data), data, {}, False)
+    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        raise UnsafeFile("FILE_FOREIGN", _foreign(name, f"这是 OpenDocument 文件（{mimetype.decode('ascii', 'replace')}），不是电子表格"), path)
+    if "xl/workbook.xml" in members:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(name, "缺少 [Content_Types].xml"), path)
+    raise UnsafeFile("FILE_FOREIGN", _foreign(name, "这是普通 ZIP 压缩包"), path)
+
+
+# -- OLE2 compound files ------------------------------------------------------------------------
+_FREE = 0xFFFFFFFF
+_END = 0xFFFFFFFE
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _Cfb:
+    """Just enough of [MS-CFB] to list stream names and read the head of one stream."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 512:
+            raise _Truncated
+        self.data = data
+        self.sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+        self.mini = 1 << struct.unpack_from("<H", data, 0x20)[0]
+        if self.sector not in (512, 4096) or self.mini != 64:
+            raise ValueError("扇区大小无效")
+        n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+        self.cutoff, first_minifat, _, first_difat, n_difat = struct.unpack_from("<IIIII", data, 0x38)
+        self.limit = len(data) // self.sector + 2  # no chain can be longer than the file
+        fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < _END]
+        difat, per = first_difat, self.sector // 4 - 1
+        for _ in range(min(n_difat, self.limit)):
+            if difat >= _END:
+                break
+            entries = struct.unpack_from(f"<{per + 1}I", self.read_sector(difat))
+            fat_sectors += [s for s in entries[:per] if s < _END]
+            difat = entries[per]
+        fat = b"".join(self.read_sector(s) for s in fat_sectors[: max(n_fat, 1)])
+        self.fat = struct.unpack(f"<{len(fat) // 4}I", fat)
+        self.entries = self.read_directory(first_dir)
+        self.first_minifat = first_minifat
+
+    def read_sector(self, n: int) -> bytes:
+        start = (n + 1) * self.sector
+        if start + self.sector > len(self.data):
+            raise _Truncated
+        return self.data[start : start + self.sector]
+
+    def chain(self, start: int, limit: int | None = None) -> list[int]:
+        out: list[int] = []
+        n = start
+        cap = limit if limit is not None else self.limit
+        while n < _END and len(out) < cap:
+            if n >= len(self.fat) or len(out) >= self.limit:
+                raise ValueError("扇区链无效")
+            out.append(n)
+            n = self.fat[n]
+        return out
+
+    def read_directory(self, first: int) -> list[tuple[str, int, int, int]]:
+        """(name, type, start sector, size) of every directory entry."""
+        entries = []
+        for n in self.chain(first):
+            sector = self.read_sector(n)
+            for off in range(0, self.sector, 128):
+                raw = sector[off : off + 128]
+                length = struct.unpack_from("<H", raw, 0x40)[0]
+                kind = raw[0x42]
+                if kind == 0 or not 2 <= length <= 64:
+                    continue
+                entry_name = raw[: length - 2].decode("utf-16-le", "replace")
+                start, size = struct.unpack_from("<IQ", raw, 0x74)
+                if self.sector == 512:
+                    size &= 0xFFFFFFFF
+                entries.append((entry_name, kind, start, size))
+        return entries
+
+    def stream_head(self, name: str, n: int) -> bytes:
+        """The first ``n`` bytes of stream ``name`` (b"" if there is none)."""
+        entry = next((e for e in self.entries if e[1] == 2 and e[0] == name), None)
+        if entry is None:
+            return b""
+        start, size = entry[2], entry[3]
+        if size >= self.cutoff:
+            sectors = self.chain(start, -(-n // self.sector))
+            return b"".join(self.read_sector(s) for s in sectors)[: min(n, size)]
+        # A small stream lives in the mini stream, itself stored in the root entry's chain.
+        root = next((e for e in self.entries if e[1] == 5), None)
+        if root is None:
+            return b""
+        minifat_raw = b"".join(self.read_sector(s) for s in self.chain(self.first_minifat))
+        minifat = struct.unpack(f"<{len(minifat_raw) // 4}I", minifat_raw)
+        ministream = b"".join(self.read_sector(s) for s in self.chain(root[2]))
+        out = bytearray()
+        m = start
+        while m < _END and len(out) < min(n, size):
+            if m >= len(minifat):
+                raise ValueError("短扇区链无效")
+            out += ministream[m * self.mini : (m + 1) * self.mini]
+            m = minifat[m]
+        return bytes(out[: min(n, size)])
+
+
+def _inspect_ole(path: Path, data: bytes, suffix: str) -> FileKind:
+    name = path.name
+    try:
+        cfb = _Cfb(data)
+        names = {e[0] for e in cfb.entries if e[1] == 2}
+        if "EncryptionInfo" in names or "EncryptedPackage" in names:
+            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+        book = "Workbook" if "Workbook" in names else "Book" if "Book" in names else None
+        if book is None:
+            what = (
+                "这是 Word 文档（.doc）" if "WordDocument" in names
+                else "这是 PowerPoint 演示文稿（.ppt）" if "PowerPoint Document" in names
+                else "OLE 复合文档中没有 Excel 工作簿"
+            )
+            raise UnsafeFile("FILE_FOREIGN", _foreign(name, what), path)
+        if _biff_encrypted(cfb.stream_head(book, 512)):
+            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+    except _Truncated:
+        raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
+    except (struct.error, ValueError) as exc:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"OLE 复合文档结构无效：{exc}"), path) from None
+    return FileKind("xls", suffix, len(data), data, {}, False)
+
+
+def _biff_encrypted(head: bytes) -> bool:
+    """True when a BIFF workbook stream has a FILEPASS record right after BOF (MS-XLS 2.4.117)."""
+    pos = 0
+    for _ in range(4):  # BOF, then optionally WRITEPROTECT, then FILEPASS
+        if pos + 4 > len(head):
+            return False
+        rtype, length = struct.unpack_from("<HH", head, pos)
+        if rtype == 0x002F:
+            return True
+        pos += 4 + length
+    return False
+
+
+# -- XML parts ----------------------------------------------------------------------------------
+_XML_DECL = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+def parse_xml(data: bytes) -> ET.Element:
+    """Parse one XML part of an untrusted file, refusing DTDs (hence entity expansion).
+
+    Raises ``xml.etree.ElementTree.ParseError`` for malformed XML and :class:`UnsafeFile`
+    (``FILE_CORRUPT``) for a part carrying a DTD, which no spreadsheet part legitimately has.
+    """
+    if _plain_xml(data):
+        return ET.fromstring(data)
+    try:
+        return DET.fromstring(data, forbid_dtd=True)
+    except defusedxml.DefusedXmlException:
+        raise UnsafeFile("FILE_CORRUPT", "XML 部件含有 DTD 或实体声明（可能是恶意构造的文件）") from None
+
+
+def _plain_xml(data: bytes) -> bool:
+    """True when ``data`` is ASCII-compatible XML whose bytes cannot hide a DTD."""
+    head = data[:200]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.startswith(b"<"):
+        return False  # UTF-16/32 or leading junk: let the careful parser decide
+    if head.startswith(b"<?xml"):
+        m = _XML_DECL.match(head)
+        if m and m.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+            return False
+    return b"<!DOCTYPE" not in data and b"<!ENTITY" not in data
+
+
+# -- messages -----------------------------------------------------------------------------------
+def _encrypted(name: str) -> str:
+    return f"文件“{name}”已设置打开密码（加密），无法读取：请取消密码后重新报送"
+
+
+def _truncated(name: str) -> str:
+    return f"文件“{name}”不完整（可能是下载或拷贝时中断），无法读取：请重新导出或重新上传"
+
+
+def _corrupt(name: str, detail: str) -> str:
+    return f"文件“{name}”已损坏（{detail}），无法读取：请用 Excel 打开后另存为 .xlsx 再报送"
+
+
+def _bomb(name: str, detail: str) -> str:
+    return f"文件“{name}”{detail}，可能是恶意构造的压缩文件（zip 炸弹），已拒绝读取"
+
+
+def _foreign(name: str, what: str) -> str:
+    return f"文件“{name}”不是 Excel 工作簿（{what}），请使用财政局下发的模板填报"
+
+
+def _describe_foreign(data: bytes) -> str:
+    head = data[:512].lstrip(b"\xef\xbb\xbf\xff\xfe\xfe\xff \t\r\n")
+    lower = head[:200].lower().replace(b"\x00", b"")
+    if head.startswith(b"%PDF"):
+        return "这是 PDF 文件"
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:4096].replace(b"\x00", b""):
+        return "这是 Excel 2003 XML 表格，请在 Excel 中另存为 .xlsx"
+    if lower.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in lower:
+        return "这是网页（HTML）文件，常见于从业务系统导出的“假 .xls”，请在 Excel 中另存为 .xlsx"
+    if head.startswith(b"{\\rtf"):
+        return "这是 RTF 文档"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "这是图片"
+    if head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
+        return "这是压缩包"
+    sample = data[:4096]
+    if b"\x00" not in sample:
+        for codec in ("utf-8", "gb18030"):  # CSV files exported in China are often GBK
+            try:
+                codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+            except UnicodeDecodeError:
+                continue
+            return "这是纯文本（如 CSV）文件"
+    return "无法识别的文件格式"
