@@ -1,0 +1,97 @@
+"""`xlperf check` as a finance clerk runs it: files and folders, JSON, exit codes, bad files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xlperf.cli import main
+from xlperf.demo import sample_values
+from xlperf.fill import fill_workbook
+from xlperf.regen import TEMPLATES_DIR
+
+JSON_KEYS = {"file", "form", "form_version", "unit", "year", "valid", "total_score", "grade", "values",
+             "scores", "findings"}
+FINDING_KEYS = {"code", "severity", "sheet", "cell", "field", "label", "message", "expected", "found"}
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., dict[Path, Path]]) -> Path:
+    """A folder as a clerk receives it: a clean return, one with a typed grade, junk files."""
+    work = tmp_path_factory.mktemp("filled")
+    clean = fill_workbook(TEMPLATES_DIR / "evaluation_report.xlsx", sample_values("evaluation_report"),
+                          work / "clean.xlsx")
+    values = sample_values("self_evaluation") | {"grade": "差"}
+    typed = fill_workbook(TEMPLATES_DIR / "self_evaluation.xlsx", values, work / "typed_grade.xlsx")
+    inbox = tmp_path_factory.mktemp("inbox")
+    (inbox / "sub").mkdir()
+    lo_recalc([clean], inbox)
+    lo_recalc([typed], inbox / "sub")
+    (inbox / "sub" / "notes.txt").write_text("not a return", encoding="utf-8")
+    (inbox / "broken.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 50)
+    return inbox
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["check", *args])
+    return result.exit_code, result.output
+
+
+def test_clean_return_exits_zero(inbox: Path) -> None:
+    code, out = run(str(inbox / "clean.xlsx"))
+    assert code == 0, out
+    assert "[通过]" in out and "100.00" in out and "优" in out
+
+
+def test_folder_is_searched_and_every_file_accounted_for(inbox: Path) -> None:
+    code, out = run("--json", str(inbox))
+    assert code == 1
+    doc = json.loads(out)
+    files = sorted(Path(r["file"]).name for r in doc["returns"])
+    assert files == ["broken.xlsx", "clean.xlsx", "typed_grade.xlsx"]  # .txt is not a spreadsheet
+    for r in doc["returns"]:
+        assert JSON_KEYS <= set(r)
+        for f in r["findings"]:
+            assert FINDING_KEYS <= set(f)
+    by_name = {Path(r["file"]).name: r for r in doc["returns"]}
+    assert by_name["broken.xlsx"]["valid"] is False
+    assert by_name["broken.xlsx"]["findings"][0]["message"].count("broken.xlsx") == 1
+    typed = by_name["typed_grade.xlsx"]
+    assert typed["total_score"] == 96.35 and typed["grade"] == "优"
+    grade = [f for f in typed["findings"] if f["code"] == "GRADE_MISMATCH"]
+    assert grade and (grade[0]["expected"], grade[0]["found"], grade[0]["severity"]) == ("优", "差", "error")
+
+
+def test_a_bad_file_does_not_stop_the_batch(inbox: Path) -> None:
+    code, out = run(str(inbox / "broken.xlsx"), str(inbox / "clean.xlsx"))
+    assert code == 1
+    assert "broken.xlsx" in out and "clean.xlsx" in out and "Traceback" not in out
+    assert "共审核 2 份报表" in out
+
+
+def test_strict_counts_warnings(inbox: Path, tmp_path: Path) -> None:
+    # A return saved without calculating is accepted with a warning, rejected under --strict.
+    values = sample_values("evaluation_report")
+    path = fill_workbook(TEMPLATES_DIR / "evaluation_report.xlsx", values, tmp_path / "uncalculated.xlsx")
+    code, out = run(str(path))
+    assert code == 0 and "CACHE_MISSING" in out, out
+    code, _ = run("--strict", str(path))
+    assert code == 1
+
+
+def test_usage_errors_exit_two(tmp_path: Path) -> None:
+    assert run(str(tmp_path / "missing.xlsx"))[0] == 2
+    assert run(str(tmp_path))[0] == 2  # an empty folder: nothing to check
+    assert run()[0] == 2
+
+
+def test_report_dir_gets_a_report_per_return(inbox: Path, tmp_path: Path) -> None:
+    code, _ = run("--report-dir", str(tmp_path / "reports"), str(inbox))
+    assert code == 1
+    names = {p.name for p in (tmp_path / "reports").iterdir()}
+    for stem in ("clean", "typed_grade", "broken"):
+        assert f"{stem}.html" in names and f"{stem}.json" in names
