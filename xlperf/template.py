@@ -8,10 +8,10 @@ hidden ``_xlperf`` sheet that lets ``check`` recognise the form.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -21,10 +21,11 @@ from xlsxwriter.worksheet import Worksheet
 from xlperf.alerts import CONDITIONS
 from xlperf.evaluate import evaluate
 from xlperf.layout import FormLayout, Placed, SheetLayout
-from xlperf.rules import KINDS, Value
+from xlperf.rules import KINDS, RuleError, Value
 from xlperf.spec import NAME_PREFIX, Field
 
 META_SHEET = "_xlperf"
+SUMMARY_SHEET = "审核意见"
 DEFAULT_PASSWORD = "xlperf"
 FONT = "宋体"
 INPUT_FILL = "#FFF2CC"
@@ -65,6 +66,29 @@ class TemplateError(ValueError):
     """Prefill values that do not fit the form (unknown key, wrong type)."""
 
 
+class SheetLink(NamedTuple):
+    """Text of a summary cell that links to a cell of the form (e.g. a finding's place)."""
+
+    text: str
+    sheet: str
+    cell: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """An extra first sheet (``SUMMARY_SHEET``) of an annotated copy: title, lines, then a table.
+
+    Plain text to serialise; what it says is the caller's business (the report layer).
+    """
+
+    title: str
+    lines: Sequence[str] = ()
+    header: Sequence[str] = ()
+    rows: Sequence[Sequence[str | SheetLink]] = ()
+    widths: Sequence[float] = ()
+    """Column widths of the table; columns without one get 12."""
+
+
 @dataclass(frozen=True)
 class TemplateOptions:
     password: str = DEFAULT_PASSWORD
@@ -75,6 +99,8 @@ class TemplateOptions:
     """False for an annotated copy of a return: its values stay editable inputs, as typed."""
     annotations: Mapping[tuple[str, str], str] | None = None
     """Comments by (sheet, "A1"): the cell is highlighted and carries the text as a note."""
+    summary: Summary | None = None
+    """An extra first sheet listing, e.g., a return's findings (annotated copies only)."""
 
 
 class _Formats:
@@ -125,8 +151,15 @@ class _Writer:
         self.options = options
         self.values = _prefill_values(layout, options)
         self.annotations = dict(options.annotations or {})
-        self.results = evaluate(layout, {k: v for k, v in self.values.items()
-                                         if not isinstance(v, dt.datetime)})
+        try:
+            self.results = evaluate(layout, {k: v for k, v in self.values.items()
+                                             if not isinstance(v, dt.datetime)})
+        except RuleError:
+            if options.lock_prefilled:
+                raise
+            # A return's values as typed may defeat the evaluator (e.g. an overflowing number);
+            # its annotated copy is still worth writing: the spreadsheet recalculates on open.
+            self.results = {}
         self.workbook = xlsxwriter.Workbook(str(path))
         self.workbook.set_properties({"title": layout.spec.title, "author": "xlperf",
                                       "created": CREATED})
@@ -136,6 +169,10 @@ class _Writer:
         return _a1(*self.layout.address(key), here)
 
     def write(self) -> None:
+        summary = self.options.summary
+        if summary is not None:
+            # Added first so that it is the first tab, the one the workbook opens on.
+            self.write_summary(self.workbook.add_worksheet(_summary_name(self.layout)), summary)
         sheets = {s.name: self.workbook.add_worksheet(s.name) for s in self.layout.sheets}
         for sheet in self.layout.sheets:
             self.write_sheet(sheets[sheet.name], sheet)
@@ -265,6 +302,55 @@ class _Writer:
             rule["error_message"] = f"{fld.label}：{hint}"[:255]
         return rule
 
+    def write_summary(self, ws: Worksheet, summary: Summary) -> None:
+        ncols = max([len(summary.header), *(len(r) for r in summary.rows), len(summary.widths), 1])
+        widths = [summary.widths[i] if i < len(summary.widths) else 12.0 for i in range(ncols)]
+        for i, width in enumerate(widths):
+            ws.set_column(i, i, width)
+        title = self.formats.get("title")
+        line = self.formats.get("note")
+        head = self.formats.get("header")
+        body = self.formats.get("text")
+        link = self.workbook.add_format({**_Formats.BASE["text"], "font_name": FONT,
+                                         "font_color": "blue", "underline": 1})
+        ws.set_row(0, 30)
+        if ncols > 1:
+            ws.merge_range(0, 0, 0, ncols - 1, summary.title, title)
+        else:
+            ws.write_string(0, 0, summary.title, title)
+        row = 1
+        for text in summary.lines:
+            lines = _wrapped_lines(text, sum(widths) * 1.1)
+            ws.set_row(row, max(MIN_ROW_HEIGHT, LINE_HEIGHT * lines + 6))
+            if ncols > 1:
+                ws.merge_range(row, 0, row, ncols - 1, text, line)
+            else:
+                ws.write_string(row, 0, text, line)
+            row += 1
+        if summary.header:
+            row += 1
+            for col, text in enumerate(summary.header):
+                ws.write_string(row, col, text, head)
+            ws.repeat_rows(row, row)
+            row += 1
+        for cells in summary.rows:
+            lines = 1
+            for col, item in enumerate(cells):
+                text = item.text if isinstance(item, SheetLink) else item
+                lines = max(lines, _wrapped_lines(text, widths[col] * 1.1))
+                if isinstance(item, SheetLink):
+                    target = item.sheet.replace("'", "''")
+                    ws.write_url(row, col, f"internal:'{target}'!{item.cell}", link, item.text)
+                else:
+                    ws.write_string(row, col, item, body)
+            ws.set_row(row, max(MIN_ROW_HEIGHT, LINE_HEIGHT * lines + 6))
+            row += 1
+        ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.hide_gridlines(2)
+
     def write_meta(self) -> None:
         ws = self.workbook.add_worksheet(META_SHEET)
         bold = self.workbook.add_format({"bold": True})
@@ -294,6 +380,19 @@ def _text_width(text: str) -> float:
     return sum(2.0 if ord(ch) > 0x2E80 else 1.0 for ch in text)
 
 
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes when wrapped in a column ``width`` characters wide."""
+    return sum(max(1, -(-int(_text_width(part)) // max(1, int(width - 1)))) for part in text.split("\n"))
+
+
+def _summary_name(layout: FormLayout) -> str:
+    names = {s.name for s in layout.sheets}
+    name = SUMMARY_SHEET
+    while name in names:  # a form of its own with a sheet of that name keeps it
+        name += "_"
+    return name
+
+
 def _row_heights(sheet: SheetLayout) -> dict[int, float]:
     """Explicit heights, else enough for the wrapped text of one-row cells, so the print is readable."""
     heights = {r: MIN_ROW_HEIGHT for r in range(sheet.rows)}
@@ -302,7 +401,7 @@ def _row_heights(sheet: SheetLayout) -> dict[int, float]:
         if p.row != p.last_row or not p.text or p.style in ("title",):
             continue
         width = sum(widths[p.col : p.last_col + 1]) * (1.1 if p.style in ("text", "note") else 1.0)
-        lines = sum(max(1, -(-int(_text_width(part)) // max(1, int(width - 1)))) for part in p.text.split("\n"))
+        lines = _wrapped_lines(p.text, width)
         heights[p.row] = max(heights[p.row], LINE_HEIGHT * lines + 6)
     heights.update(sheet.heights)
     return heights

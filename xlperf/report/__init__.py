@@ -1,0 +1,59 @@
+"""Reports of checked returns for a unit's clerk: an HTML page, an annotated workbook, JSON.
+
+Reports render :class:`xlperf.findings.Checked`; they decide nothing about what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableSet
+from pathlib import Path
+
+from xlperf.findings import Checked
+from xlperf.report.annotate import write_annotated
+from xlperf.report.html import render_html
+from xlperf.report.jsonout import write_json
+
+ANNOTATED_SUFFIX = "_批注.xlsx"
+
+
+def unique_stem(path: Path, taken: MutableSet[str]) -> str:
+    """A report name for ``path`` not yet in ``taken`` (compared without case), which it joins.
+
+    Two inputs of one batch may share a name (same file in two folders): the second gets its
+    folder's name in front, then a number if that is taken too, so no report overwrites another.
+    """
+    seen = {t.casefold() for t in taken}
+    candidates = [path.stem, f"{path.parent.name}_{path.stem}" if path.parent.name else path.stem]
+    stem = next((c for c in candidates if c.casefold() not in seen), None)
+    n = 2
+    while stem is None:
+        if f"{candidates[-1]}_{n}".casefold() not in seen:
+            stem = f"{candidates[-1]}_{n}"
+        n += 1
+    taken.add(stem)
+    return stem
+
+
+def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None = None) -> dict[str, Path]:
+    """Write the reports of ``checked`` into ``outdir``: keys "html", "json" and "xlsx".
+
+    ``<stem>.html``, ``<stem>.json`` and, when the form is known, ``<stem>_批注.xlsx`` (the
+    annotated copy). Pass the same ``taken`` set for every return of a batch so that returns
+    sharing a file name get distinct stems; re-running a batch overwrites the same files.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    stem = unique_stem(checked.file, taken if taken is not None else set())
+    written: dict[str, Path] = {}
+    annotated = write_annotated(checked, outdir / f"{stem}{ANNOTATED_SUFFIX}")
+    if annotated is not None:
+        written["xlsx"] = annotated
+    html = outdir / f"{stem}.html"
+    html.write_text(render_html(checked, annotated_name=annotated.name if annotated else None),
+                    encoding="utf-8")
+    written["html"] = html
+    written["json"] = write_json(checked, outdir / f"{stem}.json")
+    return written
+
+
+__all__ = ["ANNOTATED_SUFFIX", "render_html", "unique_stem", "write_annotated", "write_json",
+           "write_reports"]

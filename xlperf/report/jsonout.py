@@ -1,0 +1,17 @@
+"""The JSON of one checked return: ``Checked.to_dict()``, as UTF-8 text a person can read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from xlperf.findings import Checked
+
+
+def write_json(checked: Checked, path: Path) -> Path:
+    """Write ``checked.to_dict()`` to ``path`` (UTF-8, Chinese kept as is)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # default=str: a value type to_dict() does not know must not cost the whole report.
+    text = json.dumps(checked.to_dict(), ensure_ascii=False, indent=1, default=str)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
