@@ -26,7 +26,7 @@ from xlperf.evaluate import evaluate
 from xlperf.guard import inspect_file
 from xlperf.layout import builtin_layout
 from xlperf.read import read_return
-from xlperf.report import write_reports
+from xlperf.report import write_batch_reports
 
 
 def per_file_ms(fn: Callable[[Path], Any], files: Sequence[Path]) -> float:
@@ -67,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         checked = [check_file(p) for p in files[: args.reports]]
         out = work / "reports"
         start = time.perf_counter()
-        for c in checked:
-            write_reports(c, out)
+        write_batch_reports(checked, out)
         reports = (time.perf_counter() - start) / max(1, len(checked)) * 1000
         print(f"{args.n} returns of {args.form} ({len(recalc)} of {len(variants)} variants recalculated by LibreOffice)")
         for label, ms in stages.items():

@@ -86,10 +86,9 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         for path in bar:
             results.append(check_file(path))
     if report_dir is not None:
-        from xlperf.report import write_reports
+        from xlperf.report import write_batch_reports
 
-        for checked in results:
-            write_reports(checked, report_dir)
+        write_batch_reports(results, report_dir)
     if as_json:
         doc = {"returns": [r.to_dict() for r in results],
                "summary": {"files": len(results), "valid": sum(r.valid for r in results)}}

@@ -97,11 +97,11 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
     from xlperf.checker import check_file, find_returns
     from xlperf.console import finding_line, return_line, summary_line
-    from xlperf.report import write_reports
+    from xlperf.report import write_batch_reports
 
     results = [check_file(path) for path in find_returns([returns])]
+    write_batch_reports(results, reports)
     for checked in results:
-        write_reports(checked, reports)
         yield return_line(checked)
         yield from (finding_line(f) for f in checked.findings)
     yield summary_line(results)

@@ -5,7 +5,7 @@ Reports render :class:`xlperf.findings.Checked`; they decide nothing about what 
 
 from __future__ import annotations
 
-from collections.abc import MutableSet
+from collections.abc import Iterable, MutableSet
 from pathlib import Path
 
 from xlperf.findings import Checked
@@ -56,4 +56,10 @@ def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None 
 
 
 __all__ = ["ANNOTATED_SUFFIX", "render_html", "unique_stem", "write_annotated", "write_json",
-           "write_reports"]
+           "write_batch_reports", "write_reports"]
+
+
+def write_batch_reports(results: Iterable[Checked], outdir: Path) -> list[dict[str, Path]]:
+    """The reports of every return of a batch, with distinct names for same-named files."""
+    taken: set[str] = set()
+    return [write_reports(checked, outdir, taken) for checked in results]
