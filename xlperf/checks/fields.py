@@ -1,7 +1,375 @@
-"""Checks: fields (to be filled in)."""
+"""Checks of single input fields: required, type, choice list, range, decimals, unit, table rows.
+
+Everything is derived from the form spec: a field's type, ``required``, ``choices``/``strict``,
+``min``/``max`` and the form's ``amount_unit``; table rows from the spec's table columns.
+The small helpers at the top (blank, number, display, project prefix) are shared by the other
+field-level check modules (consistency, dates, text).
+
+Repeated project sheets (target_table's 项目1..3, keys ``p1_``, ``p2_`` ...): a unit declares as many
+projects as it has, so an unused copy (nothing typed on it) is not incomplete. The first copy
+is always checked.
+"""
 
 from __future__ import annotations
 
-from xlperf.checks.base import Check
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 
-CHECKS: tuple[Check, ...] = ()
+from xlperf.checks.base import Check, Context
+from xlperf.layout import FormLayout
+from xlperf.rules import RuleError, excel_round
+from xlperf.spec import Field, TableSection
+
+NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
+FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")
+"""Field types where any text is a valid value (plus choice fields with ``strict: false``)."""
+
+PREFILLED_KEYS = ("year", "unit_name")
+"""Keys a template may prefill on every project sheet (TemplateOptions year/unit): a value
+there does not mean the unit is using that sheet."""
+
+YEAR_RANGE = (2000, 2100)
+"""Budget years the templates accept (their data validation uses the same bounds)."""
+DATE_RANGE = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
+PERCENT_RANGE = (0.0, 10.0)
+"""Default bounds of a percent field as a fraction: 0%..1000% (growth rates may exceed 100%)."""
+
+AMOUNT_DECIMALS = 2
+WAN_YUAN_SUSPECT_FROM = 100_000
+"""On a 万元 form, 100,000 万元 is 10 亿元: beyond any project these forms serve, so such an
+amount was almost surely typed in 元."""
+YUAN_SUSPECT_BELOW = 100
+"""On a 元 form, a non-zero amount under 100 元 is no project budget: almost surely typed in 万元."""
+
+_PREFIX_RE = re.compile(r"^p\d+_")
+_FIRST_COPY = "p1_"
+
+
+# -- helpers shared by the field-level check modules ------------------------------------------
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def as_number(value: object) -> float | None:
+    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
+    which no spreadsheet holds but a crafted file can)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def cents(number: float) -> Decimal | float:
+    """An amount rounded to 2 decimals as the sheet shows it (too large to round: as it is)."""
+    try:
+        return excel_round(number, 2)
+    except (RuleError, ArithmeticError):
+        return number
+
+
+def plausible_date(value: object) -> bool:
+    """A date inside the range the templates accept; others are OUT_OF_RANGE, not compared."""
+    return isinstance(value, dt.date) and DATE_RANGE[0] <= value <= DATE_RANGE[1]
+
+
+def show(value: object) -> str:
+    """A value as a clerk would recognise it in a message."""
+    if isinstance(value, float | Decimal) and not isinstance(value, bool):
+        return f"{float(value):.15g}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip() if value is not None else ""
+
+
+def show_amount(value: float | Decimal, unit: str) -> str:
+    return f"{float(value):,.2f} {unit}"
+
+
+def show_percent(value: float | Decimal) -> str:
+    return f"{float(value) * 100:.15g}%"
+
+
+def prefix_of(key: str) -> str:
+    """The project-sheet prefix of a key (``p2_``), or "" on a form without repeated sheets."""
+    m = _PREFIX_RE.match(key)
+    return m.group(0) if m else ""
+
+
+def input_fields(ctx: Context, *types: str) -> Iterator[Field]:
+    """Input fields of the form (of the given types, if any), in layout order."""
+    for fld in ctx.layout.inputs():
+        if not types or fld.type in types:
+            yield fld
+
+
+def free_text_fields(ctx: Context) -> Iterator[tuple[Field, str]]:
+    """(field, text) of every filled field where free text is a valid value."""
+    for fld in ctx.layout.inputs():
+        value = ctx.inputs.get(fld.key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if fld.type in FREE_TEXT_TYPES or (fld.type == "choice" and not fld.strict_choices):
+            yield fld, value
+
+
+def unused_sheets(ctx: Context) -> set[str]:
+    """Repeated project sheets (not the first copy) on which nothing has been typed."""
+    by_sheet: dict[str, list[Field]] = {}
+    for fld in ctx.layout.inputs():
+        by_sheet.setdefault(ctx.layout.cells[fld.key][0], []).append(fld)
+    unused = set()
+    for sheet, flds in by_sheet.items():
+        prefixes = {prefix_of(f.key) for f in flds}
+        if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
+            continue
+        prefix = prefixes.pop()
+        skip = {prefix + k for k in PREFILLED_KEYS}
+        if all(is_blank(ctx.inputs.get(f.key)) for f in flds if f.key not in skip):
+            unused.add(sheet)
+    return unused
+
+
+def amount_unit(layout: FormLayout) -> str:
+    return layout.spec.amount_unit
+
+
+# -- REQUIRED_MISSING -------------------------------------------------------------------------
+def required_missing(ctx: Context) -> None:
+    skip = unused_sheets(ctx)
+    for fld in input_fields(ctx):
+        if fld.required and ctx.layout.cells[fld.key][0] not in skip and is_blank(ctx.inputs.get(fld.key)):
+            ctx.flag(fld.key, f"“{fld.label}”为必填项，尚未填写：请填写后再报送", expected="必填")
+
+
+# -- WRONG_TYPE -------------------------------------------------------------------------------
+_UNIT_SUFFIX = re.compile(r"(万元|元|%)$")
+# A number typed with a unit: what to multiply it by for the form's amount unit.
+_UNIT_FACTORS = {("万元", "元"): 10_000.0, ("元", "万元"): 0.0001}
+_DATE_TEXT = re.compile(r"^(\d{4})\s*[./\-年]\s*(\d{1,2})\s*[./\-月]\s*(\d{1,2})\s*日?$")
+_DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+DATE_FORMAT_HINT = "请按“年-月-日”格式输入日期，如 2024-01-01"
+
+
+def _number_in_text(text: str, fld: Field, unit: str) -> float | None:
+    """The number a clerk meant by text typed in a number cell ("1,000", "40万元", "95%")."""
+    t = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
+    m = _UNIT_SUFFIX.search(t)
+    suffix = m.group(1) if m else ""
+    t = t[: len(t) - len(suffix)]
+    try:
+        number = float(Decimal(t))
+    except (InvalidOperation, ValueError):
+        return None
+    if suffix == "%":
+        return number / 100 if fld.type == "percent" else None
+    if suffix and fld.type == "amount":
+        number *= _UNIT_FACTORS.get((suffix, unit), 1.0)
+    return number
+
+
+def _date_in(value: object) -> dt.date | None:
+    """The date a clerk meant by "2019.1.1", "2019/01/01", "2019年1月1日" or 20190101."""
+    text = unicodedata.normalize("NFKC", show(value)).strip()
+    m = _DATE_TEXT.match(text) or _DATE_DIGITS.match(text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _number_advice(fld: Field, value: object, unit: str) -> str:
+    meant = _number_in_text(value, fld, unit) if isinstance(value, str) else None
+    if fld.type == "percent":
+        base = "请直接输入数值，如 95%（单元格按百分比显示），不要输入文字"
+        return base + (f"；应为 {show_percent(meant)}" if meant is not None else "")
+    if fld.type in ("integer", "year"):
+        base = "请输入整数" + ("（四位年度，如 2024）" if fld.type == "year" else "")
+    elif fld.type == "amount":
+        base = f"请输入数值金额（单位{unit}，不要带单位或文字）"
+    else:
+        base = "请输入数值，不要带单位或文字"
+    if meant is None:
+        return base
+    shown = show_amount(meant, unit) if fld.type == "amount" else show(meant)
+    return f"{base}；应为 {shown}"
+
+
+def wrong_type(ctx: Context) -> None:
+    unit = amount_unit(ctx.layout)
+    for fld in input_fields(ctx, *NUMERIC_TYPES, "date"):
+        value = ctx.inputs.get(fld.key)
+        if is_blank(value):
+            continue
+        number = as_number(value)
+        if fld.type == "date":
+            if isinstance(value, dt.date):
+                continue
+            meant = _date_in(value)
+            advice = f"应改为 {meant.isoformat()}（{DATE_FORMAT_HINT}）" if meant else DATE_FORMAT_HINT
+            ctx.flag(fld.key, f"“{fld.label}”填写的“{show(value)}”不是日期：{advice}",
+                     expected="日期（年-月-日）", found=value)
+        elif number is None:
+            ctx.flag(fld.key, f"“{fld.label}”应填数字，现填的是“{show(value)}”：{_number_advice(fld, value, unit)}",
+                     expected="数字", found=value)
+        elif fld.type in ("integer", "year") and not number.is_integer():
+            ctx.flag(fld.key, f"“{fld.label}”应为整数，现填 {show(value)}：{_number_advice(fld, None, unit)}",
+                     expected="整数", found=value)
+
+
+# -- CHOICE_INVALID ---------------------------------------------------------------------------
+# Half-width spellings of the operators the choice lists hold in full width.
+_CHOICE_ALIASES = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": "＝", "==": "＝"}
+
+
+def _choice_meant(text: str, choices: tuple[str, ...]) -> str | None:
+    norm = unicodedata.normalize("NFKC", text).strip()
+    alias = _CHOICE_ALIASES.get(norm)
+    if alias in choices:
+        return alias
+    return next((c for c in choices if unicodedata.normalize("NFKC", c).strip() == norm), None)
+
+
+def choice_invalid(ctx: Context) -> None:
+    for fld in input_fields(ctx, "choice"):
+        value = ctx.inputs.get(fld.key)
+        # Text must match exactly (a trailing space fails the formulas); a number as displayed.
+        listed_as = value if isinstance(value, str) else show(value)
+        if not fld.strict_choices or is_blank(value) or listed_as in fld.choices:
+            continue
+        listed = "、".join(fld.choices)
+        meant = _choice_meant(show(value), fld.choices)
+        advice = f"应为“{meant}”" if meant else f"请从下拉列表中选择：{listed}"
+        ctx.flag(fld.key, f"“{fld.label}”填写的“{show(value)}”不是可选项：{advice}",
+                 expected=listed, found=value)
+
+
+# -- OUT_OF_RANGE -----------------------------------------------------------------------------
+def _bounds(fld: Field) -> tuple[float | None, float | None]:
+    if fld.type == "amount":
+        return 0.0, None
+    if fld.type == "percent":
+        low, high = PERCENT_RANGE
+        return (fld.min if fld.min is not None else low), (fld.max if fld.max is not None else high)
+    if fld.type == "year":
+        return float(YEAR_RANGE[0]), float(YEAR_RANGE[1])
+    if fld.type == "integer":
+        return (fld.min if fld.min is not None else 0.0), fld.max
+    return fld.min, fld.max
+
+
+def _range_text(fld: Field, low: float | None, high: float | None) -> str:
+    def fmt(x: float) -> str:
+        return show_percent(x) if fld.type == "percent" else show(x)
+
+    if low is not None and high is not None:
+        return f"{fmt(low)} 至 {fmt(high)}"
+    if low is not None:
+        return f"不小于 {fmt(low)}"
+    return f"不大于 {fmt(high)}" if high is not None else "不限"
+
+
+_RANGE_ADVICE = {
+    "amount": "金额不能为负数，请填写实际金额",
+    "percent": "百分比请带 % 输入，如要填 95%，请输入“95%”而不是“95”",
+    "year": "请填写四位预算年度，如 2024",
+}
+
+
+def out_of_range(ctx: Context) -> None:
+    for fld in input_fields(ctx, *NUMERIC_TYPES, "date"):
+        value = ctx.inputs.get(fld.key)
+        if fld.type == "date":
+            if isinstance(value, dt.date) and not plausible_date(value):
+                ctx.flag(fld.key, f"“{fld.label}”的日期 {value.isoformat()} 不合理（应在 2000 至 2100 年之间），"
+                         f"可能把日期输成了数字：{DATE_FORMAT_HINT}", expected="2000-01-01 至 2100-12-31", found=value)
+            continue
+        number = as_number(value)
+        if number is None or (fld.type == "number" and fld.key.endswith("_score")):
+            continue  # text is WRONG_TYPE; scores belong to the scores checks
+        low, high = _bounds(fld)
+        if (low is not None and number < low) or (high is not None and number > high):
+            shown = show_percent(number) if fld.type == "percent" else show(number)
+            allowed = _range_text(fld, low, high)
+            advice = _RANGE_ADVICE.get(fld.type, f"请填写 {allowed} 之间的数")
+            ctx.flag(fld.key, f"“{fld.label}”填写的 {shown} 超出允许范围（{allowed}）：{advice}",
+                     expected=allowed, found=value)
+
+
+# -- TOO_MANY_DECIMALS ------------------------------------------------------------------------
+def _decimals(number: float) -> int:
+    # 15 significant digits, as the spreadsheet shows them: 0.1+0.2 has one decimal, not 17.
+    exponent = Decimal(f"{number:.15g}").normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def too_many_decimals(ctx: Context) -> None:
+    unit = amount_unit(ctx.layout)
+    for fld in input_fields(ctx, "amount"):
+        number = as_number(ctx.inputs.get(fld.key))
+        if number is None or _decimals(number) <= AMOUNT_DECIMALS:
+            continue
+        rounded = cents(number)
+        ctx.flag(fld.key, f"“{fld.label}”填写的 {show(number)} 有 {_decimals(number)} 位小数，金额最多保留两位小数："
+                 f"请改为 {show_amount(rounded, unit)}", expected=f"最多 {AMOUNT_DECIMALS} 位小数", found=number)
+
+
+# -- AMOUNT_UNIT_SUSPECT ----------------------------------------------------------------------
+def amount_unit_suspect(ctx: Context) -> None:
+    unit = amount_unit(ctx.layout)
+    for fld in input_fields(ctx, "amount"):
+        number = as_number(ctx.inputs.get(fld.key))
+        if number is None or number <= 0:
+            continue
+        if unit == "万元" and number >= WAN_YUAN_SUSPECT_FROM:
+            ctx.flag(fld.key, f"“{fld.label}”填写的 {show_amount(number, unit)}（即 {number / 10_000:,.2f} 亿元）异常偏大，"
+                     f"本表金额单位为万元：如填的是元，请改为 {show_amount(number / 10_000, unit)}",
+                     expected=f"单位：{unit}", found=number)
+        elif unit == "元" and number < YUAN_SUSPECT_BELOW:
+            ctx.flag(fld.key, f"“{fld.label}”填写的 {show_amount(number, unit)} 异常偏小，本表金额单位为元："
+                     f"如填的是万元，请改为 {show_amount(number * 10_000, unit)}",
+                     expected=f"单位：{unit}", found=number)
+
+
+# -- ROW_INCOMPLETE ---------------------------------------------------------------------------
+def tables(layout: FormLayout) -> Iterator[TableSection]:
+    for sheet in layout.spec.sheets:
+        for section in sheet.sections:
+            if isinstance(section, TableSection):
+                yield section
+
+
+def row_incomplete(ctx: Context) -> None:
+    """A row with something typed in it must have its subject (first column) and every typed
+    column (dates, numbers, phone); further free-text columns (职称, 科室, 备注) may stay blank.
+    Indicator tables (a ``target`` column) are left to the indicator checks."""
+    for table in tables(ctx.layout):
+        columns = [c for c in table.columns if not c.fixed and not c.calc]
+        if not columns or any(c.key == "target" for c in table.columns):
+            continue
+        essential = [c for i, c in enumerate(columns) if i == 0 or c.type not in ("text", "longtext")]
+        name = table.side.replace("\n", "") or "表格"
+        for n in range(1, table.rows + 1):
+            filled = [c.label for c in columns if not is_blank(ctx.inputs.get(table.row_key(n, c.key)))]
+            missing = [c for c in essential if is_blank(ctx.inputs.get(table.row_key(n, c.key)))]
+            if not filled or not missing:
+                continue
+            ctx.flag(table.row_key(n, missing[0].key),
+                     f"{name}第 {n} 行已填写{'、'.join(filled)}，但{'、'.join(c.label for c in missing)}未填写："
+                     f"请补全本行，或清空整行", expected="、".join(c.label for c in essential))
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("REQUIRED_MISSING", "error", "必填项未填", required_missing),
+    Check("WRONG_TYPE", "error", "数据类型错误", wrong_type),
+    Check("CHOICE_INVALID", "error", "不是可选项", choice_invalid),
+    Check("OUT_OF_RANGE", "error", "数值超出范围", out_of_range),
+    Check("TOO_MANY_DECIMALS", "warning", "金额小数位过多", too_many_decimals),
+    Check("AMOUNT_UNIT_SUSPECT", "warning", "金额单位可疑", amount_unit_suspect),
+    Check("ROW_INCOMPLETE", "warning", "表格行未填完整", row_incomplete),
+)
