@@ -182,7 +182,7 @@ class _Sheet:
             self.span(top, col, column.span, style="header", text=column.label)
             col += column.span
         group_of = [g for g in sec.groups for _ in range(g.rows)]
-        title = sec.side.replace("\n", "") or sec.key
+        title = sec.title or sec.key
         for n in range(1, sec.rows + 1):
             r = top + n
             if sec.height:

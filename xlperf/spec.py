@@ -131,6 +131,8 @@ class TableSection:
     groups: tuple[TableGroup, ...] = ()
     missed_target: MissedTarget | None = None
     height: float | None = None
+    title: str = ""
+    """How messages name the table (labels of its cells: "<title>第3行<column>")."""
 
     def row_key(self, n: int, column: str) -> str:
         return f"{self.key}_{n}_{column}"
@@ -599,7 +601,7 @@ class _Builder:
     # -- table ------------------------------------------------------------------
     def table(self, raw: Any, where: Where) -> TableSection:
         t = _Reader(raw, "table", where)
-        t.only("key", "side", "side_span", "rows", "columns", "groups", "missed_target", "height")
+        t.only("key", "title", "side", "side_span", "rows", "columns", "groups", "missed_target", "height")
         key = t.text("key")
         columns = []
         for raw_col in t.need("columns"):
@@ -650,6 +652,7 @@ class _Builder:
             key=self.prefix + t.text("key"), columns=tuple(columns), rows=rows, where=where,
             side=t.text("side", ""), side_span=int(t.number("side_span", 1 if t.get("side") else 0)),
             groups=tuple(groups), missed_target=missed, height=t.number("height", 0) or None,
+            title=t.text("title", "") or t.text("side", "").replace("\n", ""),
         )
         for n in range(1, rows + 1):
             for col in columns:

@@ -204,7 +204,7 @@ def wrong_type(ctx: Context) -> None:
     unit = amount_unit(ctx.layout)
     for fld in input_fields(ctx, *NUMERIC_TYPES, "date"):
         value = ctx.inputs.get(fld.key)
-        if is_blank(value):
+        if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
             continue
         number = as_number(value)
         if fld.type == "date":

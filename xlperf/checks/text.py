@@ -40,11 +40,17 @@ def html_in_text(ctx: Context) -> None:
                      expected="纯文本", found=_excerpt(text, max(0, m.start() - 10)))
 
 
+# An operator, a number and perhaps a unit: how seed 003 writes its targets.
+_TARGET_LIKE = re.compile(r"^(=|==|>=|<=|>|<|＝|≥|≤|＞|＜)\s*[-+]?[0-9０-９][0-9０-９.,，]*\s*[%％]?[^=()!|+\-*/^&:,;]{0,6}$")
+
+
 def formula_text(ctx: Context) -> None:
     for fld, text in free_text_fields(ctx):
         m = _FORMULA.search(text)
         if not m or _PHONE_LIKE.match(text.strip()):
             continue
+        if fld.type == "value" and _TARGET_LIKE.match(text.strip()):
+            continue  # "=90%", "=2500家": a target written with its operator (rules.md), not a formula
         where = "开头" if not text[: m.start(1)].strip(" ") else "在制表符或回车之后"
         ctx.flag(fld.key,
                  f"“{fld.label}”的内容{where}是“{m.group(1)[0]}”（“{_excerpt(text, m.start(1))}”），"
