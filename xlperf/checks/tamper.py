@@ -1,7 +1,286 @@
-"""Checks: tamper (to be filled in)."""
+"""Checks that a return is still the template it was made from: formulas, fixed weights and
+texts, defined names, field map, sheets, version and protection.
+
+The expected formulas are built from the layout exactly as the template writer builds them (the
+rule kind's formula text over the cells of its operands) and compared after normalising what
+spreadsheet programs change when they re-save a file without changing its meaning: ``$``,
+spaces, letter case, quotes around sheet names, the ``_xlfn.`` prefix and a sheet qualifier
+naming the formula's own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``).
+
+Interplay with ``scores``: ``FORMULA_OVERWRITTEN`` is reported for every computed cell that
+holds a plain value, right or wrong; whether the value is wrong is ``SCORE_MISMATCH``,
+``TOTAL_MISMATCH`` or ``GRADE_MISMATCH`` there (see its docstring). A field on a missing sheet is
+left to ``STRUCTURE_CHANGED`` rather than reported cell by cell.
+"""
 
 from __future__ import annotations
 
-from xlperf.checks.base import Check
+import re
+from collections.abc import Iterator, Sequence
 
-CHECKS: tuple[Check, ...] = ()
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from xlperf.checks.base import Check, Context
+from xlperf.checks.scores import (
+    is_blank,
+    located,
+    number,
+    plain,
+    score_summary,
+    show,
+    summary_key,
+)
+from xlperf.layout import FormLayout, Placed
+from xlperf.read import META_SHEET
+from xlperf.rules import KINDS, RuleError
+from xlperf.spec import NAME_PREFIX
+
+LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
+"""Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
+out: units may write the signing date there)."""
+MAX_LISTED = 5
+"""Fields named in one structure finding; the rest are counted."""
+SHOWN_FORMULA_CHARS = 120
+
+_REDOWNLOAD = "请下载最新模板重新填报"
+
+
+# -- formulas ---------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r'"(?:[^"]|"")*"'                # a text literal: kept as is
+    r"|'((?:[^']|'')+)'!"            # a quoted sheet qualifier
+    r"|([^\W\d][\w.]*)!"             # an unquoted sheet qualifier
+    r"|(\s+|\$)"                     # spaces and absolute markers: dropped
+    r"|(.)",                         # anything else: upper-cased
+    re.S,
+)
+
+
+def normalise_formula(text: str, sheet: str) -> str:
+    """Formula text with what re-saving may change taken out; ``sheet`` is the formula's own."""
+    here = sheet.upper()
+    out = []
+    for m in _TOKEN.finditer(text.lstrip("=").strip()):
+        quoted, bare, dropped, other = m.groups()
+        if quoted is not None or bare is not None:
+            name = (quoted.replace("''", "'") if quoted is not None else bare).upper()
+            out.append("" if name == here else name + "!")
+        elif dropped is not None:
+            continue
+        elif other is not None:
+            out.append(other.upper())
+        else:
+            out.append(m.group(0))
+    return "".join(out).replace("_XLFN.", "").replace("_XLWS.", "")
+
+
+_EXPECTED: dict[int, tuple[FormLayout, dict[str, tuple[str, str]]]] = {}
+
+
+def template_formulas(layout: FormLayout) -> dict[str, tuple[str, str]]:
+    """Formula text of every computed cell as the template writes it, and normalised; by key.
+
+    Cached per layout (the layout object is kept so that its id is not reused)."""
+    cached = _EXPECTED.get(id(layout))
+    if cached is not None and cached[0] is layout:
+        return cached[1]
+
+    def ref(key: str, here: str) -> str:
+        # as the template writes them: absolute, qualified only when on another sheet
+        sheet, row, col = layout.address(key)
+        cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
+        return cell if sheet == here else f"'{sheet}'!{cell}"
+
+    out: dict[str, tuple[str, str]] = {}
+    for key, (sheet, placed) in layout.cells.items():
+        calc = placed.calc
+        if calc is None:
+            continue
+        try:
+            refs: dict[str, str | Sequence[str]] = {
+                name: ref(v, sheet) if isinstance(v, str) else [ref(x, sheet) for x in v]
+                for name, v in calc.operands.items()}
+            text = KINDS[calc.kind].formula(calc.params, calc.weight, refs)
+        except (KeyError, RuleError):
+            continue  # a layout that cannot be written has no template to compare with
+        if text:
+            out[key] = (text, normalise_formula(text, sheet))
+    _EXPECTED[id(layout)] = (layout, out)
+    return out
+
+
+def _formula_cells(ctx: Context) -> Iterator[tuple[str, Placed]]:
+    """Computed cells that the file has a place for (xlsx only: other formats give no formulas)."""
+    if not ctx.ret.formulas:
+        return
+    for key, (_, placed) in ctx.layout.cells.items():
+        if placed.calc is not None and key in ctx.ret.formulas and located(ctx, key):
+            yield key, placed
+
+
+def formula_overwritten(ctx: Context) -> None:
+    for key, placed in _formula_cells(ctx):
+        if ctx.ret.formulas[key] is not None:
+            continue
+        value = ctx.ret.values.get(key)
+        what = "被清空" if is_blank(value) else f"被直接填写的 {show(value)} 覆盖"
+        ctx.flag(key, f"“{placed.label}”应由公式自动计算，文件中的公式已{what}：请恢复模板公式"
+                      f"（可从模板复制该单元格），得分、合计和等次不要手工填写",
+                 expected="公式", found=value if not is_blank(value) else "空白")
+
+
+def formula_altered(ctx: Context) -> None:
+    expected = template_formulas(ctx.layout)
+    for key, placed in _formula_cells(ctx):
+        found = ctx.ret.formulas[key]
+        if found is None or key not in expected:
+            continue
+        text, normal = expected[key]
+        if found == text or normalise_formula(found, ctx.layout.cells[key][0]) == normal:
+            continue
+        ctx.flag(key, f"“{placed.label}”的计算公式与模板不符（公式被改动）：请恢复模板公式，不要修改计算公式",
+                 expected=text, found=found[:SHOWN_FORMULA_CHARS])
+
+
+# -- fixed numbers and texts ------------------------------------------------------------------
+def _a1(placed: Placed) -> str:
+    return xl_rowcol_to_cell(placed.row, placed.col)
+
+
+def _fixed_cells(ctx: Context, styles: Sequence[str]) -> Iterator[tuple[str, Placed]]:
+    """(sheet, placed) of fixed cells of these styles on sheets the file still has."""
+    sheets = set(ctx.ret.sheets)
+    for sheet in ctx.layout.sheets:
+        if sheet.name not in sheets:
+            continue
+        for placed in sheet.cells:
+            if placed.style in styles:
+                yield sheet.name, placed
+
+
+def weight_altered(ctx: Context) -> None:
+    for sheet, placed in _fixed_cells(ctx, ("fixed",)):
+        if placed.number is None:
+            continue
+        if placed.key:
+            if not located(ctx, placed.key):
+                continue
+            found = ctx.ret.values.get(placed.key)
+        else:
+            found = ctx.ret.cells.get((sheet, _a1(placed)))
+        x = number(found)
+        if x is not None and abs(x - placed.number) < 1e-9:
+            continue
+        name = f"“{placed.label}”" if placed.label else f"{sheet} {_a1(placed)} 的分值"
+        shown = show(found) if x is None else plain(x)
+        ctx.flag(placed.key, f"{name}应为 {plain(placed.number)}（表单规定），文件中为 {shown}："
+                             f"分值不可修改，{_REDOWNLOAD}",
+                 expected=placed.number, found=found if found is not None else "空白",
+                 sheet=sheet, cell=_a1(placed))
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def locked_cell_altered(ctx: Context) -> None:
+    for sheet, placed in _fixed_cells(ctx, LOCKED_TEXT_STYLES):
+        if not placed.text.strip():
+            continue
+        found = ctx.ret.cells.get((sheet, _a1(placed)))
+        if isinstance(found, str) and _squeeze(found) == _squeeze(placed.text):
+            continue
+        if is_blank(found):
+            what = "已被删除"
+        else:
+            what = f"被改为 {show(found)}"
+        template = placed.text.replace("\n", "")
+        ctx.flag(None, f"表格中固定的文字“{template}”{what}：模板的标题、标签和评分标准不可修改，{_REDOWNLOAD}",
+                 expected=template, found=found if found is not None else "空白",
+                 sheet=sheet, cell=_a1(placed))
+
+
+# -- structure, version, protection, format ---------------------------------------------------
+def _listed(layout: FormLayout, keys: list[str]) -> str:
+    labels = [layout.cells[k][1].label if k in layout.cells else k for k in keys[:MAX_LISTED]]
+    more = f" 等 {len(keys)} 项" if len(keys) > MAX_LISTED else ""
+    return "、".join(f"“{x}”" for x in labels) + more
+
+
+def structure_changed(ctx: Context) -> None:
+    ret, layout = ctx.ret, ctx.layout
+    for sheet in layout.sheets:
+        if sheet.name not in ret.sheets:
+            ctx.flag(None, f"工作表“{sheet.name}”不存在（可能被改名或删除），其中的内容无法读取：{_REDOWNLOAD}，"
+                           "不要改动工作表名称", expected=sheet.name, found="缺失", sheet=sheet.name, cell="")
+    # Fields on a missing sheet are covered by the finding above.
+    expected = {key: (sheet, _a1(placed)) for key, (sheet, placed) in layout.cells.items()
+                if sheet in ret.sheets}
+    fm = ret.field_map
+    unmapped = [k for k in expected if k not in fm]
+    unknown = sorted(k for k in fm if k not in layout.cells)
+    shifted = {k for k, where in expected.items() if k in fm and (fm[k].sheet, fm[k].cell) != where}
+    missing_names: list[str] = []
+    if ret.file_kind == "xlsx":  # .xls/.ods keep no defined names: FORMULAS_UNVERIFIED says so
+        missing_names = [k for k in expected if NAME_PREFIX + k not in ret.names]
+        shifted |= {k for k, where in expected.items() if ret.names.get(NAME_PREFIX + k, where) != where}
+    moved = [k for k in expected if k in shifted]
+    problems = [
+        (missing_names, "的定义名称缺失或失效"),
+        (moved, "的位置与模板不符（可能插入、删除或移动了行列）"),
+        (unmapped, "不在文件的字段表（隐藏的 _xlperf 工作表）中"),
+    ]
+    for keys, what in problems:
+        if keys:
+            ctx.flag(keys[0], f"报表结构被改动：{_listed(layout, keys)}{what}：{_REDOWNLOAD}，不要改动表格结构",
+                     expected="与模板一致", found=f"{len(keys)} 项不符")
+    if unknown:
+        ctx.flag(None, f"报表结构被改动：字段表中有模板没有的字段 {_listed(layout, unknown)}：{_REDOWNLOAD}",
+                 expected="与模板一致", found=f"{len(unknown)} 项多余", sheet=META_SHEET, cell="")
+
+
+def _form_place(ctx: Context) -> tuple[str, str]:
+    """A form-wide finding goes to the top-left cell of the first sheet (the title)."""
+    first = ctx.layout.sheets[0].name if ctx.layout.sheets else ""
+    return first, "A1" if first else ""
+
+
+def form_version_mismatch(ctx: Context) -> None:
+    found = (ctx.ret.form_version or "").strip()
+    wanted = str(ctx.layout.spec.version).strip()
+    if found == wanted:
+        return
+    sheet, cell = _form_place(ctx)
+    ctx.flag(None, f"报表模板版本为 {found or '（未标明）'}，现行版本为 {wanted}：模板已更新，{_REDOWNLOAD}",
+             expected=wanted, found=found or "空白", sheet=sheet, cell=cell)
+
+
+def protection_removed(ctx: Context) -> None:
+    for sheet in [*(s.name for s in ctx.layout.sheets), META_SHEET]:
+        if ctx.ret.sheet_protected.get(sheet) is False:
+            ctx.flag(None, f"工作表“{sheet}”的保护已被撤销，锁定的标签、分值和公式可能被改动："
+                           "请使用下发的模板填报，不要撤销工作表保护",
+                     expected="受保护", found="未保护", sheet=sheet, cell="")
+
+
+def formulas_unverified(ctx: Context) -> None:
+    kind = ctx.ret.file_kind
+    if kind == "xlsx":
+        return
+    key = summary_key(ctx.layout)
+    sheet, cell = _form_place(ctx)
+    ctx.flag(key, f"文件为 .{kind} 格式，不是模板的 .xlsx 格式：已读取填报的数值并重新计算了得分{score_summary(ctx)}，"
+                  "但无法核对公式、定义名称和工作表保护是否被改动。请使用下发的 .xlsx 模板填报，并按 .xlsx 格式保存后重新报送",
+             expected=".xlsx", found=f".{kind}", sheet=sheet, cell=cell)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("FORMULA_OVERWRITTEN", "error", "公式被数值覆盖", formula_overwritten),
+    Check("FORMULA_ALTERED", "error", "公式被改动", formula_altered),
+    Check("WEIGHT_ALTERED", "error", "分值被改动", weight_altered),
+    Check("LOCKED_CELL_ALTERED", "error", "固定文字被改动", locked_cell_altered),
+    Check("STRUCTURE_CHANGED", "error", "报表结构被改动", structure_changed),
+    Check("FORM_VERSION_MISMATCH", "error", "模板版本不符", form_version_mismatch),
+    Check("PROTECTION_REMOVED", "warning", "工作表保护被撤销", protection_removed),
+    Check("FORMULAS_UNVERIFIED", "warning", "无法核对公式", formulas_unverified),
+)
