@@ -190,8 +190,7 @@ def test_required_missing(checked: dict[str, tuple[Checked, Checked]]) -> None:
     assert found(checked, "required") == {
         finding("REQUIRED_MISSING", "error", form, "project_name"),
         finding("REQUIRED_MISSING", "error", form, "fund_usage"),
-        # a blank explanation of an 11.70% execution rate is also asked for
-        finding("LOW_EXECUTION_NO_REASON", "warning", form, "fund_usage"),
+        # a blank explanation is REQUIRED_MISSING only, not also LOW_EXECUTION_NO_REASON
     }
     assert "项目名称" in message(checked, "required", "REQUIRED_MISSING", "project_name")
 

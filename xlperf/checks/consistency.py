@@ -135,9 +135,9 @@ def low_execution_no_reason(ctx: Context) -> None:
             continue
         text = ctx.inputs.get(explanation)
         text = text.strip() if isinstance(text, str) else ""
-        if len(text) >= MIN_EXPLANATION_CHARS or (not text and ctx.layout.cells[explanation][1].field
-                                                  and ctx.layout.cells[explanation][1].field.required):
-            continue  # long enough, or blank and already reported as REQUIRED_MISSING
+        field = ctx.layout.cells[explanation][1].field
+        if len(text) >= MIN_EXPLANATION_CHARS or (not text and field is not None and field.required):
+            continue  # long enough, or blank and so already reported as REQUIRED_MISSING
         label = ctx.place(explanation)[2]
         written = f"只写了“{text}”" if text else "未填写"
         ctx.flag(explanation,
