@@ -9,7 +9,6 @@ shapes and must give the same findings of these modules' codes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 import openpyxl
 import pytest
-from xlsxwriter.utility import xl_rowcol_to_cell
+from helpers import cell_of as at
+from helpers import sample
 
 from xlperf.checker import check_file
 from xlperf.checks import consistency, dates, fields, text
@@ -29,7 +29,6 @@ from xlperf.template import TemplateOptions, write_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
-SAMPLES = ROOT / "xlperf" / "samples"
 
 OUR_CODES = {c.code for m in (fields, consistency, dates, text) for c in m.CHECKS} | {
     rule.code for spec in builtin_forms().values() for rule in spec.consistency
@@ -37,15 +36,8 @@ OUR_CODES = {c.code for m in (fields, consistency, dates, text) for c in m.CHECK
 Row = tuple[str, str, str, str]
 
 
-def sample(form: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / f"{form}.json").read_text(encoding="utf-8"))
-    return data
 
 
-def at(form: str, key: str) -> tuple[str, str]:
-    """(sheet, A1) of a field key, from the layout."""
-    sheet, row, col = builtin_layout(form).address(key)
-    return sheet, xl_rowcol_to_cell(row, col)
 
 
 def finding(code: str, severity: str, form: str, key: str) -> Row:

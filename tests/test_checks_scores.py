@@ -8,7 +8,6 @@ unit's Excel would save it (cached results present) and as a tool that does not 
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from collections.abc import Callable, Sequence
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import cell_of as place
+from helpers import flat as _flat
+from helpers import sample
 
 from xlperf import checker
 from xlperf.checker import check_file, check_return
@@ -31,7 +33,6 @@ from xlperf.template import write_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
-SAMPLES = ROOT / "xlperf" / "samples"
 FORMS = sorted(builtin_forms())
 SCORE_CODES = {c.code for c in scores.CHECKS}
 MINE = SCORE_CODES | {c.code for c in tamper.CHECKS}
@@ -47,20 +48,10 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample(form: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / f"{form}.json").read_text(encoding="utf-8"))
-    return data
 
 
-def place(form: str, key: str) -> tuple[str, str]:
-    from xlsxwriter.utility import xl_rowcol_to_cell
-
-    sheet, row, col = builtin_layout(form).address(key)
-    return sheet, xl_rowcol_to_cell(row, col)
 
 
-def flat(checked: Checked, codes: set[str] = MINE) -> set[tuple[str, str, str, str]]:
-    return {(f.code, f.severity, f.sheet, f.cell) for f in checked.findings if f.code in codes}
 
 
 def at(code: str, severity: str, form: str, key: str) -> tuple[str, str, str, str]:
@@ -316,3 +307,7 @@ def test_checks_never_raise_on_odd_values(tmp_path: Path) -> None:
                    ind_2_target="一年", budget_city=None)
     assert not [f for f in checked.findings if f.code == "CHECK_FAILED"]
     assert at("SCORE_NOT_NUMBER", "error", "self_evaluation", "completion_rate_score") in flat(checked)
+
+
+def flat(checked: Checked, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
+    return _flat(checked, MINE if codes is None else codes)

@@ -9,7 +9,6 @@ module's one LibreOffice call converts a return to .xls.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +18,9 @@ from typing import Any
 
 import openpyxl
 import pytest
+from helpers import cell_of as place
+from helpers import flat as _flat
+from helpers import sample
 from openpyxl.workbook.workbook import Workbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -33,25 +35,16 @@ from xlperf.spec import builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
-SAMPLES = ROOT / "xlperf" / "samples"
 FORMS = sorted(builtin_forms())
 MINE = {c.code for c in scores.CHECKS} | {c.code for c in tamper.CHECKS}
 TAMPER = {c.code for c in tamper.CHECKS}
 SE = "self_evaluation"
 
 
-def sample(form: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / f"{form}.json").read_text(encoding="utf-8"))
-    return data
 
 
-def place(form: str, key: str) -> tuple[str, str]:
-    sheet, row, col = builtin_layout(form).address(key)
-    return sheet, xl_rowcol_to_cell(row, col)
 
 
-def flat(checked: Checked, codes: set[str] = TAMPER) -> set[tuple[str, str, str, str]]:
-    return {(f.code, f.severity, f.sheet, f.cell) for f in checked.findings if f.code in codes}
 
 
 def at(code: str, severity: str, key: str, form: str = SE) -> tuple[str, str, str, str]:
@@ -238,3 +231,7 @@ def test_formulas_unverified(xls_return: Path) -> None:
     }
     finding = next(f for f in checked.findings if f.code == "FORMULAS_UNVERIFIED")
     assert ".xls" in finding.message and "96.35" in finding.message
+
+
+def flat(checked: Checked, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
+    return _flat(checked, TAMPER if codes is None else codes)

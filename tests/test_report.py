@@ -16,8 +16,9 @@ from typing import Any
 
 import openpyxl
 import pytest
+from helpers import cell_of as a1
+from helpers import sample
 from openpyxl.utils.cell import coordinate_to_tuple
-from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checker import check_file
 from xlperf.fill import fill_workbook
@@ -29,19 +30,12 @@ from xlperf.report import ANNOTATED_SUFFIX, render_html, write_annotated, write_
 from xlperf.spec import NAME_PREFIX, builtin_forms
 from xlperf.template import ALERT_FILL, SUMMARY_SHEET
 
-SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
 SCRIPT = "<script>alert('x')</script>"
 MARKUP = "<p>引导和带动</p>"
 
 
-def sample(form: str) -> dict[str, Any]:
-    values: dict[str, Any] = json.loads((SAMPLES / f"{form}.json").read_text(encoding="utf-8"))
-    return values
 
 
-def a1(form: str, key: str) -> tuple[str, str]:
-    sheet, row, col = builtin_layout(form).address(key)
-    return sheet, xl_rowcol_to_cell(row, col)
 
 
 def make_return(folder: Path, name: str, form: str, changes: dict[str, Any] | None = None,
