@@ -95,3 +95,38 @@ def test_report_dir_gets_a_report_per_return(inbox: Path, tmp_path: Path) -> Non
     names = {p.name for p in (tmp_path / "reports").iterdir()}
     for stem in ("clean", "typed_grade", "broken"):
         assert f"{stem}.html" in names and f"{stem}.json" in names
+
+
+def test_every_kind_of_bad_file_gets_its_finding_and_the_batch_goes_on(tmp_path: Path) -> None:
+    from test_guard import cfb, zeros_member
+
+    from xlperf.recalc import recalculate
+
+    good = fill_workbook(TEMPLATES_DIR / "evaluation_report.xlsx", sample_values("evaluation_report"),
+                         tmp_path / "good.xlsx")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    xls = recalculate([good], tmp_path / "xls", fmt="xls")[good]
+    (inbox / "saved_as_xls.xlsx").write_bytes(xls.read_bytes())  # an .xls renamed to .xlsx
+    data = good.read_bytes()
+    (inbox / "truncated.xlsx").write_bytes(data[: len(data) // 2])
+    (inbox / "encrypted.xlsx").write_bytes(cfb({"EncryptionInfo": bytes(300), "EncryptedPackage": bytes(9000)}))
+    (inbox / "foreign.xlsx").write_bytes(b"%PDF-1.4\n" + bytes(200))
+    zeros_member(inbox / "bomb.xlsx", "xl/worksheets/sheet1.xml", 300)
+    (inbox / "good.xlsx").write_bytes(data)
+
+    code, out = run("--json", str(inbox))
+    assert code == 1
+    results = {Path(r["file"]).name: r for r in json.loads(out)["returns"]}
+    assert len(results) == 6
+    expected = {"truncated.xlsx": "FILE_TRUNCATED", "encrypted.xlsx": "FILE_ENCRYPTED",
+                "foreign.xlsx": "FILE_FOREIGN", "bomb.xlsx": "ZIP_BOMB"}
+    for name, code_ in expected.items():
+        (finding,) = results[name]["findings"]
+        assert (finding["code"], finding["severity"]) == (code_, "error")
+        assert name in finding["message"]
+    renamed = results["saved_as_xls.xlsx"]
+    assert renamed["valid"] and renamed["total_score"] == 100
+    assert "FORMULAS_UNVERIFIED" in {f["code"] for f in renamed["findings"]}
+    # .xlsx files read the unit's data even when the rest of the folder is junk
+    assert results["good.xlsx"]["total_score"] == 100

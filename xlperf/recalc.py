@@ -32,7 +32,8 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 </oor:items>
 """
 
-_XLSX_FILTER = "xlsx:Calc MS Excel 2007 XML"
+# Output formats: recalculated .xlsx, and the .xls/.ods a unit might save from the template.
+_FILTERS = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods:calc8"}
 
 
 class RecalcUnavailable(RuntimeError):
@@ -52,12 +53,16 @@ def soffice_path() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600) -> dict[Path, Path]:
-    """Recalculate .xlsx ``files`` into ``outdir`` with one soffice run; input → output path.
+def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
+                fmt: str = "xlsx") -> dict[Path, Path]:
+    """Recalculate ``files`` into ``outdir`` as ``fmt`` (xlsx, xls or ods) with one soffice run.
 
-    Outputs keep the input's stem with an .xlsx suffix, so two inputs with the same stem are
-    refused (they would overwrite each other), as is writing over an input.
+    Returns input → output path. Outputs keep the input's stem with the format's suffix, so two
+    inputs with the same stem are refused (they would overwrite each other), as is writing over
+    an input.
     """
+    if fmt not in _FILTERS:
+        raise ValueError(f"unknown output format {fmt!r}; one of {', '.join(_FILTERS)}")
     inputs = [Path(f) for f in files]
     if not inputs:
         return {}
@@ -68,7 +73,7 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600) -> di
             "(install LibreOffice, e.g. apt-get install libreoffice-calc)"
         )
     outdir = Path(outdir)
-    outputs = {f: outdir / (f.stem + ".xlsx") for f in inputs}
+    outputs = {f: outdir / f"{f.stem}.{fmt}" for f in inputs}
     _check_names(inputs, outputs)
     outdir.mkdir(parents=True, exist_ok=True)
     for out in outputs.values():
@@ -86,7 +91,7 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600) -> di
             "--nolockcheck",
             f"-env:UserInstallation={Path(profile).as_uri()}",
             "--convert-to",
-            _XLSX_FILTER,
+            _FILTERS[fmt],
             "--outdir",
             str(outdir),
             *(str(f) for f in inputs),
