@@ -105,6 +105,50 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     sys.exit(1 if failed else 0)
 
 
+@main.command("rollup", help="汇总报表：INBOX 为文件或文件夹（递归查找），审核每份报表并写出一个汇总工作簿"
+              "（汇总、指标明细、问题清单、未报送、重复报送、统计、清单）。成功时退出码为 0，用法错误（如单位名单有误）为 2。")
+@click.argument("inbox", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="汇总工作簿（.xlsx）。")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单（.xlsx 或 .csv：单位代码、单位名称、主管部门、联系人、邮箱），用于列出未报送单位。")
+@click.option("--form", "form_id", help="只汇总这一种表单（表单编号，见 xlperf forms）。")
+@click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, form_id: str | None,
+                   jobs: int | None) -> None:
+    from xlperf.checker import find_returns
+    from xlperf.rollup import rollup
+    from xlperf.roster import RosterError, read_roster
+
+    if form_id is not None and form_id not in builtin_forms():
+        raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
+    units = None
+    if roster is not None:
+        try:
+            units = read_roster(roster)
+        except RosterError as exc:
+            raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    target = output.resolve()
+
+    def own_output(path: Path) -> bool:
+        # The summary (and its temporary .~ file) may sit inside an inbox: never roll it up itself.
+        if path.name == target.name:
+            return path.resolve() == target
+        return path.name.startswith(".~") and path.parent.resolve() == target.parent
+
+    files = [p for p in find_returns(list(inbox)) if not own_output(p)]
+    if not files:
+        raise click.UsageError("没有找到报表文件（.xlsx/.xlsm/.xls/.ods）")
+    with click.progressbar(length=len(files), label="汇总中", file=sys.stderr,
+                           hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
+        try:
+            result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update)
+        except OSError as exc:
+            raise click.ClickException(f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
+    click.echo(f"汇总工作簿：{result.output}")
+    click.echo(result.paragraph)
+
+
 @main.command("demo", help="演示：生成四张模板和一份填好的样例报表到 output/。")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True)

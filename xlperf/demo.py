@@ -64,7 +64,7 @@ DEMO_RETURNS = (
 
 
 def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
-    """Write templates, fictional units' returns, and check them with reports, into ``outdir``."""
+    """Write templates, fictional units' returns, check them with reports, and roll them up."""
     templates = outdir / "templates"
     for form_id in builtin_forms():
         path = write_template(builtin_layout(form_id), templates / f"{form_id}.xlsx")
@@ -72,6 +72,7 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     returns = outdir / "returns"
     yield from _fill_returns(templates, returns, recalc)
     yield from _check_returns(returns, outdir / "reports")
+    yield from _rollup_returns(returns, outdir / "summary.xlsx")
 
 
 def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:
@@ -106,3 +107,13 @@ def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
         yield from (finding_line(f) for f in checked.findings)
     yield summary_line(results)
     yield f"审核报告：{reports}"
+
+
+def _rollup_returns(returns: Path, output: Path) -> Iterator[str]:
+    from xlperf.checker import find_returns
+    from xlperf.rollup import rollup
+    from xlperf.roster import read_roster
+
+    result = rollup(find_returns([returns]), output, roster=read_roster(SAMPLES_DIR / "roster.csv"))
+    yield f"汇总工作簿：{result.output}"
+    yield result.paragraph

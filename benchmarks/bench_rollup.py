@@ -1,0 +1,292 @@
+"""Roll up 10,000 generated returns of 300 units; time it, measure memory, compare with openpyxl.
+
+    python benchmarks/bench_rollup.py [--n 10000] [--units 300] [--jobs 2] [--keep DIR]
+
+How the inbox is made (fast, and honest about what the roll-up has to do):
+
+1. One return per unit (``--units`` of them) with ``write_template(..., TemplateOptions(values=...,
+   lock_prefilled=False))``: the sample values of a form with the unit's own name, 主管部门,
+   budget, spending and judged scores drawn at random (5% spend more than was released: an
+   error); forms mixed 60% 自评表, 15% 申报表, 15% 评价报告, 10% 绩效目标表. write_template writes
+   the evaluator's results as cached values, as a calculated file would have.
+2. Every file of the inbox is one of those returns with its project names changed: the project
+   name carries a token in the shared strings, replaced by a number per copy, so the copies are
+   ~33 different projects per unit (every tenth copy repeats the previous project: a
+   resubmission, newer by modification time). Each file is a distinct workbook that is read,
+   guarded, recomputed and checked in full; nothing is cached between files.
+
+Then, in a child process (so that its memory is the roll-up's alone): ``rollup`` with ``--jobs``
+workers, timed by stage; peak memory is ``ru_maxrss`` of that process and of its largest worker
+(RUSAGE_SELF / RUSAGE_CHILDREN; their sum bounds what was resident at once from above only if
+the workers are counted once each, so the bound printed is main + jobs x largest worker).
+Finally the stages of ``check_file`` on a sample (guard, read, recompute, checks) and openpyxl
+reading a sample of the same files (every cell of every sheet, read-only), extrapolated to all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pickle
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# Measure this checkout, also when the installed xlperf points elsewhere.
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "#P#"
+FORMS = (("self_evaluation", 60), ("target_declaration", 15), ("evaluation_report", 15), ("target_table", 10))
+DISTRICTS = ("东湖区", "西山县", "南城区", "北湖县", "清河区", "石桥镇", "云溪县", "长宁区", "平安县", "兴华区",
+             "临江县", "安阳区", "新华县", "金水区", "明湖县", "高新区", "滨江区", "丰泽县", "凤凰区", "柳林县")
+BUREAUS = ("科技局", "工信局", "商务局", "教育局", "农业农村局", "财政局", "卫健委", "民政局", "文旅局", "住建局",
+           "交通局", "水利局", "应急局", "统计局", "人社局", "司法局", "林业局", "审计局", "体育局", "医保局")
+DEPTS = ("市科学技术局", "市工业和信息化局", "市商务局", "市教育局", "市农业农村局", "市财政局", "市卫生健康委员会",
+         "市民政局", "市文化和旅游局", "市住房和城乡建设局", "市交通运输局", "市水利局")
+
+
+def unit_name(i: int) -> str:
+    return DISTRICTS[i % len(DISTRICTS)] + BUREAUS[i // len(DISTRICTS) % len(BUREAUS)] + (
+        f"{i // (len(DISTRICTS) * len(BUREAUS)) + 1}分局" if i >= len(DISTRICTS) * len(BUREAUS) else "")
+
+
+def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
+    """A sample return of ``form`` made the unit's own: name, 主管部门, money and scores."""
+    from xlperf.demo import sample_values
+    from xlperf.layout import builtin_layout
+
+    layout = builtin_layout(form)
+    fields = {f.key: f for f in layout.inputs()}
+    values = sample_values(form)
+    unit, dept = unit_name(i), DEPTS[i % len(DEPTS)]
+    for key in list(values):
+        if key == "unit_name" or key.endswith("_unit_name"):
+            values[key] = unit
+        elif key == "project_name" or key.endswith("_project_name"):
+            values[key] = f"{values[key]}{TOKEN}"
+        elif key == "dept_name":
+            values[key] = dept
+        fld = fields.get(key)
+        if fld is not None and fld.type == "date" and isinstance(values[key], str):
+            values[key] = dt.date.fromisoformat(values[key])
+        if fld is not None and key.endswith("_score") and fld.max:
+            values[key] = round(rng.uniform(0.6, 1.0) * fld.max, 1)  # a judged score within its weight
+    budget = round(rng.uniform(10, 200), 2)
+    if form == "self_evaluation":
+        released = round(budget * rng.uniform(0.5, 1.0), 2)
+        spent = released * (rng.uniform(1.01, 1.2) if rng.random() < 0.05 else rng.uniform(0.3, 1.0))
+        values.update(budget_city=budget, budget_other=0.0, released=released, spent_city=round(spent, 2))
+    elif form == "target_declaration":
+        values["fund_total"] = budget
+    elif form == "evaluation_report":
+        values["budget"] = budget
+    else:
+        values.update(p1_year_budget=budget * 10000, p1_total_budget=budget * 10000)
+    return values
+
+
+def make_units(units: int, out: Path, seed: int) -> list[Path]:
+    from xlperf.layout import builtin_layout
+    from xlperf.template import TemplateOptions, write_template
+
+    rng = random.Random(seed)
+    weights = [w for _, w in FORMS]
+    paths = []
+    for i in range(units):
+        form = rng.choices([f for f, _ in FORMS], weights)[0]
+        values = unit_values(form, i, rng)
+        path = out / f"u{i:03d}_{form}.xlsx"
+        write_template(builtin_layout(form), path, TemplateOptions(values=values, lock_prefilled=False))
+        paths.append(path)
+    return paths
+
+
+def with_project(src: Path, dst: Path, project: int) -> None:
+    """Copy ``src`` with its project names numbered ``project`` (a distinct workbook)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = data.replace(TOKEN.encode(), f"（第{project:02d}项）".encode())
+            zout.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def make_inbox(n: int, units: Sequence[Path], out: Path, start: float) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k in range(n):
+        copy = k // len(units)
+        project = copy - 1 if copy % 10 == 9 else copy  # every tenth copy resubmits the previous project
+        src = units[k % len(units)]
+        dst = out / f"{k:05d}_{src.stem}.xlsx"
+        with_project(src, dst, project)
+        os.utime(dst, (start + k, start + k))
+        files.append(dst)
+    return files
+
+
+def write_roster(units: int, path: Path) -> None:
+    lines = ["单位代码,单位名称,主管部门,联系人,邮箱"]
+    for i in range(units + 10):  # ten units that never report
+        name = unit_name(i) if i < units else f"未报送单位{i - units + 1:02d}"
+        lines.append(f"{300000 + i},{name},{DEPTS[i % len(DEPTS)]},联系人{i},u{i}@example.gov.cn")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the measured run
+
+
+def child(inbox: Path, output: Path, roster_path: Path, jobs: int) -> dict[str, Any]:
+    """The roll-up, stage by stage, in this (fresh) process."""
+    t0 = time.perf_counter()
+    from xlperf.checker import find_returns
+    from xlperf.rollup import build_tables, collect_returns, paragraph, write_summary
+    from xlperf.roster import read_roster
+
+    t_import = time.perf_counter()
+    files = find_returns([inbox])
+    roster = read_roster(roster_path)
+    t_find = time.perf_counter()
+    records = collect_returns(files, jobs=jobs)
+    t_collect = time.perf_counter()
+    tables = build_tables(records, roster)
+    text = paragraph(tables)
+    t_tables = time.perf_counter()
+    write_summary(tables, output, text)
+    t_write = time.perf_counter()
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "files": len(files), "import": t_import - t0, "find+roster": t_find - t_import,
+        "collect": t_collect - t_find, "tables": t_tables - t_collect, "write": t_write - t_tables,
+        "total": t_write - t0, "rollup": t_write - t_find, "rss_main_mib": me.ru_maxrss / 1024,
+        "rss_worker_mib": kids.ru_maxrss / 1024, "cpu_main_s": me.ru_utime + me.ru_stime,
+        "cpu_workers_s": kids.ru_utime + kids.ru_stime, "paragraph": text,
+        "rows": {"汇总": len(tables.projects), "指标明细": len(tables.indicators), "问题清单": len(tables.findings),
+                 "未报送": len(tables.missing), "重复报送": len(tables.duplicates), "清单": len(tables.inventory)},
+        "size_mib": output.stat().st_size / 2**20,
+    }
+
+
+def per_file_ms(fn: Callable[[Any], Any], items: Sequence[Any]) -> float:
+    start = time.perf_counter()
+    for item in items:
+        fn(item)
+    return (time.perf_counter() - start) / len(items) * 1000
+
+
+def stages(files: Sequence[Path]) -> dict[str, float]:
+    """check_file's stages on ``files``, serially in this process, ms per file."""
+    from xlperf.checker import check_file, check_return
+    from xlperf.evaluate import evaluate
+    from xlperf.guard import inspect_file
+    from xlperf.layout import builtin_layout
+    from xlperf.read import read_return
+    from xlperf.rollup import record_of
+
+    returns = [read_return(p) for p in files]
+    layouts = [builtin_layout(str(r.form_id)) for r in returns]
+    inputs = [{f.key: r.values.get(f.key) for f in lay.inputs()} for r, lay in zip(returns, layouts, strict=True)]
+    numeric = [{k: v for k, v in i.items() if not isinstance(v, dt.date)} for i in inputs]
+    checked = [check_file(p) for p in files]
+    records = [record_of(c) for c in checked]
+    return {
+        "guard (inspect_file)": per_file_ms(inspect_file, files),
+        "read (read_return, guard included)": per_file_ms(read_return, files),
+        "recompute (evaluate)": per_file_ms(lambda i: evaluate(layouts[i], numeric[i]), range(len(files))),
+        "checks (check_return, recompute included)": per_file_ms(check_return, returns),
+        "check_file (all of the above)": per_file_ms(check_file, files),
+        "record_of (slim record for the roll-up)": per_file_ms(record_of, checked),
+        "pickle Checked (bytes/file)": sum(len(pickle.dumps(c)) for c in checked) / len(checked),
+        "pickle record (bytes/file)": sum(len(pickle.dumps(r)) for r in records) / len(records),
+    }
+
+
+def openpyxl_ms(files: Sequence[Path]) -> float:
+    import openpyxl
+
+    def read(path: Path) -> int:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        n = sum(1 for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None)
+        wb.close()
+        return n
+
+    return per_file_ms(read, files)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--units", type=int, default=300)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--sample", type=int, default=300, help="files for the stage and openpyxl timings")
+    parser.add_argument("--seed", type=int, default=20240301)
+    parser.add_argument("--keep", type=Path, help="make the inbox here and keep it (reused if present)")
+    parser.add_argument("--child", nargs=3, metavar=("INBOX", "OUTPUT", "ROSTER"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        inbox, output, roster = (Path(a) for a in args.child)
+        print(json.dumps(child(inbox, output, roster, args.jobs), ensure_ascii=False))
+        return 0
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="xlperf-bench-rollup-"))
+    try:
+        inbox, roster = work / "inbox", work / "roster.csv"
+        if not (inbox.is_dir() and len(list(inbox.iterdir())) == args.n):
+            shutil.rmtree(inbox, ignore_errors=True)
+            t0 = time.perf_counter()
+            units = make_units(args.units, work / "units", args.seed)
+            t1 = time.perf_counter()
+            make_inbox(args.n, units, inbox, dt.datetime(2024, 3, 1).timestamp())
+            write_roster(args.units, roster)
+            print(f"made {args.units} unit returns in {t1 - t0:.1f} s and {args.n} inbox files in "
+                  f"{time.perf_counter() - t1:.1f} s")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        run = subprocess.run([sys.executable, __file__, "--jobs", str(args.jobs), "--child", str(inbox),
+                              str(work / "summary.xlsx"), str(roster)], capture_output=True, text=True, env=env)
+        if run.returncode:
+            sys.exit(f"the roll-up failed:\n{run.stderr}")
+        r = json.loads(run.stdout.strip().splitlines()[-1])
+        print(f"\nroll-up of {r['files']} returns with --jobs {args.jobs} on {os.cpu_count()} cores:")
+        for stage in ("import", "find+roster", "collect", "tables", "write"):
+            print(f"  {stage:12s} {r[stage]:7.2f} s")
+        print(f"  {'total':12s} {r['total']:7.2f} s   -> {r['files'] / r['total']:.0f} returns/s "
+              f"(goal: {r['files']} in < 20 s)")
+        print(f"  CPU: main {r['cpu_main_s']:.1f} s, workers {r['cpu_workers_s']:.1f} s")
+        bound = r["rss_main_mib"] + args.jobs * r["rss_worker_mib"]
+        print(f"  peak RSS: main {r['rss_main_mib']:.0f} MiB, largest worker {r['rss_worker_mib']:.0f} MiB; "
+              f"at most {bound:.0f} MiB at once (goal < 1024 MiB)")
+        print(f"  rows: {r['rows']}; workbook {r['size_mib']:.1f} MiB")
+        print(f"  {r['paragraph']}")
+
+        files = sorted(inbox.iterdir())
+        rng = random.Random(args.seed)
+        sample = sorted(rng.sample(files, min(args.sample, len(files))))
+        print(f"\ncheck_file by stage, serial, {len(sample)} sampled files:")
+        for label, value in stages(sample).items():
+            unit = "" if "bytes" in label else " ms/file"
+            print(f"  {label:45s} {value:8.2f}{unit}")
+        ms = openpyxl_ms(sample)
+        serial = ms * len(files) / 1000
+        print(f"\nopenpyxl (read-only, every cell) {ms:.2f} ms/file -> {serial:.0f} s for {len(files)} files serially, "
+              f"{serial / args.jobs:.0f} s on {args.jobs} cores")
+        print(f"roll-up vs openpyxl reading alone: {serial / r['total']:.1f}x faster than serial openpyxl, "
+              f"{serial / args.jobs / r['total']:.1f}x than openpyxl on {args.jobs} cores (goal: 20x)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""Roll-up of a generated inbox: every sheet holds exactly what it should, nothing is lost.
+
+The inbox holds real returns made from the templates and the samples (recalculated once by
+LibreOffice, as a unit's Excel would save them): clean ones, a faulty one, two projects sent
+twice (different modification times), a return whose texts look like formulas, a foreign
+workbook and a corrupt file; the roster lists units that never report. Expected figures are
+recomputed here from the values filled in (xlperf.evaluate), not taken from the roll-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xlperf import rollup as rollup_pkg
+from xlperf.checker import check_file
+from xlperf.cli import main
+from xlperf.demo import sample_values
+from xlperf.evaluate import evaluate
+from xlperf.fill import fill_workbook
+from xlperf.findings import Checked
+from xlperf.layout import builtin_layout
+from xlperf.rollup import SHEETS, collect_returns, figures, rollup
+from xlperf.rollup import collect as collect_mod
+from xlperf.rollup import workbook as workbook_mod
+from xlperf.roster import read_roster
+from xlperf.spec import TableSection, builtin_forms
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates_xlsx"
+T0 = dt.datetime(2024, 3, 1, 9, 0).timestamp()
+
+HYPERLINK = '=HYPERLINK("http://x","y")'
+AT_SUM = "@SUM(A1)"
+PLUS_CMD = "+cmd|' /C calc'!A0"
+INJECTED = (HYPERLINK, AT_SUM, PLUS_CMD)
+
+ROSTER = f"""单位代码,单位名称,主管部门,联系人,邮箱
+2001,东城区科技局,市科学技术局,张明,dongcheng@example.gov.cn
+2002,湘潭县科技和工业信息化局,市工业和信息化局,刘正,xiangtan@example.gov.cn
+2003,市中小企业办,市工业和信息化局,陈静,sme@example.gov.cn
+2004,南城区商务局,市商务局,王芳,nancheng@example.gov.cn
+2005,北湖县工信局,市工业和信息化局,赵强,beihu@example.gov.cn
+2006,东湖区教育局,市教育局,"{HYPERLINK.replace('"', '""')}",jiaoyu@example.gov.cn
+2007,西山县农业农村局,市农业农村局,吴刚,nongye@example.gov.cn
+"""
+
+
+def values_of(form: str, unit: str, **changes: Any) -> dict[str, Any]:
+    values = sample_values(form)
+    values.update({k: unit for k in values if k == "unit_name" or k.endswith("_unit_name")})
+    values.update(changes)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# file, form, values, seconds after T0 (the modification time)
+RETURNS: list[tuple[str, str, dict[str, Any], int]] = [
+    ("甲_自评_第一次.xlsx", "self_evaluation",
+     values_of("self_evaluation", "东城区科技局", released=40, spent_city=30.0), 0),
+    ("甲_自评_第二次.xlsx", "self_evaluation",
+     values_of("self_evaluation", "东城区科技局", released=40, spent_city=38.6, completion_rate_score=8), 3600),
+    # Typed with full-width space and a trailing blank: still the roster's unit.
+    ("乙_评价报告.xlsx", "evaluation_report",
+     values_of("evaluation_report", "湘潭县科技和工业信息化局\u3000 "), 100),
+    ("丙_目标表.xlsx", "target_table", values_of("target_table", "市中小企业办"), 200),
+    # Spending over the released amount: an error, so rejected.
+    ("丁_自评_有误.xlsx", "self_evaluation",
+     values_of("self_evaluation", "南城区商务局", released=5.55, spent_city=6.2), 300),
+    ("戊_申报表.xlsx", "target_declaration", values_of("target_declaration", "北湖县工信局"), 400),
+    # A unit not in the roster whose texts look like formulas, sent twice.
+    ("注入_旧.xlsx", "self_evaluation",
+     values_of("self_evaluation", AT_SUM, dept_name=PLUS_CMD, project_name=HYPERLINK, released=40), 500),
+    ("注入_新.xlsx", "self_evaluation",
+     values_of("self_evaluation", AT_SUM, dept_name=PLUS_CMD, project_name=HYPERLINK, released=40,
+               spent_city=20.0), 900),
+]
+FOREIGN, CORRUPT = "外来表格.xlsx", "损坏.xlsx"
+SUPERSEDED = {"甲_自评_第一次.xlsx": "甲_自评_第二次.xlsx", "注入_旧.xlsx": "注入_新.xlsx"}
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., dict[Path, Path]]) -> Path:
+    work = tmp_path_factory.mktemp("rollup")
+    filled = [fill_workbook(TEMPLATES / f"{form}.xlsx", values, work / "filled" / name)
+              for name, form, values, _ in RETURNS]
+    box = work / "inbox"
+    lo_recalc(filled, box)  # once for the module: returns saved with computed results
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位", "金额"])
+    wb.active.append(["某单位", 12])
+    wb.save(box / FOREIGN)
+    (box / CORRUPT).write_bytes(b"PK\x03\x04" + os.urandom(2000))
+    for name, _, _, offset in RETURNS:
+        os.utime(box / name, (T0 + offset, T0 + offset))
+    for name in (FOREIGN, CORRUPT):
+        os.utime(box / name, (T0, T0))
+    (work / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    return box
+
+
+@pytest.fixture(scope="module")
+def summary(inbox: Path) -> rollup_pkg.Rollup:
+    roster = read_roster(inbox.parent / "roster.csv")
+    return rollup(sorted(inbox.iterdir()), inbox.parent / "out" / "summary.xlsx", roster=roster, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def book(summary: rollup_pkg.Rollup) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(summary.output)
+
+
+@pytest.fixture(scope="module")
+def checked(inbox: Path) -> dict[str, Checked]:
+    """The checker's own outcome of every file, to compare statuses and findings with."""
+    return {p.name: check_file(p) for p in sorted(inbox.iterdir())}
+
+
+def rows(book: openpyxl.Workbook, sheet: str) -> list[dict[str, Any]]:
+    """A table sheet as dicts by header (no totals row)."""
+    ws = book[sheet]
+    values = list(ws.iter_rows(values_only=True))
+    header = values[0]
+    return [dict(zip(header, r, strict=True)) for r in values[1:] if not str(r[0] or "").startswith("合计（")]
+
+
+def numeric(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v))}
+
+
+def counted_returns() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(n, f, v) for n, f, v, _ in RETURNS if n not in SUPERSEDED]
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def test_workbook_has_every_sheet(book: openpyxl.Workbook) -> None:
+    assert book.sheetnames == list(SHEETS)
+    for name in SHEETS:
+        if name != "统计":
+            assert book[name].freeze_panes == "A2"
+            assert book[name].auto_filter.ref and book[name].auto_filter.ref.startswith("A1:")
+
+
+def test_inventory_has_one_row_per_input(inbox: Path, book: openpyxl.Workbook,
+                                         checked: dict[str, Checked]) -> None:
+    inventory = rows(book, "清单")
+    assert len(inventory) == len(list(inbox.iterdir())) == len(RETURNS) + 2
+    by_file = {r["文件"]: r for r in inventory}
+    assert set(by_file) == {p.name for p in inbox.iterdir()}
+    assert {n for n, c in checked.items() if c.status == "rejected"} == {"丁_自评_有误.xlsx", CORRUPT, FOREIGN}
+    status = {"accepted": "通过", "accepted_with_warnings": "通过（有提示）", "rejected": "退回"}
+    for name, result in checked.items():
+        assert by_file[name]["审核结果"] == status[result.status], name
+        assert by_file[name]["错误"] == len(result.errors)
+        assert by_file[name]["提示"] == len(result.warnings)
+    for old, new in SUPERSEDED.items():
+        assert by_file[old]["汇总情况"].startswith(f"重复报送：以“{new}”为准")
+    assert by_file[FOREIGN]["审核结果"] == by_file[CORRUPT]["审核结果"] == "退回"
+    assert by_file[FOREIGN]["汇总情况"].startswith("未汇总：无法作为报表读取（")
+    assert by_file[CORRUPT]["说明"] == checked[CORRUPT].errors[0].message
+    assert by_file["注入_新.xlsx"]["汇总情况"] == "计入汇总；单位不在名单中"
+    assert by_file["丙_目标表.xlsx"]["项目数"] == 2
+    assert by_file["甲_自评_第二次.xlsx"]["修改时间"] == dt.datetime.fromtimestamp(T0 + 3600)
+    assert [r["序号"] for r in inventory] == list(range(1, len(inventory) + 1))
+
+
+def test_projects_sheet_figures_equal_recomputed(book: openpyxl.Workbook, checked: dict[str, Checked]) -> None:
+    projects = rows(book, "汇总")
+    expected = []
+    for name, form, values in counted_returns():
+        layout = builtin_layout(form)
+        scores = evaluate(layout, numeric(values))
+        if form == "target_table":
+            for n in (1, 2):
+                expected.append((name, values[f"p{n}_project_name"], values[f"p{n}_year_budget"] / 10000,
+                                 None, None, None, None, None))
+            continue
+        budget = {"self_evaluation": scores.get("budget_total"), "evaluation_report": values.get("budget"),
+                  "target_declaration": values.get("fund_total")}[form]
+        rate = scores.get("exec_rate")
+        expected.append((name, values["project_name"], float(budget), values.get("released"),
+                         float(scores["spent_total"]) if "spent_total" in scores else None,
+                         float(rate) if rate is not None else None,
+                         float(scores["total_score"]) if "total_score" in scores else None,
+                         scores.get("grade")))
+    got = [(r["文件"], r["项目"], r["预算（万元）"], r["下达（万元）"], r["支出（万元）"], r["执行率"], r["总分"],
+            r["等次"]) for r in projects]
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    by_file = {r["文件"]: r for r in projects}
+    assert by_file["甲_自评_第二次.xlsx"]["主管部门"] == "市科学技术局"  # the roster's, not the return's
+    assert by_file["甲_自评_第二次.xlsx"]["单位代码"] == "2001"
+    assert by_file["乙_评价报告.xlsx"]["单位代码"] == "2002"
+    assert by_file["注入_新.xlsx"]["主管部门"] == PLUS_CMD  # unmatched: the return's own
+    assert by_file["丁_自评_有误.xlsx"]["审核结果"] == "退回"
+    assert by_file["丁_自评_有误.xlsx"]["错误"] == len(checked["丁_自评_有误.xlsx"].errors)
+    # Sorted by 主管部门, then unit.
+    keys = [(r["主管部门"] or "", r["单位"] or "") for r in projects]
+    assert keys == sorted(keys)
+
+
+def test_projects_totals_row(summary: rollup_pkg.Rollup, book: openpyxl.Workbook) -> None:
+    ws = book["汇总"]
+    header = [c.value for c in ws[1]]
+    last = ws.max_row
+    assert ws.cell(last, 1).value == f"合计（{last - 2} 项）"
+    col = header.index("预算（万元）") + 1
+    letter = openpyxl.utils.get_column_letter(col)
+    assert ws.cell(last, col).value == f"=SUBTOTAL(109,{letter}2:{letter}{last - 1})"
+    cached = openpyxl.load_workbook(summary.output, data_only=True)["汇总"].cell(last, col).value
+    budgets = [r["预算（万元）"] for r in rows(book, "汇总") if r["预算（万元）"] is not None]
+    assert cached == pytest.approx(sum(budgets))
+    assert ws.cell(2, col).number_format == "#,##0.00"
+    assert ws.cell(2, header.index("执行率") + 1).number_format == "0.00%"
+
+
+def test_indicator_rows_come_from_tables_and_scorecards(book: openpyxl.Workbook) -> None:
+    indicators = rows(book, "指标明细")
+    expected = []
+    for name, form, values in counted_returns():
+        layout = builtin_layout(form)
+        scores = evaluate(layout, numeric(values))
+        for sheet in layout.spec.sheets:
+            for section in sheet.sections:
+                if isinstance(section, TableSection) and any(c.key == "target" for c in section.columns):
+                    for n in range(1, section.rows + 1):
+                        if any(values.get(section.row_key(n, c)) not in (None, "") for c in ("name", "target", "actual")):
+                            expected.append((name, "指标表", values.get(section.row_key(n, "name")),
+                                             values.get(section.row_key(n, "target"))))
+        for card in layout.spec.scorecards():
+            for block in card.blocks:
+                for row in block.rows:
+                    score = scores.get(row.score_key, values.get(row.score_key))
+                    expected.append((name, "评分表", row.label, float(score)))
+    got = [(r["文件"], r["来源"], r["三级指标"], r["目标值"] if r["来源"] == "指标表" else r["得分"])
+           for r in indicators]
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    budget_exec = next(r for r in indicators if r["文件"] == "甲_自评_第二次.xlsx" and r["三级指标"] == "预算执行率")
+    assert (budget_exec["一级指标"], budget_exec["二级指标"], budget_exec["分值"]) == ("投入", "资金落实", 3)
+    assert budget_exec["目标值"] == 40 and budget_exec["实际值"] == 38.6
+    assert budget_exec["完成率"] == pytest.approx(budget_exec["得分"] / 3, abs=1e-4)
+    progress = next(r for r in indicators if r["文件"] == "甲_自评_第二次.xlsx" and r["三级指标"] == "平台运营管理维护")
+    assert (progress["一级指标"], progress["二级指标"], progress["符号"], progress["计量单位"]) == ("产出指标", "成本指标", "≤", "万元")
+
+
+def test_findings_sheet_lists_every_finding(book: openpyxl.Workbook, checked: dict[str, Checked]) -> None:
+    got = sorted((r["文件"], r["代码"], r["工作表"] or "", r["单元格"] or "", r["说明"])
+                 for r in rows(book, "问题清单") if r["代码"] != "UNIT_NOT_IN_ROSTER")
+    expected = sorted((name, f.code, f.sheet, f.cell, f.message) for name, c in checked.items() for f in c.findings)
+    assert got == expected
+    unlisted = [(r["文件"], r["实际"]) for r in rows(book, "问题清单") if r["代码"] == "UNIT_NOT_IN_ROSTER"]
+    assert sorted(unlisted) == [("注入_新.xlsx", AT_SUM), ("注入_旧.xlsx", AT_SUM)]
+
+
+def test_missing_sheet_lists_units_without_an_accepted_return(book: openpyxl.Workbook) -> None:
+    missing = {r["单位名称"]: r for r in rows(book, "未报送")}
+    assert set(missing) == {"南城区商务局", "东湖区教育局", "西山县农业农村局"}
+    assert missing["南城区商务局"]["情况"] == "报表被退回：丁_自评_有误.xlsx"
+    assert missing["东湖区教育局"]["情况"] == "未收到报表"
+    assert missing["东湖区教育局"]["联系人"] == HYPERLINK
+
+
+def test_duplicates_sheet_names_the_return_that_counts(book: openpyxl.Workbook) -> None:
+    dups = rows(book, "重复报送")
+    assert sorted((r["重复文件"], r["以此为准"]) for r in dups) == sorted(SUPERSEDED.items())
+    first = next(r for r in dups if r["重复文件"] == "甲_自评_第一次.xlsx")
+    assert first["修改时间"] == dt.datetime.fromtimestamp(T0)
+    assert first["其修改时间"] == dt.datetime.fromtimestamp(T0 + 3600)
+    assert first["项目"] == sample_values("self_evaluation")["project_name"]
+
+
+def test_stats_and_paragraph_figures(summary: rollup_pkg.Rollup, book: openpyxl.Workbook,
+                                     checked: dict[str, Checked]) -> None:
+    good = [(n, f, v) for n, f, v in counted_returns() if checked[n].status != "rejected"]
+    grades: dict[str, int] = {}
+    for _, form, values in good:
+        grade = evaluate(builtin_layout(form), numeric(values)).get("grade")
+        if grade:
+            grades[str(grade)] = grades.get(str(grade), 0) + 1
+    ws = book["统计"]
+    cells = {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None}
+    top = next(r for (r, c), v in cells.items() if v == "评价等次分布（已通过的报表）")
+    table = {cells[(r, 1)]: cells[(r, 2)] for r in range(top + 2, top + 6)}
+    assert table == {g: grades.get(g, 0) for g in ("优", "良", "中", "差")}
+    f = figures(summary.tables)
+    statuses = [c.status for c in checked.values()]
+    assert f.files == len(RETURNS) + 2
+    assert f.accepted == sum(s != "rejected" for s in statuses)
+    assert f.rejected == sum(s == "rejected" for s in statuses)
+    assert f.unreadable == 2 and f.superseded == 2
+    assert set(f.missing_units) == {"南城区商务局", "东湖区教育局", "西山县农业农村局"}
+    assert dict(f.grades) == {g: grades.get(g, 0) for g in ("优", "良", "中", "差")}
+    assert f"本次共收到 {f.files} 个文件：通过 {f.accepted} 份" in summary.paragraph
+    assert "3 个单位没有通过的报表" in summary.paragraph
+    assert cells[(1, 1)] == summary.paragraph
+    # 执行率 by 主管部门, from the accepted self-evaluations only.
+    top = next(r for (r, c), v in cells.items() if v == "预算执行率（按主管部门，已通过的报表）")
+    rates = {cells[(r, 1)]: cells[(r, 5)] for r in range(top + 2, ws.max_row + 1) if (r, 1) in cells}
+    expected = {}
+    for _, form, values in good:
+        if form == "self_evaluation":
+            s = evaluate(builtin_layout(form), numeric(values))
+            dept = "市科学技术局" if values["unit_name"] == "东城区科技局" else values["dept_name"]
+            expected[dept] = round(float(s["spent_total"]) / float(s["budget_total"]), 4)
+    assert rates == pytest.approx(expected)
+
+
+def test_charts_point_at_the_stats_tables(summary: rollup_pkg.Rollup, book: openpyxl.Workbook) -> None:
+    with zipfile.ZipFile(summary.output) as z:
+        charts = sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+        refs = [re.findall(r"<c:f>([^<]*)</c:f>", z.read(n).decode()) for n in charts]
+        kinds = [re.findall(r"<c:(barChart|pieChart)>", z.read(n).decode()) for n in charts]
+    ws = book["统计"]
+    cells = {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None}
+
+    def block(title: str, value_col: str) -> list[str]:
+        top = next(r for (r, c), v in cells.items() if v == title)
+        last = max(r for (r, c) in cells if c == 1 and r > top + 1 and all(
+            (rr, 1) in cells for rr in range(top + 2, r + 1)))
+        def ref(col: str) -> str:  # xlsxwriter writes a one-cell range as one cell
+            first = f"${col}${top + 2}"
+            return f"统计!{first}" if last == top + 2 else f"统计!{first}:${col}${last}"
+
+        return [ref("A"), ref(value_col)]
+
+    grades = block("评价等次分布（已通过的报表）", "B")
+    scores = block("总分分布（已通过的报表）", "B")
+    rates = block("预算执行率（按主管部门，已通过的报表）", "E")
+    assert refs == [grades, grades, scores, rates]
+    assert kinds == [["barChart"], ["pieChart"], ["barChart"], ["barChart"]]
+    top = int(grades[0].split("$")[2].split(":")[0])
+    assert [cells[(r, 1)] for r in range(top, top + 4)] == ["优", "良", "中", "差"]
+    assert cells[(top - 1, 2)] == "份数"
+
+
+def test_text_from_returns_stays_text_in_every_sheet(book: openpyxl.Workbook) -> None:
+    seen: dict[str, set[str]] = {text: set() for text in INJECTED}
+    for ws in book.worksheets:
+        last = ws.max_row
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":  # only the totals row of 汇总 holds formulas, ours
+                    assert ws.title == "汇总" and cell.row == last, (ws.title, cell.coordinate, cell.value)
+                    assert re.fullmatch(r"=SUBTOTAL\(10[19],[A-Z]+2:[A-Z]+\d+\)", str(cell.value))
+                for text in INJECTED:
+                    if isinstance(cell.value, str) and text in cell.value:
+                        assert cell.data_type == "s"
+                        seen[text].add(ws.title)
+    assert seen[HYPERLINK] >= {"汇总", "指标明细", "问题清单", "未报送", "重复报送"}
+    assert seen[AT_SUM] >= {"汇总", "指标明细", "问题清单", "重复报送", "清单"}
+    assert seen[PLUS_CMD] >= {"汇总", "指标明细", "问题清单", "重复报送", "统计"}
+    exact = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value == HYPERLINK]
+    assert exact and all(c.data_type == "s" for c in exact)
+
+
+# --------------------------------------------------------------------------- repeatability, safety
+
+
+def sheet_values(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb.worksheets}
+
+
+def test_running_twice_gives_the_same_workbook(inbox: Path, summary: rollup_pkg.Rollup, tmp_path: Path) -> None:
+    roster = read_roster(inbox.parent / "roster.csv")
+    again = rollup(sorted(inbox.iterdir(), reverse=True), tmp_path / "again.xlsx", roster=roster, jobs=1)
+    assert sheet_values(again.output) == sheet_values(summary.output)
+    assert again.paragraph == summary.paragraph
+    with zipfile.ZipFile(again.output) as a, zipfile.ZipFile(summary.output) as b:
+        assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}
+
+
+def _fail_midway(tables: Any, path: Path, paragraph: str) -> None:
+    path.write_bytes(b"PK\x03\x04 half a workbook")
+    raise KeyboardInterrupt
+
+
+def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    records = collect_returns([inbox / "乙_评价报告.xlsx"], jobs=1)
+    tables = rollup_pkg.build_tables(records)
+    monkeypatch.setattr(workbook_mod, "_write", _fail_midway)
+    target = tmp_path / "summary.xlsx"
+    with pytest.raises(KeyboardInterrupt):
+        workbook_mod.write_summary(tables, target)
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"the previous summary")
+    with pytest.raises(KeyboardInterrupt):
+        workbook_mod.write_summary(tables, target)
+    assert target.read_bytes() == b"the previous summary"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+def _raise_on_one(path: Path) -> Checked:
+    if path.name == "乙_评价报告.xlsx":
+        raise ValueError("boom")
+    return check_file(path)
+
+
+def _crash_on_one(path: Path) -> Checked:
+    if path.name == "丙_目标表.xlsx":
+        os._exit(3)  # a worker killed mid-file
+    return check_file(path)
+
+
+needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                                reason="patching the worker's function needs fork")
+
+
+@needs_fork
+@pytest.mark.parametrize("patch, code, name", [
+    (_raise_on_one, "ROLLUP_FAILED", "乙_评价报告.xlsx"),
+    (_crash_on_one, "WORKER_CRASHED", "丙_目标表.xlsx"),
+])
+def test_every_file_yields_one_outcome_even_when_a_worker_fails(
+        inbox: Path, monkeypatch: pytest.MonkeyPatch, patch: Callable[[Path], Checked], code: str,
+        name: str) -> None:
+    monkeypatch.setattr(collect_mod, "check_file", patch)
+    files = sorted(inbox.iterdir())
+    records = collect_returns(files, jobs=2, chunk_size=2)
+    assert [r.file for r in records] == files
+    failed = [r for r in records if any(f.code == code for f in r.findings)]
+    assert [r.file.name for r in failed] == [name]
+    assert failed[0].status == "rejected" and name in failed[0].findings[0].message
+    others = [r for r in records if r.file.name not in (name, FOREIGN, CORRUPT)]
+    assert all(r.projects for r in others)
+
+
+def test_progress_counts_every_file(inbox: Path) -> None:
+    seen: list[int] = []
+    files: Sequence[Path] = sorted(inbox.iterdir())
+    collect_returns(files, jobs=2, chunk_size=3, progress=seen.append)
+    assert sum(seen) == len(files)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_rollup(inbox: Path, tmp_path: Path) -> None:
+    out = inbox / "summary.xlsx"  # inside the inbox: must not roll itself up on the second run
+    args = ["rollup", str(inbox), "-o", str(out), "--roster", str(inbox.parent / "roster.csv"), "--jobs", "2"]
+    try:
+        for _ in range(2):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 0, result.output
+            assert f"本次共收到 {len(RETURNS) + 2} 个文件" in result.output
+    finally:
+        out.unlink(missing_ok=True)
+    only = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "s.xlsx"), "--form", "target_table"])
+    assert only.exit_code == 0, only.output
+    inventory = {r["文件"]: r["汇总情况"] for r in rows(openpyxl.load_workbook(tmp_path / "s.xlsx"), "清单")}
+    assert inventory["丙_目标表.xlsx"] == "计入汇总"
+    assert inventory["乙_评价报告.xlsx"] == "未汇总：表单为“项目支出绩效评价报告”，本次只汇总“财政项目支出绩效目标表”"
+    assert "未提供单位名单" in str(openpyxl.load_workbook(tmp_path / "s.xlsx")["未报送"]["A1"].value)
+
+
+def test_cli_usage_errors_exit_2(inbox: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("单位代码,单位名称,主管部门,邮箱\n1,甲,乙,not-an-email\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "s.xlsx"), "--roster", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.csv 第 2 行 D 列（邮箱）" in result.output
+    result = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "s.xlsx"), "--form", "nope"])
+    assert result.exit_code == 2 and "未知的表单" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["rollup", str(empty), "-o", str(tmp_path / "s.xlsx")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "s.xlsx").exists()
+    assert set(builtin_forms()) >= {"target_table"}
+
+
+def test_a_table_longer_than_a_sheet_continues_on_the_next(summary: rollup_pkg.Rollup, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workbook_mod, "MAX_ROWS", 12)  # 10 rows a sheet, besides header and totals
+    out = workbook_mod.write_summary(summary.tables, tmp_path / "long.xlsx", summary.paragraph)
+    wb = openpyxl.load_workbook(out)
+    parts = [n for n in wb.sheetnames if n == "指标明细" or n.startswith("指标明细（")]
+    assert parts == ["指标明细"] + [f"指标明细（{i}）" for i in range(2, len(parts) + 1)]
+    assert len(parts) == -(-len(summary.tables.indicators) // 10)
+    assert sum(len(rows(wb, name)) for name in parts) == len(summary.tables.indicators)
+    assert wb.sheetnames[0] == "汇总" and wb.sheetnames[-1].startswith("清单")
+
+
+def test_demo_rolls_its_returns_up(tmp_path: Path) -> None:
+    from xlperf.demo import run_demo
+
+    lines = list(run_demo(tmp_path, recalc=False))
+    assert f"汇总工作簿：{tmp_path / 'summary.xlsx'}" in lines
+    wb = openpyxl.load_workbook(tmp_path / "summary.xlsx")
+    assert len(rows(wb, "清单")) == len(list((tmp_path / "returns").iterdir()))
+    missing = {r["单位名称"]: r["情况"] for r in rows(wb, "未报送")}
+    assert missing["东湖区教育局"] == missing["西山县农业农村局"] == "未收到报表"
+    assert missing["西山县中小企业局"].startswith("报表被退回")  # seed 004: 差 typed over 96.35

@@ -1,0 +1,43 @@
+"""Roll many returns up into one summary workbook: check in parallel, tabulate, write.
+
+``rollup(paths, output, roster=..., form=..., jobs=...)`` does all three; the parts are
+:mod:`~xlperf.rollup.collect` (checking files over processes, nothing lost),
+:mod:`~xlperf.rollup.tables` (records → pandas tables: matching, duplicates, statistics),
+:mod:`~xlperf.rollup.workbook` (the xlsxwriter workbook, written atomically) and
+:mod:`~xlperf.rollup.summary` (the Chinese paragraph). Nothing here re-validates a return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xlperf.rollup.collect import Progress, collect_returns
+from xlperf.rollup.records import ReturnRecord
+from xlperf.rollup.summary import Figures, figures, paragraph
+from xlperf.rollup.tables import Tables, build_tables, record_of
+from xlperf.rollup.workbook import SHEETS, write_summary
+from xlperf.roster import Roster
+
+__all__ = [
+    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_returns",
+    "figures", "paragraph", "record_of", "rollup", "write_summary",
+]
+
+
+@dataclass
+class Rollup:
+    output: Path
+    tables: Tables
+    paragraph: str
+
+
+def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
+           jobs: int | None = None, progress: Progress | None = None) -> Rollup:
+    """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph."""
+    records = collect_returns(paths, jobs=jobs, progress=progress)
+    tables = build_tables(records, roster, form)
+    text = paragraph(tables)
+    write_summary(tables, output, text)
+    return Rollup(output, tables, text)

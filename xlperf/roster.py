@@ -1,0 +1,196 @@
+"""The roster of reporting units (单位名单): read an .xlsx/.xls/.ods or .csv file and validate it.
+
+A roster lists the units expected to report: 单位代码, 单位名称, 主管部门, 联系人, 邮箱. The
+header row may use the English names (code, name, 主管部门/dept, contact, email) or the Chinese
+ones; extra columns (备注 ...) are ignored. Required columns: code, name and 主管部门 (what a
+roll-up needs); contact and email may be left out. Every problem is collected and reported at
+once, each naming the file, the row (as the spreadsheet shows it: the header is usually row 1)
+and the column, so the finance office can fix the file in one go:
+
+- a required header missing, or two columns meaning the same thing;
+- a row without code or name, a duplicate code, a duplicate name (compared after
+  :func:`normalise_name`), an e-mail address that is not one.
+
+Matching a return to a unit (:meth:`Roster.find`) goes by unit name, compared after
+:func:`normalise_name` (full-width forms folded to half-width, all whitespace removed, case
+folded): the forms have no unit-code field yet, so the name as typed in the return is all there is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Roster", "RosterError", "RosterUnit", "normalise_name", "read_roster"]
+
+# Accepted header spellings by column, compared after normalise_name; the first is the canonical
+# Chinese header used in messages.
+HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("单位代码", "code", "代码", "单位编码", "编码"),
+    "name": ("单位名称", "name", "单位", "名称"),
+    "dept": ("主管部门", "dept", "department"),
+    "contact": ("联系人", "contact"),
+    "email": ("邮箱", "email", "e-mail", "电子邮箱", "电子邮件"),
+}
+REQUIRED = ("code", "name", "dept")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+MAX_SHOWN = 50
+"""Problems listed in one error; a roster with more is probably the wrong file anyway."""
+
+
+def normalise_name(text: object) -> str:
+    """A unit name as compared: NFKC (full-width to half-width), no whitespace, case folded."""
+    if text is None:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
+
+
+@dataclass(frozen=True)
+class RosterUnit:
+    """One unit expected to report; ``row`` is its row in the roster file."""
+
+    code: str
+    name: str
+    dept: str
+    contact: str = ""
+    email: str = ""
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class Roster:
+    path: Path
+    units: tuple[RosterUnit, ...]
+    _by_name: dict[str, RosterUnit] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({normalise_name(u.name): u for u in self.units})
+
+    def find(self, unit_name: object) -> RosterUnit | None:
+        """The unit whose name equals ``unit_name`` after :func:`normalise_name`, if any."""
+        return self._by_name.get(normalise_name(unit_name))
+
+
+class RosterError(Exception):
+    """A roster that cannot be used; ``problems`` are Chinese lines naming file, row and column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:MAX_SHOWN]
+        if len(problems) > MAX_SHOWN:
+            shown.append(f"……另有 {len(problems) - MAX_SHOWN} 处问题")
+        super().__init__("\n".join(shown))
+        self.problems = problems
+
+
+def read_roster(path: Path) -> Roster:
+    """Read and validate the roster at ``path``; raises RosterError listing every problem."""
+    rows = _read_rows(path)
+    name = path.name
+    start = next((i for i, row in enumerate(rows) if any(_text(v) for v in row)), None)
+    if start is None:
+        raise RosterError([f"{name}：文件是空的，请按“单位代码、单位名称、主管部门、联系人、邮箱”填写表头和各单位"])
+    columns, problems = _columns(name, start + 1, rows[start])
+    if problems:
+        raise RosterError(problems)
+    units: list[RosterUnit] = []
+    first_code: dict[str, int] = {}
+    first_name: dict[str, int] = {}
+    for i, row in enumerate(rows[start + 1:], start=start + 2):
+        if not any(_text(v) for v in row):
+            continue
+        cells = {key: _text(row[col]) if col < len(row) else "" for key, col in columns.items()}
+        where = f"{name} 第 {i} 行"
+        for key in REQUIRED:
+            if not cells[key]:
+                problems.append(f"{where} {_col(columns[key])} 列（{HEADERS[key][0]}）为空：请填写")
+        code, unit = _code(cells["code"]), cells["name"]
+        if code and code in first_code:
+            problems.append(f"{where} {_col(columns['code'])} 列（单位代码）“{code}”与第 {first_code[code]} 行重复："
+                            "每个单位的代码应唯一")
+        key = normalise_name(unit)
+        if key and key in first_name:
+            problems.append(f"{where} {_col(columns['name'])} 列（单位名称）“{unit}”与第 {first_name[key]} 行重复："
+                            "请删除重复的单位")
+        email = cells.get("email", "")
+        if email and not EMAIL_RE.match(email):
+            problems.append(f"{where} {_col(columns['email'])} 列（邮箱）“{email}”不是有效的电子邮箱地址："
+                            "请填写如 name@example.gov.cn 的地址")
+        first_code.setdefault(code, i)
+        first_name.setdefault(key, i)
+        units.append(RosterUnit(code, unit, cells["dept"], cells.get("contact", ""), email, i))
+    if not units and not problems:
+        problems.append(f"{name}：表头下没有任何单位，请逐行填写名单")
+    if problems:
+        raise RosterError(problems)
+    return Roster(path, tuple(units))
+
+
+def _columns(name: str, row: int, header: list[object]) -> tuple[dict[str, int], list[str]]:
+    aliases = {normalise_name(a): key for key, names in HEADERS.items() for a in names}
+    columns: dict[str, int] = {}
+    problems: list[str] = []
+    for col, value in enumerate(header):
+        key = aliases.get(normalise_name(value))
+        if key is None:
+            continue
+        if key in columns:
+            problems.append(f"{name} 第 {row} 行（表头）{_col(col)} 列“{_text(value)}”与 {_col(columns[key])} 列"
+                            f"都表示{HEADERS[key][0]}：请删除其中一列")
+        else:
+            columns[key] = col
+    for key in REQUIRED:
+        if key not in columns:
+            spellings = "、".join(HEADERS[key][:2])
+            problems.append(f"{name} 第 {row} 行（表头）缺少“{HEADERS[key][0]}”列：请在表头加上该列（可写作 {spellings}）")
+    return columns, problems
+
+
+def _read_rows(path: Path) -> list[list[object]]:
+    try:
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+            from python_calamine import CalamineWorkbook, SheetVisibleEnum
+
+            book = CalamineWorkbook.from_path(str(path))
+            # The first visible sheet: a roster exported from a system may carry hidden helpers.
+            sheet = next((s for s in book.sheets_metadata if s.visible == SheetVisibleEnum.Visible),
+                         book.sheets_metadata[0])
+            return [list(r) for r in book.get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)]
+        return [list(r) for r in csv.reader(io.StringIO(_decode(path.read_bytes()), newline=""))]
+    except (OSError, ValueError, csv.Error, IndexError) as exc:
+        raise RosterError([f"{path.name}：无法读取单位名单（{type(exc).__name__}: {exc}）：请另存为 .xlsx 或 UTF-8 编码的 .csv"]) from None
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types for damaged files
+        raise RosterError([f"{path.name}：无法读取单位名单（{type(exc).__name__}）：请另存为 .xlsx 或 UTF-8 编码的 .csv"]) from None
+
+
+def _decode(data: bytes) -> str:
+    # Excel on Chinese Windows saves "CSV" in GBK; a UTF-8 file may start with a BOM.
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030")
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a code typed as a number comes back as 1001.0
+    return str(value).strip()
+
+
+def _code(text: str) -> str:
+    return "".join(text.split())
+
+
+def _col(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
