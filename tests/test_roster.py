@@ -109,3 +109,47 @@ def test_demo_roster_lists_every_demo_unit_and_two_that_never_report() -> None:
     assert all(roster.find(name) for name in demo_units)
     assert len([u for u in roster.units if u.name not in demo_units]) == 2
     assert all(u.email.endswith("@example.gov.cn") and u.dept for u in roster.units)
+
+
+PROJECT_HEADER = "单位代码,单位名称,主管部门,项目名称\n"
+
+
+def test_project_column_gives_one_unit_with_its_projects(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, PROJECT_HEADER + "1001,东湖区科技局,市科学技术局,科技创新服务\n"
+                                               "1002,西山县中小企业局,市工业和信息化局,\n"
+                                               "1001,东湖区 科技局,市科学技术局,孵化器运营补助\n")
+    roster = read_roster(path)
+    assert [(u.code, u.name, u.projects, u.row) for u in roster.units] == [
+        ("1001", "东湖区科技局", ("科技创新服务", "孵化器运营补助"), 2),
+        ("1002", "西山县中小企业局", (), 3),
+    ]
+    assert roster.find("东湖区科技局") is roster.units[0]
+
+
+def test_english_project_header(tmp_path: Path) -> None:
+    unit, = read_roster(write_csv(tmp_path, "code,name,dept,Project\n1001,东湖区科技局,市科学技术局,科技创新服务\n")).units
+    assert unit.projects == ("科技创新服务",)
+
+
+def test_same_unit_and_project_twice_is_a_duplicate(tmp_path: Path) -> None:
+    found = problems(write_csv(tmp_path, PROJECT_HEADER + "1001,东湖区科技局,市科学技术局,科技创新服务\n"
+                                                         "1001,东湖区科技局,市科学技术局,科技创新 服务\n"
+                                                         "1002,西山县中小企业局,市工业和信息化局,\n"
+                                                         "1002,西山县中小企业局,市工业和信息化局,\n"))
+    assert [p.split("）")[0] for p in found] == ["名单.csv 第 3 行 B 列（单位名称", "名单.csv 第 5 行 B 列（单位名称"]
+    assert all("每行应填写不同的项目名称" in p for p in found)
+
+
+def test_rows_of_one_unit_must_agree_on_code_and_dept(tmp_path: Path) -> None:
+    found = problems(write_csv(tmp_path, PROJECT_HEADER + "1001,东湖区科技局,市科学技术局,科技创新服务\n"
+                                                         "1009,东湖区科技局,市商务局,孵化器运营补助\n"))
+    assert found == [
+        "名单.csv 第 3 行 A 列（单位代码）“1009”与第 2 行同一单位“东湖区科技局”的代码“1001”不一致：同一单位各行的代码应相同",
+        "名单.csv 第 3 行 C 列（主管部门）“市商务局”与第 2 行同一单位“东湖区科技局”的“市科学技术局”不一致：同一单位各行的主管部门应相同",
+    ]
+
+
+def test_a_code_shared_by_two_units_is_still_a_duplicate_with_projects(tmp_path: Path) -> None:
+    found = problems(write_csv(tmp_path, PROJECT_HEADER + "1001,东湖区科技局,市科学技术局,科技创新服务\n"
+                                                         "1001,南城区商务局,市商务局,会展补助\n"))
+    assert found == ["名单.csv 第 3 行 A 列（单位代码）“1001”与第 2 行重复：每个单位的代码应唯一"]

@@ -2,12 +2,19 @@
 
 Whatever goes wrong with one file becomes a finding on that file; nothing here raises, so a
 batch always accounts for every input.
+
+Two optional inputs reach the checks through the :class:`Context`: ``key``, the signing key
+(default :data:`xlperf.signature.FROM_ENV`: ``XLPERF_SIGNING_KEY`` / ``XLPERF_KEY_FILE`` when set,
+so that every caller, e.g. the roll-up, verifies signatures once the bureau configures a key;
+None: not verified), and ``against``, an index of accepted declarations (``check --against``).
+A signed return checked without a key gets the note :data:`xlperf.signature.UNVERIFIED_NOTE`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.evaluate import evaluate
@@ -15,7 +22,11 @@ from xlperf.findings import Checked, Finding
 from xlperf.layout import builtin_layout
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.rules import RuleError
+from xlperf.signature import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, has_signature, key_from_env
 from xlperf.spec import builtin_forms
+
+if TYPE_CHECKING:
+    from xlperf.cycle.declared import DeclarationIndex
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -32,8 +43,10 @@ def find_returns(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def check_file(path: Path) -> Checked:
-    """Check the return at ``path``; every problem, including an unreadable file, is a finding."""
+def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+    """Check the return at ``path``; every problem, including an unreadable file, is a finding.
+
+    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with."""
     try:
         ret = read_return(path)
     except ReadError as exc:
@@ -45,10 +58,10 @@ def check_file(path: Path) -> Checked:
         return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[Finding(
             "UNKNOWN_FORM", "error",
             f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
-    return check_return(ret)
+    return check_return(ret, key, against)
 
 
-def check_return(ret: Return) -> Checked:
+def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
@@ -61,7 +74,11 @@ def check_return(ret: Return) -> Checked:
         checked.findings.append(Finding("RECOMPUTE_FAILED", "error", f"无法重算得分：{exc}"))
         return checked
     checked.scores = recomputed
-    ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed)
+    signing_key = _signing_key(key, checked.notes)
+    if signing_key is None and has_signature(ret):
+        checked.notes.append(UNVERIFIED_NOTE)
+    ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed,
+                  signing_key=signing_key, declarations=against)
     for check in CHECKS:
         ctx.current = check
         try:
@@ -71,6 +88,16 @@ def check_return(ret: Return) -> Checked:
                      code="CHECK_FAILED", severity="warning")
     checked.findings = ctx.findings
     return checked
+
+
+def _signing_key(key: Any, notes: list[str]) -> bytes | None:
+    if key is not FROM_ENV:
+        return key if isinstance(key, bytes) else None
+    try:
+        return key_from_env()
+    except SigningKeyError as exc:
+        notes.append(f"签名密钥配置有误（{exc}），签名未核验")
+        return None
 
 
 def _unit(ret: Return, inputs: dict[str, Value]) -> str | None:

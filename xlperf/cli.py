@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from xlperf.layout import layout_form
+from xlperf.layout import builtin_layout, layout_form
+from xlperf.signature import write_signed_template
 from xlperf.spec import builtin_forms, load_spec
-from xlperf.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions, write_template
+from xlperf.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.yamlsrc import SpecError
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
@@ -29,24 +30,39 @@ def forms_command() -> None:
         click.echo(f"{form_id:<20} {spec.version:<6} {spec.title}")
 
 
-@main.command("template", help="生成锁定的 Excel 填报模板。FORM 为表单编号（见 xlperf forms）或表单规格 YAML 文件。")
+@main.command("template", help="生成锁定的 Excel 填报模板。FORM 为表单编号（见 xlperf forms）或表单规格 YAML 文件。"
+              "配置了签名密钥时模板带签名。")
 @click.argument("form")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path),
-              help="输出文件（默认 output/<表单编号>.xlsx）。")
-@click.option("--year", type=click.IntRange(2000, 2100), help="预填并锁定年度。")
+              help="输出文件（默认 output/<表单编号>.xlsx）；与 --roster 或 --from-returns 同用时为输出文件夹（默认 output/<表单编号>）。")
+@click.option("--year", type=click.IntRange(2000, 2100), help="预填并锁定年度（--from-returns 时只用该年度的申报表）。")
 @click.option("--unit", help="预填并锁定填报单位名称。")
 @click.option("--values", "values_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="预填值 JSON 文件：{字段键: 值}，预填的单元格将被锁定。")
+@click.option("--roster", "roster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单（.xlsx 或 .csv）：为每个单位（名单列有项目名称时为每个项目）各生成一份模板，单位、代码、项目预填并锁定。")
+@click.option("--from-returns", "returns_dir", type=click.Path(exists=True, path_type=Path),
+              help="绩效目标申报表所在文件夹：为每份审核通过的申报表（每个项目）生成自评表或评价报告模板，项目、预算和申报的指标目标预填并锁定。")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE）。")
 @click.option("--password", envvar=PASSWORD_ENV, default=DEFAULT_PASSWORD, show_default=True,
               help=f"工作表保护密码（也可用环境变量 {PASSWORD_ENV}）。")
 def template_command(form: str, output: Path | None, year: int | None, unit: str | None,
-                     values_file: Path | None, password: str) -> None:
+                     values_file: Path | None, roster_file: Path | None, returns_dir: Path | None,
+                     key_file: Path | None, password: str) -> None:
     try:
         spec = load_spec(Path(form)) if form.endswith((".yaml", ".yml")) else builtin_forms().get(form)
     except SpecError as exc:
         raise click.ClickException(f"表单规格有误：{exc}") from None
     if spec is None:
         raise click.UsageError(f"未知的表单 '{form}'；可用：{', '.join(builtin_forms())}")
+    key = _signing_key(key_file)
+    if roster_file or returns_dir:
+        if unit or values_file:
+            raise click.UsageError("--unit、--values 不能与 --roster、--from-returns 同时使用")
+        _issue_templates(spec.form_id, output or Path("output") / spec.form_id, year, roster_file, returns_dir,
+                         password, key)
+        return
     values = None
     if values_file:
         try:
@@ -58,12 +74,52 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     path = output or Path("output") / f"{spec.form_id}.xlsx"
     try:
         layout = layout_form(spec)
-        write_template(layout, path, TemplateOptions(password=password, year=year, unit=unit, values=values))
+        write_signed_template(layout, path, TemplateOptions(password=password, year=year, unit=unit, values=values), key)
     except SpecError as exc:
         raise click.ClickException(f"表单规格有误：{exc}") from None
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"已生成模板：{path}")
+    click.echo(f"已生成模板：{path}" + ("（已签名）" if key is not None else ""))
+
+
+def _signing_key(key_file: Path | None) -> bytes | None:
+    from xlperf.signature import SigningKeyError, load_key
+
+    try:
+        return load_key(key_file)
+    except SigningKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key-file") from None
+
+
+def _issue_templates(form_id: str, outdir: Path, year: int | None, roster_file: Path | None,
+                     returns_dir: Path | None, password: str, key: bytes | None) -> None:
+    from xlperf.cycle import (
+        DECLARATION_FORMS,
+        DeclarationIndex,
+        prefilled_templates,
+        roster_templates,
+    )
+    from xlperf.roster import RosterError, read_roster
+
+    try:
+        roster = read_roster(roster_file) if roster_file else None
+    except RosterError as exc:
+        raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    layout = builtin_layout(form_id)
+    if returns_dir is not None:
+        if form_id in DECLARATION_FORMS:
+            raise click.UsageError("--from-returns 用于由申报表预填自评表或评价报告，不能生成申报表本身")
+        index = DeclarationIndex.build([returns_dir], key=key)
+        issued = prefilled_templates(layout, index, outdir, year=year, roster=roster, password=password, key=key)
+    else:
+        assert roster is not None
+        issued = roster_templates(layout, roster, outdir, year=year, password=password, key=key)
+    for line in issued.lines:
+        click.echo(line)
+    if not issued.files:
+        raise click.ClickException(f"没有生成模板：{returns_dir} 中没有审核通过的绩效目标申报表" if returns_dir
+                                   else "没有生成模板：名单中没有单位")
+    click.echo(f"共生成 {len(issued.files)} 份模板：{outdir}" + ("（已签名）" if key is not None else "（未配置签名密钥，未签名）"))
 
 
 @main.command("check", help="审核报表：PATH 为文件或文件夹（递归查找 .xlsx/.xlsm/.xls/.ods）。"
@@ -73,18 +129,29 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               help="为每份报表写出 HTML 报告、批注工作簿和 JSON。")
 @click.option("--strict", is_flag=True, help="提示（warning）也视为不通过。")
-def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool) -> None:
+@click.option("--against", "against_dir", type=click.Path(exists=True, path_type=Path),
+              help="绩效目标申报表所在文件夹：自评表、评价报告的目标须与同一单位、项目、年度审核通过的申报表一致。")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
+def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
+                  against_dir: Path | None, key_file: Path | None) -> None:
     from xlperf.checker import check_file, find_returns
     from xlperf.console import finding_line, return_line, summary_line
 
     files = find_returns(list(paths))
     if not files:
         raise click.UsageError("没有找到报表文件（.xlsx/.xlsm/.xls/.ods）")
+    key = _signing_key(key_file)
+    against = None
+    if against_dir is not None:
+        from xlperf.cycle import DeclarationIndex
+
+        against = DeclarationIndex.build([against_dir], key=key)
     results = []
     with click.progressbar(files, label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
         for path in bar:
-            results.append(check_file(path))
+            results.append(check_file(path, key=key, against=against))
     if report_dir is not None:
         from xlperf.report import write_batch_reports
 
@@ -99,6 +166,14 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
             for finding in checked.findings:
                 click.echo(finding_line(finding))
         click.echo(summary_line(results))
+        from xlperf.signature import UNVERIFIED_NOTE
+
+        unverified = sum(UNVERIFIED_NOTE in r.notes for r in results)
+        if unverified:
+            click.echo(f"注意：未配置签名密钥，{unverified} 份带签名的报表未核验签名（请设置 XLPERF_SIGNING_KEY、"
+                       "XLPERF_KEY_FILE 或 --key-file）。")
+        if against is not None:
+            click.echo(f"已对照 {against_dir} 中 {len(against.declarations)} 个审核通过的申报项目核对目标值。")
         if report_dir is not None:
             click.echo(f"审核报告已写入：{report_dir}")
     failed = any(r.errors or (strict and r.warnings) for r in results)

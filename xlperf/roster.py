@@ -11,6 +11,12 @@ and the column, so the finance office can fix the file in one go:
 - a row without code or name, a duplicate code, a duplicate name (compared after
   :func:`normalise_name`), an e-mail address that is not one.
 
+An optional 项目名称 (``project``) column lists the projects a unit reports on (``xlperf template
+--roster`` issues one template per project). A unit may then take several rows, one per project:
+the same name twice is a duplicate only with the same project (or both blank); its rows must
+agree on code and 主管部门, and its first row gives contact and e-mail. :attr:`Roster.units` keeps
+one :class:`RosterUnit` per unit (at its first row) with its ``projects``.
+
 Matching a return to a unit (:meth:`Roster.find`) goes by unit name, compared after
 :func:`normalise_name` (full-width forms folded to half-width, all whitespace removed, case
 folded): the forms have no unit-code field yet, so the name as typed in the return is all there is.
@@ -22,7 +28,7 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["Roster", "RosterError", "RosterUnit", "normalise_name", "read_roster"]
@@ -35,6 +41,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "dept": ("主管部门", "dept", "department"),
     "contact": ("联系人", "contact"),
     "email": ("邮箱", "email", "e-mail", "电子邮箱", "电子邮件"),
+    "project": ("项目名称", "project", "项目"),
 }
 REQUIRED = ("code", "name", "dept")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
@@ -60,6 +67,9 @@ class RosterUnit:
     contact: str = ""
     email: str = ""
     row: int = 0
+    """The unit's first row."""
+    projects: tuple[str, ...] = ()
+    """Projects listed for the unit (optional 项目名称 column), in roster order; empty when none."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +107,10 @@ def read_roster(path: Path) -> Roster:
     columns, problems = _columns(name, start + 1, rows[start])
     if problems:
         raise RosterError(problems)
-    units: list[RosterUnit] = []
-    first_code: dict[str, int] = {}
-    first_name: dict[str, int] = {}
+    units: dict[str, RosterUnit] = {}
+    projects: dict[str, list[str]] = {}
+    first_code: dict[str, tuple[int, str]] = {}
+    first_pair: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows[start + 1:], start=start + 2):
         if not any(_text(v) for v in row):
             continue
@@ -108,26 +119,47 @@ def read_roster(path: Path) -> Roster:
         for key in REQUIRED:
             if not cells[key]:
                 problems.append(f"{where} {_col(columns[key])} 列（{HEADERS[key][0]}）为空：请填写")
-        code, unit = _code(cells["code"]), cells["name"]
-        if code and code in first_code:
-            problems.append(f"{where} {_col(columns['code'])} 列（单位代码）“{code}”与第 {first_code[code]} 行重复："
-                            "每个单位的代码应唯一")
+        code, unit, project = _code(cells["code"]), cells["name"], cells.get("project", "")
         key = normalise_name(unit)
-        if key and key in first_name:
-            problems.append(f"{where} {_col(columns['name'])} 列（单位名称）“{unit}”与第 {first_name[key]} 行重复："
-                            "请删除重复的单位")
+        if code and code in first_code and first_code[code][1] != key:
+            problems.append(f"{where} {_col(columns['code'])} 列（单位代码）“{code}”与第 {first_code[code][0]} 行重复："
+                            "每个单位的代码应唯一")
+        pair = (key, normalise_name(project))
+        if key and pair in first_pair:
+            if "project" in columns:
+                problems.append(f"{where} {_col(columns['name'])} 列（单位名称）“{unit}”（项目名称“{project}”）与第 "
+                                f"{first_pair[pair]} 行重复：同一单位列多行时，每行应填写不同的项目名称")
+            else:
+                problems.append(f"{where} {_col(columns['name'])} 列（单位名称）“{unit}”与第 {first_pair[pair]} 行重复："
+                                "请删除重复的单位")
+        elif key in units:
+            problems += _same_unit(where, columns, units[key], code, cells["dept"])
         email = cells.get("email", "")
         if email and not EMAIL_RE.match(email):
             problems.append(f"{where} {_col(columns['email'])} 列（邮箱）“{email}”不是有效的电子邮箱地址："
                             "请填写如 name@example.gov.cn 的地址")
-        first_code.setdefault(code, i)
-        first_name.setdefault(key, i)
-        units.append(RosterUnit(code, unit, cells["dept"], cells.get("contact", ""), email, i))
+        first_code.setdefault(code, (i, key))
+        first_pair.setdefault(pair, i)
+        units.setdefault(key, RosterUnit(code, unit, cells["dept"], cells.get("contact", ""), email, i))
+        if project and project not in projects.setdefault(key, []):
+            projects[key].append(project)
     if not units and not problems:
         problems.append(f"{name}：表头下没有任何单位，请逐行填写名单")
     if problems:
         raise RosterError(problems)
-    return Roster(path, tuple(units))
+    return Roster(path, tuple(replace(u, projects=tuple(projects.get(k, ()))) for k, u in units.items()))
+
+
+def _same_unit(where: str, columns: dict[str, int], first: RosterUnit, code: str, dept: str) -> list[str]:
+    """Problems of a further row (another project) of a unit: its code and 主管部门 must agree."""
+    problems = []
+    if code and first.code and code != first.code:
+        problems.append(f"{where} {_col(columns['code'])} 列（单位代码）“{code}”与第 {first.row} 行同一单位“{first.name}”"
+                        f"的代码“{first.code}”不一致：同一单位各行的代码应相同")
+    if dept and first.dept and normalise_name(dept) != normalise_name(first.dept):
+        problems.append(f"{where} {_col(columns['dept'])} 列（主管部门）“{dept}”与第 {first.row} 行同一单位“{first.name}”"
+                        f"的“{first.dept}”不一致：同一单位各行的主管部门应相同")
+    return problems
 
 
 def _columns(name: str, row: int, header: list[object]) -> tuple[dict[str, int], list[str]]:

@@ -101,6 +101,12 @@ class TemplateOptions:
     """Comments by (sheet, "A1"): the cell is highlighted and carries the text as a note."""
     summary: Summary | None = None
     """An extra first sheet listing, e.g., a return's findings (annotated copies only)."""
+    meta: Sequence[tuple[str, str]] = ()
+    """Extra (name, value) rows of the hidden ``_xlperf`` sheet, after the standard ones (e.g. a
+    signature: :mod:`xlperf.signature`)."""
+    number_formats: Mapping[str, str] | None = None
+    """Number formats of prefilled cells by key, where the field type has none (a prefilled
+    target of 0.95 in a ``value`` column shows as 95% with ``0%``)."""
 
 
 class _Formats:
@@ -251,8 +257,10 @@ class _Writer:
     def write_input(self, ws: Worksheet, p: Placed, fld: Field, merged: bool, alert: bool) -> None:
         value = self.values.get(fld.key)
         style = "prefilled" if value is not None and self.options.lock_prefilled else "input"
-        fmt = self.formats.get(style, NUM_FORMATS.get(fld.type, "") if fld.type != "text" or
-                               not isinstance(value, int | float) else "", alert)
+        num_format = NUM_FORMATS.get(fld.type, "") if fld.type != "text" or not isinstance(value, int | float) else ""
+        if value is not None and self.options.number_formats:
+            num_format = self.options.number_formats.get(fld.key, num_format)
+        fmt = self.formats.get(style, num_format, alert)
         if merged:
             ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
         if isinstance(value, dt.datetime):
@@ -358,7 +366,7 @@ class _Writer:
         meta = [
             ("form_id", spec.form_id), ("form_version", spec.version), ("title", spec.title),
             ("year", str(self.options.year or "")), ("unit", self.options.unit or ""),
-            ("amount_unit", spec.amount_unit),
+            ("amount_unit", spec.amount_unit), *self.options.meta,
         ]
         for i, (name, value) in enumerate(meta):
             ws.write_string(i, 0, name, bold)
@@ -442,6 +450,8 @@ def _coerce(fld: Field, value: Any) -> Value | dt.datetime:
             except ValueError:
                 raise TemplateError(f"{fld.label}（{fld.key}）应为数字，得到 {value!r}") from None
         return value
+    if fld.type == "value" and isinstance(value, int | float) and not isinstance(value, bool):
+        return value  # a numeric target stays a number: the completion formula divides by it
     if fld.type == "date":
         try:
             return dt.datetime.fromisoformat(str(value))

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from xlperf.checks import consistency, dates, fields, indicators, scores, tamper, text
+from xlperf.checks import (
+    consistency,
+    crossform,
+    dates,
+    fields,
+    indicators,
+    scores,
+    signature,
+    tamper,
+    text,
+)
 from xlperf.checks.base import Check, Context
 
 CHECKS: tuple[Check, ...] = (
@@ -13,6 +23,8 @@ CHECKS: tuple[Check, ...] = (
     *indicators.CHECKS,
     *scores.CHECKS,
     *tamper.CHECKS,
+    *signature.CHECKS,
+    *crossform.CHECKS,
 )
 
 __all__ = ["CHECKS", "Check", "Context"]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xlperf.evaluate import Result
 from xlperf.findings import Finding, Severity
 from xlperf.layout import FormLayout
 from xlperf.read import Return, Value
+
+if TYPE_CHECKING:
+    from xlperf.cycle.declared import DeclarationIndex
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Context:
     """Every computed cell recomputed in Python from ``inputs``."""
     findings: list[Finding] = field(default_factory=list)
     current: Check | None = None
+    signing_key: bytes | None = None
+    """The finance bureau's signing key (:mod:`xlperf.signature`); None: signatures are not verified."""
+    declarations: DeclarationIndex | None = None
+    """Accepted declarations to compare targets with (``check --against``); None: no comparison."""
 
     def place(self, key: str) -> tuple[str, str, str]:
         """(sheet, A1 cell, Chinese label) of a field key, from the layout."""

@@ -1,0 +1,184 @@
+"""Issue templates to units: one per roster unit (or project), or prefilled from declarations.
+
+- :func:`roster_templates` (``xlperf template FORM --roster ROSTER -o DIR``): one template per
+  roster unit; where the roster lists projects (its optional 项目名称 column), one per project,
+  except on forms with one sheet per project (target_table: ``p1_`` … ``p3_``), where a unit's
+  projects fill the sheets in roster order, three to a file (a fourth project starts a second
+  file). Prefilled and locked: the unit's name (and the meta ``unit`` row), its 主管部门 where the
+  form has :data:`DEPT_KEYS`, its code where the form has :data:`CODE_KEYS` (self_evaluation's
+  代码 beside 主管部门 is the only code field of the four forms: the roster's 单位代码 goes there),
+  the project name, and the year when given.
+- :func:`prefilled_templates` (``template self_evaluation|evaluation_report --from-returns DIR``):
+  one template per accepted declaration (:class:`~xlperf.cycle.declared.DeclarationIndex`; a
+  target_table return gives one per filled project sheet), its content placed by
+  :func:`~xlperf.cycle.placement.place`; a roster, when given, adds the code and a missing 主管部门.
+
+File names say form and unit (and project): ``自评表_东湖区科技局.xlsx``,
+``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
+``_``; a name already written in the same run gets the unit code (or a number) appended. Each
+template is signed when a key is given (:func:`xlperf.signature.write_signed_template`). One
+Chinese line per file, and a line for everything left out (an indicator with no row, a
+declaration not used, and why).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from xlperf.checks.indicators import REPEAT_PREFIX
+from xlperf.cycle.declared import Declaration, DeclarationIndex
+from xlperf.cycle.placement import place
+from xlperf.layout import FormLayout
+from xlperf.roster import Roster, RosterUnit
+from xlperf.signature import write_signed_template
+from xlperf.template import DEFAULT_PASSWORD, TemplateOptions
+
+__all__ = ["FILE_STEMS", "Issued", "file_stem", "prefilled_templates", "roster_templates"]
+
+FILE_STEMS = {
+    "self_evaluation": "自评表", "target_declaration": "目标申报表", "target_table": "绩效目标表",
+    "evaluation_report": "评价报告",
+}
+"""Short form names that start file names (other forms: their title)."""
+CODE_KEYS = ("dept_code",)
+DEPT_KEYS = ("dept_name",)
+PROJECT_KEY = "project_name"
+MAX_NAME = 120
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+@dataclass
+class Issued:
+    """What one run wrote: the files, and Chinese lines to print (one per file, and remarks)."""
+
+    files: list[Path] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    _names: set[str] = field(default_factory=set)
+
+    def target(self, outdir: Path, parts: Sequence[str], suffix: str) -> Path:
+        """A file name from ``parts`` not yet written in this run (``suffix``, then a number, added)."""
+        base = _safe("_".join(p for p in parts if p))
+        candidates = [base, *([f"{base}_{_safe(suffix)}"] if suffix else []), *(f"{base}_{n}" for n in range(2, 10_000))]
+        name = next(c for c in candidates if c.casefold() not in self._names)
+        self._names.add(name.casefold())
+        return outdir / f"{name}.xlsx"
+
+
+def file_stem(layout: FormLayout) -> str:
+    return FILE_STEMS.get(layout.spec.form_id, layout.spec.title)
+
+
+def _safe(name: str) -> str:
+    name = _UNSAFE.sub("_", "".join(name.split())).strip(". ")
+    return name[:MAX_NAME] or "模板"
+
+
+def _prefixes(layout: FormLayout) -> list[str]:
+    found = sorted({m.group(0) for k in layout.cells if (m := REPEAT_PREFIX.match(k))}, key=lambda p: int(p[1:-1]))
+    return found
+
+
+def _unit_values(layout: FormLayout, unit: RosterUnit, prefixes: Sequence[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for prefix in prefixes or [""]:
+        values.update({prefix + k: unit.code for k in CODE_KEYS if prefix + k in layout.cells and unit.code})
+        values.update({prefix + k: unit.dept for k in DEPT_KEYS if prefix + k in layout.cells and unit.dept})
+    return values
+
+
+def _signed(key: bytes | None) -> str:
+    return "，已签名" if key is not None else ""
+
+
+def roster_templates(layout: FormLayout, roster: Roster, outdir: Path, *, year: int | None = None,
+                     password: str = DEFAULT_PASSWORD, key: bytes | None = None) -> Issued:
+    """One template per roster unit (or project), unit fields prefilled and locked."""
+    out = Issued()
+    stem = file_stem(layout)
+    prefixes = _prefixes(layout)
+    for unit in roster.units:
+        projects: list[str] = list(getattr(unit, "projects", ()) or ())
+        if not projects:
+            batches: list[list[str]] = [[]]
+        elif prefixes:
+            batches = [projects[i:i + len(prefixes)] for i in range(0, len(projects), len(prefixes))]
+        else:
+            batches = [[p] for p in projects]
+        for i, batch in enumerate(batches, 1):
+            values = _unit_values(layout, unit, prefixes)
+            for prefix, project in zip(prefixes or [""], batch, strict=False):
+                if prefix + PROJECT_KEY in layout.cells:
+                    values[prefix + PROJECT_KEY] = project
+            if prefixes:
+                parts = [stem, unit.name] + ([str(i)] if len(batches) > 1 else [])
+            else:
+                parts = [stem, unit.name, *batch]
+            path = out.target(outdir, parts, unit.code)
+            write_signed_template(layout, path, TemplateOptions(password=password, year=year, unit=unit.name,
+                                                                values=values), key)
+            out.files.append(path)
+            about = f"，项目：{'、'.join(batch)}" if batch else ""
+            out.lines.append(f"已生成 {path.name}（{unit.name}{about}{_signed(key)}）")
+    return out
+
+
+def _note_cell(layout: FormLayout, key: str | None) -> tuple[str, str] | None:
+    if key is None or key not in layout.cells:
+        return None
+    sheet, row, col = layout.address(key)
+    return sheet, xl_rowcol_to_cell(row, col)
+
+
+def _roster_values(layout: FormLayout, decl: Declaration, roster: Roster | None,
+                   values: dict[str, Any]) -> None:
+    unit = roster.find(decl.unit) if roster is not None else None
+    if unit is None:
+        return
+    for key, value in _unit_values(layout, unit, []).items():
+        values.setdefault(key, value)
+
+
+def prefilled_templates(layout: FormLayout, index: DeclarationIndex, outdir: Path, *,
+                        year: int | None = None, roster: Roster | None = None,
+                        password: str = DEFAULT_PASSWORD, key: bytes | None = None) -> Issued:
+    """One template per accepted declaration of ``index`` (of ``year`` when given), prefilled and locked."""
+    out = Issued()
+    stem = file_stem(layout)
+    for decl in index.declarations:
+        if year is not None and decl.year != year:
+            continue
+        placement = place(layout, decl)
+        values: dict[str, Any] = dict(placement.values)
+        _roster_values(layout, decl, roster, values)
+        cell = _note_cell(layout, placement.note_key)
+        comment = placement.comment
+        annotations = {cell: comment} if cell and comment else None
+        path = out.target(outdir, [stem, decl.unit, decl.project], str(decl.year or ""))
+        write_signed_template(layout, path, TemplateOptions(
+            password=password, year=decl.year, unit=decl.unit, values=values,
+            number_formats=placement.number_formats, annotations=annotations), key)
+        out.files.append(path)
+        placed = len(placement.rows) + len(placement.goals)
+        out.lines.append(f"已生成 {path.name}（{decl.unit}，{decl.project}，{decl.year or '—'} 年，"
+                         f"据 {decl.file.name} 预填指标 {placed} 项{_signed(key)}）")
+        for indicator, why in placement.unplaced:
+            where = "，已在“其他”栏批注请单位说明其完成情况" if annotations else ""
+            out.lines.append(f"    未放入：{indicator.title} {indicator.text}（{why}）{where}")
+        if placement.unused:
+            names = "、".join(i.name for i in placement.unused)
+            out.lines.append(f"    其余 {len(placement.unused)} 项指标不在本表的绩效目标行中：{names}")
+        out.lines += [f"    {note}" for note in placement.notes]
+    for path, why in index.skipped:
+        out.lines.append(f"未使用 {path.name}：{why}")
+    if roster is not None:
+        done = {d.unit for d in index.declarations if year is None or d.year == year}
+        missing = [u.name for u in roster.units if not any(roster.find(d) is u for d in done)]
+        if missing:
+            out.lines.append(f"名单中没有已通过审核申报表的单位（{len(missing)} 个）：{'、'.join(missing)}")
+    return out
