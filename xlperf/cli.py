@@ -224,6 +224,64 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
     click.echo(result.paragraph)
 
 
+@main.command("mail", help="把审核报告用邮件发回各单位：REPORT_DIR 为 xlperf check --report-dir 写出的文件夹。"
+              "每个单位一封中文邮件（HTML 报告正文、纯文本、批注工作簿附件，退回的另附预填单位和年度的新模板）。"
+              "发送记录保存在 REPORT_DIR/mail_log.jsonl，已发送且报告未变的不再发送（除非 --resend）。"
+              "邮件服务器用户名和密码只从环境变量 XLPERF_SMTP_USER、XLPERF_SMTP_PASSWORD 或 --config 配置文件读取。"
+              "全部发出或写出时退出码为 0，有发送失败为 1，用法错误为 2。")
+@click.argument("report_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单（.xlsx 或 .csv：单位代码、单位名称、主管部门、联系人、邮箱）。")
+@click.option("--smtp", metavar="主机:端口", help="邮件服务器，如 smtp.example.gov.cn:465。")
+@click.option("--tls", type=click.Choice(["starttls", "ssl", "none"]),
+              help="加密方式：starttls（默认）、ssl（隐式 TLS，端口 465 时默认）、none（仅限本机测试）。")
+@click.option("--from", "sender", metavar="地址", help="发件人，如 \"绩效科 <jixiao@example.gov.cn>\"。")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="配置文件（INI，[smtp] 节：host、port、tls、user、password、from、cafile）；含密码时须 chmod 600。")
+@click.option("--dry-run", type=click.Path(file_okay=False, path_type=Path),
+              help="不发送：把每封邮件写成 .eml 文件放到此文件夹。")
+@click.option("--only-failed", is_flag=True, help="只发给有报表退回或需修改的单位（邮件仍包含该单位的全部报表）。")
+@click.option("--resend", is_flag=True, help="已发送过的也重新发送。")
+@click.option("--rate", type=click.IntRange(1, 600), default=30, show_default=True, help="每分钟最多发送的邮件数。")
+@click.pass_context
+def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str | None, tls: str | None,
+                 sender: str | None, config_file: Path | None, dry_run: Path | None, only_failed: bool,
+                 resend: bool, rate: int) -> None:
+    from xlperf.mail import (
+        ConfigError,
+        load_reports,
+        read_config_file,
+        run_mail,
+        sender_address,
+        smtp_config,
+    )
+    from xlperf.roster import RosterError, read_roster
+
+    try:
+        units = read_roster(roster)
+    except RosterError as exc:
+        raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    if not load_reports(report_dir)[0]:
+        raise click.UsageError(f"{report_dir} 中没有审核报告（.json）：请先运行 xlperf check 收件箱/ --report-dir {report_dir}")
+    try:
+        settings = read_config_file(config_file) if config_file else {}
+        from_header = sender_address(sender, settings, dry_run=dry_run is not None)
+        config = None if dry_run else smtp_config(smtp, tls, settings, os.environ)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    # Tests hand in a clock (obj={"clock": ...}) so that rate limit and back-off do not sleep.
+    clock = ctx.obj.get("clock") if isinstance(ctx.obj, dict) else None
+    result = run_mail(report_dir, units, sender=from_header, smtp=config, dry_run=dry_run,
+                      only_failed=only_failed, resend=resend, rate=rate, clock=clock,
+                      progress=lambda unit: click.echo(unit.line()))
+    for line in [*(u.line() for u in result.unmatched), *result.problems]:
+        click.echo(line)
+    if result.aborted:
+        click.echo(f"发送中止：{result.aborted}")
+    click.echo(result.summary())
+    sys.exit(1 if result.failed else 0)
+
+
 @main.command("demo", help="演示：生成四张模板和一份填好的样例报表到 output/。")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True)

@@ -73,6 +73,7 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _fill_returns(templates, returns, recalc)
     yield from _check_returns(returns, outdir / "reports")
     yield from _rollup_returns(returns, outdir / "summary.xlsx")
+    yield from _mail_reports(outdir / "reports", outdir / "mail")
 
 
 def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:
@@ -117,3 +118,17 @@ def _rollup_returns(returns: Path, output: Path) -> Iterator[str]:
     result = rollup(find_returns([returns]), output, roster=read_roster(SAMPLES_DIR / "roster.csv"))
     yield f"汇总工作簿：{result.output}"
     yield result.paragraph
+
+
+DEMO_SENDER = "市财政局绩效管理科 <jixiao@czj.example.gov.cn>"
+
+
+def _mail_reports(reports: Path, outbox: Path) -> Iterator[str]:
+    """Each unit's mail as an .eml file (xlperf mail --dry-run): nothing is sent."""
+    from xlperf.mail import run_mail
+    from xlperf.roster import read_roster
+
+    result = run_mail(reports, read_roster(SAMPLES_DIR / "roster.csv"), sender=DEMO_SENDER,
+                      dry_run=outbox, resend=True)
+    yield from (r.line() for r in result.results)
+    yield f"邮件（.eml，未发送）：{outbox}"

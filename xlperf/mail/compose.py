@@ -1,0 +1,91 @@
+"""One e-mail per unit: letter and report pages (HTML with a plain-text alternative), the annotated
+workbooks, and for a rejected return a fresh template with the unit and year prefilled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Sequence
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+from xlperf import __version__
+from xlperf.findings import REJECTED
+from xlperf.layout import builtin_layout
+from xlperf.mail.body import html_body, subject, text_body
+from xlperf.mail.reports import Report
+from xlperf.roster import RosterUnit
+from xlperf.template import TemplateError, TemplateOptions, write_template
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def compose(unit: RosterUnit, reports: Sequence[Report], sender: str, now: dt.datetime) -> EmailMessage:
+    """The message telling ``unit`` (which has an e-mail address) the outcome of ``reports``.
+
+    ``sender`` is the From header (``name <addr>`` or ``addr``); ``now`` (aware) the Date header.
+    Attachment names are Chinese: the email package writes them as RFC 2231 UTF-8 parameters.
+    """
+    attachments: list[tuple[str, bytes]] = []
+    for report in reports:
+        if report.workbook_path is not None:
+            attachments.append((report.workbook_path.name, report.workbook_path.read_bytes()))
+    templates, notes = fresh_templates(unit, reports)
+    attachments += templates
+    names = [name for name, _ in attachments]
+
+    msg = EmailMessage()
+    msg["Subject"] = subject(unit, reports)
+    msg["From"] = sender
+    msg["To"] = Address(display_name=unit.contact or unit.name, addr_spec=unit.email)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=_domain(sender))
+    # RFC 3834: out-of-office replies to a mass mailing would only flood the finance office.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Mailer"] = f"xlperf {__version__}"
+    # base64: Chinese text in 8bit needs 8BITMIME on every relay, and report pages have long lines.
+    msg.set_content(text_body(unit, reports, names, notes), cte="base64")
+    msg.add_alternative(html_body(unit, reports, names, notes), subtype="html", cte="base64")
+    for name, data in attachments:
+        msg.add_attachment(data, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=name)
+        # No Content-Type ``name`` parameter as well: the email package (3.11) folds a non-ASCII
+        # one by RFC 2047-encoding the MIME type itself, and clients then see a broken type.
+    return msg
+
+
+def fresh_templates(unit: RosterUnit, reports: Sequence[Report]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """(file name, bytes) of a new template for each form and year with a rejected return, the
+    unit's name (as in the roster) and the year prefilled; and notes for those that could not be made."""
+    files: list[tuple[str, bytes]] = []
+    notes: list[str] = []
+    wanted: dict[tuple[str, int | None], Report] = {}
+    for report in reports:
+        if report.status != REJECTED:
+            continue
+        if report.form is None:
+            notes.append(f"{report.file_name} 无法识别表单，未附新模板：请使用财政局下发的模板重新填报。")
+        else:
+            wanted.setdefault((report.form, report.year), report)
+    with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
+        for (form, year), report in wanted.items():
+            year_part = f"_{year}年度" if year is not None else ""
+            name = f"新模板_{report.form_title}{year_part}.xlsx"
+            path = Path(tmp) / f"{form}_{year}.xlsx"
+            try:
+                write_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name))
+            except TemplateError as exc:
+                notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
+                continue
+            files.append((name, path.read_bytes()))
+    return files, notes
+
+
+def _domain(sender: str) -> str:
+    """The sender's domain for the Message-ID (make_msgid's default asks DNS for this host's name)."""
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+__all__ = ["compose", "fresh_templates"]
