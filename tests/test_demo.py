@@ -8,9 +8,13 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
+from xlperf.checker import check_file
 from xlperf.cli import main
-from xlperf.demo import DEMO_RETURNS
+from xlperf.cycle import DeclarationIndex
+from xlperf.demo import DEMO_RETURNS, SAMPLES_DIR
 from xlperf.layout import builtin_layout
+from xlperf.roster import read_roster
+from xlperf.signature import load_key
 from xlperf.spec import builtin_forms
 
 
@@ -34,3 +38,25 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     xishan = json.loads((tmp_path / "reports" / "自评表_西山县中小企业局.json").read_text(encoding="utf-8"))
     assert "GRADE_MISMATCH" in {f["code"] for f in xishan["findings"]}
     assert "GRADE_MISMATCH" in result.output
+    # The yearly cycle: signed per-unit declaration templates, declarations checked and rolled up,
+    # self-evaluations prefilled from the accepted ones, filled, checked against them, rolled up.
+    cycle = tmp_path / "cycle"
+    assert len(list((cycle / "申报模板").glob("*.xlsx"))) == len(read_roster(SAMPLES_DIR / "roster.csv").units)
+    assert sorted(p.name for p in (cycle / "自评模板").glob("*.xlsx")) == [
+        "自评表_东湖区科技局_科技成果转化服务平台运营.xlsx", "自评表_西山县中小企业局_中小企业公共服务平台运营.xlsx"]
+    assert (cycle / "申报汇总.xlsx").is_file() and (cycle / "自评汇总.xlsx").is_file()
+    assert "未使用 目标申报表_南城区商务局.xlsx" in result.output  # rejected: start after end
+    key = load_key(cycle / "演示签名密钥.key")
+    index = DeclarationIndex.build([cycle / "申报表"], key=key)
+    donghu = check_file(cycle / "自评表" / "自评表_东湖区科技局.xlsx", key=key, against=index)
+    assert not donghu.errors and donghu.unit == "东湖区科技局"
+    prefilled = openpyxl.load_workbook(cycle / "自评模板" / "自评表_东湖区科技局_科技成果转化服务平台运营.xlsx")
+    (sheet_name, ref), = prefilled.defined_names["xp_ind_1_target"].destinations
+    target = prefilled[sheet_name][ref.replace("$", "")]
+    assert target.value == 12 and target.protection.locked
+    recalculated = openpyxl.load_workbook(cycle / "自评表" / "自评表_东湖区科技局.xlsx", data_only=True)
+    sheet, row, col = builtin_layout("self_evaluation").address("total_score")
+    assert recalculated[sheet].cell(row + 1, col + 1).value == float(donghu.total_score or 0)
+    xishan_cycle = check_file(cycle / "自评表" / "自评表_西山县中小企业局.xlsx", key=key, against=index)
+    assert {"TARGET_CHANGED", "SIGNATURE_MISMATCH"} <= {f.code for f in xishan_cycle.errors}
+    assert "TARGET_CHANGED" in result.output and "申报为 ≥40场，本表为 ≥30场" in result.output

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from xlperf.layout import builtin_layout, layout_form
+from xlperf.layout import layout_form
 from xlperf.signature import write_signed_template
-from xlperf.spec import builtin_forms, load_spec
+from xlperf.spec import FormSpec, builtin_forms, load_spec
 from xlperf.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.yamlsrc import SpecError
 
@@ -60,7 +60,7 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     if roster_file or returns_dir:
         if unit or values_file:
             raise click.UsageError("--unit、--values 不能与 --roster、--from-returns 同时使用")
-        _issue_templates(spec.form_id, output or Path("output") / spec.form_id, year, roster_file, returns_dir,
+        _issue_templates(spec, output or Path("output") / spec.form_id, year, roster_file, returns_dir,
                          password, key)
         return
     values = None
@@ -91,7 +91,7 @@ def _signing_key(key_file: Path | None) -> bytes | None:
         raise click.BadParameter(str(exc), param_hint="--key-file") from None
 
 
-def _issue_templates(form_id: str, outdir: Path, year: int | None, roster_file: Path | None,
+def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file: Path | None,
                      returns_dir: Path | None, password: str, key: bytes | None) -> None:
     from xlperf.cycle import (
         DECLARATION_FORMS,
@@ -105,9 +105,12 @@ def _issue_templates(form_id: str, outdir: Path, year: int | None, roster_file: 
         roster = read_roster(roster_file) if roster_file else None
     except RosterError as exc:
         raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
-    layout = builtin_layout(form_id)
+    try:
+        layout = layout_form(spec)
+    except SpecError as exc:
+        raise click.ClickException(f"表单规格有误：{exc}") from None
     if returns_dir is not None:
-        if form_id in DECLARATION_FORMS:
+        if spec.form_id in DECLARATION_FORMS:
             raise click.UsageError("--from-returns 用于由申报表预填自评表或评价报告，不能生成申报表本身")
         index = DeclarationIndex.build([returns_dir], key=key)
         issued = prefilled_templates(layout, index, outdir, year=year, roster=roster, password=password, key=key)

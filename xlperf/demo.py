@@ -73,6 +73,7 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _fill_returns(templates, returns, recalc)
     yield from _check_returns(returns, outdir / "reports")
     yield from _rollup_returns(returns, outdir / "summary.xlsx")
+    yield from _yearly_cycle(outdir / "cycle", recalc)
     yield from _mail_reports(outdir / "reports", outdir / "mail")
 
 
@@ -132,3 +133,12 @@ def _mail_reports(reports: Path, outbox: Path) -> Iterator[str]:
                       dry_run=outbox, resend=True)
     yield from (r.line() for r in result.results)
     yield f"邮件（.eml，未发送）：{outbox}"
+
+
+def _yearly_cycle(outdir: Path, recalc: bool) -> Iterator[str]:
+    """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cycle.demo)."""
+    from xlperf.cycle.demo import run_cycle
+    from xlperf.roster import read_roster
+
+    samples = {form_id: sample_values(form_id) for form_id in builtin_forms()}
+    yield from run_cycle(outdir, read_roster(SAMPLES_DIR / "roster.csv"), samples, recalc)

@@ -283,7 +283,7 @@ def verify(ret: Return, layout: FormLayout, key: bytes) -> Verdict:
         stored = json.loads(ret.meta.get(SIGNED_ROW, ""))
     except ValueError:
         stored = None
-    if not isinstance(stored, dict) or not isinstance(stored.get("values"), dict):
+    if not _well_formed(stored):
         return Verdict("invalid", meta_altered=True)
     content = signed_content(ret, layout, stored["values"], stored.get("formulas"))
     if hmac.compare_digest(_mac(key, content), signature):
@@ -292,6 +292,15 @@ def verify(ret: Return, layout: FormLayout, key: bytes) -> Verdict:
         other = ret.meta.get(KEY_ID_ROW, "").strip() not in ("", key_id(key))
         return Verdict("invalid", other_key=other, meta_altered=not other)
     return Verdict("invalid", differences=_differences(stored, content))
+
+
+def _well_formed(stored: object) -> bool:
+    """Whether the ``signed`` row parsed into content of the shape :func:`signed_content` makes."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("values"), dict):
+        return False
+    values = stored["values"]
+    return (all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in values.items())
+            and all(isinstance(stored.get(p), str | None) for p in ("form", "version", "year", "unit", "texts", "formulas")))
 
 
 def _differences(signed: Mapping[str, Any], found: Mapping[str, Any]) -> list[Difference]:

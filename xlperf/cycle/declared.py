@@ -29,6 +29,7 @@ from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.layout import FormLayout, builtin_layout
 from xlperf.read import Value
 from xlperf.roster import normalise_name
+from xlperf.signature import FROM_ENV
 from xlperf.spec import builtin_forms
 
 __all__ = ["DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "declarations_of",
@@ -188,7 +189,7 @@ class DeclarationIndex:
         return [d.project for d in self.declarations if normalise_name(d.unit) == name and d.year == year]
 
     @classmethod
-    def build(cls, paths: Sequence[Path], key: Any = None) -> DeclarationIndex:
+    def build(cls, paths: Sequence[Path], key: Any = FROM_ENV) -> DeclarationIndex:
         """Check every return under ``paths`` (files or folders) and index the accepted declarations."""
         from xlperf.checker import check_file, find_returns
         from xlperf.findings import STATUS_LABELS
