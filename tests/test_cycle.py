@@ -433,3 +433,17 @@ def test_edited_signature_rows_and_odd_values_never_raise(cycle: dict[str, Any])
     assert {f for f in codes(checked) if f[0] == "TARGET_CHANGED"} == {
         at("TARGET_CHANGED", "error", ER, "goal1_target"), at("TARGET_CHANGED", "error", ER, "goal2_evidence")}
     assert "SIGNATURE_MISMATCH" in {c for c, *_ in codes(checked)}
+
+
+def test_other_forms_in_the_declarations_folder_are_counted_once(cycle: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(cycle["decls"], folder)
+    shutil.copy(cycle["se_return"], folder / "自评表.xlsx")
+    shutil.copy(cycle["er_return"], folder / "评价报告.xlsx")
+    index = DeclarationIndex.build([folder], key=KEY.decode())
+    assert len(index.declarations) == 3
+    issued = prefilled_templates(builtin_layout(SE), index, tmp_path / "out", year=2022, key=KEY)
+    assert [p.name for p in issued.files] == [f"自评表_{UNIT}_{PROJECT}.xlsx"]
+    assert "另有 2 份其他表单的文件（不是绩效目标申报表），未使用" in issued.lines

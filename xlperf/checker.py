@@ -92,7 +92,9 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
 
 def _signing_key(key: Any, notes: list[str]) -> bytes | None:
     if key is not FROM_ENV:
-        return key if isinstance(key, bytes) else None
+        if isinstance(key, str):
+            key = key.encode("utf-8")
+        return key if isinstance(key, bytes) and key else None
     try:
         return key_from_env()
     except SigningKeyError as exc:

@@ -40,6 +40,7 @@ DECLARATION_FORMS = ("target_declaration", "target_table")
 BUDGET_KEYS = ("fund_total", "year_budget")
 """Keys (per project sheet) holding a declaration's budget, first present wins: target_declaration's
 资金总额（万元）, target_table's 项目当年预算（元）; converted with the form's ``amount_unit``."""
+NOT_DECLARATION = "不是绩效目标申报表"
 AMOUNT_UNITS = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000)}
 
 
@@ -200,7 +201,7 @@ class DeclarationIndex:
             checked = check_file(path, key=key)
             index.checked.append(checked)
             if checked.form not in DECLARATION_FORMS:
-                index.skipped.append((path, "不是绩效目标申报表" if checked.form else "无法识别的文件"))
+                index.skipped.append((path, NOT_DECLARATION if checked.form else "无法识别的文件"))
                 continue
             if checked.status not in (ACCEPTED, ACCEPTED_WITH_WARNINGS):
                 codes = "、".join(dict.fromkeys(f.code for f in checked.errors))

@@ -32,7 +32,7 @@ from typing import Any
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks.indicators import REPEAT_PREFIX
-from xlperf.cycle.declared import Declaration, DeclarationIndex
+from xlperf.cycle.declared import NOT_DECLARATION, Declaration, DeclarationIndex
 from xlperf.cycle.placement import place
 from xlperf.layout import FormLayout
 from xlperf.roster import Roster, RosterUnit
@@ -174,8 +174,10 @@ def prefilled_templates(layout: FormLayout, index: DeclarationIndex, outdir: Pat
             names = "、".join(i.name for i in placement.unused)
             out.lines.append(f"    其余 {len(placement.unused)} 项指标不在本表的绩效目标行中：{names}")
         out.lines += [f"    {note}" for note in placement.notes]
-    for path, why in index.skipped:
-        out.lines.append(f"未使用 {path.name}：{why}")
+    others = [path for path, why in index.skipped if why == NOT_DECLARATION]
+    out.lines += [f"未使用 {path.name}：{why}" for path, why in index.skipped if why != NOT_DECLARATION]
+    if others:
+        out.lines.append(f"另有 {len(others)} 份其他表单的文件（不是绩效目标申报表），未使用")
     if roster is not None:
         done = {d.unit for d in index.declarations if year is None or d.year == year}
         missing = [u.name for u in roster.units if not any(roster.find(d) is u for d in done)]
