@@ -60,3 +60,15 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     xishan_cycle = check_file(cycle / "自评表" / "自评表_西山县中小企业局.xlsx", key=key, against=index)
     assert {"TARGET_CHANGED", "SIGNATURE_MISMATCH"} <= {f.code for f in xishan_cycle.errors}
     assert "TARGET_CHANGED" in result.output and "申报为 ≥40场，本表为 ≥30场" in result.output
+    # The roll-up and the mails of the first round.
+    assert (tmp_path / "summary.xlsx").is_file()
+    emls = sorted((tmp_path / "mail").glob("*.eml"))
+    assert emls
+    from email import policy
+    from email.parser import BytesParser
+
+    roster = {u.name for u in read_roster(SAMPLES_DIR / "roster.csv").units}
+    for path in emls:
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        assert message["To"] and message.get_body(("html",)) is not None
+        assert any(name in str(message["Subject"]) for name in roster)

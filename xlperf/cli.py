@@ -294,8 +294,3 @@ def demo_command(outdir: Path, no_recalc: bool) -> None:
 
     for line in run_demo(outdir, recalc=not no_recalc):
         click.echo(line)
-
-
-def run() -> None:  # pragma: no cover - console entry for `python -m xlperf`
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    sys.exit(main())

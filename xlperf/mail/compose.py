@@ -17,7 +17,8 @@ from xlperf.layout import builtin_layout
 from xlperf.mail.body import html_body, subject, text_body
 from xlperf.mail.reports import Report
 from xlperf.roster import RosterUnit
-from xlperf.template import TemplateError, TemplateOptions, write_template
+from xlperf.signature import SigningKeyError, key_from_env, write_signed_template
+from xlperf.template import TemplateError, TemplateOptions
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -74,8 +75,10 @@ def fresh_templates(unit: RosterUnit, reports: Sequence[Report]) -> tuple[list[t
             name = f"新模板_{report.form_title}{year_part}.xlsx"
             path = Path(tmp) / f"{form}_{year}.xlsx"
             try:
-                write_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name))
-            except TemplateError as exc:
+                # Signed like the templates the bureau issues, when a key is configured.
+                write_signed_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name),
+                                      key=key_from_env())
+            except (TemplateError, SigningKeyError) as exc:
                 notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
                 continue
             files.append((name, path.read_bytes()))
