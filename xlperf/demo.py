@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 
 from xlperf.fill import fill_workbook
 from xlperf.layout import builtin_layout
-from xlperf.recalc import RecalcError, RecalcUnavailable, recalculate
+from xlperf.recalc import recalculate_or_copy
 from xlperf.spec import builtin_forms
 from xlperf.template import write_template
 
@@ -83,18 +82,10 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
             fill_workbook(templates / f"{r.form}.xlsx", r.values(), Path(tmp) / r.file)
             for r in DEMO_RETURNS
         ]
-        returns.mkdir(parents=True, exist_ok=True)
-        if recalc:
-            try:
-                # As a unit's Excel would save them: with computed results.
-                recalculate(filled, returns)
-                yield f"填报样例（已由 LibreOffice 重算）：{returns}"
-                return
-            except (RecalcUnavailable, RecalcError) as exc:
-                yield f"未能重算填报样例（{exc}），文件中没有公式计算结果，审核时将重算"
-        for path in filled:
-            shutil.copyfile(path, returns / path.name)
-        yield f"填报样例：{returns}"
+        # As a unit's Excel would save them: with computed results.
+        failed = recalculate_or_copy(filled, returns, recalc)
+        yield (f"填报样例（已由 LibreOffice 重算）：{returns}" if failed is None
+               else f"填报样例（{failed}，文件中没有公式计算结果，审核时将重算）：{returns}")
 
 
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["RecalcError", "RecalcUnavailable", "recalculate", "soffice_path"]
+__all__ = ["RecalcError", "RecalcUnavailable", "recalculate", "recalculate_or_copy", "soffice_path"]
 
 _PROFILE_XCU = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -147,3 +147,20 @@ def _run(command: list[str], timeout: float) -> str:
         proc.communicate()
         raise
     return stderr or ""
+
+
+def recalculate_or_copy(files: Sequence[Path], outdir: Path, recalc: bool = True) -> str | None:
+    """Recalculate ``files`` into ``outdir``, or copy them there as they are when not asked to or
+    when LibreOffice cannot; returns None when recalculated, else why not (for a console)."""
+    try:
+        if recalc:
+            recalculate(files, outdir)
+            return None
+        reason = "未要求重算"
+    except (RecalcUnavailable, RecalcError) as exc:
+        reason = str(exc)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copyfile(path, outdir / Path(path).name)
+    return reason
+

@@ -18,7 +18,6 @@ reaches it through ``XLPERF_SIGNING_KEY``, set for the duration of the call only
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from xlperf.cycle.issue import prefilled_templates, roster_templates
 from xlperf.fill import fill_workbook
 from xlperf.layout import builtin_layout
 from xlperf.read import read_return
-from xlperf.recalc import RecalcError, RecalcUnavailable, recalculate
+from xlperf.recalc import recalculate_or_copy
 from xlperf.roster import Roster
 from xlperf.signature import KEY_ENV, load_key
 from xlperf.spec import NAME_PREFIX
@@ -126,17 +125,9 @@ def _fill_self_evaluations(templates: list[Path], sample: Mapping[str, Any], ret
             if unit in TAMPERED:
                 _unprotect_and_set(path, *TAMPERED[unit])
             filled.append(path)
-        returns.mkdir(parents=True, exist_ok=True)
-        if recalc:
-            try:
-                recalculate(filled, returns)
-                yield f"各单位填报的自评表（已由 LibreOffice 重算）：{returns}"
-                return
-            except (RecalcUnavailable, RecalcError) as exc:
-                yield f"未能重算自评表（{exc}），审核时将重算"
-        for path in filled:
-            shutil.copyfile(path, returns / path.name)
-        yield f"各单位填报的自评表：{returns}"
+        failed = recalculate_or_copy(filled, returns, recalc)
+        yield (f"各单位填报的自评表（已由 LibreOffice 重算）：{returns}" if failed is None
+               else f"各单位填报的自评表（{failed}，审核时将重算）：{returns}")
 
 
 def _unprotect_and_set(path: Path, key: str, value: Any) -> None:
