@@ -27,6 +27,7 @@ import io
 import posixpath
 import re
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -163,6 +164,14 @@ class _Book:
     date1904: bool = False
     protected: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sheet_cells: dict[str, dict[CellRef, Value]] = field(default_factory=dict)
+    """Each sheet's own cells (the same values as ``cells``), for the field map's cache."""
+
+    def add_sheet_cells(self, sheet: str, cells: dict[CellRef, Value]) -> None:
+        """File one sheet's cells (a repeated sheet name merges, as ``cells`` does)."""
+        self.cells.update(cells)
+        own = self.sheet_cells.get(sheet)
+        self.sheet_cells[sheet] = cells if own is None else {**own, **cells}
 
 
 class _Corrupt(Exception):
@@ -187,30 +196,15 @@ def _read_xlsx(kind: FileKind, fast: bool = True) -> _Book:
     if wb_part is None:
         raise _Corrupt("找不到工作簿部件 xl/workbook.xml")
     wb_rels = _rels(parts, _rels_name(wb_part), posixpath.dirname(wb_part))
-    wb = parse_xml(parts[wb_part])
-    ns = _ns(wb.tag)
+    wb = _workbook_part(parts[wb_part])
     sheets: list[tuple[str, str, str | None]] = []  # name, state, part
-    for el in wb.iter(ns + "sheet"):
-        name = el.get("name") or ""
-        rid = next((el.get(f"{{{n}}}id") for n in _REL_NS if el.get(f"{{{n}}}id")), None)
+    for name, state, rid in wb.sheets:
         rel = wb_rels.get(rid or "")
         target = rel[1] if rel and rel[0].endswith("/worksheet") else None
-        sheets.append((name, el.get("state") or "visible", target))
-    pr = wb.find(ns + "workbookPr")
-    date1904 = pr is not None and (pr.get("date1904") or "").lower() in ("1", "true")
-
-    names: dict[str, tuple[str, str]] = {}
+        sheets.append((name, state, target))
+    date1904 = wb.date1904
+    names = dict(wb.names)
     sheet_names = [s[0] for s in sheets]
-    for el in wb.iter(ns + "definedName"):
-        name = el.get("name") or ""
-        if not name.lower().startswith(NAME_PREFIX):
-            continue
-        local = el.get("localSheetId")
-        dest = _parse_ref(el.text or "")
-        if dest is None or dest[0] not in sheet_names:
-            continue  # #REF! and the like: the key will be read by the field map, with a note
-        if local is None or name not in names:  # a workbook-wide name wins over a sheet's own
-            names[name] = dest
 
     strings: list[str] = []
     ss_part = next((t for typ, t in wb_rels.values() if typ.endswith("/sharedStrings")), None)
@@ -258,11 +252,55 @@ def _rels_name(part: str) -> str:
     return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
 
 
+# The package parts below are the same bytes in every return of a template: their parsed form is
+# cached by content (identical bytes parse identically; parse errors are not cached).
+PART_CACHE_SIZE = 64
+
+
+class _WorkbookPart(NamedTuple):
+    sheets: tuple[tuple[str, str, str | None], ...]
+    """(name, state, relationship id) of every sheet, in order."""
+    date1904: bool
+    names: tuple[tuple[str, tuple[str, str]], ...]
+    """Defined names ``xp_*`` that point at one cell of a sheet of the workbook, as resolved."""
+
+
+@lru_cache(maxsize=PART_CACHE_SIZE)
+def _workbook_part(data: bytes) -> _WorkbookPart:
+    wb = parse_xml(data)
+    ns = _ns(wb.tag)
+    sheets = []
+    for el in wb.iter(ns + "sheet"):
+        rid = next((el.get(f"{{{n}}}id") for n in _REL_NS if el.get(f"{{{n}}}id")), None)
+        sheets.append((el.get("name") or "", el.get("state") or "visible", rid))
+    pr = wb.find(ns + "workbookPr")
+    date1904 = pr is not None and (pr.get("date1904") or "").lower() in ("1", "true")
+
+    names: dict[str, tuple[str, str]] = {}
+    sheet_names = {s[0] for s in sheets}
+    for el in wb.iter(ns + "definedName"):
+        name = el.get("name") or ""
+        if not name.lower().startswith(NAME_PREFIX):
+            continue
+        local = el.get("localSheetId")
+        dest = _parse_ref(el.text or "")
+        if dest is None or dest[0] not in sheet_names:
+            continue  # #REF! and the like: the key will be read by the field map, with a note
+        if local is None or name not in names:  # a workbook-wide name wins over a sheet's own
+            names[name] = dest
+    return _WorkbookPart(tuple(sheets), date1904, tuple(names.items()))
+
+
 def _rels(parts: Mapping[str, bytes], name: str, base: str) -> dict[str, tuple[str, str]]:
     """Relationship id → (type, target part name) of one .rels part ({} if absent)."""
     data = parts.get(name)
     if not data:
         return {}
+    return dict(_rels_part(data, base))
+
+
+@lru_cache(maxsize=PART_CACHE_SIZE)
+def _rels_part(data: bytes, base: str) -> tuple[tuple[str, tuple[str, str]], ...]:
     out = {}
     for el in parse_xml(data).iter(_PKG_REL_NS + "Relationship"):
         if el.get("TargetMode") == "External":
@@ -270,7 +308,7 @@ def _rels(parts: Mapping[str, bytes], name: str, base: str) -> dict[str, tuple[s
         target = el.get("Target") or ""
         target = target[1:] if target.startswith("/") else posixpath.join(base, target)
         out[el.get("Id") or ""] = (el.get("Type") or "", posixpath.normpath(target))
-    return out
+    return tuple(out.items())
 
 
 def _ns(tag: str) -> str:
@@ -298,7 +336,13 @@ _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*?\ssheet=\"(?:1|true
 
 
 def _protected(data: bytes) -> bool:
-    return _PROTECTION.search(data) is not None
+    # A match holds "sheetProtection" right after its "<" (and a tag prefix, which has no "<"):
+    # none starts before the last "<" ahead of the word's first occurrence, so the search may
+    # start there instead of scanning the whole sheet data with the pattern.
+    at = data.find(b"sheetProtection")
+    if at < 0:
+        return False
+    return _PROTECTION.search(data, max(data.rfind(b"<", 0, at), 0)) is not None
 
 
 # -- cell decoding shared by both xlsx readers ---------------------------------------------------
@@ -368,7 +412,7 @@ class _SheetSink:
             text = "=" if master is None else _translate(master[1], master[0], ref)
             self.formulas[(self.sheet, ref)] = text
         book = self.book
-        book.cells.update(self.cells)
+        book.add_sheet_cells(self.sheet, self.cells)
         book.formulas.update(self.formulas)
         book.no_cache |= self.no_cache
         book.errors.update(self.errors)
@@ -696,11 +740,11 @@ def _read_calamine(kind: FileKind, name: str) -> _Book:
             hidden=[m.name for m in metas if m.visible != SheetVisibleEnum.Visible],
             cells={}, formulas={}, no_cache=set(), errors={}, names=None,
         )
-        cells = book.cells
         for meta in metas:
             if meta.typ != SheetTypeEnum.WorkSheet:
                 continue
             sheet = meta.name
+            cells: dict[CellRef, Value] = {}
             ws = wb.get_sheet_by_name(sheet)
             end = ws.end
             if end is not None and (end[0] + 1) * (end[1] + 1) > MAX_GRID:
@@ -712,6 +756,7 @@ def _read_calamine(kind: FileKind, name: str) -> _Book:
                     if value == "" or value is None:
                         continue
                     cells[(sheet, _col_letters(c + 1) + suffix)] = _calamine_value(value)
+            book.add_sheet_cells(sheet, cells)
     except PasswordError:
         raise UnsafeFile("FILE_ENCRYPTED", f"文件“{name}”已设置打开密码（加密），无法读取：请取消密码后重新报送") from None
     except CalamineError as exc:
@@ -764,7 +809,7 @@ def _assemble(path: Path, kind: FileKind, book: _Book, types: Mapping[str, str] 
             f"文件“{path.name}”不是 xlperf 模板生成的报表（缺少 _xlperf 工作表），请使用财政局下发的模板填报",
             path,
         )
-    meta, field_map = _read_meta(book.cells, meta_sheet)
+    meta, field_map = _field_map(book, meta_sheet)
     form_id = meta.get("form_id") or None
     if form_id is None or not field_map:
         raise ReadError(
@@ -864,6 +909,36 @@ def _as_text(value: Value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+META_CACHE_SIZE = 64
+MAX_CACHED_META_CELLS = 20_000
+"""A meta sheet has ~5 cells per field; one far larger is not cached (its key would be huge)."""
+_META_CACHE: OrderedDict[tuple[object, ...], tuple[dict[str, str], dict[str, FieldRef]]] = OrderedDict()
+
+
+def _field_map(book: _Book, sheet: str) -> tuple[dict[str, str], dict[str, FieldRef]]:
+    """:func:`_read_meta` of the meta sheet, cached by the sheet's cells.
+
+    Every return of a template carries the same meta sheet, and parsing its few hundred rows
+    costs a few per cent of checking the file. The key is every cell of the sheet: addresses in
+    order, values and their types (True and 1.0 are equal in Python but not here), so a hit
+    means identical cells and so an identical map; the caller gets fresh dicts."""
+    cells = book.sheet_cells.get(sheet)
+    if cells is None:  # a book assembled elsewhere (tests): take the sheet's cells from the book
+        cells = {ref: v for ref, v in book.cells.items() if ref[0] == sheet}
+    if len(cells) > MAX_CACHED_META_CELLS:
+        return _read_meta(cells, sheet)
+    key = (sheet, tuple(cells), tuple(cells.values()), tuple(map(type, cells.values())))
+    hit = _META_CACHE.get(key)
+    if hit is None:
+        hit = _read_meta(cells, sheet)
+        _META_CACHE[key] = hit
+        if len(_META_CACHE) > META_CACHE_SIZE:
+            _META_CACHE.popitem(last=False)
+    else:
+        _META_CACHE.move_to_end(key)
+    return dict(hit[0]), dict(hit[1])
 
 
 def _read_meta(cells: Mapping[CellRef, Value], sheet: str) -> tuple[dict[str, str], dict[str, FieldRef]]:

@@ -1,0 +1,84 @@
+"""The caches that spare every return the work that depends on its form only.
+
+Each must give exactly what the uncached code gives, and never serve one input's result for
+another: a changed meta sheet, values equal in Python but not in meaning (True and 1).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xlperf import read as read_mod
+from xlperf.read import META_SHEET, read_return
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"
+
+
+def meta_cells(path: Path) -> dict[tuple[str, str], object]:
+    ret = read_return(path)
+    return {ref: v for ref, v in ret.cells.items() if ref[0] == META_SHEET}
+
+
+def test_field_map_from_cache_equals_a_fresh_parse() -> None:
+    first, again = read_return(TEMPLATE), read_return(TEMPLATE)
+    meta, field_map = read_mod._read_meta(meta_cells(TEMPLATE), META_SHEET)
+    assert first.field_map == again.field_map == field_map and first.meta == again.meta == meta
+    # every return gets its own dicts: changing one changes no other, nor the cache
+    assert first.field_map is not again.field_map and first.meta is not again.meta
+    first.field_map.clear()
+    first.meta["form_id"] = "changed"
+    assert read_return(TEMPLATE).field_map == field_map and read_return(TEMPLATE).meta == meta
+
+
+def test_changed_meta_sheet_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    read_return(TEMPLATE)  # the template's map is cached now
+    path = tmp_path / "moved.xlsx"
+    shutil.copy(TEMPLATE, path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[META_SHEET]
+    row = next(r for r in ws.iter_rows() if r[0].value == "budget_city")
+    old = row[3].value
+    row[3].value = "H99"
+    wb.save(path)
+    moved = read_return(path)
+    assert moved.field_map["budget_city"].cell == "H99" != old
+    assert (moved.meta, moved.field_map) == read_mod._read_meta(meta_cells(path), META_SHEET)
+    assert read_return(TEMPLATE).field_map["budget_city"].cell == old
+
+
+def test_cache_key_tells_types_apart() -> None:
+    def meta_of(value: object) -> dict[str, str]:
+        book = read_mod._Book(sheets=[META_SHEET], hidden=[], cells={}, formulas={}, no_cache=set(),
+                              errors={}, names={})
+        book.add_sheet_cells(META_SHEET, {(META_SHEET, "A1"): "version", (META_SHEET, "B1"): value})
+        return read_mod._field_map(book, META_SHEET)[0]
+
+    # 1.0 == True == 1 in Python, and hash alike; they read as different texts
+    assert meta_of(1.0) == {"version": "1"}
+    assert meta_of(True) == {"version": "True"}
+    assert meta_of(1.0) == {"version": "1"}
+
+
+def test_meta_sheet_cells_merge_like_the_book() -> None:
+    book = read_mod._Book(sheets=[], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
+    book.add_sheet_cells("S", {("S", "A1"): "a", ("S", "B1"): "b"})
+    book.add_sheet_cells("S", {("S", "B1"): "c"})  # a repeated sheet name
+    assert book.sheet_cells["S"] == {k: v for k, v in book.cells.items() if k[0] == "S"}
+
+
+_PROTECTION_PARTS = st.lists(st.sampled_from([
+    b"<", b">", b"/>", b" ", b"x:", b"sheetProtection", b"sheetProtections", b' sheet="1"', b' sheet="true"',
+    b' sheet="0"', b" password=\"AB\"", b"<sheetData>", b"</sheetData>", b"a", b"\n",
+]), max_size=40).map(b"".join)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(_PROTECTION_PARTS)
+def test_protection_search_agrees_with_scanning_everything(data: bytes) -> None:
+    assert read_mod._protected(data) == (read_mod._PROTECTION.search(data) is not None)
