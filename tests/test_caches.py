@@ -1,20 +1,24 @@
 """The caches that spare every return the work that depends on its form only.
 
 Each must give exactly what the uncached code gives, and never serve one input's result for
-another: a changed meta sheet, values equal in Python but not in meaning (True and 1).
+another: a changed meta sheet, other rule parameters (also ones equal in Python but not in
+meaning, True and 1).
 """
 
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlperf import read as read_mod
 from xlperf.read import META_SHEET, read_return
+from xlperf.rules import KINDS, RuleError
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"
@@ -82,3 +86,29 @@ _PROTECTION_PARTS = st.lists(st.sampled_from([
 @given(_PROTECTION_PARTS)
 def test_protection_search_agrees_with_scanning_everything(data: bytes) -> None:
     assert read_mod._protected(data) == (read_mod._PROTECTION.search(data) is not None)
+
+
+def test_rule_tree_cache_keys_by_value_and_type() -> None:
+    tiers = KINDS["tiers"]
+    params = {"bands": [[90, 10.0], [60, 5.0]], "else": 0}
+    assert tiers.evaluate(params, 10.0, {"actual": 70}) == Decimal("5.00")
+    assert tiers.evaluate(params, 10.0, {"actual": 70}) == Decimal("5.00")
+    params["bands"][1][1] = 3.0  # the same dict, changed: a new rule
+    assert tiers.evaluate(params, 10.0, {"actual": 70}) == Decimal("3.00")
+    # a weight of True equals 1 in Python, but it is not a number here
+    assert KINDS["yes_no"].evaluate({}, 1, {"actual": "是"}) == Decimal("1.00")
+    with pytest.raises(RuleError, match="weight"):
+        KINDS["yes_no"].evaluate({}, True, {"actual": "是"})
+    # list sizes are part of the tree: a sum over three cells, then over two
+    assert KINDS["sum"].evaluate({}, None, {"items": [1, 2, 3]}) == Decimal("6.00")
+    assert KINDS["sum"].evaluate({}, None, {"items": [1, 2]}) == Decimal("3.00")
+    # parameters without an exact key (a set) are not cached, and still checked
+    with pytest.raises(RuleError):
+        tiers.evaluate({"bands": {(90, 10.0)}, "else": 0}, 10.0, {"actual": 70})
+
+
+def test_rule_formulas_unchanged_by_the_cache() -> None:
+    refs = {"actual": "B1", "target": "C1"}
+    first = KINDS["deduction"].formula({"step": 1, "direction": "above"}, 5.0, refs)
+    assert KINDS["deduction"].formula({"step": 1, "direction": "above"}, 5.0, refs) == first
+    assert KINDS["deduction"].formula({"step": 2, "direction": "above"}, 5.0, refs) != first

@@ -553,6 +553,38 @@ def _descending_problems(name: str, bounds: Sequence[Any]) -> list[str]:
 
 ACTUAL, TARGET, SCORE = Cell("actual"), Cell("target"), Cell("score")
 
+RULE_CACHE_SIZE = 4096
+"""Distinct (kind, parameters, weight[, list sizes]) remembered; a form has a few dozen."""
+_VALID_RULES: dict[tuple[Any, ...], bool] = {}
+"""Rules whose parameters and weight passed check_params."""
+_EXPRS: dict[tuple[Any, ...], Expr] = {}
+"""Expression trees by rule and list sizes."""
+_SCALARS = (str, int, bool, type(None))
+
+
+def _frozen(value: object) -> object:
+    """A hashable key equal only for values that behave identically as rule parameters.
+
+    Types are part of the key (True == 1 == 1.0 in Python, but a weight of True is an error);
+    floats go by repr (-0.0 and 0.0 are equal, nan is not equal to itself). Anything else than
+    None, bool, int, float, str, lists, tuples and mappings of them raises TypeError."""
+    kind = type(value)
+    if kind is float:
+        return kind, repr(value)
+    if kind in _SCALARS:
+        return kind, value
+    if kind is list or kind is tuple:
+        return kind, tuple(_frozen(x) for x in value)  # type: ignore[attr-defined]
+    if isinstance(value, Mapping):
+        return kind, tuple((_frozen(k), _frozen(v)) for k, v in value.items())
+    raise TypeError(f"no cache key for {kind.__name__}")
+
+
+def _remember(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: object) -> None:
+    if len(cache) >= RULE_CACHE_SIZE:
+        cache.clear()  # specs built on the fly (tests, a spec editor) must not grow it forever
+    cache[key] = value
+
 
 @dataclass(frozen=True, eq=False)
 class Kind:
@@ -642,9 +674,19 @@ class Kind:
         return excel_round(_arith(raw), self.decimals)
 
     def _build(self, params: Mapping[str, Any], weight: float | None, bound: Bound) -> Expr:
-        problems = self.check_params(params, weight)
-        if problems:
-            raise RuleError(f"{self.name}: {'; '.join(problems)}")
+        # The tree depends on the parameters, the weight and the sizes of list operands only,
+        # and is immutable: it is built once per distinct rule (a form evaluates the same
+        # rules for every return). Parameters that cannot be keyed exactly are not cached.
+        try:
+            rule: tuple[Any, ...] | None = (self, _frozen(params), _frozen(weight))
+        except TypeError:
+            rule = None
+        if rule is None or rule not in _VALID_RULES:
+            problems = self.check_params(params, weight)
+            if problems:
+                raise RuleError(f"{self.name}: {'; '.join(problems)}")
+            if rule is not None:
+                _remember(_VALID_RULES, rule, True)
         for name in self.operands_for(params):
             if name not in bound:
                 raise RuleError(f"{self.name}: operand {name!r} is not bound")
@@ -654,7 +696,14 @@ class Kind:
             if isinstance(seq, str) or not isinstance(seq, Sequence):
                 raise RuleError(f"{self.name}: operand {name!r} takes a list of cells")
             sizes[name] = len(seq)
-        return self._expr(self._with_defaults(params), float(weight or 0), sizes)
+        if rule is None:
+            return self._expr(self._with_defaults(params), float(weight or 0), sizes)
+        key = (rule, tuple(sizes.items()))
+        expr = _EXPRS.get(key)
+        if expr is None:
+            expr = self._expr(self._with_defaults(params), float(weight or 0), sizes)
+            _remember(_EXPRS, key, expr)
+        return expr
 
     def _with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **params}
