@@ -2,7 +2,7 @@
 
 Each must give exactly what the uncached code gives, and never serve one input's result for
 another: a changed meta sheet, other rule parameters (also ones equal in Python but not in
-meaning, True and 1).
+meaning, True and 1), another layout.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlperf import read as read_mod
+from xlperf.checks.indicators import _parse, parse_value
+from xlperf.layout import builtin_layout, layout_form, per_layout
 from xlperf.read import META_SHEET, read_return
 from xlperf.rules import KINDS, RuleError
+from xlperf.spec import get_form
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"
@@ -112,3 +115,33 @@ def test_rule_formulas_unchanged_by_the_cache() -> None:
     first = KINDS["deduction"].formula({"step": 1, "direction": "above"}, 5.0, refs)
     assert KINDS["deduction"].formula({"step": 1, "direction": "above"}, 5.0, refs) == first
     assert KINDS["deduction"].formula({"step": 2, "direction": "above"}, 5.0, refs) != first
+
+
+def test_per_layout_memoises_per_object() -> None:
+    calls: list[object] = []
+
+    @per_layout
+    def keys(layout: object) -> list[str]:
+        calls.append(layout)
+        return sorted(builtin_layout("self_evaluation").cells)
+
+    layout = builtin_layout("self_evaluation")
+    assert keys(layout) is keys(layout) and len(calls) == 1
+    other = layout_form(get_form("self_evaluation"))  # equal, but another object
+    keys(other)
+    assert len(calls) == 2
+    assert layout.inputs() == other.inputs() and layout.inputs() is not layout.inputs()
+
+
+@pytest.mark.parametrize("value", ["≥95%", "12台", "规范", " ≥ 90 % ", "约5次（按年计）", "", "无"])
+@pytest.mark.parametrize("lenient", [False, True])
+def test_parsed_texts_from_cache_equal_a_fresh_parse(value: str, lenient: bool) -> None:
+    units = frozenset({"%", "台", "次"})
+    assert parse_value(value, units, lenient) == _parse(value, units, lenient)
+    assert parse_value(value, units, lenient) == _parse(value, units, lenient)
+
+
+def test_numbers_are_parsed_every_time() -> None:
+    zero, minus_zero = parse_value(0.0), parse_value(-0.0)
+    assert zero is not None and minus_zero is not None
+    assert repr(zero.number) == "0.0" and repr(minus_zero.number) == "-0.0"

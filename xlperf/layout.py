@@ -7,8 +7,10 @@ template writes these out; the reader and checker look addresses up here, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, wraps
+from typing import TypeVar
 
 from xlperf.rules import KINDS, qualitative_levels
 from xlperf.spec import (
@@ -86,12 +88,39 @@ class FormLayout:
     calcs: list[Calc]
     highlights: list[Highlight]
 
+    _inputs: tuple[Field, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
     def address(self, key: str) -> tuple[str, int, int]:
         sheet, placed = self.cells[key]
         return sheet, placed.row, placed.col
 
     def inputs(self) -> list[Field]:
-        return [p.field for _, p in self.cells.values() if p.field is not None]
+        # Asked for several times per checked return: listed once (a layout is not changed
+        # after layout_form), copied so that a caller may change its list.
+        if self._inputs is None:
+            self._inputs = tuple(p.field for _, p in self.cells.values() if p.field is not None)
+        return list(self._inputs)
+
+
+_T = TypeVar("_T")
+
+
+def per_layout(fn: Callable[[FormLayout], _T]) -> Callable[[FormLayout], _T]:
+    """Memoise ``fn(layout)`` per layout object: what depends on the form only is derived once,
+    not for every return checked. A layout is not changed after :func:`layout_form`; the cache
+    keeps each layout it has seen alive, so that its id cannot be reused by another object."""
+    memo: dict[int, tuple[FormLayout, _T]] = {}
+
+    @wraps(fn)
+    def cached(layout: FormLayout) -> _T:
+        hit = memo.get(id(layout))
+        if hit is not None and hit[0] is layout:
+            return hit[1]
+        value = fn(layout)
+        memo[id(layout)] = (layout, value)
+        return value
+
+    return cached
 
 
 class _Sheet:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
-from xlperf.layout import FormLayout
+from xlperf.layout import FormLayout, per_layout
 from xlperf.rules import RuleError, excel_round
 from xlperf.spec import Field, TableSection
 
@@ -118,19 +118,25 @@ def free_text_fields(ctx: Context) -> Iterator[tuple[Field, str]]:
 
 def unused_sheets(ctx: Context) -> set[str]:
     """Repeated project sheets (not the first copy) on which nothing has been typed."""
+    return {sheet for sheet, keys in _repeated_sheets(ctx.layout)
+            if all(is_blank(ctx.inputs.get(key)) for key in keys)}
+
+
+@per_layout
+def _repeated_sheets(layout: FormLayout) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(sheet, input keys that put it in use) of every repeated project sheet but the first."""
     by_sheet: dict[str, list[Field]] = {}
-    for fld in ctx.layout.inputs():
-        by_sheet.setdefault(ctx.layout.cells[fld.key][0], []).append(fld)
-    unused = set()
+    for fld in layout.inputs():
+        by_sheet.setdefault(layout.cells[fld.key][0], []).append(fld)
+    out = []
     for sheet, flds in by_sheet.items():
         prefixes = {prefix_of(f.key) for f in flds}
         if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
             continue
         prefix = prefixes.pop()
         skip = {prefix + k for k in PREFILLED_KEYS}
-        if all(is_blank(ctx.inputs.get(f.key)) for f in flds if f.key not in skip):
-            unused.add(sheet)
-    return unused
+        out.append((sheet, tuple(f.key for f in flds if f.key not in skip)))
+    return tuple(out)
 
 
 def amount_unit(layout: FormLayout) -> str:

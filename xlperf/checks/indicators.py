@@ -14,12 +14,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from xlperf.alerts import POSITIVE_OPS, REVERSE_OPS
 from xlperf.checks.base import Check, Context
-from xlperf.layout import OPERATORS, FormLayout
+from xlperf.layout import OPERATORS, FormLayout, per_layout
 from xlperf.read import Value
 from xlperf.spec import TableColumn, TableSection
 
@@ -167,6 +167,18 @@ def parse_value(value: Value, units: Collection[str] = (), lenient: bool = False
     ``units`` are the units recognised after a number besides ``%``/``‰`` and EXTRA_UNITS.
     ``lenient`` (for actuals) accepts a number followed by a remark: ``5.09%（按…计算）``.
     """
+    if type(value) is str and isinstance(units, frozenset | tuple):
+        # Texts repeat from return to return (targets of a template); Parsed is immutable.
+        return _parse_text(value, units, lenient)
+    return _parse(value, units, lenient)
+
+
+@lru_cache(maxsize=8192)
+def _parse_text(value: str, units: Collection[str], lenient: bool) -> Parsed | None:
+    return _parse(value, units, lenient)
+
+
+def _parse(value: Value, units: Collection[str], lenient: bool) -> Parsed | None:
     if is_blank(value):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -214,11 +226,14 @@ def is_rate(name: str) -> bool:
     return core.endswith(RATE_ENDINGS) and not core.endswith(NOT_RATE_ENDINGS)
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def level_name(value: Value) -> str | None:
     """A 一级/二级 value without its 指标/目标 suffix; None when blank."""
     if is_blank(value):
         return None
-    text = re.sub(r"\s+", "", str(value))
+    text = _SPACES.sub("", str(value))
     for suffix in LEVEL_SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             return text[: -len(suffix)]
@@ -242,9 +257,22 @@ class IndicatorTable:
     units: frozenset[str]
     repeated: bool
     sheet_inputs: tuple[str, ...]
+    _keys: dict[tuple[int, str], str | None] = field(init=False, repr=False, compare=False)
+    _fixed: dict[tuple[int, str], str | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # key() and fixed_value() are asked for every row of every return: answer from tables.
+        rows = range(1, self.section.rows + 1)
+        object.__setattr__(self, "_keys", {(n, role): self._key(n, role) for role in self.columns for n in rows})
+        object.__setattr__(self, "_fixed", {(n, role): self._fixed_value(n, role) for role in self.columns
+                                            for n in rows})
 
     def key(self, n: int, role: str) -> str | None:
         """The input key of a role's cell in row n; None when the role is absent or fixed."""
+        known = self._keys
+        return known[(n, role)] if (n, role) in known else self._key(n, role)
+
+    def _key(self, n: int, role: str) -> str | None:
         column = self.columns.get(role)
         if column is None or column.fixed or column.calc:
             return None
@@ -256,6 +284,10 @@ class IndicatorTable:
 
     def fixed_value(self, n: int, role: str) -> str | None:
         """The spec's value of a fixed column in row n (grouped tables)."""
+        known = self._fixed
+        return known[(n, role)] if (n, role) in known else self._fixed_value(n, role)
+
+    def _fixed_value(self, n: int, role: str) -> str | None:
         column = self.columns.get(role)
         if column is None or not column.fixed:
             return None
@@ -298,19 +330,12 @@ class Row:
         return f"指标“{self.name}”" if self.name else f"第{self.n}行指标"
 
 
-_TABLES: dict[int, tuple[FormLayout, list[IndicatorTable]]] = {}
-
-
+@per_layout
 def indicator_tables(layout: FormLayout) -> list[IndicatorTable]:
     """Every indicator table of a form (a table with a target column), in sheet order."""
-    cached = _TABLES.get(id(layout))
-    if cached is not None and cached[0] is layout:
-        return cached[1]
-    tables = [_describe(layout, s.name, tuple(p.key for p in s.cells if p.key and p.field), sec)
-              for s in layout.sheets for sec in s.spec.sections
-              if isinstance(sec, TableSection) and _role_columns(sec).get("target")]
-    _TABLES[id(layout)] = (layout, tables)
-    return tables
+    return [_describe(layout, s.name, tuple(p.key for p in s.cells if p.key and p.field), sec)
+            for s in layout.sheets for sec in s.spec.sections
+            if isinstance(sec, TableSection) and _role_columns(sec).get("target")]
 
 
 def _role_columns(section: TableSection) -> dict[str, TableColumn]:

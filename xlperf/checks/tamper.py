@@ -30,7 +30,7 @@ from xlperf.checks.scores import (
     show,
     summary_key,
 )
-from xlperf.layout import FormLayout, Placed
+from xlperf.layout import FormLayout, Placed, per_layout
 from xlperf.read import META_SHEET
 from xlperf.rules import KINDS, RuleError
 from xlperf.spec import NAME_PREFIX
@@ -74,16 +74,9 @@ def normalise_formula(text: str, sheet: str) -> str:
     return "".join(out).replace("_XLFN.", "").replace("_XLWS.", "")
 
 
-_EXPECTED: dict[int, tuple[FormLayout, dict[str, tuple[str, str]]]] = {}
-
-
+@per_layout
 def template_formulas(layout: FormLayout) -> dict[str, tuple[str, str]]:
-    """Formula text of every computed cell as the template writes it, and normalised; by key.
-
-    Cached per layout (the layout object is kept so that its id is not reused)."""
-    cached = _EXPECTED.get(id(layout))
-    if cached is not None and cached[0] is layout:
-        return cached[1]
+    """Formula text of every computed cell as the template writes it, and normalised; by key."""
 
     def ref(key: str, here: str) -> str:
         # as the template writes them: absolute, qualified only when on another sheet
@@ -105,7 +98,6 @@ def template_formulas(layout: FormLayout) -> dict[str, tuple[str, str]]:
             continue  # a layout that cannot be written has no template to compare with
         if text:
             out[key] = (text, normalise_formula(text, sheet))
-    _EXPECTED[id(layout)] = (layout, out)
     return out
 
 
@@ -147,19 +139,32 @@ def _a1(placed: Placed) -> str:
     return xl_rowcol_to_cell(placed.row, placed.col)
 
 
-def _fixed_cells(ctx: Context, styles: Sequence[str]) -> Iterator[tuple[str, Placed]]:
-    """(sheet, placed) of fixed cells of these styles on sheets the file still has."""
+@per_layout
+def _places(layout: FormLayout) -> dict[str, tuple[str, str]]:
+    """(sheet, A1 cell) of every keyed cell, as the template places it."""
+    return {key: (sheet, _a1(placed)) for key, (sheet, placed) in layout.cells.items()}
+
+
+@per_layout
+def _unkeyed_places(layout: FormLayout) -> dict[int, str]:
+    """A1 cell of every placed cell by id (placed cells are kept alive by the layout)."""
+    return {id(placed): _a1(placed) for sheet in layout.sheets for placed in sheet.cells}
+
+
+def _fixed_cells(ctx: Context, styles: Sequence[str]) -> Iterator[tuple[str, str, Placed]]:
+    """(sheet, A1 cell, placed) of fixed cells of these styles on sheets the file still has."""
     sheets = set(ctx.ret.sheets)
+    a1 = _unkeyed_places(ctx.layout)
     for sheet in ctx.layout.sheets:
         if sheet.name not in sheets:
             continue
         for placed in sheet.cells:
             if placed.style in styles:
-                yield sheet.name, placed
+                yield sheet.name, a1[id(placed)], placed
 
 
 def weight_altered(ctx: Context) -> None:
-    for sheet, placed in _fixed_cells(ctx, ("fixed",)):
+    for sheet, cell, placed in _fixed_cells(ctx, ("fixed",)):
         if placed.number is None:
             continue
         if placed.key:
@@ -167,28 +172,36 @@ def weight_altered(ctx: Context) -> None:
                 continue
             found = ctx.ret.values.get(placed.key)
         else:
-            found = ctx.ret.cells.get((sheet, _a1(placed)))
+            found = ctx.ret.cells.get((sheet, cell))
         x = number(found)
         if x is not None and abs(x - placed.number) < 1e-9:
             continue
-        name = f"“{placed.label}”" if placed.label else f"{sheet} {_a1(placed)} 的分值"
+        name = f"“{placed.label}”" if placed.label else f"{sheet} {cell} 的分值"
         shown = show(found) if x is None else plain(x)
         ctx.flag(placed.key, f"{name}应为 {plain(placed.number)}（表单规定），文件中为 {shown}："
                              f"分值不可修改，{_REDOWNLOAD}",
                  expected=placed.number, found=found if found is not None else "空白",
-                 sheet=sheet, cell=_a1(placed))
+                 sheet=sheet, cell=cell)
 
 
 def _squeeze(text: str) -> str:
     return "".join(text.split())
 
 
+@per_layout
+def _locked_texts(layout: FormLayout) -> dict[int, str]:
+    """The printed text of every locked text cell, squeezed, by id of the placed cell."""
+    return {id(placed): _squeeze(placed.text) for sheet in layout.sheets for placed in sheet.cells
+            if placed.style in LOCKED_TEXT_STYLES}
+
+
 def locked_cell_altered(ctx: Context) -> None:
-    for sheet, placed in _fixed_cells(ctx, LOCKED_TEXT_STYLES):
+    squeezed = _locked_texts(ctx.layout)
+    for sheet, cell, placed in _fixed_cells(ctx, LOCKED_TEXT_STYLES):
         if not placed.text.strip():
             continue
-        found = ctx.ret.cells.get((sheet, _a1(placed)))
-        if isinstance(found, str) and _squeeze(found) == _squeeze(placed.text):
+        found = ctx.ret.cells.get((sheet, cell))
+        if found == placed.text or isinstance(found, str) and _squeeze(found) == squeezed[id(placed)]:
             continue
         if is_blank(found):
             what = "已被删除"
@@ -197,7 +210,7 @@ def locked_cell_altered(ctx: Context) -> None:
         template = placed.text.replace("\n", "")
         ctx.flag(None, f"表格中固定的文字“{template}”{what}：模板的标题、标签和评分标准不可修改，{_REDOWNLOAD}",
                  expected=template, found=found if found is not None else "空白",
-                 sheet=sheet, cell=_a1(placed))
+                 sheet=sheet, cell=cell)
 
 
 # -- structure, version, protection, format ---------------------------------------------------
@@ -214,17 +227,29 @@ def structure_changed(ctx: Context) -> None:
             ctx.flag(None, f"工作表“{sheet.name}”不存在（可能被改名或删除），其中的内容无法读取：{_REDOWNLOAD}，"
                            "不要改动工作表名称", expected=sheet.name, found="缺失", sheet=sheet.name, cell="")
     # Fields on a missing sheet are covered by the finding above.
-    expected = {key: (sheet, _a1(placed)) for key, (sheet, placed) in layout.cells.items()
-                if sheet in ret.sheets}
+    expected = _places(layout)
+    if any(sheet.name not in ret.sheets for sheet in layout.sheets):
+        expected = {key: where for key, where in expected.items() if where[0] in ret.sheets}
     fm = ret.field_map
-    unmapped = [k for k in expected if k not in fm]
     unknown = sorted(k for k in fm if k not in layout.cells)
-    shifted = {k for k, where in expected.items() if k in fm and (fm[k].sheet, fm[k].cell) != where}
+    # .xls/.ods keep no defined names: FORMULAS_UNVERIFIED says so
+    names = ret.names if ret.file_kind == "xlsx" else None
+    unmapped: list[str] = []
     missing_names: list[str] = []
-    if ret.file_kind == "xlsx":  # .xls/.ods keep no defined names: FORMULAS_UNVERIFIED says so
-        missing_names = [k for k in expected if NAME_PREFIX + k not in ret.names]
-        shifted |= {k for k, where in expected.items() if ret.names.get(NAME_PREFIX + k, where) != where}
-    moved = [k for k in expected if k in shifted]
+    moved: list[str] = []
+    for k, where in expected.items():
+        ref = fm.get(k)
+        if ref is None:
+            unmapped.append(k)
+        shifted = ref is not None and (ref.sheet, ref.cell) != where
+        if names is not None:
+            loc = names.get(NAME_PREFIX + k)
+            if loc is None:
+                missing_names.append(k)
+            elif loc != where:
+                shifted = True
+        if shifted:
+            moved.append(k)
     problems = [
         (missing_names, "的定义名称缺失或失效"),
         (moved, "的位置与模板不符（可能插入、删除或移动了行列）"),
