@@ -38,6 +38,7 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph."""
     records = collect_returns(paths, jobs=jobs, progress=progress)
     tables = build_tables(records, roster, form)
+    del records  # the tables hold what the workbook shows: free the rest before writing it
     text = paragraph(tables)
     write_summary(tables, output, text)
     return Rollup(output, tables, text)

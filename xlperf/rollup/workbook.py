@@ -48,6 +48,12 @@ CREATED = dt.datetime(2024, 1, 1)
 MAX_ROWS = 1_048_576
 WIDTH_SAMPLE = 2000
 """Rows looked at to size a column (all of them would cost seconds on 300,000 rows)."""
+IN_MEMORY_CELLS = 5_000_000
+"""Up to this many table cells (blanks included) the workbook is built in memory with a shared
+string table: about a quarter less CPU than streaming (constant_memory writes every text inline,
+escaping it cell by cell), for ~75 bytes a cell (10,000 returns: 4 million cells, ~300 MB).
+Past it, rows stream to disk and memory stays flat however large the inbox. The content is the
+same either way."""
 
 # Number format by column header; other columns are text or plain numbers.
 KINDS = {
@@ -80,8 +86,10 @@ def write_summary(tables: Tables, path: Path, paragraph: str = "") -> Path:
 
 
 def _write(tables: Tables, path: Path, paragraph: str) -> None:
+    cells = sum(df.size for df in (tables.projects, tables.indicators, tables.findings, tables.missing,
+                                   tables.duplicates, tables.inventory))
     wb = xlsxwriter.Workbook(str(path), {
-        "constant_memory": True,  # rows go straight to disk: flat memory for 300,000 indicator rows
+        "constant_memory": cells > IN_MEMORY_CELLS,
         "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
     })
     wb.set_properties({"title": "预算绩效汇总", "author": "xlperf", "created": CREATED})
