@@ -13,7 +13,10 @@ How the inbox is made (fast, and honest about what the roll-up has to do):
    name carries a token in the shared strings, replaced by a number per copy, so the copies are
    ~33 different projects per unit (every tenth copy repeats the previous project: a
    resubmission, newer by modification time). Each file is a distinct workbook that is read,
-   guarded, recomputed and checked in full; nothing is cached between files.
+   guarded, recomputed and checked in full. What is cached between files depends only on the
+   form and its template, as it would for real returns (also ones re-saved by a spreadsheet
+   program): the field map parsed from the hidden sheet's cells, the parsed workbook and
+   relationship parts, rule expression trees, what the checks derive from the layout.
 
 Then, in a child process (so that its memory is the roll-up's alone): ``rollup`` with ``--jobs``
 workers, timed by stage; peak memory is ``ru_maxrss`` of that process and of its largest worker
@@ -161,6 +164,7 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int) -> dict[str, 
     records = collect_returns(files, jobs=jobs)
     t_collect = time.perf_counter()
     tables = build_tables(records, roster)
+    del records  # as rollup() does
     text = paragraph(tables)
     t_tables = time.perf_counter()
     write_summary(tables, output, text)
