@@ -101,19 +101,30 @@ def prefix_of(key: str) -> str:
 
 def input_fields(ctx: Context, *types: str) -> Iterator[Field]:
     """Input fields of the form (of the given types, if any), in layout order."""
-    for fld in ctx.layout.inputs():
-        if not types or fld.type in types:
-            yield fld
+    by_types = _fields_by_types(ctx.layout)
+    found = by_types.get(types)
+    if found is None:  # listed once per form and set of types: several checks ask per return
+        found = by_types[types] = tuple(f for f in ctx.layout.inputs() if not types or f.type in types)
+    return iter(found)
+
+
+@per_layout
+def _fields_by_types(layout: FormLayout) -> dict[tuple[str, ...], tuple[Field, ...]]:
+    return {}
 
 
 def free_text_fields(ctx: Context) -> Iterator[tuple[Field, str]]:
     """(field, text) of every filled field where free text is a valid value."""
-    for fld in ctx.layout.inputs():
+    for fld in _free_text_fields(ctx.layout):
         value = ctx.inputs.get(fld.key)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        if fld.type in FREE_TEXT_TYPES or (fld.type == "choice" and not fld.strict_choices):
+        if isinstance(value, str) and value.strip():
             yield fld, value
+
+
+@per_layout
+def _free_text_fields(layout: FormLayout) -> tuple[Field, ...]:
+    return tuple(fld for fld in layout.inputs()
+                 if fld.type in FREE_TEXT_TYPES or (fld.type == "choice" and not fld.strict_choices))
 
 
 def unused_sheets(ctx: Context) -> set[str]:

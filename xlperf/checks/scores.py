@@ -32,7 +32,7 @@ from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
 from xlperf.evaluate import Result
-from xlperf.layout import FormLayout
+from xlperf.layout import FormLayout, per_layout
 from xlperf.read import Value
 from xlperf.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
 from xlperf.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
@@ -179,9 +179,13 @@ def summary_key(layout: FormLayout) -> str | None:
 # -- SCORE_NOT_NUMBER / SCORE_OVER_WEIGHT / SCORE_NEGATIVE ------------------------------------
 def _typed_scores(ctx: Context) -> Iterator[tuple[ScoreRow, Value]]:
     """Score rows whose score is typed in, with the value the file holds."""
-    for row in score_rows(ctx.layout):
-        if row.score_is_input and row.score_key in ctx.layout.cells:
-            yield row, ctx.inputs.get(row.score_key)
+    for row in _typed_score_rows(ctx.layout):
+        yield row, ctx.inputs.get(row.score_key)
+
+
+@per_layout
+def _typed_score_rows(layout: FormLayout) -> tuple[ScoreRow, ...]:
+    return tuple(row for row in score_rows(layout) if row.score_is_input and row.score_key in layout.cells)
 
 
 def score_not_number(ctx: Context) -> None:

@@ -105,9 +105,14 @@ def _formula_cells(ctx: Context) -> Iterator[tuple[str, Placed]]:
     """Computed cells that the file has a place for (xlsx only: other formats give no formulas)."""
     if not ctx.ret.formulas:
         return
-    for key, (_, placed) in ctx.layout.cells.items():
-        if placed.calc is not None and key in ctx.ret.formulas and located(ctx, key):
+    for key, placed in _computed_cells(ctx.layout):
+        if key in ctx.ret.formulas and located(ctx, key):
             yield key, placed
+
+
+@per_layout
+def _computed_cells(layout: FormLayout) -> tuple[tuple[str, Placed], ...]:
+    return tuple((key, placed) for key, (_, placed) in layout.cells.items() if placed.calc is not None)
 
 
 def formula_overwritten(ctx: Context) -> None:
@@ -151,16 +156,22 @@ def _unkeyed_places(layout: FormLayout) -> dict[int, str]:
     return {id(placed): _a1(placed) for sheet in layout.sheets for placed in sheet.cells}
 
 
-def _fixed_cells(ctx: Context, styles: Sequence[str]) -> Iterator[tuple[str, str, Placed]]:
+def _fixed_cells(ctx: Context, styles: tuple[str, ...]) -> Iterator[tuple[str, str, Placed]]:
     """(sheet, A1 cell, placed) of fixed cells of these styles on sheets the file still has."""
+    by_styles = _cells_by_styles(ctx.layout)
+    found = by_styles.get(styles)
+    if found is None:
+        a1 = _unkeyed_places(ctx.layout)
+        found = by_styles[styles] = tuple((sheet.name, a1[id(placed)], placed) for sheet in ctx.layout.sheets
+                                          for placed in sheet.cells if placed.style in styles)
     sheets = set(ctx.ret.sheets)
-    a1 = _unkeyed_places(ctx.layout)
-    for sheet in ctx.layout.sheets:
-        if sheet.name not in sheets:
-            continue
-        for placed in sheet.cells:
-            if placed.style in styles:
-                yield sheet.name, a1[id(placed)], placed
+    return (cell for cell in found if cell[0] in sheets)
+
+
+@per_layout
+def _cells_by_styles(layout: FormLayout) -> dict[tuple[str, ...], tuple[tuple[str, str, Placed], ...]]:
+    """(sheet, A1 cell, placed) of every placed cell, by the styles asked for (filled on demand)."""
+    return {}
 
 
 def weight_altered(ctx: Context) -> None:
