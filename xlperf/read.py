@@ -842,26 +842,30 @@ def _assemble(path: Path, kind: FileKind, book: _Book, types: Mapping[str, str] 
     errors: dict[str, str] = {}
     absent_sheets: set[str] = set()
     sheets = set(book.sheets)
+    # the loop below runs for every field of every return: what it reads is bound locally
+    has_names, xls, date1904 = book.names is not None, kind.kind == "xls", book.date1904
+    cells, cell_formulas, no_cache, cell_errors = book.cells, book.formulas, book.no_cache, book.errors
     for key, ref in field_map.items():
         loc = names.get(NAME_PREFIX + key)
         if loc is None:
             loc = (ref.sheet, ref.cell)
-            if book.names is not None:
+            if has_names:
                 missing.append(key)
         if loc[0] not in sheets:
             absent_sheets.add(loc[0])
-        values[key] = _typed(book.cells.get(loc), types.get(key), book.date1904)
-        if book.names is not None:
-            formulas[key] = book.formulas.get(loc)
-            if loc in book.no_cache:
+        value = cells.get(loc)
+        values[key] = value if value is None else _typed(value, types.get(key), date1904)
+        if has_names:
+            formulas[key] = cell_formulas.get(loc)
+            if loc in no_cache:
                 cached_missing.append(key)
-        elif kind.kind == "xls" and ref.kind == "formula" and values[key] == 0:
+        elif xls and ref.kind == "formula" and values[key] == 0:
             # python-calamine reads every text result of an .xls formula as 0 (grade "优",
             # an empty ""), so a 0 there says nothing: treat it as no cached result.
             values[key] = None
             cached_missing.append(key)
-        if loc in book.errors:
-            errors[key] = book.errors[loc]
+        if loc in cell_errors:
+            errors[key] = cell_errors[loc]
     if kind.kind == "xls" and cached_missing:
         notes.append(".xls 文件中文字型公式结果（如等级）无法可靠读取，值为 0 的公式单元格已视为无缓存结果")
     if missing:
