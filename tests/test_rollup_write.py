@@ -10,6 +10,7 @@ formulas kept as text. Records are made by hand here, so no return needs to be c
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from python_calamine import CalamineWorkbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Finding
 from xlperf.rollup import build_tables, write_summary
 from xlperf.rollup import workbook as workbook_mod
+from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import IndicatorRow, ProjectRow, ReturnRecord
 
 TEXTS = ("=HYPERLINK(\"http://x\")", "@SUM(A1)", "+cmd", " 前后空格 ", "_x0041_", "控制\x01字符", "长" * 300)
@@ -67,3 +69,23 @@ def test_in_memory_and_streamed_workbooks_hold_the_same(tmp_path: Path, monkeypa
     book = openpyxl.load_workbook(tmp_path / "memory.xlsx")
     formulas = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
     assert formulas and all(str(f).startswith("=SUBTOTAL(") for f in formulas)
+
+
+def test_cycle_collection_is_paused_and_restored() -> None:
+    assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():  # nested: the outer pause stays
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cycle_collection_paused():
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collection_paused():
+            pass
+        assert not gc.isenabled()  # left off, as the caller had it
+    finally:
+        gc.enable()

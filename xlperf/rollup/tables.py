@@ -48,6 +48,7 @@ import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS, Checked
 from xlperf.layout import FormLayout, builtin_layout
+from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import Cell, IndicatorRow, ProjectRow, ReturnRecord
 from xlperf.roster import Roster, RosterUnit, normalise_name
 from xlperf.spec import TableSection, builtin_forms
@@ -320,6 +321,11 @@ class Tables:
 def build_tables(records: Sequence[ReturnRecord], roster: Roster | None = None,
                  form: str | None = None) -> Tables:
     """Match, deduplicate and tabulate ``records`` (any order; the output is sorted)."""
+    with cycle_collection_paused():
+        return _build_tables(records, roster, form)
+
+
+def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: str | None) -> Tables:
     records = sorted(records, key=lambda r: str(r.file))
     names = _display_names(records)
     entries = [Entry(r, p, roster.find(p.unit) if roster else None)

@@ -38,6 +38,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.tables import Tables
 
 __all__ = ["SHEETS", "write_summary"]
@@ -76,7 +77,8 @@ def write_summary(tables: Tables, path: Path, paragraph: str = "") -> Path:
     os.close(fd)
     tmp = Path(name)
     try:
-        _write(tables, tmp, paragraph)
+        with cycle_collection_paused():
+            _write(tables, tmp, paragraph)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
