@@ -566,7 +566,7 @@ def _frozen(value: object) -> object:
     """A hashable key equal only for values that behave identically as rule parameters.
 
     Types are part of the key (True == 1 == 1.0 in Python, but a weight of True is an error);
-    floats go by repr (-0.0 and 0.0 are equal, nan is not equal to itself). Anything else than
+    floats go by repr (so -0.0 and 0.0 differ, and a nan key equals itself). Anything else than
     None, bool, int, float, str, lists, tuples and mappings of them raises TypeError."""
     kind = type(value)
     if kind is float:
