@@ -23,6 +23,7 @@ from xlperf.evaluate import evaluate
 from xlperf.layout import FormLayout, Placed, SheetLayout
 from xlperf.rules import KINDS, RuleError, Value
 from xlperf.spec import NAME_PREFIX, Field
+from xlperf.xlsxtext import write_text
 
 META_SHEET = "_xlperf"
 SUMMARY_SHEET = "审核意见"
@@ -268,7 +269,7 @@ class _Writer:
         elif isinstance(value, int | float):
             ws.write_number(p.row, p.col, value, fmt)
         elif value is not None:
-            ws.write_string(p.row, p.col, str(value), fmt)
+            write_text(ws, p.row, p.col, str(value), fmt)
         else:
             ws.write_blank(p.row, p.col, None, fmt)
         if style == "input":
@@ -350,7 +351,7 @@ class _Writer:
                     target = item.sheet.replace("'", "''")
                     ws.write_url(row, col, f"internal:'{target}'!{item.cell}", link, item.text)
                 else:
-                    ws.write_string(row, col, item, body)
+                    write_text(ws, row, col, item, body)
             ws.set_row(row, max(MIN_ROW_HEIGHT, LINE_HEIGHT * lines + 6))
             row += 1
         ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
@@ -370,7 +371,7 @@ class _Writer:
         ]
         for i, (name, value) in enumerate(meta):
             ws.write_string(i, 0, name, bold)
-            ws.write_string(i, 1, value)
+            write_text(ws, i, 1, value)
         top = len(meta) + 1
         for j, head in enumerate(("key", "label", "sheet", "cell", "kind")):
             ws.write_string(top, j, head, bold)

@@ -40,6 +40,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.tables import Tables
+from xlperf.xlsxtext import write_text
 
 __all__ = ["SHEETS", "write_summary"]
 
@@ -127,7 +128,7 @@ def put(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None, date_fmt
     if value is None or value is pd.NaT:
         return
     if isinstance(value, str):
-        ws.write_string(row, col, value, fmt)
+        write_text(ws, row, col, value, fmt)
     elif isinstance(value, bool):
         ws.write_boolean(row, col, value, fmt)
     elif isinstance(value, int | float | Decimal):
@@ -141,7 +142,7 @@ def put(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None, date_fmt
     elif isinstance(value, dt.datetime | dt.date):
         ws.write_datetime(row, col, value, date_fmt or fmt)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        write_text(ws, row, col, str(value), fmt)
 
 
 def _table(wb: Workbook, styles: _Styles, name: str, df: pd.DataFrame, totals: bool = False,
@@ -169,7 +170,10 @@ def _rows(ws: Worksheet, df: pd.DataFrame, formats: Sequence[Any], date_fmt: Any
         for c, value in enumerate(row):
             kind = type(value)
             if kind is str:
-                write_string(r, c, value, formats[c])
+                if value.startswith("<r>"):
+                    write_text(ws, r, c, value, formats[c])
+                else:
+                    write_string(r, c, value, formats[c])
             elif kind is float and math.isfinite(value) or kind is int:
                 write_number(r, c, value, formats[c])
             elif value is not None:
