@@ -18,7 +18,7 @@ from xlperf.yamlsrc import SpecError
 PASSWORD_ENV = "XLPERF_PASSWORD"
 
 
-@click.group(help="xlperf：预算绩效管理表格工具（模板生成、审核、汇总）。")
+@click.group(help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
 @click.version_option(package_name="xlperf")
 def main() -> None:
     pass
@@ -285,7 +285,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
     sys.exit(1 if result.failed else 0)
 
 
-@main.command("demo", help="演示：生成四张模板和一份填好的样例报表到 output/。")
+@main.command("demo", help="演示：在 output/ 下生成模板、虚构单位的报表及审核报告、汇总工作簿、邮件（.eml）和年度循环。")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True)
 @click.option("--no-recalc", is_flag=True, help="不调用 LibreOffice 重算样例报表。")
