@@ -63,7 +63,8 @@ DEMO_RETURNS = (
 
 
 def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
-    """Write templates, fictional units' returns, check them with reports, and roll them up."""
+    """Templates; fictional units' returns checked with reports, rolled up and mailed (as .eml);
+    then the yearly cycle."""
     templates = outdir / "templates"
     for form_id in builtin_forms():
         path = write_template(builtin_layout(form_id), templates / f"{form_id}.xlsx")
@@ -72,8 +73,8 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _fill_returns(templates, returns, recalc)
     yield from _check_returns(returns, outdir / "reports")
     yield from _rollup_returns(returns, outdir / "summary.xlsx")
-    yield from _yearly_cycle(outdir / "cycle", recalc)
     yield from _mail_reports(outdir / "reports", outdir / "mail")
+    yield from _yearly_cycle(outdir / "cycle", recalc)
 
 
 def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:

@@ -63,6 +63,7 @@ def paragraph(tables: Tables) -> str:
                      f"（未报送或被退回）：{named}。")
         else:
             text += f"名单内 {f.roster_units} 个单位均有通过的报表。"
-    graded = "、".join(f"{g} {n} 份" for g, n in f.grades)
-    text += f"已通过报表的评价等次：{graded}。"
+    if any(n for _, n in f.grades):  # declarations carry no score: no grade line for them
+        graded = "、".join(f"{g} {n} 份" for g, n in f.grades)
+        text += f"已通过报表的评价等次：{graded}。"
     return text
