@@ -261,3 +261,15 @@ def test_password_from_environment(tmp_path: Path) -> None:
     default = write_template(builtin_layout("target_declaration"), tmp_path / "d.xlsx")
     ws, ws_default = openpyxl.load_workbook(out).worksheets[0], openpyxl.load_workbook(default).worksheets[0]
     assert ws.protection.password != ws_default.protection.password
+
+
+def test_values_in_percent_show_as_percent(generated: dict[str, Path]) -> None:
+    layout = builtin_layout("self_evaluation")
+    wb = openpyxl.load_workbook(generated["self_evaluation"])
+    sheet, row, col = layout.address("ind_17_target")
+    unit = cell_name(*layout.address("ind_17_unit")[1:])
+    rules = [rule for cf in wb[sheet].conditional_formatting if str(cf.sqref) == cell_name(row, col)
+             for rule in cf.rules]
+    percent = [r for r in rules if r.dxf is not None and r.dxf.numFmt is not None]
+    assert percent and percent[0].dxf.numFmt.formatCode == "0.00%"
+    assert f'${unit[0]}${unit[1:]}="%"' in percent[0].formula[0]

@@ -44,9 +44,15 @@ def qualitative_band(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
     return out_of_band_formula(refs["level"], refs["score"], float(params["weight"])).lstrip("=")
 
 
+def unit_is_percent(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    unit = refs["unit"]
+    return f'OR({unit}="%",{unit}="％")'
+
+
 CONDITIONS: dict[str, Callable[[Mapping[str, str], Mapping[str, Any]], str]] = {
     "missed_target_no_reason": missed_target_no_reason,
     "score_over_weight": score_over_weight,
     "not_greater": not_greater,
     "qualitative_band": qualitative_band,
+    "unit_is_percent": unit_is_percent,
 }

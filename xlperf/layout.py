@@ -66,6 +66,8 @@ class Highlight:
     check: str
     operands: dict[str, str]
     params: dict[str, object] = field(default_factory=dict)
+    style: str = "alert"
+    """alert: the cell turns red; percent: the number shows as a percentage."""
 
 
 @dataclass
@@ -230,6 +232,13 @@ class _Sheet:
                                 choices=column.choices, strict_choices=column.strict_choices,
                                 hint=column.hint)
                     self.input(r, c, column.span, fld)
+            if "unit" in starts:
+                # A value whose unit is "%" is typed as 95% (0.95): show it as a percentage.
+                for column in sec.columns:
+                    if column.type == "value" and not column.fixed:
+                        self.form.highlights.append(Highlight(
+                            self.spec.name, sec.row_key(n, column.key), "unit_is_percent",
+                            {"unit": sec.row_key(n, "unit")}, style="percent"))
             if sec.missed_target:
                 m = sec.missed_target
                 self.form.highlights.append(Highlight(

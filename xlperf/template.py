@@ -134,6 +134,7 @@ class _Formats:
         self.workbook = workbook
         self.cache: dict[tuple[str, str, bool], Format] = {}
         self.alert = workbook.add_format({"bg_color": ALERT_FILL, "font_color": "#9C0006"})
+        self.percent = workbook.add_format({"num_format": "0.00%"})
 
     def get(self, style: str, num_format: str = "", alert: bool = False) -> Format:
         key = (style, num_format, alert)
@@ -192,7 +193,7 @@ class _Writer:
             _, row, col = self.layout.address(h.target)
             ws.conditional_format(row, col, row, col, {
                 "type": "formula", "criteria": "=" + CONDITIONS[h.check](refs, h.params),
-                "format": self.formats.alert,
+                "format": self.formats.percent if h.style == "percent" else self.formats.alert,
             })
         for key, (sheet_name, placed) in self.layout.cells.items():
             self.workbook.define_name(NAME_PREFIX + key, "=" + _a1(sheet_name, placed.row, placed.col, ""))
