@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from xlperf.alerts import POSITIVE_OPS, REVERSE_OPS
 from xlperf.checks.base import Check, Context
+from xlperf.checks.fields import is_blank
 from xlperf.layout import OPERATORS, FormLayout, per_layout
 from xlperf.read import Value
 from xlperf.spec import TableColumn, TableSection
@@ -132,10 +133,6 @@ class Parsed:
     @property
     def quantitative(self) -> bool:
         return self.number is not None
-
-
-def is_blank(value: Value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _shown(value: Value) -> str:

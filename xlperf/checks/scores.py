@@ -26,11 +26,14 @@ not ``fields.WRONG_TYPE``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterator
 from decimal import Decimal
 
+from xlperf.alerts import REVERSE_OPS
 from xlperf.checks.base import Check, Context
+from xlperf.checks.consistency import EXEC_RATE_KEY
+from xlperf.checks.fields import as_number as number
+from xlperf.checks.fields import is_blank
 from xlperf.evaluate import Result
 from xlperf.layout import FormLayout, per_layout
 from xlperf.read import Value
@@ -38,8 +41,6 @@ from xlperf.rules import KINDS, RuleError, excel_round, qualitative_band, score_
 from xlperf.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
-EXEC_RATE_KEY = "exec_rate"
-"""The execution-rate calc: 实际支出 / 预算资金 (self_evaluation)."""
 OUTPUT_BLOCK = "output"
 """The scorecard block of 产出 scores."""
 LOW_EXEC_RATE = Decimal("0.9")
@@ -62,27 +63,13 @@ UNMET_WORDS = ("无", "否", "0", "没有")
 UNMET_PHRASES = ("未完成", "未开展", "未实施", "未达到", "未达标", "没有开展", "没有完成")
 """An actual value containing one of these says the target was not reached."""
 STRICT_OPS = ("＞", ">", "＜", "<")
-REVERSE_OPS = ("≤", "＜", "<=", "<")
 
 _EPSILON = 1e-9
 
 
 # -- shared helpers (also used by tamper) ----------------------------------------------------
-def number(value: object) -> float | None:
-    """A cell value as a float when it is a (finite) number, else None (text, blank, bool, date)."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def is_number(value: object) -> bool:
     return number(value) is not None
-
-
-def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def plain(x: Decimal | float) -> str:
