@@ -152,6 +152,18 @@ def test_workbook_has_every_sheet(book: openpyxl.Workbook) -> None:
             assert book[name].auto_filter.ref and book[name].auto_filter.ref.startswith("A1:")
 
 
+def test_every_sheet_prints_on_a4_one_page_wide(book: openpyxl.Workbook) -> None:
+    for ws in book.worksheets:
+        assert int(ws.page_setup.paperSize) == 9, ws.title
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth in (1, None) and ws.page_setup.fitToHeight == 0, ws.title
+        assert "&P" in (ws.oddFooter.center.text or ""), ws.title
+        assert ws.oddHeader.right.text == "&A" and "预算绩效汇总" in (ws.oddHeader.left.text or ""), ws.title
+        if ws.title != "统计":
+            assert ws.print_title_rows == "$1:$1", f"{ws.title} does not repeat its header row on every page"
+
+
 def test_inventory_has_one_row_per_input(inbox: Path, book: openpyxl.Workbook,
                                          checked: dict[str, Checked]) -> None:
     inventory = rows(book, "清单")

@@ -21,6 +21,7 @@ from xlsxwriter.worksheet import Worksheet
 from xlperf.alerts import CONDITIONS
 from xlperf.evaluate import evaluate
 from xlperf.layout import FormLayout, Placed, SheetLayout
+from xlperf.printsetup import a4_one_page_wide
 from xlperf.rules import KINDS, RuleError, Value
 from xlperf.spec import NAME_PREFIX, Field
 from xlperf.xlsxtext import write_text
@@ -209,15 +210,8 @@ class _Writer:
         for placed in sheet.cells:
             self.write_cell(ws, sheet.name, placed)
         ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
-        ws.set_paper(9)
-        ws.set_portrait() if not spec.landscape else ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.center_horizontally()
-        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        a4_one_page_wide(ws, spec.landscape, spec.repeat_rows)
         ws.print_area(0, 0, sheet.rows - 1, len(spec.widths) - 1)
-        if spec.repeat_rows:
-            ws.repeat_rows(0, spec.repeat_rows - 1)
-        ws.set_footer("&C第 &P 页，共 &N 页")
         ws.hide_gridlines(2)
 
     def write_cell(self, ws: Worksheet, sheet: str, p: Placed) -> None:

@@ -38,6 +38,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from xlperf.printsetup import a4_one_page_wide
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.tables import Tables
 from xlperf.xlsxtext import write_text
@@ -67,6 +68,8 @@ KINDS = {
 NUM_FORMATS = {"money": "#,##0.00", "rate": "0.00%", "score": "0.00", "int": "0",
                "datetime": "yyyy-mm-dd hh:mm:ss", "text": "@"}
 FIXED_WIDTHS = {"money": 13, "rate": 9, "score": 8, "int": 7, "datetime": 19}
+HEADER = "&L预算绩效汇总&R&A"
+"""Printed on every page: what the workbook is (left) and the sheet's name (right)."""
 SUBTOTAL = {"money": 109, "score": 101, "int": 109}
 """SUBTOTAL function per column kind on the totals row of 汇总 (109 sum, 101 average)."""
 
@@ -102,6 +105,7 @@ def _write(tables: Tables, path: Path, paragraph: str) -> None:
     _table(wb, styles, "问题清单", tables.findings)
     if tables.roster is None:
         ws = wb.add_worksheet("未报送")
+        a4_one_page_wide(ws, landscape=True, header=HEADER)
         ws.write_string(0, 0, "未提供单位名单（--roster），无法判断哪些单位未报送。", styles.note)
     else:
         _table(wb, styles, "未报送", tables.missing)
@@ -154,6 +158,7 @@ def _table(wb: Workbook, styles: _Styles, name: str, df: pd.DataFrame, totals: b
     for part in range(parts):
         ws = wb.add_worksheet(name if part == 0 else f"{name}（{part + 1}）")
         chunk = df.iloc[part * per_sheet:(part + 1) * per_sheet]
+        a4_one_page_wide(ws, landscape=True, repeat_rows=1, header=HEADER)
         _columns(ws, styles, columns, kinds, chunk)
         _rows(ws, chunk, [styles.kind[k] if k != "text" else None for k in kinds], styles.kind["datetime"])
         last = len(chunk)
@@ -240,6 +245,7 @@ class _Block:
 
 def _stats(wb: Workbook, styles: _Styles, tables: Tables, paragraph: str) -> None:
     ws = wb.add_worksheet("统计")
+    a4_one_page_wide(ws, landscape=True, header=HEADER)
     ws.set_column(0, 0, 24)
     ws.set_column(1, 4, 13)
     ws.set_row(0, 75)
