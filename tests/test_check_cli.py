@@ -53,6 +53,9 @@ def test_folder_is_searched_and_every_file_accounted_for(inbox: Path) -> None:
     doc = json.loads(out)
     files = sorted(Path(r["file"]).name for r in doc["returns"])
     assert files == ["broken.xlsx", "clean.xlsx", "typed_grade.xlsx"]  # .txt is not a spreadsheet
+    assert [(Path(o["file"]).name, o["reason"].startswith("文本文件")) for o in doc["not_checked"]] == [
+        ("notes.txt", True)]
+    assert doc["summary"]["not_checked"] == 1
     for r in doc["returns"]:
         assert JSON_KEYS <= set(r)
         for f in r["findings"]:
@@ -83,10 +86,20 @@ def test_strict_counts_warnings(inbox: Path, tmp_path: Path) -> None:
     assert code == 1
 
 
+def test_files_that_are_not_returns_are_listed_with_the_reason(inbox: Path) -> None:
+    code, out = run(str(inbox))
+    assert code == 1
+    assert "[未审核]  notes.txt  文本文件" in out
+    assert "共审核 3 份报表" in out and "另有 1 个文件不是报表，未审核" in out
+
+
 def test_usage_errors_exit_two(tmp_path: Path) -> None:
     assert run(str(tmp_path / "missing.xlsx"))[0] == 2
     assert run(str(tmp_path))[0] == 2  # an empty folder: nothing to check
     assert run()[0] == 2
+    (tmp_path / "returns.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    code, out = run(str(tmp_path))  # only a zip: says what it found and what to do
+    assert code == 2 and "returns.zip：压缩包" in out and "请解压" in out
 
 
 def test_report_dir_gets_a_report_per_return(inbox: Path, tmp_path: Path) -> None:

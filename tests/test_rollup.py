@@ -13,6 +13,7 @@ import datetime as dt
 import multiprocessing
 import os
 import re
+import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -477,6 +478,30 @@ def test_cli_rollup(inbox: Path, tmp_path: Path) -> None:
     assert inventory["丙_目标表.xlsx"] == "计入汇总"
     assert inventory["乙_评价报告.xlsx"] == "未汇总：表单为“项目支出绩效评价报告”，本次只汇总“财政项目支出绩效目标表”"
     assert "未提供单位名单" in str(openpyxl.load_workbook(tmp_path / "s.xlsx")["未报送"]["A1"].value)
+
+
+def test_files_in_the_inbox_that_are_not_returns_are_listed_not_checked(inbox: Path, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    shutil.copytree(inbox, box)
+    (box / "sub").mkdir()
+    (box / "sub" / "自评报告.docx").write_bytes(b"PK\x03\x04 a Word report sent with the return")
+    (box / "报表.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    (box / "~$甲_自评表.xlsx").write_bytes(b"\x00" * 162)  # Excel's lock file while 甲_自评表 is open
+    out = tmp_path / "s.xlsx"
+    result = CliRunner().invoke(main, ["rollup", str(box), "-o", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"本次共收到 {len(RETURNS) + 2 + 3} 个文件" in result.output
+    assert "另有 3 个文件不是报表、未审核" in result.output
+    wb = openpyxl.load_workbook(out)
+    inventory = {r["文件"]: r for r in rows(wb, "清单")}
+    assert len(inventory) == sum(1 for p in box.rglob("*") if p.is_file())
+    ignored = {name: (r["审核结果"], r["汇总情况"], r["说明"]) for name, r in inventory.items()
+               if r["审核结果"] == "未审核"}
+    assert set(ignored) == {"sub/自评报告.docx", "报表.zip", "~$甲_自评表.xlsx"}
+    assert ignored["报表.zip"][2].startswith("压缩包") and "请解压" in ignored["报表.zip"][2]
+    assert "Word" in ignored["sub/自评报告.docx"][2] and "临时锁定文件" in ignored["~$甲_自评表.xlsx"][2]
+    assert all(outcome == "未审核：不是报表文件" for _, outcome, _ in ignored.values())
+    assert not {r["文件"] for r in rows(wb, "问题清单")} & set(ignored)
 
 
 def test_cli_usage_errors_exit_2(inbox: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from xlperf.checks import CHECKS, Context
 from xlperf.evaluate import evaluate
 from xlperf.findings import Checked, Finding
+from xlperf.inbox import SPREADSHEET_SUFFIXES, find_returns
 from xlperf.layout import builtin_layout
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.rules import RuleError
@@ -28,19 +29,7 @@ from xlperf.spec import builtin_forms
 if TYPE_CHECKING:
     from xlperf.cycle.declared import DeclarationIndex
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-
-
-def find_returns(paths: list[Path]) -> list[Path]:
-    """Files named directly, and spreadsheets found recursively in folders, sorted, no repeats."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file()
-                            and p.suffix.lower() in SPREADSHEET_SUFFIXES and not p.name.startswith("~$"))
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))
+__all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
 def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:

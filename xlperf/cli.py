@@ -138,12 +138,19 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
                   against_dir: Path | None, key_file: Path | None) -> None:
-    from xlperf.checker import check_file, find_returns
-    from xlperf.console import finding_line, return_line, summary_line
+    from xlperf.checker import check_file
+    from xlperf.console import (
+        finding_line,
+        ignored_line,
+        no_returns_message,
+        return_line,
+        summary_line,
+    )
+    from xlperf.inbox import find_inputs
 
-    files = find_returns(list(paths))
+    files, others = find_inputs(paths)
     if not files:
-        raise click.UsageError("没有找到报表文件（.xlsx/.xlsm/.xls/.ods）")
+        raise click.UsageError(no_returns_message(others))
     key = _signing_key(key_file)
     against = None
     if against_dir is not None:
@@ -161,14 +168,20 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         write_batch_reports(results, report_dir)
     if as_json:
         doc = {"returns": [r.to_dict() for r in results],
-               "summary": {"files": len(results), "valid": sum(r.valid for r in results)}}
+               "not_checked": [{"file": str(p), "reason": reason} for p, reason in others],
+               "summary": {"files": len(results), "valid": sum(r.valid for r in results),
+                           "not_checked": len(others)}}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
         for checked in results:
             click.echo(return_line(checked))
             for finding in checked.findings:
                 click.echo(finding_line(finding))
+        for path, reason in others:
+            click.echo(ignored_line(path, reason))
         click.echo(summary_line(results))
+        if others:
+            click.echo(f"另有 {len(others)} 个文件不是报表，未审核（见上面的“未审核”行）。")
         from xlperf.signature import UNVERIFIED_NOTE
 
         unverified = sum(UNVERIFIED_NOTE in r.notes for r in results)
@@ -194,7 +207,8 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
 def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, form_id: str | None,
                    jobs: int | None) -> None:
-    from xlperf.checker import find_returns
+    from xlperf.console import no_returns_message
+    from xlperf.inbox import find_inputs
     from xlperf.rollup import rollup
     from xlperf.roster import RosterError, read_roster
 
@@ -214,13 +228,16 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
             return path.resolve() == target
         return path.name.startswith(".~") and path.parent.resolve() == target.parent
 
-    files = [p for p in find_returns(list(inbox)) if not own_output(p)]
+    found = find_inputs(inbox)
+    files = [p for p in found.returns if not own_output(p)]
+    others = [(p, reason) for p, reason in found.others if not own_output(p)]
     if not files:
-        raise click.UsageError("没有找到报表文件（.xlsx/.xlsm/.xls/.ods）")
+        raise click.UsageError(no_returns_message(others))
     with click.progressbar(length=len(files), label="汇总中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
         try:
-            result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update)
+            result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update,
+                            others=others)
         except OSError as exc:
             raise click.ClickException(f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
     click.echo(f"汇总工作簿：{result.output}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from xlperf.findings import STATUS_LABELS, Checked, Finding
 
@@ -25,6 +26,21 @@ def finding_line(finding: Finding) -> str:
     where = f"{place} " if place else ""
     label = f"{finding.label}：" if finding.label and finding.label not in finding.message else ""
     return f"    {SEVERITY_LABELS[finding.severity]} {finding.code} {where}{label}{finding.message}"
+
+
+def ignored_line(path: Path, reason: str) -> str:
+    """A file of the inbox that is not checked, and why."""
+    return f"[未审核]  {path.name}  {reason}"
+
+
+def no_returns_message(others: Sequence[tuple[Path, str]]) -> str:
+    """Usage error text when a batch finds no spreadsheet: what it found instead, if anything."""
+    text = "没有找到报表文件（.xlsx/.xlsm/.xls/.ods）"
+    if others:
+        shown = "；".join(f"{p.name}：{r}" for p, r in others[:5])
+        more = f" 等 {len(others)} 个" if len(others) > 5 else ""
+        text += f"。找到的其他文件{more}：{shown}"
+    return text
 
 
 def summary_line(results: Iterable[Checked]) -> str:

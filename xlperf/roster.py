@@ -31,6 +31,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from xlperf.inbox import SPREADSHEET_SUFFIXES
+
 __all__ = ["Roster", "RosterError", "RosterUnit", "normalise_name", "read_roster"]
 
 # Accepted header spellings by column, compared after normalise_name; the first is the canonical
@@ -45,7 +47,6 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("code", "name", "dept")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 MAX_SHOWN = 50
 """Problems listed in one error; a roster with more is probably the wrong file anyway."""
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlperf.rollup.collect import Progress, collect_returns
-from xlperf.rollup.records import ReturnRecord
+from xlperf.rollup.collect import Progress, collect_returns, file_stat
+from xlperf.rollup.records import ReturnRecord, ignored_record
 from xlperf.rollup.summary import Figures, figures, paragraph
 from xlperf.rollup.tables import Tables, build_tables, record_of
 from xlperf.rollup.workbook import SHEETS, write_summary
@@ -34,9 +34,14 @@ class Rollup:
 
 
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
-           jobs: int | None = None, progress: Progress | None = None) -> Rollup:
-    """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph."""
+           jobs: int | None = None, progress: Progress | None = None,
+           others: Sequence[tuple[Path, str]] = ()) -> Rollup:
+    """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph.
+
+    ``others``: files of the inbox that are not checked, each with the reason (see
+    :func:`xlperf.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there."""
     records = collect_returns(paths, jobs=jobs, progress=progress)
+    records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
     del records  # the tables hold what the workbook shows: free the rest before writing it
     text = paragraph(tables)

@@ -30,7 +30,7 @@ from xlperf.checker import check_file
 from xlperf.rollup.records import ReturnRecord, failed_record
 from xlperf.rollup.tables import record_of
 
-__all__ = ["check_one", "collect_returns"]
+__all__ = ["check_one", "collect_returns", "file_stat"]
 
 Progress = Callable[[int], None]
 """Called with the number of files just finished."""
@@ -41,7 +41,7 @@ IN_FLIGHT_PER_JOB = 3
 
 def check_one(path: Path) -> ReturnRecord:
     """Check one file into its record; never raises."""
-    size, mtime_ns = _stat(path)
+    size, mtime_ns = file_stat(path)
     try:
         return record_of(check_file(path), size, mtime_ns)
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
@@ -125,7 +125,8 @@ def _run_isolated(paths: Sequence[Path], suspects: list[int], results: list[Retu
             pool.shutdown(wait=True)
 
 
-def _stat(path: Path) -> tuple[int, int]:
+def file_stat(path: Path) -> tuple[int, int]:
+    """Size and modification time (ns) of ``path``; zeros when it cannot be read."""
     try:
         stat = path.stat()
         return stat.st_size, stat.st_mtime_ns
@@ -134,10 +135,10 @@ def _stat(path: Path) -> tuple[int, int]:
 
 
 def _failed(path: Path, exc: BaseException) -> ReturnRecord:
-    return failed_record(path, *_stat(path), "ROLLUP_FAILED",
+    return failed_record(path, *file_stat(path), "ROLLUP_FAILED",
                          f"文件“{path.name}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
 
 
 def _crashed(path: Path) -> ReturnRecord:
-    return failed_record(path, *_stat(path), "WORKER_CRASHED",
+    return failed_record(path, *file_stat(path), "WORKER_CRASHED",
                          f"审核进程在处理文件“{path.name}”时异常退出（文件可能损坏或过大）：请检查该文件后重新报送")

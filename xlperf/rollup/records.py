@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from xlperf.findings import REJECTED, Finding
+from xlperf.findings import REJECTED, STATUS_LABELS, Finding
+
+IGNORED = "ignored"
+"""A file found in the inbox that is not a spreadsheet: listed in 清单, never checked."""
+RECORD_LABELS = {**STATUS_LABELS, IGNORED: "未审核"}
 
 Cell = float | int | str | dt.date | None
 """A value as read from a return: numbers, text (also text typed into number cells), dates."""
@@ -63,7 +67,7 @@ class ReturnRecord:
     size: int
     mtime_ns: int
     status: str
-    """accepted / accepted_with_warnings / rejected (see xlperf.findings)."""
+    """accepted / accepted_with_warnings / rejected (see xlperf.findings), or IGNORED."""
     form: str | None = None
     form_version: str | None = None
     unit: str | None = None
@@ -93,3 +97,8 @@ def failed_record(path: Path, size: int, mtime_ns: int, code: str, message: str)
     """A rejected record for a file the roll-up could not check at all."""
     return ReturnRecord(file=path, size=size, mtime_ns=mtime_ns, status=REJECTED,
                         findings=(Finding(code, "error", message),))
+
+
+def ignored_record(path: Path, size: int, mtime_ns: int, reason: str) -> ReturnRecord:
+    """The record of a file that is not checked (:func:`xlperf.inbox.not_a_return` says why)."""
+    return ReturnRecord(file=path, size=size, mtime_ns=mtime_ns, status=IGNORED, notes=(reason,))

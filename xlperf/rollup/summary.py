@@ -1,7 +1,8 @@
 """The one-paragraph Chinese summary of a roll-up, and the figures it states.
 
 Figures count input files (清单): how many, accepted (with or without warnings), rejected (of
-which unreadable or not a return), superseded by a newer return of the same project; the units
+which unreadable or not a return), not checked because they are no spreadsheets (a Word report
+sent along, a zip), superseded by a newer return of the same project; the units
 of the roster without an accepted return (未报送); and the grades of the counted, accepted
 returns (统计).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
+from xlperf.rollup.records import IGNORED, RECORD_LABELS
 from xlperf.rollup.tables import Tables
 
 __all__ = ["Figures", "figures", "paragraph"]
@@ -26,6 +28,8 @@ class Figures:
     with_warnings: int
     rejected: int
     unreadable: int
+    ignored: int
+    """Files of the inbox that are not spreadsheets (listed in 清单, not checked)."""
     superseded: int
     roster_units: int | None
     missing_units: tuple[str, ...]
@@ -42,6 +46,7 @@ def figures(tables: Tables) -> Figures:
         with_warnings=sum(s == STATUS_LABELS[ACCEPTED_WITH_WARNINGS] for s in status),
         rejected=sum(s == STATUS_LABELS[REJECTED] for s in status),
         unreadable=sum(str(o).startswith("未汇总：无法作为报表读取") for o in outcome),
+        ignored=sum(s == RECORD_LABELS[IGNORED] for s in status),
         superseded=sum(str(o).startswith("重复报送") for o in outcome),
         roster_units=len(tables.roster.units) if tables.roster else None,
         missing_units=tuple(tables.missing["单位名称"].tolist()) if tables.roster else (),
@@ -55,6 +60,8 @@ def paragraph(tables: Tables) -> str:
             f"退回 {f.rejected} 份")
     if f.unreadable:
         text += f"（其中 {f.unreadable} 个文件无法作为报表读取）"
+    if f.ignored:
+        text += f"，另有 {f.ignored} 个文件不是报表、未审核（原因见“清单”）"
     text += f"；{f.superseded} 份为重复报送，以最新一份为准。" if f.superseded else "；没有重复报送。"
     if f.roster_units is not None:
         if f.missing_units:

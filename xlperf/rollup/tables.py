@@ -46,10 +46,17 @@ from typing import Any
 
 import pandas as pd
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS, Checked
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.layout import FormLayout, builtin_layout
 from xlperf.rollup._gc import cycle_collection_paused
-from xlperf.rollup.records import Cell, IndicatorRow, ProjectRow, ReturnRecord
+from xlperf.rollup.records import (
+    IGNORED,
+    RECORD_LABELS,
+    Cell,
+    IndicatorRow,
+    ProjectRow,
+    ReturnRecord,
+)
 from xlperf.roster import Roster, RosterUnit, normalise_name
 from xlperf.spec import TableSection, builtin_forms
 
@@ -384,7 +391,7 @@ def _form_title(form: str | None) -> str:
 
 
 def _status(record: ReturnRecord) -> str:
-    return STATUS_LABELS[record.status]
+    return RECORD_LABELS[record.status]
 
 
 def _project_row(e: Entry, names: dict[int, str]) -> tuple[Any, ...]:
@@ -464,7 +471,8 @@ def _inventory_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], n
     for i, r in enumerate(records, start=1):
         mine = by_record.get(id(r), [])
         outcome = _outcome(r, mine, names, roster, form)
-        first_error = next((f.message for f in r.findings if f.severity == "error"), None)
+        first_error = next((f.message for f in r.findings if f.severity == "error"),
+                           r.notes[0] if r.status == IGNORED else None)
         yield (i, names[id(r)], r.size, r.mtime, _form_title(r.form), r.unit, mine[0].dept if mine else None,
                len(r.projects), _status(r), r.errors, r.warnings, outcome, first_error)
 
@@ -472,6 +480,8 @@ def _inventory_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], n
 def _outcome(r: ReturnRecord, mine: Sequence[Entry], names: dict[int, str], roster: Roster | None,
              form: str | None) -> str:
     """What became of a file in the summary: counted, superseded by which file, or why not."""
+    if r.status == IGNORED:
+        return "未审核：不是报表文件"
     if not r.projects:
         code = next((f.code for f in r.findings if f.severity == "error"), "")
         return f"未汇总：无法作为报表读取（{code}）" if code else "未汇总：无法作为报表读取"

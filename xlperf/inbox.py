@@ -1,0 +1,72 @@
+"""The files a batch is given: the returns to check, and every other file with why it is not one.
+
+Folders are searched recursively. A file named on the command line is always a return to check
+(the guard then says what it really is). A file found in a folder is checked when its name ends
+like a spreadsheet; any other file found there (a Word report sent with the return, a zip of
+returns, Excel's ``~$`` lock file) is not checked but is listed with the reason, so that no input
+disappears without a word and the clerk sees what to ask the unit for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["SPREADSHEET_SUFFIXES", "Inputs", "find_inputs", "find_returns", "not_a_return"]
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+_KINDS = (
+    ((".zip", ".rar", ".7z", ".gz", ".tar", ".tgz"), "压缩包，未解压审核：请解压后把其中的报表放入收件箱再审核"),
+    ((".et", ".ett"), "WPS 表格专有格式（.et），无法审核：请让单位在 WPS 中另存为 .xlsx 后重新报送"),
+    ((".doc", ".docx", ".wps", ".wpt", ".rtf"), "Word/WPS 文字文档，不是报表，未审核（如是附送的说明材料，可另行查阅）"),
+    ((".pdf", ".ofd"), "PDF/OFD 文件，不是可审核的电子表格：如是报表的扫描件或打印件，请让单位另报 .xlsx 文件"),
+    ((".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff"), "图片，不是可审核的电子表格"),
+    ((".csv", ".txt"), "文本文件，不是下发的报表模板，未审核"),
+)
+
+
+class Inputs(NamedTuple):
+    returns: list[Path]
+    """Files to check, sorted, no repeats."""
+    others: list[tuple[Path, str]]
+    """Files found in folders that are not checked, each with the reason (Chinese), sorted."""
+
+
+def find_inputs(paths: Iterable[Path]) -> Inputs:
+    """Every file of ``paths``: named files and spreadsheets found in folders to check, the rest listed."""
+    returns: list[Path] = []
+    others: list[tuple[Path, str]] = []
+    for path in paths:
+        if not path.is_dir():
+            returns.append(path)
+            continue
+        for found in sorted(p for p in path.rglob("*") if p.is_file()):
+            reason = not_a_return(found)
+            if reason is None:
+                returns.append(found)
+            else:
+                others.append((found, reason))
+    unique = list(dict.fromkeys(returns))
+    checked = set(unique)
+    return Inputs(unique, list(dict.fromkeys((p, r) for p, r in others if p not in checked)))
+
+
+def find_returns(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and spreadsheets found recursively in folders, sorted, no repeats."""
+    return find_inputs(paths).returns
+
+
+def not_a_return(path: Path) -> str | None:
+    """Why a file found in a folder is not checked as a return; None when it is checked."""
+    suffix = path.suffix.lower()
+    if path.name.startswith("~$"):
+        return "Excel/WPS 打开文件时生成的临时锁定文件，不是报表，未审核"
+    if suffix in SPREADSHEET_SUFFIXES:
+        return None
+    for suffixes, reason in _KINDS:
+        if suffix in suffixes:
+            return reason
+    shown = suffix or "（无扩展名）"
+    return f"不是电子表格（扩展名 {shown}），未审核：如是报表，请让单位用下发的 .xlsx 模板填报后重新报送"
