@@ -447,3 +447,20 @@ def test_other_forms_in_the_declarations_folder_are_counted_once(cycle: dict[str
     issued = prefilled_templates(builtin_layout(SE), index, tmp_path / "out", year=2022, key=KEY)
     assert [p.name for p in issued.files] == [f"自评表_{UNIT}_{PROJECT}.xlsx"]
     assert "另有 2 份其他表单的文件（不是绩效目标申报表），未使用" in issued.lines
+
+
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+def test_signed_returns_saved_as_xls_or_ods_are_still_verified(cycle: dict[str, Any], fmt: str,
+                                                                lo_recalc: Callable[..., dict[Path, Path]]) -> None:
+    def other_unit(wb: Workbook) -> None:
+        set_key(wb, "unit_name", "西山县中小企业局")
+        set_meta(wb, "unit", "西山县中小企业局")
+
+    untouched, edited = cycle["se_return"], tampered(cycle, f"other_unit_{fmt}", other_unit)
+    saved = lo_recalc([untouched, edited], cycle["root"] / f"saved_as_{fmt}", fmt=fmt)
+    clean = check_file(saved[untouched], key=KEY)
+    assert {f.code for f in clean.findings} == {"FORMULAS_UNVERIFIED"}, clean.findings
+    assert clean.status == ACCEPTED_WITH_WARNINGS
+    wrong = check_file(saved[edited], key=KEY)
+    mismatch = [f for f in wrong.findings if f.code == "SIGNATURE_MISMATCH"]
+    assert [(f.expected, f.found) for f in mismatch] == [(UNIT, "西山县中小企业局")]
