@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TOKEN = "#P#"
+CALAMINE_FLOOR = "python-calamine, values only (Rust)"
 FORMS = (("self_evaluation", 60), ("target_declaration", 15), ("evaluation_report", 15), ("target_table", 10))
 DISTRICTS = ("东湖区", "西山县", "南城区", "北湖县", "清河区", "石桥镇", "云溪县", "长宁区", "平安县", "兴华区",
              "临江县", "安阳区", "新华县", "金水区", "明湖县", "高新区", "滨江区", "丰泽县", "凤凰区", "柳林县")
@@ -250,18 +251,14 @@ def stages(files: Sequence[Path]) -> dict[str, float]:
 
 def floor_ms(files: Sequence[Path]) -> dict[str, float]:
     """What reading alone costs, ms per file: inflating every part; python-calamine's values."""
-    from python_calamine import CalamineWorkbook
+    from bench_read import calamine_raw
 
     def inflate(path: Path) -> int:
         with zipfile.ZipFile(path) as zf:
             return sum(len(zf.read(info)) for info in zf.infolist())
 
-    def values(path: Path) -> int:
-        wb = CalamineWorkbook.from_path(str(path))
-        return sum(len(wb.get_sheet_by_name(name).to_python()) for name in wb.sheet_names)
-
     return {"inflate every part (zlib)": per_file_ms(inflate, files),
-            "python-calamine, values only (Rust)": per_file_ms(values, files)}
+            CALAMINE_FLOOR: per_file_ms(calamine_raw, files)}
 
 
 def openpyxl_ms(files: Sequence[Path]) -> float:
@@ -338,12 +335,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nfloors on this machine (no roll-up that writes this workbook with xlsxwriter can beat them):")
         floor = r["xlsxwriter_floor_s"]
         print(f"  {'xlsxwriter alone writing the same cells':45s} {floor:8.2f} s")
-        reading = floor_ms(sample)
-        for label, per_file in reading.items():
-            print(f"  {label:45s} {per_file:8.2f} ms/file -> {per_file * len(files) / 1000 / args.jobs:5.1f} s "
+        on_cores = {}  # seconds for every file of the inbox on --jobs cores
+        for label, per_file in floor_ms(sample).items():
+            on_cores[label] = per_file * len(files) / 1000 / args.jobs
+            print(f"  {label:45s} {per_file:8.2f} ms/file -> {on_cores[label]:5.1f} s "
                   f"for {len(files)} files on {args.jobs} cores")
-        values = reading["python-calamine, values only (Rust)"] * len(files) / 1000 / args.jobs
-        print(f"  import + calamine values + xlsxwriter alone = {r['import'] + values + floor:.1f} s, before "
+        print(f"  import + calamine values + xlsxwriter alone = {r['import'] + on_cores[CALAMINE_FLOOR] + floor:.1f} s, before "
               f"any formula, defined name or check is read (goal 20 s; 20x openpyxl = {serial / 20:.1f} s)")
     finally:
         if args.keep is None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from xlperf.findings import STATUS_LABELS, Checked, Finding
+from xlperf.inbox import SPREADSHEET_SUFFIXES
 
 SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 
@@ -35,7 +36,7 @@ def ignored_line(path: Path, reason: str) -> str:
 
 def no_returns_message(others: Sequence[tuple[Path, str]]) -> str:
     """Usage error text when a batch finds no spreadsheet: what it found instead, if anything."""
-    text = "没有找到报表文件（.xlsx/.xlsm/.xls/.ods）"
+    text = f"没有找到报表文件（{'/'.join(SPREADSHEET_SUFFIXES)}）"
     if others:
         shown = "；".join(f"{p.name}：{r}" for p, r in others[:5])
         more = f" 等 {len(others)} 个" if len(others) > 5 else ""

@@ -29,7 +29,7 @@ _KINDS = (
 
 class Inputs(NamedTuple):
     returns: list[Path]
-    """Files to check, sorted, no repeats."""
+    """Files to check: named files as given, each folder's spreadsheets sorted; no repeats."""
     others: list[tuple[Path, str]]
     """Files found in folders that are not checked, each with the reason (Chinese), sorted."""
 
@@ -54,7 +54,7 @@ def find_inputs(paths: Iterable[Path]) -> Inputs:
 
 
 def find_returns(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, and spreadsheets found recursively in folders, sorted, no repeats."""
+    """:attr:`Inputs.returns` of :func:`find_inputs`: what a batch checks."""
     return find_inputs(paths).returns
 
 

@@ -1,8 +1,8 @@
 """The one-paragraph Chinese summary of a roll-up, and the figures it states.
 
 Figures count input files (清单): how many, accepted (with or without warnings), rejected (of
-which unreadable or not a return), not checked because they are no spreadsheets (a Word report
-sent along, a zip), superseded by a newer return of the same project; the units
+which unreadable or not a return), not checked because they are not spreadsheets (a Word
+report sent along, a zip), superseded by a newer return of the same project; the units
 of the roster without an accepted return (未报送); and the grades of the counted, accepted
 returns (统计).
 """
