@@ -21,11 +21,11 @@ from typing import Any
 
 from bench_read import make_variants, recalculated
 
-from xlperf.checker import check_file, check_return
-from xlperf.evaluate import evaluate
-from xlperf.guard import inspect_file
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
+from xlperf.checks.checker import check_file, check_return
+from xlperf.form.evaluate import evaluate
+from xlperf.form.layout import builtin_layout
+from xlperf.read.guard import inspect_file
+from xlperf.read.reader import read_return
 from xlperf.report import write_batch_reports
 
 

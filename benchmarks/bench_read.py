@@ -33,11 +33,11 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from xlperf.fill import fill_workbook
-from xlperf.guard import inspect_file
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
-from xlperf.spec import Field
+from xlperf.excel.fill import fill_workbook
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import Field
+from xlperf.read.guard import inspect_file
+from xlperf.read.reader import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("项目", "资金", "绩效", "目标", "完成", "按计划", "服务", "企业", "满意度", "年度", "管理",
@@ -91,7 +91,7 @@ def make_variants(form: str, count: int, out: Path, seed: int) -> list[Path]:
 
 def recalculated(paths: Sequence[Path], out: Path) -> list[Path]:
     try:
-        from xlperf.recalc import RecalcUnavailable, recalculate
+        from xlperf.excel.recalc import RecalcUnavailable, recalculate
     except ImportError:
         return []
     try:

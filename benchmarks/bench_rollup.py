@@ -67,8 +67,8 @@ def unit_name(i: int) -> str:
 
 def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
     """A sample return of ``form`` made the unit's own: name, 主管部门, money and scores."""
-    from xlperf.demo import sample_values
-    from xlperf.layout import builtin_layout
+    from xlperf.cli.demo import sample_values
+    from xlperf.form.layout import builtin_layout
 
     layout = builtin_layout(form)
     fields = {f.key: f for f in layout.inputs()}
@@ -101,8 +101,8 @@ def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
 
 
 def make_units(units: int, out: Path, seed: int) -> list[Path]:
-    from xlperf.layout import builtin_layout
-    from xlperf.template import TemplateOptions, write_template
+    from xlperf.excel.template import TemplateOptions, write_template
+    from xlperf.form.layout import builtin_layout
 
     rng = random.Random(seed)
     weights = [w for _, w in FORMS]
@@ -154,9 +154,9 @@ def write_roster(units: int, path: Path) -> None:
 def child(inbox: Path, output: Path, roster_path: Path, jobs: int) -> dict[str, Any]:
     """The roll-up, stage by stage, in this (fresh) process."""
     t0 = time.perf_counter()
-    from xlperf.checker import find_returns
+    from xlperf.checks.checker import find_returns
+    from xlperf.read.roster import read_roster
     from xlperf.rollup import build_tables, collect_returns, paragraph, write_summary
-    from xlperf.roster import read_roster
 
     t_import = time.perf_counter()
     files = find_returns([inbox])
@@ -224,11 +224,11 @@ def per_file_ms(fn: Callable[[Any], Any], items: Sequence[Any]) -> float:
 
 def stages(files: Sequence[Path]) -> dict[str, float]:
     """check_file's stages on ``files``, serially in this process, ms per file."""
-    from xlperf.checker import check_file, check_return
-    from xlperf.evaluate import evaluate
-    from xlperf.guard import inspect_file
-    from xlperf.layout import builtin_layout
-    from xlperf.read import read_return
+    from xlperf.checks.checker import check_file, check_return
+    from xlperf.form.evaluate import evaluate
+    from xlperf.form.layout import builtin_layout
+    from xlperf.read.guard import inspect_file
+    from xlperf.read.reader import read_return
     from xlperf.rollup import record_of
 
     returns = [read_return(p) for p in files]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from xlperf.recalc import recalculate, soffice_path
+from xlperf.excel.recalc import recalculate, soffice_path
 
 
 @pytest.fixture(scope="session")
 def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
-    """:func:`xlperf.recalc.recalculate`; skips without LibreOffice, except on CI where it fails."""
+    """:func:`xlperf.excel.recalc.recalculate`; skips without LibreOffice, except on CI where it fails."""
     if soffice_path() is None:
         message = "LibreOffice (soffice) is not on PATH; the engine tests need it"
         if os.environ.get("CI"):

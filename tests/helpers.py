@@ -7,9 +7,9 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.demo import sample_values
+from xlperf.cli.demo import sample_values
 from xlperf.findings import Checked
-from xlperf.layout import builtin_layout
+from xlperf.form.layout import builtin_layout
 
 
 def sample(form: str) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlperf import read as read_mod
 from xlperf.checks.indicators import _parse, parse_value
-from xlperf.layout import builtin_layout, layout_form, per_layout
-from xlperf.read import META_SHEET, read_return
-from xlperf.rules import KINDS, RuleError
-from xlperf.spec import get_form
+from xlperf.form.layout import builtin_layout, layout_form, per_layout
+from xlperf.form.rules import KINDS, RuleError
+from xlperf.form.spec import get_form
+from xlperf.read import reader as read_mod
+from xlperf.read.reader import META_SHEET, read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"

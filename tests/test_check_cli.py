@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from xlperf.cli import main
-from xlperf.demo import sample_values
-from xlperf.fill import fill_workbook
-from xlperf.regen import TEMPLATES_DIR
+from xlperf.cli.demo import sample_values
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.regen import TEMPLATES_DIR
 
 JSON_KEYS = {"file", "form", "form_version", "unit", "year", "valid", "total_score", "grade", "values",
              "scores", "findings"}
@@ -113,7 +113,7 @@ def test_report_dir_gets_a_report_per_return(inbox: Path, tmp_path: Path) -> Non
 def test_every_kind_of_bad_file_gets_its_finding_and_the_batch_goes_on(tmp_path: Path) -> None:
     from test_guard import cfb, zeros_member
 
-    from xlperf.recalc import recalculate
+    from xlperf.excel.recalc import recalculate
 
     good = fill_workbook(TEMPLATES_DIR / "evaluation_report.xlsx", sample_values("evaluation_report"),
                          tmp_path / "good.xlsx")

@@ -19,13 +19,13 @@ import pytest
 from helpers import cell_of as at
 from helpers import sample
 
-from xlperf.checker import check_file
 from xlperf.checks import consistency, dates, fields, text
-from xlperf.fill import fill_workbook
+from xlperf.checks.checker import check_file
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.findings import Checked
-from xlperf.layout import builtin_layout
-from xlperf.spec import NAME_PREFIX, builtin_forms
-from xlperf.template import TemplateOptions, write_template
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import NAME_PREFIX, builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

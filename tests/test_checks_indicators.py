@@ -17,14 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.checker import check_file
 from xlperf.checks import indicators
+from xlperf.checks.checker import check_file
 from xlperf.checks.indicators import normalise_op, parse_value
-from xlperf.demo import sample_values
-from xlperf.fill import fill_workbook
-from xlperf.layout import builtin_layout
-from xlperf.regen import TEMPLATES_DIR
-from xlperf.template import TemplateOptions, write_template
+from xlperf.cli.demo import sample_values
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.regen import TEMPLATES_DIR
+from xlperf.excel.template import TemplateOptions, write_template
+from xlperf.form.layout import builtin_layout
 
 FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report")
 OURS = {check.code for check in indicators.CHECKS}

@@ -21,15 +21,14 @@ from helpers import cell_of as place
 from helpers import flat as _flat
 from helpers import sample
 
-from xlperf import checker
-from xlperf.checker import check_file, check_return
-from xlperf.checks import scores, tamper
-from xlperf.fill import fill_workbook
+from xlperf.checks import checker, scores, tamper
+from xlperf.checks.checker import check_file, check_return
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.template import write_template
 from xlperf.findings import Checked, Finding
-from xlperf.layout import builtin_layout, layout_form
-from xlperf.read import read_return
-from xlperf.spec import builtin_forms, load_spec
-from xlperf.template import write_template
+from xlperf.form.layout import builtin_layout, layout_form
+from xlperf.form.spec import builtin_forms, load_spec
+from xlperf.read.reader import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

@@ -21,15 +21,15 @@ from helpers import sample
 from openpyxl.workbook.workbook import Workbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.checker import check_file
 from xlperf.checks import scores, tamper
+from xlperf.checks.checker import check_file
 from xlperf.checks.tamper import normalise_formula, template_formulas
-from xlperf.fill import fill_workbook
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.recalc import recalculate
 from xlperf.findings import Checked
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
-from xlperf.recalc import recalculate
-from xlperf.spec import builtin_forms
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
+from xlperf.read.reader import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

@@ -16,17 +16,15 @@ from click.testing import CliRunner
 from helpers import cell_of, sample
 from openpyxl.workbook.workbook import Workbook
 
-from xlperf.checker import check_file
 from xlperf.checks import crossform
 from xlperf.checks import signature as signature_checks
+from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
-from xlperf.fill import fill_workbook
+from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
-from xlperf.roster import read_roster
-from xlperf.signature import (
+from xlperf.form.layout import builtin_layout
+from xlperf.form.signature import (
     KEY_ENV,
     KEY_FILE_ENV,
     SIGNATURE_ROW,
@@ -34,7 +32,9 @@ from xlperf.signature import (
     SigningKeyError,
     load_key,
 )
-from xlperf.spec import NAME_PREFIX
+from xlperf.form.spec import NAME_PREFIX
+from xlperf.read.reader import read_return
+from xlperf.read.roster import read_roster
 
 KEY = b"test-signing-key-0123456789abcdef"
 OTHER_KEY = b"another-signing-key-9876543210fedcba"

@@ -8,14 +8,14 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
-from xlperf.checker import check_file
+from xlperf.checks.checker import check_file
 from xlperf.cli import main
+from xlperf.cli.demo import DEMO_RETURNS, SAMPLES_DIR
 from xlperf.cycle import DeclarationIndex
-from xlperf.demo import DEMO_RETURNS, SAMPLES_DIR
-from xlperf.layout import builtin_layout
-from xlperf.roster import read_roster
-from xlperf.signature import load_key
-from xlperf.spec import builtin_forms
+from xlperf.form.layout import builtin_layout
+from xlperf.form.signature import load_key
+from xlperf.form.spec import builtin_forms
+from xlperf.read.roster import read_roster
 
 
 def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: object) -> None:

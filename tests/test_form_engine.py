@@ -3,7 +3,7 @@
 All workbooks of this module (blank templates, the sample returns, returns filled with random
 valid inputs, and a few boundary returns) are written first and recalculated in one soffice
 call; the tests then read LibreOffice's results with openpyxl and compare them, cell by cell,
-with ``xlperf.evaluate.evaluate`` for the same inputs. LibreOffice stands in for Excel here.
+with ``xlperf.form.evaluate.evaluate`` for the same inputs. LibreOffice stands in for Excel here.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlperf.evaluate import Result, evaluate
-from xlperf.fill import fill_workbook
-from xlperf.layout import FormLayout, builtin_layout
-from xlperf.spec import Field, builtin_forms
-from xlperf.template import write_template
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.template import write_template
+from xlperf.form.evaluate import Result, evaluate
+from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.spec import Field, builtin_forms
 
 SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
 SCORED_FORMS = ("self_evaluation", "evaluation_report")

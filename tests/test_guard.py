@@ -1,4 +1,4 @@
-"""xlperf.guard: every unsafe or foreign file is refused with the right code, naming the file.
+"""xlperf.read.guard: every unsafe or foreign file is refused with the right code, naming the file.
 
 Real files come from the committed templates; encrypted ones are written by LibreOffice through
 its UNO API (``soffice --convert-to`` cannot set a password), skipped when no Python with the
@@ -21,8 +21,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlperf.guard import MiB, UnsafeFile, inspect_file, parse_xml
-from xlperf.read import ReadError, read_return
+from xlperf.read.guard import MiB, UnsafeFile, inspect_file, parse_xml
+from xlperf.read.reader import ReadError, read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"

@@ -30,13 +30,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 
-from xlperf.checker import check_file
+from xlperf.checks.checker import check_file
 from xlperf.cli import main
-from xlperf.demo import DemoReturn
-from xlperf.fill import fill_workbook
-from xlperf.layout import builtin_layout
+from xlperf.cli.demo import DemoReturn
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.regen import TEMPLATES_DIR
+from xlperf.form.layout import builtin_layout
 from xlperf.mail import LOG_NAME, PASSWORD_ENV, USER_ENV
-from xlperf.regen import TEMPLATES_DIR
 from xlperf.report import write_batch_reports
 
 SENDER = "财政局绩效科 <jixiao@czj.example.gov.cn>"

@@ -1,4 +1,4 @@
-"""xlperf.read: returns made from the committed templates read back by key, in every format.
+"""xlperf.read.reader: returns made from the committed templates read back by key, in every format.
 
 One module fixture fills the sample of every form (and a few variants) with openpyxl,
 recalculates them with LibreOffice in one call, then converts the recalculated files to .xls and
@@ -21,14 +21,14 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlperf import read as read_mod
-from xlperf.evaluate import evaluate
-from xlperf.fill import fill_workbook
-from xlperf.guard import inspect_file
-from xlperf.layout import builtin_layout
-from xlperf.read import ReadError, Return, read_return
-from xlperf.recalc import recalculate
-from xlperf.spec import builtin_forms
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.recalc import recalculate
+from xlperf.form.evaluate import evaluate
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
+from xlperf.read import reader as read_mod
+from xlperf.read.guard import inspect_file
+from xlperf.read.reader import ReadError, Return, read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

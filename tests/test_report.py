@@ -20,15 +20,15 @@ from helpers import cell_of as a1
 from helpers import sample
 from openpyxl.utils.cell import coordinate_to_tuple
 
-from xlperf.checker import check_file
-from xlperf.fill import fill_workbook
+from xlperf.checks.checker import check_file
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.regen import TEMPLATES_DIR
+from xlperf.excel.template import ALERT_FILL, SUMMARY_SHEET
 from xlperf.findings import Checked, Finding
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
-from xlperf.regen import TEMPLATES_DIR
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import NAME_PREFIX, builtin_forms
+from xlperf.read.reader import read_return
 from xlperf.report import ANNOTATED_SUFFIX, render_html, write_annotated, write_json, write_reports
-from xlperf.spec import NAME_PREFIX, builtin_forms
-from xlperf.template import ALERT_FILL, SUMMARY_SHEET
 
 SCRIPT = "<script>alert('x')</script>"
 MARKUP = "<p>引导和带动</p>"

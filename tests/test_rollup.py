@@ -4,7 +4,7 @@ The inbox holds real returns made from the templates and the samples (recalculat
 LibreOffice, as a unit's Excel would save them): clean ones, a faulty one, two projects sent
 twice (different modification times), a return whose texts look like formulas, a foreign
 workbook and a corrupt file; the roster lists units that never report. Expected figures are
-recomputed here from the values filled in (xlperf.evaluate), not taken from the roll-up.
+recomputed here from the values filled in (xlperf.form.evaluate), not taken from the roll-up.
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ import pytest
 from click.testing import CliRunner
 
 from xlperf import rollup as rollup_pkg
-from xlperf.checker import check_file
+from xlperf.checks.checker import check_file
 from xlperf.cli import main
-from xlperf.demo import sample_values
-from xlperf.evaluate import evaluate
-from xlperf.fill import fill_workbook
+from xlperf.cli.demo import sample_values
+from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
-from xlperf.layout import builtin_layout
+from xlperf.form.evaluate import evaluate
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.read.roster import read_roster
 from xlperf.rollup import SHEETS, collect_returns, figures, rollup
 from xlperf.rollup import collect as collect_mod
 from xlperf.rollup import workbook as workbook_mod
-from xlperf.roster import read_roster
-from xlperf.spec import TableSection, builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -533,7 +533,7 @@ def test_a_table_longer_than_a_sheet_continues_on_the_next(summary: rollup_pkg.R
 
 
 def test_demo_rolls_its_returns_up(tmp_path: Path) -> None:
-    from xlperf.demo import run_demo
+    from xlperf.cli.demo import run_demo
 
     lines = list(run_demo(tmp_path, recalc=False))
     assert f"汇总工作簿：{tmp_path / 'summary.xlsx'}" in lines

@@ -7,8 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlperf.demo import DEMO_RETURNS, SAMPLES_DIR
-from xlperf.roster import RosterError, normalise_name, read_roster
+from xlperf.cli.demo import DEMO_RETURNS, SAMPLES_DIR
+from xlperf.read.roster import RosterError, normalise_name, read_roster
 
 HEADER = "单位代码,单位名称,主管部门,联系人,邮箱\n"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from xlperf.rules import (
+from xlperf.form.rules import (
     KINDS,
     CellError,
     RuleError,

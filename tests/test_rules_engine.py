@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.rules import (
+from xlperf.form.rules import (
     IF,
     KINDS,
     Cell,

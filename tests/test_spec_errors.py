@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from xlperf.cli import main
-from xlperf.layout import layout_form
-from xlperf.spec import load_spec
-from xlperf.yamlsrc import SpecError
+from xlperf.form.layout import layout_form
+from xlperf.form.spec import load_spec
+from xlperf.form.yamlsrc import SpecError
 
 MINI = """\
 form: mini

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from openpyxl.utils import get_column_letter
 
 from xlperf.cli import main
-from xlperf.layout import FormLayout, builtin_layout
-from xlperf.regen import TEMPLATES_DIR
-from xlperf.spec import NAME_PREFIX, builtin_forms
-from xlperf.template import META_SHEET, TemplateError, TemplateOptions, write_template
+from xlperf.excel.regen import TEMPLATES_DIR
+from xlperf.excel.template import META_SHEET, TemplateError, TemplateOptions, write_template
+from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.spec import NAME_PREFIX, builtin_forms
 
 FORMS = sorted(builtin_forms())
 SHARED_FUNCTIONS = {
@@ -45,7 +45,7 @@ def test_committed_template_matches_the_spec(form_id: str, generated: dict[str, 
     with zipfile.ZipFile(committed) as old, zipfile.ZipFile(generated[form_id]) as new:
         assert sorted(old.namelist()) == sorted(new.namelist())
         differ = [n for n in new.namelist() if old.read(n) != new.read(n)]
-    assert not differ, f"templates_xlsx/{form_id}.xlsx is stale ({differ}): run python -m xlperf.regen"
+    assert not differ, f"templates_xlsx/{form_id}.xlsx is stale ({differ}): run python -m xlperf.excel.regen"
 
 
 @pytest.mark.parametrize("form_id", FORMS)

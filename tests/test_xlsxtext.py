@@ -10,12 +10,12 @@ import xlsxwriter
 from helpers import sample
 from python_calamine import CalamineWorkbook
 
-from xlperf.checker import check_file
-from xlperf.fill import fill_workbook
-from xlperf.regen import TEMPLATES_DIR
+from xlperf.checks.checker import check_file
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.regen import TEMPLATES_DIR
+from xlperf.excel.xlsxtext import write_text
 from xlperf.report import write_reports
 from xlperf.rollup import rollup
-from xlperf.xlsxtext import write_text
 
 RAW = "<r><t>注入</t></r><bad></r>"
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xlperf.evaluate import Result
 from xlperf.findings import Finding, Severity
-from xlperf.layout import FormLayout
-from xlperf.read import Return, Value
+from xlperf.form.evaluate import Result
+from xlperf.form.layout import FormLayout
+from xlperf.read.reader import Return, Value
 
 if TYPE_CHECKING:
     from xlperf.cycle.declared import DeclarationIndex
@@ -40,7 +40,7 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     current: Check | None = None
     signing_key: bytes | None = None
-    """The finance bureau's signing key (:mod:`xlperf.signature`); None: signatures are not verified."""
+    """The finance bureau's signing key (:mod:`xlperf.form.signature`); None: signatures are not verified."""
     declarations: DeclarationIndex | None = None
     """Accepted declarations to compare targets with (``check --against``); None: no comparison."""
 

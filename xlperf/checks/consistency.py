@@ -26,7 +26,7 @@ from xlperf.checks.fields import (
     show_amount,
     show_percent,
 )
-from xlperf.spec import Calc
+from xlperf.form.spec import Calc
 
 EXEC_RATE_KEY = "exec_rate"
 """The execution-rate calc (``completion`` of spent_total over budget_total) and the field that

@@ -5,7 +5,7 @@ Run only when declarations reach the check (``ctx.declarations``, built by
 :class:`xlperf.cycle.declared.DeclarationIndex` from the accepted declarations in DIR), and only
 on forms that have a place for declared indicators (a grouped indicator table, or achievement
 rows): the declaration forms themselves are skipped. A return matches the declaration of the same
-unit, project and year (:func:`xlperf.roster.normalise_name` of unit and project).
+unit, project and year (:func:`xlperf.read.roster.normalise_name` of unit and project).
 
 Where the declared content should be is computed by the same placement the prefill uses
 (:func:`xlperf.cycle.placement.place`). The return's indicators are read as the indicator checks
@@ -24,7 +24,7 @@ import math
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.indicators import Row, indicator_tables, table_rows
-from xlperf.read import Value
+from xlperf.read.reader import Value
 
 UNIT_KEY = "unit_name"
 PROJECT_KEY = "project_name"
@@ -73,7 +73,7 @@ def _same_number(a: float, b: float, percent: bool) -> bool:
 
 
 def _differs(found: Row, declared: Row) -> list[str]:
-    from xlperf.roster import normalise_name
+    from xlperf.read.roster import normalise_name
 
     roles = []
     a, b = declared.target, found.target
@@ -100,7 +100,7 @@ def _advice(file_name: str) -> str:
 
 def _compare_rows(ctx: Context) -> None:
     from xlperf.cycle.placement import place
-    from xlperf.roster import normalise_name
+    from xlperf.read.roster import normalise_name
 
     assert ctx.declarations is not None
     unit, project, year = _identity(ctx)
@@ -143,7 +143,7 @@ def _shown_number(x: float, percent: bool, unit: str) -> str:
 
 def _compare_goals(ctx: Context) -> None:
     from xlperf.cycle.placement import evidence_text, place
-    from xlperf.roster import normalise_name
+    from xlperf.read.roster import normalise_name
 
     assert ctx.declarations is not None
     unit, project, year = _identity(ctx)

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
-from xlperf.layout import FormLayout, per_layout
-from xlperf.rules import RuleError, excel_round
-from xlperf.spec import Field, TableSection
+from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.rules import RuleError, excel_round
+from xlperf.form.spec import Field, TableSection
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
 FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")

@@ -17,12 +17,12 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from xlperf.alerts import POSITIVE_OPS, REVERSE_OPS
 from xlperf.checks.base import Check, Context
 from xlperf.checks.fields import is_blank
-from xlperf.layout import OPERATORS, FormLayout, per_layout
-from xlperf.read import Value
-from xlperf.spec import TableColumn, TableSection
+from xlperf.form.alerts import POSITIVE_OPS, REVERSE_OPS
+from xlperf.form.layout import OPERATORS, FormLayout, per_layout
+from xlperf.form.spec import TableColumn, TableSection
+from xlperf.read.reader import Value
 
 # --------------------------------------------------------------------------- conventions
 
@@ -81,7 +81,7 @@ target was missed (against a number, 无 counts as 0, so ≤ 5次投诉 with 无
 
 OVERSHOOT = 0.3
 """Beating a ≥ target by this fraction or more needs an explanation (rules.md [L]); the same
-30% as the template's conditional format (xlperf.alerts.missed_target_no_reason)."""
+30% as the template's conditional format (xlperf.form.alerts.missed_target_no_reason)."""
 
 EXTRA_UNITS = (
     "个百分点", "百分点", "万人次", "万人", "万户", "万亩", "万元", "亿元", "元", "台", "套", "台套",

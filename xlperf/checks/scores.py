@@ -29,16 +29,16 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-from xlperf.alerts import REVERSE_OPS
 from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
 from xlperf.checks.fields import as_number as number
 from xlperf.checks.fields import is_blank
-from xlperf.evaluate import Result
-from xlperf.layout import FormLayout, per_layout
-from xlperf.read import Value
-from xlperf.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
-from xlperf.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.form.alerts import REVERSE_OPS
+from xlperf.form.evaluate import Result
+from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
+from xlperf.form.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.read.reader import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
 OUTPUT_BLOCK = "output"

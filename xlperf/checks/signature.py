@@ -1,6 +1,6 @@
 """Signature checks: a return must still be the template the finance bureau issued to the unit.
 
-Run only when a signing key reaches the check (``ctx.signing_key``; see :mod:`xlperf.signature`):
+Run only when a signing key reaches the check (``ctx.signing_key``; see :mod:`xlperf.form.signature`):
 without one, nothing is reported here and the checker notes on each signed return that its
 signature was not verified. With a key:
 
@@ -16,8 +16,8 @@ signature was not verified. With a key:
 from __future__ import annotations
 
 from xlperf.checks.base import Check, Context
-from xlperf.layout import FormLayout
-from xlperf.signature import Difference, Verdict, fixed_changes, shown, verify
+from xlperf.form.layout import FormLayout
+from xlperf.form.signature import Difference, Verdict, fixed_changes, shown, verify
 
 MAX_VALUE_FINDINGS = 10
 """Locked values named one by one; the rest are counted in the last finding."""

@@ -5,7 +5,7 @@
 - :mod:`~xlperf.cycle.placement`: where a declaration's content goes in a later form (used by the
   prefill and by ``check --against``, so the two agree);
 - :mod:`~xlperf.cycle.issue`: writing the templates (per roster unit, or prefilled), signed with
-  :mod:`xlperf.signature`;
+  :mod:`xlperf.form.signature`;
 - :mod:`~xlperf.cycle.demo`: the whole cycle on the demo's fictional units.
 """
 

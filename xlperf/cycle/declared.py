@@ -6,12 +6,12 @@ return (``Checked.values``: its input values by key). A ``target_table`` return 
 projects, one per sheet (keys ``p1_`` … ``p3_``): each filled sheet (project name not blank) is a
 declaration of its own.
 
-:class:`DeclarationIndex` checks every return of a folder (:func:`xlperf.checker.check_file`,
+:class:`DeclarationIndex` checks every return of a folder (:func:`xlperf.checks.checker.check_file`,
 with the signing key) and keeps the accepted ones (accepted, or accepted with warnings) of the
 declaration forms. Several accepted returns of one unit, project and year: the newest counts, as
 in the roll-up (latest modification time, then the file name sorting last); the others are
 listed in ``skipped`` with the reason, as are rejected returns and returns of other forms.
-Matching goes by :func:`xlperf.roster.normalise_name` of unit and project, and the year.
+Matching goes by :func:`xlperf.read.roster.normalise_name` of unit and project, and the year.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from typing import Any
 from xlperf.checks.base import Context
 from xlperf.checks.indicators import REPEAT_PREFIX, Row, indicator_tables, is_blank, table_rows
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
-from xlperf.layout import FormLayout, builtin_layout
-from xlperf.read import Value
-from xlperf.roster import normalise_name
-from xlperf.signature import FROM_ENV
-from xlperf.spec import builtin_forms
+from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.signature import FROM_ENV
+from xlperf.form.spec import builtin_forms
+from xlperf.read.reader import Value
+from xlperf.read.roster import normalise_name
 
 __all__ = ["DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "declarations_of",
            "to_amount_unit"]
@@ -192,7 +192,7 @@ class DeclarationIndex:
     @classmethod
     def build(cls, paths: Sequence[Path], key: Any = FROM_ENV) -> DeclarationIndex:
         """Check every return under ``paths`` (files or folders) and index the accepted declarations."""
-        from xlperf.checker import check_file, find_returns
+        from xlperf.checks.checker import check_file, find_returns
         from xlperf.findings import STATUS_LABELS
 
         index = cls()

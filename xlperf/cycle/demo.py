@@ -28,13 +28,13 @@ import openpyxl
 
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates
-from xlperf.fill import fill_workbook
-from xlperf.layout import builtin_layout
-from xlperf.read import read_return
-from xlperf.recalc import recalculate_or_copy
-from xlperf.roster import Roster
-from xlperf.signature import KEY_ENV, load_key
-from xlperf.spec import NAME_PREFIX
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.recalc import recalculate_or_copy
+from xlperf.form.layout import builtin_layout
+from xlperf.form.signature import KEY_ENV, load_key
+from xlperf.form.spec import NAME_PREFIX
+from xlperf.read.reader import read_return
+from xlperf.read.roster import Roster
 
 __all__ = ["DEMO_KEY", "run_cycle"]
 
@@ -70,7 +70,7 @@ TAMPERED = {"西山县中小企业局": ("ind_1_target", 30)}
 
 def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, Any]], recalc: bool = True) -> Iterator[str]:
     """Run the cycle into ``outdir``; ``sample`` gives the sample values of each form."""
-    from xlperf.console import finding_line, return_line
+    from xlperf.cli.console import finding_line, return_line
 
     outdir.mkdir(parents=True, exist_ok=True)
     key_file = outdir / "演示签名密钥.key"
@@ -99,7 +99,7 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
     returns = outdir / "自评表"
     yield from _fill_self_evaluations(prefilled.files, sample["self_evaluation"], returns, recalc)
     for path in sorted(returns.glob("*.xlsx")):
-        from xlperf.checker import check_file
+        from xlperf.checks.checker import check_file
 
         checked = check_file(path, key=key, against=index)
         yield return_line(checked)
@@ -153,7 +153,7 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 def _rollup(folder: Path, output: Path, roster: Roster) -> Iterator[str]:
-    from xlperf.checker import find_returns
+    from xlperf.checks.checker import find_returns
     from xlperf.rollup import rollup
 
     with _environment(KEY_ENV, DEMO_KEY):

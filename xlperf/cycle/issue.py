@@ -16,7 +16,7 @@
 File names say form and unit (and project): ``自评表_东湖区科技局.xlsx``,
 ``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
 ``_``; a name already written in the same run gets the unit code (or a number) appended. Each
-template is signed when a key is given (:func:`xlperf.signature.write_signed_template`). One
+template is signed when a key is given (:func:`xlperf.form.signature.write_signed_template`). One
 Chinese line per file, and a line for everything left out (an indicator with no row, a
 declaration not used, and why).
 """
@@ -34,10 +34,10 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlperf.checks.indicators import REPEAT_PREFIX
 from xlperf.cycle.declared import NOT_DECLARATION, Declaration, DeclarationIndex
 from xlperf.cycle.placement import place
-from xlperf.layout import FormLayout
-from xlperf.roster import Roster, RosterUnit
-from xlperf.signature import write_signed_template
-from xlperf.template import DEFAULT_PASSWORD, TemplateOptions
+from xlperf.excel.template import DEFAULT_PASSWORD, TemplateOptions
+from xlperf.form.layout import FormLayout
+from xlperf.form.signature import write_signed_template
+from xlperf.read.roster import Roster, RosterUnit
 
 __all__ = ["FILE_STEMS", "Issued", "file_stem", "prefilled_templates", "roster_templates"]
 

@@ -45,9 +45,9 @@ from xlperf.checks.indicators import (
     normalise_op,
 )
 from xlperf.cycle.declared import AMOUNT_UNITS, Declaration, Indicator
-from xlperf.layout import FormLayout
-from xlperf.read import Value
-from xlperf.spec import ScoreRow
+from xlperf.form.layout import FormLayout
+from xlperf.form.spec import ScoreRow
+from xlperf.read.reader import Value
 
 __all__ = ["GoalSlot", "Placement", "RowSlot", "place"]
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from xlperf.mail.reports import OUTCOME_LABELS, Report, worst_status
+from xlperf.read.roster import RosterUnit
 from xlperf.report.view import STATUS_COLOURS
-from xlperf.roster import RosterUnit
 
 SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 ACTIONS = {

@@ -12,13 +12,13 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 from xlperf import __version__
+from xlperf.excel.template import TemplateError, TemplateOptions
 from xlperf.findings import REJECTED
-from xlperf.layout import builtin_layout
+from xlperf.form.layout import builtin_layout
+from xlperf.form.signature import SigningKeyError, key_from_env, write_signed_template
 from xlperf.mail.body import html_body, subject, text_body
 from xlperf.mail.reports import Report
-from xlperf.roster import RosterUnit
-from xlperf.signature import SigningKeyError, key_from_env, write_signed_template
-from xlperf.template import TemplateError, TemplateOptions
+from xlperf.read.roster import RosterUnit
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+from xlperf.form.spec import builtin_forms
 from xlperf.report import ANNOTATED_SUFFIX
-from xlperf.spec import builtin_forms
 
 OUTCOME_LABELS = {ACCEPTED: "通过", ACCEPTED_WITH_WARNINGS: "需修改", REJECTED: "退回"}
 """What a unit is told about a return: accepted, accepted once explained, rejected."""

@@ -27,7 +27,7 @@ from xlperf.mail.config import SmtpConfig
 from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports, worst_status
 from xlperf.mail.send import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock
 from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog
-from xlperf.roster import Roster, RosterUnit, normalise_name
+from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
 # What happened to a unit's mail.
 DONE_SENT = "sent"

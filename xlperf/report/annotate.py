@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from xlperf.excel.template import SheetLink, Summary, TemplateOptions, write_template
 from xlperf.findings import Checked, Finding
-from xlperf.layout import builtin_layout
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
 from xlperf.report.view import (
     RECOMPUTED_NOTE,
     TITLE,
@@ -22,8 +24,6 @@ from xlperf.report.view import (
     sheet_order,
     single_cell,
 )
-from xlperf.spec import builtin_forms
-from xlperf.template import SheetLink, Summary, TemplateOptions, write_template
 
 SUMMARY_HEADER = ("序号", "严重程度", "工作表", "单元格", "字段", "问题说明", "应为", "实为", "代码")
 SUMMARY_WIDTHS = (5, 8, 10, 8, 16, 50, 12, 12, 16)

@@ -17,8 +17,8 @@ from xlperf.findings import (
     Checked,
     Finding,
 )
-from xlperf.layout import builtin_layout
-from xlperf.spec import builtin_forms
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
 
 TITLE = "绩效报表审核报告"
 RECOMPUTED_NOTE = "按填报内容重算"

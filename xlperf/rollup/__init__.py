@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, file_stat
 from xlperf.rollup.records import ReturnRecord, ignored_record
 from xlperf.rollup.summary import Figures, figures, paragraph
 from xlperf.rollup.tables import Tables, build_tables, record_of
 from xlperf.rollup.workbook import SHEETS, write_summary
-from xlperf.roster import Roster
 
 __all__ = [
     "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_returns",
@@ -39,7 +39,7 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph.
 
     ``others``: files of the inbox that are not checked, each with the reason (see
-    :func:`xlperf.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there."""
+    :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there."""
     records = collect_returns(paths, jobs=jobs, progress=progress)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)

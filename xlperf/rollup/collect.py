@@ -2,7 +2,7 @@
 
 Files go to a :class:`concurrent.futures.ProcessPoolExecutor` in chunks (one round trip per
 chunk, not per file), at most a few chunks in flight per worker, so memory stays flat however
-large the inbox. Each worker checks a file (:func:`xlperf.checker.check_file`) and sends back the
+large the inbox. Each worker checks a file (:func:`xlperf.checks.checker.check_file`) and sends back the
 slim record of :func:`xlperf.rollup.tables.record_of`, not the whole ``Checked``.
 
 Nothing is lost:
@@ -26,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from xlperf.checker import check_file
+from xlperf.checks.checker import check_file
 from xlperf.rollup.records import ReturnRecord, failed_record
 from xlperf.rollup.tables import record_of
 

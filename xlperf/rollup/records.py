@@ -100,5 +100,5 @@ def failed_record(path: Path, size: int, mtime_ns: int, code: str, message: str)
 
 
 def ignored_record(path: Path, size: int, mtime_ns: int, reason: str) -> ReturnRecord:
-    """The record of a file that is not checked (:func:`xlperf.inbox.not_a_return` says why)."""
+    """The record of a file that is not checked (:func:`xlperf.read.inbox.not_a_return` says why)."""
     return ReturnRecord(file=path, size=size, mtime_ns=mtime_ns, status=IGNORED, notes=(reason,))

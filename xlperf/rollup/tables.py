@@ -14,7 +14,7 @@ Two halves:
 Decisions (also in the reply of issue 4):
 
 - **Unit matching**: a project's unit name as typed in the return, compared with the roster's
-  names after :func:`xlperf.roster.normalise_name` (full-width/half-width folded, whitespace
+  names after :func:`xlperf.read.roster.normalise_name` (full-width/half-width folded, whitespace
   removed). The forms have no unit-code field, so there is no code to match on. A unit not in
   the roster is reported in 问题清单 (``UNIT_NOT_IN_ROSTER``) and 清单; its return still counts.
 - **主管部门**: the roster's when the unit matched, else the return's ``dept_name``.
@@ -47,7 +47,9 @@ from typing import Any
 import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
-from xlperf.layout import FormLayout, builtin_layout
+from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import (
     IGNORED,
@@ -57,8 +59,6 @@ from xlperf.rollup.records import (
     ProjectRow,
     ReturnRecord,
 )
-from xlperf.roster import Roster, RosterUnit, normalise_name
-from xlperf.spec import TableSection, builtin_forms
 
 # The money figures of a project by form: which key holds the budget, the released amount, the
 # spending and the execution rate (per project sheet on forms with p1_/p2_ keys). Forms not

@@ -38,10 +38,10 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from xlperf.printsetup import a4_one_page_wide
+from xlperf.excel.printsetup import a4_one_page_wide
+from xlperf.excel.xlsxtext import write_text
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.tables import Tables
-from xlperf.xlsxtext import write_text
 
 __all__ = ["SHEETS", "write_summary"]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from xlperf.layout import layout_form
-from xlperf.signature import write_signed_template
-from xlperf.spec import FormSpec, builtin_forms, load_spec
-from xlperf.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
-from xlperf.yamlsrc import SpecError
+from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
+from xlperf.form.layout import layout_form
+from xlperf.form.signature import write_signed_template
+from xlperf.form.spec import FormSpec, builtin_forms, load_spec
+from xlperf.form.yamlsrc import SpecError
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
 
@@ -83,7 +83,7 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
 
 
 def _signing_key(key_file: Path | None) -> bytes | None:
-    from xlperf.signature import SigningKeyError, load_key
+    from xlperf.form.signature import SigningKeyError, load_key
 
     try:
         return load_key(key_file)
@@ -99,7 +99,7 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
         prefilled_templates,
         roster_templates,
     )
-    from xlperf.roster import RosterError, read_roster
+    from xlperf.read.roster import RosterError, read_roster
 
     try:
         roster = read_roster(roster_file) if roster_file else None
@@ -138,15 +138,15 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
                   against_dir: Path | None, key_file: Path | None) -> None:
-    from xlperf.checker import check_file
-    from xlperf.console import (
+    from xlperf.checks.checker import check_file
+    from xlperf.cli.console import (
         finding_line,
         ignored_line,
         no_returns_message,
         return_line,
         summary_line,
     )
-    from xlperf.inbox import find_inputs
+    from xlperf.read.inbox import find_inputs
 
     files, others = find_inputs(paths)
     if not files:
@@ -182,7 +182,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         click.echo(summary_line(results))
         if others:
             click.echo(f"另有 {len(others)} 个文件不是报表，未审核（见上面的“未审核”行）。")
-        from xlperf.signature import UNVERIFIED_NOTE
+        from xlperf.form.signature import UNVERIFIED_NOTE
 
         unverified = sum(UNVERIFIED_NOTE in r.notes for r in results)
         if unverified:
@@ -207,10 +207,10 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
 def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, form_id: str | None,
                    jobs: int | None) -> None:
-    from xlperf.console import no_returns_message
-    from xlperf.inbox import find_inputs
+    from xlperf.cli.console import no_returns_message
+    from xlperf.read.inbox import find_inputs
+    from xlperf.read.roster import RosterError, read_roster
     from xlperf.rollup import rollup
-    from xlperf.roster import RosterError, read_roster
 
     if form_id is not None and form_id not in builtin_forms():
         raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
@@ -275,7 +275,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
         sender_address,
         smtp_config,
     )
-    from xlperf.roster import RosterError, read_roster
+    from xlperf.read.roster import RosterError, read_roster
 
     try:
         units = read_roster(roster)
@@ -307,7 +307,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
               show_default=True)
 @click.option("--no-recalc", is_flag=True, help="不调用 LibreOffice 重算样例报表。")
 def demo_command(outdir: Path, no_recalc: bool) -> None:
-    from xlperf.demo import run_demo
+    from xlperf.cli.demo import run_demo
 
     for line in run_demo(outdir, recalc=not no_recalc):
         click.echo(line)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cache, wraps
 from typing import TypeVar
 
-from xlperf.rules import KINDS, qualitative_levels
-from xlperf.spec import (
+from xlperf.form.rules import KINDS, qualitative_levels
+from xlperf.form.spec import (
     YES_NO,
     Calc,
     Field,
@@ -26,7 +26,7 @@ from xlperf.spec import (
     TableSection,
     TitleSection,
 )
-from xlperf.yamlsrc import SpecError, Where
+from xlperf.form.yamlsrc import SpecError, Where
 
 OPERATORS = ("≥", "＞", "＝", "≤", "＜")
 
@@ -478,6 +478,6 @@ def _operand_keys(calc: Calc) -> list[str]:
 
 @cache
 def builtin_layout(form_id: str) -> FormLayout:
-    from xlperf.spec import get_form
+    from xlperf.form.spec import get_form
 
     return layout_form(get_form(form_id))

@@ -18,13 +18,13 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Format, Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from xlperf.alerts import CONDITIONS
-from xlperf.evaluate import evaluate
-from xlperf.layout import FormLayout, Placed, SheetLayout
-from xlperf.printsetup import a4_one_page_wide
-from xlperf.rules import KINDS, RuleError, Value
-from xlperf.spec import NAME_PREFIX, Field
-from xlperf.xlsxtext import write_text
+from xlperf.excel.printsetup import a4_one_page_wide
+from xlperf.excel.xlsxtext import write_text
+from xlperf.form.alerts import CONDITIONS
+from xlperf.form.evaluate import evaluate
+from xlperf.form.layout import FormLayout, Placed, SheetLayout
+from xlperf.form.rules import KINDS, RuleError, Value
+from xlperf.form.spec import NAME_PREFIX, Field
 
 META_SHEET = "_xlperf"
 SUMMARY_SHEET = "审核意见"
@@ -105,7 +105,7 @@ class TemplateOptions:
     """An extra first sheet listing, e.g., a return's findings (annotated copies only)."""
     meta: Sequence[tuple[str, str]] = ()
     """Extra (name, value) rows of the hidden ``_xlperf`` sheet, after the standard ones (e.g. a
-    signature: :mod:`xlperf.signature`)."""
+    signature: :mod:`xlperf.form.signature`)."""
     number_formats: Mapping[str, str] | None = None
     """Number formats of prefilled cells by key, where the field type has none (a prefilled
     target of 0.95 in a ``value`` column shows as 95% with ``0%``)."""

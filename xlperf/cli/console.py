@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from xlperf.findings import STATUS_LABELS, Checked, Finding
-from xlperf.inbox import SPREADSHEET_SUFFIXES
+from xlperf.read.inbox import SPREADSHEET_SUFFIXES
 
 SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 

@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from xlperf.inbox import SPREADSHEET_SUFFIXES
+from xlperf.read.inbox import SPREADSHEET_SUFFIXES
 
 __all__ = ["Roster", "RosterError", "RosterUnit", "normalise_name", "read_roster"]
 

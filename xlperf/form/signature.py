@@ -17,7 +17,7 @@ short fingerprint, so that a template signed with another key, e.g. last year's,
 from an altered one) and ``signed`` (the signed content as canonical JSON: it is what the file
 showed when issued, not secret, and lets ``check`` say which locked value changed).
 
-The signature is computed from the template *as read back* by :func:`xlperf.read.read_return`
+The signature is computed from the template *as read back* by :func:`xlperf.read.reader.read_return`
 (:func:`write_signed_template` writes the template, reads it, signs, and writes it again with
 the signature rows), so signing and checking share one code path and cannot drift apart.
 
@@ -27,7 +27,7 @@ template) cannot show formula text: for them the signed formula digest is taken 
 the check says so elsewhere (``FORMULAS_UNVERIFIED``).
 
 The key: ``--key-file`` on the command line, else ``XLPERF_SIGNING_KEY`` (the secret itself),
-else ``XLPERF_KEY_FILE`` (a file holding it). ``python -m xlperf.signature`` prints a new random
+else ``XLPERF_KEY_FILE`` (a file holding it). ``python -m xlperf.form.signature`` prints a new random
 key. Without a key nothing is signed, and ``check`` notes that signatures were not verified.
 """
 
@@ -47,9 +47,9 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.layout import FormLayout
-from xlperf.read import Return, Value, read_return
-from xlperf.template import TemplateOptions, write_template
+from xlperf.excel.template import TemplateOptions, write_template
+from xlperf.form.layout import FormLayout
+from xlperf.read.reader import Return, Value, read_return
 
 __all__ = [
     "FROM_ENV", "KEY_ENV", "KEY_FILE_ENV", "UNVERIFIED_NOTE", "Difference", "SigningKeyError",
@@ -94,10 +94,10 @@ def generate_key() -> str:
 def _checked(secret: bytes, where: str) -> bytes:
     secret = secret.strip()
     if not secret:
-        raise SigningKeyError(f"{where}是空的：请写入签名密钥（可用 python -m xlperf.signature 生成）")
+        raise SigningKeyError(f"{where}是空的：请写入签名密钥（可用 python -m xlperf.form.signature 生成）")
     if len(secret) < MIN_KEY_BYTES:
         raise SigningKeyError(f"{where}太短（{len(secret)} 字节，至少 {MIN_KEY_BYTES} 字节）："
-                              "请使用 python -m xlperf.signature 生成的密钥")
+                              "请使用 python -m xlperf.form.signature 生成的密钥")
     return secret
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlperf.fill import fill_workbook
-from xlperf.layout import builtin_layout
-from xlperf.recalc import recalculate_or_copy
-from xlperf.spec import builtin_forms
-from xlperf.template import write_template
+from xlperf.excel.fill import fill_workbook
+from xlperf.excel.recalc import recalculate_or_copy
+from xlperf.excel.template import write_template
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
 
-SAMPLES_DIR = Path(__file__).parent / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 
 
 def sample_values(form_id: str) -> dict[str, Any]:
@@ -90,8 +90,8 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
 
 
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
-    from xlperf.checker import check_file, find_returns
-    from xlperf.console import finding_line, return_line, summary_line
+    from xlperf.checks.checker import check_file, find_returns
+    from xlperf.cli.console import finding_line, return_line, summary_line
     from xlperf.report import write_batch_reports
 
     results = [check_file(path) for path in find_returns([returns])]
@@ -104,9 +104,9 @@ def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
 
 
 def _rollup_returns(returns: Path, output: Path) -> Iterator[str]:
-    from xlperf.checker import find_returns
+    from xlperf.checks.checker import find_returns
+    from xlperf.read.roster import read_roster
     from xlperf.rollup import rollup
-    from xlperf.roster import read_roster
 
     result = rollup(find_returns([returns]), output, roster=read_roster(SAMPLES_DIR / "roster.csv"))
     yield f"汇总工作簿：{result.output}"
@@ -119,7 +119,7 @@ DEMO_SENDER = "市财政局绩效管理科 <jixiao@czj.example.gov.cn>"
 def _mail_reports(reports: Path, outbox: Path) -> Iterator[str]:
     """Each unit's mail as an .eml file (xlperf mail --dry-run): nothing is sent."""
     from xlperf.mail import run_mail
-    from xlperf.roster import read_roster
+    from xlperf.read.roster import read_roster
 
     result = run_mail(reports, read_roster(SAMPLES_DIR / "roster.csv"), sender=DEMO_SENDER,
                       dry_run=outbox, resend=True)
@@ -130,7 +130,7 @@ def _mail_reports(reports: Path, outbox: Path) -> Iterator[str]:
 def _yearly_cycle(outdir: Path, recalc: bool) -> Iterator[str]:
     """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cycle.demo)."""
     from xlperf.cycle.demo import run_cycle
-    from xlperf.roster import read_roster
+    from xlperf.read.roster import read_roster
 
     samples = {form_id: sample_values(form_id) for form_id in builtin_forms()}
     yield from run_cycle(outdir, read_roster(SAMPLES_DIR / "roster.csv"), samples, recalc)

@@ -1,6 +1,6 @@
 """Read a return file (a filled template) into a :class:`Return`; validate nothing.
 
-The file first passes :func:`xlperf.guard.inspect_file`, which decides its real format and
+The file first passes :func:`xlperf.read.guard.inspect_file`, which decides its real format and
 inflates its XML parts once. Then:
 
 - **xlsx**: the parts are read directly: workbook (sheets, defined names), relationships, shared
@@ -17,7 +17,7 @@ Speed: worksheets and shared strings written by spreadsheet programs are regular
 expression pass reads them several times faster than building an element tree. It runs only on
 parts that hold nothing it does not handle (comments, CDATA, processing instructions, unusual
 attribute syntax, cells without an address); anything else falls back to the element tree
-(:func:`xlperf.guard.parse_xml`), and the tests check that both give the same result.
+(:func:`xlperf.read.guard.parse_xml`), and the tests check that both give the same result.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from xlperf.guard import FileKind, UnsafeFile, inspect_file, parse_xml
+from xlperf.read.guard import FileKind, UnsafeFile, inspect_file, parse_xml
 
 __all__ = ["META_SHEET", "FieldRef", "ReadError", "Return", "Value", "read_return"]
 
@@ -61,7 +61,7 @@ class ReadError(Exception):
     """A return that cannot be read; ``code`` is stable, ``message`` is for the unit's clerk.
 
     Codes: ``NOT_XLPERF`` (not made from an xlperf template) and the codes of
-    :class:`xlperf.guard.UnsafeFile` (``FILE_EMPTY``, ``FILE_TOO_LARGE``, ``FILE_ENCRYPTED``,
+    :class:`xlperf.read.guard.UnsafeFile` (``FILE_EMPTY``, ``FILE_TOO_LARGE``, ``FILE_ENCRYPTED``,
     ``FILE_CORRUPT``, ``FILE_TRUNCATED``, ``ZIP_BOMB``, ``FILE_FOREIGN``), passed through.
     """
 
@@ -981,7 +981,7 @@ def _row_refs(row: int) -> tuple[str, str, str, str, str]:
 
 @cache
 def _builtin_types(form_id: str) -> dict[str, str] | None:
-    from xlperf.layout import builtin_layout
+    from xlperf.form.layout import builtin_layout
 
     try:
         layout = builtin_layout(form_id)

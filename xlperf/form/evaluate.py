@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from xlperf.layout import FormLayout
-from xlperf.rules import KINDS, Value
+from xlperf.form.layout import FormLayout
+from xlperf.form.rules import KINDS, Value
 
 Result = Decimal | str | None
 

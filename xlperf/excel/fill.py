@@ -2,7 +2,7 @@
 
 Used by the demo and the tests to make realistic returns. openpyxl keeps protection,
 validations and formulas but drops cached results, so a filled file needs recalculating
-(``xlperf.recalc``) before its cached values mean anything.
+(``xlperf.excel.recalc``) before its cached values mean anything.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import openpyxl
 
-from xlperf.spec import NAME_PREFIX
+from xlperf.form.spec import NAME_PREFIX
 
 
 def fill_workbook(template: Path, values: Mapping[str, Any], output: Path) -> Path:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlperf.layout import builtin_layout
-from xlperf.spec import builtin_forms
-from xlperf.template import write_template
+from xlperf.excel.template import write_template
+from xlperf.form.layout import builtin_layout
+from xlperf.form.spec import builtin_forms
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates_xlsx"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates_xlsx"
 
 
 def regenerate(directory: Path = TEMPLATES_DIR) -> list[Path]:

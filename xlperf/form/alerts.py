@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from xlperf.rules import out_of_band_formula
+from xlperf.form.rules import out_of_band_formula
 
 POSITIVE_OPS = ("≥", "＞", "＝", ">=", ">", "=")
 REVERSE_OPS = ("≤", "＜", "<=", "<")

@@ -1,6 +1,6 @@
 """Form specs: the dataclasses of a form and their loading from YAML.
 
-A form spec is data (``xlperf/forms/*.yaml``). Everything else (template, reader, checker,
+A form spec is data (``xlperf/form/specs/*.yaml``). Everything else (template, reader, checker,
 evaluator) is compiled from it, so this module validates what it can without knowing cells:
 unknown keys, rule kinds and their parameters, weights that do not add up, references that do
 not resolve. Placement errors (a row that does not fill the grid) are found by ``layout``.
@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from xlperf.rules import KINDS
-from xlperf.yamlsrc import Node, SpecError, Where, load_yaml
+from xlperf.form.rules import KINDS
+from xlperf.form.yamlsrc import Node, SpecError, Where, load_yaml
 
-FORMS_DIR = Path(__file__).parent / "forms"
+FORMS_DIR = Path(__file__).parent / "specs"
 
 FIELD_TYPES = (
     "text", "longtext", "number", "amount", "percent", "integer", "year", "date", "choice", "phone",
