@@ -148,7 +148,7 @@ def low_execution_no_reason(ctx: Context) -> None:
 
 CHECKS: tuple[Check, ...] = (
     # Each violated rule is reported with the rule's own code and severity (spec: consistency).
-    Check("CONSISTENCY", "error", "审核公式不通过", consistency_rules),
-    Check("PARTS_NOT_SUM", "error", "合计与分项不符", parts_not_sum),
-    Check("LOW_EXECUTION_NO_REASON", "warning", "执行率偏低未说明", low_execution_no_reason),
+    Check("CONSISTENCY", consistency_rules),
+    Check("PARTS_NOT_SUM", parts_not_sum),
+    Check("LOW_EXECUTION_NO_REASON", low_execution_no_reason),
 )

@@ -182,6 +182,6 @@ def target_changed(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("TARGET_CHANGED", "error", "目标值与申报表不符", target_changed),
-    Check("DECLARATION_NOT_FOUND", "warning", "未找到申报表", declaration_not_found),
+    Check("TARGET_CHANGED", target_changed),
+    Check("DECLARATION_NOT_FOUND", declaration_not_found),
 )

@@ -42,5 +42,5 @@ def date_outside_year(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("DATE_OUTSIDE_YEAR", "warning", "日期不在预算年度内", date_outside_year),
+    Check("DATE_OUTSIDE_YEAR", date_outside_year),
 )

@@ -382,11 +382,11 @@ def row_incomplete(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("REQUIRED_MISSING", "error", "必填项未填", required_missing),
-    Check("WRONG_TYPE", "error", "数据类型错误", wrong_type),
-    Check("CHOICE_INVALID", "error", "不是可选项", choice_invalid),
-    Check("OUT_OF_RANGE", "error", "数值超出范围", out_of_range),
-    Check("TOO_MANY_DECIMALS", "warning", "金额小数位过多", too_many_decimals),
-    Check("AMOUNT_UNIT_SUSPECT", "warning", "金额单位可疑", amount_unit_suspect),
-    Check("ROW_INCOMPLETE", "warning", "表格行未填完整", row_incomplete),
+    Check("REQUIRED_MISSING", required_missing),
+    Check("WRONG_TYPE", wrong_type),
+    Check("CHOICE_INVALID", choice_invalid),
+    Check("OUT_OF_RANGE", out_of_range),
+    Check("TOO_MANY_DECIMALS", too_many_decimals),
+    Check("AMOUNT_UNIT_SUSPECT", amount_unit_suspect),
+    Check("ROW_INCOMPLETE", row_incomplete),
 )

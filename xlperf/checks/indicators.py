@@ -633,19 +633,18 @@ def check_output_empty(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("TARGET_MISSING", "error", "指标缺少目标值", check_target_missing),
-    Check("NAME_MISSING", "warning", "目标值缺少指标名称", check_name_missing),
-    Check("TARGET_NO_OPERATOR", "warning", "定量目标缺少符号", check_target_no_operator),
-    Check("TARGET_NO_UNIT", "warning", "定量目标缺少计量单位", check_target_no_unit),
-    Check("RATE_WITH_QUALITATIVE_TARGET", "warning", "比率类指标使用定性目标",
-          check_rate_with_qualitative_target),
-    Check("DEVIATION_NO_REASON", "warning", "偏离目标未说明原因", check_deviation_no_reason),
-    Check("ACTUAL_MISSING", "warning", "缺少实际完成值", check_actual_missing),
-    Check("WRONG_LEVEL1", "warning", "指标归入了错误的一级指标", check_wrong_level1),
-    Check("LEVEL1_BLANK", "warning", "一级指标为空", check_level1_blank),
-    Check("LEVEL2_BLANK", "warning", "二级指标为空", check_level2_blank),
-    Check("LEVEL2_MISMATCH", "warning", "二级指标与一级指标不匹配", check_level2_mismatch),
-    Check("OUTPUT_EMPTY", "error", "产出指标为空", check_output_empty),
+    Check("TARGET_MISSING", check_target_missing),
+    Check("NAME_MISSING", check_name_missing),
+    Check("TARGET_NO_OPERATOR", check_target_no_operator),
+    Check("TARGET_NO_UNIT", check_target_no_unit),
+    Check("RATE_WITH_QUALITATIVE_TARGET", check_rate_with_qualitative_target),
+    Check("DEVIATION_NO_REASON", check_deviation_no_reason),
+    Check("ACTUAL_MISSING", check_actual_missing),
+    Check("WRONG_LEVEL1", check_wrong_level1),
+    Check("LEVEL1_BLANK", check_level1_blank),
+    Check("LEVEL2_BLANK", check_level2_blank),
+    Check("LEVEL2_MISMATCH", check_level2_mismatch),
+    Check("OUTPUT_EMPTY", check_output_empty),
 )
 
 __all__ = ["CHECKS", "Parsed", "deviation", "indicator_tables", "is_rate", "normalise_op",

@@ -475,14 +475,14 @@ def unmet_targets_high_score(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("SCORE_NOT_NUMBER", "error", "得分不是数字", score_not_number),
-    Check("SCORE_OVER_WEIGHT", "error", "得分超过分值", score_over_weight),
-    Check("SCORE_NEGATIVE", "error", "得分为负数", score_negative),
-    Check("QUAL_SCORE_OUT_OF_BAND", "error", "定性得分不在等级区间内", qual_score_out_of_band),
-    Check("SCORE_MISMATCH", "error", "得分与重算结果不符", score_mismatch),
-    Check("TOTAL_MISMATCH", "error", "总分与重算结果不符", total_mismatch),
-    Check("GRADE_MISMATCH", "error", "等次与总分不符", grade_mismatch),
-    Check("CACHE_MISSING", "warning", "文件未计算公式", cache_missing),
-    Check("LOW_EXECUTION_HIGH_SCORES", "warning", "执行率低而产出得分高", low_execution_high_scores),
-    Check("UNMET_TARGETS_HIGH_SCORE", "warning", "指标未完成而完成率得分高", unmet_targets_high_score),
+    Check("SCORE_NOT_NUMBER", score_not_number),
+    Check("SCORE_OVER_WEIGHT", score_over_weight),
+    Check("SCORE_NEGATIVE", score_negative),
+    Check("QUAL_SCORE_OUT_OF_BAND", qual_score_out_of_band),
+    Check("SCORE_MISMATCH", score_mismatch),
+    Check("TOTAL_MISMATCH", total_mismatch),
+    Check("GRADE_MISMATCH", grade_mismatch),
+    Check("CACHE_MISSING", cache_missing),
+    Check("LOW_EXECUTION_HIGH_SCORES", low_execution_high_scores),
+    Check("UNMET_TARGETS_HIGH_SCORE", unmet_targets_high_score),
 )

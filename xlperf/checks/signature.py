@@ -122,6 +122,6 @@ def signature_missing(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("SIGNATURE_MISMATCH", "error", "模板签名不符", signature_mismatch),
-    Check("SIGNATURE_MISSING", "warning", "模板没有签名", signature_missing),
+    Check("SIGNATURE_MISMATCH", signature_mismatch),
+    Check("SIGNATURE_MISSING", signature_missing),
 )

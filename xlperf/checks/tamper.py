@@ -311,12 +311,12 @@ def formulas_unverified(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("FORMULA_OVERWRITTEN", "error", "公式被数值覆盖", formula_overwritten),
-    Check("FORMULA_ALTERED", "error", "公式被改动", formula_altered),
-    Check("WEIGHT_ALTERED", "error", "分值被改动", weight_altered),
-    Check("LOCKED_CELL_ALTERED", "error", "固定文字被改动", locked_cell_altered),
-    Check("STRUCTURE_CHANGED", "error", "报表结构被改动", structure_changed),
-    Check("FORM_VERSION_MISMATCH", "error", "模板版本不符", form_version_mismatch),
-    Check("PROTECTION_REMOVED", "warning", "工作表保护被撤销", protection_removed),
-    Check("FORMULAS_UNVERIFIED", "warning", "无法核对公式", formulas_unverified),
+    Check("FORMULA_OVERWRITTEN", formula_overwritten),
+    Check("FORMULA_ALTERED", formula_altered),
+    Check("WEIGHT_ALTERED", weight_altered),
+    Check("LOCKED_CELL_ALTERED", locked_cell_altered),
+    Check("STRUCTURE_CHANGED", structure_changed),
+    Check("FORM_VERSION_MISMATCH", form_version_mismatch),
+    Check("PROTECTION_REMOVED", protection_removed),
+    Check("FORMULAS_UNVERIFIED", formulas_unverified),
 )

@@ -59,6 +59,6 @@ def formula_text(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("HTML_IN_TEXT", "warning", "文本含网页代码", html_in_text),
-    Check("FORMULA_TEXT", "warning", "文本像公式", formula_text),
+    Check("HTML_IN_TEXT", html_in_text),
+    Check("FORMULA_TEXT", formula_text),
 )

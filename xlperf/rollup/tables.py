@@ -46,7 +46,8 @@ from typing import Any
 
 import pandas as pd
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS, Checked
+from xlperf.findings.catalogue import code
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.spec import TableSection, builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
@@ -95,7 +96,6 @@ DUPLICATE_COLUMNS = ("主管部门", "单位", "项目", "表单", "年度", "�
                      "以此为准", "其修改时间")
 INVENTORY_COLUMNS = ("序号", "文件", "大小（字节）", "修改时间", "表单", "单位", "主管部门", "项目数", "审核结果",
                      "错误", "提示", "汇总情况", "说明")
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 
 
 # --------------------------------------------------------------------------- in the worker
@@ -426,7 +426,7 @@ def _finding_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], nam
                    f.cell or None, f.label or f.field or None, f.message, f.expected, f.found)
         if roster is not None:
             for unit in dict.fromkeys(e.project.unit or "" for e in mine if e.unit is None):
-                yield (*head, UNIT_NOT_IN_ROSTER, "提示", None, None, "填报单位",
+                yield (*head, UNIT_NOT_IN_ROSTER, SEVERITY_LABELS[code(UNIT_NOT_IN_ROSTER).severity], None, None, "填报单位",
                        f"填报单位“{unit}”不在单位名单中：请核对单位名称是否与名单一致，或将该单位补入名单",
                        None, unit)
 
