@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlperf.checks.indicators import _parse, parse_value
+from xlperf.model.indicators import _parse, parse_value
 from xlperf.form.layout import builtin_layout, layout_form, per_layout
 from xlperf.form.rules import KINDS, RuleError
 from xlperf.form.spec import get_form

@@ -19,7 +19,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import indicators
 from xlperf.checks.checker import check_file
-from xlperf.checks.indicators import normalise_op, parse_value
+from xlperf.model.indicators import normalise_op, parse_value
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xlperf.findings import Finding, Severity
 from xlperf.findings.catalogue import code as catalogued
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
+from xlperf.model.declarations import Declarations
 from xlperf.read.reader import Return, Value
-
-if TYPE_CHECKING:
-    from xlperf.cycle.declared import DeclarationIndex
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class Context:
     current: Check | None = None
     signing_key: bytes | None = None
     """The finance bureau's signing key (:mod:`xlperf.form.signature`); None: signatures are not verified."""
-    declarations: DeclarationIndex | None = None
+    declarations: Declarations | None = None
     """Accepted declarations to compare targets with (``check --against``); None: no comparison."""
 
     def place(self, key: str) -> tuple[str, str, str]:

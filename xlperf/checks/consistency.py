@@ -16,17 +16,10 @@ import datetime as dt
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.fields import (
-    as_number,
-    cents,
-    is_blank,
-    plausible_date,
-    prefix_of,
-    show,
-    show_amount,
-    show_percent,
-)
+from xlperf.checks.fields import cents, plausible_date
+from xlperf.form.roles import prefix_of
 from xlperf.form.spec import Calc
+from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
 
 EXEC_RATE_KEY = "exec_rate"
 """The execution-rate calc (``completion`` of spent_total over budget_total) and the field that

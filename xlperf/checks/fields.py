@@ -13,7 +13,6 @@ is always checked.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -21,16 +20,15 @@ from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.operators import ASCII_ALIASES
+from xlperf.form.roles import PREFILLED, prefix_of
 from xlperf.form.rules import RuleError, excel_round
 from xlperf.form.spec import Field, TableSection
+from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
 FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")
 """Field types where any text is a valid value (plus choice fields with ``strict: false``)."""
-
-PREFILLED_KEYS = ("year", "unit_name")
-"""Keys a template may prefill on every project sheet (TemplateOptions year/unit): a value
-there does not mean the unit is using that sheet."""
 
 YEAR_RANGE = (2000, 2100)
 """Budget years the templates accept (their data validation uses the same bounds)."""
@@ -45,24 +43,10 @@ amount was almost surely typed in 元."""
 YUAN_SUSPECT_BELOW = 100
 """On a 元 form, a non-zero amount under 100 元 is no project budget: almost surely typed in 万元."""
 
-_PREFIX_RE = re.compile(r"^p\d+_")
 _FIRST_COPY = "p1_"
 
 
 # -- helpers shared by the field-level check modules ------------------------------------------
-def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def as_number(value: object) -> float | None:
-    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
-    which no spreadsheet holds but a crafted file can)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def cents(number: float) -> Decimal | float:
     """An amount rounded to 2 decimals as the sheet shows it (too large to round: as it is)."""
     try:
@@ -76,27 +60,6 @@ def plausible_date(value: object) -> bool:
     return isinstance(value, dt.date) and DATE_RANGE[0] <= value <= DATE_RANGE[1]
 
 
-def show(value: object) -> str:
-    """A value as a clerk would recognise it in a message."""
-    if isinstance(value, float | Decimal) and not isinstance(value, bool):
-        return f"{float(value):.15g}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip() if value is not None else ""
-
-
-def show_amount(value: float | Decimal, unit: str) -> str:
-    return f"{float(value):,.2f} {unit}"
-
-
-def show_percent(value: float | Decimal) -> str:
-    return f"{float(value) * 100:.15g}%"
-
-
-def prefix_of(key: str) -> str:
-    """The project-sheet prefix of a key (``p2_``), or "" on a form without repeated sheets."""
-    m = _PREFIX_RE.match(key)
-    return m.group(0) if m else ""
 
 
 def input_fields(ctx: Context, *types: str) -> Iterator[Field]:
@@ -144,9 +107,7 @@ def _repeated_sheets(layout: FormLayout) -> tuple[tuple[str, tuple[str, ...]], .
         prefixes = {prefix_of(f.key) for f in flds}
         if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
             continue
-        prefix = prefixes.pop()
-        skip = {prefix + k for k in PREFILLED_KEYS}
-        out.append((sheet, tuple(f.key for f in flds if f.key not in skip)))
+        out.append((sheet, tuple(f.key for f in flds if f.role not in PREFILLED)))
     return tuple(out)
 
 
@@ -240,13 +201,11 @@ def wrong_type(ctx: Context) -> None:
 
 
 # -- CHOICE_INVALID ---------------------------------------------------------------------------
-# Half-width spellings of the operators the choice lists hold in full width.
-_CHOICE_ALIASES = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": "＝", "==": "＝"}
 
 
 def _choice_meant(text: str, choices: tuple[str, ...]) -> str | None:
     norm = unicodedata.normalize("NFKC", text).strip()
-    alias = _CHOICE_ALIASES.get(norm)
+    alias = ASCII_ALIASES.get(norm)  # >= for the ≥ the choice lists hold
     if alias in choices:
         return alias
     return next((c for c in choices if unicodedata.normalize("NFKC", c).strip() == norm), None)

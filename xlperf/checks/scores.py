@@ -31,13 +31,13 @@ from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
-from xlperf.checks.fields import as_number as number
-from xlperf.checks.fields import is_blank
-from xlperf.form.alerts import REVERSE_OPS
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
 from xlperf.form.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.model.values import as_number as number
+from xlperf.model.values import is_blank
 from xlperf.read.reader import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
@@ -62,7 +62,6 @@ UNMET_WORDS = ("无", "否", "0", "没有")
 """An actual value that says, as a whole, that nothing was done."""
 UNMET_PHRASES = ("未完成", "未开展", "未实施", "未达到", "未达标", "没有开展", "没有完成")
 """An actual value containing one of these says the target was not reached."""
-STRICT_OPS = ("＞", ">", "＜", "<")
 
 _EPSILON = 1e-9
 

@@ -23,6 +23,7 @@ from xlperf.excel.xlsxtext import write_text
 from xlperf.form.alerts import CONDITIONS
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import FormLayout, Placed, SheetLayout
+from xlperf.form.roles import UNIT, YEAR
 from xlperf.form.rules import KINDS, RuleError, Value
 from xlperf.form.spec import NAME_PREFIX, Field
 
@@ -415,12 +416,11 @@ def _prefill_values(layout: FormLayout, options: TemplateOptions) -> dict[str, V
     """Prefill values by key, checked against the fields they land in."""
     raw: dict[str, Any] = dict(options.values or {})
     fields = {f.key: f for f in layout.inputs()}
-    for key, value in (("year", options.year), ("unit_name", options.unit)):
+    for role, value in ((YEAR, options.year), (UNIT, options.unit)):
         if value is None:
             continue
-        for candidate in [key, *(k for k in fields if k.endswith("_" + key) and k.startswith("p"))]:
-            if candidate in fields:
-                raw.setdefault(candidate, value)
+        for candidate in layout.role_keys(role):  # on every project sheet
+            raw.setdefault(candidate, value)
     values: dict[str, Value | dt.datetime] = {}
     for key, value in raw.items():
         if key not in fields:

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from xlperf.form.roles import ROLES
 from xlperf.form.rules import KINDS
 from xlperf.form.yamlsrc import Node, SpecError, Where, load_yaml
 
@@ -45,6 +46,8 @@ class Field:
     hint: str = ""
     min: float | None = None
     max: float | None = None
+    role: str = ""
+    """What the field means to the code (:mod:`xlperf.form.roles`): unit, project, year …; "" none."""
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,8 @@ class _Builder:
         self.keys: dict[str, Where] = {}
         self.references: list[tuple[str, Where, str]] = []
         self.prefix = ""
+        self.roles: dict[tuple[str, str], str] = {}
+        """(role, sheet prefix) → the key that has it."""
 
     # -- keys -------------------------------------------------------------------
     def define(self, key: str, where: Where) -> str:
@@ -544,7 +549,7 @@ class _Builder:
         span, rowspan = int(c.number("span", 1)), int(c.number("rowspan", 1))
         if "field" in c.node:
             c.only("field", "label", "type", "choices", "strict", "required", "hint", "min", "max",
-                   "span", "rowspan")
+                   "role", "span", "rowspan")
             label = c.text("label", last_label.replace("\n", "")) or ""
             if not label:
                 raise c.fail("field", "字段需要 label（本行前面没有标签）")
@@ -574,7 +579,15 @@ class _Builder:
             raise c.fail("choices", "只有 type: choice 的字段可以有 choices")
         low = c.get("min")
         high = c.get("max")
+        role = c.text("role", "")
+        if role and role not in ROLES:
+            raise c.fail("role", f"未知的字段角色 '{role}'; 可用: {', '.join(ROLES)}")
+        if role and (role, self.prefix) in self.roles:
+            raise c.fail("role", f"角色 '{role}' 已用于字段 '{self.roles[(role, self.prefix)]}'（每张工作表只能有一个）")
+        if role:
+            self.roles[(role, self.prefix)] = full
         return Field(
+            role=role,
             key=full, label=label, type=ftype, where=where, choices=choices,
             strict_choices=c.flag("strict", True), required=c.flag("required"),
             hint=c.text("hint", ""),

@@ -17,7 +17,7 @@ Decisions (also in the reply of issue 4):
   names after :func:`xlperf.read.roster.normalise_name` (full-width/half-width folded, whitespace
   removed). The forms have no unit-code field, so there is no code to match on. A unit not in
   the roster is reported in 问题清单 (``UNIT_NOT_IN_ROSTER``) and 清单; its return still counts.
-- **主管部门**: the roster's when the unit matched, else the return's ``dept_name``.
+- **主管部门**: the roster's when the unit matched, else the return's (field with role ``dept``).
 - **Project identity**: (unit, project name, form, year); the unit is its roster code when
   matched, else its normalised name; the project name is normalised the same way. Forms with one
   sheet per project (``target_table``: keys ``p1_``, ``p2_``, ``p3_``) give one row per filled
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,11 @@ import pandas as pd
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS, Checked
 from xlperf.findings.catalogue import code
 from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.roles import prefix_of
 from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.model.indicators import in_use
+from xlperf.model.projects import project_of, wan_factor
+from xlperf.model.values import is_blank
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import (
@@ -71,10 +74,6 @@ MONEY_KEYS: dict[str, dict[str, str]] = {
     "evaluation_report": {"budget": "budget"},
     "target_table": {"budget": "year_budget"},
 }
-# Keys naming a project's unit, 主管部门, name and year (with the project prefix, if any).
-PROJECT_KEYS = {"unit": "unit_name", "dept": "dept_name", "project": "project_name", "year": "year"}
-# The summary shows money in 万元; a form's spec says which unit its amounts are in.
-AMOUNT_UNITS = {"万元": 1.0, "元": 0.0001, "千元": 0.1, "亿元": 10000.0}
 # Column keys of an indicator table (a table section with a ``target`` column), by role.
 INDICATOR_COLUMNS = ("level1", "level2", "name", "op", "target", "unit", "actual")
 TABLE_SOURCE, SCORECARD_SOURCE = "指标表", "评分表"
@@ -83,7 +82,6 @@ GRADE_ORDER = ("优", "良", "中", "差")
 SCORE_BUCKETS = ((90.0, "90–100"), (80.0, "80–89.99"), (70.0, "70–79.99"), (60.0, "60–69.99"),
                  (-math.inf, "60以下"))
 NO_DEPT = "（未注明）"
-_PREFIX_RE = re.compile(r"^(p\d+_)")
 
 PROJECT_COLUMNS = ("主管部门", "单位代码", "单位", "项目", "表单", "年度", "预算（万元）", "下达（万元）",
                    "支出（万元）", "执行率", "总分", "等次", "审核结果", "错误", "提示", "文件")
@@ -134,53 +132,26 @@ def _lookup(checked: Checked, key: str) -> Any:
     return checked.scores[key] if key in checked.scores else checked.values.get(key)
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _project_prefixes(layout: FormLayout) -> tuple[str, ...]:
-    return _prefixes_of(layout.spec.form_id)
-
-
-@cache
-def _prefixes_of(form_id: str) -> tuple[str, ...]:
-    layout = builtin_layout(form_id)
-    prefixes = sorted({m.group(1) for key in layout.cells if (m := _PREFIX_RE.match(key))},
-                      key=lambda p: int(p[1:-1]))
-    return tuple(prefixes) or ("",)
+    return layout.project_prefixes()
 
 
 def _project(checked: Checked, layout: FormLayout, prefix: str) -> ProjectRow | None:
     first = prefix == _project_prefixes(layout)[0]
-    if not first and all(_blank(v) for k, v in checked.values.items() if k.startswith(prefix)):
+    if not first and all(is_blank(v) for k, v in checked.values.items() if k.startswith(prefix)):
         return None  # an unused project sheet
     form = layout.spec.form_id
-    scale = AMOUNT_UNITS.get(layout.spec.amount_unit, 1.0)
+    scale = wan_factor(layout.spec.amount_unit)
     money = {role: _float(_lookup(checked, prefix + key)) for role, key in MONEY_KEYS.get(form, {}).items()}
     for role in ("budget", "released", "spent"):
         if money.get(role) is not None:
             money[role] = round(money[role] * scale, 6)  # type: ignore[operator]
-    text = {role: checked.values.get(prefix + key) for role, key in PROJECT_KEYS.items()}
-    unit = _text(text["unit"]) or (checked.unit if first else None)
-    year = _year(text["year"])
-    return ProjectRow(prefix, unit, _text(text["dept"]), _text(text["project"]),
-                      year if year is not None else checked.year,
+    typed = project_of(layout, checked.values, prefix)
+    # A blank unit is the return's (first project or meta sheet), a blank year the return's.
+    unit = typed.unit or (checked.unit if first else None)
+    return ProjectRow(prefix, unit, typed.dept or None, typed.project or None,
+                      typed.year if typed.year is not None else checked.year,
                       money.get("budget"), money.get("released"), money.get("spent"), money.get("rate"))
-
-
-def _text(value: object) -> str | None:
-    if _blank(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _year(value: object) -> int | None:
-    try:
-        return int(float(str(value))) if not _blank(value) else None
-    except ValueError:
-        return None
 
 
 Slot = tuple[str, Any]
@@ -248,16 +219,15 @@ def _operand(ref: object) -> str | None:
 
 
 def _prefix(key: str) -> str:
-    m = _PREFIX_RE.match(key)
-    return m.group(1) if m else ""
+    return prefix_of(key)
 
 
 def _indicators(checked: Checked, layout: FormLayout) -> Iterable[IndicatorRow]:
     for plan in _indicator_plan(layout.spec.form_id):
         parts = [_cell(_lookup(checked, ref)) if kind == "key" else ref for kind, ref in plan.slots]
         if plan.source == TABLE_SOURCE:
-            if all(_blank(parts[i]) for i in (2, 4, 6)):  # no name, target or actual: an unused row
-                continue
+            if not in_use(dict(zip(INDICATOR_COLUMNS, parts, strict=True))):
+                continue  # xlperf.model.indicators: in use when name, target or actual is filled
             score: Cell = None
             completion = _float(checked.scores.get(plan.completion_key)) if plan.completion_key else None
         else:

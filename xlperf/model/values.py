@@ -1,0 +1,76 @@
+"""A return's cell values: blank, number, text, year, and how a value is shown in a message.
+
+Values arrive typed by the reader (:data:`xlperf.read.reader.Value`: text, float, int, date or
+None); these helpers say what a value is without a form in mind. How a *target or actual* value
+reads (operator, number, unit) is :mod:`xlperf.model.indicators`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from decimal import Decimal
+
+__all__ = ["as_number", "cell_text", "cell_year", "compact", "is_blank", "number_text", "show",
+           "show_amount", "show_percent"]
+
+
+def is_blank(value: object) -> bool:
+    """Nothing typed: None, or text of spaces only."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def as_number(value: object) -> float | None:
+    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
+    which no spreadsheet holds but a crafted file can)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def cell_text(value: object) -> str:
+    """A value as text: "" when blank, a whole float without ``.0`` (a code typed as 101)."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cell_year(value: object) -> int | None:
+    """A year cell's value as an int (2024, 2024.0 or "2024"); None when blank, a date or not a number."""
+    try:
+        return None if is_blank(value) or isinstance(value, dt.date) else int(float(str(value)))
+    except ValueError:
+        return None
+
+
+def compact(text: str) -> str:
+    """``text`` NFKC-folded (full-width digits, ％ and ＞＝＜ become ASCII) without whitespace:
+    spaces typed around signs mean nothing."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def show(value: object) -> str:
+    """A value as a clerk would recognise it in a message."""
+    if isinstance(value, float | Decimal) and not isinstance(value, bool):
+        return f"{float(value):.15g}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip() if value is not None else ""
+
+
+def show_amount(value: float | Decimal, unit: str) -> str:
+    return f"{float(value):,.2f} {unit}"
+
+
+def show_percent(value: float | Decimal) -> str:
+    return f"{float(value) * 100:.15g}%"
+
+
+def number_text(number: float, unit: str) -> str:
+    """A number with up to 6 decimals, no trailing zeros, followed by ``unit`` (12次, 0.5万元)."""
+    return f"{number:.6f}".rstrip("0").rstrip(".") + unit
