@@ -29,7 +29,7 @@ from xlperf.excel.recalc import recalculate
 from xlperf.findings import Checked
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
-from xlperf.read.reader import read_return
+from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

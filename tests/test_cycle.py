@@ -33,7 +33,7 @@ from xlperf.form.signature import (
     load_key,
 )
 from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import read_return
+from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 
 KEY = b"test-signing-key-0123456789abcdef"

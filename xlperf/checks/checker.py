@@ -29,8 +29,8 @@ from xlperf.form.signature import (
     key_from_env,
 )
 from xlperf.form.spec import builtin_forms
+from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
-from xlperf.read.reader import ReadError, Return, Value, read_return
 
 if TYPE_CHECKING:
     from xlperf.cycle.declared import DeclarationIndex

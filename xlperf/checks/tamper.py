@@ -33,7 +33,7 @@ from xlperf.checks.scores import (
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.rules import KINDS, RuleError
 from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import META_SHEET
+from xlperf.read import META_SHEET
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left

@@ -29,7 +29,7 @@ from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.signature import FROM_ENV
 from xlperf.form.spec import builtin_forms
-from xlperf.read.reader import Value
+from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 
 __all__ = ["DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "declarations_of",

@@ -33,7 +33,7 @@ from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signature import KEY_ENV, load_key
 from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import read_return
+from xlperf.read import read_return
 from xlperf.read.roster import Roster
 
 __all__ = ["DEMO_KEY", "run_cycle"]

@@ -17,7 +17,7 @@ short fingerprint, so that a template signed with another key, e.g. last year's,
 from an altered one) and ``signed`` (the signed content as canonical JSON: it is what the file
 showed when issued, not secret, and lets ``check`` say which locked value changed).
 
-The signature is computed from the template *as read back* by :func:`xlperf.read.reader.read_return`
+The signature is computed from the template *as read back* by :func:`xlperf.read.read_return`
 (:func:`write_signed_template` writes the template, reads it, signs, and writes it again with
 the signature rows), so signing and checking share one code path and cannot drift apart.
 
@@ -49,7 +49,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.layout import FormLayout
-from xlperf.read.reader import Return, Value, read_return
+from xlperf.read import Return, Value, read_return
 
 __all__ = [
     "FROM_ENV", "KEY_ENV", "KEY_FILE_ENV", "UNVERIFIED_NOTE", "Difference", "SigningKeyError",
