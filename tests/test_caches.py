@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from xlperf.checks.indicators import _parse, parse_value
 from xlperf.form.layout import builtin_layout, layout_form, per_layout
+from xlperf.form.metasheet import parse_meta
 from xlperf.form.rules import KINDS, RuleError
 from xlperf.form.spec import get_form
 from xlperf.read import META_SHEET, container, read_return
 from xlperf.read.book import Book
-from xlperf.read.fieldmap import cached_field_map, parse_meta
+from xlperf.read.fieldmap import cached_field_map
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"

@@ -24,6 +24,7 @@ from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.form.layout import builtin_layout
+from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.signature import (
     KEY_ENV,
     KEY_FILE_ENV,
@@ -32,7 +33,6 @@ from xlperf.form.signature import (
     SigningKeyError,
     load_key,
 )
-from xlperf.form.spec import NAME_PREFIX
 from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 

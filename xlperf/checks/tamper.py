@@ -31,9 +31,8 @@ from xlperf.checks.scores import (
     summary_key,
 )
 from xlperf.form.layout import FormLayout, Placed, per_layout
+from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
 from xlperf.form.rules import KINDS, RuleError
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read import META_SHEET
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left

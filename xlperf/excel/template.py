@@ -23,10 +23,17 @@ from xlperf.excel.xlsxtext import write_text
 from xlperf.form.alerts import CONDITIONS
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import FormLayout, Placed, SheetLayout
+from xlperf.form.metasheet import (
+    FIELD_HEADER,
+    META_SHEET,
+    NAME_PREFIX,
+    field_header_row,
+    field_rows,
+    meta_rows,
+)
 from xlperf.form.rules import KINDS, RuleError, Value
-from xlperf.form.spec import NAME_PREFIX, Field
+from xlperf.form.spec import Field
 
-META_SHEET = "_xlperf"
 SUMMARY_SHEET = "审核意见"
 DEFAULT_PASSWORD = "xlperf"
 FONT = "宋体"
@@ -358,21 +365,15 @@ class _Writer:
     def write_meta(self) -> None:
         ws = self.workbook.add_worksheet(META_SHEET)
         bold = self.workbook.add_format({"bold": True})
-        spec = self.layout.spec
-        meta = [
-            ("form_id", spec.form_id), ("form_version", spec.version), ("title", spec.title),
-            ("year", str(self.options.year or "")), ("unit", self.options.unit or ""),
-            ("amount_unit", spec.amount_unit), *self.options.meta,
-        ]
+        meta = meta_rows(self.layout, self.options.year, self.options.unit, self.options.meta)
         for i, (name, value) in enumerate(meta):
             ws.write_string(i, 0, name, bold)
             write_text(ws, i, 1, value)
-        top = len(meta) + 1
-        for j, head in enumerate(("key", "label", "sheet", "cell", "kind")):
+        top = field_header_row(meta)
+        for j, head in enumerate(FIELD_HEADER):
             ws.write_string(top, j, head, bold)
-        for i, (key, (sheet_name, placed)) in enumerate(sorted(self.layout.cells.items()), top + 1):
-            cell = xl_rowcol_to_cell(placed.row, placed.col)
-            for j, value in enumerate((key, placed.label, sheet_name, cell, placed.kind)):
+        for i, row in enumerate(field_rows(self.layout), top + 1):
+            for j, value in enumerate(row):
                 ws.write_string(i, j, value)
         ws.set_column(0, 1, 28)
         ws.hide()

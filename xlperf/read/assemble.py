@@ -23,11 +23,12 @@ from functools import cache
 from pathlib import Path
 
 from xlperf.form.layout import builtin_layout
+from xlperf.form.metasheet import FORM_ID, FORM_VERSION, NAME_PREFIX, UNIT, YEAR, find_meta_sheet
 from xlperf.read.book import EXCEL_EPOCH, Book, Corrupt, TooLarge
 from xlperf.read.calamine import read_calamine
-from xlperf.read.fieldmap import cached_field_map, find_meta_sheet
+from xlperf.read.fieldmap import cached_field_map
 from xlperf.read.guard import FileKind, UnsafeFile, inspect_file
-from xlperf.read.returns import NAME_PREFIX, ReadError, Return, Value
+from xlperf.read.returns import ReadError, Return, Value
 from xlperf.read.xlsx import read_xlsx
 
 _EPOCH_1904 = dt.date(1904, 1, 1)
@@ -70,7 +71,7 @@ def assemble(path: Path, kind: FileKind, book: Book, types: Mapping[str, str] | 
             path,
         )
     meta, field_map = cached_field_map(book, meta_sheet)
-    form_id = meta.get("form_id") or None
+    form_id = meta.get(FORM_ID) or None
     if form_id is None or not field_map:
         raise ReadError(
             "NOT_XLPERF",
@@ -137,9 +138,9 @@ def assemble(path: Path, kind: FileKind, book: Book, types: Mapping[str, str] | 
         path=path,
         file_kind=kind.kind,
         form_id=form_id,
-        form_version=meta.get("form_version") or None,
-        meta_year=meta.get("year") or None,
-        meta_unit=meta.get("unit") or None,
+        form_version=meta.get(FORM_VERSION) or None,
+        meta_year=meta.get(YEAR) or None,
+        meta_unit=meta.get(UNIT) or None,
         values=values,
         formulas=formulas,
         cached_missing=cached_missing,

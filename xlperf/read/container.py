@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
+from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.read.guard import parse_xml
-from xlperf.read.returns import NAME_PREFIX
 
 _REL_NS = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships",

@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-META_SHEET = "_xlperf"
-NAME_PREFIX = "xp_"
+from xlperf.form.metasheet import FieldRef
+
 Value = float | int | str | dt.date | None
 CellRef = tuple[str, str]
 
@@ -27,16 +26,6 @@ class ReadError(Exception):
         self.code = code
         self.message = message
         self.path = path
-
-
-class FieldRef(NamedTuple):
-    """One row of the ``_xlperf`` field map."""
-
-    label: str
-    sheet: str
-    cell: str
-    kind: str
-    """input, formula or fixed."""
 
 
 @dataclass
