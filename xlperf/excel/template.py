@@ -1,6 +1,7 @@
 """Write a form layout as a locked .xlsx template (xlsxwriter).
 
-Addresses come from ``layout``, formula text from ``rules`` and ``alerts``; this module only
+Addresses come from ``layout``, formula text from ``formulas``, the hidden sheet's rows from
+``metasheet``; this module only
 serialises: cell formats, merges, validations, protection, defined names, print setup and the
 hidden ``_xlperf`` sheet that lets ``check`` recognise the form.
 """
@@ -20,8 +21,8 @@ from xlsxwriter.worksheet import Worksheet
 
 from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
-from xlperf.form.alerts import CONDITIONS
 from xlperf.form.evaluate import evaluate
+from xlperf.form.formulas import a1_ref, calc_formula, condition_formula
 from xlperf.form.layout import FormLayout, Placed, SheetLayout
 from xlperf.form.metasheet import (
     FIELD_HEADER,
@@ -31,7 +32,7 @@ from xlperf.form.metasheet import (
     field_rows,
     meta_rows,
 )
-from xlperf.form.rules import KINDS, RuleError, Value
+from xlperf.form.rules import RuleError, Value
 from xlperf.form.spec import Field
 
 SUMMARY_SHEET = "审核意见"
@@ -156,11 +157,6 @@ class _Formats:
         return self.cache[key]
 
 
-def _a1(sheet: str, row: int, col: int, here: str) -> str:
-    cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-    return cell if sheet == here else f"'{sheet}'!{cell}"
-
-
 class _Writer:
     def __init__(self, layout: FormLayout, path: Path, options: TemplateOptions) -> None:
         self.layout = layout
@@ -181,9 +177,6 @@ class _Writer:
                                       "created": CREATED})
         self.formats = _Formats(self.workbook)
 
-    def ref(self, key: str, here: str) -> str:
-        return _a1(*self.layout.address(key), here)
-
     def write(self) -> None:
         summary = self.options.summary
         if summary is not None:
@@ -197,14 +190,13 @@ class _Writer:
                 sheets[sheet_name].write_comment(cell, note, {"x_scale": 2.5, "y_scale": 1.5})
         for h in self.layout.highlights:
             ws = sheets[h.sheet]
-            refs = {name: self.ref(key, h.sheet) for name, key in h.operands.items()}
             _, row, col = self.layout.address(h.target)
             ws.conditional_format(row, col, row, col, {
-                "type": "formula", "criteria": "=" + CONDITIONS[h.check](refs, h.params),
+                "type": "formula", "criteria": condition_formula(self.layout, h),
                 "format": self.formats.percent if h.style == "percent" else self.formats.alert,
             })
         for key, (sheet_name, placed) in self.layout.cells.items():
-            self.workbook.define_name(NAME_PREFIX + key, "=" + _a1(sheet_name, placed.row, placed.col, ""))
+            self.workbook.define_name(NAME_PREFIX + key, "=" + a1_ref(sheet_name, placed.row, placed.col, ""))
         self.write_meta()
         self.workbook.close()
 
@@ -233,9 +225,7 @@ class _Writer:
             fmt = self.formats.get("formula", self.formula_format(p), alert)
             if merged:
                 ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
-            refs = {name: (self.ref(v, sheet) if isinstance(v, str) else [self.ref(x, sheet) for x in v])
-                    for name, v in p.calc.operands.items()}
-            text = KINDS[p.calc.kind].formula(p.calc.params, p.calc.weight, refs)
+            text = calc_formula(self.layout, sheet, p.calc)
             result = self.results.get(p.calc.key)
             cached = float(result) if result is not None and not isinstance(result, str) else (result or "")
             ws.write_formula(p.row, p.col, text or "", fmt, cached)

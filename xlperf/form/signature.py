@@ -9,7 +9,7 @@ canonical serialisation of:
 - the fixed content of the form as the file holds it: a SHA-256 digest of every fixed cell
   (titles, labels, headers, weights; the ``note`` cells are left out because units write the
   signing date there) and a digest of every formula's text, normalised as
-  :func:`xlperf.checks.tamper.normalise_formula` does, so that a re-save by Excel, WPS or
+  :func:`xlperf.form.formulas.normalise_formula` does, so that a re-save by Excel, WPS or
   LibreOffice (``$``, sheet quotes, ``_xlfn.``) changes nothing.
 
 Rows written (see :func:`signature_rows`): ``signature`` (hex HMAC), ``signature_key_id`` (a
@@ -48,6 +48,7 @@ from typing import Any
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.excel.template import TemplateOptions, write_template
+from xlperf.form.formulas import normalise_formula
 from xlperf.form.layout import FormLayout
 from xlperf.read import Return, Value, read_return
 
@@ -186,9 +187,6 @@ def _formulas_digest(ret: Return, layout: FormLayout) -> str | None:
     """Digest of every formula as the file holds it; None when the format keeps no formulas."""
     if ret.file_kind != "xlsx":
         return None
-    # Imported here: the checks package imports this module (its signature check).
-    from xlperf.checks.tamper import normalise_formula
-
     items = []
     for sheet in layout.sheets:
         for placed in sheet.cells:
