@@ -32,7 +32,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.signature import KEY_ENV, load_key
+from xlperf.form.signkeys import KEY_ENV, load_key
 from xlperf.read import read_return
 from xlperf.read.roster import Roster
 
