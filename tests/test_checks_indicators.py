@@ -19,12 +19,12 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import indicators
 from xlperf.checks.checker import check_file
-from xlperf.model.indicators import normalise_op, parse_value
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.layout import builtin_layout
+from xlperf.model.indicators import normalise_op, parse_value
 
 FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report")
 OURS = {check.code for check in indicators.CHECKS}

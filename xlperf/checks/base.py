@@ -17,7 +17,7 @@ from xlperf.findings.catalogue import code as catalogued
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
 from xlperf.model.declarations import Declarations
-from xlperf.read.reader import Return, Value
+from xlperf.read import Return, Value
 
 
 @dataclass(frozen=True)

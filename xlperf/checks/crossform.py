@@ -30,7 +30,7 @@ from xlperf.model.indicators import Row, indicator_tables, table_rows
 from xlperf.model.placement import evidence_text, place
 from xlperf.model.projects import project_of
 from xlperf.model.values import cell_year, number_text
-from xlperf.read.reader import Value
+from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 
 ROLES = ("target", "op", "unit")

@@ -23,7 +23,7 @@ from xlperf.model.indicators import (
     table_rows,
 )
 from xlperf.model.values import compact
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 # --------------------------------------------------------------------------- conventions
 

@@ -33,12 +33,13 @@ from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
-from xlperf.form.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
 from xlperf.model.values import as_number as number
 from xlperf.model.values import is_blank
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
 OUTPUT_BLOCK = "output"

@@ -18,7 +18,7 @@ from typing import Any
 
 from xlperf.checks.checker import check_file, find_returns
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, Checked
-from xlperf.form.signature import FROM_ENV
+from xlperf.form.signkeys import FROM_ENV
 from xlperf.model.declarations import DECLARATION_FORMS, Declaration, declarations_of
 from xlperf.read.roster import normalise_name
 

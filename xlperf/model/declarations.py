@@ -24,7 +24,7 @@ from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
 from xlperf.model.indicators import Row, indicator_tables, table_rows
 from xlperf.model.projects import AMOUNT_UNITS, WAN, project_of, to_amount_unit
-from xlperf.read.reader import Value
+from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 
 __all__ = ["DECLARATION_FORMS", "Declaration", "Declarations", "Indicator", "declarations_of"]

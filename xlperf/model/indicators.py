@@ -26,7 +26,7 @@ from xlperf.form.operators import OPERATORS, SUFFIXES, WRITTEN
 from xlperf.form.roles import PREFILLED, REPEAT_PREFIX
 from xlperf.form.spec import TableColumn, TableSection
 from xlperf.model.values import compact, is_blank, number_text
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 __all__ = ["IN_USE_ROLES", "in_use", "IndicatorTable", "Parsed", "Row", "Vocabulary", "indicator_tables", "is_rate",
            "level_name", "normalise_op", "parse_value", "sheet_in_use", "table_rows"]

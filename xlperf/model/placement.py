@@ -50,7 +50,7 @@ from xlperf.model.indicators import (
     normalise_op,
 )
 from xlperf.model.projects import AMOUNT_UNITS, WAN
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 __all__ = ["GoalSlot", "Placement", "RowSlot", "place"]
 

@@ -1,6 +1,6 @@
 """A return's cell values: blank, number, text, year, and how a value is shown in a message.
 
-Values arrive typed by the reader (:data:`xlperf.read.reader.Value`: text, float, int, date or
+Values arrive typed by the reader (:data:`xlperf.read.Value`: text, float, int, date or
 None); these helpers say what a value is without a form in mind. How a *target or actual* value
 reads (operator, number, unit) is :mod:`xlperf.model.indicators`.
 """
