@@ -582,7 +582,7 @@ class _Builder:
         if role and role not in ROLES:
             raise c.fail("role", f"未知的字段角色 '{role}'; 可用: {', '.join(ROLES)}")
         if role and (role, self.prefix) in self.roles:
-            raise c.fail("role", f"角色 '{role}' 已用于字段 '{self.roles[(role, self.prefix)]}'（每张工作表只能有一个）")
+            raise c.fail("role", f"角色 '{role}' 已用于字段 '{self.roles[(role, self.prefix)]}'（每个角色在一份表中只能有一个字段，重复的项目表每张一个）")
         if role:
             self.roles[(role, self.prefix)] = full
         return Field(
