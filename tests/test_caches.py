@@ -20,7 +20,7 @@ from xlperf.form.layout import builtin_layout, layout_form, per_layout
 from xlperf.form.metasheet import parse_meta
 from xlperf.form.rules import KINDS, RuleError
 from xlperf.form.spec import get_form
-from xlperf.model.indicators import _parse, parse_value
+from xlperf.model.targets import _parse, parse_value
 from xlperf.read import META_SHEET, container, read_return
 from xlperf.read.book import Book
 from xlperf.read.fieldmap import cached_field_map

@@ -24,7 +24,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.layout import builtin_layout
-from xlperf.model.indicators import normalise_op, parse_value
+from xlperf.model.targets import normalise_op, parse_value
 
 FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report")
 OURS = {check.code for check in indicators.CHECKS}

@@ -4,7 +4,7 @@ An indicator table is a ``table`` section of the form spec with a ``target`` col
 roles (name, 一级, 二级, operator, target, unit, actual, reason) come from the column keys and the
 table's ``missed_target`` entry; the 一级/二级 of a row come from its input cells or, where the
 spec fixes them (grouped tables), from the group. Target and actual values go through one parser
-(:func:`parse_value`).
+(:func:`xlperf.model.targets.parse_value`).
 
 A row is *in use* when its name, target or actual is filled (:data:`IN_USE_ROLES`): one
 definition for the checks, the declarations and the roll-up. (The checks used to drop a row with
@@ -14,22 +14,19 @@ checks that are about an indicator still ask for its name or target.)
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from xlperf.form.layout import FormLayout, per_layout
-from xlperf.form.operators import OPERATORS, SUFFIXES, WRITTEN
 from xlperf.form.roles import PREFILLED, REPEAT_PREFIX
 from xlperf.form.spec import TableColumn, TableSection
-from xlperf.model.values import compact, is_blank, number_text
+from xlperf.model.targets import Parsed, normalise_op, parse_value
+from xlperf.model.values import display, is_blank, number_text
 from xlperf.read import Value
 
-__all__ = ["IN_USE_ROLES", "in_use", "IndicatorTable", "Parsed", "Row", "Vocabulary", "indicator_tables", "is_rate",
-           "level_name", "normalise_op", "parse_value", "sheet_in_use", "table_rows"]
+__all__ = ["IN_USE_ROLES", "IndicatorTable", "Row", "Vocabulary", "in_use", "indicator_tables", "is_rate",
+           "level_name", "sheet_in_use", "table_rows"]
 
 # --------------------------------------------------------------------------- conventions
 
@@ -76,121 +73,10 @@ RATE_ENDINGS = ("率", "度")
 NOT_RATE_ENDINGS = ("制度", "年度", "季度", "月度", "额度", "力度")
 """Names ending like a rate that are not one (管理制度, 支持力度)."""
 
-EXTRA_UNITS = (
-    "个百分点", "百分点", "万人次", "万人", "万户", "万亩", "万元", "亿元", "元", "台", "套", "台套",
-    "户", "所", "篇", "本", "批", "件", "座", "处", "辆", "张", "册", "人天", "家次", "课时", "学时",
-    "小时", "分钟", "周", "季度", "亩", "公顷", "平方米", "米", "公里", "千米", "吨", "千瓦", "个",
-    "家", "人", "人次", "项", "次", "场", "天", "日", "月", "年", "期", "份", "条", "类",
-)
-"""Units recognised inside a value (12台, 95个百分点) besides the table's unit choices. Only a
-known unit makes ``12xx`` numeric, so that text like ``2019年全年`` stays qualitative."""
-
 IN_USE_ROLES = ("name", "target", "actual")
 """A row is in use when one of these cells is filled."""
-
-_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
-_SCALE = {"%": 100.0, "‰": 1000.0}
-_SEPARATORS = "(（[【,，;；:：/、"
 _TYPED_TEXT = re.compile(r"[^\d.,+-]")
 _TRAILING_NOTE = re.compile(r"[（(][^（()）]*[)）]$")
-
-
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A target or actual value: operator, number and unit, or a qualitative text."""
-
-    op: str | None
-    """Operator written inside the value, normalised to full width (≥ ＞ ＝ ≤ ＜)."""
-    number: float | None
-    """The number (a percentage as a fraction: 95% → 0.95); None for qualitative text."""
-    unit: str
-    """Unit written inside the value ('' when none)."""
-    text: str
-    """The value as shown to the clerk."""
-
-    @property
-    def quantitative(self) -> bool:
-        return self.number is not None
-
-
-def _shown(value: Value) -> str:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def normalise_op(value: Value) -> str | None:
-    """An operator cell's value as one of ≥ ＞ ＝ ≤ ＜, or None (blank or not an operator)."""
-    if not isinstance(value, str):
-        return None
-    text = compact(value)
-    if text in OPERATORS:
-        return text
-    return next((op for word, op in WRITTEN if text == word), None)
-
-
-def parse_value(value: Value, units: Collection[str] = (), lenient: bool = False) -> Parsed | None:
-    """Parse a target or actual value; None when blank.
-
-    ``units`` are the units recognised after a number besides ``%``/``‰`` and EXTRA_UNITS.
-    ``lenient`` (for actuals) accepts a number followed by a remark: ``5.09%（按…计算）``.
-    """
-    if type(value) is str and isinstance(units, frozenset | tuple):
-        # Texts repeat from return to return (targets of a template); Parsed is immutable.
-        return _parse_text(value, units, lenient)
-    return _parse(value, units, lenient)
-
-
-@lru_cache(maxsize=8192)
-def _parse_text(value: str, units: Collection[str], lenient: bool) -> Parsed | None:
-    return _parse(value, units, lenient)
-
-
-def _parse(value: Value, units: Collection[str], lenient: bool) -> Parsed | None:
-    if is_blank(value):
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number: float | None = float(value)
-        except OverflowError:
-            number = None
-        if number is not None and not math.isfinite(number):
-            number = None
-        return Parsed(None, number, "", _shown(value))
-    text = _shown(value)
-    if isinstance(value, dt.date):
-        return Parsed(None, None, "", text)
-    rest = compact(text)
-    op = None
-    for word, normal in WRITTEN:
-        if rest.startswith(word):
-            op, rest = normal, rest[len(word):]
-            break
-    for word, normal in SUFFIXES:
-        if rest.endswith(word) and len(rest) > len(word):
-            op, rest = op or normal, rest[: -len(word)]
-            break
-    match = _NUMBER.match(rest)
-    if match is None:
-        return Parsed(None, None, "", text)
-    tail = rest[match.end():]
-    unit = next((u for u in _longest_first(frozenset(units)) if tail.startswith(u)), "")
-    tail = tail[len(unit):]
-    if tail and not (lenient and tail[0] in _SEPARATORS):
-        return Parsed(None, None, "", text)
-    number = float(match.group().replace(",", "")) / _SCALE.get(unit, 1.0)
-    return Parsed(op, number, unit, text)
-
-
-@lru_cache(maxsize=32)
-def _longest_first(units: frozenset[str]) -> tuple[str, ...]:
-    # Longest first, so that 万元 wins over 元 and 人次 over 人.
-    return tuple(sorted({*_SCALE, *units, *EXTRA_UNITS}, key=len, reverse=True))
 
 
 def is_rate(name: str) -> bool:
@@ -375,7 +261,7 @@ def table_rows(table: IndicatorTable, inputs: Mapping[str, Value]) -> list[Row]:
             above = (level1, level2)
         if not in_use({role: value(n, role) for role in IN_USE_ROLES}):
             continue
-        name = _shown(value(n, "name")) if not is_blank(value(n, "name")) else ""
+        name = display(value(n, "name"))
         target = parse_value(value(n, "target"), table.units)
         unit_cell = value(n, "unit")
         actual_raw = value(n, "actual")
@@ -383,9 +269,9 @@ def table_rows(table: IndicatorTable, inputs: Mapping[str, Value]) -> list[Row]:
         rows.append(Row(
             table=table, n=n, name=name, target=target,
             op=normalise_op(value(n, "op")) or (target.op if target else None),
-            unit=_shown(unit_cell) if not is_blank(unit_cell) else (target.unit if target else ""),
+            unit=display(unit_cell) or (target.unit if target else ""),
             actual=parse_value(actual_raw, table.units, lenient=True), actual_raw=actual_raw,
-            reason="" if is_blank(reason) else _shown(reason),
+            reason=display(reason),
             level1=level1, level2=level2,
         ))
     return rows

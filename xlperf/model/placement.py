@@ -41,15 +41,9 @@ from xlperf.form.operators import POSITIVE
 from xlperf.form.roles import BUDGET, DEPT, NOTES, PROJECT, UNIT, YEAR
 from xlperf.form.spec import ScoreRow
 from xlperf.model.declarations import Declaration, Indicator
-from xlperf.model.indicators import (
-    IndicatorTable,
-    Parsed,
-    Row,
-    indicator_tables,
-    level_name,
-    normalise_op,
-)
+from xlperf.model.indicators import IndicatorTable, Row, indicator_tables, level_name
 from xlperf.model.projects import AMOUNT_UNITS, WAN
+from xlperf.model.targets import Parsed, normalise_op
 from xlperf.read import Value
 
 __all__ = ["GoalSlot", "Placement", "RowSlot", "place"]

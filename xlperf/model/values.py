@@ -13,7 +13,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
-__all__ = ["as_number", "cell_text", "cell_year", "compact", "is_blank", "number_text", "show",
+__all__ = ["as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "show",
            "show_amount", "show_percent"]
 
 
@@ -38,6 +38,14 @@ def cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def display(value: object) -> str:
+    """A value as the clerk reads it in the cell: "" when blank, a date in ISO form, a whole float
+    without ``.0``, text without surrounding spaces."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return cell_text(value)
 
 
 def cell_year(value: object) -> int | None:
