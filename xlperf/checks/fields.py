@@ -43,8 +43,6 @@ amount was almost surely typed in 元."""
 YUAN_SUSPECT_BELOW = 100
 """On a 元 form, a non-zero amount under 100 元 is no project budget: almost surely typed in 万元."""
 
-_FIRST_COPY = "p1_"
-
 
 # -- helpers shared by the field-level check modules ------------------------------------------
 def cents(number: float) -> Decimal | float:
@@ -105,7 +103,7 @@ def _repeated_sheets(layout: FormLayout) -> tuple[tuple[str, tuple[str, ...]], .
     out = []
     for sheet, flds in by_sheet.items():
         prefixes = {prefix_of(f.key) for f in flds}
-        if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
+        if len(prefixes) != 1 or prefixes in ({""}, {layout.project_prefixes()[0]}):  # not a project sheet, or the first
             continue
         out.append((sheet, tuple(f.key for f in flds if f.role not in PREFILLED)))
     return tuple(out)
