@@ -25,7 +25,6 @@ not ``fields.WRONG_TYPE``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -38,7 +37,8 @@ from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
 from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
 from xlperf.model.values import as_number as number
-from xlperf.model.values import is_blank
+from xlperf.model.values import is_blank, plain
+from xlperf.model.values import show_cell as show
 from xlperf.read import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
@@ -72,26 +72,6 @@ def is_number(value: object) -> bool:
     return number(value) is not None
 
 
-def plain(x: Decimal | float) -> str:
-    """A number as the form prints it: no exponent, no trailing zeros (3, 7.5, 100)."""
-    d = x if isinstance(x, Decimal) else Decimal(f"{x:.15g}")
-    return format(d.normalize(), "f")
-
-
-def show(value: object, percent: bool = False, places: int = 2) -> str:
-    """A cell value for a message: numbers to ``places`` decimals (or as %), text quoted."""
-    if is_blank(value):
-        return "空白"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    x = number(value)
-    if x is not None:
-        if percent:
-            return f"{excel_round(x * 100, places)}%"
-        return str(excel_round(x, places))
-    return f"“{str(value).strip()}”"
 
 
 def label_of(layout: FormLayout, key: str) -> str:

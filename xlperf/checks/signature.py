@@ -35,7 +35,8 @@ from xlperf.form.signature import (
     squeeze,
 )
 from xlperf.form.signkeys import key_id
-from xlperf.read import Return, Value
+from xlperf.model.values import or_blank as shown
+from xlperf.read import Return
 
 MAX_VALUE_FINDINGS = 10
 """Locked values named one by one; the rest are counted in the last finding."""
@@ -111,10 +112,6 @@ def fixed_changes(ret: Return, layout: FormLayout) -> list[tuple[str, str, str, 
     """(sheet, A1, form's text, file's text) of fixed cells that differ from the form."""
     return [(s, a1, text, squeeze(ret.cells.get((s, a1)))) for (s, a1), text in expected_fixed(layout).items()
             if squeeze(ret.cells.get((s, a1))) != text]
-
-
-def shown(value: Value | str | None) -> str:
-    return "空白" if value in (None, "") else str(value)
 
 
 _VERDICTS: list[tuple[Context, Verdict | None]] = []

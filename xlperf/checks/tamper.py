@@ -18,18 +18,13 @@ from collections.abc import Iterator
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.scores import (
-    is_blank,
-    located,
-    number,
-    plain,
-    score_summary,
-    show,
-    summary_key,
-)
+from xlperf.checks.scores import located, score_summary, summary_key
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
+from xlperf.model.values import as_number as number
+from xlperf.model.values import is_blank, plain
+from xlperf.model.values import show_cell as show
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left

@@ -13,7 +13,12 @@ import re
 import unicodedata
 from decimal import Decimal
 
-__all__ = ["as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "show",
+from xlperf.form.rules import excel_round
+
+BLANK = "空白"
+"""How a message shows an empty cell."""
+
+__all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell",
            "show_amount", "show_percent"]
 
 
@@ -77,6 +82,34 @@ def show_amount(value: float | Decimal, unit: str) -> str:
 
 def show_percent(value: float | Decimal) -> str:
     return f"{float(value) * 100:.15g}%"
+
+
+def plain(x: Decimal | float) -> str:
+    """A number as the form prints it: no exponent, no trailing zeros (3, 7.5, 100)."""
+    d = x if isinstance(x, Decimal) else Decimal(f"{x:.15g}")
+    return format(d.normalize(), "f")
+
+
+def show_cell(value: object, percent: bool = False, places: int = 2) -> str:
+    """A cell value in a message about scores: 空白 when blank, numbers to ``places`` decimals
+    rounded as Excel rounds (or as %), text quoted."""
+    if is_blank(value):
+        return BLANK
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    x = as_number(value)
+    if x is not None:
+        if percent:
+            return f"{excel_round(x * 100, places)}%"
+        return str(excel_round(x, places))
+    return f"“{str(value).strip()}”"
+
+
+def or_blank(value: object) -> str:
+    """A value as text, 空白 when None or empty (signed and found values of a template)."""
+    return BLANK if value in (None, "") else str(value)
 
 
 def number_text(number: float, unit: str) -> str:
