@@ -3,7 +3,7 @@
 Files go to a :class:`concurrent.futures.ProcessPoolExecutor` in chunks (one round trip per
 chunk, not per file), at most a few chunks in flight per worker, so memory stays flat however
 large the inbox. Each worker checks a file (:func:`xlperf.checks.checker.check_file`) and sends back the
-slim record of :func:`xlperf.rollup.tables.record_of`, not the whole ``Checked``.
+slim record of :func:`xlperf.rollup.extract.record_of`, not the whole ``Checked``.
 
 Nothing is lost:
 
@@ -27,8 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from xlperf.checks.checker import check_file
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
-from xlperf.rollup.tables import record_of
 
 __all__ = ["check_one", "collect_returns", "file_stat"]
 
