@@ -8,8 +8,9 @@ spec fixes them (grouped tables), from the group. Target and actual values go th
 
 A row is *in use* when its name, target or actual is filled (:data:`IN_USE_ROLES`): one
 definition for the checks, the declarations and the roll-up. (The checks used to drop a row with
-only an actual, the roll-up listed it; a value the unit typed is never silently dropped now. The
-checks that are about an indicator still ask for its name or target.)
+only an actual while the roll-up listed it; the roll-up's reading won, so that nothing a unit
+typed in an indicator row is silently dropped. An actual alone names no indicator: the checks
+that judge a name or a target find nothing to judge there.)
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ NOT_RATE_ENDINGS = ("制度", "年度", "季度", "月度", "额度", "力度")
 
 IN_USE_ROLES = ("name", "target", "actual")
 """A row is in use when one of these cells is filled."""
+
 _TYPED_TEXT = re.compile(r"[^\d.,+-]")
 _TRAILING_NOTE = re.compile(r"[（(][^（()）]*[)）]$")
 
