@@ -17,7 +17,7 @@ from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateError, TemplateOptions, write_template
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 FORMS = sorted(builtin_forms())
 SHARED_FUNCTIONS = {
