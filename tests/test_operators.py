@@ -7,7 +7,8 @@ import pytest
 
 from xlperf.form import alerts, operators
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.form.spec import TableSection
+from xlperf.form.specload import builtin_forms
 from xlperf.model.targets import normalise_op, parse_value
 
 REFS = {"op": "A1", "target": "B1", "actual": "C1", "reason": "D1"}

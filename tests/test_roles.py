@@ -8,7 +8,7 @@ import pytest
 
 from xlperf.form.layout import builtin_layout, layout_form
 from xlperf.form.roles import BUDGET, DEPT, PROJECT, ROLES, UNIT, YEAR
-from xlperf.form.spec import builtin_forms, load_spec
+from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.model.projects import AMOUNT_UNITS, amount_in_wan, project_of, projects_of, wan_factor
 

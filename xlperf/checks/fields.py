@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
+from xlperf.form.excelmath import RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.operators import ASCII_ALIASES
 from xlperf.form.roles import PREFILLED, prefix_of
-from xlperf.form.rules import RuleError, excel_round
 from xlperf.form.spec import Field, TableSection
 from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
 

@@ -31,10 +31,11 @@ from decimal import Decimal
 from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
 from xlperf.form.evaluate import Result
+from xlperf.form.excelmath import RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
-from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
+from xlperf.form.rules import KINDS, qualitative_band, score_in_band
 from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
 from xlperf.model.values import as_number as number
 from xlperf.model.values import is_blank, plain

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from xlperf.findings import Checked
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.model.indicators import Row, indicator_tables, table_rows
 from xlperf.model.projects import AMOUNT_UNITS, WAN, project_of, to_amount_unit
 from xlperf.read import Value

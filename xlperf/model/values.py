@@ -13,7 +13,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from xlperf.form.rules import excel_round
+from xlperf.form.excelmath import excel_round
 
 BLANK = "空白"
 """How a message shows an empty cell."""

@@ -20,7 +20,8 @@ from typing import Any
 from xlperf.findings import Checked
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.roles import prefix_of
-from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.form.spec import TableSection
+from xlperf.form.specload import builtin_forms
 from xlperf.model.indicators import in_use
 from xlperf.model.projects import project_of, wan_factor
 from xlperf.model.values import is_blank

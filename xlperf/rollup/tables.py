@@ -43,7 +43,7 @@ import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS
 from xlperf.findings.catalogue import code
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import (
