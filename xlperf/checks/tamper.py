@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.scores import located, score_summary, summary_key
+from xlperf.checks.scorecard import located, score_summary, summary_key
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
