@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.operators import OVERSHOOT, POSITIVE_OPS, REVERSE_OPS
+from xlperf.form.operators import OPERATORS_TEXT, OVERSHOOT, POSITIVE_OPS, REVERSE_OPS
 from xlperf.model.indicators import (
     Row,
     Vocabulary,
@@ -128,7 +128,7 @@ def check_target_no_operator(ctx: Context) -> None:
         if row.target is not None and row.target.quantitative and row.op is None:
             _flag_row(ctx, row, ("op", "target"),
                       f"{row.title}的目标值 {row.target_text} 没有符号：请在"
-                      f"“{row.table.label('op')}”列选择 ≥、＞、＝、≤ 或 ＜（如 ≥12次 表示不少于12次）",
+                      f"“{row.table.label('op')}”列选择 {OPERATORS_TEXT}（如 ≥12次 表示不少于12次）",
                       found=row.target_text)
 
 

@@ -77,7 +77,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- indicators (xlperf.checks.indicators) -----------------------------------------------------
     ("TARGET_MISSING", "error", "指标缺少目标值", "填写目标值，不设此指标的删除该行", _C),
     ("NAME_MISSING", "warning", "目标值缺少指标名称", "填写三级指标名称，或清除该行", _C),
-    ("TARGET_NO_OPERATOR", "warning", "定量目标缺少符号", "选择 ≥、＞、＝、≤ 或 ＜", _C),
+    ("TARGET_NO_OPERATOR", "warning", "定量目标缺少符号", "在符号列选择比较符号（如 ≥）", _C),
     ("TARGET_NO_UNIT", "warning", "定量目标缺少计量单位", "选择或填写计量单位", _C),
     ("RATE_WITH_QUALITATIVE_TARGET", "warning", "比率类指标使用定性目标", "改为带符号和单位的数值", _C),
     ("DEVIATION_NO_REASON", "warning", "偏离目标未说明原因", "说明偏差原因和改进措施", _C),

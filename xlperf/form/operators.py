@@ -10,6 +10,8 @@ from __future__ import annotations
 
 OPERATORS = ("≥", "＞", "＝", "≤", "＜")
 """The operators as the forms print them (full width)."""
+OPERATORS_TEXT = "、".join(OPERATORS[:-1]) + " 或 " + OPERATORS[-1]
+"""The operators as a message lists them: ≥、＞、＝、≤ 或 ＜."""
 POSITIVE = ("≥", "＞", "＝")
 """Reached when the actual is at least the target."""
 REVERSE = ("≤", "＜")
