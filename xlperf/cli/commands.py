@@ -171,7 +171,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
                "not_checked": [{"file": str(p), "reason": reason} for p, reason in others],
                "summary": {"files": len(results), "valid": sum(r.valid for r in results),
                            "not_checked": len(others)}}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False))
     else:
         for checked in results:
             click.echo(return_line(checked))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -91,8 +92,11 @@ class Checked:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+    """A value as standard JSON holds it: NaN and infinity (a crafted file's) become null; the
+    check ``NUMBER_INVALID`` says so on the cell."""
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

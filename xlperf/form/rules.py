@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from functools import reduce
 from typing import Any, ClassVar
 
@@ -61,6 +61,14 @@ MAX_FORMULA_CHARS = 8192
 MAX_BANDS = 30
 MAX_TEXT_CHARS = 255
 COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
+MAX_MAGNITUDE = 1e15
+"""Numbers a form can hold: a spreadsheet shows 15 significant digits, so a magnitude of 10^15
+or more (or NaN, or infinity, which only a crafted file holds) is no amount, rate or score."""
+
+
+def usable_number(x: object) -> bool:
+    """A number the rules can compute with: finite and below :data:`MAX_MAGNITUDE`."""
+    return _is_number(x) and math.isfinite(x) and abs(x) < MAX_MAGNITUDE  # type: ignore[arg-type]
 
 
 class RuleError(ValueError):
@@ -155,7 +163,10 @@ def _round_decimal(x: float, digits: int, mode: str) -> Decimal:
         raise RuleError(f"cannot round {x!r}")
     # Excel and Calc round the binary value to 15 significant digits first: 81.5/100*5 is
     # 4.07499999999999 in binary but 4.075 to them, so ROUND(...,2) gives 4.08.
-    d = Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=mode)
+    try:
+        d = Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=mode)
+    except InvalidOperation:  # more digits than the decimal context holds (1e26 and up)
+        raise RuleError(f"cannot round {x!r}") from None
     return abs(d) if d == 0 else d
 
 
