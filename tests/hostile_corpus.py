@@ -175,9 +175,9 @@ def shared_formulas(src: Path, dst: Path, children: int = 15_000) -> Path:
     parts = members(src)
     name = sheet_part(parts, cell_of(FORM, NUMBER_KEY)[0])
     text = parts[name].decode()
-    rows = ['<row r="2000"><c r="A2000"><f t="shared" ref="A2000:A{}" si="77">'
+    rows = [f'<row r="2000"><c r="A2000"><f t="shared" ref="A2000:A{2000 + children}" si="77">'
             'IF(SUM($B$1:$B$9)&gt;0,ROUND(SUM(B1:B9)*100/SUM($B$1:$B$9),2),0)</f><v>0</v></c></row>'
-            .format(2000 + children)]
+            ]
     rows += [f'<row r="{r}"><c r="A{r}"><f t="shared" si="77"/><v>0</v></c></row>'
              for r in range(2001, 2001 + children)]
     text = text.replace("</sheetData>", "".join(rows) + "</sheetData>", 1)

@@ -146,6 +146,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         return_line,
         summary_line,
     )
+    from xlperf.findings.text import scrub
     from xlperf.read.inbox import find_inputs
 
     files, others = find_inputs(paths)
@@ -168,10 +169,10 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         write_batch_reports(results, report_dir)
     if as_json:
         doc = {"returns": [r.to_dict() for r in results],
-               "not_checked": [{"file": str(p), "reason": reason} for p, reason in others],
+               "not_checked": [{"file": scrub(str(p)), "reason": reason} for p, reason in others],
                "summary": {"files": len(results), "valid": sum(r.valid for r in results),
                            "not_checked": len(others)}}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False))
+        click.echo(scrub(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)))
     else:
         for checked in results:
             click.echo(return_line(checked))

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from xlperf.findings.text import scrub
+
 Severity = Literal["error", "warning"]
 ACCEPTED = "accepted"
 ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
@@ -81,7 +83,7 @@ class Checked:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.file), "form": self.form, "form_version": self.form_version,
+            "file": scrub(str(self.file)), "form": self.form, "form_version": self.form_version,
             "unit": self.unit, "year": self.year, "valid": self.valid, "status": self.status,
             "total_score": _jsonable(self.total_score), "grade": self.grade,
             "values": {k: _jsonable(v) for k, v in self.values.items()},

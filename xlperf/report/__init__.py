@@ -9,6 +9,7 @@ from collections.abc import Iterable, MutableSet
 from pathlib import Path
 
 from xlperf.findings import Checked
+from xlperf.findings.text import scrub
 from xlperf.report.annotate import write_annotated
 from xlperf.report.html import render_html
 from xlperf.report.jsonout import write_json
@@ -23,7 +24,8 @@ def unique_stem(path: Path, taken: MutableSet[str]) -> str:
     folder's name in front, then a number if that is taken too, so no report overwrites another.
     """
     seen = {t.casefold() for t in taken}
-    candidates = [path.stem, f"{path.parent.name}_{path.stem}" if path.parent.name else path.stem]
+    own, folder = scrub(path.stem), scrub(path.parent.name)  # names that are not UTF-8: U+FFFD
+    candidates = [own, f"{folder}_{own}" if folder else own]
     stem = next((c for c in candidates if c.casefold() not in seen), None)
     n = 2
     while stem is None:
@@ -48,7 +50,7 @@ def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None 
     if annotated is not None:
         written["xlsx"] = annotated
     html = outdir / f"{stem}.html"
-    html.write_text(render_html(checked, annotated_name=annotated.name if annotated else None),
+    html.write_text(scrub(render_html(checked, annotated_name=annotated.name if annotated else None)),
                     encoding="utf-8")
     written["html"] = html
     written["json"] = write_json(checked, outdir / f"{stem}.json")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from xlperf.findings import Checked
+from xlperf.findings.text import scrub
 
 
 def write_json(checked: Checked, path: Path) -> Path:
@@ -13,5 +14,5 @@ def write_json(checked: Checked, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # default=str: a value type to_dict() does not know must not cost the whole report.
     text = json.dumps(checked.to_dict(), ensure_ascii=False, indent=1, default=str, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    path.write_text(scrub(text) + "\n", encoding="utf-8")
     return path

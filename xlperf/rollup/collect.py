@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from xlperf.checks.checker import check_file
+from xlperf.findings.text import shown_name
 from xlperf.rollup.records import ReturnRecord, failed_record
 from xlperf.rollup.tables import record_of
 
@@ -136,9 +137,9 @@ def file_stat(path: Path) -> tuple[int, int]:
 
 def _failed(path: Path, exc: BaseException) -> ReturnRecord:
     return failed_record(path, *file_stat(path), "ROLLUP_FAILED",
-                         f"文件“{path.name}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
+                         f"文件“{shown_name(path)}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
 
 
 def _crashed(path: Path) -> ReturnRecord:
     return failed_record(path, *file_stat(path), "WORKER_CRASHED",
-                         f"审核进程在处理文件“{path.name}”时异常退出（文件可能损坏或过大）：请检查该文件后重新报送")
+                         f"审核进程在处理文件“{shown_name(path)}”时异常退出（文件可能损坏或过大）：请检查该文件后重新报送")
