@@ -10,12 +10,26 @@ from pathlib import Path
 import click
 
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
+from xlperf.findings.text import scrub
 from xlperf.form.layout import layout_form
 from xlperf.form.signature import write_signed_template
 from xlperf.form.spec import FormSpec, builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
+
+
+class OutputError(click.ClickException):
+    """An output that cannot be written (read-only folder, full disk): what and where, exit 2."""
+
+    exit_code = 2
+
+
+def _output_error(what: str, exc: OSError, where: Path | None = None) -> OutputError:
+    place = exc.filename if exc.filename else where
+    shown = scrub(str(place)) if place is not None else ""
+    return OutputError(f"无法写入{what}：{shown}（{exc.strerror or exc}）：请检查该位置是否存在、可写、磁盘是否已满，"
+                       "或换一个输出位置")
 
 
 @click.group(help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
@@ -60,8 +74,11 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     if roster_file or returns_dir:
         if unit or values_file:
             raise click.UsageError("--unit、--values 不能与 --roster、--from-returns 同时使用")
-        _issue_templates(spec, output or Path("output") / spec.form_id, year, roster_file, returns_dir,
-                         password, key)
+        outdir = output or Path("output") / spec.form_id
+        try:
+            _issue_templates(spec, outdir, year, roster_file, returns_dir, password, key)
+        except OSError as exc:
+            raise _output_error("模板", exc, outdir) from None
         return
     values = None
     if values_file:
@@ -79,6 +96,8 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
         raise click.ClickException(f"表单规格有误：{exc}") from None
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise _output_error("模板", exc, path) from None
     click.echo(f"已生成模板：{path}" + ("（已签名）" if key is not None else ""))
 
 
@@ -146,7 +165,6 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         return_line,
         summary_line,
     )
-    from xlperf.findings.text import scrub
     from xlperf.read.inbox import find_inputs
 
     files, others = find_inputs(paths)
@@ -166,7 +184,10 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     if report_dir is not None:
         from xlperf.report import write_batch_reports
 
-        write_batch_reports(results, report_dir)
+        try:
+            write_batch_reports(results, report_dir)
+        except OSError as exc:
+            raise _output_error("审核报告", exc, report_dir) from None
     if as_json:
         doc = {"returns": [r.to_dict() for r in results],
                "not_checked": [{"file": scrub(str(p)), "reason": reason} for p, reason in others],
@@ -240,7 +261,8 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
             result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update,
                             others=others)
         except OSError as exc:
-            raise click.ClickException(f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
+            raise OutputError(f"无法写入汇总工作簿 {scrub(str(output))}（{exc.strerror or exc}）：请关闭已打开的该文件，"
+                              "检查该位置是否可写，或换一个位置") from None
     click.echo(f"汇总工作簿：{result.output}")
     click.echo(result.paragraph)
 
@@ -270,6 +292,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
                  resend: bool, rate: int) -> None:
     from xlperf.mail import (
         ConfigError,
+        SendLogBusy,
         load_reports,
         read_config_file,
         run_mail,
@@ -292,9 +315,12 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
         raise click.UsageError(str(exc)) from None
     # Tests hand in a clock (obj={"clock": ...}) so that rate limit and back-off do not sleep.
     clock = ctx.obj.get("clock") if isinstance(ctx.obj, dict) else None
-    result = run_mail(report_dir, units, sender=from_header, smtp=config, dry_run=dry_run,
-                      only_failed=only_failed, resend=resend, rate=rate, clock=clock,
-                      progress=lambda unit: click.echo(unit.line()))
+    try:
+        result = run_mail(report_dir, units, sender=from_header, smtp=config, dry_run=dry_run,
+                          only_failed=only_failed, resend=resend, rate=rate, clock=clock,
+                          progress=lambda unit: click.echo(unit.line()))
+    except SendLogBusy as exc:
+        raise OutputError(str(exc)) from None
     for line in [*(u.line() for u in result.unmatched), *result.problems]:
         click.echo(line)
     if result.aborted:

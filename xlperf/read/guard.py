@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
+import stat
 import struct
 import xml.etree.ElementTree as ET
 import zipfile
@@ -125,7 +127,23 @@ def inspect_file(
     """Say what ``path`` is by content; raise :class:`UnsafeFile` if no reader should open it."""
     path = Path(path)
     name = path.name
-    size = path.stat().st_size
+    # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; fstat then tells
+    # what was opened (no race between a check of the name and the read).
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise UnsafeFile("FILE_MISSING", f"文件“{name}”不存在（或是失效的快捷方式），无法读取", path) from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnsafeFile("FILE_NOT_REGULAR", f"“{name}”不是普通文件（如管道或设备），未读取", path)
+        return _inspect_open(path, handle, max_bytes, max_unzipped, max_ratio)
+
+
+def _inspect_open(path: Path, handle: io.BufferedReader, max_bytes: int, max_unzipped: int,
+                  max_ratio: float) -> FileKind:
+    name = path.name
+    size = os.fstat(handle.fileno()).st_size
     if size == 0:
         raise UnsafeFile("FILE_EMPTY", f"文件“{name}”是空文件（0 字节），请重新导出后报送", path)
     if size > max_bytes:
@@ -135,7 +153,9 @@ def inspect_file(
             "不像是一张填报表：请删除多余的图片或工作表后重新报送",
             path,
         )
-    data = path.read_bytes()
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew since fstat
+        raise UnsafeFile("FILE_TOO_LARGE", f"文件“{name}”超过上限 {max_bytes / MiB:g} MB，已拒绝读取", path)
     suffix = path.suffix.lower()
     if data.startswith(b"PK"):
         return _inspect_zip(path, data, suffix, max_unzipped, max_ratio)
