@@ -54,6 +54,8 @@ def _check_file(path: Path, key: Any, against: DeclarationIndex | None) -> Check
         ret = read_return(path)
     except ReadError as exc:
         return Checked(file=path, findings=[Finding(exc.code, "error", exc.message)])
+    except MemoryError:
+        raise  # over the memory limit: xlperf.checks.limited says so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         return Checked(file=path, findings=[Finding(
             "FILE_UNREADABLE", "error", f"文件“{path.name}”无法读取（{type(exc).__name__}: {exc}），请重新保存后报送")])
