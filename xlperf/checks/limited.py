@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from xlperf.checks.checker import check_file
 from xlperf.findings import Checked, Finding
 from xlperf.findings.text import shown_name
-from xlperf.form.signature import FROM_ENV
+from xlperf.form.signkeys import FROM_ENV
 
 __all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "LimitError", "Limits", "check_files_limited",
            "exceeded_finding", "in_order", "run_limited"]
