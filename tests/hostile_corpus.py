@@ -31,9 +31,9 @@ TEXT_KEY = "overview"
 
 
 # -- good returns and zip surgery -------------------------------------------------------------
-def good_return(path: Path, values: Mapping[str, object] | None = None) -> Path:
-    """A filled return of :data:`FORM` (openpyxl: formulas without cached results)."""
-    return fill_workbook(TEMPLATE, {**sample(FORM), **(values or {})}, path)
+def good_return(path: Path, values: Mapping[str, object] | None = None, form: str = FORM) -> Path:
+    """A filled return of ``form`` (openpyxl: formulas without cached results)."""
+    return fill_workbook(ROOT / "templates_xlsx" / f"{form}.xlsx", {**sample(form), **(values or {})}, path)
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -62,9 +62,9 @@ def sheet_part(parts: Mapping[str, bytes], sheet: str) -> str:
     return name[1:] if name.startswith("/") else "xl/" + name
 
 
-def with_cell(src: Path, dst: Path, key: str, cell_xml: Callable[[str], str]) -> Path:
-    """A copy of ``src`` whose cell of field ``key`` is replaced by ``cell_xml(ref)``."""
-    sheet, ref = cell_of(FORM, key)
+def with_cell(src: Path, dst: Path, key: str, cell_xml: Callable[[str], str], form: str = FORM) -> Path:
+    """A copy of ``src`` (a return of ``form``) whose cell of field ``key`` is ``cell_xml(ref)``."""
+    sheet, ref = cell_of(form, key)
     parts = members(src)
     name = sheet_part(parts, sheet)
     text = parts[name].decode()
@@ -74,9 +74,9 @@ def with_cell(src: Path, dst: Path, key: str, cell_xml: Callable[[str], str]) ->
     return write_zip(dst, parts)
 
 
-def with_number(src: Path, dst: Path, text: str, key: str = NUMBER_KEY) -> Path:
+def with_number(src: Path, dst: Path, text: str, key: str = NUMBER_KEY, form: str = FORM) -> Path:
     """The number cell of ``key`` holding ``text`` as its value (``1E+26``, ``NaN``, ``INF``)."""
-    return with_cell(src, dst, key, lambda ref: f'<c r="{ref}" t="n"><v>{text}</v></c>')
+    return with_cell(src, dst, key, lambda ref: f'<c r="{ref}" t="n"><v>{text}</v></c>', form)
 
 
 def with_text(src: Path, dst: Path, text: str, key: str = TEXT_KEY) -> Path:

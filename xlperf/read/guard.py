@@ -95,6 +95,9 @@ class UnsafeFile(Exception):
         self.message = message
         self.path = path
 
+    def __reduce__(self) -> tuple[type[UnsafeFile], tuple[str, str, Path | None]]:
+        return type(self), (self.code, self.message, self.path)  # picklable: sent back by workers
+
 
 @dataclass(frozen=True)
 class FileKind:

@@ -27,6 +27,9 @@ class ReadError(Exception):
         self.message = message
         self.path = path
 
+    def __reduce__(self) -> tuple[type[ReadError], tuple[str, str, Path | None]]:
+        return type(self), (self.code, self.message, self.path)  # picklable: sent back by workers
+
 
 @dataclass
 class Return:
