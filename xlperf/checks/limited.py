@@ -91,10 +91,13 @@ def _positive(env: Mapping[str, str], name: str, kind: type[Any], default: Any) 
     return value
 
 
-def exceeded_finding(path: Path, why: str, limits: Limits) -> Finding:
+def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> Finding:
     """The finding of a file that ``why`` stopped: "time" or "memory" (:data:`FILE_TOO_COMPLEX`),
-    "crash" (:data:`WORKER_CRASHED`: the worker died, e.g. a native library over the memory limit)."""
+    "crash" (:data:`WORKER_CRASHED`: the worker died, e.g. a native library over the memory limit),
+    "error" (``FILE_UNREADABLE``: the work raised ``detail``, which it should never do)."""
     name = shown_name(path)
+    if why == "error":
+        return Finding("FILE_UNREADABLE", "error", f"文件“{name}”无法审核（{detail}）：请重新保存后报送，或联系财政局")
     if why == "crash":
         return Finding(WORKER_CRASHED, "error", f"审核进程在处理文件“{name}”时异常退出（文件可能损坏、过大或结构异常复杂，"
                        f"内存上限 {limits.memory_mb:g} MB）：请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
@@ -138,6 +141,13 @@ class _Worker:
 _MEMORY_ERROR = "__memory__"
 
 
+class _Failed:
+    """What a worker sends back when the work raised: the exception as text."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
 def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
     """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
     _die_with_parent()
@@ -161,6 +171,8 @@ def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
             result: Any = work(Path(raw))
         except MemoryError:
             result = _MEMORY_ERROR
+        except Exception as exc:  # noqa: BLE001 - the worker lives on for the next file
+            result = _Failed(f"{type(exc).__name__}: {exc}")
         try:
             conn.send((index, result))
         except MemoryError:
@@ -179,13 +191,14 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Path, str], T],
+def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
                 limits: Limits | None = None, jobs: int | None = None) -> Iterator[tuple[int, T]]:
     """``(index, work(paths[index]))`` for every path, as they finish, each under ``limits``.
 
     ``work`` runs in up to ``jobs`` worker processes (default: every core, at most one per
-    file); a file that exceeds a limit or kills its worker yields ``on_exceeded(path, why)``
-    (why: "time", "memory" or "crash") and a fresh worker takes over. Every index is yielded
+    file); a file that exceeds a limit or kills its worker yields ``on_exceeded(path, why, detail)``
+    (why: "time", "memory" or "crash"; "error" with the exception as ``detail`` when ``work``
+    raised) and, unless the worker survived, a fresh worker takes over. Every index is yielded
     exactly once."""
     limits = limits or Limits.from_env()
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
@@ -214,15 +227,18 @@ def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Pat
                     try:
                         got, result = worker.conn.recv()
                     except (EOFError, OSError):
-                        got, result = index, None
-                        outcome = (index, on_exceeded(paths[index], "crash"))
+                        outcome = (index, on_exceeded(paths[index], "crash", ""))
                     else:
-                        outcome = (got, on_exceeded(paths[index], "memory") if result == _MEMORY_ERROR else result)
+                        if isinstance(result, _Failed):
+                            result = on_exceeded(paths[index], "error", result.detail)
+                        elif isinstance(result, str) and result == _MEMORY_ERROR:
+                            result = on_exceeded(paths[index], "memory", "")
+                        outcome = (got, result)
                         worker.task = None
                 if outcome is None and worker.process.sentinel in ready:
-                    outcome = (index, on_exceeded(paths[index], "crash"))
+                    outcome = (index, on_exceeded(paths[index], "crash", ""))
                 if outcome is None and time.monotonic() - worker.started >= limits.seconds:
-                    outcome = (index, on_exceeded(paths[index], "time"))
+                    outcome = (index, on_exceeded(paths[index], "time", ""))
                 if outcome is None:
                     continue
                 if worker.task is not None:  # killed or dead: a fresh worker takes its place
@@ -268,5 +284,5 @@ def check_files_limited(paths: Sequence[Path], limits: Limits | None = None, *, 
     return in_order(run_limited(paths, work, functools.partial(_too_complex, limits=limits), limits, jobs))
 
 
-def _too_complex(path: Path, why: str, limits: Limits) -> Checked:
-    return Checked(file=path, findings=[exceeded_finding(path, why, limits)])
+def _too_complex(path: Path, why: str, detail: str, limits: Limits) -> Checked:
+    return Checked(file=path, findings=[exceeded_finding(path, why, limits, detail)])

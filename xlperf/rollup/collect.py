@@ -72,6 +72,6 @@ def _failed(path: Path, exc: BaseException) -> ReturnRecord:
                          f"文件“{shown_name(path)}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
 
 
-def _exceeded(path: Path, why: str, limits: Limits) -> ReturnRecord:
-    finding = exceeded_finding(path, why, limits)
+def _exceeded(path: Path, why: str, detail: str, limits: Limits) -> ReturnRecord:
+    finding = exceeded_finding(path, why, limits, detail)
     return failed_record(path, *file_stat(path), finding.code, finding.message)
