@@ -33,6 +33,7 @@ import re
 import stat
 import struct
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -284,8 +285,6 @@ def _check_ods_extent(path: Path, content: bytes) -> None:
     Streams ``content.xml`` through expat (no tree), refusing a DTD. A cell counts when it has a
     value type, a formula or child elements (text); empty repeated cells, which LibreOffice writes
     to the sheet's edge, cost the reader nothing and are not counted."""
-    import xml.parsers.expat
-
     total = 0
     rows: list[int] = []  # the repeat count of each open row (rows do not nest, but be safe)
     row_cells: list[int] = []
