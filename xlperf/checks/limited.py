@@ -67,7 +67,8 @@ class Limits:
     seconds: float = DEFAULT_SECONDS
     """Wall time from the moment a worker takes the file."""
     memory_mb: int = DEFAULT_MEMORY_MB
-    """The worker's whole address space (``RLIMIT_AS``), in MiB."""
+    """Address space a file's check may add to the worker's size at its start (``RLIMIT_AS``), in
+    MiB: a worker forked from a large parent is not starved by what it inherits."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, seconds: float | None = None,
@@ -151,7 +152,7 @@ class _Failed:
 def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
     """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
     _die_with_parent()
-    limit = limits.memory_mb * 1024 * 1024
+    limit = _address_space() + limits.memory_mb * 1024 * 1024
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # Backstop: a worker the parent cannot kill (it died unnoticed) stops on CPU time.
@@ -177,6 +178,20 @@ def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
             conn.send((index, result))
         except MemoryError:
             conn.send((index, _MEMORY_ERROR))
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+            conn.send((index, _Failed(f"{type(exc).__name__}: {exc}")))
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _die_with_parent() -> None:
@@ -228,6 +243,9 @@ def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Pat
                         got, result = worker.conn.recv()
                     except (EOFError, OSError):
                         outcome = (index, on_exceeded(paths[index], "crash", ""))
+                    except Exception as exc:  # noqa: BLE001 - a result that cannot be unpickled
+                        outcome = (index, on_exceeded(paths[index], "error", f"{type(exc).__name__}: {exc}"))
+                        worker.task = None
                     else:
                         if isinstance(result, _Failed):
                             result = on_exceeded(paths[index], "error", result.detail)
