@@ -29,6 +29,7 @@ import resource
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -109,20 +110,33 @@ def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> 
 
 
 # -- the mechanism --------------------------------------------------------------------------------
+QUEUE_DEPTH = 2
+"""Files handed to a worker at once: the next is waiting when one finishes, so a worker never
+idles while the parent is busy; the time limit runs from the moment the worker starts a file."""
+
+
 class _Worker:
-    """One worker process and the end of its pipe; ``task`` is the index it is working on."""
+    """One worker process, the end of its pipe, and the files handed to it (the first in work)."""
 
     def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, work, limits), daemon=True)
         self.process.start()
         child.close()
-        self.task: int | None = None
+        self.tasks: deque[int] = deque()
         self.started = 0.0
+        """When the worker started the first of ``tasks``."""
 
     def give(self, index: int, path: Path) -> None:
         self.conn.send((index, os.fspath(path)))
-        self.task, self.started = index, time.monotonic()
+        self.tasks.append(index)
+        if len(self.tasks) == 1:
+            self.started = time.monotonic()
+
+    def finished(self) -> None:
+        """The first task is done; the worker goes on with the next at once."""
+        self.tasks.popleft()
+        self.started = time.monotonic()
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -220,63 +234,65 @@ def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Pat
     if not paths:
         return
     ctx = _context()
-    pending = iter(range(len(paths)))
+    pending = deque(range(len(paths)))
     workers: list[_Worker] = []
     left = len(paths)
+
+    def feed(worker: _Worker) -> None:
+        while pending and len(worker.tasks) < QUEUE_DEPTH:
+            index = pending.popleft()
+            worker.give(index, paths[index])
+
     try:
         for _ in range(jobs):
             workers.append(_Worker(ctx, work, limits))
-        for worker in workers:
-            _feed(worker, pending, paths)
+            feed(workers[-1])
         while left:
-            busy = [w for w in workers if w.task is not None]
-            now = time.monotonic()
-            timeout = max(0.0, min(w.started + limits.seconds for w in busy) - now)
+            busy = [w for w in workers if w.tasks]
+            timeout = max(0.0, min(w.started + limits.seconds for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
             for i, worker in enumerate(workers):
-                if worker.task is None:
+                if not worker.tasks:
                     continue
-                index = worker.task
+                index = worker.tasks[0]
                 outcome: tuple[int, T] | None = None
+                lost = False  # the worker is dead or must be killed
                 if worker.conn in ready:
                     try:
                         got, result = worker.conn.recv()
                     except (EOFError, OSError):
-                        outcome = (index, on_exceeded(paths[index], "crash", ""))
+                        outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
                     except Exception as exc:  # noqa: BLE001 - a result that cannot be unpickled
                         outcome = (index, on_exceeded(paths[index], "error", f"{type(exc).__name__}: {exc}"))
-                        worker.task = None
+                        worker.finished()
                     else:
                         if isinstance(result, _Failed):
                             result = on_exceeded(paths[index], "error", result.detail)
                         elif isinstance(result, str) and result == _MEMORY_ERROR:
                             result = on_exceeded(paths[index], "memory", "")
                         outcome = (got, result)
-                        worker.task = None
-                if outcome is None and worker.process.sentinel in ready:
-                    outcome = (index, on_exceeded(paths[index], "crash", ""))
-                if outcome is None and time.monotonic() - worker.started >= limits.seconds:
-                    outcome = (index, on_exceeded(paths[index], "time", ""))
+                        worker.finished()
+                elif worker.process.sentinel in ready:
+                    outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
+                elif time.monotonic() - worker.started >= limits.seconds:
+                    outcome, lost = (index, on_exceeded(paths[index], "time", "")), True
                 if outcome is None:
                     continue
-                if worker.task is not None:  # killed or dead: a fresh worker takes its place
+                if lost:  # its other files go back to the front of the queue; a fresh worker takes over
+                    worker.tasks.popleft()
+                    pending.extendleft(reversed(worker.tasks))
                     worker.kill()
                     worker = workers[i] = _Worker(ctx, work, limits)
                 left -= 1
                 yield outcome
-                _feed(worker, pending, paths)
+                for each in workers:  # also the idle ones, when a lost worker's files came back
+                    feed(each)
     finally:
         for worker in workers:
-            if worker.task is None:
-                worker.stop()
-            else:
+            if worker.tasks:
                 worker.kill()
-
-
-def _feed(worker: _Worker, pending: Iterator[int], paths: Sequence[Path]) -> None:
-    index = next(pending, None)
-    if index is not None:
-        worker.give(index, paths[index])
+            else:
+                worker.stop()
 
 
 def in_order(results: Iterable[tuple[int, T]]) -> Iterator[T]:
