@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from xlperf.form.excelmath import usable_number
 from xlperf.form.layout import FormLayout
-from xlperf.form.rules import KINDS, Value, usable_number
+from xlperf.form.rulekind import Value
+from xlperf.form.rules import KINDS
 
 Result = Decimal | str | None
 
