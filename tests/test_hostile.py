@@ -287,6 +287,9 @@ def test_unwritable_outputs_say_what_and_where(base: Path, tmp_path: Path) -> No
     template = run_cli("template", "self_evaluation", "-o", str(blocker / "模板.xlsx"))
     assert template.returncode == 2 and "Traceback" not in template.stderr
     assert "无法写入模板" in template.stderr and str(blocker) in template.stderr
+    summary = run_cli("rollup", str(base), "-o", str(blocker / "汇总.xlsx"))
+    assert summary.returncode == 2 and "Traceback" not in summary.stderr
+    assert "无法写入汇总工作簿" in summary.stderr and str(blocker) in summary.stderr
 
 
 # -- 14: the summary keeps its mode ------------------------------------------------------------------------

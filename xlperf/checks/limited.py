@@ -25,7 +25,6 @@ import ctypes
 import functools
 import multiprocessing
 import os
-import resource
 import signal
 import sys
 import time
@@ -40,6 +39,11 @@ from xlperf.checks.checker import check_file
 from xlperf.findings import Checked, Finding
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import FROM_ENV
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits; the time limit still holds
+    resource = None  # type: ignore[assignment]
 
 __all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "LimitError", "Limits", "check_files_limited",
            "exceeded_finding", "in_order", "run_limited"]
@@ -166,13 +170,14 @@ class _Failed:
 def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
     """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
     _die_with_parent()
-    limit = _address_space() + limits.memory_mb * 1024 * 1024
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    # Backstop: a worker the parent cannot kill (it died unnoticed) stops on CPU time.
-    cpu = int(limits.seconds * 4) + 60
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    if resource is not None:
+        limit = _address_space() + limits.memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # Backstop: a worker whose parent is gone unnoticed stops on CPU time.
+        cpu = int(limits.seconds * 4) + 60
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
     while True:
         try:

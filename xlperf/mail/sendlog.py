@@ -14,7 +14,6 @@ lock when the process ends, however it ends.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -22,6 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xlperf.mail.reports import Report
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt's byte-range lock does the same job
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 LOG_NAME = "mail_log.jsonl"
 LOCK_NAME = ".mail_log.lock"
@@ -40,8 +45,11 @@ def locked(report_dir: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except (BlockingIOError, PermissionError):
             raise SendLogBusy(f"另一个 xlperf mail 正在向 {report_dir} 中的报告发送邮件（发送记录 {LOG_NAME} 已被占用）："
                               "请等它结束后再运行，以免同一单位收到两封邮件") from None
         yield
