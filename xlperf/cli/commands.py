@@ -202,7 +202,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     if against_dir is not None:
         from xlperf.cycle import DeclarationIndex
 
-        against = DeclarationIndex.build([against_dir], key=key)
+        against = DeclarationIndex.build([against_dir], key=key, limits=limits)
     results = []
     with click.progressbar(length=len(files), label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
