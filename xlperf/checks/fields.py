@@ -13,18 +13,26 @@ is always checked.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.excelmath import RuleError, excel_round
+from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.operators import ASCII_ALIASES
 from xlperf.form.roles import PREFILLED, prefix_of
 from xlperf.form.spec import Field, TableSection
-from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
+from xlperf.model.values import (
+    as_number,
+    is_blank,
+    show,
+    show_amount,
+    show_percent,
+    unusable_number,
+)
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
 FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")
@@ -183,6 +191,8 @@ def wrong_type(ctx: Context) -> None:
         if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
             continue
         number = as_number(value)
+        if unusable_number(value):
+            continue  # NUMBER_INVALID
         if fld.type == "date":
             if isinstance(value, dt.date):
                 continue
@@ -196,6 +206,20 @@ def wrong_type(ctx: Context) -> None:
         elif fld.type in ("integer", "year") and not number.is_integer():
             ctx.flag(fld.key, f"“{fld.label}”应为整数，现填 {show(value)}：{_number_advice(fld, None, unit)}",
                      expected="整数", found=value)
+
+
+# -- NUMBER_INVALID -----------------------------------------------------------------------------
+def number_invalid(ctx: Context) -> None:
+    """NaN, infinity (only a crafted file holds them) or a number of 10^15 and more, in any input."""
+    for fld in input_fields(ctx):
+        value = ctx.inputs.get(fld.key)
+        if not unusable_number(value):
+            continue
+        number = float(value)  # type: ignore[arg-type]
+        what = "不是有效数字" if math.isnan(number) else (
+            "为无穷大" if math.isinf(number) else f"的数值 {number:.6g} 过大（绝对值应小于 {MAX_MAGNITUDE:.0e}）")
+        ctx.flag(fld.key, f"“{fld.label}”{what}，无法计算：请填写正确的数值后重新报送（文件可能被其他工具改动过）",
+                 expected="有效数值", found="NaN" if math.isnan(number) else f"{number:.6g}")
 
 
 # -- CHOICE_INVALID ---------------------------------------------------------------------------
@@ -341,6 +365,7 @@ def row_incomplete(ctx: Context) -> None:
 CHECKS: tuple[Check, ...] = (
     Check("REQUIRED_MISSING", required_missing),
     Check("WRONG_TYPE", wrong_type),
+    Check("NUMBER_INVALID", number_invalid),
     Check("CHOICE_INVALID", choice_invalid),
     Check("OUT_OF_RANGE", out_of_range),
     Check("TOO_MANY_DECIMALS", too_many_decimals),

@@ -49,7 +49,7 @@ from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, qualitative_band, score_in_band
 from xlperf.form.spec import Calc, ScoreRow, TableSection
 from xlperf.model.values import as_number as number
-from xlperf.model.values import is_blank, plain
+from xlperf.model.values import is_blank, plain, unusable_number
 from xlperf.model.values import show_cell as show
 from xlperf.read import Value
 
@@ -93,7 +93,7 @@ def _typed_score_rows(layout: FormLayout) -> tuple[ScoreRow, ...]:
 
 def score_not_number(ctx: Context) -> None:
     for row, value in _typed_scores(ctx):
-        if is_blank(value) or is_number(value):
+        if is_blank(value) or is_number(value) or unusable_number(value):  # the last: NUMBER_INVALID
             continue
         ctx.flag(row.score_key,
                  f"“{label_of(ctx.layout, row.score_key)}”应填写 0 至 {plain(row.weight)} 之间的数字，"

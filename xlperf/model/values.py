@@ -8,17 +8,16 @@ reads (operator, number, unit) is :mod:`xlperf.model.indicators`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import unicodedata
 from decimal import Decimal
 
-from xlperf.form.excelmath import excel_round
+from xlperf.form.excelmath import excel_round, usable_number
 
 BLANK = "空白"
 """How a message shows an empty cell."""
 
-__all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell",
+__all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell", "unusable_number",
            "show_amount", "show_percent"]
 
 
@@ -28,12 +27,18 @@ def is_blank(value: object) -> bool:
 
 
 def as_number(value: object) -> float | None:
-    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
-    which no spreadsheet holds but a crafted file can)."""
+    """A number cell's value as float; None for text, dates, booleans, blanks, and numbers no
+    form holds (inf/nan, which no spreadsheet holds but a crafted file can, and 10^15 or more:
+    ``NUMBER_INVALID`` flags those)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    return number if usable_number(number) else None
+
+
+def unusable_number(value: object) -> bool:
+    """A number in a cell that no form holds: NaN, infinite, or 10^15 and more."""
+    return as_number(value) is None and isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def cell_text(value: object) -> str:

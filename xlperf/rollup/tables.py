@@ -43,6 +43,7 @@ import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS
 from xlperf.findings.catalogue import code
+from xlperf.findings.text import scrub
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup._gc import cycle_collection_paused
@@ -159,8 +160,9 @@ def _display_names(records: Sequence[ReturnRecord]) -> dict[int, str]:
     try:
         root = os.path.commonpath([os.path.abspath(r.file.parent) for r in records])
     except ValueError:  # inputs on different drives: no common folder
-        return {id(r): Path(os.path.abspath(r.file)).as_posix() for r in records}
-    return {id(r): Path(os.path.relpath(os.path.abspath(r.file), root)).as_posix() for r in records}
+        return {id(r): scrub(Path(os.path.abspath(r.file)).as_posix()) for r in records}
+    # scrub: a name that is not UTF-8 is shown with U+FFFD (xlsxwriter cannot write it as is)
+    return {id(r): scrub(Path(os.path.relpath(os.path.abspath(r.file), root)).as_posix()) for r in records}
 
 
 def _newness(entry: Entry) -> tuple[int, str, str]:
