@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
@@ -26,16 +26,15 @@ from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
+from xlperf.model.declarations import Declarations
+from xlperf.model.projects import return_unit, return_year
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
-
-if TYPE_CHECKING:
-    from xlperf.cycle.declared import DeclarationIndex
 
 __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
-def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
     ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with.
@@ -44,7 +43,7 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
     return _encodable(_check_file(path, key, against))
 
 
-def _check_file(path: Path, key: Any, against: DeclarationIndex | None) -> Checked:
+def _check_file(path: Path, key: Any, against: Declarations | None) -> Checked:
     try:
         ret = read_return(path)
     except ReadError as exc:
@@ -61,12 +60,13 @@ def _check_file(path: Path, key: Any, against: DeclarationIndex | None) -> Check
     return check_return(ret, key, against)
 
 
-def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
-                      unit=_unit(ret, inputs), year=_year(ret, inputs), values=dict(inputs),
+                      unit=return_unit(layout, inputs, ret.meta_unit),
+                      year=return_year(layout, inputs, ret.meta_year), values=dict(inputs),
                       notes=list(ret.notes))
     numeric = {k: v for k, v in inputs.items() if not isinstance(v, dt.date)}  # dates feed no score
     try:
@@ -142,19 +142,3 @@ def _signing_key(key: Any, notes: list[str]) -> bytes | None:
         notes.append(f"签名密钥配置有误（{exc}），签名未核验")
         return None
 
-
-def _unit(ret: Return, inputs: dict[str, Value]) -> str | None:
-    for key in ("unit_name", "p1_unit_name"):
-        if isinstance(inputs.get(key), str) and str(inputs[key]).strip():
-            return str(inputs[key]).strip()
-    return ret.meta_unit or None
-
-
-def _year(ret: Return, inputs: dict[str, Value]) -> int | None:
-    for value in (inputs.get("year"), inputs.get("p1_year"), ret.meta_year):
-        try:
-            if value not in (None, ""):
-                return int(float(str(value)))
-        except ValueError:
-            continue
-    return None

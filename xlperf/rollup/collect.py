@@ -2,7 +2,7 @@
 
 Files go to worker processes through :func:`xlperf.checks.limited.run_limited`, the mechanism
 ``xlperf check`` uses too: each file is checked under the per-file limits (wall time, memory),
-and a worker sends back the slim record of :func:`xlperf.rollup.tables.record_of`, not the whole
+and a worker sends back the slim record of :func:`xlperf.rollup.extract.record_of`, not the whole
 ``Checked``, so memory stays flat however large the inbox.
 
 Nothing is lost:
@@ -23,8 +23,8 @@ from pathlib import Path
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, exceeded_finding, run_limited
 from xlperf.findings.text import shown_name
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
-from xlperf.rollup.tables import record_of
 
 __all__ = ["check_one", "collect_returns", "file_stat"]
 
