@@ -113,8 +113,11 @@ def list_command(ctx: click.Context) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--sender", default="", help="来源说明（如报送单位或经办人），记入台账。")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=256, show_default=True,
+              help="每批登记的文件数（每批一个事务：中断时已完成的批次都已保存）。")
 @click.pass_context
-def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sender: str, jobs: int | None) -> None:
+def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sender: str, jobs: int | None,
+                   batch: int) -> None:
     from xlperf.intake import intake_paths
     from xlperf.ledger import find_round
     from xlperf.ledger.models import CURRENT, HELD
@@ -123,7 +126,7 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
         with ledger.session() as session:
             rnd = find_round(session, name)
         result = intake_paths(ledger, rnd, paths, sender=sender or ",".join(str(p) for p in paths),
-                              actor=_actor(), jobs=jobs)
+                              actor=_actor(), jobs=jobs, batch=batch)
     for outcome in result.outcomes:
         click.echo(outcome.line())
     counts = [f"{label} {result.count(kind)}" for kind, label in
