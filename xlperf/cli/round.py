@@ -149,17 +149,8 @@ def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status.to_dict(), ensure_ascii=False, indent=1))
         return
-    for row in status.rows:
-        project = f"  {row.project}" if row.project else ""
-        score = f"  {row.total_score:g}" if row.total_score is not None else ""
-        grade = f" {row.grade}" if row.grade else ""
-        when = f"  {row.received_at:%Y-%m-%d %H:%M}" if row.received_at else ""
-        sub = f"  #{row.submission}" if row.submission else ""
-        versions = f"  第 {row.versions} 版" if row.versions > 1 else ""
-        late = "  【已过截止日期】" if row.overdue else ""
-        note = f"  （{row.note}）" if row.note else ""
-        click.echo(f"{row.code}  {row.unit}{project}  {row.status}{sub}{score}{grade}{when}{versions}{late}{note}")
-    click.echo(status.progress())
+    for line in status.lines():
+        click.echo(line)
 
 
 @round_group.command("history", help="单位的报送历史：每一版的结果，以及相邻两版之间逐项的改动（项目、原值、新值）。UNIT 为单位代码或名称。")
