@@ -10,12 +10,14 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from ledger_support import FORM, LedgerDb, write_roster
 from sqlalchemy import inspect
 
 from xlperf.cli import main
 from xlperf.ledger.codec import dumps, loads
+from xlperf.ledger.db import HEAD, MIGRATIONS
 from xlperf.ledger.models import Base
 
 
@@ -24,7 +26,8 @@ def test_migrations_make_the_models_schema(db: LedgerDb) -> None:
     with ledger.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
+        assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD
         tables = set(inspect(conn).get_table_names())
     assert {"rounds", "units", "files", "submissions", "results", "findings", "decisions", "replies",
             "events", "alembic_version"} <= tables

@@ -49,8 +49,8 @@ from xlperf.ledger.rounds import log_event
 from xlperf.read.roster import normalise_name
 from xlperf.rollup.records import ReturnRecord
 
-__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_receipts", "receive", "round_view",
-           "store_result"]
+__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_digests", "known_receipts", "receipts_by_name",
+           "receive", "round_view", "store_result"]
 
 KNOWN = "known"
 KIND_LABELS = {KNOWN: "已登记过", REPEAT: "重复文件", IGNORED: "未审核", HELD: "暂存待处理", CURRENT: "已登记"}
@@ -126,6 +126,32 @@ def known_receipts(session: Session, round_id: int, shas: Sequence[str]) -> dict
                                .order_by(Submission.id))
         for sub in rows:
             found.setdefault(sub.sha256, []).append(sub)
+    return found
+
+
+def known_digests(session: Session, round_id: int, shas: Sequence[str]) -> set[str]:
+    """Which of ``shas`` the round already has (a light query: no objects)."""
+    found: set[str] = set()
+    for start in range(0, len(shas), 500):
+        found.update(session.scalars(select(Submission.sha256).where(
+            Submission.round_id == round_id, Submission.sha256.in_(shas[start:start + 500]))))
+    return found
+
+
+def receipts_by_name(session: Session, round_id: int, source: str, sender: str,
+                     names: Sequence[str]) -> dict[tuple[str, int, dt.datetime | None], tuple[str, int]]:
+    """Receipts of the round from ``source`` and ``sender`` under ``names``: by (name, size,
+    file time), their (digest, submission id). Lets a folder taken in again skip reading files."""
+    found: dict[tuple[str, int, dt.datetime | None], tuple[str, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), 500):
+        rows = session.execute(select(Submission.original_name, Submission.size, Submission.file_mtime,
+                                      Submission.sha256, Submission.id)
+                               .where(Submission.round_id == round_id, Submission.source == source,
+                                      Submission.sender == sender,
+                                      Submission.original_name.in_(unique[start:start + 500])))
+        for name, size, mtime, sha, sid in rows:
+            found.setdefault((name, size, mtime), (sha, sid))
     return found
 
 
