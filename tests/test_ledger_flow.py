@@ -184,3 +184,13 @@ def test_revalidate_after_a_rule_change(db: LedgerDb, rnd: str, tmp_path: Path, 
     ledger.close()
     monkeypatch.setattr(indicators, "OVERSHOOT", 0.3)
     assert "结果变化 1 份" in db.run("revalidate", rnd).output
+
+
+def test_round_requiring_signatures(db: LedgerDb, tmp_path: Path) -> None:
+    roster = write_roster(tmp_path)
+    db.run("new", "签名", "--form", FORM, "--year", str(YEAR), "--roster", str(roster), "--require-signature")
+    unsigned = make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", **CLEAN)
+    assert "要求签名" in db.run("intake", "签名", str(unsigned), ok=(2,)).output
+    out = db.run("intake", "签名", str(unsigned), ok=(1,), env={"XLPERF_SIGNING_KEY": "a-test-signing-key-of-32-bytes!!"}).output
+    assert "暂存待处理" in out and "没有签名" in out
+    assert status_rows(db, "签名")["3001"]["status"] == "未报送"

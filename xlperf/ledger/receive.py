@@ -304,6 +304,8 @@ def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, proje
         return f"年度不符：本任务为 {rnd.year} 年，此文件填的是 {record.year} 年"
     if view.versions and record.form_version not in view.versions:
         return f"模板版本“{record.form_version}”不在本任务接受的版本（{'、'.join(view.versions)}）中，请用下发的模板重新填报"
+    if rnd.signatures_required and any(f.code == "SIGNATURE_MISSING" for f in record.findings):
+        return "本任务要求使用财政局下发的签名模板，此文件没有签名：请用下发的模板重新填报"
     if not record.unit:
         return "报表未填写单位名称，无法对应到名单中的单位"
     if unit is None:
