@@ -31,14 +31,14 @@ class Code:
     """What the unit (or the bureau) should do about it, in Chinese."""
     source: str
     """Where it comes from: 读取 (reading the file), 审核 (a check), 审核公式 (a spec's consistency
-    rule), 汇总 (the roll-up)."""
+    rule), 汇总 (the roll-up), 财政局 (a staff decision in a round)."""
 
 
 class UnknownCode(KeyError):
     """A code used that the catalogue does not list."""
 
 
-_R, _C, _S, _U = "读取", "审核", "审核公式", "汇总"
+_R, _C, _S, _U, _D = "读取", "审核", "审核公式", "汇总", "财政局"
 
 _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- reading the file (xlperf.read) -------------------------------------------------------
@@ -121,6 +121,9 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("UNIT_NOT_IN_ROSTER", "warning", "单位不在名单中", "核对单位名称，或将该单位补入名单", _U),
     ("ROLLUP_FAILED", "error", "汇总时出错", "重新保存后报送，或联系财政局", _U),
     ("WORKER_CRASHED", "error", "审核进程异常退出", "检查该文件（可能损坏或过大）后重新报送", _U),
+    # -- staff decisions in a collection round (xlperf.ledger.decisions) ------------------------------
+    ("STAFF_RETURNED", "error", "财政局退回", "按退回理由修改后重新报送", _D),
+    ("STAFF_VOIDED", "error", "财政局已作废", "该报表不再计入：如有疑问请联系财政局", _D),
 )
 
 CATALOGUE: dict[str, Code] = {row[0]: Code(*row) for row in _TABLE}
