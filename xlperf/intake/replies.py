@@ -19,17 +19,34 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
+from typing import Protocol
 
 from xlperf import __version__
 from xlperf.findings import Checked
-from xlperf.intake.mime import ParsedMessage
 from xlperf.mail.body import FOOTER
 from xlperf.mail.compose import compose
 from xlperf.mail.reports import Report, load_reports
 from xlperf.read.roster import Roster, RosterUnit
 from xlperf.report import write_batch_reports
 
-__all__ = ["Repeat", "known_sender", "report_reply", "reports_of", "repeat_reply"]
+__all__ = ["Repeat", "known_sender", "notice_reply", "recipients", "report_reply", "reports_of"]
+
+
+class Original(Protocol):
+    """The message answered: a :class:`~xlperf.intake.mime.ParsedMessage`, or what the ledger
+    kept of it."""
+
+    @property
+    def sender(self) -> str: ...
+
+    @property
+    def sender_name(self) -> str: ...
+
+    @property
+    def message_id(self) -> str: ...
+
+    @property
+    def thread(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,7 @@ def reports_of(checked: Iterable[Checked], folder: Path) -> list[Report]:
     return reports
 
 
-def report_reply(unit: RosterUnit, reports: Sequence[Report], original: ParsedMessage, sender: str,
+def report_reply(unit: RosterUnit, reports: Sequence[Report], original: Original, sender: str,
                  now: dt.datetime) -> EmailMessage:
     """The reports of ``unit``'s returns from ``original``, answered in its thread."""
     msg = compose(unit, reports, sender, now)
@@ -65,18 +82,21 @@ def report_reply(unit: RosterUnit, reports: Sequence[Report], original: ParsedMe
     return msg
 
 
-def repeat_reply(unit: RosterUnit, repeats: Sequence[Repeat], original: ParsedMessage, sender: str,
-                 now: dt.datetime) -> EmailMessage:
-    """A short note: these files were received before, unchanged, so they are not checked again."""
+def notice_reply(unit: RosterUnit, repeats: Sequence[Repeat], ignored: Sequence[tuple[str, str]],
+                 original: Original, sender: str, now: dt.datetime) -> EmailMessage:
+    """A short note for files not checked now: received before (``repeats``: "已收到，与 … 相同",
+    not a second report) or not returns (``ignored``: name and reason)."""
     lines = [f"{unit.contact or unit.name}：", "", "您好！"]
     for repeat in repeats:
         when = repeat.first_received.astimezone(now.tzinfo).strftime("%Y年%m月%d日 %H:%M")
         same = "" if repeat.first_name == repeat.name else f"的“{repeat.first_name}”"
         lines.append(f"已收到“{repeat.name}”，与 {when} 收到{same}相同，不再重复审核；审核结果见当时的回复邮件。")
+    for name, reason in ignored:
+        lines.append(f"已收到“{name}”：{reason}")
     lines += ["如需修改，请修改后重新报送。", "", FOOTER]
     msg = EmailMessage()
-    names = "、".join(r.name for r in repeats)
-    msg["Subject"] = f"【已收到】{names}（与此前报送的相同）"
+    names = "、".join([r.name for r in repeats] + [n for n, _ in ignored])
+    msg["Subject"] = f"【已收到】{names}" + ("（与此前报送的相同）" if repeats and not ignored else "")
     msg["From"] = sender
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
@@ -87,7 +107,7 @@ def repeat_reply(unit: RosterUnit, repeats: Sequence[Repeat], original: ParsedMe
     return msg
 
 
-def _address(msg: EmailMessage, unit: RosterUnit, original: ParsedMessage) -> None:
+def _address(msg: EmailMessage, unit: RosterUnit, original: Original) -> None:
     """To the sender; a copy to the unit's other roster addresses."""
     to = Address(display_name=original.sender_name, addr_spec=original.sender)
     copies = [a for a in unit.addresses if a.casefold() != original.sender.casefold()]
@@ -101,7 +121,7 @@ def _address(msg: EmailMessage, unit: RosterUnit, original: ParsedMessage) -> No
     msg["Auto-Submitted"] = "auto-replied"
 
 
-def _thread(msg: EmailMessage, original: ParsedMessage) -> None:
+def _thread(msg: EmailMessage, original: Original) -> None:
     msg["In-Reply-To"] = original.message_id
     msg["References"] = " ".join(original.thread)
 
