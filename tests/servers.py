@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -27,6 +27,23 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+
+@dataclass
+class FakeClock:
+    t: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.t += seconds
+
+    def now(self) -> dt.datetime:
+        start = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        return start + dt.timedelta(seconds=self.t - 1000.0)
 
 
 @dataclass

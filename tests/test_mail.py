@@ -8,7 +8,6 @@ clock handed to the command through click's context object, so nothing here slee
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -26,8 +25,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
+from servers import FakeClock, Store, make_certificate, over_tls
 from servers import SmtpStart as Start
-from servers import Store, make_certificate, over_tls
 
 from xlperf.checks.checker import check_file
 from xlperf.cli import main
@@ -85,23 +84,6 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reports(report_dir: Path, tmp_path: Path) -> Path:
     """A fresh copy per test: the send log is written into the report folder."""
     return Path(shutil.copytree(report_dir, tmp_path / "reports"))
-
-
-@dataclass
-class FakeClock:
-    t: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.t += seconds
-
-    def now(self) -> dt.datetime:
-        start = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-        return start + dt.timedelta(seconds=self.t - 1000.0)
 
 
 def mail(reports: Path, *args: str, clock: FakeClock | None = None,
