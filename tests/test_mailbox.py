@@ -66,6 +66,14 @@ def test_waiting_messages_are_fetched_unread_and_moved_to_processed(dovecot: Sta
     assert b"\\Seen" not in flags[0]  # the clerk still sees it unread
 
 
+def test_message_delivered_during_the_session_is_seen_on_the_next_look(dovecot: Start) -> None:
+    server = dovecot({USER: PASSWORD})
+    with Mailbox(config(server)) as box:
+        assert box.waiting() == []
+        server.append(USER, message(7))  # delivered by another session while this one is open
+        assert len(box.waiting()) == 1
+
+
 def test_without_move_the_message_is_copied_and_flagged(dovecot: Start) -> None:
     server = dovecot({USER: PASSWORD})
     server.append(USER, message(1))

@@ -126,6 +126,9 @@ class Mailbox:
     def waiting(self) -> list[Waiting]:
         """Messages of the watched folder not yet processed, oldest (lowest UID) first."""
         with self._errors("查询新邮件"):
+            # NOOP first: a server need not show messages delivered since the last command of
+            # this session until it is asked to sync (Dovecot answers SEARCH from its old view).
+            self.client.noop()
             uids = sorted(self.client.search(["NOT", "KEYWORD", PROCESSED_KEYWORD]))
             if not uids:
                 return []
