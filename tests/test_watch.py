@@ -428,3 +428,36 @@ def test_reminders_name_what_is_missing_and_are_not_repeated_within_the_interval
     assert "已逾期" in str(room.store.received[-1].message["Subject"])
     with open_ledger(room.db, room.files).session() as session:
         assert session.scalar(select(func.count()).select_from(Reply).where(Reply.kind == "reminder")) == 6
+
+
+def test_malformed_oversized_and_bomb_messages_are_held_and_the_watcher_goes_on(room: Room) -> None:
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("自评表.xlsx", b"\0" * (300 << 20))
+    room.deliver(b"\x00\xff\xfe this is not a mail\r\n\r\n\x00")
+    room.deliver(client_message("dongcheng@example.gov.cn", "压缩包", [("报表.zip", bomb.getvalue())], message_id="bomb@m"))
+    room.deliver(client_message("xishan@example.gov.cn", "大附件", [("扫描件.pdf", os.urandom(1_500_000))],
+                                message_id="big@m"))
+    room.deliver(client_message("nancheng@example.gov.cn", "报表", [("南城.xlsx", room.workbook(
+        "南城.xlsx", "南城区商务局", **CLEAN))], message_id="fine@m"))
+    ledger = open_ledger(room.db, room.files)
+    lines: list[str] = []
+    try:
+        with ledger.session() as session:
+            rnd = find_round(session, ROUND)
+        watcher = Watcher(ledger, rnd, ImapConfig("127.0.0.1", room.imap.port, "none", BUREAU, PASSWORD),
+                          smtp=SmtpConfig("127.0.0.1", room.smtp.port, "none"), sender=SENDER, clock=room.clock,
+                          log=lines.append, max_message=1_000_000)
+        result = watcher.one_pass()
+        watcher.close()
+    finally:
+        ledger.close()
+    assert (result.taken, result.held, result.error) == (1, 3, "")
+    assert room.imap.messages(BUREAU) == []
+    mails = {m.message_id: m for m in room.ledger_rows(MailMessage)}
+    assert "zip 炸弹" in mails["<bomb@m>"].reason and mails["<bomb@m>"].state == MAIL_HELD
+    assert "超过上限" in mails["<big@m>"].reason and json.loads(mails["<big@m>"].files) == []
+    garbage = [m for k, m in mails.items() if k.endswith("@xlperf.invalid>")]
+    assert len(garbage) == 1 and garbage[0].state == MAIL_HELD
+    assert set(room.replies()) == {"<fine@m>"}
+    assert [s.original_name for s in room.ledger_rows(Submission)] == ["南城.xlsx"]

@@ -86,7 +86,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
     held = _held_reason(parsed, bool(senders), too_large)
     files: list[dict[str, object]] = []
     named: list[tuple[str, bytes]] = []
-    problems = list(parsed.problems)
+    problems = [] if too_large else list(parsed.problems)  # only the header was read
     for attachment in parsed.attachments:
         sha = ledger.store.put(attachment.data)  # kept whatever happens next: nothing is lost
         entry: dict[str, object] = {"name": attachment.name, "sha256": sha, "size": len(attachment.data)}

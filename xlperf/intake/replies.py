@@ -6,30 +6,28 @@ a rejected return), addressed to the sender and, in copy, to the unit's roster a
 In-Reply-To and References so that the unit's mail client shows it under their own message. A
 file already received gets a short "已收到，与 … 相同" note instead of a second report.
 
-Only a sender listed in the roster is ever answered (:func:`known_sender`): a report describes a
-unit's budget, and a forged or mistyped address must not receive one.
+Only a sender listed in the roster is ever answered (the intake decides, see
+:mod:`xlperf.intake.mailtake`): a report describes a unit's budget, and a forged or mistyped
+address must not receive one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from pathlib import Path
 from typing import Protocol
 
 from xlperf import __version__
-from xlperf.findings import Checked
 from xlperf.mail.body import FOOTER
 from xlperf.mail.compose import compose
-from xlperf.mail.reports import Report, load_reports
-from xlperf.read.roster import Roster, RosterUnit
-from xlperf.report import write_batch_reports
+from xlperf.mail.reports import Report
+from xlperf.read.roster import RosterUnit
 
-__all__ = ["Repeat", "known_sender", "notice_reply", "recipients", "report_reply", "reports_of"]
+__all__ = ["Original", "Repeat", "notice_reply", "recipients", "report_reply"]
 
 
 class Original(Protocol):
@@ -56,21 +54,6 @@ class Repeat:
     name: str
     first_name: str
     first_received: dt.datetime
-
-
-def known_sender(roster: Roster, address: str) -> bool:
-    """Whether ``address`` is listed in the roster (the only senders ever answered)."""
-    return bool(address) and bool(roster.units_for_address(address))
-
-
-def reports_of(checked: Iterable[Checked], folder: Path) -> list[Report]:
-    """The reports of checked returns, written into ``folder`` as ``xlperf check --report-dir``
-    writes them (JSON, HTML page, annotated workbook) and loaded back: what :func:`compose` takes."""
-    write_batch_reports(list(checked), folder)
-    reports, problems = load_reports(folder)
-    if problems:
-        raise ValueError("；".join(problems))
-    return reports
 
 
 def report_reply(unit: RosterUnit, reports: Sequence[Report], original: Original, sender: str,

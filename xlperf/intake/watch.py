@@ -51,7 +51,7 @@ class Watcher:
     def __init__(self, ledger: Ledger, rnd: Round, imap: ImapConfig, *, smtp: SmtpConfig | None, sender: str,
                  reply: bool = True, rate: int = DEFAULT_RATE, clock: Clock | None = None,
                  log: Callable[[str], None] = print, actor: str = "",
-                 mailbox: Callable[[ImapConfig], Mailbox] = Mailbox) -> None:
+                 mailbox: Callable[[ImapConfig], Mailbox] = Mailbox, max_message: int = MAX_MESSAGE) -> None:
         if reply and smtp is None:
             raise ValueError("replies need an SMTP server")
         self.ledger, self.round, self.imap = ledger, rnd, imap
@@ -59,6 +59,7 @@ class Watcher:
         self.clock = clock or SystemClock()
         self.log, self.actor = log, actor
         self._make_box = mailbox
+        self.max_message = max_message
         self.box: Mailbox | None = None
         self.failures: dict[int, int] = {}
         with ledger.session() as session:
@@ -131,8 +132,8 @@ class Watcher:
     def _take(self, box: Mailbox, waiting: Waiting) -> Taken | None:
         """Take one message in, then move it; None when it went away or failed (logged)."""
         too_large = ""
-        if waiting.size > MAX_MESSAGE:
-            too_large = (f"邮件大小 {waiting.size / MiB:.0f} MB，超过上限 {MAX_MESSAGE / MiB:.0f} MB，"
+        if waiting.size > self.max_message:
+            too_large = (f"邮件大小 {waiting.size / MiB:.1f} MB，超过上限 {self.max_message / MiB:.1f} MB，"
                          "只登记了邮件头，附件未下载：请让单位压缩或分开发送")
         raw = box.fetch(waiting.uid, header_only=bool(too_large))
         if raw is None:
