@@ -48,7 +48,8 @@ class Intake:
 
 
 def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: str = "", actor: str = "",
-                 jobs: int | None = None, progress: Callable[[int], None] | None = None) -> Intake:
+                 jobs: int | None = None, progress: Callable[[int], None] | None = None,
+                 batch: int = BATCH) -> Intake:
     """Folder intake: every file of ``paths`` (folders searched recursively, like ``check``),
     oldest first (modification time, then name), so a later version supersedes an earlier one."""
     found = find_inputs(paths)
@@ -56,12 +57,13 @@ def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: s
     files.sort(key=lambda p: (_mtime_ns(p), p.name, str(p)))
     named = [(p.name, p) for p in files]
     return intake_files(ledger, rnd, named, source="folder", sender=sender, actor=actor, jobs=jobs,
-                        progress=progress, check_names=True)
+                        progress=progress, check_names=True, batch=batch)
 
 
 def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | Path]], *, source: str,
                  sender: str = "", actor: str = "", jobs: int | None = None,
-                 progress: Callable[[int], None] | None = None, check_names: bool = False) -> Intake:
+                 progress: Callable[[int], None] | None = None, check_names: bool = False,
+                 batch: int = BATCH) -> Intake:
     """Record ``files`` (``(original name, bytes or path)``) in round ``rnd``; outcomes in order.
 
     ``check_names``: a file named like a spreadsheet is checked, any other is recorded as not a
@@ -71,14 +73,14 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
     with ledger.session() as session:
         view = round_view(session, rnd)
         session.expunge_all()
-    batch: list[tuple[str, bytes | Path]] = []
+    pending: list[tuple[str, bytes | Path]] = []
     for item in files:
-        batch.append(item)
-        if len(batch) >= BATCH:
-            intake.outcomes += _batch(ledger, view, batch, source, sender, actor, jobs, progress, check_names)
-            batch = []
-    if batch:
-        intake.outcomes += _batch(ledger, view, batch, source, sender, actor, jobs, progress, check_names)
+        pending.append(item)
+        if len(pending) >= batch:
+            intake.outcomes += _batch(ledger, view, pending, source, sender, actor, jobs, progress, check_names)
+            pending = []
+    if pending:
+        intake.outcomes += _batch(ledger, view, pending, source, sender, actor, jobs, progress, check_names)
     return intake
 
 
