@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
-from ledger_support import CLEAN, FORM, YEAR, make_return, write_roster
+from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from servers import Dovecot, FakeClock, SmtpStart, Store
 from sqlalchemy import func, select
 
@@ -161,12 +161,13 @@ class Room:
 
 
 @pytest.fixture
-def room(dovecot: Callable[..., Dovecot], smtp_server: SmtpStart, tmp_path: Path) -> Room:
+def room(dovecot: Callable[..., Dovecot], smtp_server: SmtpStart, db: LedgerDb, tmp_path: Path) -> Room:
+    """A bureau's mailbox, its SMTP server and a round on the ledger (SQLite, and PostgreSQL
+    under pg_virtualenv)."""
     controller, store = smtp_server()
     server = dovecot({BUREAU: PASSWORD})
     roster = write_roster(tmp_path, ROSTER)
-    room = Room(server, controller, store, str(tmp_path / "ledger.db"), tmp_path / "files", tmp_path / "work",
-                FakeClock())
+    room = Room(server, controller, store, db.url, db.store, tmp_path / "work", FakeClock())
     room.run("new", ROUND, "--form", FORM, "--year", str(YEAR), "--roster", str(roster), "--deadline", "2025-03-10")
     return room
 
