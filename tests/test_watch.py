@@ -30,7 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
-from servers import Dovecot, FakeClock, SmtpStart, Store
+from servers import Dovecot, FakeClock, SmtpStart, Store, free_port
 from sqlalchemy import func, select
 
 from xlperf.cli import main
@@ -387,6 +387,22 @@ def test_failed_reply_is_retried_on_the_next_pass_and_sent_once(room: Room, smtp
     assert row.outcome == REPLY_SENT and row.tries == 2
     room.watch_once()
     assert set(room.replies()) == {"<retry@m>"} and len(room.store.received) == 1
+
+
+def test_mail_server_outage_costs_no_tries_and_the_replies_follow(room: Room) -> None:
+    for n, (unit, address) in enumerate([("东城区科技局", "dongcheng"), ("西山县中小企业局", "xishan")]):
+        room.deliver(client_message(f"{address}@example.gov.cn", "报表", [(f"{unit}.xlsx", room.workbook(
+            f"{n}.xlsx", unit, **CLEAN))], message_id=f"out-{n}@m"))
+    dead = room.watch_args("--once")
+    dead[dead.index("--smtp") + 1] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    for _ in range(6):  # more passes than a reply has tries
+        out = room.run(*dead)
+    assert "无法连接邮件服务器" in out.output
+    assert room.imap.messages(BUREAU) == [] and len(room.ledger_rows(MailMessage)) == 2  # taken all the same
+    assert [(r.outcome, r.tries) for r in room.ledger_rows(Reply)] == [("due", 0), ("due", 0)]
+    room.watch_once()
+    assert set(room.replies()) == {"<out-0@m>", "<out-1@m>"}
+    assert [(r.outcome, r.tries) for r in room.ledger_rows(Reply)] == [(REPLY_SENT, 1), (REPLY_SENT, 1)]
 
 
 def test_no_reply_option_and_usage_errors(room: Room) -> None:

@@ -57,6 +57,8 @@ class ReplySent:
     to: str
     subject: str
     error: str = ""
+    aborted: bool = False
+    """The SMTP server could not be used at all: nothing more is sent this pass."""
 
     def line(self) -> str:
         if self.ok:
@@ -108,6 +110,7 @@ def send_due(ledger: Ledger, rnd: Round, smtp: SmtpSender, sender: str, now: Cal
                 session.commit()
                 done.append(ReplySent(reply_id, False, reply.recipient, "", f"未能生成回复：{exc}"))
                 continue
+            before = reply.outcome
             reply.outcome, reply.tries = REPLY_SENDING, reply.tries + 1
             reply.subject, reply.message_id = str(message["Subject"]), str(message["Message-ID"])
             reply.recipient = ", ".join(recipients(message))
@@ -115,9 +118,11 @@ def send_due(ledger: Ledger, rnd: Round, smtp: SmtpSender, sender: str, now: Cal
             try:
                 result = smtp.send(message)
             except SendAborted as exc:
-                _finish(session, reply, False, str(exc), actor)
+                # Nothing was handed over (no connection, login refused): not a try of this reply,
+                # so an outage of the mail server never uses up its tries.
+                reply.outcome, reply.tries, reply.error = before, reply.tries - 1, str(exc)
                 session.commit()
-                done.append(ReplySent(reply_id, False, reply.recipient, reply.subject, str(exc)))
+                done.append(ReplySent(reply_id, False, reply.recipient, reply.subject, str(exc), aborted=True))
                 break
             _finish(session, reply, result.ok, result.error, actor)
             session.commit()

@@ -91,10 +91,13 @@ class Watcher:
 
     def one_pass(self, stop: Callable[[], bool] = lambda: False) -> PassResult:
         result = PassResult()
-        sender = SmtpSender(self.smtp, rate=self.rate, clock=self.clock) if self.reply and self.smtp else None
+        sender: SmtpSender | None = SmtpSender(self.smtp, rate=self.rate, clock=self.clock) if self.reply and self.smtp else None
+        senders = [sender] if sender is not None else []
         try:
             if sender is not None:
                 result.replies += self._send(sender, None)
+                if any(item.aborted for item in result.replies):
+                    sender = None  # the SMTP server is out: the replies wait for the next pass
             box = self._connected()
             for waiting in box.waiting():
                 if stop():
@@ -109,7 +112,10 @@ class Watcher:
                 else:
                     result.taken += 1
                 if sender is not None and taken.replies:
-                    result.replies += self._send(sender, {taken.mail_id})
+                    sent = self._send(sender, {taken.mail_id})
+                    result.replies += sent
+                    if any(item.aborted for item in sent):
+                        sender = None  # the SMTP server is out: the replies wait for the next pass
         except MailboxError as exc:
             if exc.permanent:
                 raise
@@ -117,8 +123,8 @@ class Watcher:
             self.log(f"{exc}；稍后重新连接")
             self.close()
         finally:
-            if sender is not None:
-                sender.close()
+            for opened in senders:
+                opened.close()
         return result
 
     def _connected(self) -> Mailbox:
