@@ -32,7 +32,7 @@ TLS = click.Choice(["ssl", "starttls", "none"])
 @click.option("--imap", metavar="主机[:端口]", help="收件（IMAP）服务器，如 imap.example.gov.cn:993；也可写在配置文件 [imap] 节。")
 @click.option("--tls", type=TLS, help="收件服务器加密方式：ssl（默认，端口 993）、starttls（端口 143）；none 只用于本机测试。")
 @click.option("--folder", help="监视的文件夹，默认 INBOX。")
-@click.option("--once", is_flag=True, help="只处理一遍当前的邮件后退出（可由计划任务定时运行）。")
+@click.option("--once", is_flag=True, help="只处理一遍当前的邮件后退出（可由计划任务定时运行；连接中断或有回复发送失败时退出码为 1）。")
 @click.option("--interval", type=click.FloatRange(1, 86400), default=60, show_default=True,
               help="两遍之间的间隔秒数。")
 @click.option("--no-reply", "no_reply", is_flag=True, help="只登记，不自动回复。")
@@ -76,13 +76,21 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
             if not once:
                 _echo(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）")
             try:
-                watcher.run(once=once, interval=interval, stop=lambda: bool(stopping))
+                last = watcher.run(once=once, interval=interval, stop=lambda: bool(stopping))
             except MailboxError as exc:
                 raise click.UsageError(str(exc)) from None
             except KeyboardInterrupt:
                 _echo("已停止")
+                return
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if once:
+        failed = sum(1 for r in last.replies if not r.ok)
+        _echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
+              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else ""))
+    # --once from a scheduler: 1 when the pass could not finish (the server dropped the connection)
+    # or a reply failed, so that the scheduler's own alerting notices.
+    sys.exit(1 if once and (last.error or any(not r.ok for r in last.replies)) else 0)
 
 
 @click.command("remind", help="催报：给状态为“未报送”或“退回”的单位发邮件，写明截止日期和尚缺的报表；"

@@ -68,19 +68,20 @@ class Watcher:
         if uncertain:
             self.log(f"有 {uncertain} 封回复在上次中断时正在发送，可能已送达：不再重发，请人工核实（见台账 replies 表）")
 
-    def run(self, *, once: bool = False, interval: float = 60.0, stop: Callable[[], bool] = lambda: False) -> None:
-        """Passes until ``stop()`` (or one pass with ``once``). A permanent mailbox error
-        (login refused, certificate) is raised: trying again cannot help."""
+    def run(self, *, once: bool = False, interval: float = 60.0,
+            stop: Callable[[], bool] = lambda: False) -> PassResult:
+        """Passes until ``stop()`` (or one pass with ``once``); the last pass's result. A
+        permanent mailbox error (login refused, certificate) is raised: trying again cannot help."""
         try:
             while True:
-                self.one_pass(stop)
+                last = self.one_pass(stop)
                 if once or stop():
-                    return
+                    return last
                 deadline = self.clock.monotonic() + interval
                 while not stop() and self.clock.monotonic() < deadline:
                     self.clock.sleep(min(0.2, deadline - self.clock.monotonic()))
                 if stop():
-                    return
+                    return last
         finally:
             self.close()
 
