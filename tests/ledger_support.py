@@ -40,9 +40,11 @@ class LedgerDb:
     def open(self) -> Ledger:
         return open_ledger(self.url, self.store)
 
-    def run(self, *argv: str, ok: tuple[int, ...] = (0,), obj: dict[str, Any] | None = None) -> Result:
+    def run(self, *argv: str, ok: tuple[int, ...] = (0,), obj: dict[str, Any] | None = None,
+            env: dict[str, str | None] | None = None) -> Result:
         """``xlperf round ARGV`` through click's runner; asserts the exit code is one of ``ok``."""
-        env = {"XLPERF_SIGNING_KEY": None, "XLPERF_SMTP_USER": None, "XLPERF_SMTP_PASSWORD": None}
+        env = {"XLPERF_SIGNING_KEY": None, "XLPERF_KEY_FILE": None, "XLPERF_SMTP_USER": None,
+               "XLPERF_SMTP_PASSWORD": None, **(env or {})}
         result = CliRunner().invoke(main, ["round", *self.args(), *argv], env=env, obj=obj)
         assert result.exit_code in ok, (result.exit_code, result.output, result.exception)
         return result

@@ -184,3 +184,35 @@ def test_revalidate_after_a_rule_change(db: LedgerDb, rnd: str, tmp_path: Path, 
     ledger.close()
     monkeypatch.setattr(indicators, "OVERSHOOT", 0.3)
     assert "结果变化 1 份" in db.run("revalidate", rnd).output
+
+
+def test_round_requiring_signatures(db: LedgerDb, tmp_path: Path) -> None:
+    roster = write_roster(tmp_path)
+    db.run("new", "签名", "--form", FORM, "--year", str(YEAR), "--roster", str(roster), "--require-signature")
+    unsigned = make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", **CLEAN)
+    assert "要求签名" in db.run("intake", "签名", str(unsigned), ok=(2,)).output
+    out = db.run("intake", "签名", str(unsigned), ok=(1,), env={"XLPERF_SIGNING_KEY": "a-test-signing-key-of-32-bytes!!"}).output
+    assert "暂存待处理" in out and "没有签名" in out
+    assert status_rows(db, "签名")["3001"]["status"] == "未报送"
+
+
+def test_intake_files_from_bytes(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    """What upload and mailbox intake call: files as bytes, any name; a zip is checked and held."""
+    from xlperf.intake import intake_files
+
+    data = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    result = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data), ("附件.zip", b"PK\x03\x04broken")],
+                          source="upload", sender="clerk@example.gov.cn")
+    kinds = [(o.name, o.kind) for o in result.outcomes]
+    assert kinds == [("南城 自评（定稿）.xlsx", "current"), ("附件.zip", "held")]
+    assert result.outcomes[1].reason.startswith("无法作为本任务的报表读取")
+    again = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data)], source="mail", sender="nancheng@example.gov.cn")
+    assert again.outcomes[0].kind == "repeat" and again.outcomes[0].repeat_of == result.outcomes[0].submission_id
+    with ledger.session() as session:
+        sub = session.get(Submission, result.outcomes[0].submission_id)
+        assert sub is not None and (sub.source, sub.sender, sub.size) == ("upload", "clerk@example.gov.cn", len(data))
+    ledger.close()
+    assert status_rows(db, rnd)["3003"]["status"] == "通过（有提示）"
