@@ -284,6 +284,11 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert subs["自评表.xlsx"].state == "superseded" and subs["自评表（修改）.xlsx"].state == "current"
     status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
     assert status == {"3001": "通过（有提示）", "3002": "通过（有提示）", "3003": "通过（有提示）", "3004": "未报送"}
+    held = room.run("messages", ROUND, "--held").output  # what staff look at
+    assert "someone@qq.com「北湖县的报表」暂存待处理：北湖.xlsx" in held and "邮件没有附件" in held
+    assert "自动回复" in held and held.rstrip().endswith("共 3 封暂存待处理的邮件")
+    listed = room.run("messages", ROUND).output
+    assert "已回复 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
 
 
 def test_connection_dropped_between_commit_and_move_takes_nothing_twice(room: Room) -> None:
@@ -371,6 +376,7 @@ def test_watcher_killed_and_restarted_takes_and_answers_each_message_once(room: 
     # may not have arrived; here the SMTP server knows).
     unsure = {by_mail[r.mail_id] for r in rows if r.outcome == REPLY_UNCERTAIN}
     assert len(rows) == 8 and sent | unsure == expected and not sent & unsure
+    assert room.run("messages", ROUND).output.count("回复状态不确定") == len(unsure)  # shown to staff
     assert sent <= answered <= expected
 
 

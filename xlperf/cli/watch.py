@@ -18,7 +18,7 @@ import click
 
 from xlperf.cli.round import _actor, _ledger
 
-__all__ = ["remind_command", "watch_command"]
+__all__ = ["messages_command", "remind_command", "watch_command"]
 
 TLS = click.Choice(["ssl", "starttls", "none"])
 
@@ -128,6 +128,24 @@ def remind_command(ctx: click.Context, name: str, smtp: str | None, tls: str | N
         click.echo(f"发送中止：{run.aborted}")
     click.echo(run.summary())
     sys.exit(1 if run.failed else 0)
+
+
+@click.command("messages", help="列出本任务从邮箱收到的邮件：发件人、主题、附件、登记或暂存的原因，以及自动回复的结果"
+               "（含发送失败和“不确定”的回复）。")
+@click.argument("name")
+@click.option("--held", is_flag=True, help="只列出暂存待人工处理的邮件（名单外的发件人、没有附件、自动回复和退信等）。")
+@click.pass_context
+def messages_command(ctx: click.Context, name: str, held: bool) -> None:
+    from xlperf.intake.outbox import message_rows
+    from xlperf.ledger import find_round
+
+    with _ledger(ctx) as ledger:
+        with ledger.session() as session:
+            rnd = find_round(session, name)
+        rows = message_rows(ledger, rnd, held_only=held)
+    for row in rows:
+        click.echo(row.line())
+    click.echo(f"共 {len(rows)} 封" + ("暂存待处理的邮件" if held else "邮件"))
 
 
 def _echo(line: str) -> None:
