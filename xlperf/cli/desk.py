@@ -1,0 +1,75 @@
+"""``xlperf serve`` and ``xlperf user``: the web desk and its accounts (thin commands)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from xlperf.cli.commands import main
+
+USER_PASSWORD_ENV = "XLPERF_USER_PASSWORD"
+SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
+DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
+
+
+def _engine(db: str | None):  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from xlperf.web.users import metadata
+
+    url = db or os.environ.get("XLPERF_DB") or "sqlite:///xlperf.db"
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    return engine
+
+
+@main.command("serve", help="启动收报台网页（默认仅本机可访问，启动时显示带访问令牌的链接）。"
+              "--host 为非本机地址时为服务器模式：必须先用 xlperf user add 创建账户。")
+@click.option("--db", help=DB_OPTION_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
+@click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="端口。")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 证书（PEM）。")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 私钥（PEM）。")
+def serve_command(db: str | None, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
+    import uvicorn
+
+    from xlperf.web import DeskConfig, create_app, has_users
+
+    engine = _engine(db)
+    config = DeskConfig.for_host(str(engine.url), host, port, secret=os.environ.get(SESSION_SECRET_ENV))
+    if not config.local and not has_users(engine):
+        raise click.ClickException(
+            f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")
+    if config.local:
+        click.echo("收报台仅本机可访问。请在浏览器中打开：")
+    else:
+        click.echo(f"收报台以服务器模式监听 {host}:{port}，请用账户登录。")
+        if not ssl_certfile:
+            click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
+    click.echo(f"    {config.start_url()}")
+    sys.stdout.flush()
+    uvicorn.run(create_app(config, engine), host=host, port=port, log_level="warning",
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, server_header=False)
+
+
+@main.group("user", help="收报台账户（服务器模式）。")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("add", help=f"添加账户：staff 可办理，auditor 只读。密码从环境变量 {USER_PASSWORD_ENV} 读取，未设置时提示输入。")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "auditor"]), required=True, help="角色。")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_add_command(name: str, role: str, db: str | None) -> None:
+    from xlperf.web import UserError, add_user
+
+    password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("密码", hide_input=True,
+                                                                confirmation_prompt="再次输入密码")
+    try:
+        user = add_user(_engine(db), name, role, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已添加账户：{user.name}（{user.role_label}）")
