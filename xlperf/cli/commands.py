@@ -311,3 +311,8 @@ def demo_command(outdir: Path, no_recalc: bool) -> None:
 
     for line in run_demo(outdir, recalc=not no_recalc):
         click.echo(line)
+
+
+from xlperf.cli.round import round_group  # noqa: E402 - registered after the group exists
+
+main.add_command(round_group)

@@ -48,12 +48,17 @@ def check_one(path: Path) -> ReturnRecord:
         return _failed(path, exc)
 
 
-def _check_chunk(paths: Sequence[str]) -> list[ReturnRecord]:
-    return [check_one(Path(p)) for p in paths]
+Check = Callable[[Path], ReturnRecord]
+"""What a worker does with one file (a module-level function, so that it can be pickled); it
+must never raise. Default :func:`check_one`; the ledger's also keeps what a roll-up drops."""
+
+
+def _check_chunk(paths: Sequence[str], check: Check = check_one) -> list[ReturnRecord]:
+    return [check(Path(p)) for p in paths]
 
 
 def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
-            chunk_size: int | None = None) -> list[ReturnRecord]:
+            chunk_size: int | None = None, check: Check = check_one) -> list[ReturnRecord]:
     """Check ``paths`` with ``jobs`` processes (default: every core); records in input order."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     size = chunk_size or max(1, min(MAX_CHUNK, len(paths) // (jobs * 8) or 1))
@@ -62,18 +67,18 @@ def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Pr
     report = progress or (lambda n: None)
     if jobs == 1 or len(chunks) <= 1:
         for i, path in enumerate(paths):
-            results[i] = check_one(path)
+            results[i] = check(path)
             report(1)
     else:
-        suspects = _run_pool(paths, chunks, min(jobs, len(chunks)), results, report)
-        _run_isolated(paths, suspects, results, report)
+        suspects = _run_pool(paths, chunks, min(jobs, len(chunks)), results, report, check)
+        _run_isolated(paths, suspects, results, report, check)
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"files without an outcome: {missing}"
     return [r for r in results if r is not None]
 
 
 def _run_pool(paths: Sequence[Path], chunks: list[list[int]], jobs: int,
-              results: list[ReturnRecord | None], report: Progress) -> list[int]:
+              results: list[ReturnRecord | None], report: Progress, check: Check = check_one) -> list[int]:
     """Run chunks in a pool (a fresh one after a break); return the files of broken chunks."""
     queue = deque(chunks)
     suspects: list[int] = []
@@ -84,7 +89,7 @@ def _run_pool(paths: Sequence[Path], chunks: list[list[int]], jobs: int,
             while queue or in_flight:
                 while queue and not broken and len(in_flight) < jobs * IN_FLIGHT_PER_JOB:
                     chunk = queue.popleft()
-                    in_flight[pool.submit(_check_chunk, [str(paths[i]) for i in chunk])] = chunk
+                    in_flight[pool.submit(_check_chunk, [str(paths[i]) for i in chunk], check)] = chunk
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -105,14 +110,14 @@ def _run_pool(paths: Sequence[Path], chunks: list[list[int]], jobs: int,
 
 
 def _run_isolated(paths: Sequence[Path], suspects: list[int], results: list[ReturnRecord | None],
-                  report: Progress) -> None:
+                  report: Progress, check: Check = check_one) -> None:
     """One file at a time in a single-worker pool: a break names the file that caused it."""
     pool: ProcessPoolExecutor | None = None
     try:
         for i in suspects:
             pool = pool or ProcessPoolExecutor(max_workers=1)
             try:
-                results[i] = pool.submit(check_one, paths[i]).result()
+                results[i] = pool.submit(check, paths[i]).result()
             except BrokenProcessPool:
                 pool.shutdown(wait=True)
                 pool = None
