@@ -14,15 +14,13 @@ SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
 DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
 
 
-def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
+def _ledger(db: str | None):  # type: ignore[no-untyped-def]
+    from xlperf.ledger import LedgerError, open_ledger
 
-    from xlperf.web.users import metadata
-
-    url = db or os.environ.get("XLPERF_DB") or "sqlite:///xlperf.db"
-    engine = sa.create_engine(url)
-    metadata.create_all(engine)
-    return engine
+    try:
+        return open_ledger(db)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("serve", help="启动收报台网页（默认仅本机可访问，启动时显示带访问令牌的链接）。"
@@ -37,9 +35,9 @@ def serve_command(db: str | None, host: str, port: int, ssl_certfile: str | None
 
     from xlperf.web import DeskConfig, create_app, has_users
 
-    engine = _engine(db)
-    config = DeskConfig.for_host(str(engine.url), host, port, secret=os.environ.get(SESSION_SECRET_ENV))
-    if not config.local and not has_users(engine):
+    ledger = _ledger(db)
+    config = DeskConfig.for_host(ledger.url, host, port, secret=os.environ.get(SESSION_SECRET_ENV))
+    if not config.local and not has_users(ledger):
         raise click.ClickException(
             f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")
     if config.local:
@@ -50,7 +48,7 @@ def serve_command(db: str | None, host: str, port: int, ssl_certfile: str | None
             click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
     click.echo(f"    {config.start_url()}")
     sys.stdout.flush()
-    uvicorn.run(create_app(config, engine), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(config, ledger), host=host, port=port, log_level="warning",
                 ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, server_header=False)
 
 
@@ -69,7 +67,7 @@ def user_add_command(name: str, role: str, db: str | None) -> None:
     password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("密码", hide_input=True,
                                                                 confirmation_prompt="再次输入密码")
     try:
-        user = add_user(_engine(db), name, role, password)
+        user = add_user(_ledger(db), name, role, password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已添加账户：{user.name}（{user.role_label}）")

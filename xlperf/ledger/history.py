@@ -15,12 +15,22 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import STATUS_LABELS
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
 from xlperf.ledger.codec import loads
 from xlperf.ledger.db import LedgerError
-from xlperf.ledger.models import CURRENT, HELD, IGNORED, REPEAT, SUPERSEDED, Event, Result, Round, Submission, Unit
+from xlperf.ledger.models import (
+    CURRENT,
+    HELD,
+    IGNORED,
+    REPEAT,
+    SUPERSEDED,
+    Event,
+    Result,
+    Round,
+    Submission,
+    Unit,
+)
 from xlperf.ledger.status import effective_status
 from xlperf.read.roster import normalise_name
 

@@ -23,12 +23,30 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import Finding
+from xlperf.findings import ACCEPTED, Finding
 from xlperf.ledger.codec import checked_from_json
 from xlperf.ledger.db import Ledger
-from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, FindingRow, Reply, Result, Round, Submission
+from xlperf.ledger.models import (
+    ACCEPT,
+    CURRENT,
+    RETURN,
+    VOID,
+    FindingRow,
+    Reply,
+    Result,
+    Round,
+    Submission,
+)
 from xlperf.ledger.rounds import log_event, roster_of, units_of
-from xlperf.mail import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock, compose, load_reports
+from xlperf.mail import (
+    DEFAULT_RATE,
+    Clock,
+    SendAborted,
+    SmtpSender,
+    SystemClock,
+    compose,
+    load_reports,
+)
 from xlperf.mail.config import SmtpConfig
 from xlperf.mail.reports import worst_status
 from xlperf.mail.run import (
@@ -43,7 +61,6 @@ from xlperf.mail.run import (
     eml_name,
     group_by_unit,
 )
-from xlperf.findings import ACCEPTED
 from xlperf.report import write_reports
 
 __all__ = ["STAFF_RETURNED", "STAFF_VOIDED", "round_mail"]

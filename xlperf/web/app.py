@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -12,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from xlperf.ledger import Ledger
 from xlperf.web import login
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
@@ -42,8 +42,8 @@ def routes() -> list[Route | Mount]:
     ]
 
 
-def create_app(config: DeskConfig, engine: sa.Engine) -> Starlette:
-    """The desk on ``engine`` (the ledger's database, migrated)."""
+def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
+    """The desk on ``ledger`` (opened, so migrated)."""
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=config.secret, session_cookie=SESSION_COOKIE,
@@ -54,5 +54,5 @@ def create_app(config: DeskConfig, engine: sa.Engine) -> Starlette:
     app = Starlette(routes=routes(), middleware=middleware,
                     exception_handlers={HTTPException: _http_error})
     app.state.config = config
-    app.state.engine = engine
+    app.state.ledger = ledger
     return app

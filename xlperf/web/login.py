@@ -23,7 +23,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     check_csrf(request, form)
     target = safe_next(form.get("next"))
-    user = authenticate(request.app.state.engine, str(form.get("name", "")), str(form.get("password", "")))
+    user = authenticate(request.app.state.ledger, str(form.get("name", "")), str(form.get("password", "")))
     if user is None:
         return page(request, "login.html", status=401, next=target, error="用户名或密码不正确。")
     sign_in(request, user)

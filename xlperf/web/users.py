@@ -5,32 +5,23 @@ Why argon2 (argon2-cffi): argon2id is the memory-hard hash RFC 9106 and OWASP re
 hash should be renewed; unlike bcrypt it has no 72-byte limit on the password, which matters
 for passwords typed in Chinese (three bytes a character in UTF-8).
 
-The table lives in the ledger's database; the ledger's Alembic migrations create it.
+The accounts are rows of the ledger's ``users`` table (:class:`xlperf.ledger.Account`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from xlperf.ledger import Account, Ledger
 
 STAFF = "staff"
 AUDITOR = "auditor"
 ROLES = {STAFF: "经办人员", AUDITOR: "审计（只读）"}
 MIN_PASSWORD = 8
-
-metadata = sa.MetaData()
-users = sa.Table(
-    "users", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(100), nullable=False, unique=True),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("password_hash", sa.String(255), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 _hasher = PasswordHasher()
 # Verifying against this when the name is unknown takes as long as a real check, so the time
@@ -56,7 +47,7 @@ class User:
         return ROLES.get(self.role, self.role)
 
 
-def add_user(engine: sa.Engine, name: str, role: str, password: str) -> User:
+def add_user(ledger: Ledger, name: str, role: str, password: str) -> User:
     """Create an account; its password is stored only as an argon2id hash."""
     name = name.strip()
     if not name:
@@ -65,32 +56,29 @@ def add_user(engine: sa.Engine, name: str, role: str, password: str) -> User:
         raise UserError(f"未知的角色 '{role}'；可用：{', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise UserError(f"密码至少 {MIN_PASSWORD} 个字符")
-    with engine.begin() as conn:
-        if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first():
+    with ledger.session() as session, session.begin():
+        if session.scalar(select(Account.id).where(Account.name == name)) is not None:
             raise UserError(f"用户 '{name}' 已存在")
-        conn.execute(users.insert().values(name=name, role=role, password_hash=_hasher.hash(password),
-                                           created_at=datetime.now(timezone.utc)))
+        session.add(Account(name=name, role=role, password_hash=_hasher.hash(password)))
     return User(name, role)
 
 
-def has_users(engine: sa.Engine) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(users.c.id).limit(1)).first() is not None
+def has_users(ledger: Ledger) -> bool:
+    with ledger.session() as session:
+        return session.scalar(select(Account.id).limit(1)) is not None
 
 
-def authenticate(engine: sa.Engine, name: str, password: str) -> User | None:
+def authenticate(ledger: Ledger, name: str, password: str) -> User | None:
     """The account when the password is right, else None (same time either way)."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(users.c.role, users.c.password_hash)
-                           .where(users.c.name == name.strip())).first()
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if row is None:
-        return None
-    if _hasher.check_needs_rehash(row.password_hash):
-        with engine.begin() as conn:
-            conn.execute(users.update().where(users.c.name == name.strip())
-                         .values(password_hash=_hasher.hash(password)))
-    return User(name.strip(), row.role)
+    name = name.strip()
+    with ledger.session() as session, session.begin():
+        account = session.scalar(select(Account).where(Account.name == name))
+        try:
+            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if account is None:
+            return None
+        if _hasher.check_needs_rehash(account.password_hash):
+            account.password_hash = _hasher.hash(password)
+        return User(account.name, account.role)
