@@ -113,7 +113,7 @@ def unit_history(session: Session, rnd: Round, unit: Unit) -> list[Version]:
 
 def field_changes(form: str | None, old: dict, new: dict) -> list[Change]:
     """Fields whose value differs between ``old`` and ``new``, in the form's order."""
-    labels: dict[str, str] = {}
+    labels: dict[str, str | None] = {}
     order: list[str] = []
     if form in builtin_forms():
         layout = builtin_layout(str(form))
@@ -125,7 +125,7 @@ def field_changes(form: str | None, old: dict, new: dict) -> list[Change]:
     for key in keys:
         before, after = _shown(old.get(key)), _shown(new.get(key))
         if before != after:
-            changes.append(Change(key, labels.get(key, key), before, after))
+            changes.append(Change(key, labels.get(key) or key, before, after))
     return changes
 
 
