@@ -29,6 +29,7 @@ from xlperf.ledger.checking import check_many
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import RoundView, known_receipts
 from xlperf.read.inbox import find_inputs, not_a_return
+from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["BATCH", "Intake", "intake_files", "intake_paths"]
 
@@ -85,7 +86,7 @@ def _batch(ledger: Ledger, view: RoundView, batch: list[tuple[str, bytes | Path]
            actor: str, jobs: int | None, progress: Callable[[int], None] | None,
            check_names: bool) -> list[Outcome]:
     rnd_id = view.round.id
-    loaded = []
+    loaded: list[tuple[str, bytes, str, dt.datetime | None, str | None, bytes | Path]] = []
     for name, content in batch:
         mtime = None
         if isinstance(content, Path):
@@ -106,7 +107,7 @@ def _batch(ledger: Ledger, view: RoundView, batch: list[tuple[str, bytes | Path]
         known = known_receipts(session, rnd_id, [d for _, _, d, _, _, _ in loaded])
     to_check = [i for i, (_, _, digest, _, ignored, _) in enumerate(loaded)
                 if ignored is None and digest not in known]
-    records: dict[int, object] = {}
+    records: dict[int, ReturnRecord] = {}
     if to_check:
         with tempfile.TemporaryDirectory(prefix="xlperf-intake-") as tmp:
             paths = []
@@ -125,7 +126,7 @@ def _batch(ledger: Ledger, view: RoundView, batch: list[tuple[str, bytes | Path]
     if progress is not None:
         progress(len(batch))
     items = [Incoming(name=name, sha256=digest, size=len(data), source=source, sender=sender, mtime=mtime,
-                      record=records.get(i), ignored=ignored)  # type: ignore[arg-type]
+                      record=records.get(i), ignored=ignored)
              for i, (name, data, digest, mtime, ignored, _) in enumerate(loaded)]
     with ledger.session() as session, session.begin():
         return receive(session, view, items, actor=actor)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from xlperf.findings import REJECTED
+from xlperf.findings import REJECTED, Finding
 from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, Decision, Result, Round, Submission
 from xlperf.ledger.rounds import log_event
 
-__all__ = ["ACTIONS", "decide"]
+__all__ = ["ACTIONS", "STAFF_RETURNED", "STAFF_VOIDED", "decide", "staff_finding", "staff_note"]
+
+STAFF_RETURNED = "STAFF_RETURNED"
+"""A finding added (in mail and roll-up, not in the stored result) to a return staff sent back."""
+STAFF_VOIDED = "STAFF_VOIDED"
 
 ACTIONS = {ACCEPT: "accepted", RETURN: "returned", VOID: "voided"}
 ACTION_LABELS = {ACCEPT: "通过", RETURN: "退回", VOID: "作废"}
@@ -43,3 +47,19 @@ def decide(session: Session, rnd: Round, submission_id: int, action: str, note: 
     sub.decision, sub.decision_note = action, note
     log_event(session, rnd.id, ACTIONS[action], submission_id=sub.id, actor=actor, note=note)
     return sub
+
+
+def staff_finding(decision: str | None, note: str) -> Finding | None:
+    """What a unit (and the roll-up) is told of a return staff sent back or voided."""
+    if decision == RETURN:
+        return Finding(STAFF_RETURNED, "error", f"财政局退回：{note}")
+    if decision == VOID:
+        return Finding(STAFF_VOIDED, "error", f"财政局已将此报表作废：{note or '请重新报送'}")
+    return None
+
+
+def staff_note(decision: str | None, note: str) -> str | None:
+    """The note on a return staff accepted despite its warnings."""
+    if decision == ACCEPT:
+        return f"财政局已审核通过{('：' + note) if note else ''}"
+    return None

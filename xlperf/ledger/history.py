@@ -15,12 +15,22 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import STATUS_LABELS
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
 from xlperf.ledger.codec import loads
 from xlperf.ledger.db import LedgerError
-from xlperf.ledger.models import CURRENT, HELD, IGNORED, REPEAT, SUPERSEDED, Event, Result, Round, Submission, Unit
+from xlperf.ledger.models import (
+    CURRENT,
+    HELD,
+    IGNORED,
+    REPEAT,
+    SUPERSEDED,
+    Event,
+    Result,
+    Round,
+    Submission,
+    Unit,
+)
 from xlperf.ledger.status import effective_status
 from xlperf.read.roster import normalise_name
 
@@ -103,7 +113,7 @@ def unit_history(session: Session, rnd: Round, unit: Unit) -> list[Version]:
 
 def field_changes(form: str | None, old: dict, new: dict) -> list[Change]:
     """Fields whose value differs between ``old`` and ``new``, in the form's order."""
-    labels: dict[str, str] = {}
+    labels: dict[str, str | None] = {}
     order: list[str] = []
     if form in builtin_forms():
         layout = builtin_layout(str(form))
@@ -115,7 +125,7 @@ def field_changes(form: str | None, old: dict, new: dict) -> list[Change]:
     for key in keys:
         before, after = _shown(old.get(key)), _shown(new.get(key))
         if before != after:
-            changes.append(Change(key, labels.get(key, key), before, after))
+            changes.append(Change(key, labels.get(key) or key, before, after))
     return changes
 
 

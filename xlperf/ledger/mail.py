@@ -23,12 +23,21 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import Finding
+from xlperf.findings import ACCEPTED
 from xlperf.ledger.codec import checked_from_json
 from xlperf.ledger.db import Ledger
-from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, FindingRow, Reply, Result, Round, Submission
+from xlperf.ledger.decisions import staff_finding, staff_note
+from xlperf.ledger.models import CURRENT, FindingRow, Reply, Result, Round, Submission
 from xlperf.ledger.rounds import log_event, roster_of, units_of
-from xlperf.mail import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock, compose, load_reports
+from xlperf.mail import (
+    DEFAULT_RATE,
+    Clock,
+    SendAborted,
+    SmtpSender,
+    SystemClock,
+    compose,
+    load_reports,
+)
 from xlperf.mail.config import SmtpConfig
 from xlperf.mail.reports import worst_status
 from xlperf.mail.run import (
@@ -43,13 +52,9 @@ from xlperf.mail.run import (
     eml_name,
     group_by_unit,
 )
-from xlperf.findings import ACCEPTED
 from xlperf.report import write_reports
 
-__all__ = ["STAFF_RETURNED", "STAFF_VOIDED", "round_mail"]
-
-STAFF_RETURNED = "STAFF_RETURNED"
-STAFF_VOIDED = "STAFF_VOIDED"
+__all__ = ["round_mail"]
 
 
 def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
@@ -136,20 +141,17 @@ def _write_reports(session: Session, rnd: Round, folder: Path) -> dict[str, tupl
     taken: set[str] = set()
     shown: dict[str, tuple[int, int, str]] = {}
     for sub, result in rows:
-        findings = [Finding(f.code, f.severity, f.message, f.sheet, f.cell, f.field, f.label,  # type: ignore[arg-type]
-                            f.expected, f.found)
-                    for f in session.scalars(select(FindingRow).where(FindingRow.result_id == result.id)
+        findings = [f.finding() for f in session.scalars(select(FindingRow).where(FindingRow.result_id == result.id)
                                              .order_by(FindingRow.id))]
         checked = checked_from_json(result.checked_json, file=Path(sub.original_name), form=sub.form,
                                     form_version=result.form_version, unit=sub.unit_name or None, year=sub.year,
                                     findings=findings)
-        if sub.decision == RETURN:
-            checked.findings.insert(0, Finding(STAFF_RETURNED, "error", f"财政局退回：{sub.decision_note}"))
-        elif sub.decision == VOID:
-            checked.findings.insert(0, Finding(STAFF_VOIDED, "error",
-                                               f"财政局已将此报表作废：{sub.decision_note or '请重新报送'}"))
-        elif sub.decision == ACCEPT:
-            checked.notes.insert(0, f"财政局已审核通过{('：' + sub.decision_note) if sub.decision_note else ''}")
+        staff = staff_finding(sub.decision, sub.decision_note)
+        if staff is not None:
+            checked.findings.insert(0, staff)
+        note = staff_note(sub.decision, sub.decision_note)
+        if note is not None:
+            checked.notes.insert(0, note)
         written = write_reports(checked, folder, taken)
         shown[written["json"].stem] = (sub.id, result.id, f"{sub.decision or ''}:{sub.decision_note}")
     return shown

@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from xlperf.findings import Finding, Severity
+
 __all__ = ["Base", "Decision", "Event", "FindingRow", "Reply", "Result", "Round", "StoredFile",
            "Submission", "Unit"]
 
@@ -173,6 +175,11 @@ class FindingRow(Base):
     message: Mapped[str] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text)
     found: Mapped[str | None] = mapped_column(Text)
+
+    def finding(self) -> Finding:
+        severity: Severity = "error" if self.severity == "error" else "warning"
+        return Finding(self.code, severity, self.message, self.sheet, self.cell, self.field, self.label,
+                       self.expected, self.found)
 
 
 class Decision(Base):

@@ -17,7 +17,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
-from xlperf.ledger.models import ACCEPT, CURRENT, HELD, IGNORED, REPEAT, RETURN, VOID, Result, Round, Submission, Unit
+from xlperf.ledger.models import (
+    ACCEPT,
+    CURRENT,
+    HELD,
+    IGNORED,
+    REPEAT,
+    RETURN,
+    VOID,
+    Result,
+    Round,
+    Submission,
+    Unit,
+)
 from xlperf.read.roster import normalise_name
 
 __all__ = ["MISSING", "STATUS_ORDER", "VOIDED", "StatusRow", "effective_status", "round_status"]

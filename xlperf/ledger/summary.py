@@ -14,9 +14,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import Finding
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Finding
 from xlperf.ledger.codec import record_from_json
-from xlperf.ledger.models import CURRENT, VOID, FindingRow, Result, Round, Submission
+from xlperf.ledger.decisions import staff_finding, staff_note
+from xlperf.ledger.models import ACCEPT, CURRENT, VOID, FindingRow, Result, Round, Submission
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.rollup import Rollup, build_tables, paragraph, write_summary
 from xlperf.rollup.records import ReturnRecord
@@ -30,6 +31,7 @@ def round_records(session: Session, rnd: Round) -> list[ReturnRecord]:
         select(Submission.id, Submission.original_name, Submission.size, Submission.received_at,
                Result.id, Result.status, Result.form_version, Result.record_json, Submission.form,
                Submission.unit_name, Submission.year)
+        .add_columns(Submission.decision, Submission.decision_note)
         .join(Result, Result.id == Submission.result_id)
         .where(Submission.round_id == rnd.id, Submission.state == CURRENT,
                (Submission.decision.is_(None)) | (Submission.decision != VOID))
@@ -39,14 +41,20 @@ def round_records(session: Session, rnd: Round) -> list[ReturnRecord]:
     for start in range(0, len(result_ids), 900):
         for f in session.scalars(select(FindingRow).where(FindingRow.result_id.in_(result_ids[start:start + 900]))
                                  .order_by(FindingRow.id)):
-            findings.setdefault(f.result_id, []).append(Finding(
-                f.code, f.severity, f.message, f.sheet, f.cell, f.field, f.label, f.expected, f.found))  # type: ignore[arg-type]
+            findings.setdefault(f.result_id, []).append(f.finding())
     records = []
-    for sid, name, size, received, rid, status, form_version, record_json, form, unit, year in rows:
+    for (_sid, name, size, received, rid, status, form_version, record_json, form, unit, year,
+         decision, note) in rows:
+        mine = findings.get(rid, [])
+        staff = staff_finding(decision, note)
+        if staff is not None:  # sent back by staff: rejected in the summary too
+            mine, status = [staff, *mine], REJECTED
+        elif decision == ACCEPT and status == ACCEPTED_WITH_WARNINGS:
+            status = ACCEPTED
         records.append(record_from_json(
             record_json, file=Path(name), size=size, mtime_ns=_ns(received), status=status, form=form,
             form_version=form_version, unit=unit or None, year=year,
-            findings=tuple(findings.get(rid, ())), notes=()))
+            findings=tuple(mine), notes=tuple(filter(None, [staff_note(decision, note)]))))
     return records
 
 
