@@ -53,4 +53,4 @@ def csrf_of(html: str) -> str:
 
 
 def csrf(client: TestClient) -> str:
-    return csrf_of(client.get("/").text)
+    return csrf_of(client.get("/rounds").text)

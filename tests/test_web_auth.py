@@ -45,17 +45,17 @@ def test_token_becomes_a_strict_httponly_session_and_leaves_the_url(ledger) -> N
     assert response.headers["location"] == "/?page=2"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
-    page = client.get("/")
+    page = client.get("/rounds")
     assert page.status_code == 200 and "本机:" in page.text
 
 
 def test_every_response_forbids_external_requests(ledger) -> None:  # type: ignore[no-untyped-def]
     client = signed_in_local(ledger)
-    for path in ("/", "/static/htmx.min.js", "/static/desk.css", "/no-such-page"):
+    for path in ("/rounds", "/static/htmx.min.js", "/static/desk.css", "/no-such-page"):
         response = client.get(path)
         assert response.headers["content-security-policy"].startswith("default-src 'self'"), path
         assert response.headers["x-content-type-options"] == "nosniff"
-    html = client.get("/").text
+    html = client.get("/rounds").text
     assert "http://" not in html and "https://" not in html
 
 
@@ -77,7 +77,7 @@ def test_server_mode_asks_for_login_and_sets_a_secure_cookie(ledger) -> None:  #
                                         "next": "https://evil.example/"})
     assert right.status_code == 303 and right.headers["location"] == "/"
     assert "secure" in right.headers["set-cookie"].lower()
-    assert "李会计" in client.get("/").text
+    assert "李会计" in client.get("/rounds").text
 
 
 def test_login_and_logout_need_the_csrf_token(ledger) -> None:  # type: ignore[no-untyped-def]
@@ -88,9 +88,9 @@ def test_login_and_logout_need_the_csrf_token(ledger) -> None:  # type: ignore[n
     sign_in(server_client(ledger), ledger, "赵审计", AUDITOR)
     local = signed_in_local(ledger)
     assert local.post("/logout", data={}).status_code == 403
-    assert local.get("/").status_code == 200
+    assert local.get("/rounds").status_code == 200
     assert local.post("/logout", data={"csrf_token": csrf(local)}).status_code == 200
-    assert local.get("/").status_code == 401
+    assert local.get("/rounds").status_code == 401
 
 
 def _post_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
@@ -110,7 +110,7 @@ def test_request_bodies_over_the_limit_are_refused(ledger) -> None:  # type: ign
     token = csrf(client)
     response = client.post("/logout", data={"csrf_token": token}, files={"f": ("a.xlsx", b"x" * 10_000)})
     assert response.status_code == 413 and "上传内容过大" in response.text
-    assert client.get("/").status_code == 200
+    assert client.get("/rounds").status_code == 200
 
 
 def test_passwords_are_stored_as_argon2id_hashes(ledger) -> None:  # type: ignore[no-untyped-def]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from xlperf.cli.commands import main
+
+if TYPE_CHECKING:
+    from xlperf.ledger import Ledger
 
 USER_PASSWORD_ENV = "XLPERF_USER_PASSWORD"
 SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
 DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
 
 
-def _ledger(db: str | None):  # type: ignore[no-untyped-def]
+def _ledger(db: str | None) -> Ledger:
     from xlperf.ledger import LedgerError, open_ledger
 
     try:
@@ -28,15 +32,21 @@ def _ledger(db: str | None):  # type: ignore[no-untyped-def]
 @click.option("--db", help=DB_OPTION_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
 @click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="端口。")
+@click.option("--mail-config", type=click.Path(exists=True, dir_okay=False),
+              help="邮件配置文件（INI，[smtp] 节，同 xlperf mail --config），用于“邮件”页发送审核结果。")
+@click.option("--smtp", metavar="主机:端口", help="邮件服务器（也可写在 --mail-config 中）。")
+@click.option("--mail-from", metavar="地址", help="发件人（也可写在 --mail-config 中）。")
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 证书（PEM）。")
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 私钥（PEM）。")
-def serve_command(db: str | None, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
+def serve_command(db: str | None, host: str, port: int, mail_config: str | None, smtp: str | None,
+                  mail_from: str | None, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
     import uvicorn
 
     from xlperf.web import DeskConfig, create_app, has_users
 
     ledger = _ledger(db)
-    config = DeskConfig.for_host(ledger.url, host, port, secret=os.environ.get(SESSION_SECRET_ENV))
+    config = DeskConfig.for_host(ledger.url, host, port, secret=os.environ.get(SESSION_SECRET_ENV),
+                                 mail_config=mail_config, smtp=smtp, mail_from=mail_from)
     if not config.local and not has_users(ledger):
         raise click.ClickException(
             f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")

@@ -12,19 +12,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlperf.ledger import Ledger
-from xlperf.web import login
+from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
-from xlperf.web.render import error_page, page
+from xlperf.web.render import error_page
 from xlperf.web.security import BodyLimit, SecurityHeaders
 
 SESSION_COOKIE = "xlperf_desk"
 # A working day; a clerk signs in again the next morning.
 SESSION_HOURS = 10
-
-
-async def home(request: Request) -> Response:
-    return page(request, "home.html")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -33,11 +29,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def routes() -> list[Route | Mount]:
+    sub = "/rounds/{round_id:int}/submissions/{submission_id:int}"
     return [
-        Route("/", home),
+        Route("/", rounds.home),
         Route("/login", login.login_form, methods=["GET"]),
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
+        Route("/rounds", rounds.rounds_page, methods=["GET"]),
+        Route("/rounds", rounds.create_round_endpoint, methods=["POST"]),
+        Route("/rounds/new", rounds.new_round_page),
+        Route("/rounds/{round_id:int}", dashboard.dashboard),
+        Route("/rounds/{round_id:int}/rows", dashboard.roster_rows),
+        Route("/rounds/{round_id:int}/upload", upload.upload_page, methods=["GET"]),
+        Route("/rounds/{round_id:int}/upload", upload.upload_endpoint, methods=["POST"]),
+        Route(sub, submission.submission_page),
+        Route(sub + "/download/{kind}", submission.download),
+        Route(sub + "/decide", submission.decide_endpoint, methods=["POST"]),
+        Route("/rounds/{round_id:int}/templates", outputs.templates_page),
+        Route("/rounds/{round_id:int}/templates.zip", outputs.templates_zip),
+        Route("/rounds/{round_id:int}/summary", outputs.summary_page),
+        Route("/rounds/{round_id:int}/summary.xlsx", outputs.summary_xlsx),
+        Route("/rounds/{round_id:int}/mail", mail.mail_page),
+        Route("/rounds/{round_id:int}/mail/send", mail.send_endpoint, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("xlperf.web", "static")]), name="static"),
     ]
 

@@ -41,6 +41,10 @@ class DeskConfig:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     max_upload: int = MAX_UPLOAD
     secure_cookies: bool = False
+    mail_config: str | None = None
+    """An INI file with an [smtp] section (as ``xlperf mail --config``)."""
+    smtp: str | None = None
+    mail_from: str | None = None
 
     @property
     def local(self) -> bool:
@@ -48,13 +52,15 @@ class DeskConfig:
 
     @classmethod
     def for_host(cls, db_url: str, host: str, port: int, secret: str | None = None,
-                 secure_cookies: bool | None = None) -> DeskConfig:
+                 secure_cookies: bool | None = None, mail_config: str | None = None,
+                 smtp: str | None = None, mail_from: str | None = None) -> DeskConfig:
         """Local mode with a new token on loopback, server mode (accounts, Secure cookies) otherwise."""
         local = is_loopback(host)
         return cls(db_url=db_url, host=host, port=port,
                    token=secrets.token_urlsafe(24) if local else None,
                    secret=secret or secrets.token_urlsafe(32),
-                   secure_cookies=(not local) if secure_cookies is None else secure_cookies)
+                   secure_cookies=(not local) if secure_cookies is None else secure_cookies,
+                   mail_config=mail_config, smtp=smtp, mail_from=mail_from)
 
     def start_url(self) -> str:
         """The URL to open: with the token in local mode (as notebook servers print it)."""

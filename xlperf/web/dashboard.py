@@ -68,7 +68,7 @@ def _filtered(rows: list[StatusRow], query: dict[str, str]) -> list[StatusRow]:
     return rows
 
 
-def _link(round_id: int, query: dict[str, str], fragment: bool = False, **change: str) -> str:
+def _link(round_id: int, query: dict[str, str], change: dict[str, str], fragment: bool = False) -> str:
     params = {k: v for k, v in {**query, **change}.items() if v and not (k == "page" and v == "1")}
     path = f"/rounds/{round_id}/rows" if fragment else f"/rounds/{round_id}"
     return path + (f"?{urlencode(params)}" if params else "")
@@ -81,7 +81,7 @@ def _table(round_id: int, rows: list[StatusRow], query: dict[str, str]) -> dict[
     start = (number - 1) * PAGE_SIZE
 
     def link(**change: str) -> dict[str, str]:
-        return {"href": _link(round_id, query, **change), "hx": _link(round_id, query, True, **change)}
+        return {"href": _link(round_id, query, change), "hx": _link(round_id, query, change, fragment=True)}
 
     sorts = {key: link(sort=key, dir="desc" if query["sort"] == key and query["dir"] == "asc" else "asc", page="1")
              for key in SORTS}

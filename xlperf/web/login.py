@@ -25,7 +25,7 @@ async def login(request: Request) -> Response:
     target = safe_next(form.get("next"))
     user = authenticate(request.app.state.ledger, str(form.get("name", "")), str(form.get("password", "")))
     if user is None:
-        return page(request, "login.html", status=401, next=target, error="用户名或密码不正确。")
+        return page(request, "login.html", status_code=401, next=target, error="用户名或密码不正确。")
     sign_in(request, user)
     return RedirectResponse(target, status_code=303)
 

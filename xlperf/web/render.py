@@ -27,11 +27,11 @@ def render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-def page(conn: HTTPConnection, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(conn: HTTPConnection, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A full page (or an htmx fragment) with the signed-in user and the session's CSRF token."""
     html = render(name, request=conn, user=current_user(conn), csrf=csrf_token(conn),
                   local=conn.app.state.config.local if hasattr(conn.app, "state") else True, **context)
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def error_page(conn: HTTPConnection, status: int, message: str) -> HTMLResponse:

@@ -36,7 +36,8 @@ async def rounds_page(request: Request) -> Response:
 
 
 async def new_round_page(request: Request) -> Response:
-    return page(request, "round_new.html", forms=_forms(), values={"year": dt.date.today().year},
+    return page(request, "round_new.html", forms=_forms(),
+                values={"name": "", "form": "", "year": str(dt.date.today().year), "deadline": ""},
                 problems=[], error="")
 
 
@@ -91,7 +92,7 @@ async def create_round_action(request: Request, form: FormData, user: User) -> R
                 error = str(exc)
             else:
                 return RedirectResponse(f"/rounds/{round_id}", status_code=303)
-    return page(request, "round_new.html", status=400, forms=_forms(), values=values, problems=problems,
+    return page(request, "round_new.html", status_code=400, forms=_forms(), values=values, problems=problems,
                 error=error)
 
 

@@ -22,7 +22,7 @@ from xlperf.report import ANNOTATED_SUFFIX, write_annotated, write_json
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
 from xlperf.web.dashboard import EVENT_LABELS, STATUS_CLASSES
-from xlperf.web.render import page
+from xlperf.web.render import error_page, page
 from xlperf.web.state import attachment, ledger_of, round_by_id, submission_of
 from xlperf.web.users import User
 
@@ -100,7 +100,7 @@ async def decide_action(request: Request, form: FormData, user: User) -> Respons
             submission_of(session, rnd, submission_id)
             decide(session, rnd, submission_id, what, note, actor=user.name)
     except LedgerError as exc:
-        return page(request, "error.html", status=409, message=str(exc))
+        return error_page(request, 409, str(exc))
     return RedirectResponse(f"{target}#events", status_code=303)
 
 
