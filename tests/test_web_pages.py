@@ -11,10 +11,17 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from deskclient import PASSWORD, csrf, ledger_at, server_client, sign_in, signed_in_local
+from deskdata import (
+    CORRECTED_NAME,
+    REJECTED_UNIT,
+    corrected,
+    demo_year,
+    make_returns,
+    rejected_demo,
+)
 from starlette.routing import Route
 
-from deskclient import PASSWORD, csrf, ledger_at, server_client, sign_in, signed_in_local
-from deskdata import CORRECTED_NAME, REJECTED_UNIT, corrected, demo_year, make_returns, rejected_demo
 from xlperf.cli.demo import SAMPLES_DIR
 from xlperf.ledger import round_status
 from xlperf.ledger.models import Event, Round, Submission
