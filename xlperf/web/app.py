@@ -68,4 +68,5 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
                     exception_handlers={HTTPException: _http_error})
     app.state.config = config
     app.state.ledger = ledger
+    app.state.status_cache = {}
     return app

@@ -4,25 +4,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from xlperf.form.spec import builtin_forms
 from xlperf.ledger import round_status
-from xlperf.ledger.models import Event
-from xlperf.ledger.status import MISSING, STATUS_ORDER, StatusRow
+from xlperf.ledger.models import Event, Round
+from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS
 from xlperf.web.charts import bar_chart, stacked_bar
 from xlperf.web.render import page
 from xlperf.web.state import ledger_of, round_by_id
 
 PAGE_SIZE = 50
+STATUS_CACHE_ROUNDS = 8
 OVERDUE = "overdue"
 # One colour per status, in STATUS_ORDER: 未报送, 退回, 通过（有提示）, 通过, 已作废.
 STATUS_COLOURS = ("#9aa5b1", "#c0392b", "#d4a017", "#2e8b57", "#52606d")
@@ -107,12 +110,29 @@ def _charts(rows: list[StatusRow], counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
-async def dashboard(request: Request) -> Response:
+def _status(request: Request, session: Session, rnd: Round) -> RoundStatus:
+    """The round's status, computed again only when the round changed (every change appends an
+    event) or the day did (what is overdue): filtering, sorting and paging a 10,000-unit round
+    then only re-draws the table. Kept per running desk, for the rounds last looked at."""
+    cache: dict[int, tuple[tuple[int | None, dt.date], RoundStatus]] = request.app.state.status_cache
+    today = dt.date.today()
+    key = (session.scalar(select(func.max(Event.id)).where(Event.round_id == rnd.id)), today)
+    hit = cache.get(rnd.id)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    status = round_status(session, rnd, today)
+    if len(cache) >= STATUS_CACHE_ROUNDS:
+        cache.pop(next(iter(cache)))
+    cache[rnd.id] = (key, status)
+    return status
+
+
+def dashboard(request: Request) -> Response:
     round_id = int(request.path_params["round_id"])
     query = _query(request)
     with ledger_of(request).session() as session:
         rnd = round_by_id(session, round_id)
-        status = round_status(session, rnd)
+        status = _status(request, session, rnd)
         events = session.scalars(select(Event).where(Event.round_id == rnd.id)
                                  .order_by(Event.id.desc()).limit(15)).all()
     counts = status.counts()
@@ -127,10 +147,10 @@ async def dashboard(request: Request) -> Response:
                 events=events, event_labels=EVENT_LABELS, overdue_key=OVERDUE)
 
 
-async def roster_rows(request: Request) -> Response:
+def roster_rows(request: Request) -> Response:
     """The roster table alone (htmx swaps it in when a filter, sort or page changes)."""
     round_id = int(request.path_params["round_id"])
     with ledger_of(request).session() as session:
         rnd = round_by_id(session, round_id)
-        status = round_status(session, rnd)
+        status = _status(request, session, rnd)
     return page(request, "_roster_table.html", t=_table(rnd.id, status.rows, _query(request)))

@@ -31,7 +31,7 @@ def _round(request: Request) -> Round:
     return rnd
 
 
-async def templates_page(request: Request) -> Response:
+def templates_page(request: Request) -> Response:
     rnd = _round(request)
     with ledger_of(request).session() as session:
         units = len(units_of(session, rnd.id))
@@ -65,7 +65,7 @@ async def templates_zip(request: Request) -> Response:
     return Response(data, media_type="application/zip", headers=attachment(f"{rnd.name}_模板.zip"))
 
 
-async def summary_page(request: Request) -> Response:
+def summary_page(request: Request) -> Response:
     return page(request, "summary.html", rnd=_round(request))
 
 

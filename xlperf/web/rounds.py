@@ -26,7 +26,7 @@ def _forms() -> list[tuple[str, str]]:
     return [(form_id, spec.title) for form_id, spec in builtin_forms().items()]
 
 
-async def rounds_page(request: Request) -> Response:
+def rounds_page(request: Request) -> Response:
     with ledger_of(request).session() as session:
         rounds = [(rnd, round_status(session, rnd)) for rnd in list_rounds(session)]
         rows = [{"id": rnd.id, "name": rnd.name, "form": builtin_forms()[rnd.form].title if rnd.form in builtin_forms()
@@ -35,7 +35,7 @@ async def rounds_page(request: Request) -> Response:
     return page(request, "rounds.html", rounds=rows)
 
 
-async def new_round_page(request: Request) -> Response:
+def new_round_page(request: Request) -> Response:
     return page(request, "round_new.html", forms=_forms(),
                 values={"name": "", "form": "", "year": str(dt.date.today().year), "deadline": ""},
                 problems=[], error="")

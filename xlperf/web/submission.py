@@ -35,7 +35,7 @@ def _ids(request: Request) -> tuple[int, int]:
     return int(request.path_params["round_id"]), int(request.path_params["submission_id"])
 
 
-async def submission_page(request: Request) -> Response:
+def submission_page(request: Request) -> Response:
     round_id, submission_id = _ids(request)
     with ledger_of(request).session() as session:
         rnd = round_by_id(session, round_id)
@@ -57,7 +57,7 @@ async def submission_page(request: Request) -> Response:
                 flash_error=request.query_params.get("err", ""))
 
 
-async def download(request: Request) -> Response:
+def download(request: Request) -> Response:
     round_id, submission_id = _ids(request)
     kind = request.path_params["kind"]
     if kind not in DOWNLOADS:

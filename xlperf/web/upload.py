@@ -23,7 +23,7 @@ MAX_FILES = 64
 """Files in one request; the page sends smaller batches (see desk.js) so outcomes appear early."""
 
 
-async def upload_page(request: Request) -> Response:
+def upload_page(request: Request) -> Response:
     round_id = int(request.path_params["round_id"])
     with ledger_of(request).session() as session:
         rnd = round_by_id(session, round_id)
