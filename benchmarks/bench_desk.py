@@ -133,7 +133,7 @@ def make_uploads(work: Path, n: int) -> tuple[list[Path], Path]:
 def time_intake(work: Path, files: Sequence[Path], roster: Path) -> float:
     from xlperf.intake import intake_paths
 
-    ledger = _ledger(work / "intake.db")
+    ledger = _ledger(work / f"intake-{time.time_ns()}.db")
     rnd = _round(ledger, "命令行收报", roster)
     t0 = time.perf_counter()
     result = intake_paths(ledger, rnd, [files[0].parent])
@@ -145,7 +145,7 @@ def time_intake(work: Path, files: Sequence[Path], roster: Path) -> float:
 def time_upload(work: Path, files: Sequence[Path], roster: Path, batch: int, parallel: int) -> float:
     import httpx
 
-    db = work / f"upload-{batch}-{parallel}.db"
+    db = work / f"upload-{batch}-{parallel}-{time.time_ns()}.db"
     ledger = _ledger(db)
     rnd = _round(ledger, "网页收报", roster)
     ledger.close()

@@ -32,13 +32,15 @@ def _ledger(db: str | None) -> Ledger:
 @click.option("--db", help=DB_OPTION_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
 @click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="端口。")
+@click.option("--workers", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU 核数",
+              help="工作进程数：同时上传的报表由多个进程并行审核。")
 @click.option("--mail-config", type=click.Path(exists=True, dir_okay=False),
               help="邮件配置文件（INI，[smtp] 节，同 xlperf mail --config），用于“邮件”页发送审核结果。")
 @click.option("--smtp", metavar="主机:端口", help="邮件服务器（也可写在 --mail-config 中）。")
 @click.option("--mail-from", metavar="地址", help="发件人（也可写在 --mail-config 中）。")
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 证书（PEM）。")
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 私钥（PEM）。")
-def serve_command(db: str | None, host: str, port: int, mail_config: str | None, smtp: str | None,
+def serve_command(db: str | None, host: str, port: int, workers: int, mail_config: str | None, smtp: str | None,
                   mail_from: str | None, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
     import uvicorn
 
@@ -58,8 +60,14 @@ def serve_command(db: str | None, host: str, port: int, mail_config: str | None,
             click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
     click.echo(f"    {config.start_url()}")
     sys.stdout.flush()
-    uvicorn.run(create_app(config, ledger), host=host, port=port, log_level="warning",
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, server_header=False)
+    options = {"host": host, "port": port, "log_level": "warning", "ssl_certfile": ssl_certfile,
+               "ssl_keyfile": ssl_keyfile, "server_header": False}
+    if workers == 1:
+        uvicorn.run(create_app(config, ledger), **options)  # type: ignore[arg-type]
+        return
+    ledger.close()
+    config.to_environment()
+    uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @main.group("user", help="收报台账户（服务器模式）。")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from xlperf.ledger import Ledger
+from xlperf.ledger import Ledger, open_ledger
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
@@ -70,3 +70,9 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     app.state.ledger = ledger
     app.state.status_cache = {}
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of ``xlperf serve --workers N`` (see DeskConfig.to_environment)."""
+    config = DeskConfig.from_environment()
+    return create_app(config, open_ledger(config.db_url))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
+import os
 import secrets
 from dataclasses import dataclass, field
 
 from xlperf.read.guard import MAX_BYTES
 
+CONFIG_ENV = "XLPERF_DESK_CONFIG"
+"""How ``xlperf serve`` hands its settings (token and cookie secret included) to its worker
+processes: the environment is readable only by the same user."""
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # One uploaded file may be as large as the guard lets any return be; the multipart framing of a
 # request adds a little, so a request may carry that much more.
@@ -67,3 +73,10 @@ class DeskConfig:
         host = f"[{self.host}]" if ":" in self.host else self.host
         base = f"http://{host}:{self.port}/"
         return f"{base}?token={self.token}" if self.token else base
+
+    def to_environment(self) -> None:
+        os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_environment(cls) -> DeskConfig:
+        return cls(**json.loads(os.environ[CONFIG_ENV]))

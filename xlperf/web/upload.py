@@ -48,8 +48,10 @@ async def upload_action(request: Request, form: FormData, user: User) -> Respons
         if isinstance(upload, UploadFile):
             files.append((base_name(upload.filename), await upload.read()))
     # Checking is CPU work: off the event loop, so other pages stay responsive meanwhile.
+    # One process: a pool started per request costs more than the few files of a request take;
+    # the desk uses every core by serving requests in several worker processes instead.
     intake = await run_in_threadpool(intake_files, ledger, rnd, files, source="upload", sender=user.name,
-                                     actor=user.name)
+                                     actor=user.name, jobs=1)
     rows = [_row(round_id, o) for o in intake.outcomes]
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": rows})
