@@ -24,16 +24,10 @@ from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signature import (
-    KEY_ENV,
-    KEY_FILE_ENV,
-    SIGNATURE_ROW,
-    UNVERIFIED_NOTE,
-    SigningKeyError,
-    load_key,
-)
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import read_return
+from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.signature import SIGNATURE_ROW
+from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
+from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 
 KEY = b"test-signing-key-0123456789abcdef"

@@ -1,11 +1,9 @@
 """Checks that a return is still the template it was made from: formulas, fixed weights and
 texts, defined names, field map, sheets, version and protection.
 
-The expected formulas are built from the layout exactly as the template writer builds them (the
-rule kind's formula text over the cells of its operands) and compared after normalising what
-spreadsheet programs change when they re-save a file without changing its meaning: ``$``,
-spaces, letter case, quotes around sheet names, the ``_xlfn.`` prefix and a sheet qualifier
-naming the formula's own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``).
+The expected formulas are the template writer's own (:func:`xlperf.form.formulas.template_formulas`),
+compared after normalising what spreadsheet programs change when they re-save a file without
+changing its meaning (:func:`xlperf.form.formulas.normalise_formula`).
 
 Interplay with ``scores``: ``FORMULA_OVERWRITTEN`` is reported for every computed cell that
 holds a plain value, right or wrong; whether the value is wrong is ``SCORE_MISMATCH``,
@@ -15,8 +13,7 @@ left to ``STRUCTURE_CHANGED`` rather than reported cell by cell.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -30,10 +27,10 @@ from xlperf.checks.scores import (
     show,
     summary_key,
 )
+from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
-from xlperf.form.rules import KINDS, RuleError
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import META_SHEET
+from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
+from xlperf.form.signature import squeeze
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
@@ -46,61 +43,6 @@ _REDOWNLOAD = "请下载最新模板重新填报"
 
 
 # -- formulas ---------------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r'"(?:[^"]|"")*"'                # a text literal: kept as is
-    r"|'((?:[^']|'')+)'!"            # a quoted sheet qualifier
-    r"|([^\W\d][\w.]*)!"             # an unquoted sheet qualifier
-    r"|(\s+|\$)"                     # spaces and absolute markers: dropped
-    r"|(.)",                         # anything else: upper-cased
-    re.S,
-)
-
-
-def normalise_formula(text: str, sheet: str) -> str:
-    """Formula text with what re-saving may change taken out; ``sheet`` is the formula's own."""
-    here = sheet.upper()
-    out = []
-    for m in _TOKEN.finditer(text.lstrip("=").strip()):
-        quoted, bare, dropped, other = m.groups()
-        if quoted is not None or bare is not None:
-            name = (quoted.replace("''", "'") if quoted is not None else bare).upper()
-            out.append("" if name == here else name + "!")
-        elif dropped is not None:
-            continue
-        elif other is not None:
-            out.append(other.upper())
-        else:
-            out.append(m.group(0))
-    return "".join(out).replace("_XLFN.", "").replace("_XLWS.", "")
-
-
-@per_layout
-def template_formulas(layout: FormLayout) -> dict[str, tuple[str, str]]:
-    """Formula text of every computed cell as the template writes it, and normalised; by key."""
-
-    def ref(key: str, here: str) -> str:
-        # as the template writes them: absolute, qualified only when on another sheet
-        sheet, row, col = layout.address(key)
-        cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-        return cell if sheet == here else f"'{sheet}'!{cell}"
-
-    out: dict[str, tuple[str, str]] = {}
-    for key, (sheet, placed) in layout.cells.items():
-        calc = placed.calc
-        if calc is None:
-            continue
-        try:
-            refs: dict[str, str | Sequence[str]] = {
-                name: ref(v, sheet) if isinstance(v, str) else [ref(x, sheet) for x in v]
-                for name, v in calc.operands.items()}
-            text = KINDS[calc.kind].formula(calc.params, calc.weight, refs)
-        except (KeyError, RuleError):
-            continue  # a layout that cannot be written has no template to compare with
-        if text:
-            out[key] = (text, normalise_formula(text, sheet))
-    return out
-
-
 def _formula_cells(ctx: Context) -> Iterator[tuple[str, Placed]]:
     """Computed cells that the file has a place for (xlsx only: other formats give no formulas)."""
     if not ctx.ret.formulas:
@@ -195,14 +137,10 @@ def weight_altered(ctx: Context) -> None:
                  sheet=sheet, cell=cell)
 
 
-def _squeeze(text: str) -> str:
-    return "".join(text.split())
-
-
 @per_layout
 def _locked_texts(layout: FormLayout) -> dict[int, str]:
     """The printed text of every locked text cell, squeezed, by id of the placed cell."""
-    return {id(placed): _squeeze(placed.text) for sheet in layout.sheets for placed in sheet.cells
+    return {id(placed): squeeze(placed.text) for sheet in layout.sheets for placed in sheet.cells
             if placed.style in LOCKED_TEXT_STYLES}
 
 
@@ -212,7 +150,7 @@ def locked_cell_altered(ctx: Context) -> None:
         if not placed.text.strip():
             continue
         found = ctx.ret.cells.get((sheet, cell))
-        if found == placed.text or isinstance(found, str) and _squeeze(found) == squeezed[id(placed)]:
+        if found == placed.text or isinstance(found, str) and squeeze(found) == squeezed[id(placed)]:
             continue
         if is_blank(found):
             what = "已被删除"
