@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from ledger_support import LedgerDb
 
 from xlperf.excel.recalc import recalculate, soffice_path
 
@@ -20,3 +22,41 @@ def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
             pytest.fail(message)
         pytest.skip(message)
     return recalculate
+
+
+# ------------------------------------------------------------------ the ledger's databases
+
+PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerDb]:
+    """A fresh, empty ledger: an SQLite file, or a schema of its own on the PostgreSQL server
+    that PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE name (``pg_virtualenv -- pytest`` starts one).
+    Without those the PostgreSQL case is skipped, except on CI (CI=true), where it fails."""
+    if request.param == "sqlite":
+        yield LedgerDb("sqlite", str(tmp_path / "ledger.db"), tmp_path / "ledger.db.files")
+        return
+    missing = [name for name in PG_VARS if not os.environ.get(name)]
+    if missing:
+        message = f"no PostgreSQL server configured ({', '.join(missing)} not set): run under pg_virtualenv"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import URL
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    env = os.environ
+    url = URL.create("postgresql+psycopg", username=env["PGUSER"], password=env["PGPASSWORD"],
+                     database=env["PGDATABASE"],
+                     query={"host": env["PGHOST"], "port": env["PGPORT"], "options": f"-csearch_path={schema}"})
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield LedgerDb("postgresql", url.render_as_string(hide_password=False), tmp_path / "store")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -113,8 +113,11 @@ def list_command(ctx: click.Context) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--sender", default="", help="来源说明（如报送单位或经办人），记入台账。")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=256, show_default=True,
+              help="每批登记的文件数（每批一个事务：中断时已完成的批次都已保存）。")
 @click.pass_context
-def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sender: str, jobs: int | None) -> None:
+def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sender: str, jobs: int | None,
+                   batch: int) -> None:
     from xlperf.intake import intake_paths
     from xlperf.ledger import find_round
     from xlperf.ledger.models import CURRENT, HELD
@@ -122,8 +125,18 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)
+        if rnd.signatures_required:
+            from xlperf.form.signature import SigningKeyError, key_from_env
+
+            try:
+                key = key_from_env()
+            except SigningKeyError as exc:
+                raise click.UsageError(f"签名密钥配置有误：{exc}") from None
+            if key is None:
+                raise click.UsageError("本任务要求签名（--require-signature）：请先设置 XLPERF_SIGNING_KEY 或 "
+                                       "XLPERF_KEY_FILE，以便核验每份报表的签名")
         result = intake_paths(ledger, rnd, paths, sender=sender or ",".join(str(p) for p in paths),
-                              actor=_actor(), jobs=jobs)
+                              actor=_actor(), jobs=jobs, batch=batch)
     for outcome in result.outcomes:
         click.echo(outcome.line())
     counts = [f"{label} {result.count(kind)}" for kind, label in
@@ -146,17 +159,8 @@ def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status.to_dict(), ensure_ascii=False, indent=1))
         return
-    for row in status.rows:
-        project = f"  {row.project}" if row.project else ""
-        score = f"  {row.total_score:g}" if row.total_score is not None else ""
-        grade = f" {row.grade}" if row.grade else ""
-        when = f"  {row.received_at:%Y-%m-%d %H:%M}" if row.received_at else ""
-        sub = f"  #{row.submission}" if row.submission else ""
-        versions = f"  第 {row.versions} 版" if row.versions > 1 else ""
-        late = "  【已过截止日期】" if row.overdue else ""
-        note = f"  （{row.note}）" if row.note else ""
-        click.echo(f"{row.code}  {row.unit}{project}  {row.status}{sub}{score}{grade}{when}{versions}{late}{note}")
-    click.echo(status.progress())
+    for line in status.lines():
+        click.echo(line)
 
 
 @round_group.command("history", help="单位的报送历史：每一版的结果，以及相邻两版之间逐项的改动（项目、原值、新值）。UNIT 为单位代码或名称。")

@@ -64,15 +64,18 @@ def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | No
     if (smtp is None) == (dry_run is None):
         raise ValueError("exactly one of smtp and dry_run")
     clock = clock or SystemClock()
-    with ledger.session() as session, tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
-        units = units_of(session, rnd.id)
+    with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
+        # Read everything first, in a transaction of its own: none is held while mail is sent.
+        with ledger.session() as session:
+            units = units_of(session, rnd.id)
+            digests = _write_reports(session, rnd, Path(tmp))
+            sent = set(session.scalars(select(Reply.digest).where(Reply.round_id == rnd.id,
+                                                                  Reply.outcome == "sent")))
         roster = roster_of(rnd, units)
         unit_ids = {u.code: u.id for u in units}
-        digests = _write_reports(session, rnd, Path(tmp))
         reports, problems = load_reports(Path(tmp))
         groups, unmatched = group_by_unit(reports, roster)
         run = MailRun(unmatched=unmatched, problems=problems)
-        sent = set(session.scalars(select(Reply.digest).where(Reply.round_id == rnd.id, Reply.outcome == "sent")))
 
         def record(result: UnitResult) -> None:
             run.results.append(result)
@@ -114,7 +117,7 @@ def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | No
                         record(UnitResult(rest.unit, rest.reports, NOT_SENT, str(exc)))
                     break
                 subs = [digests[r.stem][0] for r in group.reports]
-                with session.begin():
+                with ledger.session() as session, session.begin():  # recorded right after the server answered
                     session.add(Reply(round_id=rnd.id, unit_id=unit_ids.get(unit.code), recipient=unit.email,
                                       digest=digest, submissions=json.dumps(subs),
                                       outcome="sent" if result.ok else "failed", subject=str(message["Subject"]),

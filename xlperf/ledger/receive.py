@@ -49,8 +49,8 @@ from xlperf.ledger.rounds import log_event
 from xlperf.read.roster import normalise_name
 from xlperf.rollup.records import ReturnRecord
 
-__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_receipts", "receive", "round_view",
-           "store_result"]
+__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_digests", "known_receipts", "receipts_by_name",
+           "receive", "round_view", "store_result"]
 
 KNOWN = "known"
 KIND_LABELS = {KNOWN: "已登记过", REPEAT: "重复文件", IGNORED: "未审核", HELD: "暂存待处理", CURRENT: "已登记"}
@@ -129,43 +129,108 @@ def known_receipts(session: Session, round_id: int, shas: Sequence[str]) -> dict
     return found
 
 
+def known_digests(session: Session, round_id: int, shas: Sequence[str]) -> set[str]:
+    """Which of ``shas`` the round already has (a light query: no objects)."""
+    found: set[str] = set()
+    for start in range(0, len(shas), 500):
+        found.update(session.scalars(select(Submission.sha256).where(
+            Submission.round_id == round_id, Submission.sha256.in_(shas[start:start + 500]))))
+    return found
+
+
+def receipts_by_name(session: Session, round_id: int, source: str, sender: str,
+                     names: Sequence[str]) -> dict[tuple[str, int, dt.datetime | None], tuple[str, int]]:
+    """Receipts of the round from ``source`` and ``sender`` under ``names``: by (name, size,
+    file time), their (digest, submission id). Lets a folder taken in again skip reading files."""
+    found: dict[tuple[str, int, dt.datetime | None], tuple[str, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), 500):
+        rows = session.execute(select(Submission.original_name, Submission.size, Submission.file_mtime,
+                                      Submission.sha256, Submission.id)
+                               .where(Submission.round_id == round_id, Submission.source == source,
+                                      Submission.sender == sender,
+                                      Submission.original_name.in_(unique[start:start + 500])))
+        for name, size, mtime, sha, sid in rows:
+            found.setdefault((name, size, mtime), (sha, sid))
+    return found
+
+
 def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor: str = "") -> list[Outcome]:
-    """Record ``items`` in this order (oldest first); the caller's transaction commits them."""
+    """Record ``items`` in this order (oldest first); the caller's transaction commits them.
+
+    Rows are written in three flushes per batch (submissions, results, the rest), not per file:
+    the ids one step needs come from the flush before it."""
     rnd = view.round
     lock_round(session, rnd.id)
     earlier = known_receipts(session, rnd.id, list(dict.fromkeys(i.sha256 for i in items)))
     stored = set(session.scalars(select(StoredFile.sha256).where(
         StoredFile.sha256.in_({i.sha256 for i in items}))))
-    outcomes = []
-    for item in items:
-        if item.sha256 not in stored:
-            session.add(StoredFile(sha256=item.sha256, size=item.size))
-            stored.add(item.sha256)
-        outcome = _receive_one(session, view, item, earlier.get(item.sha256, []), actor)
-        outcomes.append(outcome)
-    return outcomes
+    session.add_all(StoredFile(sha256=sha, size=next(i.size for i in items if i.sha256 == sha))
+                    for sha in dict.fromkeys(i.sha256 for i in items) if sha not in stored)
+    units = {view.by_name[n].id for i in items if i.record and i.record.unit
+             and (n := normalise_name(i.record.unit)) in view.by_name}
+    current: dict[tuple[int | None, str], list[Submission]] = {}
+    for old in session.scalars(select(Submission).where(
+            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units))
+            .order_by(Submission.id)):
+        current.setdefault((old.unit_id, old.project_key), []).append(old)
+
+    steps = [_classify(view, item, earlier.setdefault(item.sha256, []), current) for item in items]
+    session.add_all(step.sub for step in steps if step.sub is not None)
+    session.flush()
+    results = []
+    for step in steps:
+        if step.sub is None:
+            continue
+        sub = step.sub
+        step.outcome.submission_id = sub.id
+        if step.repeat_of is not None:
+            sub.repeat_of = step.outcome.repeat_of = step.repeat_of.id
+        for old in step.supersedes:
+            old.superseded_by = sub.id
+            step.outcome.superseded.append(old.id)
+        if step.record is not None:
+            results.append((sub, _result(sub, step.record), step.record))
+    session.add_all(result for _, result, _ in results)
+    session.flush()
+    for sub, result, _ in results:
+        sub.result_id = result.id
+    for step in steps:
+        if step.sub is not None:
+            _log(session, rnd.id, step, actor)
+    for sub, result, record in results:
+        _findings(session, sub, result, record, actor)
+    return [step.outcome for step in steps]
 
 
-def _receive_one(session: Session, view: RoundView, item: Incoming, before: list[Submission],
-                 actor: str) -> Outcome:
-    rnd = view.round
+@dataclass
+class _Step:
+    outcome: Outcome
+    sub: Submission | None = None
+    record: ReturnRecord | None = None
+    repeat_of: Submission | None = None
+    supersedes: list[Submission] = field(default_factory=list)
+    note: str = ""
+
+
+def _classify(view: RoundView, item: Incoming, before: list[Submission],
+              current: dict[tuple[int | None, str], list[Submission]]) -> _Step:
+    """What ``item`` is, as a submission not yet written (``before``: the same content earlier)."""
     if any((s.original_name, s.source, s.sender) == (item.name, item.source, item.sender) for s in before):
-        return Outcome(item.name, KNOWN, before[0].id)
-    sub = Submission(round_id=rnd.id, sha256=item.sha256, size=item.size, original_name=item.name,
-                     source=item.source, sender=item.sender, file_mtime=item.mtime, state=HELD)
-    if before:
-        first = before[0]
-        sub.state, sub.repeat_of, sub.result_id = REPEAT, first.id, first.result_id
+        return _Step(Outcome(item.name, KNOWN, before[0].id))
+    sub = Submission(round_id=view.round.id, sha256=item.sha256, size=item.size, original_name=item.name,
+                     source=item.source, sender=item.sender, file_mtime=item.mtime, state=HELD, reason="",
+                     decision_note="", unit_name="", project_key="", projects="[]")
+    first = before[0] if before else None
+    before.append(sub)  # a second copy later in the same batch is then a repeat of this one
+    if first is not None:
+        sub.state, sub.result_id = REPEAT, first.result_id
         sub.unit_id, sub.unit_name, sub.form, sub.year = first.unit_id, first.unit_name, first.form, first.year
         sub.project_key, sub.projects = first.project_key, first.projects
-        _add(session, sub, before)
-        log_event(session, rnd.id, "repeat", submission_id=sub.id, actor=actor, note=f"与 #{first.id} 内容相同")
-        return Outcome(item.name, REPEAT, sub.id, repeat_of=first.id, unit=first.unit_name)
+        return _Step(Outcome(item.name, REPEAT, unit=first.unit_name), sub, repeat_of=first)
     if item.ignored is not None or item.record is None:
         sub.state, sub.reason = IGNORED, item.ignored or "未审核"
-        _add(session, sub, before)
-        log_event(session, rnd.id, "ignored", submission_id=sub.id, actor=actor, note=sub.reason)
-        return Outcome(item.name, IGNORED, sub.id, reason=sub.reason)
+        return _Step(Outcome(item.name, IGNORED, reason=sub.reason), sub)
     record = item.record
     projects = [p.project for p in record.projects if p.project]
     sub.unit_name, sub.form, sub.year = record.unit or "", record.form, record.year
@@ -175,46 +240,56 @@ def _receive_one(session: Session, view: RoundView, item: Incoming, before: list
     sub.unit_id = unit.id if unit else None
     sub.reason = _held_reason(view, record, unit, projects)
     sub.state = HELD if sub.reason else CURRENT
-    _add(session, sub, before)
-    log_event(session, rnd.id, "received", submission_id=sub.id, actor=actor,
-              note=f"{item.source} {item.sender}".strip())
-    store_result(session, sub, record, actor)
-    outcome = Outcome(item.name, sub.state, sub.id, status=STATUS_LABELS.get(record.status, record.status),
-                      reason=sub.reason, unit=unit.name if unit else (record.unit or ""))
-    if sub.state == HELD:
-        log_event(session, rnd.id, "held", submission_id=sub.id, actor=actor, note=sub.reason)
-        return outcome
-    older = session.scalars(select(Submission).where(
-        Submission.round_id == rnd.id, Submission.unit_id == sub.unit_id, Submission.state == CURRENT,
-        Submission.project_key == sub.project_key, Submission.id != sub.id))
-    for old in older:
-        old.state, old.superseded_by = SUPERSEDED, sub.id
-        log_event(session, rnd.id, "superseded", submission_id=old.id, actor=actor, note=f"由 #{sub.id} 取代")
-        outcome.superseded.append(old.id)
-    return outcome
+    step = _Step(Outcome(item.name, sub.state, status=STATUS_LABELS.get(record.status, record.status),
+                         reason=sub.reason, unit=unit.name if unit else (record.unit or "")),
+                 sub, record=record, note=f"{item.source} {item.sender}".strip())
+    if sub.state == CURRENT:
+        key = (sub.unit_id, sub.project_key)
+        step.supersedes = current.get(key, [])
+        for old in step.supersedes:
+            old.state = SUPERSEDED
+        current[key] = [sub]
+    return step
 
 
-def _add(session: Session, sub: Submission, before: list[Submission]) -> None:
-    session.add(sub)
-    session.flush()
-    before.append(sub)  # a second copy later in the same batch is then a repeat of this one
+def _log(session: Session, round_id: int, step: _Step, actor: str) -> None:
+    sub = step.sub
+    assert sub is not None
+    if sub.state == REPEAT:
+        log_event(session, round_id, "repeat", submission_id=sub.id, actor=actor, note=f"与 #{sub.repeat_of} 内容相同")
+    elif sub.state == IGNORED:
+        log_event(session, round_id, "ignored", submission_id=sub.id, actor=actor, note=sub.reason)
+    else:
+        log_event(session, round_id, "received", submission_id=sub.id, actor=actor, note=step.note)
+        if sub.state == HELD:
+            log_event(session, round_id, "held", submission_id=sub.id, actor=actor, note=sub.reason)
+        for old in step.supersedes:
+            log_event(session, round_id, "superseded", submission_id=old.id, actor=actor, note=f"由 #{sub.id} 取代")
 
 
-def store_result(session: Session, sub: Submission, record: ReturnRecord, actor: str = "") -> Result:
-    """A result row (and its findings) for ``sub``, which then points at it."""
-    result = Result(submission_id=sub.id, status=record.status, total_score=record.total_score,
-                    grade=record.grade, errors=record.errors, warnings=record.warnings,
-                    xlperf_version=__version__, form_version=record.form_version,
-                    checked_json=getattr(record, "checked_json", "{}"),
-                    record_json=getattr(record, "record_json", None) or record_to_json(record))
-    session.add(result)
-    session.flush()
+def _result(sub: Submission, record: ReturnRecord) -> Result:
+    return Result(submission_id=sub.id, status=record.status, total_score=record.total_score,
+                  grade=record.grade, errors=record.errors, warnings=record.warnings,
+                  xlperf_version=__version__, form_version=record.form_version,
+                  checked_json=getattr(record, "checked_json", "{}"),
+                  record_json=getattr(record, "record_json", None) or record_to_json(record))
+
+
+def _findings(session: Session, sub: Submission, result: Result, record: ReturnRecord, actor: str) -> None:
     session.add_all(FindingRow(result_id=result.id, code=f.code, severity=f.severity, sheet=f.sheet,
                                cell=f.cell, field=f.field, label=f.label, message=f.message,
                                expected=f.expected, found=f.found) for f in record.findings)
-    sub.result_id = result.id
     log_event(session, sub.round_id, "checked", submission_id=sub.id, actor=actor,
-              note=f"{STATUS_LABELS.get(record.status, record.status)}：错误 {record.errors}，提示 {record.warnings}")
+              note=f"{STATUS_LABELS.get(result.status, result.status)}：错误 {result.errors}，提示 {result.warnings}")
+
+
+def store_result(session: Session, sub: Submission, record: ReturnRecord, actor: str = "") -> Result:
+    """A new result row (and its findings) for ``sub``, which then points at it (revalidation)."""
+    result = _result(sub, record)
+    session.add(result)
+    session.flush()
+    sub.result_id = result.id
+    _findings(session, sub, result, record, actor)
     return result
 
 
@@ -229,6 +304,8 @@ def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, proje
         return f"年度不符：本任务为 {rnd.year} 年，此文件填的是 {record.year} 年"
     if view.versions and record.form_version not in view.versions:
         return f"模板版本“{record.form_version}”不在本任务接受的版本（{'、'.join(view.versions)}）中，请用下发的模板重新填报"
+    if rnd.signatures_required and any(f.code == "SIGNATURE_MISSING" for f in record.findings):
+        return "本任务要求使用财政局下发的签名模板，此文件没有签名：请用下发的模板重新填报"
     if not record.unit:
         return "报表未填写单位名称，无法对应到名单中的单位"
     if unit is None:

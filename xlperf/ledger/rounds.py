@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,8 +57,6 @@ def units_of(session: Session, round_id: int) -> list[Unit]:
 
 def roster_of(rnd: Round, units: list[Unit]) -> Roster:
     """The round's roster as :class:`xlperf.read.roster.Roster` (what roll-up and mail take)."""
-    from pathlib import Path
-
     return Roster(Path(rnd.roster_file or "roster"), tuple(
         RosterUnit(code=u.code, name=u.name, dept=u.dept, contact=u.contact, email=u.email, row=u.row,
                    projects=tuple(json.loads(u.projects or "[]"))) for u in units))

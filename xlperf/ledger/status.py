@@ -105,6 +105,21 @@ class RoundStatus:
             line += f"；已过截止日期未通过 {overdue} 行"
         return line
 
+    def lines(self) -> list[str]:
+        """The status table as text: one line per row, then the progress line."""
+        lines = []
+        for row in self.rows:
+            project = f"  {row.project}" if row.project else ""
+            score = f"  {row.total_score:g}" if row.total_score is not None else ""
+            grade = f" {row.grade}" if row.grade else ""
+            when = f"  {row.received_at:%Y-%m-%d %H:%M}" if row.received_at else ""
+            sub = f"  #{row.submission}" if row.submission else ""
+            versions = f"  第 {row.versions} 版" if row.versions > 1 else ""
+            late = "  【已过截止日期】" if row.overdue else ""
+            note = f"  （{row.note}）" if row.note else ""
+            lines.append(f"{row.code}  {row.unit}{project}  {row.status}{sub}{score}{grade}{when}{versions}{late}{note}")
+        return [*lines, self.progress()]
+
     def to_dict(self) -> dict[str, object]:
         rnd = self.round
         return {"round": {"name": rnd.name, "form": rnd.form, "year": rnd.year,

@@ -62,6 +62,7 @@ def round_rollup(session: Session, rnd: Round, output: Path) -> Rollup:
     """Write the summary workbook of ``rnd`` at ``output``."""
     records = round_records(session, rnd)
     roster = roster_of(rnd, units_of(session, rnd.id))
+    session.commit()  # end the read here: on SQLite it holds the write lock; writing takes seconds
     tables = build_tables(records, roster, rnd.form)
     text = paragraph(tables)
     write_summary(tables, output, text)
