@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from ledger_support import LedgerDb
+from servers import DOVECOT, Dovecot, SmtpStart, Store, free_port
 
 from xlperf.excel.recalc import recalculate, soffice_path
 
@@ -24,6 +28,43 @@ def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
     return recalculate
 
 
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpStart]:
+    """start(handler=None, **aiosmtpd options) → (controller, handler); stopped after the test."""
+    started: list[Controller] = []
+
+    def start(handler: Store | None = None, **kwargs: Any) -> tuple[Controller, Store]:
+        handler = handler or Store()
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **kwargs)
+        controller.start()
+        started.append(controller)
+        return controller, handler
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Callable[..., Dovecot]]:
+    """start(users, cert=None) → a running :class:`servers.Dovecot`; stopped and removed after
+    the test. Skips without Dovecot, except on CI where it fails."""
+    if shutil.which(DOVECOT) is None and not os.path.exists(DOVECOT):
+        message = "Dovecot (dovecot-imapd) is not installed; the mailbox tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    started: list[Dovecot] = []
+
+    def start(users: dict[str, str], cert: tuple[Path, Path] | None = None) -> Dovecot:
+        server = Dovecot(users, cert)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
 # ------------------------------------------------------------------ the ledger's databases
 
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")

@@ -319,3 +319,8 @@ def demo_command(outdir: Path, no_recalc: bool) -> None:
 from xlperf.cli.round import round_group  # noqa: E402 - registered after the group exists
 
 main.add_command(round_group)
+
+from xlperf.cli.watch import remind_command, watch_command  # noqa: E402
+
+round_group.add_command(watch_command)
+round_group.add_command(remind_command)

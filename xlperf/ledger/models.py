@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from xlperf.findings import Finding, Severity
 
-__all__ = ["Base", "Decision", "Event", "FindingRow", "Reply", "Result", "Round", "StoredFile",
+__all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "Reply", "Result", "Round", "StoredFile",
            "Submission", "Unit"]
 
 # Submission states: what the ledger decided about a file when it arrived (staff decisions are
@@ -211,6 +211,57 @@ class Reply(Base):
     message_id: Mapped[str] = mapped_column(String(300), default="")
     error: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    kind: Mapped[str] = mapped_column(String(20), default="")
+    """"" for ``round mail``; report / repeat (answers to a mail) or reminder (migration 0002)."""
+    mail_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The mail_messages row answered (no foreign key: SQLite cannot add one to a table)."""
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Reply outcomes besides sent / failed: replies to mail are recorded as due in the transaction
+# that records the message, marked sending just before the SMTP transaction, then sent / failed.
+REPLY_DUE, REPLY_SENDING, REPLY_SENT, REPLY_FAILED = "due", "sending", "sent", "failed"
+REPLY_UNCERTAIN = "uncertain"
+"""Found still sending after a crash: the server may have accepted it, so it is never sent again
+(a reply twice is worse than a clerk's look); shown for staff."""
+
+# Mail message states.
+MAIL_TAKEN = "taken"
+"""Its attachments were taken in (submissions recorded)."""
+MAIL_HELD = "held"
+"""Kept for staff: no attachment, a sender not in the roster, an automatic message, too large."""
+
+
+class MailMessage(Base):
+    """A message taken from the mailbox (``round watch``), known in its round by Message-ID so
+    that a restart never takes it in twice. Its attachments are in the file store; those taken
+    in are submissions (``submissions``), a held message's are only stored (``files``)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (UniqueConstraint("round_id", "message_id", name="uq_mail_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(300))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    """SHA-256 of the message's bytes."""
+    sender: Mapped[str] = mapped_column(String(300), default="")
+    sender_name: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    thread: Mapped[str] = mapped_column(Text, default="")
+    """The References a reply carries (its own References, then its Message-ID)."""
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """Its Date header, as UTC."""
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why it is held, and what could not be read (Chinese)."""
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    """The sender's unit when its address is in the roster (the first, when several list it)."""
+    submissions: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the submission ids its attachments became."""
+    files: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of {name, sha256, size, note} of every attachment and zip member, as stored."""
 
 
 class Event(Base):

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from xlperf.form.spec import builtin_forms
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import Event, Round, Unit
-from xlperf.read.roster import Roster, RosterUnit
+from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
 
-__all__ = ["create_round", "find_round", "list_rounds", "log_event", "roster_of", "units_of"]
+__all__ = ["create_round", "find_round", "list_rounds", "log_event", "roster_of", "roster_unit", "units_of"]
 
 
 def create_round(session: Session, name: str, form: str, year: int, roster: Roster, *,
@@ -31,7 +31,7 @@ def create_round(session: Session, name: str, form: str, year: int, roster: Rost
     session.add(rnd)
     session.flush()
     session.add_all(Unit(round_id=rnd.id, code=u.code, name=u.name, dept=u.dept, contact=u.contact,
-                         email=u.email, row=u.row, projects=json.dumps(list(u.projects), ensure_ascii=False))
+                         email="; ".join(u.addresses), row=u.row, projects=json.dumps(list(u.projects), ensure_ascii=False))
                     for u in roster.units)
     log_event(session, rnd.id, "created", actor=actor,
               note=f"表单 {form}，年度 {year}，名单 {len(roster.units)} 个单位")
@@ -57,9 +57,16 @@ def units_of(session: Session, round_id: int) -> list[Unit]:
 
 def roster_of(rnd: Round, units: list[Unit]) -> Roster:
     """The round's roster as :class:`xlperf.read.roster.Roster` (what roll-up and mail take)."""
-    return Roster(Path(rnd.roster_file or "roster"), tuple(
-        RosterUnit(code=u.code, name=u.name, dept=u.dept, contact=u.contact, email=u.email, row=u.row,
-                   projects=tuple(json.loads(u.projects or "[]"))) for u in units))
+    return Roster(Path(rnd.roster_file or "roster"), tuple(roster_unit(u) for u in units))
+
+
+def roster_unit(unit: Unit) -> RosterUnit:
+    """A ledger unit as :class:`xlperf.read.roster.RosterUnit` (all its addresses: a unit may list
+    several, kept as "a; b")."""
+    emails = tuple(a for a in EMAIL_SEPARATORS.split(unit.email or "") if a)
+    return RosterUnit(code=unit.code, name=unit.name, dept=unit.dept, contact=unit.contact,
+                      email=emails[0] if emails else "", row=unit.row,
+                      projects=tuple(json.loads(unit.projects or "[]")), emails=emails)
 
 
 def log_event(session: Session, round_id: int, kind: str, *, submission_id: int | None = None,

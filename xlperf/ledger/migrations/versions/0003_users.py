@@ -1,7 +1,7 @@
 """users: accounts of the web desk's server mode
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_users
+Revises: 0002_mail
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003_users'
+down_revision = '0002_mail'
 branch_labels = None
 depends_on = None
 
