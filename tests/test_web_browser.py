@@ -10,7 +10,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 from browser import Desk, browser, console_problems, desk, screenshot  # noqa: F401  (fixtures)
-from deskdata import CORRECTED_NAME, REJECTED_UNIT, corrected, demo_year, make_returns, rejected_demo
+from deskdata import (
+    CORRECTED_NAME,
+    REJECTED_UNIT,
+    corrected,
+    demo_year,
+    make_returns,
+    rejected_demo,
+)
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -36,7 +43,7 @@ def _wait(driver, seconds: float = 60) -> WebDriverWait:  # type: ignore[no-unty
     return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
-def _upload(driver, desk: Desk, paths: list[Path]) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _upload(driver, paths: list[Path]) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     before = driver.find_element(By.TAG_NAME, "body").get_attribute("data-upload-done") or "0"
     driver.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in paths))
     driver.find_element(By.ID, "upload-button").click()
@@ -83,7 +90,7 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
 
     driver.find_element(By.LINK_TEXT, "上传报表").click()
     demo = [p for name, p in returns.items() if name != CORRECTED_NAME]
-    outcomes = _upload(driver, desk, demo)
+    outcomes = _upload(driver, demo)
     assert [name for name, _ in outcomes] == [p.name for p in demo]
     assert all(kind in ("current", "held") for _, kind in outcomes), outcomes
 
@@ -123,7 +130,7 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     # The rejected unit sends a corrected version: it supersedes, the history shows both.
     driver.get(dashboard)
     driver.find_element(By.LINK_TEXT, "上传报表").click()
-    assert _upload(driver, desk, [returns[CORRECTED_NAME]])[-1][1] == "current"
+    assert _upload(driver, [returns[CORRECTED_NAME]])[-1][1] == "current"
     driver.get(dashboard)
     assert _row(driver, REJECTED_UNIT).get_attribute("data-status") != "退回"
     _row(driver, REJECTED_UNIT).find_element(By.TAG_NAME, "a").click()

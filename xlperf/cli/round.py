@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -126,7 +126,7 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
         with ledger.session() as session:
             rnd = find_round(session, name)
         if rnd.signatures_required:
-            from xlperf.form.signature import SigningKeyError, key_from_env
+            from xlperf.form.signkeys import SigningKeyError, key_from_env
 
             try:
                 key = key_from_env()

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from xlperf import __version__
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.ledger import Ledger, round_status
 from xlperf.ledger.models import REPLY_FAILED, REPLY_SENT, Reply, Result, Round, Submission, Unit
 from xlperf.ledger.rounds import log_event, roster_unit

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import loads
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import (

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit

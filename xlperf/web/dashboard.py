@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.ledger import round_status
 from xlperf.ledger.models import Event, Round
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow

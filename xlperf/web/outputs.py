@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from xlperf.cycle.issue import roster_templates
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signature import SigningKeyError, load_key
+from xlperf.form.signkeys import SigningKeyError, load_key
 from xlperf.ledger import round_rollup
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import roster_of, units_of
