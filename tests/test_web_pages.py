@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from xlperf.cli.demo import SAMPLES_DIR
 from xlperf.ledger import round_status
-from xlperf.ledger.models import Event, Round, Submission
+from xlperf.ledger.models import Event, Reply, Round, Submission
 from xlperf.web import AUDITOR, STAFF, add_user
 
 ROSTER = SAMPLES_DIR / "roster.csv"
@@ -202,13 +202,59 @@ def test_summary_and_templates_downloads(ledger, returns) -> None:  # type: igno
     assert any("西山县农业农村局" in n for n in names)
 
 
-def test_mail_preview_lists_replies_and_sending_needs_a_server(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+def test_a_zip_is_unpacked_and_each_member_recorded(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = int(_create(client).headers["location"].rsplit("/", 1)[1])
+    archive = tmp_path / "东湖区报表.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(returns["自评表_东湖区科技局.xlsx"], "材料/自评表_东湖区科技局.xlsx")
+        zf.writestr("说明.txt", "请查收")
+    results = _upload(client, round_id, [archive]).json()["results"]
+    kinds = {r["name"]: r["kind"] for r in results}
+    assert kinds["自评表_东湖区科技局.xlsx"] == "current"
+    assert kinds["说明.txt"] in ("held", "ignored")
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.xlsx", b"\0" * (300 * 1024 * 1024))
+    refused = _upload(client, round_id, [bomb]).json()["results"]
+    assert [r["kind"] for r in refused] == ["refused"] and "bomb.zip" in refused[0]["line"]
+
+
+def test_mail_preview_lists_replies_and_reminders_and_sending_needs_a_server(ledger, returns) -> None:  # type: ignore[no-untyped-def]
     client = signed_in_local(ledger)
     round_id = _round_with_returns(client, returns)
     page = client.get(f"/rounds/{round_id}/mail").text
-    assert page.count('class="card mail-preview"') == 3 and "【退回】" in page
+    replies = page.split('id="reply-previews"')[1].split("</section>")[0]
+    reminders = page.split('id="reminder-previews"')[1].split("</section>")[0]
+    assert replies.count('class="card mail-preview"') == 3 and "【退回】" in replies
+    # 5 units sent nothing and 2 were sent back: 7 reminders.
+    assert reminders.count('class="card mail-preview"') == 7 and "东湖区教育局" in reminders
     refused = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
     assert refused.status_code == 409 and "邮件服务器" in refused.text
+    with ledger.session() as session:
+        assert session.query(Reply).count() == 0
+
+
+def test_replies_and_reminders_are_sent_and_recorded(ledger, returns, smtp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    controller, store = smtp_server()
+    ini = tmp_path / "mail.ini"
+    ini.write_text(f"[smtp]\nhost = 127.0.0.1\nport = {controller.port}\ntls = none\n"
+                   "from = 绩效科 <jixiao@czj.example.gov.cn>\n", encoding="utf-8")
+    client = signed_in_local(ledger, mail_config=str(ini))
+    round_id = _round_with_returns(client, returns)
+    sent = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
+    assert sent.status_code == 200 and 'id="mail-outcome"' in sent.text
+    assert len(store.received) == 3
+    again = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
+    assert again.status_code == 200 and len(store.received) == 3  # same results: not mailed twice
+    reminded = client.post(f"/rounds/{round_id}/mail/remind", data={"csrf_token": csrf(client)})
+    assert reminded.status_code == 200 and 'id="remind-outcome"' in reminded.text
+    assert len(store.received) == 3 + 7
+    page = client.get(f"/rounds/{round_id}/mail").text
+    assert page.split('id="sent"')[1].count("已发送") == 10
+    with ledger.session() as session:
+        actors = {e.actor for e in session.query(Event).filter(Event.kind.in_(("mailed", "reminded")))}
+        assert actors and all(a.startswith("本机:") for a in actors)
 
 
 def _routes(app) -> list[Route]:  # type: ignore[no-untyped-def]

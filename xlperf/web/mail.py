@@ -1,6 +1,8 @@
-"""Mail: preview the replies each unit would get (a dry run of the round's mail), send them, and
-list what the ledger recorded as sent. Sending is :func:`xlperf.ledger.mail.round_mail`, as
-``xlperf round mail`` does it: a unit is not mailed twice for the same result."""
+"""Mail: preview the replies each unit would get (a dry run of the round's mail) and the reminders
+(催报) to units that have not reported or were sent back, send either, and list what the ledger
+recorded as sent. Sending is :func:`xlperf.ledger.mail.round_mail` and
+:func:`xlperf.intake.remind.round_remind`, as ``xlperf round mail`` and ``round remind`` do it:
+a unit is not mailed twice for the same result, nor reminded again within the set interval."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from xlperf.intake.remind import WRITTEN, RemindRun, round_remind
 from xlperf.ledger.mail import round_mail
 from xlperf.ledger.models import Reply, Round
-from xlperf.mail import ConfigError, read_config_file, sender_address, smtp_config
+from xlperf.mail import ConfigError, SmtpConfig, read_config_file, sender_address, smtp_config
 from xlperf.mail.run import MailRun
 from xlperf.web.auth import action
 from xlperf.web.render import page
@@ -52,22 +55,34 @@ def _settings(request: Request) -> dict[str, str]:
     return read_config_file(Path(path)) if path else {}
 
 
-def _previews(request: Request, rnd: Round, only_failed: bool) -> tuple[list[Preview], MailRun]:
+def _preview(path: Path, unit: str, line: str) -> Preview:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    names = [part.get_filename() or "" for part in message.iter_attachments()]
+    return Preview(unit, str(message["To"]), str(message["Subject"]), text[:PREVIEW_CHARS], names, line)
+
+
+@dataclass
+class Previews:
+    replies: list[Preview]
+    run: MailRun
+    reminders: list[Preview]
+    remind_run: RemindRun
+
+
+def _previews(request: Request, rnd: Round, only_failed: bool) -> Previews:
+    """What sending would send now, written as .eml files to a temporary folder and read back."""
     settings = _settings(request)
     sender = sender_address(request.app.state.config.mail_from, settings, dry_run=True)
     with tempfile.TemporaryDirectory(prefix="xlperf-mail-preview-") as tmp:
-        run = round_mail(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp), only_failed=only_failed)
-        previews = []
-        for result in run.results:
-            if result.path is None:
-                continue
-            message = email.message_from_bytes(result.path.read_bytes(), policy=email.policy.default)
-            body = message.get_body(preferencelist=("plain",))
-            text = body.get_content() if body is not None else ""
-            names = [part.get_filename() or "" for part in message.iter_attachments()]
-            previews.append(Preview(result.unit.name, str(message["To"]), str(message["Subject"]),
-                                    text[:PREVIEW_CHARS], names, result.line().split(" → ")[0]))
-    return previews, run
+        run = round_mail(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "replies",
+                         only_failed=only_failed)
+        replies = [_preview(r.path, r.unit.name, r.line().split(" → ")[0]) for r in run.results if r.path]
+        remind_run = round_remind(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "reminders")
+        reminders = [_preview(Path(r.detail), r.unit, r.line().split("：")[0]) for r in remind_run.results
+                     if r.action == WRITTEN]
+    return Previews(replies, run, reminders, remind_run)
 
 
 def _sent(request: Request, rnd: Round) -> list[Reply]:
@@ -80,14 +95,13 @@ async def mail_page(request: Request) -> Response:
     rnd = _round(request)
     only_failed = request.query_params.get("only_failed") == "1"
     error = ""
-    previews: list[Preview] = []
-    run: MailRun | None = None
+    previews: Previews | None = None
     try:
-        previews, run = await run_in_threadpool(_previews, request, rnd, only_failed)
+        previews = await run_in_threadpool(_previews, request, rnd, only_failed)
     except ConfigError as exc:
         error = str(exc)
-    return page(request, "mail.html", rnd=rnd, previews=previews, run=run, sent=_sent(request, rnd),
-                error=error, outcome=None, only_failed=only_failed, **_context(request))
+    return page(request, "mail.html", rnd=rnd, p=previews, sent=_sent(request, rnd), error=error, outcome=None,
+                reminded=None, only_failed=only_failed, **_context(request))
 
 
 def _context(request: Request) -> dict[str, Any]:
@@ -95,13 +109,22 @@ def _context(request: Request) -> dict[str, Any]:
     return {"smtp_configured": bool(config.smtp or config.mail_config)}
 
 
-def _send(request: Request, rnd: Round, only_failed: bool, resend: bool, actor: str) -> MailRun:
+def _smtp(request: Request) -> tuple[str, SmtpConfig]:
     settings = _settings(request)
     config = request.app.state.config
-    sender = sender_address(config.mail_from, settings, dry_run=False)
-    smtp = smtp_config(config.smtp, None, settings, os.environ)
+    return (sender_address(config.mail_from, settings, dry_run=False),
+            smtp_config(config.smtp, None, settings, os.environ))
+
+
+def _send(request: Request, rnd: Round, only_failed: bool, resend: bool, actor: str) -> MailRun:
+    sender, smtp = _smtp(request)
     return round_mail(ledger_of(request), rnd, sender=sender, smtp=smtp, only_failed=only_failed, resend=resend,
                       actor=actor)
+
+
+def _remind(request: Request, rnd: Round, actor: str) -> RemindRun:
+    sender, smtp = _smtp(request)
+    return round_remind(ledger_of(request), rnd, sender=sender, smtp=smtp, actor=actor)
 
 
 async def send_action(request: Request, form: FormData, user: User) -> Response:
@@ -114,8 +137,25 @@ async def send_action(request: Request, form: FormData, user: User) -> Response:
         outcome = await run_in_threadpool(_send, request, rnd, only_failed, resend, user.name)
     except ConfigError as exc:
         error = f"无法发送：{exc}"
-    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, previews=[], run=None,
-                sent=_sent(request, rnd), error=error, outcome=outcome, only_failed=only_failed, **_context(request))
+    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
+                sent=_sent(request, rnd), error=error, outcome=outcome, reminded=None, only_failed=only_failed,
+                **_context(request))
 
 
 send_endpoint = action(send_action)
+
+
+async def remind_action(request: Request, form: FormData, user: User) -> Response:
+    rnd = _round(request)
+    error = ""
+    reminded: RemindRun | None = None
+    try:
+        reminded = await run_in_threadpool(_remind, request, rnd, user.name)
+    except ConfigError as exc:
+        error = f"无法发送：{exc}"
+    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
+                sent=_sent(request, rnd), error=error, outcome=None, reminded=reminded, only_failed=False,
+                **_context(request))
+
+
+remind_endpoint = action(remind_action)

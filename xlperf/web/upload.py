@@ -4,6 +4,7 @@ uses (:func:`xlperf.intake.intake_files`): the same guard, limits, checks and re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from xlperf.intake import intake_files
+from xlperf.intake.archive import looks_like_zip, unpack_zip
 from xlperf.ledger import Outcome
 from xlperf.ledger.receive import KIND_LABELS
 from xlperf.web.auth import action
@@ -37,22 +39,38 @@ def _row(round_id: int, outcome: Outcome) -> dict[str, Any]:
             "url": f"/rounds/{round_id}/submissions/{outcome.submission_id}" if outcome.submission_id else ""}
 
 
+def _refused(name: str, why: str) -> dict[str, Any]:
+    return {"name": name, "kind": "refused", "label": "未收取", "status": "", "unit": "", "line": why, "url": ""}
+
+
 async def upload_action(request: Request, form: FormData, user: User) -> Response:
     round_id = int(request.path_params["round_id"])
     ledger = ledger_of(request)
     with ledger.session() as session:
         rnd = round_by_id(session, round_id)
         session.expunge(rnd)
-    files: list[tuple[str, bytes | Any]] = []
+    files: list[tuple[str, bytes | Path]] = []
+    rows: list[dict[str, Any]] = []
     for upload in form.getlist("files"):
-        if isinstance(upload, UploadFile):
-            files.append((base_name(upload.filename), await upload.read()))
+        if not isinstance(upload, UploadFile):
+            continue
+        name, data = base_name(upload.filename), await upload.read()
+        if not looks_like_zip(name, data):
+            files.append((name, data))
+            continue
+        # A zip is unpacked under the guard's limits, as a mailed one is; its members are returns.
+        ledger.store.put(data)
+        unpacked = unpack_zip(name, data)
+        if unpacked.refused:
+            rows.append(_refused(name, unpacked.refused))
+        rows += [_refused(f"{name}/{path}", why) for path, why in unpacked.skipped]
+        files += [(member.name, member.data) for member in unpacked.members]
     # Checking is CPU work: off the event loop, so other pages stay responsive meanwhile.
     # One process: a pool started per request costs more than the few files of a request take;
     # the desk uses every core by serving requests in several worker processes instead.
     intake = await run_in_threadpool(intake_files, ledger, rnd, files, source="upload", sender=user.name,
                                      actor=user.name, jobs=1)
-    rows = [_row(round_id, o) for o in intake.outcomes]
+    rows += [_row(round_id, o) for o in intake.outcomes]
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": rows})
     return page(request, "upload.html", rnd=rnd, max_mb=request.app.state.config.max_upload // (1024 * 1024),
