@@ -117,6 +117,10 @@ def test_upload_records_each_file_and_the_dashboard_counts_them(ledger, returns)
     assert f'data-unit="{REJECTED_UNIT}" data-status="退回"' in page
     again = _upload(client, round_id, demo[:1]).json()["results"]
     assert again[0]["kind"] == "known"
+    held = next(r for r in results if r["kind"] == "held")
+    assert f'href="{held["url"]}"' in page.split('id="held"')[1]  # listed with its reason
+    held_page = client.get(held["url"]).text
+    assert "表单不符" in held_page and 'id="findings"' in held_page
 
 
 def test_dashboard_filters_searches_sorts_and_pages(ledger, returns) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger import round_status
-from xlperf.ledger.models import Event, Round
+from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS
 from xlperf.web.charts import bar_chart, stacked_bar
@@ -26,6 +26,7 @@ from xlperf.web.state import ledger_of, round_by_id
 
 PAGE_SIZE = 50
 STATUS_CACHE_ROUNDS = 8
+HELD_SHOWN = 100
 OVERDUE = "overdue"
 # One colour per status, in STATUS_ORDER: 未报送, 退回, 通过（有提示）, 通过, 已作废.
 STATUS_COLOURS = ("#9aa5b1", "#c0392b", "#d4a017", "#2e8b57", "#52606d")
@@ -135,6 +136,9 @@ def dashboard(request: Request) -> Response:
         status = _status(request, session, rnd)
         events = session.scalars(select(Event).where(Event.round_id == rnd.id)
                                  .order_by(Event.id.desc()).limit(15)).all()
+        held = session.scalars(select(Submission).where(Submission.round_id == rnd.id,
+                                                        Submission.state.in_((HELD, IGNORED)))
+                               .order_by(Submission.id.desc()).limit(HELD_SHOWN)).all()
     counts = status.counts()
     total = len(status.rows)
     done = counts[STATUS_ORDER[2]] + counts[STATUS_ORDER[3]]
@@ -144,7 +148,8 @@ def dashboard(request: Request) -> Response:
                 percent=f"{done / total:.0%}" if total else "—", progress=status.progress(),
                 overdue=sum(r.overdue for r in status.rows), held=status.held, ignored=status.ignored,
                 repeats=status.repeats, charts=_charts(status.rows, counts), t=_table(rnd.id, status.rows, query),
-                events=events, event_labels=EVENT_LABELS, overdue_key=OVERDUE)
+                events=events, event_labels=EVENT_LABELS, overdue_key=OVERDUE, held_files=held,
+                held_shown=HELD_SHOWN)
 
 
 def roster_rows(request: Request) -> Response:
