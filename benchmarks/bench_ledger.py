@@ -122,6 +122,8 @@ def main() -> None:
             path.rename(inbox / path.name)
         again = xlperf("round", "--db", str(db), "intake", ROUND, str(inbox))
         print(f"re-intake, {len(new_files)} new of {args.n + len(new_files):>6}  {again:7.1f} s  (goal < 3 s)")
+        startup = xlperf("round", "--db", str(db), "list")
+        print(f"  of which start-up (imports, opening the ledger: xlperf round list): {startup:.1f} s")
         rollup = xlperf("round", "--db", str(db), "rollup", ROUND, "-o", str(work / "round.xlsx"))
         print(f"xlperf round rollup     {args.n:>6} files  {rollup:7.1f} s  (no file re-read)")
         size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob("ledger.db-*"))

@@ -111,7 +111,7 @@ def list_command(ctx: click.Context) -> None:
                      "内容相同的文件记为重复、不再审核；同一单位同一项目较新的报表取代较早的。")
 @click.argument("name")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--sender", default="", help="来源说明（如报送单位或经办人），记入台账。")
+@click.option("--sender", default="", help="报送人（如报送单位或经办人），记入台账；同一文件由另一报送人送来时记为重复文件。")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
 @click.option("--batch", type=click.IntRange(1, 100_000), default=256, show_default=True,
               help="每批登记的文件数（每批一个事务：中断时已完成的批次都已保存）。")
@@ -135,10 +135,10 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
             if key is None:
                 raise click.UsageError("本任务要求签名（--require-signature）：请先设置 XLPERF_SIGNING_KEY 或 "
                                        "XLPERF_KEY_FILE，以便核验每份报表的签名")
-        result = intake_paths(ledger, rnd, paths, sender=sender or ",".join(str(p) for p in paths),
-                              actor=_actor(), jobs=jobs, batch=batch)
+        result = intake_paths(ledger, rnd, paths, sender=sender, actor=_actor(), jobs=jobs, batch=batch)
     for outcome in result.outcomes:
-        click.echo(outcome.line())
+        if outcome.kind != "known":  # a folder taken in again: counted below, not listed file by file
+            click.echo(outcome.line())
     counts = [f"{label} {result.count(kind)}" for kind, label in
               (("current", "新登记"), ("held", "暂存待处理"), ("repeat", "重复"), ("ignored", "非报表"),
                ("known", "此前已登记"))]

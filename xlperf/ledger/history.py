@@ -30,6 +30,7 @@ from xlperf.ledger.models import (
     Round,
     Submission,
     Unit,
+    local,
 )
 from xlperf.ledger.status import effective_status
 from xlperf.read.roster import normalise_name
@@ -63,7 +64,7 @@ class Version:
         s = self.submission
         score = f"，总分 {self.total_score:g}" if self.total_score is not None else ""
         grade = f"，等次 {self.grade}" if self.grade else ""
-        head = (f"#{s.id}  {s.received_at:%Y-%m-%d %H:%M}  {s.original_name}  [{STATE_LABELS.get(s.state, s.state)}]"
+        head = (f"#{s.id}  {local(s.received_at):%Y-%m-%d %H:%M}  {s.original_name}  [{STATE_LABELS.get(s.state, s.state)}]"
                 f"  {self.status}{score}{grade}（错误 {self.errors}，提示 {self.warnings}）")
         lines = [head]
         if s.reason:

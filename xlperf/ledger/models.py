@@ -53,7 +53,13 @@ class Base(DeclarativeBase):
 
 
 def _now() -> dt.datetime:
+    """Times are stored in UTC without a zone (the same on SQLite and PostgreSQL)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def local(when: dt.datetime) -> dt.datetime:
+    """A stored (UTC) time in the computer's own zone, for display."""
+    return when.replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 class Round(Base):

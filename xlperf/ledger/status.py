@@ -29,6 +29,7 @@ from xlperf.ledger.models import (
     Round,
     Submission,
     Unit,
+    local,
 )
 from xlperf.read.roster import normalise_name
 
@@ -112,7 +113,7 @@ class RoundStatus:
             project = f"  {row.project}" if row.project else ""
             score = f"  {row.total_score:g}" if row.total_score is not None else ""
             grade = f" {row.grade}" if row.grade else ""
-            when = f"  {row.received_at:%Y-%m-%d %H:%M}" if row.received_at else ""
+            when = f"  {local(row.received_at):%Y-%m-%d %H:%M}" if row.received_at else ""
             sub = f"  #{row.submission}" if row.submission else ""
             versions = f"  第 {row.versions} 版" if row.versions > 1 else ""
             late = "  【已过截止日期】" if row.overdue else ""
