@@ -30,7 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
-from servers import Dovecot, FakeClock, SmtpStart, Store
+from servers import Dovecot, FakeClock, SmtpStart, Store, free_port
 from sqlalchemy import func, select
 
 from xlperf.cli import main
@@ -284,6 +284,11 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert subs["自评表.xlsx"].state == "superseded" and subs["自评表（修改）.xlsx"].state == "current"
     status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
     assert status == {"3001": "通过（有提示）", "3002": "通过（有提示）", "3003": "通过（有提示）", "3004": "未报送"}
+    held = room.run("messages", ROUND, "--held").output  # what staff look at
+    assert "someone@qq.com「北湖县的报表」暂存待处理：北湖.xlsx" in held and "邮件没有附件" in held
+    assert "自动回复" in held and held.rstrip().endswith("共 3 封暂存待处理的邮件")
+    listed = room.run("messages", ROUND).output
+    assert "已回复 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
 
 
 def test_connection_dropped_between_commit_and_move_takes_nothing_twice(room: Room) -> None:
@@ -371,6 +376,7 @@ def test_watcher_killed_and_restarted_takes_and_answers_each_message_once(room: 
     # may not have arrived; here the SMTP server knows).
     unsure = {by_mail[r.mail_id] for r in rows if r.outcome == REPLY_UNCERTAIN}
     assert len(rows) == 8 and sent | unsure == expected and not sent & unsure
+    assert room.run("messages", ROUND).output.count("回复状态不确定") == len(unsure)  # shown to staff
     assert sent <= answered <= expected
 
 
@@ -378,7 +384,8 @@ def test_failed_reply_is_retried_on_the_next_pass_and_sent_once(room: Room, smtp
     room.deliver(client_message("dongcheng@example.gov.cn", "报表", [("东城.xlsx", room.workbook(
         "东城.xlsx", "东城区科技局", **CLEAN))], message_id="retry@m"))
     room.store.replies = ["451 4.3.0 try again later"] * 4  # every try of the first pass
-    room.watch_once()
+    failed = room.run(*room.watch_args("--once"), ok=(1,))  # 1: a reply failed
+    assert "回复失败 1 封" in failed.output
     [row] = room.ledger_rows(Reply)
     assert row.outcome == "failed" and row.tries == 1 and "451" in row.error
     assert room.store.received == [] and room.imap.messages(BUREAU) == []  # the message itself is taken
@@ -387,6 +394,22 @@ def test_failed_reply_is_retried_on_the_next_pass_and_sent_once(room: Room, smtp
     assert row.outcome == REPLY_SENT and row.tries == 2
     room.watch_once()
     assert set(room.replies()) == {"<retry@m>"} and len(room.store.received) == 1
+
+
+def test_mail_server_outage_costs_no_tries_and_the_replies_follow(room: Room) -> None:
+    for n, (unit, address) in enumerate([("东城区科技局", "dongcheng"), ("西山县中小企业局", "xishan")]):
+        room.deliver(client_message(f"{address}@example.gov.cn", "报表", [(f"{unit}.xlsx", room.workbook(
+            f"{n}.xlsx", unit, **CLEAN))], message_id=f"out-{n}@m"))
+    dead = room.watch_args("--once")
+    dead[dead.index("--smtp") + 1] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    for _ in range(6):  # more passes than a reply has tries
+        out = room.run(*dead, ok=(1,))
+    assert "无法连接邮件服务器" in out.output
+    assert room.imap.messages(BUREAU) == [] and len(room.ledger_rows(MailMessage)) == 2  # taken all the same
+    assert [(r.outcome, r.tries) for r in room.ledger_rows(Reply)] == [("due", 0), ("due", 0)]
+    room.watch_once()
+    assert set(room.replies()) == {"<out-0@m>", "<out-1@m>"}
+    assert [(r.outcome, r.tries) for r in room.ledger_rows(Reply)] == [(REPLY_SENT, 1), (REPLY_SENT, 1)]
 
 
 def test_no_reply_option_and_usage_errors(room: Room) -> None:

@@ -320,7 +320,8 @@ from xlperf.cli.round import round_group  # noqa: E402 - registered after the gr
 
 main.add_command(round_group)
 
-from xlperf.cli.watch import remind_command, watch_command  # noqa: E402
+from xlperf.cli.watch import messages_command, remind_command, watch_command  # noqa: E402
 
 round_group.add_command(watch_command)
 round_group.add_command(remind_command)
+round_group.add_command(messages_command)

@@ -18,7 +18,7 @@ import click
 
 from xlperf.cli.round import _actor, _ledger
 
-__all__ = ["remind_command", "watch_command"]
+__all__ = ["messages_command", "remind_command", "watch_command"]
 
 TLS = click.Choice(["ssl", "starttls", "none"])
 
@@ -32,7 +32,7 @@ TLS = click.Choice(["ssl", "starttls", "none"])
 @click.option("--imap", metavar="主机[:端口]", help="收件（IMAP）服务器，如 imap.example.gov.cn:993；也可写在配置文件 [imap] 节。")
 @click.option("--tls", type=TLS, help="收件服务器加密方式：ssl（默认，端口 993）、starttls（端口 143）；none 只用于本机测试。")
 @click.option("--folder", help="监视的文件夹，默认 INBOX。")
-@click.option("--once", is_flag=True, help="只处理一遍当前的邮件后退出（可由计划任务定时运行）。")
+@click.option("--once", is_flag=True, help="只处理一遍当前的邮件后退出（可由计划任务定时运行；连接中断或有回复发送失败时退出码为 1）。")
 @click.option("--interval", type=click.FloatRange(1, 86400), default=60, show_default=True,
               help="两遍之间的间隔秒数。")
 @click.option("--no-reply", "no_reply", is_flag=True, help="只登记，不自动回复。")
@@ -76,13 +76,21 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
             if not once:
                 _echo(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）")
             try:
-                watcher.run(once=once, interval=interval, stop=lambda: bool(stopping))
+                last = watcher.run(once=once, interval=interval, stop=lambda: bool(stopping))
             except MailboxError as exc:
                 raise click.UsageError(str(exc)) from None
             except KeyboardInterrupt:
                 _echo("已停止")
+                return
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if once:
+        failed = sum(1 for r in last.replies if not r.ok)
+        _echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
+              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else ""))
+    # --once from a scheduler: 1 when the pass could not finish (the server dropped the connection)
+    # or a reply failed, so that the scheduler's own alerting notices.
+    sys.exit(1 if once and (last.error or any(not r.ok for r in last.replies)) else 0)
 
 
 @click.command("remind", help="催报：给状态为“未报送”或“退回”的单位发邮件，写明截止日期和尚缺的报表；"
@@ -120,6 +128,24 @@ def remind_command(ctx: click.Context, name: str, smtp: str | None, tls: str | N
         click.echo(f"发送中止：{run.aborted}")
     click.echo(run.summary())
     sys.exit(1 if run.failed else 0)
+
+
+@click.command("messages", help="列出本任务从邮箱收到的邮件：发件人、主题、附件、登记或暂存的原因，以及自动回复的结果"
+               "（含发送失败和“不确定”的回复）。")
+@click.argument("name")
+@click.option("--held", is_flag=True, help="只列出暂存待人工处理的邮件（名单外的发件人、没有附件、自动回复和退信等）。")
+@click.pass_context
+def messages_command(ctx: click.Context, name: str, held: bool) -> None:
+    from xlperf.intake.outbox import message_rows
+    from xlperf.ledger import find_round
+
+    with _ledger(ctx) as ledger:
+        with ledger.session() as session:
+            rnd = find_round(session, name)
+        rows = message_rows(ledger, rnd, held_only=held)
+    for row in rows:
+        click.echo(row.line())
+    click.echo(f"共 {len(rows)} 封" + ("暂存待处理的邮件" if held else "邮件"))
 
 
 def _echo(line: str) -> None:

@@ -108,7 +108,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
         else:
             named.append((attachment.name, attachment.data))
     if not held and not named:
-        held = "邮件中没有可登记的附件" + (f"（{'；'.join(problems)}）" if problems else "")
+        held = "邮件中没有可登记的附件"  # the reasons follow in ``problems``
     outcomes: list[Outcome] = []
     if not held:
         outcomes = intake_files(ledger, rnd, named, source="mail", sender=parsed.sender, actor=actor,

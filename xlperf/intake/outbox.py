@@ -28,6 +28,7 @@ from xlperf.ledger import Ledger
 from xlperf.ledger.mail import checked_of
 from xlperf.ledger.models import (
     HELD,
+    MAIL_HELD,
     REPLY_DUE,
     REPLY_FAILED,
     REPLY_SENDING,
@@ -44,7 +45,7 @@ from xlperf.ledger.rounds import log_event, roster_unit
 from xlperf.mail import SendAborted, SmtpSender, load_reports
 from xlperf.report import write_reports
 
-__all__ = ["MAX_TRIES", "ReplySent", "mark_uncertain", "send_due"]
+__all__ = ["MAX_TRIES", "MessageRow", "ReplySent", "mark_uncertain", "message_rows", "send_due"]
 
 MAX_TRIES = 5
 """Passes that try a failing reply; then it stays failed for staff."""
@@ -57,6 +58,8 @@ class ReplySent:
     to: str
     subject: str
     error: str = ""
+    aborted: bool = False
+    """The SMTP server could not be used at all: nothing more is sent this pass."""
 
     def line(self) -> str:
         if self.ok:
@@ -108,6 +111,7 @@ def send_due(ledger: Ledger, rnd: Round, smtp: SmtpSender, sender: str, now: Cal
                 session.commit()
                 done.append(ReplySent(reply_id, False, reply.recipient, "", f"未能生成回复：{exc}"))
                 continue
+            before = reply.outcome
             reply.outcome, reply.tries = REPLY_SENDING, reply.tries + 1
             reply.subject, reply.message_id = str(message["Subject"]), str(message["Message-ID"])
             reply.recipient = ", ".join(recipients(message))
@@ -115,9 +119,11 @@ def send_due(ledger: Ledger, rnd: Round, smtp: SmtpSender, sender: str, now: Cal
             try:
                 result = smtp.send(message)
             except SendAborted as exc:
-                _finish(session, reply, False, str(exc), actor)
+                # Nothing was handed over (no connection, login refused): not a try of this reply,
+                # so an outage of the mail server never uses up its tries.
+                reply.outcome, reply.tries, reply.error = before, reply.tries - 1, str(exc)
                 session.commit()
-                done.append(ReplySent(reply_id, False, reply.recipient, reply.subject, str(exc)))
+                done.append(ReplySent(reply_id, False, reply.recipient, reply.subject, str(exc), aborted=True))
                 break
             _finish(session, reply, result.ok, result.error, actor)
             session.commit()
@@ -170,3 +176,40 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
         if problems or not reports:
             raise ValueError("；".join(problems) or "没有可回复的审核结果")
         return report_reply(roster, reports, original, sender, now)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One received message as staff see it: what came, what became of it, what was answered."""
+
+    mail: MailMessage
+    replies: tuple[Reply, ...]
+
+    def line(self) -> str:
+        mail = self.mail
+        when = mail.received_at.replace(tzinfo=dt.timezone.utc).astimezone().strftime("%m-%d %H:%M")
+        state = "暂存待处理" if mail.state == MAIL_HELD else "已登记"
+        head = f"#{mail.id} {when} {mail.sender or '（无发件人）'}「{mail.subject or '（无主题）'}」{state}"
+        names = "、".join(str(f.get("name")) for f in json.loads(mail.files or "[]"))
+        parts = [head + (f"：{names}" if names else "")]
+        if mail.reason:
+            parts.append(f"    {mail.reason}")
+        for reply in self.replies:
+            shown = {REPLY_SENT: "已回复", REPLY_FAILED: "回复失败", REPLY_DUE: "待回复",
+                     REPLY_SENDING: "正在回复", REPLY_UNCERTAIN: "回复状态不确定（请人工核实）"}.get(reply.outcome, reply.outcome)
+            parts.append(f"    {shown} {reply.recipient}：{reply.subject}" + (f"（{reply.error}）" if reply.error else ""))
+        return "\n".join(parts)
+
+
+def message_rows(ledger: Ledger, rnd: Round, *, held_only: bool = False) -> list[MessageRow]:
+    """The messages of ``rnd`` taken from the mailbox, oldest first, with their replies."""
+    with ledger.session() as session:
+        query = select(MailMessage).where(MailMessage.round_id == rnd.id)
+        if held_only:
+            query = query.where(MailMessage.state == MAIL_HELD)
+        mails = list(session.scalars(query.order_by(MailMessage.id)))
+        replies: dict[int, list[Reply]] = {}
+        for reply in session.scalars(select(Reply).where(Reply.round_id == rnd.id, Reply.mail_id.is_not(None))
+                                     .order_by(Reply.id)):
+            replies.setdefault(reply.mail_id or 0, []).append(reply)
+    return [MessageRow(m, tuple(replies.get(m.id, ()))) for m in mails]

@@ -68,19 +68,20 @@ class Watcher:
         if uncertain:
             self.log(f"有 {uncertain} 封回复在上次中断时正在发送，可能已送达：不再重发，请人工核实（见台账 replies 表）")
 
-    def run(self, *, once: bool = False, interval: float = 60.0, stop: Callable[[], bool] = lambda: False) -> None:
-        """Passes until ``stop()`` (or one pass with ``once``). A permanent mailbox error
-        (login refused, certificate) is raised: trying again cannot help."""
+    def run(self, *, once: bool = False, interval: float = 60.0,
+            stop: Callable[[], bool] = lambda: False) -> PassResult:
+        """Passes until ``stop()`` (or one pass with ``once``); the last pass's result. A
+        permanent mailbox error (login refused, certificate) is raised: trying again cannot help."""
         try:
             while True:
-                self.one_pass(stop)
+                last = self.one_pass(stop)
                 if once or stop():
-                    return
+                    return last
                 deadline = self.clock.monotonic() + interval
                 while not stop() and self.clock.monotonic() < deadline:
                     self.clock.sleep(min(0.2, deadline - self.clock.monotonic()))
                 if stop():
-                    return
+                    return last
         finally:
             self.close()
 
@@ -91,10 +92,13 @@ class Watcher:
 
     def one_pass(self, stop: Callable[[], bool] = lambda: False) -> PassResult:
         result = PassResult()
-        sender = SmtpSender(self.smtp, rate=self.rate, clock=self.clock) if self.reply and self.smtp else None
+        sender: SmtpSender | None = SmtpSender(self.smtp, rate=self.rate, clock=self.clock) if self.reply and self.smtp else None
+        senders = [sender] if sender is not None else []
         try:
             if sender is not None:
                 result.replies += self._send(sender, None)
+                if any(item.aborted for item in result.replies):
+                    sender = None  # the SMTP server is out: the replies wait for the next pass
             box = self._connected()
             for waiting in box.waiting():
                 if stop():
@@ -109,7 +113,10 @@ class Watcher:
                 else:
                     result.taken += 1
                 if sender is not None and taken.replies:
-                    result.replies += self._send(sender, {taken.mail_id})
+                    sent = self._send(sender, {taken.mail_id})
+                    result.replies += sent
+                    if any(item.aborted for item in sent):
+                        sender = None  # the SMTP server is out: the replies wait for the next pass
         except MailboxError as exc:
             if exc.permanent:
                 raise
@@ -117,8 +124,8 @@ class Watcher:
             self.log(f"{exc}；稍后重新连接")
             self.close()
         finally:
-            if sender is not None:
-                sender.close()
+            for opened in senders:
+                opened.close()
         return result
 
     def _connected(self) -> Mailbox:
