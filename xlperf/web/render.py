@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Any
 
@@ -9,6 +10,7 @@ import jinja2
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 
+from xlperf.ledger.models import local
 from xlperf.web.session import csrf_token, current_user
 
 TITLE = "xlperf 绩效报表收报台"
@@ -20,7 +22,13 @@ def environment() -> jinja2.Environment:
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.globals["site_title"] = TITLE
+    env.filters["when"] = when
     return env
+
+
+def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time as this computer's local time, or — when there is none."""
+    return local(value).strftime(fmt) if value is not None else "—"
 
 
 def render(name: str, **context: Any) -> str:

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
 from xlperf.ledger.checked import submission_checked
+from xlperf.ledger.decisions import ACTION_LABELS
 from xlperf.ledger.history import STATE_LABELS
 from xlperf.ledger.models import CURRENT, Event, Unit
 from xlperf.report import ANNOTATED_SUFFIX, write_annotated, write_json
@@ -50,7 +51,7 @@ def submission_page(request: Request) -> Response:
     status = next((v.status for v in history if v.submission.id == sub.id),
                   view.status_label if view else "未审核")
     return page(request, "submission.html", rnd=rnd, sub=sub, v=view, status=status,
-                status_class=STATUS_CLASSES.get(status, "held"), state=STATE_LABELS.get(sub.state, sub.state),
+                status_class=STATUS_CLASSES.get(status, "held"), state=STATE_LABELS.get(sub.state, sub.state), state_labels=STATE_LABELS, action_labels=ACTION_LABELS,
                 source=SOURCE_LABELS.get(sub.source, sub.source), unit=unit, history=history, events=events,
                 event_labels=EVENT_LABELS, can_decide=sub.state == CURRENT, decisions=DECISIONS,
                 recomputed=RECOMPUTED_NOTE, blank=BLANK, version=__version__, flash=request.query_params.get("msg", ""),
