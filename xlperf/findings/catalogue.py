@@ -31,19 +31,17 @@ class Code:
     """What the unit (or the bureau) should do about it, in Chinese."""
     source: str
     """Where it comes from: 读取 (reading the file), 审核 (a check), 审核公式 (a spec's consistency
-    rule), 汇总 (the roll-up)."""
+    rule), 汇总 (the roll-up), 财政局 (a staff decision in a round)."""
 
 
 class UnknownCode(KeyError):
     """A code used that the catalogue does not list."""
 
 
-_R, _C, _S, _U = "读取", "审核", "审核公式", "汇总"
+_R, _C, _S, _U, _D = "读取", "审核", "审核公式", "汇总", "财政局"
 
 _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- reading the file (xlperf.read) -------------------------------------------------------
-    ("FILE_MISSING", "error", "文件不存在", "文件已被移走或是失效的快捷方式：重新放入后报送", _R),
-    ("FILE_NOT_REGULAR", "error", "不是普通文件", "只报送 Excel 文件本身（不是管道、设备或文件夹）", _R),
     ("FILE_EMPTY", "error", "空文件", "重新从 Excel 另存或导出后报送", _R),
     ("FILE_TOO_LARGE", "error", "文件过大", "删除多余的图片或工作表后重新报送", _R),
     ("FILE_FOREIGN", "error", "不是电子表格", "报送用财政局下发的模板填好的 Excel 文件", _R),
@@ -52,8 +50,9 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("FILE_ENCRYPTED", "error", "文件设置了打开密码", "取消打开密码后重新报送", _R),
     ("ZIP_BOMB", "error", "文件解压后异常庞大", "文件可能是恶意构造的：用模板重新填报", _R),
     ("FILE_UNREADABLE", "error", "文件无法读取", "重新保存后报送；仍不行请联系财政局", _R),
-    ("FILE_TOO_COMPLEX", "error", "文件结构异常复杂", "审核超过时间或内存上限而停止：用模板重新填报，或联系财政局", _R),
-    ("WORKER_CRASHED", "error", "审核进程异常退出", "检查该文件（可能损坏或过大）后重新报送", _R),
+    ("FILE_MISSING", "error", "文件不存在", "文件不存在或是失效的快捷方式：重新复制原文件后报送", _R),
+    ("FILE_NOT_REGULAR", "error", "不是普通文件", "报送 Excel 文件本身（不是管道、设备或快捷方式）", _R),
+    ("FILE_TOO_COMPLEX", "error", "文件结构异常复杂", "文件超出审核的时间或内存限制，可能已损坏或被恶意构造：用模板重新填报", _R),
     ("NOT_XLPERF", "error", "不是模板生成的报表", "使用财政局下发的模板填报", _R),
     ("UNKNOWN_FORM", "error", "未知的表单", "使用财政局下发的模板填报", _R),
     ("RECOMPUTE_FAILED", "error", "无法重算得分", "核对评分表中的数值，或联系财政局", _C),
@@ -62,7 +61,6 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("REQUIRED_MISSING", "error", "必填项未填", "填写该项", _C),
     ("WRONG_TYPE", "error", "数据类型错误", "按单元格要求填写数字、日期或年份", _C),
     ("NUMBER_INVALID", "error", "数值无效或过大", "填写正确的数值（文件可能被其他工具改动过）", _C),
-    ("TEXT_UNENCODABLE", "warning", "文字含无法编码的字符", "检查该处文字（已替换为 \ufffd）后重新报送", _C),
     ("CHOICE_INVALID", "error", "不是可选项", "从下拉列表中选择", _C),
     ("OUT_OF_RANGE", "error", "数值超出范围", "核对数值是否在允许范围内", _C),
     ("TOO_MANY_DECIMALS", "warning", "金额小数位过多", "金额保留两位小数", _C),
@@ -70,6 +68,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("ROW_INCOMPLETE", "warning", "表格行未填完整", "补全该行，或清除不用的行", _C),
     ("DATE_OUTSIDE_YEAR", "warning", "日期不在预算年度内", "核对日期和年度", _C),
     ("HTML_IN_TEXT", "warning", "文本含网页代码", "删除复制进来的网页代码，只保留文字", _C),
+    ("TEXT_UNENCODABLE", "warning", "文本含无法识别的字符", "重新输入该单元格的文字（无法识别的字符已显示为 �）", _C),
     ("FORMULA_TEXT", "warning", "文本像公式", "去掉开头的等号等符号，按文字填写", _C),
     # -- consistency (xlperf.checks.consistency, and the specs' rules) ----------------------------
     ("CONSISTENCY", "error", "审核公式不通过", "核对所涉两项，改正填错的一项（各规则以自己的代码报告）", _C),
@@ -121,6 +120,10 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- the roll-up (xlperf.rollup) ------------------------------------------------------------------
     ("UNIT_NOT_IN_ROSTER", "warning", "单位不在名单中", "核对单位名称，或将该单位补入名单", _U),
     ("ROLLUP_FAILED", "error", "汇总时出错", "重新保存后报送，或联系财政局", _U),
+    ("WORKER_CRASHED", "error", "审核进程异常退出", "检查该文件（可能损坏或过大）后重新报送", _U),
+    # -- staff decisions in a collection round (xlperf.ledger.decisions) ------------------------------
+    ("STAFF_RETURNED", "error", "财政局退回", "按退回理由修改后重新报送", _D),
+    ("STAFF_VOIDED", "error", "财政局已作废", "该报表不再计入：如有疑问请联系财政局", _D),
 )
 
 CATALOGUE: dict[str, Code] = {row[0]: Code(*row) for row in _TABLE}

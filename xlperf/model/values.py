@@ -17,7 +17,7 @@ from xlperf.form.excelmath import excel_round, usable_number
 BLANK = "空白"
 """How a message shows an empty cell."""
 
-__all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell", "unusable_number",
+__all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell",
            "show_amount", "show_percent"]
 
 
@@ -38,7 +38,8 @@ def as_number(value: object) -> float | None:
 
 def unusable_number(value: object) -> bool:
     """A number in a cell that no form holds: NaN, infinite, or 10^15 and more."""
-    return as_number(value) is None and isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    return (as_number(value) is None and isinstance(value, int | float | Decimal)
+            and not isinstance(value, bool))
 
 
 def cell_text(value: object) -> str:

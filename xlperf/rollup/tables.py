@@ -245,7 +245,7 @@ def _missing_rows(roster: Roster | None, entries: Sequence[Entry],
             continue
         files = sorted(set(rejected.get(unit.code, [])))
         state = f"报表被退回：{'、'.join(files)}" if files else "未收到报表"
-        yield unit.code, unit.name, unit.dept, unit.contact or None, unit.email or None, state
+        yield unit.code, unit.name, unit.dept, unit.contact or None, "; ".join(unit.addresses) or None, state
 
 
 def _duplicate_rows(entries: Sequence[Entry], names: dict[int, str]) -> Iterable[tuple[Any, ...]]:
