@@ -4,8 +4,10 @@ texts, defined names, field map, sheets, version and protection.
 The expected formulas are built from the layout exactly as the template writer builds them (the
 rule kind's formula text over the cells of its operands) and compared after normalising what
 spreadsheet programs change when they re-save a file without changing its meaning: ``$``,
-spaces, letter case, quotes around sheet names, the ``_xlfn.`` prefix and a sheet qualifier
-naming the formula's own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``).
+spaces, letter case, quotes around sheet names, the ``_xlfn.`` prefix, a sheet qualifier
+naming the formula's own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``) and the
+spelling of number constants (Gnumeric writes ``0.899999999999999999978`` for ``0.9``; constants
+are compared to 12 significant digits, ``5``, ``5.0`` and ``5E0`` alike).
 
 Interplay with ``scores``: ``FORMULA_OVERWRITTEN`` is reported for every computed cell that
 holds a plain value, right or wrong; whether the value is wrong is ``SCORE_MISMATCH``,
@@ -51,9 +53,13 @@ _TOKEN = re.compile(
     r"|'((?:[^']|'')+)'!"            # a quoted sheet qualifier
     r"|([^\W\d][\w.]*)!"             # an unquoted sheet qualifier
     r"|(\s+|\$)"                     # spaces and absolute markers: dropped
+    r"|(?<![\w$.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![\w.(])"  # a number constant
     r"|(.)",                         # anything else: upper-cased
     re.S,
 )
+NUMBER_DIGITS = 12
+"""Significant digits a number constant is compared to: Gnumeric writes 0.9 as
+0.899999999999999999978 and 0.05 as 0.0500000000000000000007 (equal to 1e-12 relative)."""
 
 
 def normalise_formula(text: str, sheet: str) -> str:
@@ -61,12 +67,14 @@ def normalise_formula(text: str, sheet: str) -> str:
     here = sheet.upper()
     out = []
     for m in _TOKEN.finditer(text.lstrip("=").strip()):
-        quoted, bare, dropped, other = m.groups()
+        quoted, bare, dropped, constant, other = m.groups()
         if quoted is not None or bare is not None:
             name = (quoted.replace("''", "'") if quoted is not None else bare).upper()
             out.append("" if name == here else name + "!")
         elif dropped is not None:
             continue
+        elif constant is not None:
+            out.append(f"{float(constant):.{NUMBER_DIGITS}g}".upper())
         elif other is not None:
             out.append(other.upper())
         else:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["RecalcError", "RecalcUnavailable", "recalculate", "recalculate_or_copy", "soffice_path"]
+__all__ = ["RecalcError", "RecalcUnavailable", "check_names", "recalculate", "recalculate_or_copy", "soffice_path"]
 
 _PROFILE_XCU = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -74,7 +74,7 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
         )
     outdir = Path(outdir)
     outputs = {f: outdir / f"{f.stem}.{fmt}" for f in inputs}
-    _check_names(inputs, outputs)
+    check_names(inputs, outputs)
     outdir.mkdir(parents=True, exist_ok=True)
     for out in outputs.values():
         # A stale output from an earlier run would pass for a fresh one.
@@ -113,7 +113,8 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
     return outputs
 
 
-def _check_names(inputs: Sequence[Path], outputs: dict[Path, Path]) -> None:
+def check_names(inputs: Sequence[Path], outputs: dict[Path, Path]) -> None:
+    """Refuse missing inputs, outputs that would overwrite each other, and an output onto its input."""
     missing = [str(f) for f in inputs if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")
