@@ -6,6 +6,7 @@ openpyxl the way a unit might (protection removed, then a unit, label, weight or
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signature import (
     KEY_ENV,
     KEY_FILE_ENV,
+    KEY_ID_ROW,
     SIGNATURE_ROW,
+    SIGNED_ROW,
     UNVERIFIED_NOTE,
     SigningKeyError,
     load_key,
@@ -249,12 +252,51 @@ def test_locked_label_weight_or_prefilled_value_edited_fails(cycle: dict[str, An
 
 
 def test_deleted_signature_and_another_key(cycle: dict[str, Any]) -> None:
-    unsigned = check_file(tampered(cycle, "unsigned", lambda wb: set_meta(wb, SIGNATURE_ROW, None)), key=KEY)
-    assert {c for c, *_ in codes(unsigned)} == {"SIGNATURE_MISSING"}
-    assert unsigned.warnings and not [f for f in unsigned.errors if f.code in MINE]
+    path = tampered(cycle, "unsigned", lambda wb: set_meta(wb, SIGNATURE_ROW, None))
+    unsigned = check_file(path, key=KEY)
+    assert codes(unsigned) == {("SIGNATURE_MISSING", "error", "自评表", "A1")}
+    assert unsigned.status == REJECTED
+    # blank unsigned templates handed out on purpose: a warning only
+    allowed = check_file(path, key=KEY, allow_unsigned=True)
+    assert codes(allowed) == {("SIGNATURE_MISSING", "warning", "自评表", "A1")}
+    assert allowed.status == ACCEPTED_WITH_WARNINGS
     other = check_file(cycle["se_return"], key=OTHER_KEY)
     finding, = [f for f in other.findings if f.code in MINE]
     assert finding.code == "SIGNATURE_MISMATCH" and "密钥" in finding.message
+
+
+def test_signature_rows_removed_and_unit_changed_is_rejected(cycle: dict[str, Any]) -> None:
+    """Observed: a unit strips another unit's signed file of its signature and writes its own name."""
+    def forged(wb: Workbook) -> None:
+        ws = wb["_xlperf"]
+        rows = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value in (SIGNATURE_ROW, KEY_ID_ROW, SIGNED_ROW)]
+        assert len(rows) == 3
+        for r in reversed(rows):
+            ws.delete_rows(r)
+        set_key(wb, "unit_name", "西山县中小企业局")
+        set_meta(wb, "unit", "西山县中小企业局")
+
+    checked = check_file(tampered(cycle, "forged", forged), key=KEY)
+    assert codes(checked) == {("SIGNATURE_MISSING", "error", "自评表", "A1")}
+    assert checked.status == REJECTED and checked.unit == "西山县中小企业局"
+
+
+def test_file_renamed_after_another_roster_unit_is_a_warning_naming_both(cycle: dict[str, Any]) -> None:
+    folder = cycle["root"] / "renamed"
+    folder.mkdir(exist_ok=True)
+    renamed = shutil.copy(cycle["se_return"], folder / f"自评表_{OFFICE}.xlsx")
+    own = shutil.copy(cycle["se_return"], folder / f"自评表_{UNIT}_{PROJECT}.xlsx")
+    checked = check_file(Path(renamed), key=KEY, roster=cycle["roster"])
+    finding, = [f for f in checked.findings if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    assert (finding.severity, finding.field, finding.expected, finding.found) == ("warning", "unit_name", OFFICE, UNIT)
+    assert OFFICE in finding.message and UNIT in finding.message
+    assert not [f for f in check_file(Path(own), key=KEY, roster=cycle["roster"]).findings
+                if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    assert not [f for f in check_file(Path(renamed), key=KEY).findings if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    roster_csv = cycle["root"] / "名单.csv"
+    result = CliRunner().invoke(main, ["check", str(folder), "--roster", str(roster_csv)],
+                                env={KEY_ENV: KEY.decode()})
+    assert result.output.count("FILE_NAME_UNIT_MISMATCH") == 1, result.output
 
 
 def test_no_key_a_clear_notice_and_no_false_error(cycle: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -436,8 +478,6 @@ def test_edited_signature_rows_and_odd_values_never_raise(cycle: dict[str, Any])
 
 
 def test_other_forms_in_the_declarations_folder_are_counted_once(cycle: dict[str, Any], tmp_path: Path) -> None:
-    import shutil
-
     folder = tmp_path / "mixed"
     shutil.copytree(cycle["decls"], folder)
     shutil.copy(cycle["se_return"], folder / "自评表.xlsx")

@@ -7,6 +7,7 @@ from xlperf.checks import (
     crossform,
     dates,
     fields,
+    identity,
     indicators,
     scores,
     signature,
@@ -24,6 +25,7 @@ CHECKS: tuple[Check, ...] = (
     *scores.CHECKS,
     *tamper.CHECKS,
     *signature.CHECKS,
+    *identity.CHECKS,
     *crossform.CHECKS,
 )
 

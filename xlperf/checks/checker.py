@@ -31,6 +31,7 @@ from xlperf.form.signature import (
 from xlperf.form.spec import builtin_forms
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
 from xlperf.read.reader import ReadError, Return, Value, read_return
+from xlperf.read.roster import Roster
 
 if TYPE_CHECKING:
     from xlperf.cycle.declared import DeclarationIndex
@@ -38,10 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
-def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None, *,
+               roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
-    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with."""
+    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with;
+    ``roster``: units expected to report; ``allow_unsigned``: with a key, an unsigned return is
+    only a warning (blank unsigned templates handed out on purpose)."""
     try:
         ret = read_return(path)
     except ReadError as exc:
@@ -53,10 +57,11 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
         return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[Finding(
             "UNKNOWN_FORM", "error",
             f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
-    return check_return(ret, key, against)
+    return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
 
 
-def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None, *,
+                 roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
@@ -73,7 +78,8 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
     if signing_key is None and has_signature(ret):
         checked.notes.append(UNVERIFIED_NOTE)
     ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed,
-                  signing_key=signing_key, declarations=against)
+                  signing_key=signing_key, declarations=against, roster=roster,
+                  allow_unsigned=allow_unsigned)
     for check in CHECKS:
         ctx.current = check
         try:

@@ -136,8 +136,13 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
               help="绩效目标申报表所在文件夹：自评表、评价报告的目标须与同一单位、项目、年度审核通过的申报表一致。")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
+@click.option("--allow-unsigned", is_flag=True,
+              help="配置了签名密钥时，没有签名的报表只作提示而不是错误（确实下发过未签名的空白模板时使用）。")
+@click.option("--roster", "roster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单：文件名写的是名单中另一个单位时给出提示。")
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
-                  against_dir: Path | None, key_file: Path | None) -> None:
+                  against_dir: Path | None, key_file: Path | None, allow_unsigned: bool,
+                  roster_file: Path | None) -> None:
     from xlperf.checks.checker import check_file
     from xlperf.cli.console import (
         finding_line,
@@ -152,6 +157,14 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     if not files:
         raise click.UsageError(no_returns_message(others))
     key = _signing_key(key_file)
+    roster = None
+    if roster_file is not None:
+        from xlperf.read.roster import RosterError, read_roster
+
+        try:
+            roster = read_roster(roster_file)
+        except RosterError as exc:
+            raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
     against = None
     if against_dir is not None:
         from xlperf.cycle import DeclarationIndex
@@ -161,7 +174,8 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     with click.progressbar(files, label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
         for path in bar:
-            results.append(check_file(path, key=key, against=against))
+            results.append(check_file(path, key=key, against=against, roster=roster,
+                                      allow_unsigned=allow_unsigned))
     if report_dir is not None:
         from xlperf.report import write_batch_reports
 
