@@ -13,11 +13,13 @@ from xlperf.checks import (
     signature,
     tamper,
     text,
+    types,
 )
 from xlperf.checks.base import Check, Context
 
 CHECKS: tuple[Check, ...] = (
     *fields.CHECKS,
+    *types.CHECKS,
     *consistency.CHECKS,
     *dates.CHECKS,
     *text.CHECKS,

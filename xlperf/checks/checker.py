@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xlperf.checks import CHECKS, Context
+from xlperf.checks.taint import tainted_by, without_follow_ons
+from xlperf.checks.types import wrong_typed_keys
 from xlperf.findings import Checked, Finding
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
@@ -73,6 +75,10 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
     except RuleError as exc:
         checked.findings.append(Finding("RECOMPUTE_FAILED", "error", f"无法重算得分：{exc}"))
         return checked
+    # A value of the wrong type feeds no figure and no other check (see checks.taint).
+    unusable = wrong_typed_keys(layout, inputs)
+    tainted = tainted_by(layout, unusable)
+    recomputed = {k: v for k, v in recomputed.items() if k not in tainted}
     checked.scores = recomputed
     signing_key = _signing_key(key, checked.notes)
     if signing_key is None and has_signature(ret):
@@ -87,7 +93,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
         except Exception as exc:  # noqa: BLE001 - a faulty check must not hide the others
             ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
                      code="CHECK_FAILED", severity="warning")
-    checked.findings = ctx.findings
+    checked.findings = without_follow_ons(ctx.findings, unusable, tainted, {"WRONG_TYPE"})
     return checked
 
 

@@ -21,8 +21,8 @@ def _unit_inside(ctx: Context) -> tuple[str | None, str]:
         value = ctx.inputs.get(key)
         if key in ctx.layout.cells and isinstance(value, str) and value.strip():
             return key, value.strip()
-    key = next((k for k in UNIT_KEYS if k in ctx.layout.cells), None)
-    return key, (ctx.ret.meta_unit or "").strip()
+    place = next((k for k in UNIT_KEYS if k in ctx.layout.cells), None)
+    return place, (ctx.ret.meta_unit or "").strip()
 
 
 def units_named(file_stem: str, units: tuple[RosterUnit, ...]) -> list[RosterUnit]:
