@@ -24,8 +24,8 @@ from bench_read import make_variants, recalculated
 from xlperf.checks.checker import check_file, check_return
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
+from xlperf.read import read_return
 from xlperf.read.guard import inspect_file
-from xlperf.read.reader import read_return
 from xlperf.report import write_batch_reports
 
 

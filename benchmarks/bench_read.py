@@ -36,8 +36,8 @@ from python_calamine import CalamineWorkbook
 from xlperf.excel.fill import fill_workbook
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import Field
+from xlperf.read import read_return
 from xlperf.read.guard import inspect_file
-from xlperf.read.reader import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("项目", "资金", "绩效", "目标", "完成", "按计划", "服务", "企业", "满意度", "年度", "管理",

@@ -227,8 +227,8 @@ def stages(files: Sequence[Path]) -> dict[str, float]:
     from xlperf.checks.checker import check_file, check_return
     from xlperf.form.evaluate import evaluate
     from xlperf.form.layout import builtin_layout
+    from xlperf.read import read_return
     from xlperf.read.guard import inspect_file
-    from xlperf.read.reader import read_return
     from xlperf.rollup import record_of
 
     returns = [read_return(p) for p in files]

@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 
 from xlperf.checks.indicators import _parse, parse_value
 from xlperf.form.layout import builtin_layout, layout_form, per_layout
+from xlperf.form.metasheet import parse_meta
 from xlperf.form.rules import KINDS, RuleError
 from xlperf.form.spec import get_form
-from xlperf.read import reader as read_mod
-from xlperf.read.reader import META_SHEET, read_return
+from xlperf.read import META_SHEET, container, read_return
+from xlperf.read.book import Book
+from xlperf.read.fieldmap import cached_field_map
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"
@@ -34,7 +36,7 @@ def meta_cells(path: Path) -> dict[tuple[str, str], object]:
 
 def test_field_map_from_cache_equals_a_fresh_parse() -> None:
     first, again = read_return(TEMPLATE), read_return(TEMPLATE)
-    meta, field_map = read_mod._read_meta(meta_cells(TEMPLATE), META_SHEET)
+    meta, field_map = parse_meta(meta_cells(TEMPLATE), META_SHEET)
     assert first.field_map == again.field_map == field_map and first.meta == again.meta == meta
     # every return gets its own dicts: changing one changes no other, nor the cache
     assert first.field_map is not again.field_map and first.meta is not again.meta
@@ -55,16 +57,16 @@ def test_changed_meta_sheet_is_not_served_from_the_cache(tmp_path: Path) -> None
     wb.save(path)
     moved = read_return(path)
     assert moved.field_map["budget_city"].cell == "H99" != old
-    assert (moved.meta, moved.field_map) == read_mod._read_meta(meta_cells(path), META_SHEET)
+    assert (moved.meta, moved.field_map) == parse_meta(meta_cells(path), META_SHEET)
     assert read_return(TEMPLATE).field_map["budget_city"].cell == old
 
 
 def test_cache_key_tells_types_apart() -> None:
     def meta_of(value: object) -> dict[str, str]:
-        book = read_mod._Book(sheets=[META_SHEET], hidden=[], cells={}, formulas={}, no_cache=set(),
+        book = Book(sheets=[META_SHEET], hidden=[], cells={}, formulas={}, no_cache=set(),
                               errors={}, names={})
         book.add_sheet_cells(META_SHEET, {(META_SHEET, "A1"): "version", (META_SHEET, "B1"): value})
-        return read_mod._field_map(book, META_SHEET)[0]
+        return cached_field_map(book, META_SHEET)[0]
 
     # 1.0 == True == 1 in Python, and hash alike; they read as different texts
     assert meta_of(1.0) == {"version": "1"}
@@ -73,7 +75,7 @@ def test_cache_key_tells_types_apart() -> None:
 
 
 def test_meta_sheet_cells_merge_like_the_book() -> None:
-    book = read_mod._Book(sheets=[], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
+    book = Book(sheets=[], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
     book.add_sheet_cells("S", {("S", "A1"): "a", ("S", "B1"): "b"})
     book.add_sheet_cells("S", {("S", "B1"): "c"})  # a repeated sheet name
     assert book.sheet_cells["S"] == {k: v for k, v in book.cells.items() if k[0] == "S"}
@@ -88,7 +90,7 @@ _PROTECTION_PARTS = st.lists(st.sampled_from([
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(_PROTECTION_PARTS)
 def test_protection_search_agrees_with_scanning_everything(data: bytes) -> None:
-    assert read_mod._protected(data) == (read_mod._PROTECTION.search(data) is not None)
+    assert container.is_protected(data) == (container._PROTECTION.search(data) is not None)
 
 
 def test_rule_tree_cache_keys_by_value_and_type() -> None:

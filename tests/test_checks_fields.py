@@ -25,7 +25,8 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.findings import Checked
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import NAME_PREFIX, builtin_forms
+from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.spec import builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

@@ -28,7 +28,7 @@ from xlperf.excel.template import write_template
 from xlperf.findings import Checked, Finding
 from xlperf.form.layout import builtin_layout, layout_form
 from xlperf.form.spec import builtin_forms, load_spec
-from xlperf.read.reader import read_return
+from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

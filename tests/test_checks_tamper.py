@@ -23,13 +23,13 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import scores, tamper
 from xlperf.checks.checker import check_file
-from xlperf.checks.tamper import normalise_formula, template_formulas
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.findings import Checked
+from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
-from xlperf.read.reader import read_return
+from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

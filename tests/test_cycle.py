@@ -25,18 +25,10 @@ from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signature import (
-    KEY_ENV,
-    KEY_FILE_ENV,
-    KEY_ID_ROW,
-    SIGNATURE_ROW,
-    SIGNED_ROW,
-    UNVERIFIED_NOTE,
-    SigningKeyError,
-    load_key,
-)
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import read_return
+from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
+from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
+from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 
 KEY = b"test-signing-key-0123456789abcdef"
@@ -472,8 +464,9 @@ def test_edited_signature_rows_and_odd_values_never_raise(cycle: dict[str, Any])
     checked = check_file(tampered(cycle, "odd", odd, source="er_return"), key=KEY, against=cycle["index"])
     assert "CHECK_FAILED" not in {f.code for f in checked.findings}
     # The year typed as text: the template's year (meta) still finds the declaration.
-    assert {f for f in codes(checked) if f[0] == "TARGET_CHANGED"} == {
-        at("TARGET_CHANGED", "error", ER, "goal1_target"), at("TARGET_CHANGED", "error", ER, "goal2_evidence")}
+    # A target typed as text is WRONG_TYPE and feeds no other check (no TARGET_CHANGED from it).
+    assert {f for f in codes(checked) if f[0] == "TARGET_CHANGED"} == {at("TARGET_CHANGED", "error", ER, "goal2_evidence")}
+    assert ("WRONG_TYPE", "goal1_target") in {(f.code, f.field) for f in checked.findings}
     assert "SIGNATURE_MISMATCH" in {c for c, *_ in codes(checked)}
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from xlperf.read import ReadError, read_return
 from xlperf.read.guard import MiB, UnsafeFile, inspect_file, parse_xml
-from xlperf.read.reader import ReadError, read_return
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates_xlsx" / "self_evaluation.xlsx"

@@ -1,4 +1,4 @@
-"""xlperf.read.reader: returns made from the committed templates read back by key, in every format.
+"""xlperf.read: returns made from the committed templates read back by key, in every format.
 
 One module fixture fills the sample of every form (and a few variants) with openpyxl,
 recalculates them with LibreOffice in one call, then converts the recalculated files to .xls and
@@ -26,9 +26,13 @@ from xlperf.excel.recalc import recalculate
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
 from xlperf.form.spec import builtin_forms
-from xlperf.read import reader as read_mod
+from xlperf.read import ReadError, Return, read_return
+from xlperf.read import xlsx as xlsx_mod
+from xlperf.read.book import Book
+from xlperf.read.cells import SheetSink
+from xlperf.read.fastsheet import Fallback, sheet_fast, strings_fast
 from xlperf.read.guard import inspect_file
-from xlperf.read.reader import ReadError, Return, read_return
+from xlperf.read.treesheet import sheet_tree, strings_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -210,7 +214,7 @@ def test_fast_and_tree_readers_agree(files: Files) -> None:
     paths = [*files.recalc.values(), *files.filled.values(), *TEMPLATES.glob("*.xlsx")]
     for path in paths:
         kind = inspect_file(path)
-        assert read_mod._read_xlsx(kind, fast=True) == read_mod._read_xlsx(kind, fast=False), path
+        assert xlsx_mod.read_xlsx(kind, fast=True) == xlsx_mod.read_xlsx(kind, fast=False), path
 
 
 SHEET = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -246,14 +250,14 @@ def test_sheet_parts_by_hand(prefix: str) -> None:
                 strings = text
     results = []
     for fast in (True, False):
-        book = read_mod._Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={},
+        book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={},
                               names={})
         if fast:
-            ss = read_mod._strings_fast(strings.encode())
+            ss = strings_fast(strings.encode())
         else:
-            ss = read_mod._strings_tree(strings.encode())
-        sink = read_mod._SheetSink("S", ss, book)
-        (read_mod._sheet_fast if fast else read_mod._sheet_tree)(sheet.encode(), sink)
+            ss = strings_tree(strings.encode())
+        sink = SheetSink("S", ss, book)
+        (sheet_fast if fast else sheet_tree)(sheet.encode(), sink)
         sink.finish()
         results.append(book)
     fast_book, tree_book = results
@@ -278,13 +282,13 @@ def test_sheet_parts_by_hand(prefix: str) -> None:
 
 def test_fast_path_falls_back_on_comments() -> None:
     sheet = SHEET.replace("<row r=\"3\">", "<!-- <c r=\"Z9\"><v>1</v></c> --><row r=\"3\">")
-    book = read_mod._Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={},
+    book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={},
                           names={})
-    sink = read_mod._SheetSink("S", read_mod._strings_tree(STRINGS.encode()), book)
-    with pytest.raises(read_mod._Fallback):
-        read_mod._sheet_fast(sheet.encode(), sink)
+    sink = SheetSink("S", strings_tree(STRINGS.encode()), book)
+    with pytest.raises(Fallback):
+        sheet_fast(sheet.encode(), sink)
     sink.reset()
-    read_mod._sheet_tree(sheet.encode(), sink)
+    sheet_tree(sheet.encode(), sink)
     sink.finish()
     assert ("S", "Z9") not in book.cells and book.cells[("S", "B3")] == 3.5
 
@@ -338,7 +342,7 @@ def test_huge_grids_and_sheets_are_refused(files: Files, monkeypatch: pytest.Mon
         read_return(files.far_xls)
     assert info.value.code == "FILE_TOO_LARGE"
     assert "far.xls" in info.value.message and "65536" in info.value.message
-    monkeypatch.setattr(read_mod, "MAX_ELEMENTS", 100)
+    monkeypatch.setattr(xlsx_mod, "MAX_ELEMENTS", 100)
     with pytest.raises(ReadError) as info:
         read_return(files.recalc["self_evaluation"])
     assert info.value.code == "FILE_TOO_LARGE"

@@ -26,8 +26,9 @@ from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import ALERT_FILL, SUMMARY_SHEET
 from xlperf.findings import Checked, Finding
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import NAME_PREFIX, builtin_forms
-from xlperf.read.reader import read_return
+from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.spec import builtin_forms
+from xlperf.read import read_return
 from xlperf.report import ANNOTATED_SUFFIX, render_html, write_annotated, write_json, write_reports
 
 SCRIPT = "<script>alert('x')</script>"

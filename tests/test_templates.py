@@ -14,9 +14,10 @@ from openpyxl.utils import get_column_letter
 
 from xlperf.cli import main
 from xlperf.excel.regen import TEMPLATES_DIR
-from xlperf.excel.template import META_SHEET, TemplateError, TemplateOptions, write_template
+from xlperf.excel.template import TemplateError, TemplateOptions, write_template
 from xlperf.form.layout import FormLayout, builtin_layout
-from xlperf.form.spec import NAME_PREFIX, builtin_forms
+from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
+from xlperf.form.spec import builtin_forms
 
 FORMS = sorted(builtin_forms())
 SHARED_FUNCTIONS = {

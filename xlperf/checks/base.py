@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from xlperf.findings import Finding, Severity
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
-from xlperf.read.reader import Return, Value
+from xlperf.read import Return, Value
 from xlperf.read.roster import Roster
 
 if TYPE_CHECKING:

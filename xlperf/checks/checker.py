@@ -4,10 +4,10 @@ Whatever goes wrong with one file becomes a finding on that file; nothing here r
 batch always accounts for every input.
 
 Two optional inputs reach the checks through the :class:`Context`: ``key``, the signing key
-(default :data:`xlperf.form.signature.FROM_ENV`: ``XLPERF_SIGNING_KEY`` / ``XLPERF_KEY_FILE`` when set,
+(default :data:`xlperf.form.signkeys.FROM_ENV`: ``XLPERF_SIGNING_KEY`` / ``XLPERF_KEY_FILE`` when set,
 so that every caller, e.g. the roll-up, verifies signatures once the bureau configures a key;
 None: not verified), and ``against``, an index of accepted declarations (``check --against``).
-A signed return checked without a key gets the note :data:`xlperf.form.signature.UNVERIFIED_NOTE`.
+A signed return checked without a key gets the note :data:`xlperf.form.signkeys.UNVERIFIED_NOTE`.
 """
 
 from __future__ import annotations
@@ -17,22 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xlperf.checks import CHECKS, Context
+from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import tainted_by, without_follow_ons
 from xlperf.checks.types import wrong_typed_keys
 from xlperf.findings import Checked, Finding
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
 from xlperf.form.rules import RuleError
-from xlperf.form.signature import (
-    FROM_ENV,
-    UNVERIFIED_NOTE,
-    SigningKeyError,
-    has_signature,
-    key_from_env,
-)
+from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
 from xlperf.form.spec import builtin_forms
+from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
-from xlperf.read.reader import ReadError, Return, Value, read_return
 from xlperf.read.roster import Roster
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ import math
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.indicators import Row, indicator_tables, table_rows
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 UNIT_KEY = "unit_name"
 PROJECT_KEY = "project_name"

@@ -22,7 +22,7 @@ from xlperf.checks.fields import is_blank
 from xlperf.form.alerts import POSITIVE_OPS, REVERSE_OPS
 from xlperf.form.layout import OPERATORS, FormLayout, per_layout
 from xlperf.form.spec import TableColumn, TableSection
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 # --------------------------------------------------------------------------- conventions
 

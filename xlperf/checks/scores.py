@@ -36,9 +36,10 @@ from xlperf.checks.fields import is_blank
 from xlperf.form.alerts import REVERSE_OPS
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
-from xlperf.form.spec import NAME_PREFIX, Calc, ScoreBlock, ScoreRow, TableSection
-from xlperf.read.reader import Value
+from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.read import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
 OUTPUT_BLOCK = "output"

@@ -1,6 +1,7 @@
 """Signature checks: a return must still be the template the finance bureau issued to the unit.
 
-Run only when a signing key reaches the check (``ctx.signing_key``; see :mod:`xlperf.form.signature`):
+What is signed is :mod:`xlperf.form.signature`'s; this module verifies it on a return as read
+(:func:`verify`). The checks run only when a signing key reaches them (``ctx.signing_key``):
 without one, nothing is reported here and the checker notes on each signed return that its
 signature was not verified. With a key:
 
@@ -17,9 +18,25 @@ signature was not verified. With a key:
 
 from __future__ import annotations
 
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 from xlperf.checks.base import Check, Context
 from xlperf.form.layout import FormLayout
-from xlperf.form.signature import Difference, Verdict, fixed_changes, shown, verify
+from xlperf.form.signature import (
+    KEY_ID_ROW,
+    SIGNATURE_ROW,
+    SIGNED_ROW,
+    expected_fixed,
+    mac,
+    signed_content,
+    squeeze,
+)
+from xlperf.form.signkeys import key_id
+from xlperf.read import Return, Value
 
 MAX_VALUE_FINDINGS = 10
 """Locked values named one by one; the rest are counted in the last finding."""
@@ -27,6 +44,81 @@ UNIT_KEYS = ("unit_name",)
 """Keys (also with a p<n>_ prefix) that hold the unit's name: a changed unit is reported there."""
 
 _REISSUE = "请使用财政局下发给本单位的模板重新填报，不要撤销工作表保护或修改锁定的内容"
+
+# -- verifying the signature --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """One part of the signed content that differs from what was signed."""
+
+    part: str
+    """``unit``, ``year``, ``form``, ``version``, ``value`` (then ``key``), ``texts`` or ``formulas``."""
+    signed: str | None
+    found: str | None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    """``unsigned``, ``valid`` or ``invalid``."""
+    other_key: bool = False
+    """Signed with another key (the key ids differ and the signed content does not verify)."""
+    meta_altered: bool = False
+    """The signature rows themselves were edited (the stored content does not verify)."""
+    differences: list[Difference] = field(default_factory=list)
+
+
+def has_signature(ret: Return) -> bool:
+    return bool(ret.meta.get(SIGNATURE_ROW, "").strip())
+
+
+def verify(ret: Return, layout: FormLayout, key: bytes) -> Verdict:
+    """Recompute the signature of ``ret`` with ``key``; on a mismatch, say what differs."""
+    signature = ret.meta.get(SIGNATURE_ROW, "").strip().lower()
+    if not signature:
+        return Verdict("unsigned")
+    try:
+        stored = json.loads(ret.meta.get(SIGNED_ROW, ""))
+    except ValueError:
+        stored = None
+    if not _well_formed(stored):
+        return Verdict("invalid", meta_altered=True)
+    content = signed_content(ret, layout, stored["values"], stored.get("formulas"))
+    if hmac.compare_digest(mac(key, content), signature):
+        return Verdict("valid")
+    if not hmac.compare_digest(mac(key, stored), signature):
+        other = ret.meta.get(KEY_ID_ROW, "").strip() not in ("", key_id(key))
+        return Verdict("invalid", other_key=other, meta_altered=not other)
+    return Verdict("invalid", differences=_differences(stored, content))
+
+
+def _well_formed(stored: object) -> bool:
+    """Whether the ``signed`` row parsed into content of the shape :func:`signed_content` makes."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("values"), dict):
+        return False
+    values = stored["values"]
+    return (all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in values.items())
+            and all(isinstance(stored.get(p), str | None) for p in ("form", "version", "year", "unit", "texts", "formulas")))
+
+
+def _differences(signed: Mapping[str, Any], found: Mapping[str, Any]) -> list[Difference]:
+    out = [Difference(part, signed.get(part), found.get(part))
+           for part in ("form", "version", "year", "unit") if signed.get(part) != found.get(part)]
+    values, now = signed["values"], found["values"]
+    out += [Difference("value", values[k], now.get(k), k) for k in sorted(values) if values[k] != now.get(k)]
+    out += [Difference(part, None, None) for part in ("texts", "formulas") if signed.get(part) != found.get(part)]
+    return out
+
+
+def fixed_changes(ret: Return, layout: FormLayout) -> list[tuple[str, str, str, str]]:
+    """(sheet, A1, form's text, file's text) of fixed cells that differ from the form."""
+    return [(s, a1, text, squeeze(ret.cells.get((s, a1)))) for (s, a1), text in expected_fixed(layout).items()
+            if squeeze(ret.cells.get((s, a1))) != text]
+
+
+def shown(value: Value | str | None) -> str:
+    return "空白" if value in (None, "") else str(value)
+
 
 _VERDICTS: list[tuple[Context, Verdict | None]] = []
 

@@ -1,13 +1,9 @@
 """Checks that a return is still the template it was made from: formulas, fixed weights and
 texts, defined names, field map, sheets, version and protection.
 
-The expected formulas are built from the layout exactly as the template writer builds them (the
-rule kind's formula text over the cells of its operands) and compared after normalising what
-spreadsheet programs change when they re-save a file without changing its meaning: ``$``,
-spaces, letter case, quotes around sheet names, the ``_xlfn.`` prefix, a sheet qualifier
-naming the formula's own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``) and the
-spelling of number constants (Gnumeric writes ``0.899999999999999999978`` for ``0.9``; constants
-are compared to 12 significant digits, ``5``, ``5.0`` and ``5E0`` alike).
+The expected formulas are the template writer's own (:func:`xlperf.form.formulas.template_formulas`),
+compared after normalising what spreadsheet programs change when they re-save a file without
+changing its meaning (:func:`xlperf.form.formulas.normalise_formula`).
 
 Interplay with ``scores``: ``FORMULA_OVERWRITTEN`` is reported for every computed cell that
 holds a plain value, right or wrong; whether the value is wrong is ``SCORE_MISMATCH``,
@@ -17,8 +13,7 @@ left to ``STRUCTURE_CHANGED`` rather than reported cell by cell.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -32,10 +27,9 @@ from xlperf.checks.scores import (
     show,
     summary_key,
 )
+from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
-from xlperf.form.rules import KINDS, RuleError
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import META_SHEET
+from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
@@ -48,67 +42,6 @@ _REDOWNLOAD = "请下载最新模板重新填报"
 
 
 # -- formulas ---------------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r'"(?:[^"]|"")*"'                # a text literal: kept as is
-    r"|'((?:[^']|'')+)'!"            # a quoted sheet qualifier
-    r"|([^\W\d][\w.]*)!"             # an unquoted sheet qualifier
-    r"|(\s+|\$)"                     # spaces and absolute markers: dropped
-    r"|(?<![\w$.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![\w.(])"  # a number constant
-    r"|(.)",                         # anything else: upper-cased
-    re.S,
-)
-NUMBER_DIGITS = 12
-"""Significant digits a number constant is compared to: Gnumeric writes 0.9 as
-0.899999999999999999978 and 0.05 as 0.0500000000000000000007 (equal to 1e-12 relative)."""
-
-
-def normalise_formula(text: str, sheet: str) -> str:
-    """Formula text with what re-saving may change taken out; ``sheet`` is the formula's own."""
-    here = sheet.upper()
-    out = []
-    for m in _TOKEN.finditer(text.lstrip("=").strip()):
-        quoted, bare, dropped, constant, other = m.groups()
-        if quoted is not None or bare is not None:
-            name = (quoted.replace("''", "'") if quoted is not None else bare).upper()
-            out.append("" if name == here else name + "!")
-        elif dropped is not None:
-            continue
-        elif constant is not None:
-            out.append(f"{float(constant):.{NUMBER_DIGITS}g}".upper())
-        elif other is not None:
-            out.append(other.upper())
-        else:
-            out.append(m.group(0))
-    return "".join(out).replace("_XLFN.", "").replace("_XLWS.", "")
-
-
-@per_layout
-def template_formulas(layout: FormLayout) -> dict[str, tuple[str, str]]:
-    """Formula text of every computed cell as the template writes it, and normalised; by key."""
-
-    def ref(key: str, here: str) -> str:
-        # as the template writes them: absolute, qualified only when on another sheet
-        sheet, row, col = layout.address(key)
-        cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-        return cell if sheet == here else f"'{sheet}'!{cell}"
-
-    out: dict[str, tuple[str, str]] = {}
-    for key, (sheet, placed) in layout.cells.items():
-        calc = placed.calc
-        if calc is None:
-            continue
-        try:
-            refs: dict[str, str | Sequence[str]] = {
-                name: ref(v, sheet) if isinstance(v, str) else [ref(x, sheet) for x in v]
-                for name, v in calc.operands.items()}
-            text = KINDS[calc.kind].formula(calc.params, calc.weight, refs)
-        except (KeyError, RuleError):
-            continue  # a layout that cannot be written has no template to compare with
-        if text:
-            out[key] = (text, normalise_formula(text, sheet))
-    return out
-
-
 def _formula_cells(ctx: Context) -> Iterator[tuple[str, Placed]]:
     """Computed cells that the file has a place for (xlsx only: other formats give no formulas)."""
     if not ctx.ret.formulas:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
+from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.form.layout import layout_form
-from xlperf.form.signature import write_signed_template
 from xlperf.form.spec import FormSpec, builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError
+from xlperf.read import read_return
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
 
@@ -74,7 +75,8 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     path = output or Path("output") / f"{spec.form_id}.xlsx"
     try:
         layout = layout_form(spec)
-        write_signed_template(layout, path, TemplateOptions(password=password, year=year, unit=unit, values=values), key)
+        write_signed_template(layout, path, TemplateOptions(password=password, year=year, unit=unit, values=values), key,
+                              read_back=read_return)
     except SpecError as exc:
         raise click.ClickException(f"表单规格有误：{exc}") from None
     except TemplateError as exc:
@@ -83,7 +85,7 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
 
 
 def _signing_key(key_file: Path | None) -> bytes | None:
-    from xlperf.form.signature import SigningKeyError, load_key
+    from xlperf.form.signkeys import SigningKeyError, load_key
 
     try:
         return load_key(key_file)
@@ -196,7 +198,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         click.echo(summary_line(results))
         if others:
             click.echo(f"另有 {len(others)} 个文件不是报表，未审核（见上面的“未审核”行）。")
-        from xlperf.form.signature import UNVERIFIED_NOTE
+        from xlperf.form.signkeys import UNVERIFIED_NOTE
 
         unverified = sum(UNVERIFIED_NOTE in r.notes for r in results)
         if unverified:

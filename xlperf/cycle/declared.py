@@ -27,9 +27,9 @@ from xlperf.checks.base import Context
 from xlperf.checks.indicators import REPEAT_PREFIX, Row, indicator_tables, is_blank, table_rows
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.form.layout import FormLayout, builtin_layout
-from xlperf.form.signature import FROM_ENV
+from xlperf.form.signkeys import FROM_ENV
 from xlperf.form.spec import builtin_forms
-from xlperf.read.reader import Value
+from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 
 __all__ = ["DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "declarations_of",

@@ -31,9 +31,9 @@ from xlperf.cycle.issue import prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signature import KEY_ENV, load_key
-from xlperf.form.spec import NAME_PREFIX
-from xlperf.read.reader import read_return
+from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.signkeys import KEY_ENV, load_key
+from xlperf.read import read_return
 from xlperf.read.roster import Roster
 
 __all__ = ["DEMO_KEY", "run_cycle"]

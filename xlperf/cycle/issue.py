@@ -16,7 +16,7 @@
 File names say form and unit (and project): ``自评表_东湖区科技局.xlsx``,
 ``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
 ``_``; a name already written in the same run gets the unit code (or a number) appended. Each
-template is signed when a key is given (:func:`xlperf.form.signature.write_signed_template`). One
+template is signed when a key is given (:func:`xlperf.excel.signed.write_signed_template`). One
 Chinese line per file, and a line for everything left out (an indicator with no row, a
 declaration not used, and why).
 """
@@ -34,9 +34,10 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlperf.checks.indicators import REPEAT_PREFIX
 from xlperf.cycle.declared import NOT_DECLARATION, Declaration, DeclarationIndex
 from xlperf.cycle.placement import place
+from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateOptions
 from xlperf.form.layout import FormLayout
-from xlperf.form.signature import write_signed_template
+from xlperf.read import read_return
 from xlperf.read.roster import Roster, RosterUnit
 
 __all__ = ["FILE_STEMS", "Issued", "file_stem", "prefilled_templates", "roster_templates"]
@@ -121,7 +122,7 @@ def roster_templates(layout: FormLayout, roster: Roster, outdir: Path, *, year: 
                 parts = [stem, unit.name, *batch]
             path = out.target(outdir, parts, unit.code)
             write_signed_template(layout, path, TemplateOptions(password=password, year=year, unit=unit.name,
-                                                                values=values), key)
+                                                                values=values), key, read_back=read_return)
             out.files.append(path)
             about = f"，项目：{'、'.join(batch)}" if batch else ""
             out.lines.append(f"已生成 {path.name}（{unit.name}{about}{_signed(key)}）")
@@ -162,7 +163,7 @@ def prefilled_templates(layout: FormLayout, index: DeclarationIndex, outdir: Pat
         path = out.target(outdir, [stem, decl.unit, decl.project], str(decl.year or ""))
         write_signed_template(layout, path, TemplateOptions(
             password=password, year=decl.year, unit=decl.unit, values=values,
-            number_formats=placement.number_formats, annotations=annotations), key)
+            number_formats=placement.number_formats, annotations=annotations), key, read_back=read_return)
         out.files.append(path)
         placed = len(placement.rows) + len(placement.goals)
         out.lines.append(f"已生成 {path.name}（{decl.unit}，{decl.project}，{decl.year or '—'} 年，"

@@ -47,7 +47,7 @@ from xlperf.checks.indicators import (
 from xlperf.cycle.declared import AMOUNT_UNITS, Declaration, Indicator
 from xlperf.form.layout import FormLayout
 from xlperf.form.spec import ScoreRow
-from xlperf.read.reader import Value
+from xlperf.read import Value
 
 __all__ = ["GoalSlot", "Placement", "RowSlot", "place"]
 

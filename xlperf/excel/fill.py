@@ -14,7 +14,7 @@ from typing import Any
 
 import openpyxl
 
-from xlperf.form.spec import NAME_PREFIX
+from xlperf.form.metasheet import NAME_PREFIX
 
 
 def fill_workbook(template: Path, values: Mapping[str, Any], output: Path) -> Path:

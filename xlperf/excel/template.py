@@ -1,6 +1,7 @@
 """Write a form layout as a locked .xlsx template (xlsxwriter).
 
-Addresses come from ``layout``, formula text from ``rules`` and ``alerts``; this module only
+Addresses come from ``layout``, formula text from ``formulas``, the hidden sheet's rows from
+``metasheet``; this module only
 serialises: cell formats, merges, validations, protection, defined names, print setup and the
 hidden ``_xlperf`` sheet that lets ``check`` recognise the form.
 """
@@ -20,13 +21,20 @@ from xlsxwriter.worksheet import Worksheet
 
 from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
-from xlperf.form.alerts import CONDITIONS
 from xlperf.form.evaluate import evaluate
+from xlperf.form.formulas import a1_ref, calc_formula, condition_formula
 from xlperf.form.layout import FormLayout, Placed, SheetLayout
-from xlperf.form.rules import KINDS, RuleError, Value
-from xlperf.form.spec import NAME_PREFIX, Field
+from xlperf.form.metasheet import (
+    FIELD_HEADER,
+    META_SHEET,
+    NAME_PREFIX,
+    field_header_row,
+    field_rows,
+    meta_rows,
+)
+from xlperf.form.rules import RuleError, Value
+from xlperf.form.spec import Field
 
-META_SHEET = "_xlperf"
 SUMMARY_SHEET = "审核意见"
 DEFAULT_PASSWORD = "xlperf"
 FONT = "宋体"
@@ -149,11 +157,6 @@ class _Formats:
         return self.cache[key]
 
 
-def _a1(sheet: str, row: int, col: int, here: str) -> str:
-    cell = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-    return cell if sheet == here else f"'{sheet}'!{cell}"
-
-
 class _Writer:
     def __init__(self, layout: FormLayout, path: Path, options: TemplateOptions) -> None:
         self.layout = layout
@@ -174,9 +177,6 @@ class _Writer:
                                       "created": CREATED})
         self.formats = _Formats(self.workbook)
 
-    def ref(self, key: str, here: str) -> str:
-        return _a1(*self.layout.address(key), here)
-
     def write(self) -> None:
         summary = self.options.summary
         if summary is not None:
@@ -190,14 +190,13 @@ class _Writer:
                 sheets[sheet_name].write_comment(cell, note, {"x_scale": 2.5, "y_scale": 1.5})
         for h in self.layout.highlights:
             ws = sheets[h.sheet]
-            refs = {name: self.ref(key, h.sheet) for name, key in h.operands.items()}
             _, row, col = self.layout.address(h.target)
             ws.conditional_format(row, col, row, col, {
-                "type": "formula", "criteria": "=" + CONDITIONS[h.check](refs, h.params),
+                "type": "formula", "criteria": condition_formula(self.layout, h),
                 "format": self.formats.percent if h.style == "percent" else self.formats.alert,
             })
         for key, (sheet_name, placed) in self.layout.cells.items():
-            self.workbook.define_name(NAME_PREFIX + key, "=" + _a1(sheet_name, placed.row, placed.col, ""))
+            self.workbook.define_name(NAME_PREFIX + key, "=" + a1_ref(sheet_name, placed.row, placed.col, ""))
         self.write_meta()
         self.workbook.close()
 
@@ -226,9 +225,7 @@ class _Writer:
             fmt = self.formats.get("formula", self.formula_format(p), alert)
             if merged:
                 ws.merge_range(p.row, p.col, p.last_row, p.last_col, "", fmt)
-            refs = {name: (self.ref(v, sheet) if isinstance(v, str) else [self.ref(x, sheet) for x in v])
-                    for name, v in p.calc.operands.items()}
-            text = KINDS[p.calc.kind].formula(p.calc.params, p.calc.weight, refs)
+            text = calc_formula(self.layout, sheet, p.calc)
             result = self.results.get(p.calc.key)
             cached = float(result) if result is not None and not isinstance(result, str) else (result or "")
             ws.write_formula(p.row, p.col, text or "", fmt, cached)
@@ -358,21 +355,15 @@ class _Writer:
     def write_meta(self) -> None:
         ws = self.workbook.add_worksheet(META_SHEET)
         bold = self.workbook.add_format({"bold": True})
-        spec = self.layout.spec
-        meta = [
-            ("form_id", spec.form_id), ("form_version", spec.version), ("title", spec.title),
-            ("year", str(self.options.year or "")), ("unit", self.options.unit or ""),
-            ("amount_unit", spec.amount_unit), *self.options.meta,
-        ]
+        meta = meta_rows(self.layout, self.options.year, self.options.unit, self.options.meta)
         for i, (name, value) in enumerate(meta):
             ws.write_string(i, 0, name, bold)
             write_text(ws, i, 1, value)
-        top = len(meta) + 1
-        for j, head in enumerate(("key", "label", "sheet", "cell", "kind")):
+        top = field_header_row(meta)
+        for j, head in enumerate(FIELD_HEADER):
             ws.write_string(top, j, head, bold)
-        for i, (key, (sheet_name, placed)) in enumerate(sorted(self.layout.cells.items()), top + 1):
-            cell = xl_rowcol_to_cell(placed.row, placed.col)
-            for j, value in enumerate((key, placed.label, sheet_name, cell, placed.kind)):
+        for i, row in enumerate(field_rows(self.layout), top + 1):
+            for j, value in enumerate(row):
                 ws.write_string(i, j, value)
         ws.set_column(0, 1, 28)
         ws.hide()

@@ -26,7 +26,6 @@ FIELD_TYPES = (
     "value",
 )
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-NAME_PREFIX = "xp_"
 YES_NO = ("是", "否")
 DEFAULT_GRADE_BANDS = ((Decimal(90), "优"), (Decimal(80), "良"), (Decimal(60), "中"))
 

@@ -12,12 +12,14 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 from xlperf import __version__
+from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import TemplateError, TemplateOptions
 from xlperf.findings import REJECTED
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signature import SigningKeyError, key_from_env, write_signed_template
+from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.mail.body import html_body, subject, text_body
 from xlperf.mail.reports import Report
+from xlperf.read import read_return
 from xlperf.read.roster import RosterUnit
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -77,7 +79,7 @@ def fresh_templates(unit: RosterUnit, reports: Sequence[Report]) -> tuple[list[t
             try:
                 # Signed like the templates the bureau issues, when a key is configured.
                 write_signed_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name),
-                                      key=key_from_env())
+                                      key=key_from_env(), read_back=read_return)
             except (TemplateError, SigningKeyError) as exc:
                 notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
                 continue

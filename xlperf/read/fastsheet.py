@@ -1,0 +1,235 @@
+"""The fast xlsx reader: shared strings and worksheets by regular expressions.
+
+Worksheets and shared strings written by spreadsheet programs are regular, so a regular
+expression pass reads them several times faster than building an element tree. It handles only
+parts that hold nothing unusual (comments, CDATA, processing instructions, unusual attribute
+syntax, cells without an address); on anything else it raises :class:`Fallback` and the caller
+reads the part with :mod:`xlperf.read.treesheet` (the tests check that both give the same result).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from xlperf.read.cells import SheetSink, xstring
+
+
+class Fallback(Exception):
+    """The regular-expression reader met XML it does not handle; use the element tree."""
+
+
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _entity(m: re.Match[str]) -> str:
+    if m.group(1):
+        return _NAMED[m.group(1)]
+    code = int(m.group(2)) if m.group(2) else int(m.group(3), 16)
+    if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF:
+        return chr(code)
+    raise Fallback  # not a legal XML character: let the parser report it
+
+
+def _text(s: str) -> str:
+    """Raw element text as an XML parser would give it (line ends normalised, references resolved)."""
+    if "\r" in s:
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in s:
+        if len(_ENTITY.findall(s)) != s.count("&"):
+            raise Fallback
+        s = _ENTITY.sub(_entity, s)
+    return s
+
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    si: re.Pattern[str]
+    t: re.Pattern[str]
+    rph: re.Pattern[str]
+    cell: re.Pattern[str]
+    f: re.Pattern[str]
+    v: re.Pattern[str]
+    v_empty: tuple[str, ...]
+    v_attr: str
+    f_open: str
+    t_attr: re.Pattern[str]
+    c_open: str
+    odd: re.Pattern[str]
+    si_open: str
+    sst: str
+    sheetdata: str
+    sheetdata_end: str
+
+
+@cache
+def _patterns(prefix: str) -> _Patterns:
+    p = re.escape(prefix)
+
+    def tag(name: str) -> str:
+        return "<" + p + name
+
+    def end(name: str) -> str:
+        return "</" + p + name + ">"
+
+    return _Patterns(
+        # (simple text, rich content) of each <si>; <si/> gives ("", "")
+        si=re.compile(tag("si") + r"(?:/>|>(?:" + tag("t") + r'(?: xml:space="preserve")?>([^<]*)' + end("t")
+                      + r"|([^<]*(?:<(?!/" + p + r"si>)[^<]*)*))" + end("si") + ")"),
+        t=re.compile(tag("t") + r"(?:\s[^>]*)?>(.*?)" + end("t"), re.S),
+        rph=re.compile(tag("rPh") + r"\b.*?" + end("rPh"), re.S),
+        # (address, t, other attributes, <v> text of a value-only cell, text of a plain inline
+        # string, other content)
+        cell=re.compile(tag("c") + r' r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+")?(?: t="([A-Za-z]+)")?([^>]*?)'
+                        r"(?:/>|>(?:" + tag("v") + r">([^<]+)" + end("v") + end("c")
+                        + "|" + tag("is") + ">" + tag("t") + r'(?: xml:space="preserve")?>([^<]*)' + end("t")
+                        + end("is") + end("c") + r"|(.*?)" + end("c") + "))", re.S),
+        f=re.compile(tag("f") + r"\b([^>]*?)(?:/>|>(.*?)" + end("f") + ")", re.S),
+        v=re.compile(tag("v") + r">([^<]*)" + end("v")),
+        v_empty=(tag("v") + "/>", tag("v") + " />"),
+        v_attr=tag("v") + " ",
+        f_open=tag("f"),
+        t_attr=re.compile(r"""\st\s*=\s*["']([A-Za-z]+)["']"""),
+        c_open=tag("c") + " ",
+        # comments, CDATA, processing instructions, and cells opened other than "<c "
+        odd=re.compile("<(?:[!?]|" + p + "c[>/\t\r\n])"),
+        si_open=tag("si"),
+        sst=tag("sst"),
+        sheetdata=tag("sheetData"),
+        sheetdata_end=end("sheetData"),
+    )
+
+
+_PREFIX = re.compile(r"\s*(?:<\?[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<([A-Za-z_][\w.-]*:)?(\w+)\b", re.S)
+_MARKUP_DECL = re.compile(r"<[!?]")  # comments, CDATA, DTD, processing instructions
+
+
+def _decode(data: bytes) -> tuple[str, _Patterns]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Fallback from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    m = _PREFIX.match(text)
+    if m is None:
+        raise Fallback
+    return text, _patterns(m.group(1) or "")
+
+
+def strings_fast(data: bytes) -> list[str]:
+    text, pat = _decode(data)
+    start = text.find(pat.sst)
+    if start < 0:
+        raise Fallback
+    body = text[start:]
+    if _MARKUP_DECL.search(body):
+        raise Fallback
+    found = pat.si.findall(body)
+    if len(found) != body.count(pat.si_open):
+        raise Fallback
+    out: list[str] = []
+    append = out.append
+    for simple, rich in found:
+        if rich:
+            if "rPh" in rich:
+                rich = pat.rph.sub("", rich)
+            simple = _text("".join(pat.t.findall(rich)))
+        elif "&" in simple or "\r" in simple:
+            simple = _text(simple)
+        append(xstring(simple) if "_x" in simple else simple)
+    return out
+
+
+def sheet_fast(data: bytes, sink: SheetSink) -> None:
+    text, pat = _decode(data)
+    start = text.find(pat.sheetdata)
+    if start < 0:
+        return
+    end = text.find(pat.sheetdata_end, start)
+    if end < 0:
+        close = text.find(">", start)
+        if close > 0 and text[close - 1] == "/":
+            return  # <sheetData/>
+        raise Fallback
+    body = text[start:end]
+    if pat.odd.search(body):
+        raise Fallback
+    found = pat.cell.findall(body)
+    if len(found) != body.count(pat.c_open):
+        raise Fallback  # a cell the pattern did not match (no address, or attributes reordered)
+    cells = sink.cells
+    strings = sink.strings
+    sheet = sink.sheet
+    for ref, t, extra, v, istr, inner in found:
+        if extra and "t" in extra:
+            m = pat.t_attr.search(extra)
+            t = m.group(1) if m else t
+        if istr and t == "inlineStr":
+            if "&" in istr or "\r" in istr:
+                istr = _text(istr)
+            cells[(sheet, ref)] = xstring(istr) if "_x" in istr else istr
+            continue
+        if v:  # a plain value: the common case, filed directly
+            if not t or t == "n":
+                try:
+                    cells[(sheet, ref)] = float(v)
+                except ValueError:
+                    raise Fallback from None
+            elif t == "s":
+                try:
+                    string = strings[int(v)]
+                except (ValueError, IndexError):
+                    sink.cell(ref, t, v, None, None)
+                else:
+                    if string:
+                        cells[(sheet, ref)] = string
+            else:
+                sink.cell(ref, t, xstring(_text(v)) if t == "str" else _text(v), None, None)
+            continue
+        if not inner:
+            continue  # an empty (formatted) cell
+        _cell_fast(pat, sink, ref, t or "n", inner)
+
+
+def _cell_fast(pat: _Patterns, sink: SheetSink, ref: str, t: str, inner: str) -> None:
+    """A cell with more than a plain value: a formula, an inline string, an empty <v/>."""
+    v: str | None = None
+    m = pat.v.search(inner)
+    if m is not None:
+        v = _text(m.group(1))
+    elif any(e in inner for e in pat.v_empty):
+        v = ""
+    elif pat.v_attr in inner:
+        raise Fallback
+    f = None
+    j = inner.find(pat.f_open)
+    if j >= 0:
+        fm = pat.f.match(inner, j)
+        if fm is None:
+            raise Fallback
+        fattrs, ftext = fm.groups()
+        ft = _attr(fattrs, "t")
+        f = (ft or "normal", _attr(fattrs, "si"), _text(ftext) if ftext else "")
+    inline = None
+    if t == "inlineStr":
+        if "rPh" in inner:
+            inner = pat.rph.sub("", inner)
+        inline = xstring("".join(_text(x) for x in pat.t.findall(inner)))
+    elif t == "str" and v is not None:
+        v = xstring(v)
+    sink.cell(ref, t, v, inline, f)
+
+
+_ATTR = re.compile(r"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _attr(attrs: str, name: str) -> str | None:
+    for m in _ATTR.finditer(attrs):
+        if m.group(1) == name:
+            return _text(m.group(2) if m.group(2) is not None else m.group(3))
+    return None
+
