@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
-from xlperf.checks.taint import tainted_by, without_follow_ons
-from xlperf.checks.types import wrong_typed_keys
+from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
 from xlperf.findings import Checked, Finding
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
@@ -61,6 +60,9 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
                  roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
+    # Wrong-typed values and cells that moved feed no figure and no other check (checks.taint).
+    unusable = unusable_values(layout, ret, inputs)
+    inputs = usable_inputs(layout, inputs, unusable)
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
                       unit=_unit(ret, inputs), year=_year(ret, inputs), values=dict(inputs),
                       notes=list(ret.notes))
@@ -70,10 +72,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
     except RuleError as exc:
         checked.findings.append(Finding("RECOMPUTE_FAILED", "error", f"无法重算得分：{exc}"))
         return checked
-    # A value of the wrong type feeds no figure and no other check (see checks.taint).
-    unusable = wrong_typed_keys(layout, inputs)
-    tainted = tainted_by(layout, unusable)
-    recomputed = {k: v for k, v in recomputed.items() if k not in tainted}
+    recomputed = {} if unusable.unmappable else {k: v for k, v in recomputed.items() if k not in unusable.tainted}
     checked.scores = recomputed
     signing_key = _signing_key(key, checked.notes)
     if signing_key is None and has_signature(ret):
@@ -88,7 +87,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
         except Exception as exc:  # noqa: BLE001 - a faulty check must not hide the others
             ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
                      code="CHECK_FAILED", severity="warning")
-    checked.findings = without_follow_ons(ctx.findings, unusable, tainted, {"WRONG_TYPE"})
+    checked.findings = without_follow_ons(ctx.findings, unusable)
     return checked
 
 

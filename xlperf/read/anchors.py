@@ -158,9 +158,26 @@ def _rowcol(a1: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
+@per_layout
+def _anchor_cells(layout: FormLayout) -> dict[str, tuple[tuple[tuple[str, str], str], ...]]:
+    """((sheet, A1), squeezed text) of every anchor, by sheet: the quick test of an intact sheet."""
+    return {name: tuple(((name, xl_rowcol_to_cell(a.row, a.col)), a.text) for a in anchors)
+            for name, anchors in _anchors(layout).items()}
+
+
+def _intact(layout: FormLayout, sheet: str, cells: Mapping[tuple[str, str], object]) -> bool:
+    for ref, text in _anchor_cells(layout)[sheet]:
+        value = cells.get(ref)
+        if not isinstance(value, str) or (value != text and squeeze(value) != text):
+            return False
+    return True
+
+
 def _align_sheet(layout: FormLayout, sheet: SheetLayout, cells: Mapping[tuple[str, str], object]) -> SheetShift:
-    anchors = _anchors(layout)[sheet.name]
     shift = SheetShift(sheet.name)
+    if _intact(layout, sheet.name, cells):
+        return shift  # every label in its place: nothing moved (most returns)
+    anchors = _anchors(layout)[sheet.name]
     by_row: dict[int, list[Anchor]] = {}
     for a in anchors:
         by_row.setdefault(a.row, []).append(a)
