@@ -46,6 +46,8 @@ class Unusable:
     """Keys whose cell moved and was read by the labels."""
     unplaced: set[str] = field(default_factory=set)
     """Keys whose cell could not be placed: their value is unknown."""
+    withheld: set[str] = field(default_factory=set)
+    """Moved keys whose value is not passed on at all (amounts: the roll-up would sum them)."""
     tainted: set[str] = field(default_factory=set)
     """Calcs fed by any of the above."""
     shifted: set[str] = field(default_factory=set)
@@ -57,7 +59,7 @@ class Unusable:
     @property
     def dropped(self) -> set[str]:
         """Keys at which other checks' findings are dropped."""
-        return self.wrong_typed | self.unplaced | self.tainted
+        return self.wrong_typed | self.unplaced | self.withheld | self.tainted
 
 
 def tainted_by(layout: FormLayout, keys: Collection[str]) -> set[str]:
@@ -79,6 +81,7 @@ def unusable_values(layout: FormLayout, ret: Return, inputs: Mapping[str, object
         found.changed_sheets = {name for name, s in structure.sheets.items() if s.changed}
         found.unplaced = {k for k, place in structure.places.items() if place is None}
         found.moved = set(structure.places) - found.unplaced
+        found.withheld = {k for k in found.moved if _type_of(layout, k) in NOT_ROLLED_UP}
         found.unmappable = bool(found.unplaced) or any(not s.mappable for s in structure.sheets.values())
         found.shifted = tainted_by(layout, found.moved | found.unplaced)
     found.tainted = tainted_by(layout, found.wrong_typed | found.moved | found.unplaced)
@@ -87,11 +90,12 @@ def unusable_values(layout: FormLayout, ret: Return, inputs: Mapping[str, object
 
 def usable_inputs(layout: FormLayout, inputs: Mapping[str, Value], unusable: Unusable) -> dict[str, Value]:
     """``inputs`` without the values nobody may sum: unplaced cells and moved amounts."""
-    out = dict(inputs)
-    for fld in layout.inputs():
-        if fld.key in unusable.unplaced or (fld.key in unusable.moved and fld.type in NOT_ROLLED_UP):
-            out[fld.key] = None
-    return out
+    return {k: None if k in unusable.unplaced or k in unusable.withheld else v for k, v in inputs.items()}
+
+
+def _type_of(layout: FormLayout, key: str) -> str | None:
+    fld = layout.cells[key][1].field
+    return fld.type if fld is not None else None
 
 
 def without_follow_ons(findings: list[Finding], unusable: Unusable) -> list[Finding]:
