@@ -6,7 +6,11 @@ openpyxl the way a unit might (protection removed, then a unit, label, weight or
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,9 +32,11 @@ from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
 from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
+from xlperf.form.signkeys import main as signkeys_main
 from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY = b"test-signing-key-0123456789abcdef"
 OTHER_KEY = b"another-signing-key-9876543210fedcba"
 SE, ER, TD, TT = "self_evaluation", "evaluation_report", "target_declaration", "target_table"
@@ -326,6 +332,30 @@ def test_key_from_environment_or_key_file(cycle: dict[str, Any], monkeypatch: py
     short.write_text("abc")
     with pytest.raises(SigningKeyError, match="太短"):
         load_key(short)
+
+
+def test_key_file_is_written_private_and_an_exposed_one_is_warned_about(cycle: dict[str, Any], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    key_file = tmp_path / "bureau.key"
+    umask = os.umask(0o022)  # the usual umask, which leaves a redirected file readable by all
+    try:
+        done = subprocess.run([sys.executable, "-m", "xlperf.form.signkeys", "-o", str(key_file)], capture_output=True,
+                              text=True, check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.umask(umask)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and load_key(key_file)
+    assert signkeys_main(["-o", str(key_file)]) == 1  # an existing key is never overwritten
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    clean = CliRunner().invoke(main, ["check", str(cycle["se_return"]), "--key-file", str(key_file)])
+    assert "警告" not in clean.output
+    key_file.chmod(0o644)
+    for env in ({}, {KEY_FILE_ENV: str(key_file)}):
+        args = ["check", str(cycle["se_return"])] + ([] if env else ["--key-file", str(key_file)])
+        exposed = CliRunner().invoke(main, args, env=env)
+        assert "0644" in exposed.output and "chmod 600" in exposed.output and str(key_file) in exposed.output
 
 
 def test_template_without_key_carries_no_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,12 +85,18 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
 
 
 def _signing_key(key_file: Path | None) -> bytes | None:
-    from xlperf.form.signkeys import SigningKeyError, load_key
+    from xlperf.form.signkeys import SigningKeyError, key_file_exposed, key_file_in_use, load_key
 
     try:
-        return load_key(key_file)
+        key = load_key(key_file)
     except SigningKeyError as exc:
         raise click.BadParameter(str(exc), param_hint="--key-file") from None
+    in_use = key_file_in_use(key_file) if key is not None else None
+    mode = key_file_exposed(in_use) if in_use is not None else None
+    if in_use is not None and mode is not None:
+        click.echo(f"警告：签名密钥文件“{in_use}”的权限为 {mode}，其他用户也能读取，可用它签发伪造的模板："
+                   f"请执行 chmod 600 \"{in_use}\"", err=True)
+    return key
 
 
 def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file: Path | None,
