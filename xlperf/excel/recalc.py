@@ -32,8 +32,10 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 </oor:items>
 """
 
-# Output formats: recalculated .xlsx, and the .xls/.ods a unit might save from the template.
-_FILTERS = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods:calc8"}
+# Output formats: recalculated .xlsx, the .xls/.ods a unit might save from the template, and
+# the PDF a printer would get (to check the print setup).
+_FILTERS = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods:calc8",
+            "pdf": "pdf:calc_pdf_Export"}
 
 
 class RecalcUnavailable(RuntimeError):
@@ -55,7 +57,7 @@ def soffice_path() -> str | None:
 
 def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
                 fmt: str = "xlsx") -> dict[Path, Path]:
-    """Recalculate ``files`` into ``outdir`` as ``fmt`` (xlsx, xls or ods) with one soffice run.
+    """Recalculate ``files`` into ``outdir`` as ``fmt`` (xlsx, xls, ods or pdf) with one soffice run.
 
     Returns input → output path. Outputs keep the input's stem with the format's suffix, so two
     inputs with the same stem are refused (they would overwrite each other), as is writing over

@@ -269,6 +269,9 @@ class SheetSpec:
     landscape: bool
     repeat_rows: int
     where: Where
+    pages: int = 0
+    """Pages the sheet prints on, as the official form does (fit to that many pages tall);
+    0: as many as the content needs."""
 
 
 @dataclass(frozen=True)
@@ -464,7 +467,7 @@ class _Builder:
     # -- sheets -----------------------------------------------------------------
     def sheet(self, raw: Any, where: Where) -> list[SheetSpec]:
         s = _Reader(raw, "sheet", where)
-        s.only("name", "columns", "sections", "landscape", "repeat", "repeat_rows")
+        s.only("name", "columns", "sections", "landscape", "repeat", "repeat_rows", "pages")
         widths = s.need("columns")
         if not isinstance(widths, list) or not all(isinstance(w, int | float) for w in widths):
             raise s.fail("columns", "应为列宽列表 (list of column widths)")
@@ -486,6 +489,7 @@ class _Builder:
                     landscape=s.flag("landscape"),
                     repeat_rows=int(s.number("repeat_rows", 0)),
                     where=s.where(),
+                    pages=int(s.number("pages", 0)),
                 )
             )
         self.prefix = ""
