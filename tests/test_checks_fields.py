@@ -26,7 +26,7 @@ from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.findings import Checked
 from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

@@ -27,7 +27,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.findings import Checked, Finding
 from xlperf.form.layout import builtin_layout, layout_form
-from xlperf.form.spec import builtin_forms, load_spec
+from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.form.evaluate import Result, evaluate
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
 SCORED_FORMS = ("self_evaluation", "evaluation_report")

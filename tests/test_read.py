@@ -25,7 +25,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.read import ReadError, Return, read_return
 from xlperf.read import xlsx as xlsx_mod
 from xlperf.read.book import Book

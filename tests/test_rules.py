@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
+from xlperf.form.excelmath import CellError, RuleError, excel_round
 from xlperf.form.rules import (
     KINDS,
-    CellError,
-    RuleError,
-    excel_round,
     grade_of,
     out_of_band_formula,
     qualitative_band,

@@ -24,18 +24,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.form.rules import (
-    IF,
-    KINDS,
-    Cell,
-    Expr,
-    N,
-    call,
-    cmp,
-    out_of_band_formula,
-    qualitative_levels,
-    score_in_band,
-)
+from xlperf.form.expr import IF, Cell, Expr, N, call, cmp
+from xlperf.form.rules import KINDS, out_of_band_formula, qualitative_levels, score_in_band
 
 GENERATED = 250
 MIN_ROWS = 200

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from xlperf.cli import main
 from xlperf.form.layout import layout_form
-from xlperf.form.spec import load_spec
+from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 
 MINI = """\

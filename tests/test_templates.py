@@ -16,8 +16,9 @@ from xlperf.cli import main
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateError, TemplateOptions, write_template
 from xlperf.form.layout import FormLayout, builtin_layout
-from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
-from xlperf.form.spec import builtin_forms
+from xlperf.form.metasheet import META_SHEET, NAME_PREFIX, FieldRef, field_rows, meta_rows
+from xlperf.form.specload import builtin_forms
+from xlperf.read import read_return
 
 FORMS = sorted(builtin_forms())
 SHARED_FUNCTIONS = {
@@ -95,6 +96,20 @@ def test_meta_sheet_holds_form_and_field_map(form_id: str, generated: dict[str, 
         label, sheet, cell, kind = table[key]
         assert (sheet, cell, kind) == (sheet_name, cell_name(placed.row, placed.col), placed.kind)
         assert label == placed.label and label
+
+
+
+def test_meta_sheet_contract_round_trips(tmp_path: Path) -> None:
+    """What the writer puts in the hidden sheet is what the reader parses: one contract."""
+    layout = builtin_layout("self_evaluation")
+    extra = [("signature", "abc"), ("note", "含 <特殊> & 字符\n两行")]
+    path = write_template(layout, tmp_path / "t.xlsx", TemplateOptions(year=2025, unit="某某局", meta=extra))
+    ret = read_return(path)
+    assert ret.meta == dict(meta_rows(layout, 2025, "某某局", extra))
+    assert ret.field_map == {key: FieldRef(label, sheet, cell, kind)
+                             for key, label, sheet, cell, kind in field_rows(layout)}
+    assert (ret.form_id, ret.meta_year, ret.meta_unit) == ("self_evaluation", "2025", "某某局")
+    assert ret.names == {NAME_PREFIX + key: (sheet, cell) for key, _, sheet, cell, _ in field_rows(layout)}
 
 
 def validations_by_cell(wb: openpyxl.Workbook) -> dict[tuple[str, str], object]:

@@ -21,10 +21,10 @@ from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
 from xlperf.findings import Checked, Finding
 from xlperf.form.evaluate import evaluate
+from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout
-from xlperf.form.rules import RuleError
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
 from xlperf.read.roster import Roster

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
+from xlperf.form.excelmath import RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
-from xlperf.form.rules import RuleError, excel_round
 from xlperf.form.spec import Field, TableSection
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")

@@ -35,9 +35,10 @@ from xlperf.checks.fields import as_number as number
 from xlperf.checks.fields import is_blank
 from xlperf.form.alerts import REVERSE_OPS
 from xlperf.form.evaluate import Result
+from xlperf.form.excelmath import RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.rules import KINDS, RuleError, excel_round, qualitative_band, score_in_band
+from xlperf.form.rules import KINDS, qualitative_band, score_in_band
 from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
 from xlperf.read import Value
 

@@ -45,7 +45,8 @@ UNIT_KEYS = ("unit_name",)
 
 _REISSUE = "请使用财政局下发给本单位的模板重新填报，不要撤销工作表保护或修改锁定的内容"
 
-# -- verifying the signature --------------------------------------------------------------------------------
+
+# -- verifying the signature ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Difference:
     """One part of the signed content that differs from what was signed."""

@@ -31,6 +31,7 @@ from xlperf.checks.structure import rows_changed
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
+from xlperf.form.signature import squeeze
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
@@ -137,14 +138,10 @@ def weight_altered(ctx: Context) -> None:
                  sheet=sheet, cell=cell)
 
 
-def _squeeze(text: str) -> str:
-    return "".join(text.split())
-
-
 @per_layout
 def _locked_texts(layout: FormLayout) -> dict[int, str]:
     """The printed text of every locked text cell, squeezed, by id of the placed cell."""
-    return {id(placed): _squeeze(placed.text) for sheet in layout.sheets for placed in sheet.cells
+    return {id(placed): squeeze(placed.text) for sheet in layout.sheets for placed in sheet.cells
             if placed.style in LOCKED_TEXT_STYLES}
 
 
@@ -154,7 +151,7 @@ def locked_cell_altered(ctx: Context) -> None:
         if not placed.text.strip():
             continue
         found = ctx.ret.cells.get((sheet, cell))
-        if found == placed.text or isinstance(found, str) and _squeeze(found) == squeezed[id(placed)]:
+        if found == placed.text or isinstance(found, str) and squeeze(found) == squeezed[id(placed)]:
             continue
         if is_blank(found):
             what = "已被删除"

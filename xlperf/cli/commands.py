@@ -12,7 +12,8 @@ import click
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.form.layout import layout_form
-from xlperf.form.spec import FormSpec, builtin_forms, load_spec
+from xlperf.form.spec import FormSpec
+from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.read import read_return
 

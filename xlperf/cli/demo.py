@@ -13,7 +13,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.excel.template import write_template
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 

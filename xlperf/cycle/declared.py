@@ -28,7 +28,7 @@ from xlperf.checks.indicators import REPEAT_PREFIX, Row, indicator_tables, is_bl
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.signkeys import FROM_ENV
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 

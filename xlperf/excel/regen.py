@@ -6,7 +6,7 @@ from pathlib import Path
 
 from xlperf.excel.template import write_template
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates_xlsx"
 

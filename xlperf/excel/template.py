@@ -22,6 +22,7 @@ from xlsxwriter.worksheet import Worksheet
 from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
 from xlperf.form.evaluate import evaluate
+from xlperf.form.excelmath import RuleError
 from xlperf.form.formulas import a1_ref, calc_formula, condition_formula
 from xlperf.form.layout import FormLayout, Placed, SheetLayout
 from xlperf.form.metasheet import (
@@ -32,7 +33,7 @@ from xlperf.form.metasheet import (
     field_rows,
     meta_rows,
 )
-from xlperf.form.rules import RuleError, Value
+from xlperf.form.rulekind import Value
 from xlperf.form.spec import Field
 
 SUMMARY_SHEET = "审核意见"

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from xlperf.form.layout import FormLayout
-from xlperf.form.rules import KINDS, Value
+from xlperf.form.rulekind import Value
+from xlperf.form.rules import KINDS
 
 Result = Decimal | str | None
 

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.form.alerts import CONDITIONS
+from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import FormLayout, Highlight, per_layout
-from xlperf.form.rules import KINDS, RuleError
+from xlperf.form.rules import KINDS
 from xlperf.form.spec import Calc
 
 

@@ -26,6 +26,7 @@ from xlperf.form.spec import (
     TableSection,
     TitleSection,
 )
+from xlperf.form.specload import get_form
 from xlperf.form.yamlsrc import SpecError, Where
 
 OPERATORS = ("≥", "＞", "＝", "≤", "＜")
@@ -479,6 +480,5 @@ def operand_keys(calc: Calc) -> list[str]:
 
 @cache
 def builtin_layout(form_id: str) -> FormLayout:
-    from xlperf.form.spec import get_form
 
     return layout_form(get_form(form_id))

@@ -94,7 +94,7 @@ def _canon(value: object) -> str | None:
 
 
 def squeeze(value: object) -> str:
-    # Fixed texts as compared by the tamper checks: whitespace (wrapping) means nothing.
+    """A fixed text as compared here and by the tamper checks: whitespace (wrapping) means nothing."""
     if isinstance(value, str):
         return "".join(value.split())
     return _canon(value) or ""

@@ -81,3 +81,53 @@ def load_yaml(path: Path) -> Any:
         raise SpecError(where, "yaml", f"YAML 语法错误: {exc.problem}") from None
     finally:
         loader.dispose()
+
+
+class MappingReader:
+    """Reads one YAML mapping, refusing keys it does not know (typos must not pass silently)."""
+
+    def __init__(self, node: Any, what: str, where: Where) -> None:
+        if not isinstance(node, Node):
+            raise SpecError(where, what, "应为映射 (expected a mapping)")
+        self.node = node
+        self.what = what
+
+    def where(self, key: str | None = None) -> Where:
+        return self.node.at(key) if key else self.node.where
+
+    def fail(self, key: str, message: str) -> SpecError:
+        return SpecError(self.where(key), key, message)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.node.get(key, default)
+
+    def need(self, key: str) -> Any:
+        if key not in self.node:
+            return_where = self.node.where
+            raise SpecError(return_where, key, f"{self.what} 缺少必填项 (missing key) '{key}'")
+        return self.node[key]
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.need(key) if default is None else self.node.get(key, default)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise self.fail(key, "应为文本 (expected text)")
+        return value
+
+    def number(self, key: str, default: float | None = None) -> float:
+        value = self.need(key) if default is None else self.node.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"应为数字 (expected a number), 得到 {value!r}")
+        return float(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.node.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "应为 true/false")
+        return value
+
+    def only(self, *allowed: str) -> None:
+        for key in self.node:
+            if key not in allowed:
+                raise self.fail(key, f"{self.what} 不认识的键 (unknown key); 可用: {', '.join(allowed)}")

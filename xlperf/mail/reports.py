@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 from xlperf.report import ANNOTATED_SUFFIX
 
 OUTCOME_LABELS = {ACCEPTED: "通过", ACCEPTED_WITH_WARNINGS: "需修改", REJECTED: "退回"}

@@ -18,7 +18,7 @@ from xlperf.findings import (
     Finding,
 )
 from xlperf.form.layout import builtin_layout
-from xlperf.form.spec import builtin_forms
+from xlperf.form.specload import builtin_forms
 
 TITLE = "绩效报表审核报告"
 RECOMPUTED_NOTE = "按填报内容重算"

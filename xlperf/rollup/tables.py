@@ -48,7 +48,8 @@ import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.form.layout import FormLayout, builtin_layout
-from xlperf.form.spec import TableSection, builtin_forms
+from xlperf.form.spec import TableSection
+from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import (

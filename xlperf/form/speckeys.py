@@ -1,0 +1,52 @@
+"""Keys of a form spec while it is built: each defined once, every reference resolved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from xlperf.form.yamlsrc import MappingReader, SpecError, Where
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class SpecKeys:
+    """The keys, references and choice lists of the form being built; ``prefix`` is the key
+    prefix of the repeated sheet being built (``p1_`` …), empty elsewhere."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.choices: dict[str, tuple[str, ...]] = {}
+        self.keys: dict[str, Where] = {}
+        self.references: list[tuple[str, Where, str]] = []
+        self.prefix = ""
+
+    def define(self, key: str, where: Where) -> str:
+        if not KEY_RE.match(key):
+            raise SpecError(where, key, "键只能用小写字母、数字和下划线，并以字母开头")
+        full = self.prefix + key
+        if full in self.keys:
+            raise SpecError(where, key, f"键重复 (duplicate key), 已在第 {self.keys[full].line} 行定义")
+        self.keys[full] = where
+        return full
+
+    def refer(self, key: str, where: Where, what: str) -> str:
+        full = key if key.startswith(self.prefix) and self.prefix else self.prefix + key
+        self.references.append((full, where, what))
+        return full
+
+    def choice_list(self, value: Any, reader: MappingReader, key: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            if value not in self.choices:
+                raise reader.fail(key, f"未定义的选项表 (unknown choice list) '{value}'")
+            return self.choices[value]
+        if isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
+            return tuple(str(v) for v in value)
+        raise reader.fail(key, "选项应为选项表名称或非空列表")
+
+    def check_references(self) -> None:
+        """Raise for the first reference to a key the form does not define."""
+        for full, where, what in self.references:
+            if full not in self.keys:
+                raise SpecError(where, full, f"{what} 引用了不存在的键 (missing reference)")

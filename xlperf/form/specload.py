@@ -1,0 +1,335 @@
+"""Load a form spec from YAML and validate it: :func:`load_spec`, :func:`builtin_forms`.
+
+This validates what it can without knowing cells: unknown keys, rule kinds and their
+parameters, weights that do not add up, references that do not resolve. Placement errors (a row
+that does not fill the grid) are found by ``layout``. Scorecard sections are built by
+:mod:`xlperf.form.specscore`.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from xlperf.form.rules import KINDS
+from xlperf.form.spec import (
+    DEFAULT_GRADE_BANDS,
+    FIELD_TYPES,
+    YES_NO,
+    Calc,
+    Consistency,
+    Field,
+    FormSpec,
+    GridCell,
+    GridSection,
+    MissedTarget,
+    Section,
+    SheetSpec,
+    TableColumn,
+    TableGroup,
+    TableSection,
+    TitleSection,
+)
+from xlperf.form.speckeys import KEY_RE, SpecKeys
+from xlperf.form.specscore import build_scorecard
+from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml
+
+FORMS_DIR = Path(__file__).parent / "specs"
+
+
+class _Builder(SpecKeys):
+    """Builds a FormSpec from parsed YAML, collecting keys to check uniqueness and references."""
+
+    # -- form -------------------------------------------------------------------
+    def form(self, root: Any) -> FormSpec:
+        r = MappingReader(root, "form", Where(self.path.name, 1))
+        r.only("form", "version", "title", "amount_unit", "choices", "grade", "sheets", "consistency")
+        for name, values in (r.get("choices") or {}).items():
+            self.choices[name] = self.choice_list(values, MappingReader(r.get("choices"), "choices", r.where()), name)
+        self.choices.setdefault("yes_no", YES_NO)
+        bands, grade_else = self.grade(r)
+        sheets: list[SheetSpec] = []
+        raw_sheets = r.need("sheets")
+        if not isinstance(raw_sheets, list) or not raw_sheets:
+            raise r.fail("sheets", "至少需要一个工作表")
+        for raw in raw_sheets:
+            sheets.extend(self.sheet(raw, r.where("sheets")))
+        consistency = tuple(
+            rule for c in r.get("consistency") or [] for rule in self.consistency(c, r.where("consistency"))
+        )
+        self.check_references()
+        form_id = r.text("form")
+        if not KEY_RE.match(form_id):
+            raise r.fail("form", "表单编号只能用小写字母、数字和下划线")
+        return FormSpec(
+            form_id=form_id,
+            version=r.text("version"),
+            title=r.text("title"),
+            amount_unit=r.text("amount_unit", "万元"),
+            sheets=tuple(sheets),
+            consistency=consistency,
+            grade_bands=bands,
+            grade_else=grade_else,
+            source=self.path,
+        )
+
+    def grade(self, r: MappingReader) -> tuple[tuple[tuple[Decimal, str], ...], str]:
+        raw = r.get("grade")
+        if raw is None:
+            return DEFAULT_GRADE_BANDS, "差"
+        g = MappingReader(raw, "grade", r.where("grade"))
+        g.only("bands", "else")
+        bands = []
+        for item in g.need("bands"):
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int | float)):
+                raise g.fail("bands", "每个等级应为 [下限, 等级名]")
+            bands.append((Decimal(str(item[0])), str(item[1])))
+        if [b for b, _ in bands] != sorted((b for b, _ in bands), reverse=True):
+            raise g.fail("bands", "等级下限应从高到低排列")
+        return tuple(bands), g.text("else", "差")
+
+    def consistency(self, raw: Any, where: Where) -> list[Consistency]:
+        c = MappingReader(raw, "consistency", where)
+        c.only("code", "left", "right", "message", "severity")
+        severity = c.text("severity", "error")
+        if severity not in ("error", "warning"):
+            raise c.fail("severity", "应为 error 或 warning")
+        left, right = c.text("left"), c.text("right")
+        # On repeated sheets (one per project) a rule applies to each copy: p1_x, p2_x, ...
+        prefixes = [""] if left in self.keys else sorted(
+            {k[: -len(left)] for k in self.keys if k.endswith("_" + left) and re.match(r"^p\d+_$", k[: -len(left)])}
+        )
+        rules = []
+        for prefix in prefixes:
+            for name, key in (("left", left), ("right", right)):
+                if prefix + key not in self.keys:
+                    raise c.fail(name, f"consistency.{name} 引用了不存在的键 '{key}' (missing reference)")
+            rules.append(Consistency(c.text("code"), prefix + left, prefix + right, c.text("message"),
+                                     severity, c.where()))
+        if not rules:
+            raise c.fail("left", f"consistency.left 引用了不存在的键 '{left}' (missing reference)")
+        return rules
+
+    # -- sheets -----------------------------------------------------------------
+    def sheet(self, raw: Any, where: Where) -> list[SheetSpec]:
+        s = MappingReader(raw, "sheet", where)
+        s.only("name", "columns", "sections", "landscape", "repeat", "repeat_rows", "pages")
+        widths = s.need("columns")
+        if not isinstance(widths, list) or not all(isinstance(w, int | float) for w in widths):
+            raise s.fail("columns", "应为列宽列表 (list of column widths)")
+        repeat = int(s.number("repeat", 0))
+        name = s.text("name")
+        copies = range(1, repeat + 1) if repeat else [0]
+        if repeat and "{n}" not in name:
+            raise s.fail("name", "重复的工作表名称须含 {n}")
+        sheets = []
+        for n in copies:
+            # Repeated sheets (one per project) get their own keys: p1_..., p2_...
+            self.prefix = f"p{n}_" if n else ""
+            sections = tuple(self.section(sec, s.where("sections")) for sec in s.need("sections"))
+            sheets.append(
+                SheetSpec(
+                    name=name.replace("{n}", str(n)),
+                    widths=tuple(float(w) for w in widths),
+                    sections=sections,
+                    landscape=s.flag("landscape"),
+                    repeat_rows=int(s.number("repeat_rows", 0)),
+                    where=s.where(),
+                    pages=int(s.number("pages", 0)),
+                )
+            )
+        self.prefix = ""
+        return sheets
+
+    def section(self, raw: Any, where: Where) -> Section:
+        if not isinstance(raw, Node) or len(raw) != 1:
+            raise SpecError(where, "sections", "每个分区应为 title / subtitle / note / grid / table / scorecard 之一")
+        (kind, body), = raw.items()
+        at = raw.at(kind)
+        if kind in ("title", "subtitle", "note"):
+            if isinstance(body, Node):
+                t = MappingReader(body, kind, at)
+                t.only("text", "height")
+                return TitleSection(t.text("text"), kind, at, t.number("height", 0) or None)
+            return TitleSection(str(body), kind, at)
+        if kind == "grid":
+            return self.grid(body, at)
+        if kind == "table":
+            return self.table(body, at)
+        if kind == "scorecard":
+            return build_scorecard(self, body, at)
+        raise SpecError(at, kind, "未知的分区类型 (unknown section kind)")
+
+    # -- grid ---------------------------------------------------------------------
+    def grid(self, raw: Any, where: Where) -> GridSection:
+        if not isinstance(raw, list):
+            raise SpecError(where, "grid", "grid 应为行列表")
+        rows: list[tuple[GridCell, ...]] = []
+        heights: list[float | None] = []
+        for raw_row in raw:
+            if isinstance(raw_row, Node):
+                rr = MappingReader(raw_row, "grid row", where)
+                rr.only("cells", "height")
+                cells_raw, height = rr.need("cells"), rr.number("height", 0) or None
+            else:
+                cells_raw, height = raw_row, None
+            if not isinstance(cells_raw, list):
+                raise SpecError(where, "grid", "每行应为单元格列表")
+            last_label = ""
+            cells = []
+            for raw_cell in cells_raw:
+                cell = self.grid_cell(raw_cell, where, last_label)
+                if cell.field is None and cell.calc is None and cell.text:
+                    last_label = cell.text
+                cells.append(cell)
+            rows.append(tuple(cells))
+            heights.append(height)
+        return GridSection(tuple(rows), tuple(heights), where)
+
+    def grid_cell(self, raw: Any, where: Where, last_label: str) -> GridCell:
+        if isinstance(raw, str):
+            return GridCell(span=1, rowspan=1, text=raw)
+        c = MappingReader(raw, "cell", where)
+        span, rowspan = int(c.number("span", 1)), int(c.number("rowspan", 1))
+        if "field" in c.node:
+            c.only("field", "label", "type", "choices", "strict", "required", "hint", "min", "max",
+                   "span", "rowspan")
+            label = c.text("label", last_label.replace("\n", "")) or ""
+            if not label:
+                raise c.fail("field", "字段需要 label（本行前面没有标签）")
+            return GridCell(span, rowspan, field=self.field(c, c.text("field"), label), style="input")
+        if "calc" in c.node:
+            c.only("calc", "label", "kind", "items", "actual", "target", "percent", "span", "rowspan")
+            label = c.text("label", last_label.replace("\n", "")) or ""
+            kind = c.text("kind", "sum")
+            calc = self.calc(c, c.text("calc"), label, kind)
+            return GridCell(span, rowspan, calc=calc, style="formula")
+        c.only("label", "note", "header", "span", "rowspan")
+        for style in ("label", "note", "header"):
+            if style in c.node:
+                return GridCell(span, rowspan, text=c.text(style), style=style)
+        raise c.fail("cell", "单元格需要 label / note / header / field / calc 之一")
+
+    def field(self, c: MappingReader, key: str, label: str) -> Field:
+        where = c.where("field")
+        full = self.define(key, where)
+        ftype = c.text("type", "text")
+        if ftype not in FIELD_TYPES:
+            raise c.fail("type", f"未知的字段类型 '{ftype}'; 可用: {', '.join(FIELD_TYPES)}")
+        choices: tuple[str, ...] = ()
+        if ftype == "choice":
+            choices = self.choice_list(c.need("choices"), c, "choices")
+        elif "choices" in c.node:
+            raise c.fail("choices", "只有 type: choice 的字段可以有 choices")
+        low = c.get("min")
+        high = c.get("max")
+        return Field(
+            key=full, label=label, type=ftype, where=where, choices=choices,
+            strict_choices=c.flag("strict", True), required=c.flag("required"),
+            hint=c.text("hint", ""),
+            min=float(low) if low is not None else None,
+            max=float(high) if high is not None else None,
+        )
+
+    def calc(self, c: MappingReader, key: str, label: str, kind_name: str) -> Calc:
+        where = c.where("calc")
+        full = self.define(key, where)
+        kind = KINDS.get(kind_name)
+        if kind is None or kind.scored:
+            raise c.fail("kind", f"未知的计算类型 (unknown calc kind) '{kind_name}'")
+        operands: dict[str, str | tuple[str, ...]] = {}
+        for name in kind.list_operands:
+            items = c.need(name)
+            if not isinstance(items, list) or not items:
+                raise c.fail(name, "应为键列表")
+            operands[name] = tuple(self.refer(str(i), c.where(name), f"calc {key}") for i in items)
+        for name in kind.operands:
+            operands[name] = self.refer(c.text(name), c.where(name), f"calc {key}")
+        return Calc(full, label, kind_name, operands, {}, where, percent=c.flag("percent"))
+
+    # -- table ------------------------------------------------------------------
+    def table(self, raw: Any, where: Where) -> TableSection:
+        t = MappingReader(raw, "table", where)
+        t.only("key", "title", "side", "side_span", "rows", "columns", "groups", "missed_target", "height")
+        key = t.text("key")
+        columns = []
+        for raw_col in t.need("columns"):
+            c = MappingReader(raw_col, "column", t.where("columns"))
+            c.only("key", "label", "span", "type", "choices", "strict", "hint", "fixed", "calc",
+                   "actual", "target")
+            ctype = c.text("type", "text")
+            if ctype not in FIELD_TYPES:
+                raise c.fail("type", f"未知的字段类型 '{ctype}'")
+            calc = c.get("calc")
+            if calc is not None and (calc not in KINDS or KINDS[calc].scored):
+                raise c.fail("calc", f"未知的计算类型 '{calc}'")
+            choices = self.choice_list(c.need("choices"), c, "choices") if ctype == "choice" else ()
+            columns.append(
+                TableColumn(
+                    key=c.text("key"), label=c.text("label"), span=int(c.number("span", 1)),
+                    type=ctype, choices=choices, strict_choices=c.flag("strict", True),
+                    hint=c.text("hint", ""), fixed=c.flag("fixed"), calc=calc,
+                    calc_operands={n: c.text(n) for n in ("actual", "target") if n in c.node},
+                )
+            )
+        col_keys = [col.key for col in columns]
+        if len(set(col_keys)) != len(col_keys):
+            raise t.fail("columns", "列键重复 (duplicate key)")
+        for col in columns:
+            for name, ref in col.calc_operands.items():
+                if ref not in col_keys:
+                    raise t.fail("columns", f"列 {col.key} 的 {name} 引用了不存在的列 '{ref}'")
+        groups = []
+        fixed_cols = [c.key for c in columns if c.fixed]
+        for raw_group in t.get("groups") or []:
+            g = MappingReader(raw_group, "group", t.where("groups"))
+            g.only("values", "rows")
+            values = {str(k): str(v) for k, v in (g.need("values") or {}).items()}
+            if sorted(values) != sorted(fixed_cols):
+                raise g.fail("values", f"分组应给出固定列 {fixed_cols} 的值")
+            groups.append(TableGroup(values, int(g.number("rows"))))
+        rows = sum(g.rows for g in groups) if groups else int(t.number("rows"))
+        missed = None
+        if "missed_target" in t.node:
+            m = MappingReader(t.get("missed_target"), "missed_target", t.where("missed_target"))
+            m.only("op", "target", "actual", "reason")
+            missed = MissedTarget(m.text("op"), m.text("target"), m.text("actual"), m.text("reason"))
+            for ref in (missed.op, missed.target, missed.actual, missed.reason):
+                if ref not in col_keys:
+                    raise m.fail("missed_target", f"引用了不存在的列 '{ref}'")
+        section = TableSection(
+            key=self.prefix + t.text("key"), columns=tuple(columns), rows=rows, where=where,
+            side=t.text("side", ""), side_span=int(t.number("side_span", 1 if t.get("side") else 0)),
+            groups=tuple(groups), missed_target=missed, height=t.number("height", 0) or None,
+            title=t.text("title", "") or t.text("side", "").replace("\n", ""),
+        )
+        for n in range(1, rows + 1):
+            for col in columns:
+                if not col.fixed:
+                    self.define(f"{key}_{n}_{col.key}", t.where("columns"))
+        return section
+
+
+def load_spec(path: Path) -> FormSpec:
+    """Load and validate one form spec; raises SpecError naming file, line and key."""
+    return _Builder(path).form(load_yaml(path))
+
+
+@cache
+def builtin_forms() -> dict[str, FormSpec]:
+    """The forms shipped with xlperf, by form id."""
+    forms = {}
+    for path in sorted(FORMS_DIR.glob("*.yaml")):
+        spec = load_spec(path)
+        forms[spec.form_id] = spec
+    return forms
+
+
+def get_form(form_id: str) -> FormSpec:
+    forms = builtin_forms()
+    if form_id not in forms:
+        raise KeyError(form_id)
+    return forms[form_id]
