@@ -191,3 +191,23 @@ def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], c
         assert found == ([] if name.startswith("untouched") else ["STRUCTURE_CHANGED"]), (name, found)
         if r["total_score"] is not None:  # a score given is the right one
             assert Decimal(str(r["total_score"])) == checked["se"].total_score, name
+
+
+def test_rollup_shows_no_wrong_amount_and_no_header_as_an_indicator(made: dict[str, Path], checked: dict[str, Checked],
+                                                                     tmp_path: Path) -> None:
+    """Observed: 汇总 showed wrong 支出/执行率 and 指标明细 listed a header row as an indicator."""
+    from xlperf.rollup import rollup
+
+    def summary(name: str) -> Any:
+        tables = rollup([made[name]], tmp_path / f"{name}.xlsx", jobs=1).tables
+        (row,) = tables.projects.to_dict("records")
+        return row, set(tables.indicators["三级指标"].dropna())
+
+    moved, moved_names = summary("money_row.xls")
+    assert not moved_names & {"三级指标", "二级指标", "一级指标", "绩效目标"}
+    for column in ("支出（万元）", "执行率", "总分"):  # blank (None or NaN), never a wrong number
+        assert moved[column] is None or moved[column] != moved[column], (column, moved[column])
+    added, names = summary("indicator_added.xlsx")
+    assert added["总分"] == float(checked["se"].total_score or 0)
+    assert not names & {"三级指标", "二级指标", "一级指标", "指标"}
+    assert NEW_INDICATOR not in names  # not read: named in the finding instead
