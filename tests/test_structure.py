@@ -34,6 +34,8 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
+from xlperf.form.layout import builtin_layout
+from xlperf.rollup import rollup
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE.parent / "templates_xlsx"
@@ -105,8 +107,6 @@ def structure(result: Checked) -> str:
 
 
 def test_rows_used_here_are_the_layouts() -> None:
-    from xlperf.form.layout import builtin_layout
-
     sheet = builtin_layout(SE).sheets[0]
     texts = {(p.row, p.col): p.text for p in sheet.cells if p.text}
     assert texts[(MONEY_ROW, 1)] == "预算下达资金" and texts[(SPENT_OTHER_ROW, 3)] == "其他"
@@ -196,8 +196,6 @@ def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], c
 def test_rollup_shows_no_wrong_amount_and_no_header_as_an_indicator(made: dict[str, Path], checked: dict[str, Checked],
                                                                      tmp_path: Path) -> None:
     """Observed: 汇总 showed wrong 支出/执行率 and 指标明细 listed a header row as an indicator."""
-    from xlperf.rollup import rollup
-
     def summary(name: str) -> Any:
         tables = rollup([made[name]], tmp_path / f"{name}.xlsx", jobs=1).tables
         (row,) = tables.projects.to_dict("records")
