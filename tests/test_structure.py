@@ -176,19 +176,26 @@ def test_untouched_returns_resaved_by_libreoffice_are_clean(checked: dict[str, C
 
 
 def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], checked: dict[str, Checked],
+                                                        gn_convert: Callable[..., dict[Path, Path]],
                                                         tmp_path: Path) -> None:
+    """The observed files in one inbox (with a text amount and a Gnumeric re-save beside the
+    edited structures): one clear error each, none on the clean ones, a score only when right."""
     folder = tmp_path / "inbox"
     folder.mkdir()
     for name in JOBS:
         shutil.copy(made[name], folder / name)
+    fill_workbook(TEMPLATES / f"{SE}.xlsx", {**sample(SE), "spent_city": " 4.68 "}, folder / "text_amount.xlsx")
+    gn_convert([made["se"]], folder / "gnumeric")
+    expected = {name: [] if name.startswith("untouched") else ["STRUCTURE_CHANGED"] for name in JOBS}
+    expected |= {"text_amount.xlsx": ["WRONG_TYPE"], f"{SE}.xlsx": []}
     result = CliRunner().invoke(main, ["check", str(folder), "--json"], env={"XLPERF_SIGNING_KEY": ""})
     assert result.exit_code == 1, result.output
     doc = json.loads(result.output)
     by_name = {Path(r["file"]).name: r for r in doc["returns"]}
-    assert set(by_name) == set(JOBS)
+    assert set(by_name) == set(expected)
     for name, r in by_name.items():
         found = [f["code"] for f in r["findings"] if f["severity"] == "error"]
-        assert found == ([] if name.startswith("untouched") else ["STRUCTURE_CHANGED"]), (name, found)
+        assert found == expected[name], (name, found)
         if r["total_score"] is not None:  # a score given is the right one
             assert Decimal(str(r["total_score"])) == checked["se"].total_score, name
 
