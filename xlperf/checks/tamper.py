@@ -32,10 +32,10 @@ from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
 from xlperf.form.signature import squeeze
+from xlperf.read.anchors import ANCHOR_STYLES
 
-LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
-"""Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
-out: units may write the signing date there)."""
+LOCKED_TEXT_STYLES = ANCHOR_STYLES
+"""Placed cells whose printed text is part of the form (the same cells the reader finds rows by)."""
 MAX_LISTED = 5
 """Fields named in one structure finding; the rest are counted."""
 SHOWN_FORMULA_CHARS = 120

@@ -30,18 +30,14 @@ from dataclasses import dataclass, field
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.form.layout import FormLayout, SheetLayout, per_layout
+from xlperf.form.signature import squeeze
 
-__all__ = ["ANCHOR_STYLES", "SheetShift", "StructureMap", "map_structure", "squeeze"]
+__all__ = ["ANCHOR_STYLES", "SheetShift", "StructureMap", "map_structure"]
 
 ANCHOR_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form and never typed over (notes such as
 "  年  月  日" are left out: units may write the signing date there)."""
 _TABLE_KEY = re.compile(r"^(?:p\d+_)?([a-z]+)_(\d+)_")
-
-
-def squeeze(text: object) -> str:
-    """Text as compared: no whitespace (programs re-wrap labels)."""
-    return "".join(str(text).split())
 
 
 @dataclass(frozen=True)
