@@ -60,6 +60,8 @@ JOBS: dict[str, dict[str, Any]] = {
     "names_not_moved.xlsx": {"insert": [[SHEET, MONEY_ROW, 1]], "pin_names": True},
     "row_deleted.xlsx": {"delete": [[SHEET, SPENT_OTHER_ROW, 1]]},
     "column_inserted.xlsx": {"insert_cols": [[SHEET, 2, 1]]},
+    # the evaluation report's score table prints a text twice in a row (分值): not a column change
+    "er_row.ods": {"insert": [["指标完成情况表", 5, 1]], "form": ER},
     "untouched.xlsx": {}, "untouched.xls": {}, "untouched.ods": {},
 }
 
@@ -79,7 +81,8 @@ def made(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., Any]
     er = fill_workbook(TEMPLATES / f"{ER}.xlsx", sample(ER), root / "in" / f"{ER}.xlsx")
     out = root / "returns"
     out.mkdir()
-    jobs = [{"src": str(se), "dst": str(out / name), **job} for name, job in JOBS.items()]
+    sources = {SE: se, ER: er}
+    jobs = [{"src": str(sources[job.get("form", SE)]), "dst": str(out / name), **job} for name, job in JOBS.items()]
     jobs.append({"src": str(er), "dst": str(out / "er_untouched.xlsx")})
     (root / "jobs.json").write_text(json.dumps(jobs, ensure_ascii=False), encoding="utf-8")
     done = subprocess.run([UNO_PYTHON, str(HERE / "uno_edit.py"), str(root / "jobs.json")],
@@ -161,8 +164,16 @@ def test_row_deleted_cannot_be_mapped(checked: dict[str, Checked]) -> None:
 def test_column_inserted_cannot_be_mapped(checked: dict[str, Checked]) -> None:
     result = checked["column_inserted.xlsx"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
-    assert "列" in structure(result)
+    assert "插入或删除了列" in structure(result)
     assert result.scores == {}
+
+
+def test_evaluation_report_row_inserted(checked: dict[str, Checked]) -> None:
+    result = checked["er_row.ods"]
+    assert errors(result) == ["STRUCTURE_CHANGED"]
+    finding, = [f for f in result.findings if f.code == "STRUCTURE_CHANGED"]
+    assert finding.sheet == "指标完成情况表" and "插入了 1 行" in finding.message and "插入或删除了列" not in finding.message
+    assert result.total_score is None  # the scores below the inserted row moved
 
 
 @pytest.mark.parametrize("name", ["untouched.xlsx", "untouched.xls", "untouched.ods", "er_untouched.xlsx"])

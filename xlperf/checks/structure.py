@@ -78,8 +78,7 @@ def rows_changed(ctx: Context) -> set[str]:
         if lost or not shift.mappable:
             labels = "、".join(f"“{ctx.layout.cells[k][1].label}”" for k in lost[:MAX_PLACES])
             more = f"等 {len(lost)} 项" if len(lost) > MAX_PLACES else ""
-            text += (f"{labels}{more}的位置无法确定，无法读取；" if lost else "表格无法与模板对应；") + \
-                "本报表无法计分，"
+            text += (f"{labels}{more}的位置无法确定，无法读取；" if lost else "表格无法与模板对应；") + "无法计分，"
         else:
             text += "已按表中固定的标签找到各项的新位置读取填报内容" + _not_used(ctx, on_sheet)
         if shift.extra_rows:

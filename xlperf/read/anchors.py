@@ -188,12 +188,14 @@ def _align_sheet(layout: FormLayout, sheet: SheetLayout, cells: Mapping[tuple[st
     # labels that are not where the template has them: a label edited, or its row deleted
     for t in t_rows:
         f = matched.get(t)
-        have = {} if f is None else {text: col for col, text in found[f]}
+        have: dict[str, set[int]] = {}
+        for col, text in found.get(f, []) if f is not None else []:
+            have.setdefault(text, set()).add(col)  # a row may print one text twice (分值 … 分值)
         for a in by_row[t]:
-            col = have.get(a.text)
-            if col is None:
+            cols = have.get(a.text)
+            if cols is None:
                 shift.missing.append(a)
-            elif col != a.col:
+            elif a.col not in cols:
                 shift.columns_changed = True
     shift.rows = _row_map(layout, sheet, pairs, cells, shift)
     _describe(shift, sheet, pairs, by_row)
