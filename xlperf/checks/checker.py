@@ -12,6 +12,7 @@ A signed return checked without a key gets the note :data:`xlperf.form.signkeys.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
 from xlperf.findings import Checked, Finding
+from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
 from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout
@@ -41,11 +43,19 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
 
     ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with;
     ``roster``: units expected to report; ``allow_unsigned``: with a key, an unsigned return is
-    only a warning (blank unsigned templates handed out on purpose)."""
+    only a warning (blank unsigned templates handed out on purpose). Every text of the result can
+    be encoded (:mod:`xlperf.findings.text`); ``file`` stays the path as given."""
+    return _encodable(_check_file(path, key, against, roster, allow_unsigned))
+
+
+def _check_file(path: Path, key: Any, against: DeclarationIndex | None, roster: Roster | None,
+                allow_unsigned: bool) -> Checked:
     try:
         ret = read_return(path)
     except ReadError as exc:
         return Checked(file=path, findings=[Finding(exc.code, "error", exc.message)])
+    except MemoryError:
+        raise  # over the memory limit: xlperf.checks.limited says so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         return Checked(file=path, findings=[Finding(
             "FILE_UNREADABLE", "error", f"文件“{path.name}”无法读取（{type(exc).__name__}: {exc}），请重新保存后报送")])
@@ -59,6 +69,7 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
 def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None, *,
                  roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     layout = builtin_layout(str(ret.form_id))
+    garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     # Wrong-typed values and cells that moved feed no figure and no other check (checks.taint).
     unusable = unusable_values(layout, ret, inputs)
@@ -80,6 +91,9 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
     ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed,
                   signing_key=signing_key, declarations=against, roster=roster,
                   allow_unsigned=allow_unsigned)
+    for garbled_key in garbled:
+        ctx.flag(garbled_key, f"“{ctx.place(garbled_key)[2]}”含有无法编码的字符（已替换为 \ufffd；可能是文件被其他工具改动过）：请检查该处文字后重新报送",
+                 code=TEXT_UNENCODABLE, severity="warning")
     for check in CHECKS:
         ctx.current = check
         try:
@@ -88,6 +102,43 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
             ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
                      code="CHECK_FAILED", severity="warning")
     checked.findings = without_follow_ons(ctx.findings, unusable)
+    return checked
+
+
+TEXT_UNENCODABLE = "TEXT_UNENCODABLE"
+"""A text cell holding a lone surrogate (an ``_xD800_``-style escape): replaced by U+FFFD."""
+
+
+def _replace_surrogates(ret: Return) -> list[str]:
+    """Replace lone surrogates in the return's text cells and values; the keys whose value had one."""
+    texts = [v for v in ret.cells.values() if isinstance(v, str)]
+    texts += [v for v in ret.values.values() if isinstance(v, str)]
+    if not has_surrogates("".join(texts)):  # one search in C for the common case: none
+        return []
+    for ref, value in ret.cells.items():
+        if isinstance(value, str) and has_surrogates(value):
+            ret.cells[ref] = scrub(value)
+    garbled = [k for k, v in ret.values.items() if isinstance(v, str) and has_surrogates(v)]
+    for k in garbled:
+        ret.values[k] = scrub(str(ret.values[k]))
+    return garbled
+
+
+def _encodable(checked: Checked) -> Checked:
+    """``checked`` with lone surrogates replaced in its texts (a file name that is not UTF-8 is
+    quoted in messages; a crafted cell's text may be quoted too)."""
+    texts = [f.message + (f.expected or "") + (f.found or "") + f.label for f in checked.findings]
+    texts += checked.notes + [v for v in checked.values.values() if isinstance(v, str)]
+    texts += [checked.unit or "", checked.form or "", checked.form_version or ""]
+    if not has_surrogates("".join(texts)):
+        return checked
+    checked.findings = [dataclasses.replace(
+        f, message=scrub(f.message), label=scrub(f.label), expected=None if f.expected is None else scrub(f.expected),
+        found=None if f.found is None else scrub(f.found)) for f in checked.findings]
+    checked.notes = [scrub(n) for n in checked.notes]
+    checked.values = {k: scrub(v) if isinstance(v, str) else v for k, v in checked.values.items()}
+    checked.unit, checked.form, checked.form_version = (
+        None if t is None else scrub(t) for t in (checked.unit, checked.form, checked.form_version))
     return checked
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.excelmath import RuleError, excel_round
+from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round, usable_number
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.spec import Field, TableSection
 
@@ -58,12 +58,18 @@ def is_blank(value: object) -> bool:
 
 
 def as_number(value: object) -> float | None:
-    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
-    which no spreadsheet holds but a crafted file can)."""
+    """A number cell's value as float; None for text, dates, booleans, blanks, and numbers no
+    form holds (inf/nan, which no spreadsheet holds but a crafted file can, and 10^15 or more:
+    ``NUMBER_INVALID`` flags those)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    return number if usable_number(number) else None
+
+
+def unusable_number(value: object) -> bool:
+    """A number in a cell that no form holds: NaN, infinite, or 10^15 and more."""
+    return as_number(value) is None and isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def cents(number: float) -> Decimal | float:
@@ -163,6 +169,20 @@ def required_missing(ctx: Context) -> None:
     for fld in input_fields(ctx):
         if fld.required and ctx.layout.cells[fld.key][0] not in skip and is_blank(ctx.inputs.get(fld.key)):
             ctx.flag(fld.key, f"“{fld.label}”为必填项，尚未填写：请填写后再报送", expected="必填")
+
+
+# -- NUMBER_INVALID -----------------------------------------------------------------------------
+def number_invalid(ctx: Context) -> None:
+    """NaN, infinity (only a crafted file holds them) or a number of 10^15 and more, in any input."""
+    for fld in input_fields(ctx):
+        value = ctx.inputs.get(fld.key)
+        if not unusable_number(value):
+            continue
+        number = float(value)  # type: ignore[arg-type]
+        what = "不是有效数字" if math.isnan(number) else (
+            "为无穷大" if math.isinf(number) else f"的数值 {number:.6g} 过大（绝对值应小于 {MAX_MAGNITUDE:.0e}）")
+        ctx.flag(fld.key, f"“{fld.label}”{what}，无法计算：请填写正确的数值后重新报送（文件可能被其他工具改动过）",
+                 expected="有效数值", found="NaN" if math.isnan(number) else f"{number:.6g}")
 
 
 # -- CHOICE_INVALID ---------------------------------------------------------------------------
@@ -309,6 +329,7 @@ def row_incomplete(ctx: Context) -> None:
 
 CHECKS: tuple[Check, ...] = (
     Check("REQUIRED_MISSING", "error", "必填项未填", required_missing),
+    Check("NUMBER_INVALID", "error", "数值无效或过大", number_invalid),
     Check("CHOICE_INVALID", "error", "不是可选项", choice_invalid),
     Check("OUT_OF_RANGE", "error", "数值超出范围", out_of_range),
     Check("TOO_MANY_DECIMALS", "warning", "金额小数位过多", too_many_decimals),

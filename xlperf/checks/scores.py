@@ -32,7 +32,7 @@ from decimal import Decimal
 from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
 from xlperf.checks.fields import as_number as number
-from xlperf.checks.fields import is_blank
+from xlperf.checks.fields import is_blank, unusable_number
 from xlperf.form.alerts import REVERSE_OPS
 from xlperf.form.evaluate import Result
 from xlperf.form.excelmath import RuleError, excel_round
@@ -181,7 +181,7 @@ def _typed_score_rows(layout: FormLayout) -> tuple[ScoreRow, ...]:
 
 def score_not_number(ctx: Context) -> None:
     for row, value in _typed_scores(ctx):
-        if is_blank(value) or is_number(value):
+        if is_blank(value) or is_number(value) or unusable_number(value):  # the last: NUMBER_INVALID
             continue
         ctx.flag(row.score_key,
                  f"“{label_of(ctx.layout, row.score_key)}”应填写 0 至 {plain(row.weight)} 之间的数字，"

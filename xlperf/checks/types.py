@@ -29,6 +29,7 @@ from xlperf.checks.fields import (
     show,
     show_amount,
     show_percent,
+    unusable_number,
 )
 from xlperf.form.layout import FormLayout
 from xlperf.form.spec import Field
@@ -48,6 +49,8 @@ def _problem(fld: Field, value: object) -> str | None:
     """What is wrong with the type of ``value`` in ``fld``: "date", "number", "integer" or None."""
     if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
         return None
+    if unusable_number(value):
+        return None  # fields.NUMBER_INVALID
     if fld.type == "date":
         return None if isinstance(value, dt.date) else "date"
     if fld.type not in NUMERIC_TYPES:

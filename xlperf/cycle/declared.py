@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks.base import Context
+from xlperf.checks.checker import find_returns
 from xlperf.checks.indicators import REPEAT_PREFIX, Row, indicator_tables, is_blank, table_rows
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
+from xlperf.checks.limited import Limits, check_files_limited
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, Checked
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.form.specload import builtin_forms
@@ -190,15 +192,13 @@ class DeclarationIndex:
         return [d.project for d in self.declarations if normalise_name(d.unit) == name and d.year == year]
 
     @classmethod
-    def build(cls, paths: Sequence[Path], key: Any = FROM_ENV) -> DeclarationIndex:
-        """Check every return under ``paths`` (files or folders) and index the accepted declarations."""
-        from xlperf.checks.checker import check_file, find_returns
-        from xlperf.findings import STATUS_LABELS
-
+    def build(cls, paths: Sequence[Path], key: Any = FROM_ENV, limits: Limits | None = None) -> DeclarationIndex:
+        """Check every return under ``paths`` (files or folders), each under ``limits`` (default
+        from the environment, as ``xlperf check``), and index the accepted declarations."""
         index = cls()
         newest: dict[tuple[str, str, int | None], Declaration] = {}
-        for path in find_returns(list(paths)):
-            checked = check_file(path, key=key)
+        for checked in check_files_limited(find_returns(list(paths)), limits, key=key):
+            path = checked.file
             index.checked.append(checked)
             if checked.form not in DECLARATION_FORMS:
                 index.skipped.append((path, NOT_DECLARATION if checked.form else "无法识别的文件"))

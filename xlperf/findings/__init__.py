@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+
+from xlperf.findings.text import scrub
 
 Severity = Literal["error", "warning"]
 ACCEPTED = "accepted"
@@ -80,7 +83,7 @@ class Checked:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.file), "form": self.form, "form_version": self.form_version,
+            "file": scrub(str(self.file)), "form": self.form, "form_version": self.form_version,
             "unit": self.unit, "year": self.year, "valid": self.valid, "status": self.status,
             "total_score": _jsonable(self.total_score), "grade": self.grade,
             "values": {k: _jsonable(v) for k, v in self.values.items()},
@@ -91,8 +94,11 @@ class Checked:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+    """A value as standard JSON holds it: NaN and infinity (a crafted file's) become null; the
+    check ``NUMBER_INVALID`` says so on the cell."""
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

@@ -17,6 +17,7 @@ from xlperf.findings import (
     Checked,
     Finding,
 )
+from xlperf.findings.text import shown_name
 from xlperf.form.layout import builtin_layout
 from xlperf.form.specload import builtin_forms
 
@@ -183,7 +184,7 @@ def build_view(checked: Checked, annotated_name: str | None = None) -> View:
     ]
     total, grade = _score_texts(checked)
     return View(
-        file_name=checked.file.name, unit=show(checked.unit), form_title=form_title(checked),
+        file_name=shown_name(checked.file), unit=show(checked.unit), form_title=form_title(checked),
         form_version=version or "", year=show(checked.year), status=checked.status,
         status_label=STATUS_LABELS[checked.status], status_colour=STATUS_COLOURS[checked.status],
         total=total, grade=grade, scored=checked.total_score is not None, errors=len(checked.errors), warnings=len(checked.warnings),

@@ -47,6 +47,7 @@ from typing import Any
 import pandas as pd
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
+from xlperf.findings.text import scrub
 from xlperf.form.layout import FormLayout, builtin_layout
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
@@ -366,8 +367,9 @@ def _display_names(records: Sequence[ReturnRecord]) -> dict[int, str]:
     try:
         root = os.path.commonpath([os.path.abspath(r.file.parent) for r in records])
     except ValueError:  # inputs on different drives: no common folder
-        return {id(r): Path(os.path.abspath(r.file)).as_posix() for r in records}
-    return {id(r): Path(os.path.relpath(os.path.abspath(r.file), root)).as_posix() for r in records}
+        return {id(r): scrub(Path(os.path.abspath(r.file)).as_posix()) for r in records}
+    # scrub: a name that is not UTF-8 is shown with U+FFFD (xlsxwriter cannot write it as is)
+    return {id(r): scrub(Path(os.path.relpath(os.path.abspath(r.file), root)).as_posix()) for r in records}
 
 
 def _newness(entry: Entry) -> tuple[int, str, str]:
