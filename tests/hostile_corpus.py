@@ -18,7 +18,8 @@ import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from tests.helpers import cell_of, sample
+from helpers import cell_of, sample
+
 from xlperf.excel.fill import fill_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hostile_corpus as corpus
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import hostile_corpus as corpus
 from xlperf.checks.limited import Limits, check_files_limited
 from xlperf.cli.console import finding_line, return_line
 from xlperf.form.specload import builtin_forms

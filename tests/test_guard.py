@@ -20,8 +20,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hostile_corpus import BOF, CODEPAGE, FILEPASS, cfb
 
-from tests.hostile_corpus import BOF, CODEPAGE, FILEPASS, cfb
 from xlperf.read import ReadError, read_return
 from xlperf.read.guard import MiB, UnsafeFile, inspect_file, parse_xml
 

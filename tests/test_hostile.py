@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hostile_corpus as corpus
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import cell_of
 
-from tests import hostile_corpus as corpus
-from tests.helpers import cell_of
 from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.findings.text import REPLACEMENT

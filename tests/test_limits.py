@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hostile_corpus as corpus
 import pytest
 from click.testing import CliRunner
 
-from tests import hostile_corpus as corpus
 from xlperf.checks import limited
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
@@ -27,17 +27,16 @@ from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
+from xlperf.model.declarations import Declarations
+from xlperf.model.projects import return_unit, return_year
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
 from xlperf.read.roster import Roster
 
-if TYPE_CHECKING:
-    from xlperf.cycle.declared import DeclarationIndex
-
 __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
-def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None, *,
+def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None, *,
                roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
@@ -48,7 +47,7 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
     return _encodable(_check_file(path, key, against, roster, allow_unsigned))
 
 
-def _check_file(path: Path, key: Any, against: DeclarationIndex | None, roster: Roster | None,
+def _check_file(path: Path, key: Any, against: Declarations | None, roster: Roster | None,
                 allow_unsigned: bool) -> Checked:
     try:
         ret = read_return(path)
@@ -66,7 +65,7 @@ def _check_file(path: Path, key: Any, against: DeclarationIndex | None, roster: 
     return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
 
 
-def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None, *,
+def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None, *,
                  roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     garbled = _replace_surrogates(ret)
@@ -75,7 +74,8 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
     unusable = unusable_values(layout, ret, inputs)
     inputs = usable_inputs(layout, inputs, unusable)
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
-                      unit=_unit(ret, inputs), year=_year(ret, inputs), values=dict(inputs),
+                      unit=return_unit(layout, inputs, ret.meta_unit),
+                      year=return_year(layout, inputs, ret.meta_year), values=dict(inputs),
                       notes=list(ret.notes))
     numeric = {k: v for k, v in inputs.items() if not isinstance(v, dt.date)}  # dates feed no score
     try:
@@ -153,19 +153,3 @@ def _signing_key(key: Any, notes: list[str]) -> bytes | None:
         notes.append(f"签名密钥配置有误（{exc}），签名未核验")
         return None
 
-
-def _unit(ret: Return, inputs: dict[str, Value]) -> str | None:
-    for key in ("unit_name", "p1_unit_name"):
-        if isinstance(inputs.get(key), str) and str(inputs[key]).strip():
-            return str(inputs[key]).strip()
-    return ret.meta_unit or None
-
-
-def _year(ret: Return, inputs: dict[str, Value]) -> int | None:
-    for value in (inputs.get("year"), inputs.get("p1_year"), ret.meta_year):
-        try:
-            if value not in (None, ""):
-                return int(float(str(value)))
-        except ValueError:
-            continue
-    return None

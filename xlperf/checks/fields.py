@@ -15,23 +15,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round, usable_number
+from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.operators import ASCII_ALIASES
+from xlperf.form.roles import PREFILLED, prefix_of
 from xlperf.form.spec import Field, TableSection
+from xlperf.model.values import (
+    as_number,
+    is_blank,
+    show,
+    show_amount,
+    show_percent,
+    unusable_number,
+)
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
 FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")
 """Field types where any text is a valid value (plus choice fields with ``strict: false``)."""
-
-PREFILLED_KEYS = ("year", "unit_name")
-"""Keys a template may prefill on every project sheet (TemplateOptions year/unit): a value
-there does not mean the unit is using that sheet."""
 
 YEAR_RANGE = (2000, 2100)
 """Budget years the templates accept (their data validation uses the same bounds)."""
@@ -48,30 +53,8 @@ YUAN_SUSPECT_BELOW = 100
 
 DATE_FORMAT_HINT = "请按“年-月-日”格式输入日期，如 2024-01-01"
 
-_PREFIX_RE = re.compile(r"^p\d+_")
-_FIRST_COPY = "p1_"
-
 
 # -- helpers shared by the field-level check modules ------------------------------------------
-def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def as_number(value: object) -> float | None:
-    """A number cell's value as float; None for text, dates, booleans, blanks, and numbers no
-    form holds (inf/nan, which no spreadsheet holds but a crafted file can, and 10^15 or more:
-    ``NUMBER_INVALID`` flags those)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    number = float(value)
-    return number if usable_number(number) else None
-
-
-def unusable_number(value: object) -> bool:
-    """A number in a cell that no form holds: NaN, infinite, or 10^15 and more."""
-    return as_number(value) is None and isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
 def cents(number: float) -> Decimal | float:
     """An amount rounded to 2 decimals as the sheet shows it (too large to round: as it is)."""
     try:
@@ -85,27 +68,6 @@ def plausible_date(value: object) -> bool:
     return isinstance(value, dt.date) and DATE_RANGE[0] <= value <= DATE_RANGE[1]
 
 
-def show(value: object) -> str:
-    """A value as a clerk would recognise it in a message."""
-    if isinstance(value, float | Decimal) and not isinstance(value, bool):
-        return f"{float(value):.15g}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip() if value is not None else ""
-
-
-def show_amount(value: float | Decimal, unit: str) -> str:
-    return f"{float(value):,.2f} {unit}"
-
-
-def show_percent(value: float | Decimal) -> str:
-    return f"{float(value) * 100:.15g}%"
-
-
-def prefix_of(key: str) -> str:
-    """The project-sheet prefix of a key (``p2_``), or "" on a form without repeated sheets."""
-    m = _PREFIX_RE.match(key)
-    return m.group(0) if m else ""
 
 
 def input_fields(ctx: Context, *types: str) -> Iterator[Field]:
@@ -151,11 +113,9 @@ def _repeated_sheets(layout: FormLayout) -> tuple[tuple[str, tuple[str, ...]], .
     out = []
     for sheet, flds in by_sheet.items():
         prefixes = {prefix_of(f.key) for f in flds}
-        if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
+        if len(prefixes) != 1 or prefixes in ({""}, {layout.project_prefixes()[0]}):  # not a project sheet, or the first
             continue
-        prefix = prefixes.pop()
-        skip = {prefix + k for k in PREFILLED_KEYS}
-        out.append((sheet, tuple(f.key for f in flds if f.key not in skip)))
+        out.append((sheet, tuple(f.key for f in flds if f.role not in PREFILLED)))
     return tuple(out)
 
 
@@ -186,13 +146,11 @@ def number_invalid(ctx: Context) -> None:
 
 
 # -- CHOICE_INVALID ---------------------------------------------------------------------------
-# Half-width spellings of the operators the choice lists hold in full width.
-_CHOICE_ALIASES = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": "＝", "==": "＝"}
 
 
 def _choice_meant(text: str, choices: tuple[str, ...]) -> str | None:
     norm = unicodedata.normalize("NFKC", text).strip()
-    alias = _CHOICE_ALIASES.get(norm)
+    alias = ASCII_ALIASES.get(norm)  # >= for the ≥ the choice lists hold
     if alias in choices:
         return alias
     return next((c for c in choices if unicodedata.normalize("NFKC", c).strip() == norm), None)
@@ -328,11 +286,11 @@ def row_incomplete(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("REQUIRED_MISSING", "error", "必填项未填", required_missing),
-    Check("NUMBER_INVALID", "error", "数值无效或过大", number_invalid),
-    Check("CHOICE_INVALID", "error", "不是可选项", choice_invalid),
-    Check("OUT_OF_RANGE", "error", "数值超出范围", out_of_range),
-    Check("TOO_MANY_DECIMALS", "warning", "金额小数位过多", too_many_decimals),
-    Check("AMOUNT_UNIT_SUSPECT", "warning", "金额单位可疑", amount_unit_suspect),
-    Check("ROW_INCOMPLETE", "warning", "表格行未填完整", row_incomplete),
+    Check("REQUIRED_MISSING", required_missing),
+    Check("NUMBER_INVALID", number_invalid),
+    Check("CHOICE_INVALID", choice_invalid),
+    Check("OUT_OF_RANGE", out_of_range),
+    Check("TOO_MANY_DECIMALS", too_many_decimals),
+    Check("AMOUNT_UNIT_SUSPECT", amount_unit_suspect),
+    Check("ROW_INCOMPLETE", row_incomplete),
 )

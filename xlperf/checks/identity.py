@@ -50,5 +50,5 @@ def file_name_unit_mismatch(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("FILE_NAME_UNIT_MISMATCH", "warning", "文件名与填报单位不符", file_name_unit_mismatch),
+    Check("FILE_NAME_UNIT_MISMATCH", file_name_unit_mismatch),
 )

@@ -19,20 +19,17 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.fields import (
-    DATE_FORMAT_HINT,
-    NUMERIC_TYPES,
-    amount_unit,
+from xlperf.checks.fields import DATE_FORMAT_HINT, NUMERIC_TYPES, amount_unit, input_fields
+from xlperf.form.layout import FormLayout
+from xlperf.form.spec import Field
+from xlperf.model.values import (
     as_number,
-    input_fields,
     is_blank,
     show,
     show_amount,
     show_percent,
     unusable_number,
 )
-from xlperf.form.layout import FormLayout
-from xlperf.form.spec import Field
 
 _UNIT_SUFFIX = re.compile(r"(万元|元|%)$")
 # A number typed with a unit: what to multiply it by for the form's amount unit.
@@ -178,5 +175,5 @@ def wrong_type(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("WRONG_TYPE", "error", "数据类型错误", wrong_type),
+    Check("WRONG_TYPE", wrong_type),
 )

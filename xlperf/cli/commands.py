@@ -387,3 +387,14 @@ def demo_command(outdir: Path, no_recalc: bool) -> None:
 
     for line in run_demo(outdir, recalc=not no_recalc):
         click.echo(line)
+
+
+from xlperf.cli.round import round_group  # noqa: E402 - registered after the group exists
+
+main.add_command(round_group)
+
+from xlperf.cli.watch import messages_command, remind_command, watch_command  # noqa: E402
+
+round_group.add_command(watch_command)
+round_group.add_command(remind_command)
+round_group.add_command(messages_command)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from xlperf.findings import STATUS_LABELS, Checked, Finding
+from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, Checked, Finding
 from xlperf.findings.text import shown_name
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES
-
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 
 
 def return_line(checked: Checked) -> str:

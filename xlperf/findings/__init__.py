@@ -14,6 +14,8 @@ Severity = Literal["error", "warning"]
 ACCEPTED = "accepted"
 ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
 REJECTED = "rejected"
+SEVERITY_LABELS: dict[str, str] = {"error": "错误", "warning": "提示"}
+"""How a severity is shown to people (reports, mails, the console, the roll-up)."""
 STATUS_LABELS = {ACCEPTED: "通过", ACCEPTED_WITH_WARNINGS: "通过（有提示）", REJECTED: "退回"}
 
 

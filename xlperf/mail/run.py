@@ -82,7 +82,7 @@ class UnitResult:
     path: Path | None = None
 
     def line(self) -> str:
-        who = f"{self.unit.name} <{self.unit.email}>"
+        who = f"{self.unit.name} <{', '.join(self.unit.addresses)}>"
         outcome = OUTCOME_LABELS[worst_status(self.reports)]
         head = f"{ACTION_LABELS[self.action]}  {who}：{outcome}（{len(self.reports)} 份报表）"
         if self.action == DONE_WRITTEN:
@@ -182,7 +182,7 @@ def _run_mail(report_dir: Path, roster: Roster, sender: str, smtp: SmtpConfig | 
     for group in groups:
         if only_failed and worst_status(group.reports) == ACCEPTED:
             record(UnitResult(group.unit, group.reports, NOT_DUE))
-        elif not resend and log.was_sent(group.reports, group.unit.email):
+        elif not resend and log.was_sent(group.reports, ", ".join(group.unit.addresses)):
             record(UnitResult(group.unit, group.reports, ALREADY_SENT))
         else:
             due.append(group)
@@ -227,7 +227,7 @@ def _send(group: UnitReports, sender: str, clock: Clock, smtp: SmtpSender, log: 
     result = smtp.send(message)  # SendAborted propagates: nothing else can be sent either
     log.append(LogEntry(
         time=clock.now().isoformat(timespec="seconds"), unit=unit.name, unit_code=unit.code,
-        recipient=unit.email, reports=LogEntry.report_refs(group.reports),
+        recipient=", ".join(unit.addresses), reports=LogEntry.report_refs(group.reports),
         outcome=SENT if result.ok else FAILED, subject=str(message["Subject"]),
         message_id=str(message["Message-ID"]), tries=result.tries, error=result.error,
     ))

@@ -45,12 +45,15 @@ import defusedxml.ElementTree as DET
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_MEMBERS",
     "MAX_RATIO",
     "MAX_UNZIPPED",
     "FileKind",
     "UnsafeFile",
+    "check_directory",
     "inspect_file",
     "parse_xml",
+    "read_member",
 ]
 
 MiB = 1 << 20
@@ -180,6 +183,22 @@ def _inspect_zip(path: Path, data: bytes, suffix: str, max_unzipped: int, max_ra
     except (OSError, ValueError, EOFError) as exc:
         raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"压缩包目录无法解析：{exc}"), path) from None
     infos = zf.infolist()
+    check_directory(infos, name, path, max_unzipped)
+    parts: dict[str, bytes] = {}
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        content, total = read_member(zf, info, name, path, total, max_unzipped, max_ratio)
+        if info.filename.endswith((".xml", ".rels")) or info.filename == "mimetype":
+            parts[info.filename] = content
+    return _classify_zip(path, data, suffix, parts, {i.filename for i in infos})
+
+
+def check_directory(infos: list[zipfile.ZipInfo], name: str, path: Path | None,
+                    max_unzipped: int = MAX_UNZIPPED) -> None:
+    """Refuse a zip whose directory alone shows a bomb: too many members, or a declared total
+    beyond ``max_unzipped`` (the declared sizes may lie low, so :func:`read_member` counts too)."""
     if len(infos) > MAX_MEMBERS:
         raise UnsafeFile("ZIP_BOMB", _bomb(name, f"压缩包内有 {len(infos)} 个文件，远超正常报表"), path)
     declared = sum(i.file_size for i in infos)
@@ -187,52 +206,53 @@ def _inspect_zip(path: Path, data: bytes, suffix: str, max_unzipped: int, max_ra
         raise UnsafeFile(
             "ZIP_BOMB", _bomb(name, f"解压后将达 {declared / MiB:.0f} MB，超过上限 {max_unzipped / MiB:g} MB"), path
         )
-    parts: dict[str, bytes] = {}
-    total = 0
-    for info in infos:
-        if info.is_dir():
-            continue
-        if info.flag_bits & 0x1:
-            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
-        if info.compress_type != zipfile.ZIP_STORED and info.compress_size > info.file_size + info.file_size // 100 + 1024:
-            # Deflate never grows data by more than a few bytes per 16 KiB block; a member whose
-            # compressed size is larger than its declared size has a forged header.
-            raise UnsafeFile("ZIP_BOMB", _bomb(name, f"“{info.filename}”声明的解压大小与实际不符"), path)
-        chunks: list[bytes] = []
-        member = 0
-        try:
-            with zf.open(info) as stream:
-                while True:
-                    chunk = stream.read(CHUNK)
-                    if not chunk:
-                        break
-                    member += len(chunk)
-                    total += len(chunk)
-                    if total > max_unzipped:
-                        raise UnsafeFile(
-                            "ZIP_BOMB", _bomb(name, f"解压后超过上限 {max_unzipped / MiB:g} MB"), path
-                        )
-                    if member > RATIO_FLOOR and member > max_ratio * max(info.compress_size, 1):
-                        raise UnsafeFile(
-                            "ZIP_BOMB",
-                            _bomb(name, f"“{info.filename}”的压缩比超过 {max_ratio:g} 倍"),
-                            path,
-                        )
-                    chunks.append(chunk)
-                    if len(chunk) < CHUNK:
-                        break  # ZipExtFile.read(n) returns less than n only at the end
-        except UnsafeFile:
-            raise
-        except RuntimeError:
-            # zipfile: "File ... is encrypted, password required for extraction"
-            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path) from None
-        except EOFError:
-            raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
-            raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"“{info.filename}”：{exc}"), path) from None
-        if info.filename.endswith((".xml", ".rels")) or info.filename == "mimetype":
-            parts[info.filename] = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return _classify_zip(path, data, suffix, parts, {i.filename for i in infos})
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path: Path | None, total: int,
+                max_unzipped: int = MAX_UNZIPPED, max_ratio: float = MAX_RATIO) -> tuple[bytes, int]:
+    """Inflate one member of ``zf`` in chunks, refusing it as soon as the running ``total`` of the
+    archive (bytes inflated before this member) passes ``max_unzipped`` or the member's ratio
+    passes ``max_ratio``; returns its bytes and the new total. ``name`` is the archive's name in
+    messages. Used for workbooks here and for zip attachments by the mail intake."""
+    if info.flag_bits & 0x1:
+        raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+    if info.compress_type != zipfile.ZIP_STORED and info.compress_size > info.file_size + info.file_size // 100 + 1024:
+        # Deflate never grows data by more than a few bytes per 16 KiB block; a member whose
+        # compressed size is larger than its declared size has a forged header.
+        raise UnsafeFile("ZIP_BOMB", _bomb(name, f"“{info.filename}”声明的解压大小与实际不符"), path)
+    chunks: list[bytes] = []
+    member = 0
+    try:
+        with zf.open(info) as stream:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                member += len(chunk)
+                total += len(chunk)
+                if total > max_unzipped:
+                    raise UnsafeFile(
+                        "ZIP_BOMB", _bomb(name, f"解压后超过上限 {max_unzipped / MiB:g} MB"), path
+                    )
+                if member > RATIO_FLOOR and member > max_ratio * max(info.compress_size, 1):
+                    raise UnsafeFile(
+                        "ZIP_BOMB",
+                        _bomb(name, f"“{info.filename}”的压缩比超过 {max_ratio:g} 倍"),
+                        path,
+                    )
+                chunks.append(chunk)
+                if len(chunk) < CHUNK:
+                    break  # ZipExtFile.read(n) returns less than n only at the end
+    except UnsafeFile:
+        raise
+    except RuntimeError:
+        # zipfile: "File ... is encrypted, password required for extraction"
+        raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path) from None
+    except EOFError:
+        raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"“{info.filename}”：{exc}"), path) from None
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), total
 
 
 def _classify_zip(path: Path, data: bytes, suffix: str, parts: dict[str, bytes], members: set[str]) -> FileKind:

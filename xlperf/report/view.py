@@ -13,6 +13,7 @@ from xlperf.findings import (
     ACCEPTED,
     ACCEPTED_WITH_WARNINGS,
     REJECTED,
+    SEVERITY_LABELS,
     STATUS_LABELS,
     Checked,
     Finding,
@@ -23,7 +24,6 @@ from xlperf.form.specload import builtin_forms
 
 TITLE = "绩效报表审核报告"
 RECOMPUTED_NOTE = "按填报内容重算"
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 BLANK = "—"
 # Colours (text, background) of the review outcome: Excel's own good / neutral / bad styles,
 # so the page and the annotated workbook look alike.

@@ -16,9 +16,10 @@ from pathlib import Path
 from xlperf.checks.limited import Limits
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, file_stat
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, ignored_record
 from xlperf.rollup.summary import Figures, figures, paragraph
-from xlperf.rollup.tables import Tables, build_tables, record_of
+from xlperf.rollup.tables import Tables, build_tables
 from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Files go to worker processes through :func:`xlperf.checks.limited.run_limited`, the mechanism
 ``xlperf check`` uses too: each file is checked under the per-file limits (wall time, memory),
-and a worker sends back the slim record of :func:`xlperf.rollup.tables.record_of`, not the whole
+and a worker sends back the slim record of :func:`xlperf.rollup.extract.record_of`, not the whole
 ``Checked``, so memory stays flat however large the inbox.
 
 Nothing is lost:
@@ -23,8 +23,8 @@ from pathlib import Path
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, exceeded_finding, run_limited
 from xlperf.findings.text import shown_name
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
-from xlperf.rollup.tables import record_of
 
 __all__ = ["check_one", "collect_returns", "file_stat"]
 
@@ -43,14 +43,19 @@ def check_one(path: Path) -> ReturnRecord:
         return _failed(path, exc)
 
 
+Check = Callable[[Path], ReturnRecord]
+"""What a worker does with one file (a module-level function, so that it can be pickled); it
+must never raise. Default :func:`check_one`; the ledger's also keeps what a roll-up drops."""
+
+
 def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
-                    limits: Limits | None = None) -> list[ReturnRecord]:
+                    limits: Limits | None = None, check: Check = check_one) -> list[ReturnRecord]:
     """Check ``paths`` with ``jobs`` processes (default: every core), each file under ``limits``
     (default :meth:`Limits.from_env`); records in input order."""
     limits = limits or Limits.from_env()
     results: list[ReturnRecord | None] = [None] * len(paths)
     report = progress or (lambda n: None)
-    for index, record in run_limited(paths, check_one, functools.partial(_exceeded, limits=limits), limits, jobs):
+    for index, record in run_limited(paths, check, functools.partial(_exceeded, limits=limits), limits, jobs):
         results[index] = record
         report(1)
     missing = [i for i, r in enumerate(results) if r is None]
