@@ -376,3 +376,16 @@ def report_roster(folder: Path) -> Path:
     path = folder / "roster-ok.csv"
     path.write_text(ROSTER, encoding="utf-8")
     return path
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_one_sends(reports: Path, smtp_server: Start) -> None:
+    from xlperf.mail.sendlog import locked
+
+    controller, store = smtp_server()
+    with locked(reports):  # another run holds the send log (flock: per open file, also in one process)
+        busy = mail(reports, *plain(controller))
+    assert busy.exit_code == 2, busy.output
+    assert "另一个 xlperf mail 正在" in busy.output and str(reports) in busy.output
+    assert "Traceback" not in busy.output and store.received == []
+    assert mail(reports, *plain(controller)).exit_code == 0  # released when the other run ends
+    assert len(store.received) == 3

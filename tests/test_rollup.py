@@ -444,7 +444,7 @@ def test_every_file_yields_one_outcome_even_when_a_worker_fails(
         name: str) -> None:
     monkeypatch.setattr(collect_mod, "check_file", patch)
     files = sorted(inbox.iterdir())
-    records = collect_returns(files, jobs=2, chunk_size=2)
+    records = collect_returns(files, jobs=2)
     assert [r.file for r in records] == files
     failed = [r for r in records if any(f.code == code for f in r.findings)]
     assert [r.file.name for r in failed] == [name]
@@ -456,7 +456,7 @@ def test_every_file_yields_one_outcome_even_when_a_worker_fails(
 def test_progress_counts_every_file(inbox: Path) -> None:
     seen: list[int] = []
     files: Sequence[Path] = sorted(inbox.iterdir())
-    collect_returns(files, jobs=2, chunk_size=3, progress=seen.append)
+    collect_returns(files, jobs=2, progress=seen.append)
     assert sum(seen) == len(files)
 
 

@@ -13,6 +13,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.excel.template import write_template
 from xlperf.form.layout import builtin_layout
+from xlperf.form.roles import UNIT
 from xlperf.form.specload import builtin_forms
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
@@ -36,8 +37,7 @@ class DemoReturn:
 
     def values(self) -> dict[str, Any]:
         values = sample_values(self.form)
-        unit_keys = [k for k in values if k == "unit_name" or k.endswith("_unit_name")]
-        values.update({k: self.unit for k in unit_keys})
+        values.update({k: self.unit for k in builtin_layout(self.form).role_keys(UNIT) if k in values})
         values.update(self.changes)
         return {k: v for k, v in values.items() if v is not None}
 
@@ -171,8 +171,8 @@ def _collection_round(outdir: Path, returns: Path, recalc: bool) -> Iterator[str
 
 
 def _yearly_cycle(outdir: Path, recalc: bool) -> Iterator[str]:
-    """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cycle.demo)."""
-    from xlperf.cycle.demo import run_cycle
+    """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cli.cycle_demo)."""
+    from xlperf.cli.cycle_demo import run_cycle
     from xlperf.read.roster import read_roster
 
     samples = {form_id: sample_values(form_id) for form_id in builtin_forms()}

@@ -11,6 +11,7 @@ units, events), :mod:`~xlperf.ledger.checking` (checking files into records),
 :mod:`~xlperf.ledger.summary` (roll-up from the ledger), :mod:`~xlperf.ledger.mail`.
 """
 
+from xlperf.ledger.accounts import Account
 from xlperf.ledger.db import DB_ENV, STORE_ENV, Ledger, LedgerError, database_url, open_ledger
 from xlperf.ledger.decisions import decide
 from xlperf.ledger.history import find_unit, unit_history
@@ -23,7 +24,7 @@ from xlperf.ledger.store import FileStore, sha256_of
 from xlperf.ledger.summary import round_records, round_rollup
 
 __all__ = [
-    "ACCEPT", "DB_ENV", "RETURN", "STORE_ENV", "VOID", "FileStore", "Incoming", "Ledger", "LedgerError",
+    "ACCEPT", "Account", "DB_ENV", "RETURN", "STORE_ENV", "VOID", "FileStore", "Incoming", "Ledger", "LedgerError",
     "Outcome", "create_round", "database_url", "decide", "find_round", "find_unit", "list_rounds",
     "open_ledger", "receive", "revalidate", "round_records", "round_rollup", "round_status",
     "round_view", "sha256_of", "unit_history",

@@ -23,8 +23,8 @@ from xlperf.checks.checker import check_file
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.store import FileStore
 from xlperf.rollup.collect import Progress, collect_returns, file_stat
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
-from xlperf.rollup.tables import record_of
 
 __all__ = ["Checker", "LedgerRecord", "Pending", "check_many", "ledger_check", "materialised"]
 

@@ -26,7 +26,7 @@ from xlperf.mail.compose import compose
 from xlperf.mail.config import SmtpConfig
 from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports, worst_status
 from xlperf.mail.send import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock
-from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog
+from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog, locked
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
 # What happened to a unit's mail.
@@ -156,6 +156,15 @@ def run_mail(report_dir: Path, roster: Roster, *, sender: str, smtp: SmtpConfig 
     ``dry_run``, as .eml files in that folder (nothing sent, nothing logged)."""
     if (smtp is None) == (dry_run is None):
         raise ValueError("exactly one of smtp and dry_run")
+    if dry_run is not None:  # nothing sent, nothing logged: no lock needed
+        return _run_mail(report_dir, roster, sender, smtp, dry_run, only_failed, resend, rate, clock, progress)
+    with locked(report_dir):  # raises SendLogBusy while another run sends from this folder
+        return _run_mail(report_dir, roster, sender, smtp, dry_run, only_failed, resend, rate, clock, progress)
+
+
+def _run_mail(report_dir: Path, roster: Roster, sender: str, smtp: SmtpConfig | None, dry_run: Path | None,
+              only_failed: bool, resend: bool, rate: int, clock: Clock | None,
+              progress: Callable[[UnitResult], None] | None) -> MailRun:
     clock = clock or SystemClock()
     reports, problems = load_reports(report_dir)
     groups, unmatched = group_by_unit(reports, roster)

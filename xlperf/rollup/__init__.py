@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from xlperf.checks.limited import Limits
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, file_stat
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, ignored_record
 from xlperf.rollup.summary import Figures, figures, paragraph
-from xlperf.rollup.tables import Tables, build_tables, record_of
+from xlperf.rollup.tables import Tables, build_tables
 from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
@@ -35,12 +37,14 @@ class Rollup:
 
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
            jobs: int | None = None, progress: Progress | None = None,
-           others: Sequence[tuple[Path, str]] = ()) -> Rollup:
+           others: Sequence[tuple[Path, str]] = (), limits: Limits | None = None) -> Rollup:
     """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph.
 
     ``others``: files of the inbox that are not checked, each with the reason (see
-    :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there."""
-    records = collect_returns(paths, jobs=jobs, progress=progress)
+    :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
+    ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
+    environment)."""
+    records = collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
     del records  # the tables hold what the workbook shows: free the rest before writing it
