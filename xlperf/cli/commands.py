@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import click
 
 from xlperf.checks.limited import LimitError, Limits
+from xlperf.cli.mailopts import mail_settings
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
@@ -340,13 +340,9 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
                  sender: str | None, config_file: Path | None, dry_run: Path | None, only_failed: bool,
                  resend: bool, rate: int) -> None:
     from xlperf.mail import (
-        ConfigError,
         SendLogBusy,
         load_reports,
-        read_config_file,
         run_mail,
-        sender_address,
-        smtp_config,
     )
     from xlperf.read.roster import RosterError, read_roster
 
@@ -356,12 +352,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
         raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
     if not load_reports(report_dir)[0]:
         raise click.UsageError(f"{report_dir} 中没有审核报告（.json）：请先运行 xlperf check 收件箱/ --report-dir {report_dir}")
-    try:
-        settings = read_config_file(config_file) if config_file else {}
-        from_header = sender_address(sender, settings, dry_run=dry_run is not None)
-        config = None if dry_run else smtp_config(smtp, tls, settings, os.environ)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    from_header, config = mail_settings(smtp, tls, sender, config_file, dry_run)
     # Tests hand in a clock (obj={"clock": ...}) so that rate limit and back-off do not sleep.
     clock = ctx.obj.get("clock") if isinstance(ctx.obj, dict) else None
     try:

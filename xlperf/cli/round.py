@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from xlperf.cli.mailopts import mail_settings
 from xlperf.form.specload import builtin_forms
 
 if TYPE_CHECKING:
@@ -261,14 +261,8 @@ def mail_command(ctx: click.Context, name: str, smtp: str | None, tls: str | Non
                  config_file: Path | None, dry_run: Path | None, only_failed: bool, resend: bool, rate: int) -> None:
     from xlperf.ledger import find_round
     from xlperf.ledger.mail import round_mail
-    from xlperf.mail import ConfigError, read_config_file, sender_address, smtp_config
 
-    try:
-        settings = read_config_file(config_file) if config_file else {}
-        from_header = sender_address(sender, settings, dry_run=dry_run is not None)
-        config = None if dry_run else smtp_config(smtp, tls, settings, os.environ)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    from_header, config = mail_settings(smtp, tls, sender, config_file, dry_run)
     clock = ctx.obj.get("clock")
     with _ledger(ctx) as ledger:
         with ledger.session() as session:

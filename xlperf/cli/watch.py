@@ -16,6 +16,7 @@ from types import FrameType
 
 import click
 
+from xlperf.cli.mailopts import mail_settings
 from xlperf.cli.round import _actor, _ledger
 
 __all__ = ["messages_command", "remind_command", "watch_command"]
@@ -110,14 +111,8 @@ def remind_command(ctx: click.Context, name: str, smtp: str | None, tls: str | N
                    config_file: Path | None, dry_run: Path | None, every: float, rate: int) -> None:
     from xlperf.intake.remind import round_remind
     from xlperf.ledger import find_round
-    from xlperf.mail import ConfigError, read_config_file, sender_address, smtp_config
 
-    try:
-        settings = read_config_file(config_file) if config_file else {}
-        from_header = sender_address(sender, settings, dry_run=dry_run is not None)
-        config = None if dry_run else smtp_config(smtp, tls, settings, os.environ)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    from_header, config = mail_settings(smtp, tls, sender, config_file, dry_run)
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)

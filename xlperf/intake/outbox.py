@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from xlperf.intake.mailtake import NOTICE, REPORT
 from xlperf.intake.replies import Repeat, notice_reply, recipients, report_reply
 from xlperf.ledger import Ledger
-from xlperf.ledger.mail import checked_of
+from xlperf.ledger.checked import checked_of
 from xlperf.ledger.models import (
     HELD,
     MAIL_HELD,

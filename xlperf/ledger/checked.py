@@ -14,7 +14,7 @@ from xlperf.ledger.codec import checked_from_json
 from xlperf.ledger.decisions import staff_finding, staff_note
 from xlperf.ledger.models import FindingRow, Result, Submission
 
-__all__ = ["submission_checked"]
+__all__ = ["checked_of", "submission_checked"]
 
 
 def submission_checked(session: Session, sub: Submission, file: Path | None = None) -> Checked | None:
@@ -22,8 +22,12 @@ def submission_checked(session: Session, sub: Submission, file: Path | None = No
 
     ``file`` is the path the Checked names (the original name by default: reports show it)."""
     result = session.get(Result, sub.result_id) if sub.result_id else None
-    if result is None:
-        return None
+    return None if result is None else checked_of(session, sub, result, file)
+
+
+def checked_of(session: Session, sub: Submission, result: Result, file: Path | None = None) -> Checked:
+    """What a report of ``sub`` shows, from the ledger (nothing checked again): the result's
+    values, scores and findings, with the staff's decision first (a return's reason as an error)."""
     findings = [f.finding() for f in session.scalars(select(FindingRow).where(FindingRow.result_id == result.id)
                                                      .order_by(FindingRow.id))]
     checked = checked_from_json(result.checked_json, file=file or Path(sub.original_name), form=sub.form,

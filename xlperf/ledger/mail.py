@@ -23,11 +23,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import ACCEPTED, Checked
-from xlperf.ledger.codec import checked_from_json
+from xlperf.findings import ACCEPTED
+from xlperf.ledger.checked import checked_of
 from xlperf.ledger.db import Ledger
-from xlperf.ledger.decisions import staff_finding, staff_note
-from xlperf.ledger.models import CURRENT, FindingRow, Reply, Result, Round, Submission
+from xlperf.ledger.models import CURRENT, Reply, Result, Round, Submission
 from xlperf.ledger.rounds import log_event, roster_of, units_of
 from xlperf.mail import (
     DEFAULT_RATE,
@@ -54,7 +53,7 @@ from xlperf.mail.run import (
 )
 from xlperf.report import write_reports
 
-__all__ = ["checked_of", "round_mail"]
+__all__ = ["round_mail"]
 
 
 def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
@@ -147,20 +146,3 @@ def _write_reports(session: Session, rnd: Round, folder: Path) -> dict[str, tupl
         written = write_reports(checked_of(session, sub, result), folder, taken)
         shown[written["json"].stem] = (sub.id, result.id, f"{sub.decision or ''}:{sub.decision_note}")
     return shown
-
-
-def checked_of(session: Session, sub: Submission, result: Result) -> Checked:
-    """What a report of ``sub`` shows, from the ledger (nothing checked again): the result's
-    values, scores and findings, with the staff's decision first (a return's reason as an error)."""
-    findings = [f.finding() for f in session.scalars(select(FindingRow).where(FindingRow.result_id == result.id)
-                                         .order_by(FindingRow.id))]
-    checked = checked_from_json(result.checked_json, file=Path(sub.original_name), form=sub.form,
-                                form_version=result.form_version, unit=sub.unit_name or None, year=sub.year,
-                                findings=findings)
-    staff = staff_finding(sub.decision, sub.decision_note)
-    if staff is not None:
-        checked.findings.insert(0, staff)
-    note = staff_note(sub.decision, sub.decision_note)
-    if note is not None:
-        checked.notes.insert(0, note)
-    return checked
