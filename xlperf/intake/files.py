@@ -90,11 +90,14 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
     intake = Intake()
     with ledger.session() as session:
         view = round_view(session, rnd)
+        # What the round has from this source and sender, read once: a folder taken in again is
+        # mostly files known by name, size and time, skipped on a stat call each.
+        seen = receipts_by_name(session, view.round.id, source, sender) if check_names else {}
         session.expunge_all()
     previous: _Batch | None = None
     with Checker(jobs) as checker:
         for chunk in _chunks(files, batch):
-            current = _start(ledger, view, checker, chunk, check_names, source, sender)
+            current = _start(ledger, view, checker, chunk, check_names, seen)
             if previous is not None:
                 intake.outcomes += _record(ledger, view, previous, source, sender, actor, progress)
             previous = current
@@ -115,10 +118,9 @@ def _chunks(files: Iterable[tuple[str, bytes | Path]], size: int) -> Iterable[li
 
 
 def _start(ledger: Ledger, view: RoundView, checker: Checker, chunk: list[tuple[str, bytes | Path]],
-           check_names: bool, source: str, sender: str) -> _Batch:
-    """Read, hash and store a batch, and start checking the files the round does not have yet."""
-    with ledger.session() as session:
-        seen = receipts_by_name(session, view.round.id, source, sender, [name for name, _ in chunk])
+           check_names: bool, seen: dict[tuple[str, int, dt.datetime | None], tuple[str, int]]) -> _Batch:
+    """Read, hash and store a batch, and start checking the files the round does not have yet.
+    ``seen``: the round's receipts by (name, size, file time) (:func:`receipts_by_name`)."""
     loaded: list[_Loaded] = []
     fast: dict[int, int] = {}
     for name, content in chunk:
@@ -140,9 +142,14 @@ def _start(ledger: Ledger, view: RoundView, checker: Checker, chunk: list[tuple[
         else:
             data = content
         loaded.append(_Loaded(name, data, ledger.store.put(data), mtime, ignored, content, len(data)))
-    with ledger.session() as session:
-        known = known_digests(session, view.round.id, [item.sha256 for item in loaded])
-    to_check = [i for i, item in enumerate(loaded) if item.ignored is None and item.sha256 not in known]
+    fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
+    if fresh:
+        with ledger.session() as session:
+            known = known_digests(session, view.round.id, fresh)
+    else:
+        known = set()
+    to_check = [i for i, item in enumerate(loaded)
+                if i not in fast and item.ignored is None and item.sha256 not in known]
     if not to_check:
         return _Batch(loaded, [], None, None, fast)
     tmp = None

@@ -11,17 +11,24 @@ units, events), :mod:`~xlperf.ledger.checking` (checking files into records),
 :mod:`~xlperf.ledger.summary` (roll-up from the ledger), :mod:`~xlperf.ledger.mail`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from xlperf.ledger.accounts import Account
 from xlperf.ledger.db import DB_ENV, STORE_ENV, Ledger, LedgerError, database_url, open_ledger
 from xlperf.ledger.decisions import decide
-from xlperf.ledger.history import find_unit, unit_history
 from xlperf.ledger.models import ACCEPT, RETURN, VOID
 from xlperf.ledger.receive import Incoming, Outcome, receive, round_view
 from xlperf.ledger.revalidate import revalidate
 from xlperf.ledger.rounds import create_round, find_round, list_rounds
 from xlperf.ledger.status import round_status
 from xlperf.ledger.store import FileStore, sha256_of
-from xlperf.ledger.summary import round_records, round_rollup
+
+if TYPE_CHECKING:
+    from xlperf.ledger.history import find_unit, unit_history
+    from xlperf.ledger.summary import round_records, round_rollup
 
 __all__ = [
     "ACCEPT", "Account", "DB_ENV", "RETURN", "STORE_ENV", "VOID", "FileStore", "Incoming", "Ledger", "LedgerError",
@@ -29,3 +36,16 @@ __all__ = [
     "open_ledger", "receive", "revalidate", "round_records", "round_rollup", "round_status",
     "round_view", "sha256_of", "unit_history",
 ]
+
+_LAZY = {"find_unit": "history", "unit_history": "history", "round_records": "summary", "round_rollup": "summary"}
+"""Names whose modules are imported when first used: the history needs the form layouts, the
+roll-up pandas and xlsxwriter, a second or more of start-up that other commands (an intake above
+all) should not pay. The other modules are imported at once: several hold a function of their
+own name, which a lazily imported submodule would shadow on this package."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -9,23 +9,43 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from xlperf.checks.limited import Limits
-from xlperf.read.roster import Roster
-from xlperf.rollup.collect import Progress, collect_returns, file_stat
-from xlperf.rollup.extract import record_of
-from xlperf.rollup.records import ReturnRecord, ignored_record
-from xlperf.rollup.summary import Figures, figures, paragraph
-from xlperf.rollup.tables import Tables, build_tables
-from xlperf.rollup.workbook import SHEETS, write_summary
+if TYPE_CHECKING:
+    from xlperf.checks.limited import Limits
+    from xlperf.read.roster import Roster
+    from xlperf.rollup.collect import Progress, collect_returns
+    from xlperf.rollup.extract import record_of
+    from xlperf.rollup.records import ReturnRecord
+    from xlperf.rollup.summary import Figures, figures, paragraph
+    from xlperf.rollup.tables import Tables, build_tables
+    from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
     "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_returns",
     "figures", "paragraph", "record_of", "rollup", "write_summary",
 ]
+
+_LAZY = {
+    "Progress": "collect", "collect_returns": "collect", "record_of": "extract",
+    "ReturnRecord": "records", "Figures": "summary", "figures": "summary",
+    "paragraph": "summary", "Tables": "tables", "build_tables": "tables", "SHEETS": "workbook",
+    "write_summary": "workbook",
+}
+"""Names re-exported from the modules that hold them, imported when first used: the ledger and
+intake import :mod:`xlperf.rollup.records` alone, and must not pay for pandas and xlsxwriter
+(a second of start-up) on every command."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 @dataclass
@@ -44,6 +64,12 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
     ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
     environment)."""
+    from xlperf.rollup.collect import collect_returns, file_stat
+    from xlperf.rollup.records import ignored_record
+    from xlperf.rollup.summary import paragraph
+    from xlperf.rollup.tables import build_tables
+    from xlperf.rollup.workbook import write_summary
+
     records = collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
