@@ -216,3 +216,62 @@ def test_intake_files_from_bytes(db: LedgerDb, rnd: str, tmp_path: Path) -> None
         assert sub is not None and (sub.source, sub.sender, sub.size) == ("upload", "clerk@example.gov.cn", len(data))
     ledger.close()
     assert status_rows(db, rnd)["3003"]["status"] == "通过（有提示）"
+
+
+def _misbehave(path: Path, **options: object) -> object:
+    """Hang on 慢.xlsx, allocate 2 GiB on 大.xlsx, die on 崩.xlsx; check anything else."""
+    import os
+    import time
+
+    from xlperf.checks.checker import check_file
+
+    if path.name == "慢.xlsx":
+        time.sleep(600)
+    if path.name == "大.xlsx":
+        hog = bytearray(2 << 30)
+        return len(hog)
+    if path.name == "崩.xlsx":
+        os._exit(3)
+    return check_file(path, **options)  # type: ignore[arg-type]
+
+
+def test_intake_checks_every_file_under_the_limits(db: LedgerDb, rnd: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that hangs, bloats or kills its reader ends as one finding and the intake goes on:
+    the same per-file limits as ``xlperf check`` (upload and mailbox intake take this path too)."""
+    from xlperf.intake import intake_files
+    from xlperf.ledger import checking
+
+    monkeypatch.setattr(checking, "check_file", _misbehave)  # fork: the workers see the patch
+    monkeypatch.setenv("XLPERF_FILE_SECONDS", "3")
+    monkeypatch.setenv("XLPERF_FILE_MEMORY_MB", "512")
+    good = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    files: list[tuple[str, bytes | Path]] = [
+        ("慢.xlsx", b"slow"), ("南城.xlsx", good), ("大.xlsx", b"big"), ("崩.xlsx", b"crash")]
+    result = intake_files(ledger, round_row, files, source="upload", jobs=2)
+    ledger.close()
+    assert [o.name for o in result.outcomes] == [name for name, _ in files]  # every file, in order
+    codes = {row["file"]: row["code"] for row in _first_errors(db, rnd)}
+    assert codes == {"慢.xlsx": "FILE_TOO_COMPLEX", "大.xlsx": "FILE_TOO_COMPLEX", "崩.xlsx": "WORKER_CRASHED"}
+    assert status_rows(db, rnd)["3003"]["status"] == "通过（有提示）"
+
+
+def _first_errors(db: LedgerDb, rnd: str) -> list[dict[str, str]]:
+    """The first error finding of each rejected submission of the round, by original name."""
+    from xlperf.ledger.models import FindingRow, Result
+
+    ledger = db.open()
+    with ledger.session() as session:
+        rows = session.execute(
+            select(Submission.original_name, FindingRow.code)
+            .join(Result, Result.id == Submission.result_id)
+            .join(FindingRow, FindingRow.result_id == Result.id)
+            .where(FindingRow.severity == "error").order_by(FindingRow.id)).all()
+    ledger.close()
+    first: dict[str, str] = {}
+    for name, code in rows:
+        first.setdefault(name, code)
+    return [{"file": name, "code": code} for name, code in first.items()]

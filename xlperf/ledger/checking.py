@@ -9,13 +9,10 @@ comes back as a plain :class:`ReturnRecord` with one error finding, and is recor
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +44,8 @@ def ledger_check(path: Path) -> ReturnRecord:
         record = record_of(checked, size, mtime_ns)
         return LedgerRecord(**{k: getattr(record, k) for k in record.__dataclass_fields__},
                             checked_json=checked_to_json(checked), record_json=record_to_json(record))
+    except MemoryError:
+        raise  # over the memory limit: the worker's limits say so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
         return failed_record(path, size, mtime_ns, "CHECK_FAILED",
                              f"文件“{path.name}”审核时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
@@ -65,58 +64,42 @@ def check_many(paths: Sequence[Path], jobs: int | None = None,
 
 
 class Pending:
-    """Files being checked by a :class:`Checker`; :meth:`result` waits for their records."""
+    """A batch of files checked by a :class:`Checker`; :meth:`result` gives their records."""
 
-    def __init__(self, paths: Sequence[Path], futures: list[Future[list[ReturnRecord]]] | None,
-                 records: list[ReturnRecord] | None, checker: Checker) -> None:
-        self.paths, self._futures, self._records, self._checker = list(paths), futures, records, checker
+    def __init__(self, paths: Sequence[Path], records: list[ReturnRecord]) -> None:
+        self.paths, self._records = list(paths), records
 
     def result(self) -> list[ReturnRecord]:
-        if self._records is None:
-            try:
-                self._records = [r for f in self._futures or () for r in f.result()]
-            except (BrokenProcessPool, CancelledError):
-                # A file killed its worker: check these again the roll-up's way, which isolates
-                # the file that did it (WORKER_CRASHED) and checks the others normally.
-                self._checker.reset()
-                self._records = collect_returns(self.paths, jobs=self._checker.jobs, check=ledger_check)
         return self._records
 
 
 class Checker:
-    """One process pool for a whole intake (starting workers and warming their caches costs
-    seconds on a busy machine: once, not per batch); :meth:`submit` returns at once, so the
-    caller records the previous batch while this one is checked."""
+    """Checks an intake's batches the way ``xlperf check`` and the roll-up do: every file in a
+    worker process under the per-file limits (:mod:`xlperf.checks.limited`: wall time, memory),
+    so a file that hangs or bloats a reader ends as ``FILE_TOO_COMPLEX`` and one that kills its
+    worker as ``WORKER_CRASHED``, and the intake goes on. Even a single uploaded file is checked
+    in a worker: the limits hold for every intake (folder, upload, mailbox).
+
+    Why no overlap of checking with recording: forking workers from a second thread while this
+    one is inside SQLAlchemy could hand a worker a lock it never gets back; the limits matter
+    more than the fraction of a second recording a batch takes."""
 
     def __init__(self, jobs: int | None = None) -> None:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        _warm()
 
     def submit(self, paths: Sequence[Path]) -> Pending:
-        if self.jobs == 1 or len(paths) < 4:
-            return Pending(paths, None, [ledger_check(p) for p in paths], self)
-        if self._pool is None:
-            _warm()
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_fork_context())
-        size = max(1, -(-len(paths) // (self.jobs * 4)))
-        futures = [self._pool.submit(_check_chunk, [str(p) for p in paths[i:i + size]])
-                   for i in range(0, len(paths), size)]
-        return Pending(paths, futures, None, self)
-
-    def reset(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        return Pending(paths, collect_returns(paths, jobs=self.jobs, check=ledger_check) if paths else [])
 
     def __enter__(self) -> Checker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.reset()
+        pass
 
 
 def _warm() -> None:
-    """Load the built-in forms and their layouts once, in this process, before the workers are
+    """Load the built-in forms and their layouts once, in this process, before workers are
     forked: each worker then starts with them in its (copy-on-write) memory instead of loading
     them again, a tenth of a second of CPU per worker on the first file of each form."""
     try:
@@ -124,13 +107,6 @@ def _warm() -> None:
             builtin_layout(form_id)
     except Exception:  # noqa: BLE001 - only a head start: a broken form is reported by the check itself
         pass
-
-
-def _fork_context() -> multiprocessing.context.BaseContext:
-    # fork: a worker starts in milliseconds with this process's modules and caches (see _warm);
-    # spawn or forkserver would import everything again in every worker.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 @contextmanager
