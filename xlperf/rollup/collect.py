@@ -25,8 +25,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from xlperf.checks.checker import check_file
+from xlperf.form.signkeys import FROM_ENV
 from xlperf.rollup.records import ReturnRecord, failed_record
 from xlperf.rollup.tables import record_of
 
@@ -39,11 +41,11 @@ MAX_CHUNK = 64
 IN_FLIGHT_PER_JOB = 3
 
 
-def check_one(path: Path) -> ReturnRecord:
-    """Check one file into its record; never raises."""
+def check_one(path: Path, key: Any = FROM_ENV) -> ReturnRecord:
+    """Check one file into its record (``key``: as :func:`check_file` takes it); never raises."""
     size, mtime_ns = file_stat(path)
     try:
-        return record_of(check_file(path), size, mtime_ns)
+        return record_of(check_file(path, key), size, mtime_ns)
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
         return _failed(path, exc)
 
