@@ -46,9 +46,11 @@ MAX_BATCH = 256
 BATCHES_PER_THREAD = 4
 """Batches per worker thread over the whole run, so that a slow worker does not hold the tail."""
 IN_FLIGHT_PER_THREAD = 3
-TASK_OVERHEAD_S = 0.005
-"""Scheduler cost of one task (submit, schedule, send, gather) on loopback, measured ~1-3 ms;
-a network between machines adds its round trip."""
+TASK_OVERHEAD_S = 0.02
+"""Scheduler cost of one task (submit, schedule, send, gather) per worker thread with tasks
+pipelined, on loopback: ~20 ms measured on the 2-core machine under heavy load (a quiet
+machine does better); a network between machines adds its round trip. Hence batches of at least
+80 files of ~5 ms each."""
 DEFAULT_FILE_SECONDS = 0.005
 """Checking time of one return on one core (``check_file``: 3.5-4.5 ms on a quiet machine)."""
 OVERHEAD_SHARE = 0.05
