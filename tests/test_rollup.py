@@ -32,6 +32,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
+from xlperf.form.signkeys import FROM_ENV
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster
@@ -426,16 +427,16 @@ def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
 # --------------------------------------------------------------------------- nothing lost
 
 
-def _raise_on_one(path: Path) -> Checked:
+def _raise_on_one(path: Path, key: Any = FROM_ENV) -> Checked:
     if path.name == "乙_评价报告.xlsx":
         raise ValueError("boom")
-    return check_file(path)
+    return check_file(path, key)
 
 
-def _crash_on_one(path: Path) -> Checked:
+def _crash_on_one(path: Path, key: Any = FROM_ENV) -> Checked:
     if path.name == "丙_目标表.xlsx":
         os._exit(3)  # a worker killed mid-file
-    return check_file(path)
+    return check_file(path, key)
 
 
 needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
@@ -617,3 +618,47 @@ def test_cli_rollup_on_a_cluster(inbox: Path, cluster: Any, tmp_path: Path) -> N
     alone = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "x.xlsx"),
                                       "--shared-folder", str(inbox)])
     assert alone.exit_code == 2 and "--scheduler" in alone.output
+
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # the cluster tests skip
+    WorkerPlugin = object
+
+
+class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
+    """A Dask worker plugin: the worker process dies when it is given the file ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def setup(self, worker: Any) -> None:
+        from xlperf.rollup import distributed as on_cluster
+
+        real, name = on_cluster.check_one, self.name
+
+        def check_or_die(path: Path, key: Any = None) -> Any:
+            if path.name == name:
+                os._exit(3)  # a worker killed mid-file, as by a crash in a C library
+            return real(path, key)
+
+        on_cluster.check_one = check_or_die
+
+
+def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    files = sorted(inbox.iterdir())
+    victim = "丙_目标表.xlsx"
+    # A task is given up after its first killed worker (Dask retries 3 times by default): one
+    # restart for the batch, one for the file alone.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True,
+                                  host="127.0.0.1") as local, distributed.Client(local) as client:
+        client.register_plugin(_CrashOn(victim))
+        records = collect_on_cluster(files, client, batch=3)
+    assert [r.file for r in records] == files
+    crashed = [r for r in records if any(f.code == "WORKER_CRASHED" for f in r.findings)]
+    assert [r.file.name for r in crashed] == [victim]
+    assert crashed[0].status == "rejected" and victim in crashed[0].findings[0].message
+    expected = collect_returns([f for f in files if f.name != victim], jobs=1)
+    assert [r for r in records if r.file.name != victim] == expected
