@@ -80,19 +80,21 @@ def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
     """A sample return of ``form`` made the unit's own: name, 主管部门, money and scores."""
     from xlperf.cli.demo import sample_values
     from xlperf.form.layout import builtin_layout
+    from xlperf.form.roles import DEPT, PROJECT, UNIT
 
     layout = builtin_layout(form)
     fields = {f.key: f for f in layout.inputs()}
     values = sample_values(form)
     unit, dept = unit_name(i), DEPTS[i % len(DEPTS)]
     for key in list(values):
-        if key == "unit_name" or key.endswith("_unit_name"):
-            values[key] = unit
-        elif key == "project_name" or key.endswith("_project_name"):
-            values[key] = f"{values[key]}{TOKEN}"
-        elif key == "dept_name":
-            values[key] = dept
         fld = fields.get(key)
+        role = fld.role if fld is not None else ""
+        if role == UNIT:
+            values[key] = unit
+        elif role == PROJECT:
+            values[key] = f"{values[key]}{TOKEN}"
+        elif role == DEPT:
+            values[key] = dept
         if fld is not None and fld.type == "date" and isinstance(values[key], str):
             values[key] = dt.date.fromisoformat(values[key])
         if fld is not None and key.endswith("_score") and fld.max:

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlperf.checks.indicators import _parse, parse_value
 from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout, layout_form, per_layout
 from xlperf.form.metasheet import parse_meta
 from xlperf.form.rules import KINDS
 from xlperf.form.specload import get_form
+from xlperf.model.targets import _parse, parse_value
 from xlperf.read import META_SHEET, container, read_return
 from xlperf.read.book import Book
 from xlperf.read.fieldmap import cached_field_map

@@ -19,12 +19,14 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import indicators
 from xlperf.checks.checker import check_file
-from xlperf.checks.indicators import normalise_op, parse_value
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.layout import builtin_layout
+from xlperf.model.indicators import indicator_tables, table_rows
+from xlperf.model.targets import normalise_op, parse_value
+from xlperf.read import read_return
 
 FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report")
 OURS = {check.code for check in indicators.CHECKS}
@@ -293,6 +295,20 @@ def test_output_empty_on_a_fixed_group(returns: Returns) -> None:
     blank = {k: None for k in sample_values(form)
              if k.startswith("ind_") and int(k.split("_")[1]) <= 8}
     assert returns.check(form, blank) == {at("OUTPUT_EMPTY", "error", form, "ind_1_name")}
+
+
+def test_a_row_with_only_an_actual_is_in_use_but_no_output_indicator(returns: Returns) -> None:
+    # One definition of "in use" (name, target or actual filled) for the checks and the roll-up:
+    # the row is read, but an actual alone names no output indicator.
+    form = "self_evaluation"
+    blank = {k: None for k in sample_values(form)
+             if k.startswith("ind_") and int(k.split("_")[1]) <= 8}
+    path = returns.fill(form, blank | {"ind_1_actual": 12})
+    assert flat(path) == {at("OUTPUT_EMPTY", "error", form, "ind_1_name")}
+    layout = builtin_layout(form)
+    table = indicator_tables(layout)[0]
+    rows = table_rows(table, read_return(path).values)
+    assert [(r.n, r.name, r.target, r.actual_text) for r in rows if r.n <= 8] == [(1, "", None, "12")]
 
 
 def test_odd_values_never_break_a_check(returns: Returns) -> None:

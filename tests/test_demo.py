@@ -72,3 +72,11 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         assert message["To"] and message.get_body(("html",)) is not None
         assert any(name in str(message["Subject"]) for name in roster)
+    # The collection round on the default SQLite ledger output/xlperf.db: the corrected return of
+    # 西山县中小企业局 supersedes its first one and passes; the status table is printed.
+    assert (tmp_path / "xlperf.db").is_file() and (tmp_path / "round_summary.xlsx").is_file()
+    assert "西山县中小企业局：通过（有提示）（取代 #2）" in result.output
+    assert "101002  西山县中小企业局  通过（有提示）  #7" in result.output
+    assert "共 8 行：未报送 5，退回 1，通过（有提示） 2" in result.output
+    listed = CliRunner().invoke(main, ["round", "--db", str(tmp_path / "xlperf.db"), "list"])
+    assert listed.exit_code == 0 and "演示自评" in listed.output

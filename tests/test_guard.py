@@ -21,6 +21,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hostile_corpus import BOF, CODEPAGE, FILEPASS, cfb
 
 from xlperf.read import ReadError, read_return
 from xlperf.read.guard import MiB, UnsafeFile, inspect_file, parse_xml
@@ -280,70 +281,7 @@ def test_xlsx_parts_are_kept_for_the_reader() -> None:
             "xl/worksheets/sheet1.xml"} <= set(kind.parts)
 
 
-# -- OLE compound files, built by hand -------------------------------------------------------------
-def cfb(streams: dict[str, bytes]) -> bytes:
-    """A version-3 compound file holding ``streams`` (small ones in the mini stream)."""
-    sector = 512
-    big = {n: d for n, d in streams.items() if len(d) >= 4096}
-    small = {n: d for n, d in streams.items() if len(d) < 4096}
-    ministream = b""
-    mini_start: dict[str, int] = {}
-    minifat: list[int] = []
-    for name, data in small.items():
-        mini_start[name] = len(ministream) // 64
-        count = max(1, -(-len(data) // 64))
-        minifat += [len(minifat) + i + 1 for i in range(count - 1)] + [0xFFFFFFFE]
-        ministream += data.ljust(count * 64, b"\0")
-    sectors: list[bytes] = []
-    fat: list[int] = []
-
-    def put(data: bytes) -> int:
-        if not data:
-            return 0xFFFFFFFE
-        first = len(sectors)
-        count = -(-len(data) // sector)
-        for i in range(count):
-            sectors.append(data[i * sector:(i + 1) * sector].ljust(sector, b"\0"))
-            fat.append(first + i + 1 if i < count - 1 else 0xFFFFFFFE)
-        return first
-
-    starts = {name: put(data) for name, data in big.items()}
-    root_start = put(ministream)
-    minifat_start = put(b"".join(struct.pack("<I", x) for x in minifat)) if minifat else 0xFFFFFFFE
-
-    def entry(name: str, kind: int, start: int, size: int, child: int = 0xFFFFFFFF,
-              right: int = 0xFFFFFFFF) -> bytes:
-        raw = name.encode("utf-16-le") + b"\0\0"
-        out = raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
-        out += struct.pack("<III", 0xFFFFFFFF, right, child) + bytes(16) + bytes(4) + bytes(16)
-        return out + struct.pack("<IQ", start, size)
-
-    names = list(streams)
-    entries = [entry("Root Entry", 5, root_start, len(ministream), child=1 if names else 0xFFFFFFFF)]
-    for i, name in enumerate(names):
-        start = starts[name] if name in big else mini_start[name]
-        entries.append(entry(name, 2, start, len(streams[name]), right=i + 2 if i + 1 < len(names) else 0xFFFFFFFF))
-    directory = b"".join(entries)
-    dir_start = put(directory.ljust(-(-len(directory) // sector) * sector, b"\0"))
-    fat_sector = len(sectors)
-    fat.append(0xFFFFFFFD)
-    fat_bytes = b"".join(struct.pack("<I", x) for x in fat).ljust(sector, b"\xff")
-    sectors.append(fat_bytes)
-    header = bytearray(512)
-    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
-    struct.pack_into("<II", header, 0x2C, 1, dir_start)
-    struct.pack_into("<IIIII", header, 0x38, 4096, minifat_start, len(minifat) and 1, 0xFFFFFFFE, 0)
-    difat = [fat_sector] + [0xFFFFFFFF] * 108
-    struct.pack_into("<109I", header, 0x4C, *difat)
-    return bytes(header) + b"".join(sectors)
-
-
-BOF = struct.pack("<HH", 0x0809, 16) + bytes(16)
-FILEPASS = struct.pack("<HH", 0x002F, 6) + bytes(6)
-CODEPAGE = struct.pack("<HHH", 0x0042, 2, 936)
-
-
+# -- OLE compound files, built by hand (tests.hostile_corpus.cfb) -----------------------------------
 @pytest.mark.parametrize("size", [200, 8000], ids=["mini-stream", "regular-stream"])
 def test_cfb_workbooks(tmp_path: Path, size: int) -> None:
     plain = tmp_path / "旧版.xls"

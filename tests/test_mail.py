@@ -8,15 +8,11 @@ clock handed to the command through click's context object, so nothing here slee
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
 import shutil
-import socket
 import ssl
-import subprocess
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -29,6 +25,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
+from servers import FakeClock, Store, make_certificate, over_tls
+from servers import SmtpStart as Start
 
 from xlperf.checks.checker import check_file
 from xlperf.cli import main
@@ -86,95 +84,6 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reports(report_dir: Path, tmp_path: Path) -> Path:
     """A fresh copy per test: the send log is written into the report folder."""
     return Path(shutil.copytree(report_dir, tmp_path / "reports"))
-
-
-@dataclass
-class FakeClock:
-    t: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.t += seconds
-
-    def now(self) -> dt.datetime:
-        start = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-        return start + dt.timedelta(seconds=self.t - 1000.0)
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-    tls: bool
-    authenticated: bool
-
-
-class Store:
-    """Keeps every message accepted; ``replies`` are answered to the first DATA commands instead."""
-
-    def __init__(self, replies: tuple[str, ...] = (), refuse: str = "") -> None:
-        self.received: list[Received] = []
-        self.replies = list(replies)
-        self.refuse = refuse
-        self.data_calls = 0
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        if address == self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.data_calls += 1
-        if self.replies:
-            return self.replies.pop(0)
-        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
-        assert isinstance(message, EmailMessage)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
-                                      over_tls(server), bool(session.authenticated)))
-        return "250 2.0.0 OK"
-
-    def by_recipient(self) -> dict[str, EmailMessage]:
-        assert all(len(r.rcpt_tos) == 1 for r in self.received)
-        return {r.rcpt_tos[0]: r.message for r in self.received}
-
-
-def over_tls(server: Any) -> bool:
-    """Whether the session runs over TLS, implicit or after STARTTLS."""
-    return server.transport.get_extra_info("ssl_object") is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-Start = Callable[..., tuple[Controller, Store]]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Start]:
-    """start(handler=None, **aiosmtpd options) → (controller, handler); stopped after the test."""
-    started: list[Controller] = []
-
-    def start(handler: Store | None = None, **kwargs: Any) -> tuple[Controller, Store]:
-        handler = handler or Store()
-        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **kwargs)
-        controller.start()
-        started.append(controller)
-        return controller, handler
-
-    yield start
-    for controller in started:
-        controller.stop()
 
 
 def mail(reports: Path, *args: str, clock: FakeClock | None = None,
@@ -360,42 +269,6 @@ def test_dry_run_writes_eml_files_with_the_same_parts(reports: Path, tmp_path: P
 # ---------------------------------------------------------------- TLS and login
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost / 127.0.0.1: (cert, key) PEM files."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        if shutil.which("openssl") is None:
-            pytest.skip("neither the cryptography package nor openssl is available to make a test certificate")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
-        return cert, key
-    import ipaddress
-
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False)
-        .sign(private, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    return cert, key
-
-
 @dataclass
 class Authenticator:
     user: bytes = b"jixiao"
@@ -503,3 +376,16 @@ def report_roster(folder: Path) -> Path:
     path = folder / "roster-ok.csv"
     path.write_text(ROSTER, encoding="utf-8")
     return path
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_one_sends(reports: Path, smtp_server: Start) -> None:
+    from xlperf.mail.sendlog import locked
+
+    controller, store = smtp_server()
+    with locked(reports):  # another run holds the send log (flock: per open file, also in one process)
+        busy = mail(reports, *plain(controller))
+    assert busy.exit_code == 2, busy.output
+    assert "另一个 xlperf mail 正在" in busy.output and str(reports) in busy.output
+    assert "Traceback" not in busy.output and store.received == []
+    assert mail(reports, *plain(controller)).exit_code == 0  # released when the other run ends
+    assert len(store.received) == 3

@@ -453,7 +453,7 @@ def test_every_file_yields_one_outcome_even_when_a_worker_fails(
         name: str) -> None:
     monkeypatch.setattr(collect_mod, "check_file", patch)
     files = sorted(inbox.iterdir())
-    records = collect_returns(files, jobs=2, chunk_size=2)
+    records = collect_returns(files, jobs=2)
     assert [r.file for r in records] == files
     failed = [r for r in records if any(f.code == code for f in r.findings)]
     assert [r.file.name for r in failed] == [name]
@@ -465,7 +465,7 @@ def test_every_file_yields_one_outcome_even_when_a_worker_fails(
 def test_progress_counts_every_file(inbox: Path) -> None:
     seen: list[int] = []
     files: Sequence[Path] = sorted(inbox.iterdir())
-    collect_returns(files, jobs=2, chunk_size=3, progress=seen.append)
+    collect_returns(files, jobs=2, progress=seen.append)
     assert sum(seen) == len(files)
 
 
@@ -588,7 +588,7 @@ def test_batches_keep_scheduling_under_five_percent() -> None:
 def test_cluster_gives_the_same_records_and_workbook_as_the_local_pool(
         inbox: Path, two_folders: Path, cluster: Any, tmp_path: Path, shared: bool) -> None:
     files = sorted(p for p in two_folders.rglob("*") if p.is_file())
-    local = collect_returns(files, jobs=2, chunk_size=3)
+    local = collect_returns(files, jobs=2)
     seen: list[int] = []
     remote = collect_on_cluster(files, cluster, shared_folder=two_folders if shared else None,
                                 progress=seen.append, batch=4)

@@ -78,7 +78,20 @@ def test_bad_email_names_row_and_column(tmp_path: Path) -> None:
     found = problems(write_csv(tmp_path, HEADER + "1001,东湖区科技局,市科学技术局,张明,a@example.gov.cn\n"
                                                  "1002,西山县中小企业局,市工业和信息化局,李华,lihua#example\n"))
     assert found == ["名单.csv 第 3 行 E 列（邮箱）“lihua#example”不是有效的电子邮箱地址："
-                     "请填写如 name@example.gov.cn 的地址"]
+                     "请填写如 name@example.gov.cn 的地址（多个地址用分号隔开）"]
+
+
+def test_a_unit_may_list_several_addresses(tmp_path: Path) -> None:
+    roster = read_roster(write_csv(tmp_path, HEADER + "1001,东湖区科技局,市科学技术局,张明,a@example.gov.cn； B@Example.gov.cn，c@example.gov.cn\n"
+                                                      "1002,西山县中小企业局,市工业和信息化局,李华,b@example.gov.cn\n"))
+    donghu, xishan = roster.units
+    assert donghu.email == "a@example.gov.cn"
+    assert donghu.addresses == ("a@example.gov.cn", "B@Example.gov.cn", "c@example.gov.cn")
+    assert roster.units_for_address("c@EXAMPLE.gov.cn ") == (donghu,)
+    assert roster.units_for_address("b@example.gov.cn") == (donghu, xishan)  # a clerk shared by two units
+    assert roster.units_for_address("stranger@example.com") == ()
+    found = problems(write_csv(tmp_path, HEADER + "1001,东湖区科技局,市科学技术局,张明,a@example.gov.cn;oops\n"))
+    assert len(found) == 1 and "“oops”不是有效的电子邮箱地址" in found[0]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """The frame every check runs in: the return, its form's layout, and the recomputed scores.
 
 A check is a small function ``(ctx) -> None`` that calls ``ctx.flag(...)`` for each problem;
-it is registered with a stable code, a severity and a short Chinese title in a ``CHECKS`` tuple
-of its module. The runner sets ``ctx.current`` before each call so that ``flag`` fills in the
+it is registered with a stable code in a ``CHECKS`` tuple of its module; the code's severity and
+Chinese title come from :mod:`xlperf.findings.catalogue` (a code not listed there fails at import). The runner sets ``ctx.current`` before each call so that ``flag`` fills in the
 code and severity, and the place (sheet, cell, label) from the field key.
 """
 
@@ -10,23 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xlperf.findings import Finding, Severity
+from xlperf.findings.catalogue import code as catalogued
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
+from xlperf.model.declarations import Declarations
 from xlperf.read import Return, Value
-
-if TYPE_CHECKING:
-    from xlperf.cycle.declared import DeclarationIndex
 
 
 @dataclass(frozen=True)
 class Check:
     code: str
-    severity: Severity
-    title: str
     run: Callable[[Context], None]
+
+    def __post_init__(self) -> None:
+        catalogued(self.code)  # UnknownCode: every code a check reports is in the catalogue
+
+    @property
+    def severity(self) -> Severity:
+        return catalogued(self.code).severity
+
+    @property
+    def title(self) -> str:
+        return catalogued(self.code).title
 
 
 @dataclass
@@ -41,7 +49,7 @@ class Context:
     current: Check | None = None
     signing_key: bytes | None = None
     """The finance bureau's signing key (:mod:`xlperf.form.signature`); None: signatures are not verified."""
-    declarations: DeclarationIndex | None = None
+    declarations: Declarations | None = None
     """Accepted declarations to compare targets with (``check --against``); None: no comparison."""
 
     def place(self, key: str) -> tuple[str, str, str]:

@@ -12,35 +12,44 @@ A signed return checked without a key gets the note :data:`xlperf.form.signkeys.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
 from xlperf.findings import Checked, Finding
+from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
 from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
+from xlperf.model.declarations import Declarations
+from xlperf.model.projects import return_unit, return_year
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
-
-if TYPE_CHECKING:
-    from xlperf.cycle.declared import DeclarationIndex
 
 __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
-def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
-    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with."""
+    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with.
+    Every text of the result can be encoded (:mod:`xlperf.findings.text`); ``file`` stays the path
+    as given."""
+    return _encodable(_check_file(path, key, against))
+
+
+def _check_file(path: Path, key: Any, against: Declarations | None) -> Checked:
     try:
         ret = read_return(path)
     except ReadError as exc:
         return Checked(file=path, findings=[Finding(exc.code, "error", exc.message)])
+    except MemoryError:
+        raise  # over the memory limit: xlperf.checks.limited says so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         return Checked(file=path, findings=[Finding(
             "FILE_UNREADABLE", "error", f"文件“{path.name}”无法读取（{type(exc).__name__}: {exc}），请重新保存后报送")])
@@ -51,11 +60,13 @@ def check_file(path: Path, key: Any = FROM_ENV, against: DeclarationIndex | None
     return check_return(ret, key, against)
 
 
-def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | None = None) -> Checked:
+def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
     layout = builtin_layout(str(ret.form_id))
+    garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
-                      unit=_unit(ret, inputs), year=_year(ret, inputs), values=dict(inputs),
+                      unit=return_unit(layout, inputs, ret.meta_unit),
+                      year=return_year(layout, inputs, ret.meta_year), values=dict(inputs),
                       notes=list(ret.notes))
     numeric = {k: v for k, v in inputs.items() if not isinstance(v, dt.date)}  # dates feed no score
     try:
@@ -69,6 +80,9 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
         checked.notes.append(UNVERIFIED_NOTE)
     ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed,
                   signing_key=signing_key, declarations=against)
+    for garbled_key in garbled:
+        ctx.flag(garbled_key, f"“{ctx.place(garbled_key)[2]}”含有无法编码的字符（已替换为 \ufffd；可能是文件被其他工具改动过）：请检查该处文字后重新报送",
+                 code=TEXT_UNENCODABLE, severity="warning")
     for check in CHECKS:
         ctx.current = check
         try:
@@ -77,6 +91,43 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: DeclarationIndex | N
             ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
                      code="CHECK_FAILED", severity="warning")
     checked.findings = ctx.findings
+    return checked
+
+
+TEXT_UNENCODABLE = "TEXT_UNENCODABLE"
+"""A text cell holding a lone surrogate (an ``_xD800_``-style escape): replaced by U+FFFD."""
+
+
+def _replace_surrogates(ret: Return) -> list[str]:
+    """Replace lone surrogates in the return's text cells and values; the keys whose value had one."""
+    texts = [v for v in ret.cells.values() if isinstance(v, str)]
+    texts += [v for v in ret.values.values() if isinstance(v, str)]
+    if not has_surrogates("".join(texts)):  # one search in C for the common case: none
+        return []
+    for ref, value in ret.cells.items():
+        if isinstance(value, str) and has_surrogates(value):
+            ret.cells[ref] = scrub(value)
+    garbled = [k for k, v in ret.values.items() if isinstance(v, str) and has_surrogates(v)]
+    for k in garbled:
+        ret.values[k] = scrub(str(ret.values[k]))
+    return garbled
+
+
+def _encodable(checked: Checked) -> Checked:
+    """``checked`` with lone surrogates replaced in its texts (a file name that is not UTF-8 is
+    quoted in messages; a crafted cell's text may be quoted too)."""
+    texts = [f.message + (f.expected or "") + (f.found or "") + f.label for f in checked.findings]
+    texts += checked.notes + [v for v in checked.values.values() if isinstance(v, str)]
+    texts += [checked.unit or "", checked.form or "", checked.form_version or ""]
+    if not has_surrogates("".join(texts)):
+        return checked
+    checked.findings = [dataclasses.replace(
+        f, message=scrub(f.message), label=scrub(f.label), expected=None if f.expected is None else scrub(f.expected),
+        found=None if f.found is None else scrub(f.found)) for f in checked.findings]
+    checked.notes = [scrub(n) for n in checked.notes]
+    checked.values = {k: scrub(v) if isinstance(v, str) else v for k, v in checked.values.items()}
+    checked.unit, checked.form, checked.form_version = (
+        None if t is None else scrub(t) for t in (checked.unit, checked.form, checked.form_version))
     return checked
 
 
@@ -91,19 +142,3 @@ def _signing_key(key: Any, notes: list[str]) -> bytes | None:
         notes.append(f"签名密钥配置有误（{exc}），签名未核验")
         return None
 
-
-def _unit(ret: Return, inputs: dict[str, Value]) -> str | None:
-    for key in ("unit_name", "p1_unit_name"):
-        if isinstance(inputs.get(key), str) and str(inputs[key]).strip():
-            return str(inputs[key]).strip()
-    return ret.meta_unit or None
-
-
-def _year(ret: Return, inputs: dict[str, Value]) -> int | None:
-    for value in (inputs.get("year"), inputs.get("p1_year"), ret.meta_year):
-        try:
-            if value not in (None, ""):
-                return int(float(str(value)))
-        except ValueError:
-            continue
-    return None

@@ -16,17 +16,10 @@ import datetime as dt
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.fields import (
-    as_number,
-    cents,
-    is_blank,
-    plausible_date,
-    prefix_of,
-    show,
-    show_amount,
-    show_percent,
-)
+from xlperf.checks.fields import cents, plausible_date
+from xlperf.form.roles import prefix_of
 from xlperf.form.spec import Calc
+from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
 
 EXEC_RATE_KEY = "exec_rate"
 """The execution-rate calc (``completion`` of spent_total over budget_total) and the field that
@@ -148,7 +141,7 @@ def low_execution_no_reason(ctx: Context) -> None:
 
 CHECKS: tuple[Check, ...] = (
     # Each violated rule is reported with the rule's own code and severity (spec: consistency).
-    Check("CONSISTENCY", "error", "审核公式不通过", consistency_rules),
-    Check("PARTS_NOT_SUM", "error", "合计与分项不符", parts_not_sum),
-    Check("LOW_EXECUTION_NO_REASON", "warning", "执行率偏低未说明", low_execution_no_reason),
+    Check("CONSISTENCY", consistency_rules),
+    Check("PARTS_NOT_SUM", parts_not_sum),
+    Check("LOW_EXECUTION_NO_REASON", low_execution_no_reason),
 )

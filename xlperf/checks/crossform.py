@@ -1,14 +1,15 @@
 """Cross-form checks (``check --against DIR``): a self-evaluation or evaluation keeps the targets
 its unit declared.
 
-Run only when declarations reach the check (``ctx.declarations``, built by
-:class:`xlperf.cycle.declared.DeclarationIndex` from the accepted declarations in DIR), and only
+Run only when declarations reach the check (``ctx.declarations``, seen through
+:class:`xlperf.model.declarations.Declarations`; the cycle builds them from the accepted
+declarations in DIR), and only
 on forms that have a place for declared indicators (a grouped indicator table, or achievement
 rows): the declaration forms themselves are skipped. A return matches the declaration of the same
 unit, project and year (:func:`xlperf.read.roster.normalise_name` of unit and project).
 
 Where the declared content should be is computed by the same placement the prefill uses
-(:func:`xlperf.cycle.placement.place`). The return's indicators are read as the indicator checks
+(:func:`xlperf.model.placement.place`). The return's indicators are read as the indicator checks
 read them (operator from its column or written in the target, 95% = 0.95). An indicator is found
 in its placed row, else in any row with the same name (a hand-filled return); numbers compare
 equal within rounding noise, also when one side was typed in percent points (95 for 95%).
@@ -23,28 +24,27 @@ from __future__ import annotations
 import math
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.indicators import Row, indicator_tables, table_rows
+from xlperf.form.roles import PROJECT
+from xlperf.model.declarations import DECLARATION_FORMS
+from xlperf.model.indicators import Row, indicator_tables, table_rows
+from xlperf.model.placement import evidence_text, place
+from xlperf.model.projects import project_of
+from xlperf.model.values import cell_year, number_text
 from xlperf.read import Value
+from xlperf.read.roster import normalise_name
 
-UNIT_KEY = "unit_name"
-PROJECT_KEY = "project_name"
-YEAR_KEY = "year"
-"""Keys of a return's unit, project and year (the forms compared share them)."""
 ROLES = ("target", "op", "unit")
 """Compared parts of a declared indicator, in the order a finding picks its cell."""
 
 
 def _identity(ctx: Context) -> tuple[str, str, int | None]:
-    from xlperf.cycle.declared import cell_text, cell_year
-
-    unit = cell_text(ctx.inputs.get(UNIT_KEY)) or (ctx.ret.meta_unit or "")
-    year = cell_year(ctx.inputs.get(YEAR_KEY)) or cell_year(ctx.ret.meta_year)
-    return unit, cell_text(ctx.inputs.get(PROJECT_KEY)), year
+    """Unit, project and year of the return (the forms compared have no project sheets); a blank
+    unit or year is the meta sheet's."""
+    typed = project_of(ctx.layout, ctx.inputs)
+    return typed.unit or (ctx.ret.meta_unit or ""), typed.project, typed.year or cell_year(ctx.ret.meta_year)
 
 
 def _applies(ctx: Context) -> bool:
-    from xlperf.cycle.declared import DECLARATION_FORMS
-
     if ctx.declarations is None or ctx.ret.form_id in DECLARATION_FORMS:
         return False
     has_table = any(t.section.groups for t in indicator_tables(ctx.layout))
@@ -62,7 +62,7 @@ def declaration_not_found(ctx: Context) -> None:
         return
     others = ctx.declarations.projects_of(unit, year)
     hint = f"（该单位 {year} 年已申报的项目：{'、'.join(others)}）" if others else ""
-    ctx.flag(PROJECT_KEY if PROJECT_KEY in ctx.layout.cells else None,
+    ctx.flag(ctx.layout.role_key(PROJECT),
              f"没有找到“{unit}”“{project}”{year or ''} 年已通过审核的绩效目标申报表{hint}，无法核对目标值："
              "请核对单位名称、项目名称和年度是否与申报表一致", expected="已审核的申报表", found="未找到")
 
@@ -73,8 +73,6 @@ def _same_number(a: float, b: float, percent: bool) -> bool:
 
 
 def _differs(found: Row, declared: Row) -> list[str]:
-    from xlperf.read.roster import normalise_name
-
     roles = []
     a, b = declared.target, found.target
     percent = "%" in (declared.unit, found.unit)
@@ -99,9 +97,6 @@ def _advice(file_name: str) -> str:
 
 
 def _compare_rows(ctx: Context) -> None:
-    from xlperf.cycle.placement import place
-    from xlperf.read.roster import normalise_name
-
     assert ctx.declarations is not None
     unit, project, year = _identity(ctx)
     decl = ctx.declarations.find(unit, project, year)
@@ -109,7 +104,7 @@ def _compare_rows(ctx: Context) -> None:
     if decl is None or not tables:
         return
     placement = place(ctx.layout, decl)
-    rows = table_rows(ctx, tables[0])
+    rows = table_rows(tables[0], ctx.inputs)
     by_n = {r.n: r for r in rows}
     by_name: dict[str, Row] = {}
     for r in rows:
@@ -136,15 +131,10 @@ def _compare_rows(ctx: Context) -> None:
 
 
 def _shown_number(x: float, percent: bool, unit: str) -> str:
-    if percent:
-        return f"{x * 100:.6f}".rstrip("0").rstrip(".") + "%"
-    return f"{x:.6f}".rstrip("0").rstrip(".") + unit
+    return number_text(x * 100, "%") if percent else number_text(x, unit)
 
 
 def _compare_goals(ctx: Context) -> None:
-    from xlperf.cycle.placement import evidence_text, place
-    from xlperf.read.roster import normalise_name
-
     assert ctx.declarations is not None
     unit, project, year = _identity(ctx)
     decl = ctx.declarations.find(unit, project, year)
@@ -182,6 +172,6 @@ def target_changed(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("TARGET_CHANGED", "error", "目标值与申报表不符", target_changed),
-    Check("DECLARATION_NOT_FOUND", "warning", "未找到申报表", declaration_not_found),
+    Check("TARGET_CHANGED", target_changed),
+    Check("DECLARATION_NOT_FOUND", declaration_not_found),
 )

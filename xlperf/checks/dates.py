@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime as dt
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.fields import YEAR_RANGE, as_number, input_fields, plausible_date, prefix_of
+from xlperf.checks.fields import YEAR_RANGE, input_fields, plausible_date
+from xlperf.form.roles import YEAR, prefix_of
+from xlperf.model.values import as_number
 
-YEAR_KEY = "year"
-"""The budget year (年度); ``p{n}_year`` on repeated project sheets."""
 PERIOD_WORDS = frozenset({"start", "end"})
 """Key words (between underscores) that mark a date as a project or plan period bound."""
 
 
 def _budget_year(ctx: Context, key: str) -> int | None:
-    number = as_number(ctx.inputs.get(prefix_of(key) + YEAR_KEY))
+    year_key = ctx.layout.role_key(YEAR, prefix_of(key))  # the year of the date's project sheet
+    number = as_number(ctx.inputs.get(year_key)) if year_key else None
     if number is None or not number.is_integer() or not YEAR_RANGE[0] <= number <= YEAR_RANGE[1]:
         return None  # a missing or wrong year is reported by the field checks
     return int(number)
@@ -42,5 +43,5 @@ def date_outside_year(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("DATE_OUTSIDE_YEAR", "warning", "日期不在预算年度内", date_outside_year),
+    Check("DATE_OUTSIDE_YEAR", date_outside_year),
 )

@@ -20,17 +20,23 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.excelmath import RuleError, excel_round
+from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.operators import ASCII_ALIASES
+from xlperf.form.roles import PREFILLED, prefix_of
 from xlperf.form.spec import Field, TableSection
+from xlperf.model.values import (
+    as_number,
+    is_blank,
+    show,
+    show_amount,
+    show_percent,
+    unusable_number,
+)
 
 NUMERIC_TYPES = ("amount", "number", "percent", "integer", "year")
 FREE_TEXT_TYPES = ("text", "longtext", "value", "phone")
 """Field types where any text is a valid value (plus choice fields with ``strict: false``)."""
-
-PREFILLED_KEYS = ("year", "unit_name")
-"""Keys a template may prefill on every project sheet (TemplateOptions year/unit): a value
-there does not mean the unit is using that sheet."""
 
 YEAR_RANGE = (2000, 2100)
 """Budget years the templates accept (their data validation uses the same bounds)."""
@@ -45,24 +51,8 @@ amount was almost surely typed in 元."""
 YUAN_SUSPECT_BELOW = 100
 """On a 元 form, a non-zero amount under 100 元 is no project budget: almost surely typed in 万元."""
 
-_PREFIX_RE = re.compile(r"^p\d+_")
-_FIRST_COPY = "p1_"
-
 
 # -- helpers shared by the field-level check modules ------------------------------------------
-def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def as_number(value: object) -> float | None:
-    """A number cell's value as float; None for text, dates, booleans, blanks (and inf/nan,
-    which no spreadsheet holds but a crafted file can)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def cents(number: float) -> Decimal | float:
     """An amount rounded to 2 decimals as the sheet shows it (too large to round: as it is)."""
     try:
@@ -76,27 +66,6 @@ def plausible_date(value: object) -> bool:
     return isinstance(value, dt.date) and DATE_RANGE[0] <= value <= DATE_RANGE[1]
 
 
-def show(value: object) -> str:
-    """A value as a clerk would recognise it in a message."""
-    if isinstance(value, float | Decimal) and not isinstance(value, bool):
-        return f"{float(value):.15g}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip() if value is not None else ""
-
-
-def show_amount(value: float | Decimal, unit: str) -> str:
-    return f"{float(value):,.2f} {unit}"
-
-
-def show_percent(value: float | Decimal) -> str:
-    return f"{float(value) * 100:.15g}%"
-
-
-def prefix_of(key: str) -> str:
-    """The project-sheet prefix of a key (``p2_``), or "" on a form without repeated sheets."""
-    m = _PREFIX_RE.match(key)
-    return m.group(0) if m else ""
 
 
 def input_fields(ctx: Context, *types: str) -> Iterator[Field]:
@@ -142,11 +111,9 @@ def _repeated_sheets(layout: FormLayout) -> tuple[tuple[str, tuple[str, ...]], .
     out = []
     for sheet, flds in by_sheet.items():
         prefixes = {prefix_of(f.key) for f in flds}
-        if len(prefixes) != 1 or prefixes in ({""}, {_FIRST_COPY}):
+        if len(prefixes) != 1 or prefixes in ({""}, {layout.project_prefixes()[0]}):  # not a project sheet, or the first
             continue
-        prefix = prefixes.pop()
-        skip = {prefix + k for k in PREFILLED_KEYS}
-        out.append((sheet, tuple(f.key for f in flds if f.key not in skip)))
+        out.append((sheet, tuple(f.key for f in flds if f.role not in PREFILLED)))
     return tuple(out)
 
 
@@ -224,6 +191,8 @@ def wrong_type(ctx: Context) -> None:
         if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
             continue
         number = as_number(value)
+        if unusable_number(value):
+            continue  # NUMBER_INVALID
         if fld.type == "date":
             if isinstance(value, dt.date):
                 continue
@@ -239,14 +208,26 @@ def wrong_type(ctx: Context) -> None:
                      expected="整数", found=value)
 
 
+# -- NUMBER_INVALID -----------------------------------------------------------------------------
+def number_invalid(ctx: Context) -> None:
+    """NaN, infinity (only a crafted file holds them) or a number of 10^15 and more, in any input."""
+    for fld in input_fields(ctx):
+        value = ctx.inputs.get(fld.key)
+        if not unusable_number(value):
+            continue
+        number = float(value)  # type: ignore[arg-type]
+        what = "不是有效数字" if math.isnan(number) else (
+            "为无穷大" if math.isinf(number) else f"的数值 {number:.6g} 过大（绝对值应小于 {MAX_MAGNITUDE:.0e}）")
+        ctx.flag(fld.key, f"“{fld.label}”{what}，无法计算：请填写正确的数值后重新报送（文件可能被其他工具改动过）",
+                 expected="有效数值", found="NaN" if math.isnan(number) else f"{number:.6g}")
+
+
 # -- CHOICE_INVALID ---------------------------------------------------------------------------
-# Half-width spellings of the operators the choice lists hold in full width.
-_CHOICE_ALIASES = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": "＝", "==": "＝"}
 
 
 def _choice_meant(text: str, choices: tuple[str, ...]) -> str | None:
     norm = unicodedata.normalize("NFKC", text).strip()
-    alias = _CHOICE_ALIASES.get(norm)
+    alias = ASCII_ALIASES.get(norm)  # >= for the ≥ the choice lists hold
     if alias in choices:
         return alias
     return next((c for c in choices if unicodedata.normalize("NFKC", c).strip() == norm), None)
@@ -382,11 +363,12 @@ def row_incomplete(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("REQUIRED_MISSING", "error", "必填项未填", required_missing),
-    Check("WRONG_TYPE", "error", "数据类型错误", wrong_type),
-    Check("CHOICE_INVALID", "error", "不是可选项", choice_invalid),
-    Check("OUT_OF_RANGE", "error", "数值超出范围", out_of_range),
-    Check("TOO_MANY_DECIMALS", "warning", "金额小数位过多", too_many_decimals),
-    Check("AMOUNT_UNIT_SUSPECT", "warning", "金额单位可疑", amount_unit_suspect),
-    Check("ROW_INCOMPLETE", "warning", "表格行未填完整", row_incomplete),
+    Check("REQUIRED_MISSING", required_missing),
+    Check("WRONG_TYPE", wrong_type),
+    Check("NUMBER_INVALID", number_invalid),
+    Check("CHOICE_INVALID", choice_invalid),
+    Check("OUT_OF_RANGE", out_of_range),
+    Check("TOO_MANY_DECIMALS", too_many_decimals),
+    Check("AMOUNT_UNIT_SUSPECT", amount_unit_suspect),
+    Check("ROW_INCOMPLETE", row_incomplete),
 )

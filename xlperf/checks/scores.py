@@ -25,21 +25,32 @@ not ``fields.WRONG_TYPE``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.consistency import EXEC_RATE_KEY
-from xlperf.checks.fields import as_number as number
-from xlperf.checks.fields import is_blank
-from xlperf.form.alerts import REVERSE_OPS
+from xlperf.checks.scorecard import (
+    find_block,
+    grade_calcs,
+    is_number,
+    is_percent,
+    label_of,
+    located,
+    score_rows,
+    score_summary,
+    summary_key,
+    total_keys,
+)
 from xlperf.form.evaluate import Result
 from xlperf.form.excelmath import RuleError, excel_round
 from xlperf.form.layout import FormLayout, per_layout
-from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, qualitative_band, score_in_band
-from xlperf.form.spec import Calc, ScoreBlock, ScoreRow, TableSection
+from xlperf.form.spec import Calc, ScoreRow, TableSection
+from xlperf.model.values import as_number as number
+from xlperf.model.values import is_blank, plain, unusable_number
+from xlperf.model.values import show_cell as show
 from xlperf.read import Value
 
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
@@ -64,105 +75,8 @@ UNMET_WORDS = ("无", "否", "0", "没有")
 """An actual value that says, as a whole, that nothing was done."""
 UNMET_PHRASES = ("未完成", "未开展", "未实施", "未达到", "未达标", "没有开展", "没有完成")
 """An actual value containing one of these says the target was not reached."""
-STRICT_OPS = ("＞", ">", "＜", "<")
 
 _EPSILON = 1e-9
-
-
-# -- shared helpers (also used by tamper) ----------------------------------------------------
-def is_number(value: object) -> bool:
-    return number(value) is not None
-
-
-def plain(x: Decimal | float) -> str:
-    """A number as the form prints it: no exponent, no trailing zeros (3, 7.5, 100)."""
-    d = x if isinstance(x, Decimal) else Decimal(f"{x:.15g}")
-    return format(d.normalize(), "f")
-
-
-def show(value: object, percent: bool = False, places: int = 2) -> str:
-    """A cell value for a message: numbers to ``places`` decimals (or as %), text quoted."""
-    if is_blank(value):
-        return "空白"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    x = number(value)
-    if x is not None:
-        if percent:
-            return f"{excel_round(x * 100, places)}%"
-        return str(excel_round(x, places))
-    return f"“{str(value).strip()}”"
-
-
-def label_of(layout: FormLayout, key: str) -> str:
-    placed = layout.cells.get(key)
-    return placed[1].label if placed else key
-
-
-def is_percent(layout: FormLayout, key: str) -> bool:
-    placed = layout.cells.get(key)
-    if placed is None:
-        return False
-    p = placed[1]
-    if p.calc is not None:
-        return p.calc.percent or p.calc.kind == "completion"
-    return p.field is not None and p.field.type == "percent"
-
-
-def located(ctx: Context, key: str) -> bool:
-    """Whether the file has a cell for ``key``: by its defined name, else the field map, on a
-    sheet that exists. A field on a deleted or renamed sheet is STRUCTURE_CHANGED, not a
-    wrong value."""
-    ret = ctx.ret
-    loc = ret.names.get(NAME_PREFIX + key)
-    if loc is None and key in ret.field_map:
-        loc = (ret.field_map[key].sheet, ret.field_map[key].cell)
-    return loc is not None and loc[0] in ret.sheets
-
-
-def score_rows(layout: FormLayout) -> Iterator[ScoreRow]:
-    for card in layout.spec.scorecards():
-        for block in card.blocks:
-            yield from block.rows
-
-
-def find_block(layout: FormLayout, key: str) -> ScoreBlock | None:
-    for card in layout.spec.scorecards():
-        for block in card.blocks:
-            if block.key == key:
-                return block
-    return None
-
-
-def grade_calcs(layout: FormLayout) -> list[Calc]:
-    return [c for c in layout.calcs if c.kind == "grade"]
-
-
-def total_keys(layout: FormLayout) -> set[str]:
-    """The totals the grades are taken from (``total_score``)."""
-    return {str(c.operands["total"]) for c in grade_calcs(layout) if isinstance(c.operands.get("total"), str)}
-
-
-def score_summary(ctx: Context) -> str:
-    """The recomputed total and grade, in brackets (empty for forms without a scorecard)."""
-    if any(sheet.name not in ctx.ret.sheets for sheet in ctx.layout.sheets):
-        return "（但有工作表缺失，其中的内容无法读取，得分无法完整重算）"
-    parts = []
-    for grade in grade_calcs(ctx.layout):
-        total = str(grade.operands.get("total", ""))
-        if total in ctx.recomputed:
-            parts.append(f"{label_of(ctx.layout, total)} {show(ctx.recomputed[total])}")
-        value = ctx.recomputed.get(grade.key)
-        parts.append(f"{grade.label} {value if value else '未评定（尚无得分）'}")
-    return "（" + "，".join(parts) + "）" if parts else ""
-
-
-def summary_key(layout: FormLayout) -> str | None:
-    """Where a form-wide score finding goes: the first total cell, if the form has one."""
-    totals = sorted(total_keys(layout))
-    return totals[0] if totals else None
 
 
 # -- SCORE_NOT_NUMBER / SCORE_OVER_WEIGHT / SCORE_NEGATIVE ------------------------------------
@@ -179,7 +93,7 @@ def _typed_score_rows(layout: FormLayout) -> tuple[ScoreRow, ...]:
 
 def score_not_number(ctx: Context) -> None:
     for row, value in _typed_scores(ctx):
-        if is_blank(value) or is_number(value):
+        if is_blank(value) or is_number(value) or unusable_number(value):  # the last: NUMBER_INVALID
             continue
         ctx.flag(row.score_key,
                  f"“{label_of(ctx.layout, row.score_key)}”应填写 0 至 {plain(row.weight)} 之间的数字，"
@@ -477,14 +391,14 @@ def unmet_targets_high_score(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("SCORE_NOT_NUMBER", "error", "得分不是数字", score_not_number),
-    Check("SCORE_OVER_WEIGHT", "error", "得分超过分值", score_over_weight),
-    Check("SCORE_NEGATIVE", "error", "得分为负数", score_negative),
-    Check("QUAL_SCORE_OUT_OF_BAND", "error", "定性得分不在等级区间内", qual_score_out_of_band),
-    Check("SCORE_MISMATCH", "error", "得分与重算结果不符", score_mismatch),
-    Check("TOTAL_MISMATCH", "error", "总分与重算结果不符", total_mismatch),
-    Check("GRADE_MISMATCH", "error", "等次与总分不符", grade_mismatch),
-    Check("CACHE_MISSING", "warning", "文件未计算公式", cache_missing),
-    Check("LOW_EXECUTION_HIGH_SCORES", "warning", "执行率低而产出得分高", low_execution_high_scores),
-    Check("UNMET_TARGETS_HIGH_SCORE", "warning", "指标未完成而完成率得分高", unmet_targets_high_score),
+    Check("SCORE_NOT_NUMBER", score_not_number),
+    Check("SCORE_OVER_WEIGHT", score_over_weight),
+    Check("SCORE_NEGATIVE", score_negative),
+    Check("QUAL_SCORE_OUT_OF_BAND", qual_score_out_of_band),
+    Check("SCORE_MISMATCH", score_mismatch),
+    Check("TOTAL_MISMATCH", total_mismatch),
+    Check("GRADE_MISMATCH", grade_mismatch),
+    Check("CACHE_MISSING", cache_missing),
+    Check("LOW_EXECUTION_HIGH_SCORES", low_execution_high_scores),
+    Check("UNMET_TARGETS_HIGH_SCORE", unmet_targets_high_score),
 )

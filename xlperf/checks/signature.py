@@ -24,6 +24,7 @@ from typing import Any
 
 from xlperf.checks.base import Check, Context
 from xlperf.form.layout import FormLayout
+from xlperf.form.roles import UNIT, YEAR
 from xlperf.form.signature import (
     KEY_ID_ROW,
     SIGNATURE_ROW,
@@ -34,12 +35,11 @@ from xlperf.form.signature import (
     squeeze,
 )
 from xlperf.form.signkeys import key_id
-from xlperf.read import Return, Value
+from xlperf.model.values import or_blank as shown
+from xlperf.read import Return
 
 MAX_VALUE_FINDINGS = 10
 """Locked values named one by one; the rest are counted in the last finding."""
-UNIT_KEYS = ("unit_name",)
-"""Keys (also with a p<n>_ prefix) that hold the unit's name: a changed unit is reported there."""
 
 _REISSUE = "请使用财政局下发给本单位的模板重新填报，不要撤销工作表保护或修改锁定的内容"
 
@@ -115,10 +115,6 @@ def fixed_changes(ret: Return, layout: FormLayout) -> list[tuple[str, str, str, 
             if squeeze(ret.cells.get((s, a1))) != text]
 
 
-def shown(value: Value | str | None) -> str:
-    return "空白" if value in (None, "") else str(value)
-
-
 _VERDICTS: list[tuple[Context, Verdict | None]] = []
 
 
@@ -136,7 +132,8 @@ def _form_place(layout: FormLayout) -> tuple[str, str]:
 
 
 def _unit_key(layout: FormLayout) -> str | None:
-    return next((k for k in layout.cells if k in UNIT_KEYS or k.split("_", 1)[-1] in UNIT_KEYS), None)
+    """The (first) field holding the unit's name: a changed unit is reported there."""
+    return next(iter(layout.role_keys(UNIT)), None)
 
 
 def _flag_part(ctx: Context, d: Difference) -> None:
@@ -144,7 +141,7 @@ def _flag_part(ctx: Context, d: Difference) -> None:
         ctx.flag(_unit_key(ctx.layout), f"本模板是下发给“{shown(d.signed)}”的，文件中的填报单位已改为“{shown(d.found)}”"
                                         f"（签名不符）：{_REISSUE}", expected=shown(d.signed), found=shown(d.found))
     elif d.part == "year":
-        ctx.flag("year" if "year" in ctx.layout.cells else None,
+        ctx.flag(ctx.layout.role_key(YEAR),
                  f"本模板下发时的年度为 {shown(d.signed)}，文件中已改为 {shown(d.found)}（签名不符）：{_REISSUE}",
                  expected=shown(d.signed), found=shown(d.found), sheet=_form_place(ctx.layout)[0])
     else:
@@ -191,7 +188,8 @@ def signature_mismatch(ctx: Context) -> None:
     values = [d for d in verdict.differences if d.part == "value"]
     # The unit's name cell is reported with the unit itself, not twice.
     if any(d.part == "unit" for d in verdict.differences):
-        values = [d for d in values if d.key and d.key.split("_", 1)[-1] not in UNIT_KEYS and d.key not in UNIT_KEYS]
+        unit_keys = set(ctx.layout.role_keys(UNIT))
+        values = [d for d in values if d.key and d.key not in unit_keys]
     for d in verdict.differences:
         if d.part in ("form", "version", "year", "unit"):
             _flag_part(ctx, d)
@@ -215,6 +213,6 @@ def signature_missing(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("SIGNATURE_MISMATCH", "error", "模板签名不符", signature_mismatch),
-    Check("SIGNATURE_MISSING", "warning", "模板没有签名", signature_missing),
+    Check("SIGNATURE_MISMATCH", signature_mismatch),
+    Check("SIGNATURE_MISSING", signature_missing),
 )

@@ -18,19 +18,14 @@ from collections.abc import Iterator
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.scores import (
-    is_blank,
-    located,
-    number,
-    plain,
-    score_summary,
-    show,
-    summary_key,
-)
+from xlperf.checks.scorecard import located, score_summary, summary_key
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
 from xlperf.form.signature import squeeze
+from xlperf.model.values import as_number as number
+from xlperf.model.values import is_blank, plain
+from xlperf.model.values import show_cell as show
 
 LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
 """Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
@@ -249,12 +244,12 @@ def formulas_unverified(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("FORMULA_OVERWRITTEN", "error", "公式被数值覆盖", formula_overwritten),
-    Check("FORMULA_ALTERED", "error", "公式被改动", formula_altered),
-    Check("WEIGHT_ALTERED", "error", "分值被改动", weight_altered),
-    Check("LOCKED_CELL_ALTERED", "error", "固定文字被改动", locked_cell_altered),
-    Check("STRUCTURE_CHANGED", "error", "报表结构被改动", structure_changed),
-    Check("FORM_VERSION_MISMATCH", "error", "模板版本不符", form_version_mismatch),
-    Check("PROTECTION_REMOVED", "warning", "工作表保护被撤销", protection_removed),
-    Check("FORMULAS_UNVERIFIED", "warning", "无法核对公式", formulas_unverified),
+    Check("FORMULA_OVERWRITTEN", formula_overwritten),
+    Check("FORMULA_ALTERED", formula_altered),
+    Check("WEIGHT_ALTERED", weight_altered),
+    Check("LOCKED_CELL_ALTERED", locked_cell_altered),
+    Check("STRUCTURE_CHANGED", structure_changed),
+    Check("FORM_VERSION_MISMATCH", form_version_mismatch),
+    Check("PROTECTION_REMOVED", protection_removed),
+    Check("FORMULAS_UNVERIFIED", formulas_unverified),
 )

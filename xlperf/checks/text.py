@@ -10,6 +10,7 @@ import re
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.fields import free_text_fields
+from xlperf.form.operators import ASCII_ALIASES, OPERATORS
 
 _HTML_TAG = re.compile(
     r"</?\s*(?:p|br|div|span|font|b|i|u|strong|em|table|tbody|tr|td|th|ul|ol|li|a|img|h[1-6]|section|article)"
@@ -41,7 +42,8 @@ def html_in_text(ctx: Context) -> None:
 
 
 # An operator, a number and perhaps a unit: how seed 003 writes its targets.
-_TARGET_LIKE = re.compile(r"^(=|==|>=|<=|>|<|＝|≥|≤|＞|＜)\s*[-+]?[0-9０-９][0-9０-９.,，]*\s*[%％]?[^=()!|+\-*/^&:,;]{0,6}$")
+_SIGNS = "|".join(re.escape(s) for s in sorted({*OPERATORS, *ASCII_ALIASES}, key=len, reverse=True))
+_TARGET_LIKE = re.compile(rf"^({_SIGNS})\s*[-+]?[0-9０-９][0-9０-９.,，]*\s*[%％]?[^=()!|+\-*/^&:,;]{{0,6}}$")
 
 
 def formula_text(ctx: Context) -> None:
@@ -59,6 +61,6 @@ def formula_text(ctx: Context) -> None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("HTML_IN_TEXT", "warning", "文本含网页代码", html_in_text),
-    Check("FORMULA_TEXT", "warning", "文本像公式", formula_text),
+    Check("HTML_IN_TEXT", html_in_text),
+    Check("FORMULA_TEXT", formula_text),
 )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from xlperf.checks.limited import LimitError, Limits
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
+from xlperf.findings.text import scrub
 from xlperf.form.layout import layout_form
 from xlperf.form.spec import FormSpec
 from xlperf.form.specload import builtin_forms, load_spec
@@ -18,6 +21,19 @@ from xlperf.form.yamlsrc import SpecError
 from xlperf.read import read_return
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
+
+
+class OutputError(click.ClickException):
+    """An output that cannot be written (read-only folder, full disk): what and where, exit 2."""
+
+    exit_code = 2
+
+
+def _output_error(what: str, exc: OSError, where: Path | None = None) -> OutputError:
+    place = exc.filename if exc.filename else where
+    shown = scrub(str(place)) if place is not None else ""
+    return OutputError(f"无法写入{what}：{shown}（{exc.strerror or exc}）：请检查该位置是否存在、可写、磁盘是否已满，"
+                       "或换一个输出位置")
 
 
 @click.group(help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
@@ -62,8 +78,11 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
     if roster_file or returns_dir:
         if unit or values_file:
             raise click.UsageError("--unit、--values 不能与 --roster、--from-returns 同时使用")
-        _issue_templates(spec, output or Path("output") / spec.form_id, year, roster_file, returns_dir,
-                         password, key)
+        outdir = output or Path("output") / spec.form_id
+        try:
+            _issue_templates(spec, outdir, year, roster_file, returns_dir, password, key)
+        except OSError as exc:
+            raise _output_error("模板", exc, outdir) from None
         return
     values = None
     if values_file:
@@ -82,6 +101,8 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
         raise click.ClickException(f"表单规格有误：{exc}") from None
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise _output_error("模板", exc, path) from None
     click.echo(f"已生成模板：{path}" + ("（已签名）" if key is not None else ""))
 
 
@@ -128,6 +149,25 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
     click.echo(f"共生成 {len(issued.files)} 份模板：{outdir}" + ("（已签名）" if key is not None else "（未配置签名密钥，未签名）"))
 
 
+def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--file-seconds and --file-memory: the limits of :mod:`xlperf.checks.limited`."""
+    command = click.option(
+        "--file-memory", type=click.IntRange(64), metavar="MB",
+        help="每份文件审核时可用的内存上限（MB，默认 1024，也可用环境变量 XLPERF_FILE_MEMORY_MB）；超出的文件判为 FILE_TOO_COMPLEX。",
+    )(command)
+    return click.option(
+        "--file-seconds", type=click.FloatRange(min=0.1), metavar="秒",
+        help="每份文件审核的时间上限（秒，默认 30，也可用环境变量 XLPERF_FILE_SECONDS）；超出的文件判为 FILE_TOO_COMPLEX，其余照常审核。",
+    )(command)
+
+
+def _limits(seconds: float | None, memory_mb: int | None) -> Limits:
+    try:
+        return Limits.from_env(seconds=seconds, memory_mb=memory_mb)
+    except LimitError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @main.command("check", help="审核报表：PATH 为文件或文件夹（递归查找 .xlsx/.xlsm/.xls/.ods）。"
               "无错误时退出码为 0，有错误为 1（--strict 时提示也算），用法错误为 2。")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -139,9 +179,11 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
               help="绩效目标申报表所在文件夹：自评表、评价报告的目标须与同一单位、项目、年度审核通过的申报表一致。")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
+@_limit_options
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
-                  against_dir: Path | None, key_file: Path | None) -> None:
-    from xlperf.checks.checker import check_file
+                  against_dir: Path | None, key_file: Path | None, file_seconds: float | None,
+                  file_memory: int | None) -> None:
+    from xlperf.checks.limited import check_files_limited
     from xlperf.cli.console import (
         finding_line,
         ignored_line,
@@ -154,27 +196,32 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     files, others = find_inputs(paths)
     if not files:
         raise click.UsageError(no_returns_message(others))
+    limits = _limits(file_seconds, file_memory)
     key = _signing_key(key_file)
     against = None
     if against_dir is not None:
         from xlperf.cycle import DeclarationIndex
 
-        against = DeclarationIndex.build([against_dir], key=key)
+        against = DeclarationIndex.build([against_dir], key=key, limits=limits)
     results = []
-    with click.progressbar(files, label="审核中", file=sys.stderr,
+    with click.progressbar(length=len(files), label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
-        for path in bar:
-            results.append(check_file(path, key=key, against=against))
+        for checked in check_files_limited(files, limits, key=key, against=against):
+            results.append(checked)
+            bar.update(1)
     if report_dir is not None:
         from xlperf.report import write_batch_reports
 
-        write_batch_reports(results, report_dir)
+        try:
+            write_batch_reports(results, report_dir)
+        except OSError as exc:
+            raise _output_error("审核报告", exc, report_dir) from None
     if as_json:
         doc = {"returns": [r.to_dict() for r in results],
-               "not_checked": [{"file": str(p), "reason": reason} for p, reason in others],
+               "not_checked": [{"file": scrub(str(p)), "reason": reason} for p, reason in others],
                "summary": {"files": len(results), "valid": sum(r.valid for r in results),
                            "not_checked": len(others)}}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        click.echo(scrub(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)))
     else:
         for checked in results:
             click.echo(return_line(checked))
@@ -208,12 +255,14 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
               help="单位名单（.xlsx 或 .csv：单位代码、单位名称、主管部门、联系人、邮箱），用于列出未报送单位。")
 @click.option("--form", "form_id", help="只汇总这一种表单（表单编号，见 xlperf forms）。")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+@_limit_options
 @click.option("--scheduler", metavar="tcp://主机:端口",
               help="在 Dask 分布式集群上审核（调度器地址）；报表内容随任务发送，各节点无需访问本机磁盘。默认在本机多进程审核。")
 @click.option("--shared-folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="与 --scheduler 同用：此文件夹在各集群节点上以相同路径挂载，其中的报表按路径发送而不传内容。")
 def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, form_id: str | None,
-                   jobs: int | None, scheduler: str | None, shared_folder: Path | None) -> None:
+                   jobs: int | None, file_seconds: float | None, file_memory: int | None, scheduler: str | None,
+                   shared_folder: Path | None) -> None:
     from xlperf.cli.console import no_returns_message
     from xlperf.read.inbox import find_inputs
     from xlperf.read.roster import RosterError, read_roster
@@ -243,15 +292,17 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
     others = [(p, reason) for p, reason in found.others if not own_output(p)]
     if not files:
         raise click.UsageError(no_returns_message(others))
+    limits = _limits(file_seconds, file_memory)
     with click.progressbar(length=len(files), label="汇总中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
         try:
             result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update,
-                            others=others, scheduler=scheduler, shared_folder=shared_folder)
+                            others=others, limits=limits, scheduler=scheduler, shared_folder=shared_folder)
         except ClusterError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
-            raise click.ClickException(f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
+            raise OutputError(f"无法写入汇总工作簿 {scrub(str(output))}（{exc.strerror or exc}）：请关闭已打开的该文件，"
+                              "检查该位置是否可写，或换一个位置") from None
     click.echo(f"汇总工作簿：{result.output}")
     click.echo(result.paragraph)
 
@@ -281,6 +332,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
                  resend: bool, rate: int) -> None:
     from xlperf.mail import (
         ConfigError,
+        SendLogBusy,
         load_reports,
         read_config_file,
         run_mail,
@@ -303,9 +355,12 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
         raise click.UsageError(str(exc)) from None
     # Tests hand in a clock (obj={"clock": ...}) so that rate limit and back-off do not sleep.
     clock = ctx.obj.get("clock") if isinstance(ctx.obj, dict) else None
-    result = run_mail(report_dir, units, sender=from_header, smtp=config, dry_run=dry_run,
-                      only_failed=only_failed, resend=resend, rate=rate, clock=clock,
-                      progress=lambda unit: click.echo(unit.line()))
+    try:
+        result = run_mail(report_dir, units, sender=from_header, smtp=config, dry_run=dry_run,
+                          only_failed=only_failed, resend=resend, rate=rate, clock=clock,
+                          progress=lambda unit: click.echo(unit.line()))
+    except SendLogBusy as exc:
+        raise OutputError(str(exc)) from None
     for line in [*(u.line() for u in result.unmatched), *result.problems]:
         click.echo(line)
     if result.aborted:
@@ -323,3 +378,14 @@ def demo_command(outdir: Path, no_recalc: bool) -> None:
 
     for line in run_demo(outdir, recalc=not no_recalc):
         click.echo(line)
+
+
+from xlperf.cli.round import round_group  # noqa: E402 - registered after the group exists
+
+main.add_command(round_group)
+
+from xlperf.cli.watch import messages_command, remind_command, watch_command  # noqa: E402
+
+round_group.add_command(watch_command)
+round_group.add_command(remind_command)
+round_group.add_command(messages_command)

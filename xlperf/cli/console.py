@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from xlperf.findings import STATUS_LABELS, Checked, Finding
+from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, Checked, Finding
+from xlperf.findings.text import shown_name
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES
-
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 
 
 def return_line(checked: Checked) -> str:
     total = f"{checked.total_score:.2f}" if checked.total_score is not None else "—"
     parts = [
-        f"[{STATUS_LABELS[checked.status]}]", checked.file.name,
+        f"[{STATUS_LABELS[checked.status]}]", shown_name(checked.file),
         f"单位：{checked.unit or '—'}", f"表单：{checked.form or '—'}",
         f"年度：{checked.year or '—'}", f"得分：{total}", f"等次：{checked.grade or '—'}",
         f"错误 {len(checked.errors)}", f"提示 {len(checked.warnings)}",
@@ -31,14 +30,14 @@ def finding_line(finding: Finding) -> str:
 
 def ignored_line(path: Path, reason: str) -> str:
     """A file of the inbox that is not checked, and why."""
-    return f"[未审核]  {path.name}  {reason}"
+    return f"[未审核]  {shown_name(path)}  {reason}"
 
 
 def no_returns_message(others: Sequence[tuple[Path, str]]) -> str:
     """Usage error text when a batch finds no spreadsheet: what it found instead, if anything."""
     text = f"没有找到报表文件（{'/'.join(SPREADSHEET_SUFFIXES)}）"
     if others:
-        shown = "；".join(f"{p.name}：{r}" for p, r in others[:5])
+        shown = "；".join(f"{shown_name(p)}：{r}" for p, r in others[:5])
         more = f" 等 {len(others)} 个" if len(others) > 5 else ""
         text += f"。找到的其他文件{more}：{shown}"
     return text

@@ -13,6 +13,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.excel.template import write_template
 from xlperf.form.layout import builtin_layout
+from xlperf.form.roles import UNIT
 from xlperf.form.specload import builtin_forms
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
@@ -36,8 +37,7 @@ class DemoReturn:
 
     def values(self) -> dict[str, Any]:
         values = sample_values(self.form)
-        unit_keys = [k for k in values if k == "unit_name" or k.endswith("_unit_name")]
-        values.update({k: self.unit for k in unit_keys})
+        values.update({k: self.unit for k in builtin_layout(self.form).role_keys(UNIT) if k in values})
         values.update(self.changes)
         return {k: v for k, v in values.items() if v is not None}
 
@@ -74,6 +74,7 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _check_returns(returns, outdir / "reports")
     yield from _rollup_returns(returns, outdir / "summary.xlsx")
     yield from _mail_reports(outdir / "reports", outdir / "mail")
+    yield from _collection_round(outdir, returns, recalc)
     yield from _yearly_cycle(outdir / "cycle", recalc)
 
 
@@ -127,9 +128,51 @@ def _mail_reports(reports: Path, outbox: Path) -> Iterator[str]:
     yield f"邮件（.eml，未发送）：{outbox}"
 
 
+def _collection_round(outdir: Path, returns: Path, recalc: bool) -> Iterator[str]:
+    """A round on the default SQLite ledger ``outdir/xlperf.db``: new, intake, status, a corrected
+    return sent again (it supersedes the first), roll-up from the ledger; then the status table."""
+    import datetime as dt
+
+    from xlperf.intake import intake_paths
+    from xlperf.ledger import create_round, open_ledger, round_rollup, round_status
+    from xlperf.read.roster import read_roster
+
+    ledger = open_ledger(str(outdir / "xlperf.db"))
+    # A new round per run (the ledger keeps every earlier one; nothing is ever deleted).
+    name = f"演示自评 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+    year = int(sample_values("self_evaluation")["year"])
+    try:
+        with ledger.session() as session, session.begin():
+            rnd = create_round(session, name, "self_evaluation", year, read_roster(SAMPLES_DIR / "roster.csv"),
+                               deadline=dt.date.today() + dt.timedelta(days=14), actor="demo")
+        yield f"报送任务“{name}”：台账 {ledger.shown_url}，原文件存档 {ledger.store.root}"
+        first = intake_paths(ledger, rnd, [returns], sender="演示收件箱", actor="demo", jobs=1)
+        yield from (o.line() for o in first.outcomes)
+        # 西山县中小企业局 corrects its return (grade no longer typed over, no HTML) and sends it again.
+        wrong = next(r for r in DEMO_RETURNS if r.unit == "西山县中小企业局")
+        sample = sample_values(wrong.form)
+        inputs = {f.key for f in builtin_layout(wrong.form).inputs()}  # the grade is a formula: not typed
+        restored = {k: sample[k] for k in wrong.changes if k in sample}
+        fixed = {k: v for k, v in {**wrong.values(), **restored}.items() if k in inputs}
+        resubmitted = outdir / "resubmitted"
+        with tempfile.TemporaryDirectory(prefix="xlperf-demo-") as tmp:
+            filled = fill_workbook(outdir / "templates" / f"{wrong.form}.xlsx", fixed,
+                                   Path(tmp) / "自评表_西山县中小企业局_修改后.xlsx")
+            recalculate_or_copy([filled], resubmitted, recalc)
+        corrected = resubmitted / filled.name
+        second = intake_paths(ledger, rnd, [corrected], sender="演示收件箱", actor="demo", jobs=1)
+        yield from (o.line() for o in second.outcomes)
+        with ledger.session() as session:
+            summary = round_rollup(session, rnd, outdir / "round_summary.xlsx")
+            yield f"报送任务汇总工作簿（取自台账，未重读文件）：{summary.output}"
+            yield from round_status(session, rnd).lines()
+    finally:
+        ledger.close()
+
+
 def _yearly_cycle(outdir: Path, recalc: bool) -> Iterator[str]:
-    """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cycle.demo)."""
-    from xlperf.cycle.demo import run_cycle
+    """Declare, check, roll up, prefill self-evaluations, fill, check against, roll up (xlperf.cli.cycle_demo)."""
+    from xlperf.cli.cycle_demo import run_cycle
     from xlperf.read.roster import read_roster
 
     samples = {form_id: sample_values(form_id) for form_id in builtin_forms()}

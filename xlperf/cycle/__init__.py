@@ -1,25 +1,21 @@
 """The yearly cycle: templates issued per unit, prefilled from earlier returns, checked against them.
 
-- :mod:`~xlperf.cycle.declared`: accepted declarations (target_declaration, target_table) by
-  unit, project and year;
-- :mod:`~xlperf.cycle.placement`: where a declaration's content goes in a later form (used by the
-  prefill and by ``check --against``, so the two agree);
+- :mod:`~xlperf.cycle.declared`: the accepted declarations (target_declaration, target_table) of
+  a folder by unit, project and year (what a declaration holds, and where its content goes in a
+  later form, are :mod:`xlperf.model.declarations` and :mod:`xlperf.model.placement`: the prefill
+  and ``check --against`` share them);
 - :mod:`~xlperf.cycle.issue`: writing the templates (per roster unit, or prefilled), signed with
   :mod:`xlperf.form.signature`;
-- :mod:`~xlperf.cycle.demo`: the whole cycle on the demo's fictional units.
+(The whole cycle on the demo's fictional units is :mod:`xlperf.cli.cycle_demo`: it checks and
+rolls up too, so it sits above all of them.)
 """
 
 from __future__ import annotations
 
-from xlperf.cycle.declared import (
-    DECLARATION_FORMS,
-    Declaration,
-    DeclarationIndex,
-    Indicator,
-    declarations_of,
-)
+from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import Issued, file_stem, prefilled_templates, roster_templates
-from xlperf.cycle.placement import Placement, place
+from xlperf.model.declarations import DECLARATION_FORMS, Declaration, Indicator, declarations_of
+from xlperf.model.placement import Placement, place
 
 __all__ = [
     "DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "Issued", "Placement",

@@ -5,13 +5,14 @@
   except on forms with one sheet per project (target_table: ``p1_`` … ``p3_``), where a unit's
   projects fill the sheets in roster order, three to a file (a fourth project starts a second
   file). Prefilled and locked: the unit's name (and the meta ``unit`` row), its 主管部门 where the
-  form has :data:`DEPT_KEYS`, its code where the form has :data:`CODE_KEYS` (self_evaluation's
-  代码 beside 主管部门 is the only code field of the four forms: the roster's 单位代码 goes there),
+  form has a field with role ``dept``, its code where the form has one with role ``unit_code``
+  (self_evaluation's 代码 beside 主管部门 is the only code field of the four forms: the roster's
+  单位代码 goes there),
   the project name, and the year when given.
 - :func:`prefilled_templates` (``template self_evaluation|evaluation_report --from-returns DIR``):
   one template per accepted declaration (:class:`~xlperf.cycle.declared.DeclarationIndex`; a
   target_table return gives one per filled project sheet), its content placed by
-  :func:`~xlperf.cycle.placement.place`; a roster, when given, adds the code and a missing 主管部门.
+  :func:`~xlperf.model.placement.place`; a roster, when given, adds the code and a missing 主管部门.
 
 File names say form and unit (and project): ``自评表_东湖区科技局.xlsx``,
 ``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
@@ -31,12 +32,13 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from xlperf.checks.indicators import REPEAT_PREFIX
-from xlperf.cycle.declared import NOT_DECLARATION, Declaration, DeclarationIndex
-from xlperf.cycle.placement import place
+from xlperf.cycle.declared import NOT_DECLARATION, DeclarationIndex
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateOptions
 from xlperf.form.layout import FormLayout
+from xlperf.form.roles import DEPT, PROJECT, UNIT_CODE
+from xlperf.model.declarations import Declaration
+from xlperf.model.placement import place
 from xlperf.read import read_return
 from xlperf.read.roster import Roster, RosterUnit
 
@@ -47,9 +49,6 @@ FILE_STEMS = {
     "evaluation_report": "评价报告",
 }
 """Short form names that start file names (other forms: their title)."""
-CODE_KEYS = ("dept_code",)
-DEPT_KEYS = ("dept_name",)
-PROJECT_KEY = "project_name"
 MAX_NAME = 120
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
@@ -81,15 +80,16 @@ def _safe(name: str) -> str:
 
 
 def _prefixes(layout: FormLayout) -> list[str]:
-    found = sorted({m.group(0) for k in layout.cells if (m := REPEAT_PREFIX.match(k))}, key=lambda p: int(p[1:-1]))
-    return found
+    """The project sheets' prefixes; [] on a form without project sheets."""
+    return [p for p in layout.project_prefixes() if p]
 
 
 def _unit_values(layout: FormLayout, unit: RosterUnit, prefixes: Sequence[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for prefix in prefixes or [""]:
-        values.update({prefix + k: unit.code for k in CODE_KEYS if prefix + k in layout.cells and unit.code})
-        values.update({prefix + k: unit.dept for k in DEPT_KEYS if prefix + k in layout.cells and unit.dept})
+        for role, value in ((UNIT_CODE, unit.code), (DEPT, unit.dept)):
+            if (key := layout.role_key(role, prefix)) is not None and value:
+                values[key] = value
     return values
 
 
@@ -114,8 +114,8 @@ def roster_templates(layout: FormLayout, roster: Roster, outdir: Path, *, year: 
         for i, batch in enumerate(batches, 1):
             values = _unit_values(layout, unit, prefixes)
             for prefix, project in zip(prefixes or [""], batch, strict=False):
-                if prefix + PROJECT_KEY in layout.cells:
-                    values[prefix + PROJECT_KEY] = project
+                if (project_key := layout.role_key(PROJECT, prefix)) is not None:
+                    values[project_key] = project
             if prefixes:
                 parts = [stem, unit.name] + ([str(i)] if len(batches) > 1 else [])
             else:

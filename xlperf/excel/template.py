@@ -33,6 +33,7 @@ from xlperf.form.metasheet import (
     field_rows,
     meta_rows,
 )
+from xlperf.form.roles import UNIT, YEAR
 from xlperf.form.rulekind import Value
 from xlperf.form.spec import Field
 
@@ -407,12 +408,11 @@ def _prefill_values(layout: FormLayout, options: TemplateOptions) -> dict[str, V
     """Prefill values by key, checked against the fields they land in."""
     raw: dict[str, Any] = dict(options.values or {})
     fields = {f.key: f for f in layout.inputs()}
-    for key, value in (("year", options.year), ("unit_name", options.unit)):
+    for role, value in ((YEAR, options.year), (UNIT, options.unit)):
         if value is None:
             continue
-        for candidate in [key, *(k for k in fields if k.endswith("_" + key) and k.startswith("p"))]:
-            if candidate in fields:
-                raw.setdefault(candidate, value)
+        for candidate in layout.role_keys(role):  # on every project sheet
+            raw.setdefault(candidate, value)
     values: dict[str, Value | dt.datetime] = {}
     for key, value in raw.items():
         if key not in fields:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from xlperf.findings.text import scrub
+
 Severity = Literal["error", "warning"]
 ACCEPTED = "accepted"
 ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
 REJECTED = "rejected"
+SEVERITY_LABELS: dict[str, str] = {"error": "错误", "warning": "提示"}
+"""How a severity is shown to people (reports, mails, the console, the roll-up)."""
 STATUS_LABELS = {ACCEPTED: "通过", ACCEPTED_WITH_WARNINGS: "通过（有提示）", REJECTED: "退回"}
 
 
@@ -80,7 +85,7 @@ class Checked:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.file), "form": self.form, "form_version": self.form_version,
+            "file": scrub(str(self.file)), "form": self.form, "form_version": self.form_version,
             "unit": self.unit, "year": self.year, "valid": self.valid, "status": self.status,
             "total_score": _jsonable(self.total_score), "grade": self.grade,
             "values": {k: _jsonable(v) for k, v in self.values.items()},
@@ -91,8 +96,11 @@ class Checked:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+    """A value as standard JSON holds it: NaN and infinity (a crafted file's) become null; the
+    check ``NUMBER_INVALID`` says so on the cell."""
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

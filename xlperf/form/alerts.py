@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from xlperf.form.operators import OVERSHOOT, POSITIVE_OPS, REVERSE_OPS
 from xlperf.form.rules import out_of_band_formula
-
-POSITIVE_OPS = ("≥", "＞", "＝", ">=", ">", "=")
-REVERSE_OPS = ("≤", "＜", "<=", "<")
 
 
 def _any_equal(ref: str, options: tuple[str, ...]) -> str:
@@ -20,12 +18,12 @@ def _any_equal(ref: str, options: tuple[str, ...]) -> str:
 
 
 def missed_target_no_reason(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
-    """A numeric target missed, or beaten by 30% or more, with the reason cell left blank."""
+    """A numeric target missed, or beaten by OVERSHOOT (30%) or more, with the reason cell left blank."""
     op, t, a, reason = refs["op"], refs["target"], refs["actual"], refs["reason"]
     missed = (
         f"OR(AND({_any_equal(op, POSITIVE_OPS)},N({a})<N({t})),"
         f"AND({_any_equal(op, REVERSE_OPS)},N({a})>N({t})),"
-        f"AND({_any_equal(op, POSITIVE_OPS)},N({t})>0,N({a})>=N({t})*1.3))"
+        f"AND({_any_equal(op, POSITIVE_OPS)},N({t})>0,N({a})>=N({t})*{1 + OVERSHOOT:g}))"
     )
     return f'AND(LEN({reason})=0,COUNT({t})=1,COUNT({a})=1,{missed})'
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from xlperf.form.excelmath import usable_number
 from xlperf.form.layout import FormLayout
 from xlperf.form.rulekind import Value
 from xlperf.form.rules import KINDS
@@ -17,8 +18,11 @@ Result = Decimal | str | None
 
 
 def evaluate(layout: FormLayout, values: Mapping[str, Value]) -> dict[str, Result]:
-    """Compute every formula cell of ``layout`` from input ``values`` (by field key)."""
-    known: dict[str, Value] = dict(values)
+    """Compute every formula cell of ``layout`` from input ``values`` (by field key).
+
+    A number no form holds (NaN, infinite, 10^15 or more; see ``usable_number``) counts as
+    blank: the checks flag it on its cell, and it must not abort the scores of the rest."""
+    known: dict[str, Value] = {k: None if _is_unusable(v) else v for k, v in values.items()}
     results: dict[str, Result] = {}
     for calc in layout.calcs:
         operands: dict[str, Value | list[Value]] = {}
@@ -28,3 +32,7 @@ def evaluate(layout: FormLayout, values: Mapping[str, Value]) -> dict[str, Resul
         results[calc.key] = result
         known[calc.key] = float(result) if isinstance(result, Decimal) else result
     return results
+
+
+def _is_unusable(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not usable_number(value)

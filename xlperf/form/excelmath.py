@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 
 Scalar = float | str | bool | None
 """What an expression node evaluates to."""
@@ -35,6 +35,16 @@ _MAX_EXACT_INT = 2.0**53 - 1
 
 def is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+MAX_MAGNITUDE = 1e15
+"""Numbers a form can hold: a spreadsheet shows 15 significant digits, so a magnitude of 10^15
+or more (or NaN, or infinity, which only a crafted file holds) is no amount, rate or score."""
+
+
+def usable_number(x: object) -> bool:
+    """A number the rules can compute with: finite and below :data:`MAX_MAGNITUDE`."""
+    return is_number(x) and math.isfinite(x) and abs(x) < MAX_MAGNITUDE  # type: ignore[arg-type]
 
 
 def _representable_int(x: float) -> bool:
@@ -106,7 +116,10 @@ def _round_decimal(x: float, digits: int, mode: str) -> Decimal:
         raise RuleError(f"cannot round {x!r}")
     # Excel and Calc round the binary value to 15 significant digits first: 81.5/100*5 is
     # 4.07499999999999 in binary but 4.075 to them, so ROUND(...,2) gives 4.08.
-    d = Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=mode)
+    try:
+        d = Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=mode)
+    except InvalidOperation:  # more digits than the decimal context holds (1e26 and up)
+        raise RuleError(f"cannot round {x!r}") from None
     return abs(d) if d == 0 else d
 
 

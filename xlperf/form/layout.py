@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache, wraps
 from typing import TypeVar
 
+from xlperf.form.roles import prefix_of
 from xlperf.form.rules import KINDS, qualitative_levels
 from xlperf.form.spec import (
     YES_NO,
@@ -28,8 +29,6 @@ from xlperf.form.spec import (
 )
 from xlperf.form.specload import get_form
 from xlperf.form.yamlsrc import SpecError, Where
-
-OPERATORS = ("≥", "＞", "＝", "≤", "＜")
 
 
 @dataclass
@@ -104,6 +103,20 @@ class FormLayout:
             self._inputs = tuple(p.field for _, p in self.cells.values() if p.field is not None)
         return list(self._inputs)
 
+    def role_key(self, role: str, prefix: str = "") -> str | None:
+        """The key of the input with ``role`` (:mod:`xlperf.form.roles`) on the project sheet of
+        ``prefix`` ("" on a form without repeated sheets); None when the form has no such field."""
+        return _roles(self).get((role, prefix))
+
+    def role_keys(self, role: str) -> tuple[str, ...]:
+        """Every key with ``role`` (one per project sheet), in sheet order."""
+        return tuple(key for (r, _), key in _roles(self).items() if r == role)
+
+    def project_prefixes(self) -> tuple[str, ...]:
+        """The key prefixes of the project sheets (``p1_`` …, in order), or ("",) on a form
+        without repeated sheets."""
+        return _prefixes(self)
+
 
 _T = TypeVar("_T")
 
@@ -124,6 +137,17 @@ def per_layout(fn: Callable[[FormLayout], _T]) -> Callable[[FormLayout], _T]:
         return value
 
     return cached
+
+
+@per_layout
+def _roles(layout: FormLayout) -> dict[tuple[str, str], str]:
+    return {(f.role, prefix_of(f.key)): f.key for f in layout.inputs() if f.role}
+
+
+@per_layout
+def _prefixes(layout: FormLayout) -> tuple[str, ...]:
+    found = sorted({p for key in layout.cells if (p := prefix_of(key))}, key=lambda p: int(p[1:-1]))
+    return tuple(found) or ("",)
 
 
 class _Sheet:

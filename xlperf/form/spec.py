@@ -37,6 +37,8 @@ class Field:
     hint: str = ""
     min: float | None = None
     max: float | None = None
+    role: str = ""
+    """What the field means to the code (:mod:`xlperf.form.roles`): unit, project, year …; "" none."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ class SpecKeys:
         self.keys: dict[str, Where] = {}
         self.references: list[tuple[str, Where, str]] = []
         self.prefix = ""
+        self.roles: dict[tuple[str, str], str] = {}
+        """(role, sheet prefix) → the key that has it (a role is given once per sheet copy)."""
 
     def define(self, key: str, where: Where) -> str:
         if not KEY_RE.match(key):

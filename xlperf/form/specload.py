@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from xlperf.form.roles import ROLES
 from xlperf.form.rules import KINDS
 from xlperf.form.spec import (
     DEFAULT_GRADE_BANDS,
@@ -195,7 +196,7 @@ class _Builder(SpecKeys):
         span, rowspan = int(c.number("span", 1)), int(c.number("rowspan", 1))
         if "field" in c.node:
             c.only("field", "label", "type", "choices", "strict", "required", "hint", "min", "max",
-                   "span", "rowspan")
+                   "role", "span", "rowspan")
             label = c.text("label", last_label.replace("\n", "")) or ""
             if not label:
                 raise c.fail("field", "字段需要 label（本行前面没有标签）")
@@ -225,7 +226,16 @@ class _Builder(SpecKeys):
             raise c.fail("choices", "只有 type: choice 的字段可以有 choices")
         low = c.get("min")
         high = c.get("max")
+        role = c.text("role", "")
+        if role and role not in ROLES:
+            raise c.fail("role", f"未知的字段角色 '{role}'; 可用: {', '.join(ROLES)}")
+        if role and (role, self.prefix) in self.roles:
+            raise c.fail("role", f"角色 '{role}' 已用于字段 '{self.roles[(role, self.prefix)]}'"
+                                 "（每个角色在一份表中只能有一个字段，重复的项目表每张一个）")
+        if role:
+            self.roles[(role, self.prefix)] = full
         return Field(
+            role=role,
             key=full, label=label, type=ftype, where=where, choices=choices,
             strict_choices=c.flag("strict", True), required=c.flag("required"),
             hint=c.text("hint", ""),

@@ -20,11 +20,11 @@ from xlperf.mail.config import (
 from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports
 from xlperf.mail.run import MailRun, UnitResult, Unmatched, group_by_unit, run_mail
 from xlperf.mail.send import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock
-from xlperf.mail.sendlog import LOG_NAME, SendLog
+from xlperf.mail.sendlog import LOG_NAME, SendLog, SendLogBusy
 
 __all__ = [
     "DEFAULT_RATE", "LOG_NAME", "OUTCOME_LABELS", "PASSWORD_ENV", "USER_ENV", "Clock", "ConfigError",
-    "MailRun", "Report", "SendAborted", "SendLog", "SmtpConfig", "SmtpSender", "SystemClock", "UnitResult",
+    "MailRun", "Report", "SendAborted", "SendLog", "SendLogBusy", "SmtpConfig", "SmtpSender", "SystemClock", "UnitResult",
     "Unmatched", "compose", "group_by_unit", "load_reports", "read_config_file", "run_mail",
     "sender_address", "smtp_config",
 ]

@@ -10,12 +10,11 @@ import html
 import re
 from collections.abc import Sequence
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS
 from xlperf.mail.reports import OUTCOME_LABELS, Report, worst_status
 from xlperf.read.roster import RosterUnit
 from xlperf.report.view import STATUS_COLOURS
 
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 ACTIONS = {
     REJECTED: "退回：报表有错误，不予接收。请对照问题清单和附件中的批注工作簿逐项修改后重新报送；"
               "如表格的公式或结构已被改动，请使用附件中的新模板（已预填单位和年度）重新填报。",

@@ -42,7 +42,7 @@ def compose(unit: RosterUnit, reports: Sequence[Report], sender: str, now: dt.da
     msg = EmailMessage()
     msg["Subject"] = subject(unit, reports)
     msg["From"] = sender
-    msg["To"] = Address(display_name=unit.contact or unit.name, addr_spec=unit.email)
+    msg["To"] = [Address(display_name=unit.contact or unit.name, addr_spec=a) for a in unit.addresses]
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=_domain(sender))
     # RFC 3834: out-of-office replies to a mass mailing would only flood the finance office.

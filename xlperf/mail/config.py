@@ -43,14 +43,26 @@ class SmtpConfig:
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verifies the server's certificate and host name."""
-        context = ssl.create_default_context()
-        if self.cafile is not None:
-            context.load_verify_locations(cafile=str(self.cafile))
-        return context
+        return verified_context(self.cafile)
+
+
+def verified_context(cafile: Path | None) -> ssl.SSLContext:
+    """A TLS context that verifies the server's certificate and host name against the system's
+    CAs and, when given, ``cafile`` (a bureau's own CA)."""
+    context = ssl.create_default_context()
+    if cafile is not None:
+        context.load_verify_locations(cafile=str(cafile))
+    return context
 
 
 def read_config_file(path: Path) -> dict[str, str]:
-    """The [smtp] section of the INI file at ``path``.
+    """The [smtp] section of the INI file at ``path`` (see :func:`read_section`)."""
+    return read_section(path, SECTION, KEYS)
+
+
+def read_section(path: Path, section: str, keys: tuple[str, ...], *, required: bool = True) -> dict[str, str]:
+    """The ``[section]`` of the INI file at ``path``; any key not in ``keys`` is refused. A missing
+    section is an error when ``required``, else empty.
 
     A file holding a password must not be readable or writable by group or others (like ssh's
     private keys): refused with the chmod that fixes it.
@@ -61,13 +73,15 @@ def read_config_file(path: Path) -> dict[str, str]:
             parser.read_file(handle)
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigError(f"配置文件 {path} 无法读取（{type(exc).__name__}: {exc}）") from None
-    if not parser.has_section(SECTION):
-        raise ConfigError(f"配置文件 {path} 缺少 [{SECTION}] 节：请按 README 中的示例填写")
-    settings = dict(parser.items(SECTION))
-    unknown = sorted(set(settings) - set(KEYS))
+    if not parser.has_section(section):
+        if not required:
+            return {}
+        raise ConfigError(f"配置文件 {path} 缺少 [{section}] 节：请按 README 中的示例填写")
+    settings = dict(parser.items(section))
+    unknown = sorted(set(settings) - set(keys))
     if unknown:
-        raise ConfigError(f"配置文件 {path} 的 [{SECTION}] 节有无法识别的项 {', '.join(unknown)}："
-                          f"可用的项为 {', '.join(KEYS)}")
+        raise ConfigError(f"配置文件 {path} 的 [{section}] 节有无法识别的项 {', '.join(unknown)}："
+                          f"可用的项为 {', '.join(keys)}")
     if settings.get("password") and os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -84,7 +98,7 @@ def smtp_config(smtp: str | None, tls: str | None, settings: Mapping[str, str],
     if not host:
         raise ConfigError("未指定邮件服务器：请用 --smtp 主机:端口，或在配置文件 [smtp] 节写 host")
     if port is None and settings.get("port"):
-        port = _port(settings["port"])
+        port = parse_port(settings["port"])
     mode = (tls or settings.get("tls") or ("ssl" if port == 465 else "starttls")).strip().lower()
     if mode not in TLS_MODES:
         raise ConfigError(f"加密方式“{mode}”无法识别：应为 {' / '.join(TLS_MODES)}")
@@ -122,10 +136,10 @@ def parse_hostport(text: str) -> tuple[str, int | None]:
     text = text.strip()
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        return host, _port(rest[1:]) if rest.startswith(":") else None
+        return host, parse_port(rest[1:]) if rest.startswith(":") else None
     if text.count(":") == 1:
         host, _, port = text.partition(":")
-        return host.strip(), _port(port)
+        return host.strip(), parse_port(port)
     return text, None
 
 
@@ -139,7 +153,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _port(text: str) -> int:
+def parse_port(text: str) -> int:
+    """A TCP port number (1–65535); ConfigError otherwise."""
     try:
         port = int(text.strip())
     except ValueError:

@@ -26,7 +26,7 @@ from xlperf.mail.compose import compose
 from xlperf.mail.config import SmtpConfig
 from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports, worst_status
 from xlperf.mail.send import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock
-from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog
+from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog, locked
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
 # What happened to a unit's mail.
@@ -82,7 +82,7 @@ class UnitResult:
     path: Path | None = None
 
     def line(self) -> str:
-        who = f"{self.unit.name} <{self.unit.email}>"
+        who = f"{self.unit.name} <{', '.join(self.unit.addresses)}>"
         outcome = OUTCOME_LABELS[worst_status(self.reports)]
         head = f"{ACTION_LABELS[self.action]}  {who}：{outcome}（{len(self.reports)} 份报表）"
         if self.action == DONE_WRITTEN:
@@ -156,6 +156,15 @@ def run_mail(report_dir: Path, roster: Roster, *, sender: str, smtp: SmtpConfig 
     ``dry_run``, as .eml files in that folder (nothing sent, nothing logged)."""
     if (smtp is None) == (dry_run is None):
         raise ValueError("exactly one of smtp and dry_run")
+    if dry_run is not None:  # nothing sent, nothing logged: no lock needed
+        return _run_mail(report_dir, roster, sender, smtp, dry_run, only_failed, resend, rate, clock, progress)
+    with locked(report_dir):  # raises SendLogBusy while another run sends from this folder
+        return _run_mail(report_dir, roster, sender, smtp, dry_run, only_failed, resend, rate, clock, progress)
+
+
+def _run_mail(report_dir: Path, roster: Roster, sender: str, smtp: SmtpConfig | None, dry_run: Path | None,
+              only_failed: bool, resend: bool, rate: int, clock: Clock | None,
+              progress: Callable[[UnitResult], None] | None) -> MailRun:
     clock = clock or SystemClock()
     reports, problems = load_reports(report_dir)
     groups, unmatched = group_by_unit(reports, roster)
@@ -173,7 +182,7 @@ def run_mail(report_dir: Path, roster: Roster, *, sender: str, smtp: SmtpConfig 
     for group in groups:
         if only_failed and worst_status(group.reports) == ACCEPTED:
             record(UnitResult(group.unit, group.reports, NOT_DUE))
-        elif not resend and log.was_sent(group.reports, group.unit.email):
+        elif not resend and log.was_sent(group.reports, ", ".join(group.unit.addresses)):
             record(UnitResult(group.unit, group.reports, ALREADY_SENT))
         else:
             due.append(group)
@@ -218,7 +227,7 @@ def _send(group: UnitReports, sender: str, clock: Clock, smtp: SmtpSender, log: 
     result = smtp.send(message)  # SendAborted propagates: nothing else can be sent either
     log.append(LogEntry(
         time=clock.now().isoformat(timespec="seconds"), unit=unit.name, unit_code=unit.code,
-        recipient=unit.email, reports=LogEntry.report_refs(group.reports),
+        recipient=", ".join(unit.addresses), reports=LogEntry.report_refs(group.reports),
         outcome=SENT if result.ok else FAILED, subject=str(message["Subject"]),
         message_id=str(message["Message-ID"]), tries=result.tries, error=result.error,
     ))

@@ -4,21 +4,57 @@ A unit's mail is due again only when one of its reports changed (a report is kno
 file name and the SHA-256 of that file: re-checking an unchanged return writes the same JSON) or
 the unit's address changed. Each line is written and flushed to disk right after the attempt, so
 a run that is interrupted never sends a message twice on the next run.
+
+One run at a time: :func:`locked` holds an exclusive ``flock`` on ``.mail_log.lock`` in the report
+folder for the whole run, so a second ``xlperf mail`` on the same folder (which would read the
+same log and mail every unit again) is refused with :class:`SendLogBusy`. The kernel drops the
+lock when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xlperf.mail.reports import Report
 
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt's byte-range lock does the same job
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
 LOG_NAME = "mail_log.jsonl"
+LOCK_NAME = ".mail_log.lock"
 SENT = "sent"
 FAILED = "failed"
+
+
+class SendLogBusy(Exception):
+    """Another run holds the send log of this report folder (message in Chinese)."""
+
+
+@contextlib.contextmanager
+def locked(report_dir: Path) -> Iterator[None]:
+    """Hold the send log of ``report_dir`` for one run; raise :class:`SendLogBusy` if another has it."""
+    path = report_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except (BlockingIOError, PermissionError):
+            raise SendLogBusy(f"另一个 xlperf mail 正在向 {report_dir} 中的报告发送邮件（发送记录 {LOG_NAME} 已被占用）："
+                              "请等它结束后再运行，以免同一单位收到两封邮件") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 @dataclass(frozen=True)

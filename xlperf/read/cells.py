@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from xlperf.read.book import Book
+from xlperf.read.book import Book, TooLarge
 from xlperf.read.returns import CellRef, Value
 
 _XESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+MAX_SHARED_WORK = 200_000
+"""References one sheet's shared-formula children may cost to translate (a reference once per
+child and distinct offset). A return re-saved by Excel needs a few thousand; a crafted file whose
+long master has thousands of children (79 KB took 79 s) is refused instead."""
 
 
 class SheetSink:
@@ -72,9 +76,20 @@ class SheetSink:
                 self.no_cache.add(key)
 
     def finish(self) -> None:
+        shared: dict[str, _Shared] = {}
+        work = 0
         for ref, si in self.children:
             master = self.masters.get(si)
-            text = "=" if master is None else _translate(master[1], master[0], ref)
+            if master is None:
+                text = "="
+            else:
+                translator = shared.get(si)
+                if translator is None or translator.origin != master[0]:
+                    translator = shared[si] = _Shared(master[1], master[0])
+                text, cost = translator.at(ref)
+                work += cost
+                if work > MAX_SHARED_WORK:
+                    raise TooLarge(f"工作表“{self.sheet}”的共享公式过多（{len(self.children)} 个单元格共用公式）")
             self.formulas[(self.sheet, ref)] = text
         book = self.book
         book.add_sheet_cells(self.sheet, self.cells)
@@ -85,14 +100,39 @@ class SheetSink:
             book.notes.append(f"工作表“{self.sheet}”有 {self.bad_strings} 个单元格引用了不存在的共享字符串，按空值处理")
 
 
-def _translate(text: str, origin: str, dest: str) -> str:
-    """The formula of a shared-formula child cell: the master's text moved to ``dest``."""
-    from openpyxl.formula.translate import Translator  # only re-saved files use shared formulas
+class _Shared:
+    """One shared formula's master, tokenized once; its text moved to each child, once per offset."""
 
-    try:
-        return str(Translator("=" + text, origin=origin).translate_formula(dest))
-    except Exception:  # an unparsable master: keep its text, still marked as a formula
-        return "=" + text
+    def __init__(self, text: str, origin: str) -> None:
+        from openpyxl.formula.tokenizer import Token
+        from openpyxl.formula.translate import Translator  # only re-saved files use shared formulas
+        from openpyxl.utils.cell import coordinate_to_tuple
+
+        self.text, self.origin = text, origin
+        self._position = coordinate_to_tuple
+        self.by_offset: dict[tuple[int, int], str] = {}
+        try:
+            self.translator: Translator | None = Translator("=" + text, origin=origin)
+            self.cost = 1 + sum(1 for t in self.translator.get_tokens()
+                                if t.type == Token.OPERAND and t.subtype == Token.RANGE)
+        except Exception:  # an unparsable master: children keep its text, still marked as formulas
+            self.translator, self.cost = None, 1
+
+    def at(self, dest: str) -> tuple[str, int]:
+        """The child's formula text at ``dest``, and the work it cost (0 when known)."""
+        if self.translator is None:
+            return "=" + self.text, 0
+        try:
+            row, col = self._position(dest)
+            offset = (row - self.translator.row, col - self.translator.col)
+            known = self.by_offset.get(offset)
+            if known is not None:
+                return known, 0
+            text = str(self.translator.translate_formula(row_delta=offset[0], col_delta=offset[1]))
+        except Exception:  # noqa: BLE001 - a reference that cannot move (#REF!): keep the master's text
+            return "=" + self.text, self.cost
+        self.by_offset[offset] = text
+        return text, self.cost
 
 
 def _iso_serial(v: str | None) -> float | None:

@@ -14,17 +14,26 @@ open" wraps the zip in an OLE file with ``EncryptionInfo`` and ``EncryptedPackag
 minimal reader of the compound-file directory tells them apart.
 
 :func:`parse_xml` parses one XML part with the C parser when the part cannot carry a DTD (no
-``<!DOCTYPE``, ASCII-compatible encoding), else through defusedxml, which refuses DTDs: the same
-protection as defusedxml at the C parser's speed.
+``<!DOCTYPE``, UTF-8 or ASCII bytes), else through defusedxml, which decodes first and refuses
+DTDs in any encoding: the same protection as defusedxml at the C parser's speed.
+
+Compound-file chains (FAT, mini FAT, DIFAT) are walked with a bound (the number of sectors in
+the file) and a record of the sectors seen, so a chain that loops is refused, never followed.
+An .ods declares repeated rows and columns (``number-rows-repeated`` × ``number-columns-repeated``)
+that its reader expands: the declared extent of cells with content is counted here, streaming,
+before any reader runs.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
+import stat
 import struct
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -36,12 +45,15 @@ import defusedxml.ElementTree as DET
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_MEMBERS",
     "MAX_RATIO",
     "MAX_UNZIPPED",
     "FileKind",
     "UnsafeFile",
+    "check_directory",
     "inspect_file",
     "parse_xml",
+    "read_member",
 ]
 
 MiB = 1 << 20
@@ -87,6 +99,9 @@ class UnsafeFile(Exception):
         self.message = message
         self.path = path
 
+    def __reduce__(self) -> tuple[type[UnsafeFile], tuple[str, str, Path | None]]:
+        return type(self), (self.code, self.message, self.path)  # picklable: sent back by workers
+
 
 @dataclass(frozen=True)
 class FileKind:
@@ -119,7 +134,23 @@ def inspect_file(
     """Say what ``path`` is by content; raise :class:`UnsafeFile` if no reader should open it."""
     path = Path(path)
     name = path.name
-    size = path.stat().st_size
+    # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; fstat then tells
+    # what was opened (no race between a check of the name and the read).
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise UnsafeFile("FILE_MISSING", f"文件“{name}”不存在（或是失效的快捷方式），无法读取", path) from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnsafeFile("FILE_NOT_REGULAR", f"“{name}”不是普通文件（如管道或设备），未读取", path)
+        return _inspect_open(path, handle, max_bytes, max_unzipped, max_ratio)
+
+
+def _inspect_open(path: Path, handle: io.BufferedReader, max_bytes: int, max_unzipped: int,
+                  max_ratio: float) -> FileKind:
+    name = path.name
+    size = os.fstat(handle.fileno()).st_size
     if size == 0:
         raise UnsafeFile("FILE_EMPTY", f"文件“{name}”是空文件（0 字节），请重新导出后报送", path)
     if size > max_bytes:
@@ -129,7 +160,9 @@ def inspect_file(
             "不像是一张填报表：请删除多余的图片或工作表后重新报送",
             path,
         )
-    data = path.read_bytes()
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew since fstat
+        raise UnsafeFile("FILE_TOO_LARGE", f"文件“{name}”超过上限 {max_bytes / MiB:g} MB，已拒绝读取", path)
     suffix = path.suffix.lower()
     if data.startswith(b"PK"):
         return _inspect_zip(path, data, suffix, max_unzipped, max_ratio)
@@ -150,6 +183,22 @@ def _inspect_zip(path: Path, data: bytes, suffix: str, max_unzipped: int, max_ra
     except (OSError, ValueError, EOFError) as exc:
         raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"压缩包目录无法解析：{exc}"), path) from None
     infos = zf.infolist()
+    check_directory(infos, name, path, max_unzipped)
+    parts: dict[str, bytes] = {}
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        content, total = read_member(zf, info, name, path, total, max_unzipped, max_ratio)
+        if info.filename.endswith((".xml", ".rels")) or info.filename == "mimetype":
+            parts[info.filename] = content
+    return _classify_zip(path, data, suffix, parts, {i.filename for i in infos})
+
+
+def check_directory(infos: list[zipfile.ZipInfo], name: str, path: Path | None,
+                    max_unzipped: int = MAX_UNZIPPED) -> None:
+    """Refuse a zip whose directory alone shows a bomb: too many members, or a declared total
+    beyond ``max_unzipped`` (the declared sizes may lie low, so :func:`read_member` counts too)."""
     if len(infos) > MAX_MEMBERS:
         raise UnsafeFile("ZIP_BOMB", _bomb(name, f"压缩包内有 {len(infos)} 个文件，远超正常报表"), path)
     declared = sum(i.file_size for i in infos)
@@ -157,52 +206,53 @@ def _inspect_zip(path: Path, data: bytes, suffix: str, max_unzipped: int, max_ra
         raise UnsafeFile(
             "ZIP_BOMB", _bomb(name, f"解压后将达 {declared / MiB:.0f} MB，超过上限 {max_unzipped / MiB:g} MB"), path
         )
-    parts: dict[str, bytes] = {}
-    total = 0
-    for info in infos:
-        if info.is_dir():
-            continue
-        if info.flag_bits & 0x1:
-            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
-        if info.compress_type != zipfile.ZIP_STORED and info.compress_size > info.file_size + info.file_size // 100 + 1024:
-            # Deflate never grows data by more than a few bytes per 16 KiB block; a member whose
-            # compressed size is larger than its declared size has a forged header.
-            raise UnsafeFile("ZIP_BOMB", _bomb(name, f"“{info.filename}”声明的解压大小与实际不符"), path)
-        chunks: list[bytes] = []
-        member = 0
-        try:
-            with zf.open(info) as stream:
-                while True:
-                    chunk = stream.read(CHUNK)
-                    if not chunk:
-                        break
-                    member += len(chunk)
-                    total += len(chunk)
-                    if total > max_unzipped:
-                        raise UnsafeFile(
-                            "ZIP_BOMB", _bomb(name, f"解压后超过上限 {max_unzipped / MiB:g} MB"), path
-                        )
-                    if member > RATIO_FLOOR and member > max_ratio * max(info.compress_size, 1):
-                        raise UnsafeFile(
-                            "ZIP_BOMB",
-                            _bomb(name, f"“{info.filename}”的压缩比超过 {max_ratio:g} 倍"),
-                            path,
-                        )
-                    chunks.append(chunk)
-                    if len(chunk) < CHUNK:
-                        break  # ZipExtFile.read(n) returns less than n only at the end
-        except UnsafeFile:
-            raise
-        except RuntimeError:
-            # zipfile: "File ... is encrypted, password required for extraction"
-            raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path) from None
-        except EOFError:
-            raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
-            raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"“{info.filename}”：{exc}"), path) from None
-        if info.filename.endswith((".xml", ".rels")) or info.filename == "mimetype":
-            parts[info.filename] = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return _classify_zip(path, data, suffix, parts, {i.filename for i in infos})
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path: Path | None, total: int,
+                max_unzipped: int = MAX_UNZIPPED, max_ratio: float = MAX_RATIO) -> tuple[bytes, int]:
+    """Inflate one member of ``zf`` in chunks, refusing it as soon as the running ``total`` of the
+    archive (bytes inflated before this member) passes ``max_unzipped`` or the member's ratio
+    passes ``max_ratio``; returns its bytes and the new total. ``name`` is the archive's name in
+    messages. Used for workbooks here and for zip attachments by the mail intake."""
+    if info.flag_bits & 0x1:
+        raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+    if info.compress_type != zipfile.ZIP_STORED and info.compress_size > info.file_size + info.file_size // 100 + 1024:
+        # Deflate never grows data by more than a few bytes per 16 KiB block; a member whose
+        # compressed size is larger than its declared size has a forged header.
+        raise UnsafeFile("ZIP_BOMB", _bomb(name, f"“{info.filename}”声明的解压大小与实际不符"), path)
+    chunks: list[bytes] = []
+    member = 0
+    try:
+        with zf.open(info) as stream:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                member += len(chunk)
+                total += len(chunk)
+                if total > max_unzipped:
+                    raise UnsafeFile(
+                        "ZIP_BOMB", _bomb(name, f"解压后超过上限 {max_unzipped / MiB:g} MB"), path
+                    )
+                if member > RATIO_FLOOR and member > max_ratio * max(info.compress_size, 1):
+                    raise UnsafeFile(
+                        "ZIP_BOMB",
+                        _bomb(name, f"“{info.filename}”的压缩比超过 {max_ratio:g} 倍"),
+                        path,
+                    )
+                chunks.append(chunk)
+                if len(chunk) < CHUNK:
+                    break  # ZipExtFile.read(n) returns less than n only at the end
+    except UnsafeFile:
+        raise
+    except RuntimeError:
+        # zipfile: "File ... is encrypted, password required for extraction"
+        raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path) from None
+    except EOFError:
+        raise UnsafeFile("FILE_TRUNCATED", _truncated(name), path) from None
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(name, f"“{info.filename}”：{exc}"), path) from None
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), total
 
 
 def _classify_zip(path: Path, data: bytes, suffix: str, parts: dict[str, bytes], members: set[str]) -> FileKind:
@@ -228,12 +278,83 @@ def _classify_zip(path: Path, data: bytes, suffix: str, parts: dict[str, bytes],
     if mimetype in _ODS_TYPES or (not mimetype and b"opendocument.spreadsheet" in manifest):
         if b"encryption-data" in manifest:
             raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
+        _check_ods_extent(path, parts.get("content.xml", b""))
         return FileKind("ods", suffix, len(data), data, {}, False)
     if mimetype.startswith(b"application/vnd.oasis.opendocument"):
         raise UnsafeFile("FILE_FOREIGN", _foreign(name, f"这是 OpenDocument 文件（{mimetype.decode('ascii', 'replace')}），不是电子表格"), path)
     if "xl/workbook.xml" in members:
         raise UnsafeFile("FILE_CORRUPT", _corrupt(name, "缺少 [Content_Types].xml"), path)
     raise UnsafeFile("FILE_FOREIGN", _foreign(name, "这是普通 ZIP 压缩包"), path)
+
+
+MAX_ODS_CELLS = 2_000_000
+"""Cells with content an .ods may declare once its repeats are expanded (a return has ~2,000;
+the xlsx reader's grid bound is the same)."""
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_ROW = f"{_TABLE_NS} table-row"
+_CELLS = (f"{_TABLE_NS} table-cell", f"{_TABLE_NS} covered-table-cell")
+_ROWS_REPEATED = f"{_TABLE_NS} number-rows-repeated"
+_COLS_REPEATED = f"{_TABLE_NS} number-columns-repeated"
+_CELL_CONTENT = (f"{_OFFICE_NS} value-type", f"{_TABLE_NS} formula")
+
+
+def _check_ods_extent(path: Path, content: bytes) -> None:
+    """Refuse an .ods whose repeated rows × repeated cells with content exceed :data:`MAX_ODS_CELLS`.
+
+    Streams ``content.xml`` through expat (no tree), refusing a DTD. A cell counts when it has a
+    value type, a formula or child elements (text); empty repeated cells, which LibreOffice writes
+    to the sheet's edge, cost the reader nothing and are not counted."""
+    total = 0
+    rows: list[int] = []  # the repeat count of each open row (rows do not nest, but be safe)
+    row_cells: list[int] = []
+    cell: list[int] = []  # [repeat, has content] of the open cell
+    depth_in_cell = 0
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal depth_in_cell
+        if cell:
+            depth_in_cell += 1
+            cell[1] = 1
+        elif tag == _ROW:
+            rows.append(_count(attrs.get(_ROWS_REPEATED)))
+            row_cells.append(0)
+        elif tag in _CELLS:
+            cell[:] = [_count(attrs.get(_COLS_REPEATED)), int(any(a in attrs for a in _CELL_CONTENT))]
+
+    def end(tag: str) -> None:
+        nonlocal depth_in_cell, total
+        if cell and depth_in_cell:
+            depth_in_cell -= 1
+        elif cell:
+            if cell[1] and row_cells:
+                row_cells[-1] += cell[0]
+            cell.clear()
+        elif tag == _ROW and rows:
+            total += rows.pop() * row_cells.pop()
+            if total > MAX_ODS_CELLS:
+                raise UnsafeFile("FILE_TOO_LARGE", f"文件“{path.name}”声明的单元格（含重复行列）超过 "
+                                 f"{MAX_ODS_CELLS:,} 个，不像是一张填报表，已拒绝读取：请删除多余内容后重新报送", path)
+
+    def doctype(*_: object) -> None:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(path.name, "content.xml 含有 DTD 或实体声明（可能是恶意构造的文件）"), path)
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    try:
+        parser.Parse(content, True)
+    except xml.parsers.expat.ExpatError as exc:
+        raise UnsafeFile("FILE_CORRUPT", _corrupt(path.name, f"content.xml 无法解析：{exc}"), path) from None
+
+
+def _count(value: str | None) -> int:
+    try:
+        return max(1, int(value)) if value else 1
+    except ValueError:
+        return 1
 
 
 # -- OLE2 compound files ------------------------------------------------------------------------
@@ -279,15 +400,28 @@ class _Cfb:
         return self.data[start : start + self.sector]
 
     def chain(self, start: int, limit: int | None = None) -> list[int]:
-        out: list[int] = []
-        n = start
-        cap = limit if limit is not None else self.limit
-        while n < _END and len(out) < cap:
-            if n >= len(self.fat) or len(out) >= self.limit:
-                raise ValueError("扇区链无效")
-            out.append(n)
-            n = self.fat[n]
-        return out
+        """The sectors of the FAT chain from ``start`` (its first ``limit`` when given)."""
+        return _walk(self.fat, start, self.limit if limit is None else min(limit, self.limit), "扇区链")
+
+    def validate(self) -> None:
+        """Walk every chain of the file once: a chain that loops, leaves the table, or shares a
+        sector with another is refused (``ValueError``) before any reader follows it."""
+        seen: set[int] = set()
+        mini_seen: set[int] = set()
+        minifat = self.minifat()
+        for start in [self.first_minifat, *(e[2] for e in self.entries if e[1] == 5)]:
+            _walk(self.fat, start, self.limit, "扇区链", seen)
+        for _, kind, start, size in self.entries:
+            if kind != 2 or size == 0:
+                continue
+            if size >= self.cutoff:
+                _walk(self.fat, start, self.limit, "扇区链", seen)
+            else:
+                _walk(minifat, start, len(minifat) + 1, "短扇区链", mini_seen)
+
+    def minifat(self) -> tuple[int, ...]:
+        raw = b"".join(self.read_sector(s) for s in self.chain(self.first_minifat))
+        return struct.unpack(f"<{len(raw) // 4}I", raw)
 
     def read_directory(self, first: int) -> list[tuple[str, int, int, int]]:
         """(name, type, start sector, size) of every directory entry."""
@@ -320,23 +454,45 @@ class _Cfb:
         root = next((e for e in self.entries if e[1] == 5), None)
         if root is None:
             return b""
-        minifat_raw = b"".join(self.read_sector(s) for s in self.chain(self.first_minifat))
-        minifat = struct.unpack(f"<{len(minifat_raw) // 4}I", minifat_raw)
+        minifat = self.minifat()
         ministream = b"".join(self.read_sector(s) for s in self.chain(root[2]))
         out = bytearray()
-        m = start
-        while m < _END and len(out) < min(n, size):
-            if m >= len(minifat):
-                raise ValueError("短扇区链无效")
-            out += ministream[m * self.mini : (m + 1) * self.mini]
-            m = minifat[m]
+        for m in _walk(minifat, start, -(-min(n, size) // self.mini), "短扇区链"):
+            piece = ministream[m * self.mini : (m + 1) * self.mini]
+            if not piece:
+                raise ValueError("短扇区链超出短流")
+            out += piece
         return bytes(out[: min(n, size)])
+
+
+def _walk(table: tuple[int, ...], start: int, limit: int, what: str, seen: set[int] | None = None) -> list[int]:
+    """A sector chain through ``table`` from ``start``: at most ``limit`` sectors, each once.
+
+    ``seen`` (shared across the chains of one file) refuses a sector claimed by two chains; a
+    chain whose next entry is outside the table, or one it has visited, is refused."""
+    out: list[int] = []
+    own: set[int] = set()
+    n = start
+    while n < _END and len(out) < limit:
+        if n >= len(table):
+            raise ValueError(f"{what}无效")
+        if n in own or (seen is not None and n in seen):
+            raise ValueError(f"{what}循环或重叠")
+        own.add(n)
+        out.append(n)
+        n = table[n]
+    if seen is not None:
+        if n < _END:
+            raise ValueError(f"{what}过长")
+        seen |= own
+    return out
 
 
 def _inspect_ole(path: Path, data: bytes, suffix: str) -> FileKind:
     name = path.name
     try:
         cfb = _Cfb(data)
+        cfb.validate()
         names = {e[0] for e in cfb.entries if e[1] == 2}
         if "EncryptionInfo" in names or "EncryptedPackage" in names:
             raise UnsafeFile("FILE_ENCRYPTED", _encrypted(name), path)
@@ -393,8 +549,11 @@ def _plain_xml(data: bytes) -> bool:
     head = data[:200]
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
-    if not head.startswith(b"<"):
-        return False  # UTF-16/32 or leading junk: let the careful parser decide
+    if not head.startswith(b"<") or b"\x00" in head:
+        # UTF-16/32 (with or without a byte-order mark: "<" then NUL is UTF-16LE, whose
+        # "<!DOCTYPE" is no byte string to search for) or leading junk: the careful parser,
+        # which decodes first and refuses any DTD, decides.
+        return False
     if head.startswith(b"<?xml"):
         m = _XML_DECL.match(head)
         if m and m.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):

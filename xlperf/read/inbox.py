@@ -4,11 +4,15 @@ Folders are searched recursively. A file named on the command line is always a r
 (the guard then says what it really is). A file found in a folder is checked when its name ends
 like a spreadsheet; any other file found there (a Word report sent with the return, a zip of
 returns, Excel's ``~$`` lock file) is not checked but is listed with the reason, so that no input
-disappears without a word and the clerk sees what to ask the unit for.
+disappears without a word and the clerk sees what to ask the unit for. That includes entries that
+are no file at all: a broken symbolic link, a FIFO, a socket or a device (never opened: reading a
+FIFO blocks forever).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -42,8 +46,8 @@ def find_inputs(paths: Iterable[Path]) -> Inputs:
         if not path.is_dir():
             returns.append(path)
             continue
-        for found in sorted(p for p in path.rglob("*") if p.is_file()):
-            reason = not_a_return(found)
+        for found in sorted(p for p in path.rglob("*") if not _is_dir(p)):
+            reason = _not_a_file(found) or not_a_return(found)
             if reason is None:
                 returns.append(found)
             else:
@@ -56,6 +60,27 @@ def find_inputs(paths: Iterable[Path]) -> Inputs:
 def find_returns(paths: Iterable[Path]) -> list[Path]:
     """:attr:`Inputs.returns` of :func:`find_inputs`: what a batch checks."""
     return find_inputs(paths).returns
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why a directory entry is no regular file (never opened), or None when it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "失效的快捷方式（符号链接指向的文件不存在），未审核：请让单位重新报送该文件"
+    except OSError as exc:
+        return f"无法访问（{exc.strerror or exc}），未审核：请检查该文件的权限"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "命名管道（FIFO）" if stat.S_ISFIFO(mode) else "套接字" if stat.S_ISSOCK(mode) else "设备文件"
+    return f"不是普通文件（{kind}），未读取、未审核"
 
 
 def not_a_return(path: Path) -> str | None:

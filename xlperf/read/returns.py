@@ -18,7 +18,10 @@ class ReadError(Exception):
 
     Codes: ``NOT_XLPERF`` (not made from an xlperf template) and the codes of
     :class:`xlperf.read.guard.UnsafeFile` (``FILE_EMPTY``, ``FILE_TOO_LARGE``, ``FILE_ENCRYPTED``,
-    ``FILE_CORRUPT``, ``FILE_TRUNCATED``, ``ZIP_BOMB``, ``FILE_FOREIGN``), passed through.
+    ``FILE_CORRUPT``, ``FILE_TRUNCATED``, ``ZIP_BOMB``, ``FILE_FOREIGN``, ``FILE_MISSING``,
+    ``FILE_NOT_REGULAR``), passed through. A file whose check exceeds the per-file limits is
+    ``FILE_TOO_COMPLEX`` (``WORKER_CRASHED`` when its worker dies): see
+    :mod:`xlperf.checks.limited`.
     """
 
     def __init__(self, code: str, message: str, path: Path | None = None) -> None:
@@ -26,6 +29,9 @@ class ReadError(Exception):
         self.code = code
         self.message = message
         self.path = path
+
+    def __reduce__(self) -> tuple[type[ReadError], tuple[str, str, Path | None]]:
+        return type(self), (self.code, self.message, self.path)  # picklable: sent back by workers
 
 
 @dataclass

@@ -46,6 +46,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "project": ("项目名称", "project", "项目"),
 }
 REQUIRED = ("code", "name", "dept")
+EMAIL_SEPARATORS = re.compile(r"[;；,，、\s]+")
+"""Between the addresses of a unit that lists several in its 邮箱 cell (as clerks type them)."""
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 MAX_SHOWN = 50
 """Problems listed in one error; a roster with more is probably the wrong file anyway."""
@@ -71,6 +73,14 @@ class RosterUnit:
     """The unit's first row."""
     projects: tuple[str, ...] = ()
     """Projects listed for the unit (optional 项目名称 column), in roster order; empty when none."""
+    emails: tuple[str, ...] = ()
+    """Every address of the 邮箱 cell (a unit may list several, separated by ; ， 、 or spaces);
+    :attr:`email` is the first."""
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The unit's addresses: :attr:`emails`, or :attr:`email` for a unit made without them."""
+        return self.emails or ((self.email,) if self.email else ())
 
 
 @dataclass(frozen=True)
@@ -78,13 +88,22 @@ class Roster:
     path: Path
     units: tuple[RosterUnit, ...]
     _by_name: dict[str, RosterUnit] = field(default_factory=dict, repr=False, compare=False)
+    _by_address: dict[str, tuple[RosterUnit, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({normalise_name(u.name): u for u in self.units})
+        for unit in self.units:
+            for address in unit.addresses:
+                key = address.casefold()
+                self._by_address[key] = (*self._by_address.get(key, ()), unit)
 
     def find(self, unit_name: object) -> RosterUnit | None:
         """The unit whose name equals ``unit_name`` after :func:`normalise_name`, if any."""
         return self._by_name.get(normalise_name(unit_name))
+
+    def units_for_address(self, address: str) -> tuple[RosterUnit, ...]:
+        """The units listing ``address`` (case ignored); several when units share a clerk."""
+        return self._by_address.get(address.strip().casefold(), ())
 
 
 class RosterError(Exception):
@@ -135,13 +154,15 @@ def read_roster(path: Path) -> Roster:
                                 "请删除重复的单位")
         elif key in units:
             problems += _same_unit(where, columns, units[key], code, cells["dept"])
-        email = cells.get("email", "")
-        if email and not EMAIL_RE.match(email):
-            problems.append(f"{where} {_col(columns['email'])} 列（邮箱）“{email}”不是有效的电子邮箱地址："
-                            "请填写如 name@example.gov.cn 的地址")
+        emails = tuple(a for a in EMAIL_SEPARATORS.split(cells.get("email", "")) if a)
+        for address in emails:
+            if not EMAIL_RE.match(address):
+                problems.append(f"{where} {_col(columns['email'])} 列（邮箱）“{address}”不是有效的电子邮箱地址："
+                                "请填写如 name@example.gov.cn 的地址（多个地址用分号隔开）")
         first_code.setdefault(code, (i, key))
         first_pair.setdefault(pair, i)
-        units.setdefault(key, RosterUnit(code, unit, cells["dept"], cells.get("contact", ""), email, i))
+        units.setdefault(key, RosterUnit(code, unit, cells["dept"], cells.get("contact", ""),
+                                         emails[0] if emails else "", i, emails=emails))
         if project and project not in projects.setdefault(key, []):
             projects[key].append(project)
     if not units and not problems:

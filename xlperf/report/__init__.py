@@ -5,10 +5,12 @@ Reports render :class:`xlperf.findings.Checked`; they decide nothing about what 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, MutableSet
 from pathlib import Path
 
 from xlperf.findings import Checked
+from xlperf.findings.text import scrub
 from xlperf.report.annotate import write_annotated
 from xlperf.report.html import render_html
 from xlperf.report.jsonout import write_json
@@ -21,9 +23,12 @@ def unique_stem(path: Path, taken: MutableSet[str]) -> str:
 
     Two inputs of one batch may share a name (same file in two folders): the second gets its
     folder's name in front, then a number if that is taken too, so no report overwrites another.
+    A name that is not UTF-8 is shown with U+FFFD; one too long for the file system (255 bytes,
+    with the longest report suffix) is cut and gets a digest of the whole name, so it stays unique.
     """
     seen = {t.casefold() for t in taken}
-    candidates = [path.stem, f"{path.parent.name}_{path.stem}" if path.parent.name else path.stem]
+    own, folder = scrub(path.stem), scrub(path.parent.name)  # names that are not UTF-8: U+FFFD
+    candidates = [_fit(own), _fit(f"{folder}_{own}") if folder else _fit(own)]
     stem = next((c for c in candidates if c.casefold() not in seen), None)
     n = 2
     while stem is None:
@@ -32,6 +37,21 @@ def unique_stem(path: Path, taken: MutableSet[str]) -> str:
         n += 1
     taken.add(stem)
     return stem
+
+
+MAX_NAME_BYTES = 255
+"""The longest file name ext4, XFS, NTFS and APFS allow (bytes of UTF-8 on Linux)."""
+MAX_STEM_BYTES = MAX_NAME_BYTES - len(ANNOTATED_SUFFIX.encode()) - len(b"_9999")
+
+
+def _fit(stem: str) -> str:
+    """``stem`` if its reports' names fit :data:`MAX_NAME_BYTES`, else its head and a digest."""
+    raw = stem.encode("utf-8")
+    if len(raw) <= MAX_STEM_BYTES:
+        return stem
+    digest = "~" + hashlib.sha256(raw).hexdigest()[:10]
+    head = raw[: MAX_STEM_BYTES - len(digest)].decode("utf-8", "ignore")  # whole characters only
+    return head + digest
 
 
 def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None = None) -> dict[str, Path]:
@@ -48,7 +68,7 @@ def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None 
     if annotated is not None:
         written["xlsx"] = annotated
     html = outdir / f"{stem}.html"
-    html.write_text(render_html(checked, annotated_name=annotated.name if annotated else None),
+    html.write_text(scrub(render_html(checked, annotated_name=annotated.name if annotated else None)),
                     encoding="utf-8")
     written["html"] = html
     written["json"] = write_json(checked, outdir / f"{stem}.json")

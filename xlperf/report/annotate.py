@@ -8,6 +8,7 @@ included, still editable), each problem cell in red with a comment, and a first 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def write_annotated(checked: Checked, path: Path) -> Path | None:
     if checked.form not in builtin_forms():
         return None
     view = build_view(checked)
-    options = TemplateOptions(values=checked.values, lock_prefilled=False,
+    # NaN and infinity (a crafted file's; NUMBER_INVALID) have no cell value: the cell stays blank
+    values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.values.items()}
+    options = TemplateOptions(values=values, lock_prefilled=False,
                               annotations=cell_comments(checked, view), summary=summary(checked, view))
     return write_template(builtin_layout(str(checked.form)), path, options)

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from xlperf.findings import Checked
+from xlperf.findings.text import scrub
 
 
 def write_json(checked: Checked, path: Path) -> Path:
     """Write ``checked.to_dict()`` to ``path`` (UTF-8, Chinese kept as is)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # default=str: a value type to_dict() does not know must not cost the whole report.
-    text = json.dumps(checked.to_dict(), ensure_ascii=False, indent=1, default=str)
-    path.write_text(text + "\n", encoding="utf-8")
+    text = json.dumps(checked.to_dict(), ensure_ascii=False, indent=1, default=str, allow_nan=False)
+    path.write_text(scrub(text) + "\n", encoding="utf-8")
     return path

@@ -13,16 +13,17 @@ from xlperf.findings import (
     ACCEPTED,
     ACCEPTED_WITH_WARNINGS,
     REJECTED,
+    SEVERITY_LABELS,
     STATUS_LABELS,
     Checked,
     Finding,
 )
+from xlperf.findings.text import shown_name
 from xlperf.form.layout import builtin_layout
 from xlperf.form.specload import builtin_forms
 
 TITLE = "绩效报表审核报告"
 RECOMPUTED_NOTE = "按填报内容重算"
-SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 BLANK = "—"
 # Colours (text, background) of the review outcome: Excel's own good / neutral / bad styles,
 # so the page and the annotated workbook look alike.
@@ -183,7 +184,7 @@ def build_view(checked: Checked, annotated_name: str | None = None) -> View:
     ]
     total, grade = _score_texts(checked)
     return View(
-        file_name=checked.file.name, unit=show(checked.unit), form_title=form_title(checked),
+        file_name=shown_name(checked.file), unit=show(checked.unit), form_title=form_title(checked),
         form_version=version or "", year=show(checked.year), status=checked.status,
         status_label=STATUS_LABELS[checked.status], status_colour=STATUS_COLOURS[checked.status],
         total=total, grade=grade, scored=checked.total_score is not None, errors=len(checked.errors), warnings=len(checked.warnings),

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xlperf.checks.limited import Limits
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, file_stat
 from xlperf.rollup.distributed import collect_on_cluster
+from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, ignored_record
 from xlperf.rollup.summary import Figures, figures, paragraph
-from xlperf.rollup.tables import Tables, build_tables, record_of
+from xlperf.rollup.tables import Tables, build_tables
 from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
@@ -36,25 +38,29 @@ class Rollup:
 
 
 def collect(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
-            scheduler: Any = None, shared_folder: Path | None = None) -> list[ReturnRecord]:
+            limits: Limits | None = None, scheduler: Any = None,
+            shared_folder: Path | None = None) -> list[ReturnRecord]:
     """One record per path, in order: checked by this machine's process pool (``jobs``), or by
     the Dask cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``distributed.Client``; files
-    under ``shared_folder`` go by path, the others as bytes). The records are the same either way."""
+    under ``shared_folder`` go by path, the others as bytes). The records are the same either way.
+    ``limits`` hold in the local pool; a cluster's workers are held by the cluster's own limits."""
     if scheduler is None:
-        return collect_returns(paths, jobs=jobs, progress=progress)
+        return collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
     return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress)
 
 
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
            jobs: int | None = None, progress: Progress | None = None,
-           others: Sequence[tuple[Path, str]] = (), scheduler: Any = None,
+           others: Sequence[tuple[Path, str]] = (), limits: Limits | None = None, scheduler: Any = None,
            shared_folder: Path | None = None) -> Rollup:
     """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph.
 
     ``others``: files of the inbox that are not checked, each with the reason (see
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
-    ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect`)."""
-    records = collect(paths, jobs=jobs, progress=progress, scheduler=scheduler, shared_folder=shared_folder)
+    ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
+    environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect`)."""
+    records = collect(paths, jobs=jobs, progress=progress, limits=limits, scheduler=scheduler,
+                      shared_folder=shared_folder)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
     del records  # the tables hold what the workbook shows: free the rest before writing it

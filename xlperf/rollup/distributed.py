@@ -16,6 +16,9 @@ pool (:func:`xlperf.rollup.collect.check_one`), so the records are the same.
   batch's checking time while leaving several batches per worker to balance the load.
 - **Flat memory here.** At most a few batches per worker thread are in flight; a file's bytes
   are read when its batch is submitted and dropped when its records come back.
+- **Limits.** The per-file limits of the local pool (:mod:`xlperf.checks.limited`) are not
+  applied on the workers (a Dask worker is a daemon process and cannot start the limited child
+  processes); the cluster's own memory limits and worker restarts stand in for them.
 - **Nothing lost.** A batch that fails as a whole (a worker that died on it, after Dask's own
   retries on other workers) is re-run one file per task: the file that kills a worker becomes
   ``WORKER_CRASHED``, the others are checked normally; any other failure of a file is
@@ -35,6 +38,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from xlperf.checks.limited import WORKER_CRASHED
+from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.rollup.collect import Progress, _failed, check_one, file_stat
 from xlperf.rollup.records import ReturnRecord, failed_record
@@ -120,8 +125,8 @@ def _item(path: Path, shared: Path | None) -> _Item:
 def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
     if not crashed:
         return _failed(path, exc)
-    return failed_record(path, *file_stat(path), "WORKER_CRASHED",
-                         f"集群审核进程在处理文件“{path.name}”时多次异常退出（文件可能损坏或过大）：请检查该文件后重新报送")
+    return failed_record(path, *file_stat(path), WORKER_CRASHED,
+                         f"集群审核进程在处理文件“{shown_name(path)}”时异常退出（文件可能损坏或过大）：请检查该文件后重新报送")
 
 
 def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Path | None = None,

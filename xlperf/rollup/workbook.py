@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import math
 import os
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Sequence
@@ -83,12 +84,24 @@ def write_summary(tables: Tables, path: Path, paragraph: str = "") -> Path:
     try:
         with cycle_collection_paused():
             _write(tables, tmp, paragraph)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions the summary keeps: the previous file's, or the umask's default for a new
+    file (mkstemp creates its file 0600, which would hide the summary from colleagues)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _write(tables: Tables, path: Path, paragraph: str) -> None:

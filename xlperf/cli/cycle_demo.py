@@ -26,15 +26,20 @@ from typing import Any
 
 import openpyxl
 
+from xlperf.checks.checker import check_file, find_returns
+from xlperf.cli.console import finding_line, return_line
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.roles import PROJECT
+from xlperf.form.roles import YEAR as YEAR_ROLE
 from xlperf.form.signkeys import KEY_ENV, load_key
 from xlperf.read import read_return
 from xlperf.read.roster import Roster
+from xlperf.rollup import rollup
 
 __all__ = ["DEMO_KEY", "run_cycle"]
 
@@ -45,16 +50,19 @@ YEAR = 2024
 _PERIOD = {"start_date": f"{YEAR}-01-01", "end_date": f"{YEAR}-12-31"}
 _PLAN = {"plan_1_start": f"{YEAR}-01-01", "plan_1_end": f"{YEAR}-12-31", "plan_2_start": f"{YEAR}-03-01",
          "plan_2_end": f"{YEAR}-11-30", "fill_date": f"{YEAR - 1}-11-20"}
+PROJECTS = {"东湖区科技局": "科技成果转化服务平台运营", "西山县中小企业局": "中小企业公共服务平台运营",
+            "南城区商务局": "电子商务进农村综合示范"}
+"""The project each unit declares (typed into the field with role ``project``)."""
 DECLARATIONS: dict[str, dict[str, Any]] = {
-    "东湖区科技局": {"project_name": "科技成果转化服务平台运营", "fund_total": 45},
+    "东湖区科技局": {"fund_total": 45},
     "西山县中小企业局": {
-        "project_name": "中小企业公共服务平台运营", "fund_total": 30,
+        "fund_total": 30,
         "ind_1_name": "企业培训", "ind_1_target": 40, "ind_1_unit": "场",
         "ind_2_name": "线上服务企业", "ind_2_target": 200, "ind_2_unit": "家",
         "ind_3_target": 0.9,
     },
     # Start after end: rejected, so no self-evaluation is prefilled from it.
-    "南城区商务局": {"project_name": "电子商务进农村综合示范", "fund_total": 60, "start_date": f"{YEAR}-12-31",
+    "南城区商务局": {"fund_total": 60, "start_date": f"{YEAR}-12-31",
                    "end_date": f"{YEAR}-01-01"},
 }
 """Each declaring unit's changes to the target_declaration sample."""
@@ -70,8 +78,6 @@ TAMPERED = {"西山县中小企业局": ("ind_1_target", 30)}
 
 def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, Any]], recalc: bool = True) -> Iterator[str]:
     """Run the cycle into ``outdir``; ``sample`` gives the sample values of each form."""
-    from xlperf.cli.console import finding_line, return_line
-
     outdir.mkdir(parents=True, exist_ok=True)
     key_file = outdir / "演示签名密钥.key"
     key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
@@ -83,7 +89,8 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
     declarations = outdir / "申报表"
     for unit, changes in DECLARATIONS.items():
         template = next(p for p in issued.files if read_return(p).meta.get("unit") == unit)
-        values = {**sample["target_declaration"], **_PERIOD, **_PLAN, **changes}
+        project = {_role_key("target_declaration", PROJECT): PROJECTS[unit]}
+        values = {**sample["target_declaration"], **_PERIOD, **_PLAN, **project, **changes}
         fill_workbook(template, _unit_inputs(template, values), declarations / f"目标申报表_{unit}.xlsx")
     index = DeclarationIndex.build([declarations], key=key)
     for checked in index.checked:
@@ -99,12 +106,16 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
     returns = outdir / "自评表"
     yield from _fill_self_evaluations(prefilled.files, sample["self_evaluation"], returns, recalc)
     for path in sorted(returns.glob("*.xlsx")):
-        from xlperf.checks.checker import check_file
-
         checked = check_file(path, key=key, against=index)
         yield return_line(checked)
         yield from (finding_line(f) for f in checked.errors)
     yield from _rollup(returns, outdir / "自评汇总.xlsx", roster)
+
+
+def _role_key(form: str, role: str) -> str:
+    key = builtin_layout(form).role_key(role)
+    assert key is not None, (form, role)
+    return key
 
 
 def _unit_inputs(template: Path, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +131,8 @@ def _fill_self_evaluations(templates: list[Path], sample: Mapping[str, Any], ret
         for template in templates:
             unit = read_return(template).meta.get("unit", "")
             values = {k: v for k, v in sample.items() if not k.startswith("ind_")}
-            values.update({**_PERIOD, "year": YEAR, "fill_date": f"{YEAR + 1}-02-20", **ACTUALS.get(unit, {})})
+            year = {_role_key("self_evaluation", YEAR_ROLE): YEAR}
+            values.update({**_PERIOD, **year, "fill_date": f"{YEAR + 1}-02-20", **ACTUALS.get(unit, {})})
             path = fill_workbook(template, _unit_inputs(template, values), Path(tmp) / f"自评表_{unit}.xlsx")
             if unit in TAMPERED:
                 _unprotect_and_set(path, *TAMPERED[unit])
@@ -153,9 +165,6 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 def _rollup(folder: Path, output: Path, roster: Roster) -> Iterator[str]:
-    from xlperf.checks.checker import find_returns
-    from xlperf.rollup import rollup
-
     with _environment(KEY_ENV, DEMO_KEY):
         result = rollup(find_returns([folder]), output, roster=roster)
     yield f"汇总工作簿：{result.output}"

@@ -4,9 +4,9 @@ Used twice, so that prefilling and checking cannot disagree: ``template --from-r
 :attr:`Placement.values` (locked), and ``check --against`` compares a return with the same
 placement (:mod:`xlperf.checks.crossform`). Everything is found from the target form's layout:
 
-- **Header** (:data:`HEADER_KEYS`, where the form has them): year, unit, project, 主管部门, and the
-  budget (:data:`BUDGET_TARGETS`, converted to the form's ``amount_unit`` and rounded half up to
-  2 decimals: target_table's 790,000 元 → 79.00 万元).
+- **Header** (the fields with roles :data:`HEADER_ROLES`, where the form has them): year, unit,
+  project, 主管部门, and the budget (the field with role ``budget``, converted to the form's
+  ``amount_unit`` and rounded half up to 2 decimals: target_table's 790,000 元 → 79.00 万元).
 - **A grouped indicator table** (self_evaluation's 绩效目标 table: fixed 一级/二级 rows, 2 per
   二级): each declared indicator goes to the next free row of its 二级 group, in declared order,
   with its 三级 name, operator, target (as typed: a number stays a number, shown as 95% where the
@@ -19,7 +19,7 @@ placement (:mod:`xlperf.checks.crossform`). Everything is found from the target 
   budget execution and management the self-evaluation scores in its own sections) or whose group
   is full is NOT put in another group's row (that would print wrong 一级/二级 beside it). It is
   listed in :attr:`Placement.unplaced` with the reason (the command prints each one), and in a
-  comment on the form's free-text field :data:`UNPLACED_NOTE_KEYS` (其他), highlighted, asking
+  comment on the form's free-text field with role ``notes`` (其他), highlighted, asking
   the unit to report its completion there; that field stays editable.
 - **Achievement rows** (evaluation_report's goal1..goal3: score rows with a typed evidence text
   and a target): a row whose value type is percent takes the first 满意度 indicator with a
@@ -36,28 +36,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from xlperf.checks.indicators import (
-    IndicatorTable,
-    Parsed,
-    Row,
-    indicator_tables,
-    level_name,
-    normalise_op,
-)
-from xlperf.cycle.declared import AMOUNT_UNITS, Declaration, Indicator
 from xlperf.form.layout import FormLayout
+from xlperf.form.operators import POSITIVE
+from xlperf.form.roles import BUDGET, DEPT, NOTES, PROJECT, UNIT, YEAR
 from xlperf.form.spec import ScoreRow
+from xlperf.model.declarations import Declaration, Indicator
+from xlperf.model.indicators import IndicatorTable, Row, indicator_tables, level_name
+from xlperf.model.projects import AMOUNT_UNITS, WAN
+from xlperf.model.targets import Parsed, normalise_op
 from xlperf.read import Value
 
 __all__ = ["GoalSlot", "Placement", "RowSlot", "place"]
 
-HEADER_KEYS = ("year", "unit_name", "project_name", "dept_name")
-"""Header fields prefilled from a declaration (where the target form has them)."""
-BUDGET_TARGETS = ("budget_city", "budget")
-"""The target form's budget field, first present wins: self_evaluation's 预算资金（市级预算资金）,
-evaluation_report's 年度预算金额."""
-UNPLACED_NOTE_KEYS = ("other_notes",)
-"""Free-text field that carries the comment listing indicators the form has no row for."""
+HEADER_ROLES = (YEAR, UNIT, PROJECT, DEPT)
+"""Header fields prefilled from a declaration (where the target form has them). The budget goes
+to the field with role ``budget`` (self_evaluation's 预算资金（市级预算资金）, evaluation_report's
+年度预算金额); the comment listing indicators the form has no row for, to the field with role
+``notes`` (其他)."""
 LEVEL2_ALIASES = {
     "满意度": "服务对象满意度", "社会公众满意度": "服务对象满意度", "服务对象满意": "服务对象满意度",
     "信息共享": "可持续影响", "部门协助": "可持续影响",  # seed 003's 影响力目标: effects beyond the year
@@ -68,7 +63,7 @@ SATISFACTION = "满意"
 """A name or 二级 containing this is a satisfaction indicator."""
 OUTPUT_LEVEL1 = "产出"
 """The 一级 (without 指标/目标) of output indicators."""
-COUNT_OPS = (None, "≥", "＞", "＝")
+COUNT_OPS = (None, *POSITIVE)
 QUANTITY_LEVEL2 = "数量"
 """Count rows take 数量 indicators before other 产出 ones (the rows read 数量, 规模)."""
 
@@ -110,7 +105,7 @@ class Placement:
 
     @property
     def comment(self) -> str | None:
-        """The comment for :data:`UNPLACED_NOTE_KEYS` listing the unplaced indicators."""
+        """The comment for the ``notes`` field listing the unplaced indicators."""
         if not self.unplaced:
             return None
         lines = [f"{i.title} {i.text}" for i, _ in self.unplaced]
@@ -120,13 +115,14 @@ class Placement:
 def place(layout: FormLayout, decl: Declaration) -> Placement:
     """Where ``decl``'s content goes in ``layout``'s form."""
     out = Placement()
-    header = {"year": decl.year, "unit_name": decl.unit, "project_name": decl.project, "dept_name": decl.dept}
-    out.values.update({k: v for k, v in header.items() if k in layout.cells and v not in (None, "")})
-    budget_key = next((k for k in BUDGET_TARGETS if k in layout.cells), None)
+    header = dict(zip(HEADER_ROLES, (decl.year, decl.unit, decl.project, decl.dept), strict=True))
+    out.values.update({k: v for role, v in header.items()
+                       if (k := layout.role_key(role)) is not None and v not in (None, "")})
+    budget_key = layout.role_key(BUDGET)
     budget = decl.budget_in(layout.spec.amount_unit)
     if budget_key and budget is not None and decl.budget is not None:
         out.values[budget_key] = budget
-        exact = decl.budget * AMOUNT_UNITS["万元"] / AMOUNT_UNITS[layout.spec.amount_unit]
+        exact = decl.budget * AMOUNT_UNITS[WAN] / AMOUNT_UNITS[layout.spec.amount_unit]
         if exact != Decimal(f"{budget}"):
             out.notes.append(f"预算 {exact.normalize():f} {layout.spec.amount_unit}已按两位小数取为 {budget:.2f}")
     tables = [t for t in indicator_tables(layout) if t.section.groups]
@@ -137,7 +133,7 @@ def place(layout: FormLayout, decl: Declaration) -> Placement:
         _place_goals(out, goals, decl)
     else:
         out.unplaced += [(i, "本表没有绩效指标行") for i in decl.indicators]
-    out.note_key = next((k for k in UNPLACED_NOTE_KEYS if k in layout.cells), None)
+    out.note_key = layout.role_key(NOTES)
     return out
 
 

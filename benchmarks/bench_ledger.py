@@ -1,0 +1,142 @@
+"""The ledger's speed: intake vs ``xlperf check`` on the same files, re-intake with new files,
+the round's roll-up from the ledger, and the status of a 10,000-unit round.
+
+    python benchmarks/bench_ledger.py [--n 2000] [--units 300] [--status-units 10000] [--keep DIR]
+
+Returns are made as ``bench_rollup.py`` makes them (real returns of four forms, one per unit,
+copied with their project names numbered, every tenth copy a resubmission). Each command runs
+as a user runs it (``python -m xlperf ...`` in a fresh process, output to /dev/null), on a fresh
+SQLite ledger. The status round is filled by recording a checked return under 10,000 unit names
+directly (no checking: the status, not the intake, is measured there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_rollup import make_inbox, make_units, unit_name, write_roster  # noqa: E402
+
+ROUND = "基准"
+
+
+def xlperf(*argv: str) -> float:
+    """Seconds ``python -m xlperf ARGV`` took (its output to /dev/null)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("XLPERF_SIGNING_KEY", None)
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "xlperf", *argv], env=env, cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"xlperf {' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return took
+
+
+def status_round(work: Path, units: int) -> tuple[float, float]:
+    """(seconds to fill, seconds for round_status) of a round of ``units`` units, each with a return."""
+    from xlperf.checks.checker import check_file
+    from xlperf.ledger import Incoming, create_round, open_ledger, receive, round_status, round_view
+    from xlperf.ledger.checking import ledger_check
+    from xlperf.read.roster import read_roster
+
+    roster = work / "status_roster.csv"
+    lines = ["单位代码,单位名称,主管部门"] + [f"{500000 + i},{unit_name(i)},主管部门{i % 40}" for i in range(units)]
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sample = next((work / "units").glob("*self_evaluation.xlsx"))
+    record = ledger_check(sample)
+    assert check_file(sample).form == "self_evaluation"
+    ledger = open_ledger(str(work / "status.db"))
+    with ledger.session() as session, session.begin():
+        rnd = create_round(session, "状态", "self_evaluation", int(record.year or 2019), read_roster(roster))
+    with ledger.session() as session:
+        view = round_view(session, rnd)
+        session.expunge_all()
+    t0 = time.perf_counter()
+    for start in range(0, units, 1000):
+        items = []
+        for i in range(start, min(start + 1000, units)):
+            mine = type(record)(**{**record.__dict__, "unit": unit_name(i),
+                                   "projects": tuple(p._replace(unit=unit_name(i)) for p in record.projects)})
+            items.append(Incoming(name=f"{i}.xlsx", sha256=f"{i:064x}", size=1, source="folder", record=mine))
+        with ledger.session() as session, session.begin():
+            receive(session, view, items)
+    filled = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with ledger.session() as session:
+        status = round_status(session, rnd)
+    took = time.perf_counter() - t0
+    assert len(status.rows) == units and status.counts()["未报送"] == 0, status.progress()
+    ledger.close()
+    return filled, took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="returns to take in")
+    parser.add_argument("--units", type=int, default=300)
+    parser.add_argument("--status-units", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} (the machine is shared)")
+        t0 = time.perf_counter()
+        units = make_units(args.units, work / "units", seed=7)
+        inbox = work / "inbox"
+        make_inbox(args.n, units, inbox, time.time() - 10 * args.n)
+        extra = work / "extra"
+        more = make_inbox(args.n + 100, units, extra, time.time())[args.n:]  # 100 files the inbox lacks
+        for path in more:
+            path.rename(inbox / f"new_{path.name}")
+        new_files = sorted(inbox.glob("new_*"))
+        held_back = work / "held_back"
+        held_back.mkdir()
+        for path in new_files:
+            path.rename(held_back / path.name)
+        new_files = sorted(held_back.iterdir())
+        roster = work / "roster.csv"
+        write_roster(args.units, roster)
+        print(f"made {args.n} returns (+{len(new_files)} for the re-intake) in {time.perf_counter() - t0:.1f} s")
+
+        check = xlperf("check", str(inbox))
+        print(f"xlperf check            {args.n:>6} files  {check:7.1f} s  ({args.n / check:.0f} files/s)")
+        db = work / "ledger.db"
+        xlperf("round", "--db", str(db), "new", ROUND, "--form", "self_evaluation", "--year", "2019",
+               "--roster", str(roster))
+        intake = xlperf("round", "--db", str(db), "intake", ROUND, str(inbox))
+        print(f"xlperf round intake     {args.n:>6} files  {intake:7.1f} s  ({args.n / intake:.0f} files/s)  "
+              f"{intake / check:.2f} x check (goal ≤ 1.3)")
+        for path in new_files:
+            path.rename(inbox / path.name)
+        again = xlperf("round", "--db", str(db), "intake", ROUND, str(inbox))
+        print(f"re-intake, {len(new_files)} new of {args.n + len(new_files):>6}  {again:7.1f} s  (goal < 3 s)")
+        startup = xlperf("round", "--db", str(db), "list")
+        print(f"  of which start-up (imports, opening the ledger: xlperf round list): {startup:.1f} s")
+        rollup = xlperf("round", "--db", str(db), "rollup", ROUND, "-o", str(work / "round.xlsx"))
+        print(f"xlperf round rollup     {args.n:>6} files  {rollup:7.1f} s  (no file re-read)")
+        size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob("ledger.db-*"))
+        print(f"ledger size: {size / 2**20:.1f} MiB database")
+        filled, took = status_round(work, args.status_units)
+        print(f"status of a {args.status_units}-unit round: {took:.2f} s in process (goal < 1 s); "
+              f"recording {args.status_units} results directly took {filled:.1f} s")
+        cli = xlperf("round", "--db", str(work / "status.db"), "status", "状态")
+        print(f"xlperf round status (whole command, start-up included): {cli:.2f} s")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

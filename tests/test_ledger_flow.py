@@ -1,0 +1,218 @@
+"""The ledger's record of a round, through the commands a clerk types (click's runner), on SQLite
+and on a real PostgreSQL server: resubmissions and what changed, repeats, held files, decisions
+and the event log, the roll-up from the ledger, revalidation after a rule change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
+from sqlalchemy import select, text
+
+from xlperf.ledger import find_round
+from xlperf.ledger.models import Event, Submission
+
+
+@pytest.fixture
+def rnd(db: LedgerDb, tmp_path: Path) -> str:
+    roster = write_roster(tmp_path)
+    db.run("new", "2024自评", "--form", FORM, "--year", str(YEAR), "--roster", str(roster), "--deadline", "2020-01-31")
+    return "2024自评"
+
+
+def status_rows(db: LedgerDb, rnd: str) -> dict[str, dict]:
+    doc = json.loads(db.run("status", rnd, "--json").output)
+    return {row["code"]: row for row in doc["rows"]}
+
+
+def test_resubmission_chain_field_diff_and_superseded_excluded_from_rollup(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    make_return(inbox / "东城_第一版.xlsx", "东城区科技局", age=300, **{**CLEAN, "released": 5.55, "spent_city": 6.2})
+    make_return(inbox / "西山_自评.xlsx", "西山县中小企业局", age=200, **CLEAN)
+    result = db.run("intake", rnd, str(inbox), ok=(1,))  # 1: a return was rejected
+    assert "退回" in result.output
+    rows = status_rows(db, rnd)
+    assert rows["3001"]["status"] == "退回" and rows["3002"]["status"] == "通过（有提示）"
+    assert rows["3003"]["status"] == rows["3004"]["status"] == "未报送"
+    first = rows["3001"]["submission"]
+
+    second = make_return(tmp_path / "again" / "东城_第二版.xlsx", "东城区科技局", **{**CLEAN, "spent_city": 38.6})
+    db.run("intake", rnd, str(second))
+    rows = status_rows(db, rnd)
+    assert rows["3001"]["status"] == "通过（有提示）" and rows["3001"]["versions"] == 2
+    assert rows["3001"]["submission"] != first
+
+    history = db.run("history", rnd, "东城区科技局").output
+    assert "[已被取代]" in history and "[当前有效]" in history
+    assert "与上一版相比改动 2 处" in history
+    assert "预算下达资金：5.55 → 40" in history  # label as printed on the form, old, new
+    assert "6.2 → 38.6" in history
+    assert db.run("history", rnd, "3001").output == history  # by code or by name
+
+    summary = tmp_path / "汇总.xlsx"
+    db.run("rollup", rnd, "-o", str(summary))
+    wb = openpyxl.load_workbook(summary, read_only=True)
+    files = [r[1] for r in wb["清单"].iter_rows(min_row=2, values_only=True) if r[1]]
+    assert sorted(files) == ["东城_第二版.xlsx", "西山_自评.xlsx"]  # the superseded one is not rolled up
+    missing = [r[1] for r in wb["未报送"].iter_rows(min_row=2, values_only=True) if r[1]]
+    assert sorted(missing) == ["北湖县工信局", "南城区商务局"]
+
+
+def test_repeat_held_ignored_and_known(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    original = make_return(inbox / "东城.xlsx", "东城区科技局", age=100, **CLEAN)
+    make_return(inbox / "陌生单位.xlsx", "不在名单的局", age=90, **CLEAN)
+    make_return(inbox / "申报表.xlsx", "南城区商务局", form="target_declaration", age=80)
+    make_return(inbox / "去年的.xlsx", "北湖县工信局", age=70, year=YEAR - 1, **CLEAN)
+    (inbox / "说明.docx").write_bytes(b"PK not really")
+    out = db.run("intake", rnd, str(inbox), ok=(1,)).output
+    assert "不在本任务的名单中" in out and "表单不符" in out and "年度不符" in out and "不是报表" in out
+
+    copy = tmp_path / "mail" / "东城_再发一次.xlsx"
+    copy.parent.mkdir()
+    copy.write_bytes(original.read_bytes())
+    out = db.run("intake", rnd, str(copy)).output
+    assert "重复文件" in out and "未重复审核" in out
+    out = db.run("intake", rnd, str(inbox), ok=(0, 1)).output  # the same folder again: nothing new
+    assert "此前已登记 5" in out and "新登记 0" in out
+
+    ledger = db.open()
+    with ledger.session() as session:
+        subs = session.scalars(select(Submission).order_by(Submission.id)).all()
+        states = {s.original_name: s.state for s in subs}
+        assert states == {"东城.xlsx": "current", "陌生单位.xlsx": "held", "申报表.xlsx": "held",
+                          "去年的.xlsx": "held", "说明.docx": "ignored", "东城_再发一次.xlsx": "repeat"}
+        repeat = next(s for s in subs if s.state == "repeat")
+        assert repeat.repeat_of == next(s.id for s in subs if s.original_name == "东城.xlsx")
+        checked = session.scalars(select(Event.submission_id).where(Event.kind == "checked")).all()
+        assert repeat.id not in checked and len(checked) == 4  # the repeat and the .docx: not checked
+        # Every file is kept, unchanged, under its digest.
+        for sub in subs:
+            assert ledger.store.path(sub.sha256).is_file()
+        assert ledger.store.read(repeat.sha256) == original.read_bytes()
+    ledger.close()
+    doc = json.loads(db.run("status", rnd, "--json").output)
+    assert (doc["held"], doc["ignored"], doc["repeats"]) == (3, 1, 1)
+    assert doc["counts"]["通过（有提示）"] == 1 and doc["counts"]["未报送"] == 3
+    assert all(r["overdue"] == (r["status"] == "未报送") for r in doc["rows"])  # deadline 2020 has passed
+
+
+def test_decisions_and_event_log(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", **CLEAN)
+    make_return(tmp_path / "in" / "西山.xlsx", "西山县中小企业局", **{**CLEAN, "released": 5.55, "spent_city": 6.2})
+    db.run("intake", rnd, str(tmp_path / "in"), ok=(1,))
+    rows = status_rows(db, rnd)
+    good, bad = rows["3001"]["submission"], rows["3002"]["submission"]
+
+    refused = db.run("accept", rnd, str(bad), "--note", "x", ok=(2,))
+    assert "不能通过" in refused.output
+    assert "须写明原因" in db.run("return", rnd, str(good), ok=(2,)).output
+    assert "没有编号" in db.run("void", rnd, "9999", ok=(2,)).output
+
+    db.run("accept", rnd, str(good), "--note", "提示已核实")
+    assert status_rows(db, rnd)["3001"]["status"] == "通过"
+    db.run("return", rnd, str(good), "--note", "附件缺少盖章页")
+    row = status_rows(db, rnd)["3001"]
+    assert row["status"] == "退回" and row["note"] == "附件缺少盖章页"
+    db.run("void", rnd, str(bad), "--note", "误报")
+    assert status_rows(db, rnd)["3002"]["status"] == "已作废"
+
+    summary = tmp_path / "s.xlsx"
+    db.run("rollup", rnd, "-o", str(summary))
+    wb = openpyxl.load_workbook(summary, read_only=True)
+    inventory = {r[1]: r for r in wb["清单"].iter_rows(min_row=2, values_only=True) if r[1]}
+    assert list(inventory) == ["东城.xlsx"]  # voided: not rolled up; returned: rejected
+    assert inventory["东城.xlsx"][8] == "退回"
+    codes = [r[5] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True)]
+    assert "STAFF_RETURNED" in codes
+
+    ledger = db.open()
+    with ledger.session() as session:
+        events = [(e.kind, e.submission_id, e.note) for e in session.scalars(select(Event).order_by(Event.id))]
+        assert ("accepted", good, "提示已核实") in events and ("returned", good, "附件缺少盖章页") in events
+        assert ("voided", bad, "误报") in events
+        kinds = [k for k, s, _ in events if s == good]
+        assert kinds == ["received", "checked", "accepted", "returned"]
+        assert events[0][0] == "created"
+    # Append-only, enforced by the database itself.
+    for statement in ("UPDATE events SET note = 'x'", "DELETE FROM events"):
+        with pytest.raises(Exception, match="append-only"), ledger.engine.begin() as conn:
+            conn.execute(text(statement))
+    with ledger.session() as session:
+        assert session.scalar(select(Event.note).where(Event.kind == "voided")) == "误报"
+    ledger.close()
+
+
+def test_round_commands_refuse_bad_input(db: LedgerDb, tmp_path: Path) -> None:
+    roster = write_roster(tmp_path)
+    assert "没有名为" in db.run("status", "无此任务", ok=(2,)).output
+    assert "未知的表单" in db.run("new", "x", "--form", "nope", "--year", "2024", "--roster", str(roster), ok=(2,)).output
+    bad = write_roster(tmp_path / "bad", "单位代码,单位名称,主管部门\n1,甲,部门\n1,乙,部门\n")
+    assert "单位名单有误" in db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(bad), ok=(2,)).output
+    db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster))
+    assert "已存在" in db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster), ok=(2,)).output
+    out = db.run("list").output
+    assert out.startswith("x  self_evaluation  2024") and "未报送 4" in out
+    assert "名单中没有单位" in db.run("history", "x", "不存在的局", ok=(2,)).output
+
+
+def test_revalidate_after_a_rule_change(db: LedgerDb, rnd: str, tmp_path: Path, lo_recalc,  # type: ignore[no-untyped-def]
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    filled = make_return(tmp_path / "filled" / "东城.xlsx", "东城区科技局", ind_2_actual=1, **CLEAN)
+    recalculated = lo_recalc([filled], tmp_path / "calc")[filled]  # as the unit's Excel saved it
+    db.run("intake", rnd, str(recalculated))
+    assert status_rows(db, rnd)["3001"]["status"] == "通过"
+
+    # The bureau tightens a rule: an indicator above its target now needs an explanation.
+    import xlperf.checks.indicators as indicators
+
+    monkeypatch.setattr(indicators, "OVERSHOOT", -0.99)
+    out = db.run("revalidate", rnd).output
+    assert "通过 → 通过（有提示）" in out and "已重新审核 1 份，结果变化 1 份" in out
+    assert status_rows(db, rnd)["3001"]["status"] == "通过（有提示）"
+    ledger = db.open()
+    with ledger.session() as session:
+        rnd_row = find_round(session, rnd)
+        sub = session.scalars(select(Submission).where(Submission.round_id == rnd_row.id)).one()
+        results = session.execute(text("SELECT status FROM results WHERE submission_id = :s ORDER BY id"),
+                                  {"s": sub.id}).scalars().all()
+        assert results == ["accepted", "accepted_with_warnings"]  # the old result is kept
+        assert session.scalar(select(Event.note).where(Event.kind == "revalidated")) == "通过 → 通过（有提示）"
+    ledger.close()
+    monkeypatch.setattr(indicators, "OVERSHOOT", 0.3)
+    assert "结果变化 1 份" in db.run("revalidate", rnd).output
+
+
+def test_round_requiring_signatures(db: LedgerDb, tmp_path: Path) -> None:
+    roster = write_roster(tmp_path)
+    db.run("new", "签名", "--form", FORM, "--year", str(YEAR), "--roster", str(roster), "--require-signature")
+    unsigned = make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", **CLEAN)
+    assert "要求签名" in db.run("intake", "签名", str(unsigned), ok=(2,)).output
+    out = db.run("intake", "签名", str(unsigned), ok=(1,), env={"XLPERF_SIGNING_KEY": "a-test-signing-key-of-32-bytes!!"}).output
+    assert "暂存待处理" in out and "没有签名" in out
+    assert status_rows(db, "签名")["3001"]["status"] == "未报送"
+
+
+def test_intake_files_from_bytes(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    """What upload and mailbox intake call: files as bytes, any name; a zip is checked and held."""
+    from xlperf.intake import intake_files
+
+    data = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    result = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data), ("附件.zip", b"PK\x03\x04broken")],
+                          source="upload", sender="clerk@example.gov.cn")
+    kinds = [(o.name, o.kind) for o in result.outcomes]
+    assert kinds == [("南城 自评（定稿）.xlsx", "current"), ("附件.zip", "held")]
+    assert result.outcomes[1].reason.startswith("无法作为本任务的报表读取")
+    again = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data)], source="mail", sender="nancheng@example.gov.cn")
+    assert again.outcomes[0].kind == "repeat" and again.outcomes[0].repeat_of == result.outcomes[0].submission_id
+    with ledger.session() as session:
+        sub = session.get(Submission, result.outcomes[0].submission_id)
+        assert sub is not None and (sub.source, sub.sender, sub.size) == ("upload", "clerk@example.gov.cn", len(data))
+    ledger.close()
+    assert status_rows(db, rnd)["3003"]["status"] == "通过（有提示）"

@@ -1,0 +1,153 @@
+"""xlperf.checks.limited: every file under a wall-time and a memory limit, the batch goes on.
+
+The work functions below misbehave on one named file (sleep, allocate, die) and check the others
+for real, so each test shows both the limit and that the rest of the batch is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hostile_corpus as corpus
+import pytest
+from click.testing import CliRunner
+
+from xlperf.checks import limited
+from xlperf.checks.checker import check_file
+from xlperf.checks.limited import (
+    FILE_TOO_COMPLEX,
+    WORKER_CRASHED,
+    Limits,
+    check_files_limited,
+    run_limited,
+)
+from xlperf.cli import main
+from xlperf.findings import Checked
+from xlperf.rollup import collect as collect_mod
+from xlperf.rollup import collect_returns
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def misbehave(path: Path, **options: Any) -> Checked:
+    """Hang on 慢.xlsx, allocate 2 GiB on 大.xlsx, die on 崩.xlsx; check anything else."""
+    if path.name == "慢.xlsx":
+        time.sleep(600)
+    if path.name == "大.xlsx":
+        hog = bytearray(2 << 30)
+        return Checked(file=path, notes=[str(len(hog))])
+    if path.name == "崩.xlsx":
+        os._exit(3)
+    return check_file(path, **options)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("batch")
+    good = corpus.good_return(folder / "良好_1.xlsx")
+    paths = [good]
+    for name in ("慢.xlsx", "良好_2.xlsx", "大.xlsx", "崩.xlsx", "良好_3.xlsx"):
+        (folder / name).write_bytes(good.read_bytes())
+        paths.append(folder / name)
+    return paths
+
+
+def outcome(checked: Checked) -> str:
+    return checked.findings[0].code if checked.errors else checked.status
+
+
+def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path]) -> None:
+    limits = Limits(seconds=3, memory_mb=512)
+    started = time.monotonic()
+    results = dict(run_limited(batch, misbehave, lambda p, why, _: Checked(file=p, notes=[why]), limits, jobs=2))
+    assert time.monotonic() - started < 60
+    assert sorted(results) == list(range(len(batch)))  # every file exactly once
+    why = {batch[i].name: r.notes[0] for i, r in results.items() if r.notes and r.notes[0] in ("time", "memory", "crash")}
+    assert why == {"慢.xlsx": "time", "大.xlsx": "memory", "崩.xlsx": "crash"}
+    good = [r for r in results.values() if r.file.name.startswith("良好")]
+    assert len(good) == 3 and all(r.status == "accepted_with_warnings" for r in good)
+
+
+def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limited, "check_file", misbehave)  # fork: the workers see the patch
+    checked = list(check_files_limited(batch, Limits(seconds=3, memory_mb=512), jobs=2))
+    assert [c.file for c in checked] == batch
+    assert [outcome(c) for c in checked] == [
+        "accepted_with_warnings", FILE_TOO_COMPLEX, "accepted_with_warnings", FILE_TOO_COMPLEX, WORKER_CRASHED,
+        "accepted_with_warnings"]
+    slow = checked[1].findings[0]
+    assert "慢.xlsx" in slow.message and "3 秒" in slow.message
+    assert "512 MB" in checked[3].findings[0].message
+
+
+def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limited, "check_file", misbehave)
+    result = CliRunner().invoke(main, ["check", *map(str, batch[:3]), "--file-seconds", "2"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("[")]
+    assert len(lines) == 3 and "慢.xlsx" in lines[1] and "退回" in lines[1]
+    assert f"错误 {FILE_TOO_COMPLEX}" in result.output and "2 秒" in result.output
+
+
+def test_rollup_applies_the_same_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collect_mod, "check_file", misbehave)
+    records = collect_returns(batch, jobs=2, limits=Limits(seconds=3, memory_mb=512))
+    assert [r.file for r in records] == batch
+    assert [r.findings[0].code if r.errors else r.status for r in records] == [
+        "accepted_with_warnings", FILE_TOO_COMPLEX, "accepted_with_warnings", FILE_TOO_COMPLEX, WORKER_CRASHED,
+        "accepted_with_warnings"]
+
+
+def test_limits_from_environment_and_options() -> None:
+    assert Limits.from_env({}) == Limits(30.0, 1024)
+    assert Limits.from_env({"XLPERF_FILE_SECONDS": "5", "XLPERF_FILE_MEMORY_MB": "300"}) == Limits(5.0, 300)
+    assert Limits.from_env({"XLPERF_FILE_SECONDS": "5"}, seconds=9) == Limits(9, 1024)
+    with pytest.raises(limited.LimitError):
+        Limits.from_env({"XLPERF_FILE_MEMORY_MB": "-1"})
+
+
+HANG = """
+import sys, time
+from pathlib import Path
+from xlperf.checks.limited import Limits, run_limited
+
+def hang(path):
+    time.sleep(600)
+
+results = run_limited([Path("x.xlsx")], hang, lambda p, why, _: why, Limits(seconds=600), jobs=1)
+import multiprocessing, threading
+def report():
+    time.sleep(1)
+    print(*[c.pid for c in multiprocessing.active_children()], flush=True)
+threading.Thread(target=report, daemon=True).start()
+next(results)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_workers_die_with_their_parent() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", HANG], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert parent.stdout is not None
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert pids
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,312 @@
+"""Every page of the desk over HTTP (Starlette's test client) on a real SQLite ledger: a round
+created from the sample roster, the demo returns uploaded, decisions, downloads, permissions."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from deskclient import PASSWORD, csrf, ledger_at, server_client, sign_in, signed_in_local
+from deskdata import (
+    CORRECTED_NAME,
+    REJECTED_UNIT,
+    corrected,
+    demo_year,
+    make_returns,
+    rejected_demo,
+)
+from starlette.routing import Route
+
+from xlperf.cli.demo import SAMPLES_DIR
+from xlperf.ledger import round_status
+from xlperf.ledger.models import Event, Reply, Round, Submission
+from xlperf.web import AUDITOR, STAFF, add_user
+
+ROSTER = SAMPLES_DIR / "roster.csv"
+
+
+@pytest.fixture(scope="module")
+def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("returns")
+    paths = make_returns(folder, (corrected(rejected_demo()),))
+    return {p.name: p for p in paths}
+
+
+@pytest.fixture()
+def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return ledger_at(tmp_path)
+
+
+def _create(client, name: str = "2026年项目支出绩效自评", roster: Path = ROSTER, **extra: str):  # type: ignore[no-untyped-def]
+    data = {"csrf_token": csrf(client), "name": name, "form": "self_evaluation", "year": str(demo_year()), **extra}
+    return client.post("/rounds", data=data, files={"roster": (roster.name, roster.read_bytes(), "text/csv")})
+
+
+def _upload(client, round_id: int, paths: list[Path]):  # type: ignore[no-untyped-def]
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+    return client.post(f"/rounds/{round_id}/upload", files=files, data={"csrf_token": csrf(client)},
+                       headers={"accept": "application/json"})
+
+
+def _round_with_returns(client, returns: dict[str, Path]) -> int:  # type: ignore[no-untyped-def]
+    created = _create(client)
+    assert created.status_code == 303, created.text
+    round_id = int(created.headers["location"].rsplit("/", 1)[1])
+    demo = [p for name, p in returns.items() if name != CORRECTED_NAME]
+    response = _upload(client, round_id, demo)
+    assert response.status_code == 200, response.text
+    return round_id
+
+
+def _submission_of(ledger, unit: str) -> Submission:  # type: ignore[no-untyped-def]
+    with ledger.session() as session:
+        return session.query(Submission).filter(Submission.unit_name == unit,
+                                                Submission.state == "current").one()
+
+
+def test_create_round_shows_every_roster_unit_as_missing(ledger) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    response = _create(client, deadline="2026-03-31")
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert page.text.count('data-status="未报送"') == 8
+    assert "东湖区教育局" in page.text and "截止 2026-03-31" in page.text
+    assert "2026年项目支出绩效自评" in client.get("/rounds").text
+    with ledger.session() as session:
+        event = session.query(Event).one()
+        assert event.kind == "created" and event.actor.startswith("本机:")
+
+
+def test_roster_problems_are_shown_by_row_and_column(ledger, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "名单.csv"
+    lines = ROSTER.read_text(encoding="utf-8").splitlines()
+    lines[2] = "101002,,市工业和信息化局,李华,xishan@example.gov.cn"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    client = signed_in_local(ledger)
+    response = _create(client, roster=bad)
+    assert response.status_code == 400
+    problems = re.findall(r"<li>(.*?)</li>", response.text.split('id="roster-problems"')[1].split("</ul>")[0])
+    assert any("第 3 行" in p and "B 列" in p and "单位名称" in p for p in problems), problems
+    with ledger.session() as session:
+        assert session.query(Round).count() == 0
+
+
+def test_upload_records_each_file_and_the_dashboard_counts_them(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    created = _create(client)
+    round_id = int(created.headers["location"].rsplit("/", 1)[1])
+    demo = [p for name, p in returns.items() if name != CORRECTED_NAME]
+    results = _upload(client, round_id, demo).json()["results"]
+    assert [r["name"] for r in results] == [p.name for p in demo]
+    kinds = {r["name"]: r["kind"] for r in results}
+    assert kinds["自评表_西山县中小企业局.xlsx"] == "current"
+    assert kinds["目标申报表_北湖县工信局.xlsx"] == "held"  # another form than the round's
+    with ledger.session() as session:
+        rnd = session.get(Round, round_id)
+        expected = round_status(session, rnd).counts()
+        assert session.query(Submission).filter(Submission.source == "upload").count() == len(demo)
+    page = client.get(f"/rounds/{round_id}").text
+    for label, n in expected.items():
+        assert f'<span class="n">{n}</span><span>{label}</span>' in page
+    assert f'data-unit="{REJECTED_UNIT}" data-status="退回"' in page
+    again = _upload(client, round_id, demo[:1]).json()["results"]
+    assert again[0]["kind"] == "known"
+    held = next(r for r in results if r["kind"] == "held")
+    assert f'href="{held["url"]}"' in page.split('id="held"')[1]  # listed with its reason
+    held_page = client.get(held["url"]).text
+    assert "表单不符" in held_page and 'id="findings"' in held_page
+
+
+def test_dashboard_filters_searches_sorts_and_pages(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    rows = client.get(f"/rounds/{round_id}/rows", params={"status": "未报送"}).text
+    assert 'data-status="未报送"' in rows and 'data-status="退回"' not in rows and "<html" not in rows
+    found = client.get(f"/rounds/{round_id}/rows", params={"q": "西山县"}).text
+    assert found.count("<tr class=") == 2  # 西山县中小企业局, 西山县农业农村局
+    ordered = client.get(f"/rounds/{round_id}/rows", params={"sort": "code", "dir": "desc"}).text
+    codes = re.findall(r"<td>(1010\d\d)</td>", ordered)
+    assert codes == sorted(codes, reverse=True) and len(codes) == 8
+    assert "第 1/1 页" not in ordered
+
+
+def test_submission_page_shows_findings_with_sheet_and_cell_and_downloads(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    sub = _submission_of(ledger, REJECTED_UNIT)
+    base = f"/rounds/{round_id}/submissions/{sub.id}"
+    page = client.get(base).text
+    findings = page.split('id="findings"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr class="(error|warning)" data-code="([A-Z_]+)">\s*<td class="num">\d+</td><td>.*?</td>\s*'
+                      r'<td>(.*?)</td><td class="mono">(.*?)</td>', findings, re.S)
+    assert rows and any(sev == "error" and sheet and cell for sev, _, sheet, cell in rows)
+    original = client.get(base + "/download/original")
+    assert original.content == returns["自评表_西山县中小企业局.xlsx"].read_bytes()
+    assert "filename*=UTF-8''" in original.headers["content-disposition"]
+    report = json.loads(client.get(base + "/download/json").content)
+    assert {f["code"] for f in report["findings"]} == {code for _, code, _, _ in rows}
+    annotated = client.get(base + "/download/annotated")
+    book = openpyxl.load_workbook(io.BytesIO(annotated.content))
+    assert any(cell.comment for ws in book.worksheets for row in ws.iter_rows() for cell in row)
+
+
+def test_downloads_refuse_path_traversal_and_unknown_kinds(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    sub = _submission_of(ledger, REJECTED_UNIT)
+    base = f"/rounds/{round_id}/submissions/{sub.id}/download"
+    for path in (f"{base}/..%2F..%2F..%2Fetc%2Fpasswd", f"{base}/../../../xlperf.db", f"{base}/secret",
+                 "/static/..%2F..%2Fxlperf.db", "/static/../web/app.py", f"/rounds/{round_id}/submissions/999/download/original"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert b"SQLite format" not in response.content and b"root:" not in response.content
+
+
+def test_return_with_a_note_and_the_corrected_version_in_the_history(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    sub = _submission_of(ledger, "东湖区科技局")
+    base = f"/rounds/{round_id}/submissions/{sub.id}"
+    no_note = client.post(base + "/decide", data={"csrf_token": csrf(client), "action": "return", "note": ""})
+    assert no_note.status_code == 409 and "原因" in no_note.text
+    done = client.post(base + "/decide", data={"csrf_token": csrf(client), "action": "return",
+                                               "note": "支出数与决算不符，请核对后重报"})
+    assert done.status_code == 303
+    page = client.get(base).text
+    assert "支出数与决算不符" in page.split('id="event-log"')[1] and 'id="status">退回<' in page
+    rejected = _submission_of(ledger, REJECTED_UNIT)
+    results = _upload(client, round_id, [returns[CORRECTED_NAME]]).json()["results"]
+    assert results[0]["kind"] == "current"
+    newer = _submission_of(ledger, REJECTED_UNIT)
+    assert newer.id != rejected.id
+    history = client.get(f"/rounds/{round_id}/submissions/{newer.id}").text.split('id="history"')[1]
+    assert f"#{rejected.id}" in history and f"#{newer.id}" in history
+    changes = history.split('class="changes"')[1]
+    # The narrative with pasted HTML was corrected: shown as text (escaped), old and new.
+    assert "项目实施情况" in changes and "&lt;p&gt;2019年" in changes and "<p>2019年" not in changes
+
+
+def test_summary_and_templates_downloads(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    summary = client.get(f"/rounds/{round_id}/summary.xlsx")
+    assert summary.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(summary.content), read_only=True)
+    text = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
+    assert "东湖区科技局" in text and "东湖区教育局" in text  # a return, and a unit that sent none
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/rounds/{round_id}/templates.zip").content))
+    names = archive.namelist()
+    assert len(names) == 8 and all(n.endswith(".xlsx") for n in names)
+    assert any("西山县农业农村局" in n for n in names)
+
+
+def test_a_zip_is_unpacked_and_each_member_recorded(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = int(_create(client).headers["location"].rsplit("/", 1)[1])
+    archive = tmp_path / "东湖区报表.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(returns["自评表_东湖区科技局.xlsx"], "材料/自评表_东湖区科技局.xlsx")
+        zf.writestr("说明.txt", "请查收")
+    results = _upload(client, round_id, [archive]).json()["results"]
+    kinds = {r["name"]: r["kind"] for r in results}
+    assert kinds["自评表_东湖区科技局.xlsx"] == "current"
+    assert kinds["说明.txt"] in ("held", "ignored")
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.xlsx", b"\0" * (300 * 1024 * 1024))
+    refused = _upload(client, round_id, [bomb]).json()["results"]
+    assert [r["kind"] for r in refused] == ["refused"] and "bomb.zip" in refused[0]["line"]
+
+
+def test_mail_preview_lists_replies_and_reminders_and_sending_needs_a_server(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    page = client.get(f"/rounds/{round_id}/mail").text
+    replies = page.split('id="reply-previews"')[1].split("</section>")[0]
+    reminders = page.split('id="reminder-previews"')[1].split("</section>")[0]
+    assert replies.count('class="card mail-preview"') == 3 and "【退回】" in replies
+    # 5 units sent nothing and 2 were sent back: 7 reminders.
+    assert reminders.count('class="card mail-preview"') == 7 and "东湖区教育局" in reminders
+    refused = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
+    assert refused.status_code == 409 and "邮件服务器" in refused.text
+    with ledger.session() as session:
+        assert session.query(Reply).count() == 0
+
+
+def test_replies_and_reminders_are_sent_and_recorded(ledger, returns, smtp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    controller, store = smtp_server()
+    ini = tmp_path / "mail.ini"
+    ini.write_text(f"[smtp]\nhost = 127.0.0.1\nport = {controller.port}\ntls = none\n"
+                   "from = 绩效科 <jixiao@czj.example.gov.cn>\n", encoding="utf-8")
+    client = signed_in_local(ledger, mail_config=str(ini))
+    round_id = _round_with_returns(client, returns)
+    sent = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
+    assert sent.status_code == 200 and 'id="mail-outcome"' in sent.text
+    assert len(store.received) == 3
+    again = client.post(f"/rounds/{round_id}/mail/send", data={"csrf_token": csrf(client)})
+    assert again.status_code == 200 and len(store.received) == 3  # same results: not mailed twice
+    reminded = client.post(f"/rounds/{round_id}/mail/remind", data={"csrf_token": csrf(client)})
+    assert reminded.status_code == 200 and 'id="remind-outcome"' in reminded.text
+    assert len(store.received) == 3 + 7
+    page = client.get(f"/rounds/{round_id}/mail").text
+    assert page.split('id="sent"')[1].count("已发送") == 10
+    with ledger.session() as session:
+        actors = {e.actor for e in session.query(Event).filter(Event.kind.in_(("mailed", "reminded")))}
+        assert actors and all(a.startswith("本机:") for a in actors)
+
+
+def _routes(app) -> list[Route]:  # type: ignore[no-untyped-def]
+    return [r for r in app.routes if isinstance(r, Route)]
+
+
+def _concrete(path: str, round_id: int, submission_id: int) -> str:
+    return (path.replace("{round_id:int}", str(round_id)).replace("{submission_id:int}", str(submission_id))
+            .replace("{kind}", "original"))
+
+
+def test_auditor_reads_every_page_and_cannot_act(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    staff = signed_in_local(ledger)
+    round_id = _round_with_returns(staff, returns)
+    sub = _submission_of(ledger, REJECTED_UNIT)
+    auditor = sign_in(server_client(ledger), ledger, "审计员", AUDITOR)
+    token = csrf(auditor)
+    for route in _routes(auditor.app):
+        path = _concrete(route.path, round_id, sub.id)
+        if "GET" in (route.methods or ()) and route.path not in ("/login",):
+            assert auditor.get(path).status_code in (200, 303), path
+        if "POST" in (route.methods or ()) and route.path not in ("/login", "/logout"):
+            response = auditor.post(path, data={"csrf_token": token, "action": "void", "note": "x"})
+            assert response.status_code == 403 and "只读" in response.text, path
+    assert "上传并审核" not in auditor.get(f"/rounds/{round_id}/upload").text
+    with ledger.session() as session:
+        assert session.get(Submission, sub.id).decision is None
+
+
+def test_no_token_no_login_and_no_csrf_are_refused(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    staff = signed_in_local(ledger)
+    round_id = _round_with_returns(staff, returns)
+    sub = _submission_of(ledger, REJECTED_UNIT)
+    add_user(ledger, "办事员", STAFF, PASSWORD)
+    stranger = server_client(ledger)
+    for route in _routes(staff.app):
+        path = _concrete(route.path, round_id, sub.id)
+        if route.path in ("/login", "/logout"):
+            continue
+        if "GET" in (route.methods or ()):
+            response = stranger.get(path)
+            assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
+        if "POST" in (route.methods or ()):
+            assert stranger.post(path, data={"action": "void", "note": "x"}).status_code == 401, path
+            refused = staff.post(path, data={"action": "void", "note": "x"})
+            assert refused.status_code == 403 and "CSRF" in refused.text, path
+            forged = staff.post(path, data={"action": "void", "note": "x", "csrf_token": "forged"})
+            assert forged.status_code == 403, path
+    with ledger.session() as session:
+        assert session.get(Submission, sub.id).decision is None
+        assert session.query(Round).count() == 1

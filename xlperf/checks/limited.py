@@ -1,0 +1,327 @@
+"""Check files under enforced limits: wall time and memory per file, in worker processes.
+
+Readers are written to refuse hostile input early, but a file may still find a path nobody
+foresaw (a pattern that backtracks, a C or Rust library that loops or allocates without end).
+So every file of a batch is checked in a worker process that the kernel holds to the memory
+limit (``RLIMIT_AS``) and the parent holds to the time limit (the worker is killed when its
+file takes longer). A file that exceeds a limit, or whose worker dies, ends as one finding
+:data:`FILE_TOO_COMPLEX` on that file (:data:`WORKER_CRASHED` when its worker died); a fresh worker takes the dead one's place and the batch
+goes on. Workers are reused from file to file, so a small batch costs one fork per worker, not
+one per file; each worker also dies with its parent (``PR_SET_PDEATHSIG`` on Linux) and has a
+CPU-time limit as a backstop, so none keeps spinning after the batch is gone.
+
+:func:`run_limited` is the mechanism (any picklable ``work(path)``); :func:`check_files_limited`
+checks returns with it (``xlperf check``, later intake), and the roll-up runs its own work
+function (:mod:`xlperf.rollup.collect`) through the same mechanism.
+
+Limits: :class:`Limits` (defaults 30 s and 1 GiB), from the environment
+(``XLPERF_FILE_SECONDS``, ``XLPERF_FILE_MEMORY_MB``) or the commands' options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xlperf.checks.checker import check_file
+from xlperf.findings import Checked, Finding
+from xlperf.findings.text import shown_name
+from xlperf.form.signkeys import FROM_ENV
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits; the time limit still holds
+    resource = None  # type: ignore[assignment]
+
+__all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "LimitError", "Limits", "check_files_limited",
+           "exceeded_finding", "in_order", "run_limited"]
+
+FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
+"""A file whose check exceeded the time or memory limit."""
+WORKER_CRASHED = "WORKER_CRASHED"
+"""A file whose worker process died while checking it."""
+DEFAULT_SECONDS = 30.0
+DEFAULT_MEMORY_MB = 1024
+SECONDS_ENV = "XLPERF_FILE_SECONDS"
+MEMORY_ENV = "XLPERF_FILE_MEMORY_MB"
+
+T = TypeVar("T")
+Work = Callable[[Path], T]
+
+
+class LimitError(ValueError):
+    """A limit given in the environment or an option that is no positive number (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What checking one file may cost."""
+
+    seconds: float = DEFAULT_SECONDS
+    """Wall time from the moment a worker takes the file."""
+    memory_mb: int = DEFAULT_MEMORY_MB
+    """Address space a file's check may add to the worker's size at its start (``RLIMIT_AS``), in
+    MiB: a worker forked from a large parent is not starved by what it inherits."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, seconds: float | None = None,
+                 memory_mb: int | None = None) -> Limits:
+        """Given values first, then ``XLPERF_FILE_SECONDS`` / ``XLPERF_FILE_MEMORY_MB``, then defaults."""
+        env = os.environ if env is None else env
+        return cls(seconds=seconds if seconds is not None else _positive(env, SECONDS_ENV, float, DEFAULT_SECONDS),
+                   memory_mb=memory_mb if memory_mb is not None else _positive(env, MEMORY_ENV, int, DEFAULT_MEMORY_MB))
+
+
+def _positive(env: Mapping[str, str], name: str, kind: type[Any], default: Any) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise LimitError(f"环境变量 {name}={raw!r} 无效：应为正数")
+    return value
+
+
+def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> Finding:
+    """The finding of a file that ``why`` stopped: "time" or "memory" (:data:`FILE_TOO_COMPLEX`),
+    "crash" (:data:`WORKER_CRASHED`: the worker died, e.g. a native library over the memory limit),
+    "error" (``FILE_UNREADABLE``: the work raised ``detail``, which it should never do)."""
+    name = shown_name(path)
+    if why == "error":
+        return Finding("FILE_UNREADABLE", "error", f"文件“{name}”无法审核（{detail}）：请重新保存后报送，或联系财政局")
+    if why == "crash":
+        return Finding(WORKER_CRASHED, "error", f"审核进程在处理文件“{name}”时异常退出（文件可能损坏、过大或结构异常复杂，"
+                       f"内存上限 {limits.memory_mb:g} MB）：请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
+    cause = (f"审核用时超过上限 {limits.seconds:g} 秒" if why == "time"
+             else f"审核所需内存超过上限 {limits.memory_mb:g} MB")
+    return Finding(FILE_TOO_COMPLEX, "error", f"文件“{name}”结构异常复杂，{cause}，已停止审核（可能是损坏或恶意构造的文件）："
+                   "请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
+
+
+# -- the mechanism --------------------------------------------------------------------------------
+QUEUE_DEPTH = 2
+"""Files handed to a worker at once: the next is waiting when one finishes, so a worker never
+idles while the parent is busy; the time limit runs from the moment the worker starts a file."""
+
+
+class _Worker:
+    """One worker process, the end of its pipe, and the files handed to it (the first in work)."""
+
+    def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, work, limits), daemon=True)
+        self.process.start()
+        child.close()
+        self.tasks: deque[int] = deque()
+        self.started = 0.0
+        """When the worker started the first of ``tasks``."""
+
+    def give(self, index: int, path: Path) -> None:
+        self.conn.send((index, os.fspath(path)))
+        self.tasks.append(index)
+        if len(self.tasks) == 1:
+            self.started = time.monotonic()
+
+    def finished(self) -> None:
+        """The first task is done; the worker goes on with the next at once."""
+        self.tasks.popleft()
+        self.started = time.monotonic()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.kill()
+        self.conn.close()
+
+
+_MEMORY_ERROR = "__memory__"
+
+
+class _Failed:
+    """What a worker sends back when the work raised: the exception as text."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
+    """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
+    _die_with_parent()
+    if resource is not None:
+        limit = _address_space() + limits.memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # Backstop: a worker whose parent is gone unnoticed stops on CPU time.
+        cpu = int(limits.seconds * 4) + 60
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        index, raw = task
+        try:
+            result: Any = work(Path(raw))
+        except MemoryError:
+            result = _MEMORY_ERROR
+        except Exception as exc:  # noqa: BLE001 - the worker lives on for the next file
+            result = _Failed(f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send((index, result))
+        except MemoryError:
+            conn.send((index, _MEMORY_ERROR))
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+            conn.send((index, _Failed(f"{type(exc).__name__}: {exc}")))
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _context() -> Any:
+    # fork: a worker starts in milliseconds with the parent's modules already imported.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
+                limits: Limits | None = None, jobs: int | None = None) -> Iterator[tuple[int, T]]:
+    """``(index, work(paths[index]))`` for every path, as they finish, each under ``limits``.
+
+    ``work`` runs in up to ``jobs`` worker processes (default: every core, at most one per
+    file); a file that exceeds a limit or kills its worker yields ``on_exceeded(path, why, detail)``
+    (why: "time", "memory" or "crash"; "error" with the exception as ``detail`` when ``work``
+    raised) and, unless the worker survived, a fresh worker takes over. Every index is yielded
+    exactly once."""
+    limits = limits or Limits.from_env()
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    if not paths:
+        return
+    ctx = _context()
+    pending = deque(range(len(paths)))
+    workers: list[_Worker] = []
+    left = len(paths)
+
+    def feed(worker: _Worker) -> None:
+        while pending and len(worker.tasks) < QUEUE_DEPTH:
+            index = pending.popleft()
+            worker.give(index, paths[index])
+
+    try:
+        for _ in range(jobs):
+            workers.append(_Worker(ctx, work, limits))
+            feed(workers[-1])
+        while left:
+            busy = [w for w in workers if w.tasks]
+            timeout = max(0.0, min(w.started + limits.seconds for w in busy) - time.monotonic())
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
+            for i, worker in enumerate(workers):
+                if not worker.tasks:
+                    continue
+                index = worker.tasks[0]
+                outcome: tuple[int, T] | None = None
+                lost = False  # the worker is dead or must be killed
+                if worker.conn in ready:
+                    try:
+                        got, result = worker.conn.recv()
+                    except (EOFError, OSError):
+                        outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
+                    except Exception as exc:  # noqa: BLE001 - a result that cannot be unpickled
+                        outcome = (index, on_exceeded(paths[index], "error", f"{type(exc).__name__}: {exc}"))
+                        worker.finished()
+                    else:
+                        if isinstance(result, _Failed):
+                            result = on_exceeded(paths[index], "error", result.detail)
+                        elif isinstance(result, str) and result == _MEMORY_ERROR:
+                            result = on_exceeded(paths[index], "memory", "")
+                        outcome = (got, result)
+                        worker.finished()
+                elif worker.process.sentinel in ready:
+                    outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
+                elif time.monotonic() - worker.started >= limits.seconds:
+                    outcome, lost = (index, on_exceeded(paths[index], "time", "")), True
+                if outcome is None:
+                    continue
+                if lost:  # its other files go back to the front of the queue; a fresh worker takes over
+                    worker.tasks.popleft()
+                    pending.extendleft(reversed(worker.tasks))
+                    worker.kill()
+                    worker = workers[i] = _Worker(ctx, work, limits)
+                left -= 1
+                yield outcome
+                for each in workers:  # also the idle ones, when a lost worker's files came back
+                    feed(each)
+    finally:
+        for worker in workers:
+            if worker.tasks:
+                worker.kill()
+            else:
+                worker.stop()
+
+
+def in_order(results: Iterable[tuple[int, T]]) -> Iterator[T]:
+    """The results of :func:`run_limited` in input order (held back until their turn)."""
+    held: dict[int, T] = {}
+    turn = 0
+    for index, result in results:
+        held[index] = result
+        while turn in held:
+            yield held.pop(turn)
+            turn += 1
+
+
+# -- returns --------------------------------------------------------------------------------------
+def check_files_limited(paths: Sequence[Path], limits: Limits | None = None, *, key: Any = FROM_ENV,
+                        against: Any = None, jobs: int | None = None) -> Iterator[Checked]:
+    """:func:`xlperf.checks.checker.check_file` of every path, under ``limits``, in input order.
+
+    ``key`` and ``against`` as for ``check_file``. A file that exceeds a limit is a
+    :class:`Checked` with one error :data:`FILE_TOO_COMPLEX`."""
+    limits = limits or Limits.from_env()
+    work = functools.partial(check_file, key=key, against=against)
+    return in_order(run_limited(paths, work, functools.partial(_too_complex, limits=limits), limits, jobs))
+
+
+def _too_complex(path: Path, why: str, detail: str, limits: Limits) -> Checked:
+    return Checked(file=path, findings=[exceeded_finding(path, why, limits, detail)])

@@ -1,0 +1,91 @@
+"""``xlperf serve`` and ``xlperf user``: the web desk and its accounts (thin commands)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from xlperf.cli.commands import main
+
+if TYPE_CHECKING:
+    from xlperf.ledger import Ledger
+
+USER_PASSWORD_ENV = "XLPERF_USER_PASSWORD"
+SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
+DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
+
+
+def _ledger(db: str | None) -> Ledger:
+    from xlperf.ledger import LedgerError, open_ledger
+
+    try:
+        return open_ledger(db)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("serve", help="启动收报台网页（默认仅本机可访问，启动时显示带访问令牌的链接）。"
+              "--host 为非本机地址时为服务器模式：必须先用 xlperf user add 创建账户。")
+@click.option("--db", help=DB_OPTION_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
+@click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="端口。")
+@click.option("--workers", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU 核数",
+              help="工作进程数：同时上传的报表由多个进程并行审核。")
+@click.option("--mail-config", type=click.Path(exists=True, dir_okay=False),
+              help="邮件配置文件（INI，[smtp] 节，同 xlperf mail --config），用于“邮件”页发送审核结果。")
+@click.option("--smtp", metavar="主机:端口", help="邮件服务器（也可写在 --mail-config 中）。")
+@click.option("--mail-from", metavar="地址", help="发件人（也可写在 --mail-config 中）。")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 证书（PEM）。")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 私钥（PEM）。")
+def serve_command(db: str | None, host: str, port: int, workers: int, mail_config: str | None, smtp: str | None,
+                  mail_from: str | None, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
+    import uvicorn
+
+    from xlperf.web import DeskConfig, create_app, has_users
+
+    ledger = _ledger(db)
+    config = DeskConfig.for_host(ledger.url, host, port, secret=os.environ.get(SESSION_SECRET_ENV),
+                                 mail_config=mail_config, smtp=smtp, mail_from=mail_from)
+    if not config.local and not has_users(ledger):
+        raise click.ClickException(
+            f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")
+    if config.local:
+        click.echo("收报台仅本机可访问。请在浏览器中打开：")
+    else:
+        click.echo(f"收报台以服务器模式监听 {host}:{port}，请用账户登录。")
+        if not ssl_certfile:
+            click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
+    click.echo(f"    {config.start_url()}")
+    sys.stdout.flush()
+    options = {"host": host, "port": port, "log_level": "warning", "ssl_certfile": ssl_certfile,
+               "ssl_keyfile": ssl_keyfile, "server_header": False}
+    if workers == 1:
+        uvicorn.run(create_app(config, ledger), **options)  # type: ignore[arg-type]
+        return
+    ledger.close()
+    config.to_environment()
+    uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+@main.group("user", help="收报台账户（服务器模式）。")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("add", help=f"添加账户：staff 可办理，auditor 只读。密码从环境变量 {USER_PASSWORD_ENV} 读取，未设置时提示输入。")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "auditor"]), required=True, help="角色。")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_add_command(name: str, role: str, db: str | None) -> None:
+    from xlperf.web import UserError, add_user
+
+    password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("密码", hide_input=True,
+                                                                confirmation_prompt="再次输入密码")
+    try:
+        user = add_user(_ledger(db), name, role, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已添加账户：{user.name}（{user.role_label}）")

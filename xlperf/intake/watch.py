@@ -1,0 +1,176 @@
+"""``round watch``: the mailbox loop. Each pass:
+
+1. (re)connect to the IMAP server when not connected;
+2. send the replies still due from earlier passes (a failed one is retried here);
+3. for each waiting message, oldest first: fetch it (only its header when it is larger than
+   :data:`~xlperf.intake.mailbox.MAX_MESSAGE`), take it into the ledger
+   (:func:`~xlperf.intake.mailtake.take_message`, committed), then move it to 已处理, then send its
+   replies at once (a unit waits minutes at most, not a whole interval).
+
+A dropped connection or a server restart ends the pass; the next pass reconnects. A message that
+cannot be taken in (a bug, a database error) is logged, left in the folder and tried on the next
+pass, :data:`MAX_FAILURES` times at most in one run, so one bad message never stops the others.
+Time and sleeping come from a :class:`~xlperf.mail.send.Clock`; ``stop`` is polled between
+messages and while waiting, so SIGTERM ends the watcher between two messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from xlperf.intake.imapconf import ImapConfig
+from xlperf.intake.mailbox import MAX_MESSAGE, Mailbox, MailboxError, Waiting
+from xlperf.intake.mailtake import Taken, take_message
+from xlperf.intake.mime import parse_message
+from xlperf.intake.outbox import ReplySent, mark_uncertain, send_due
+from xlperf.ledger import Ledger
+from xlperf.ledger.models import MAIL_HELD, Round
+from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
+from xlperf.mail.send import DEFAULT_RATE
+
+__all__ = ["MAX_FAILURES", "PassResult", "Watcher"]
+
+MAX_FAILURES = 3
+MiB = 1 << 20
+
+
+@dataclass
+class PassResult:
+    taken: int = 0
+    held: int = 0
+    replies: list[ReplySent] = field(default_factory=list)
+    error: str = ""
+    """Why the pass ended early (the connection); empty when it went through."""
+
+
+class Watcher:
+    """Watches one folder for one round; ``log`` receives one Chinese line per event."""
+
+    def __init__(self, ledger: Ledger, rnd: Round, imap: ImapConfig, *, smtp: SmtpConfig | None, sender: str,
+                 reply: bool = True, rate: int = DEFAULT_RATE, clock: Clock | None = None,
+                 log: Callable[[str], None] = print, actor: str = "",
+                 mailbox: Callable[[ImapConfig], Mailbox] = Mailbox, max_message: int = MAX_MESSAGE) -> None:
+        if reply and smtp is None:
+            raise ValueError("replies need an SMTP server")
+        self.ledger, self.round, self.imap = ledger, rnd, imap
+        self.smtp, self.sender, self.reply, self.rate = smtp, sender, reply, rate
+        self.clock = clock or SystemClock()
+        self.log, self.actor = log, actor
+        self._make_box = mailbox
+        self.max_message = max_message
+        self.box: Mailbox | None = None
+        self.failures: dict[int, int] = {}
+        with ledger.session() as session:
+            self.roster = roster_of(rnd, units_of(session, rnd.id))
+        uncertain = mark_uncertain(ledger, rnd)
+        if uncertain:
+            self.log(f"有 {uncertain} 封回复在上次中断时正在发送，可能已送达：不再重发，请人工核实（见台账 replies 表）")
+
+    def run(self, *, once: bool = False, interval: float = 60.0,
+            stop: Callable[[], bool] = lambda: False) -> PassResult:
+        """Passes until ``stop()`` (or one pass with ``once``); the last pass's result. A
+        permanent mailbox error (login refused, certificate) is raised: trying again cannot help."""
+        try:
+            while True:
+                last = self.one_pass(stop)
+                if once or stop():
+                    return last
+                deadline = self.clock.monotonic() + interval
+                while not stop() and self.clock.monotonic() < deadline:
+                    self.clock.sleep(min(0.2, deadline - self.clock.monotonic()))
+                if stop():
+                    return last
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box = None
+
+    def one_pass(self, stop: Callable[[], bool] = lambda: False) -> PassResult:
+        result = PassResult()
+        sender: SmtpSender | None = SmtpSender(self.smtp, rate=self.rate, clock=self.clock) if self.reply and self.smtp else None
+        senders = [sender] if sender is not None else []
+        try:
+            if sender is not None:
+                result.replies += self._send(sender, None)
+                if any(item.aborted for item in result.replies):
+                    sender = None  # the SMTP server is out: the replies wait for the next pass
+            box = self._connected()
+            for waiting in box.waiting():
+                if stop():
+                    break
+                if self.failures.get(waiting.uid, 0) >= MAX_FAILURES:
+                    continue
+                taken = self._take(box, waiting)
+                if taken is None:
+                    continue
+                if taken.state == MAIL_HELD:
+                    result.held += 1
+                else:
+                    result.taken += 1
+                if sender is not None and taken.replies:
+                    sent = self._send(sender, {taken.mail_id})
+                    result.replies += sent
+                    if any(item.aborted for item in sent):
+                        sender = None  # the SMTP server is out: the replies wait for the next pass
+        except MailboxError as exc:
+            if exc.permanent:
+                raise
+            result.error = str(exc)
+            self.log(f"{exc}；稍后重新连接")
+            self.close()
+        finally:
+            for opened in senders:
+                opened.close()
+        return result
+
+    def _connected(self) -> Mailbox:
+        if self.box is None:
+            box = self._make_box(self.imap)
+            box.open()
+            self.box = box
+            self.log(f"已连接收件服务器 {self.imap.where}，监视文件夹“{self.imap.folder}”，已处理的邮件移至“{box.processed}”")
+        return self.box
+
+    def _take(self, box: Mailbox, waiting: Waiting) -> Taken | None:
+        """Take one message in, then move it; None when it went away or failed (logged)."""
+        too_large = ""
+        if waiting.size > self.max_message:
+            too_large = (f"邮件大小 {waiting.size / MiB:.1f} MB，超过上限 {self.max_message / MiB:.1f} MB，"
+                         "只登记了邮件头，附件未下载：请让单位压缩或分开发送")
+        raw = box.fetch(waiting.uid, header_only=bool(too_large))
+        if raw is None:
+            return None
+        try:
+            parsed = parse_message(raw)
+            taken = take_message(self.ledger, self.round, self.roster, parsed, reply=self.reply,
+                                 too_large=too_large, actor=self.actor, now=self.clock.now())
+        except Exception as exc:  # noqa: BLE001 - one message must not stop the watcher; it stays for the next pass
+            count = self.failures[waiting.uid] = self.failures.get(waiting.uid, 0) + 1
+            self.log(f"处理邮件（UID {waiting.uid}）出错（{type(exc).__name__}: {exc}），留在收件箱"
+                     + ("，下一轮重试" if count < MAX_FAILURES else "，本次运行不再尝试，请人工处理"))
+            return None
+        box.mark_processed(waiting.uid)
+        self.log(self._line(parsed.sender, parsed.subject, taken))
+        return taken
+
+    def _send(self, sender: SmtpSender, mail_ids: set[int] | None) -> list[ReplySent]:
+        sent = send_due(self.ledger, self.round, sender, self.sender, self.clock.now, actor=self.actor,
+                        mail_ids=mail_ids)
+        for item in sent:
+            self.log(item.line())
+        return sent
+
+    @staticmethod
+    def _line(address: str, subject: str, taken: Taken) -> str:
+        head = f"{address or '（无发件人）'}「{subject or '（无主题）'}」"
+        if not taken.new:
+            return f"{head}：此前已登记，仅移入已处理"
+        if taken.state == MAIL_HELD:
+            return f"{head}：暂存待人工处理——{taken.reason}"
+        files = "；".join(o.line() for o in taken.outcomes)
+        return f"{head}：{files}"

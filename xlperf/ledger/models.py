@@ -1,0 +1,286 @@
+"""The ledger's tables (SQLAlchemy 2 ORM). The schema itself is made by the Alembic migrations
+in ``migrations/versions``; a test compares the two so that they cannot drift.
+
+One round (报送任务) has its roster units, the submissions received (one row per file received,
+also repeats and files that are not returns), each submission's check results (a new row per
+check: revalidation keeps the old ones), their findings as rows, staff decisions, the replies
+mailed, and the append-only event log. Files themselves are in the content-addressed store
+(:mod:`xlperf.ledger.store`); ``files`` lists what the store holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from xlperf.findings import Finding, Severity
+
+__all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "Reply", "Result", "Round", "StoredFile",
+           "Submission", "Unit"]
+
+# Submission states: what the ledger decided about a file when it arrived (staff decisions are
+# separate, see Submission.decision).
+CURRENT = "current"
+"""The newest return of its unit and project: it counts."""
+SUPERSEDED = "superseded"
+"""A newer return of the same unit and project arrived; kept in the history."""
+REPEAT = "repeat"
+"""Same content as an earlier submission of the round: recorded, not checked again."""
+HELD = "held"
+"""Another form or year, a unit not in the roster, or not a readable return: kept for staff."""
+IGNORED = "ignored"
+"""Not a spreadsheet (a Word report, a zip): recorded with the reason, never checked."""
+STATES = (CURRENT, SUPERSEDED, REPEAT, HELD, IGNORED)
+
+# Staff decisions.
+ACCEPT, RETURN, VOID = "accept", "return", "void"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    """Times are stored in UTC without a zone (the same on SQLite and PostgreSQL)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def local(when: dt.datetime) -> dt.datetime:
+    """A stored (UTC) time in the computer's own zone, for display."""
+    return when.replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None)
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    form: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    template_versions: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the accepted template (form spec) versions; empty: any."""
+    signatures_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    roster_file: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    units: Mapped[list[Unit]] = relationship(back_populates="round", order_by="Unit.id")
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("round_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    dept: Mapped[str] = mapped_column(String(300), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(300), default="")
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    projects: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the unit's projects from the roster (empty: one row per unit in the status)."""
+
+    round: Mapped[Round] = relationship(back_populates="units")
+
+
+class StoredFile(Base):
+    __tablename__ = "files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Submission(Base):
+    """One file received in a round (from a folder, an upload or a mail)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("round_id", "sha256", "original_name", "source", "sender",
+                                       name="uq_submission_receipt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("files.sha256"), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(20))
+    """folder / upload / mail"""
+    sender: Mapped[str] = mapped_column(String(500), default="")
+    """Who sent it: a mail address, a user name; for a folder, the folder."""
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    file_mtime: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why it is held or ignored (Chinese)."""
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_name: Mapped[str] = mapped_column(String(300), default="")
+    """The unit as typed in the return."""
+    project_key: Mapped[str] = mapped_column(Text, default="")
+    """Normalised project names of the return joined by "|": with the unit, what a newer return replaces."""
+    projects: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the project names as typed."""
+    form: Mapped[str | None] = mapped_column(String(100))
+    year: Mapped[int | None] = mapped_column(Integer)
+    repeat_of: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    result_id: Mapped[int | None] = mapped_column(Integer)
+    """The latest check result (results.id; no foreign key: results point back here)."""
+    decision: Mapped[str | None] = mapped_column(String(20))
+    """The latest staff decision: accept / return / void (see Decision for all of them)."""
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Result(Base):
+    """One check of a submission (the first at intake, more after revalidation)."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    status: Mapped[str] = mapped_column(String(30))
+    """accepted / accepted_with_warnings / rejected (xlperf.findings)."""
+    total_score: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(20))
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)
+    xlperf_version: Mapped[str] = mapped_column(String(30))
+    form_version: Mapped[str | None] = mapped_column(String(30))
+    checked_json: Mapped[str] = mapped_column(Text)
+    """Values, scores and notes (xlperf.ledger.codec.checked_to_json)."""
+    record_json: Mapped[str] = mapped_column(Text)
+    """What the roll-up needs: projects and indicators (codec.record_to_json)."""
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    sheet: Mapped[str] = mapped_column(String(200), default="")
+    cell: Mapped[str] = mapped_column(String(30), default="")
+    field: Mapped[str] = mapped_column(String(200), default="")
+    label: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text)
+    found: Mapped[str | None] = mapped_column(Text)
+
+    def finding(self) -> Finding:
+        severity: Severity = "error" if self.severity == "error" else "warning"
+        return Finding(self.code, severity, self.message, self.sheet, self.cell, self.field, self.label,
+                       self.expected, self.found)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Reply(Base):
+    """A message sent (or that failed) to a unit about its current submissions."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(300))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    """SHA-256 of what the message reported (submissions, results, decisions): same digest, same news."""
+    submissions: Mapped[str] = mapped_column(Text, default="[]")
+    outcome: Mapped[str] = mapped_column(String(20))
+    """sent / failed"""
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    kind: Mapped[str] = mapped_column(String(20), default="")
+    """"" for ``round mail``; report / repeat (answers to a mail) or reminder (migration 0002)."""
+    mail_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The mail_messages row answered (no foreign key: SQLite cannot add one to a table)."""
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Reply outcomes besides sent / failed: replies to mail are recorded as due in the transaction
+# that records the message, marked sending just before the SMTP transaction, then sent / failed.
+REPLY_DUE, REPLY_SENDING, REPLY_SENT, REPLY_FAILED = "due", "sending", "sent", "failed"
+REPLY_UNCERTAIN = "uncertain"
+"""Found still sending after a crash: the server may have accepted it, so it is never sent again
+(a reply twice is worse than a clerk's look); shown for staff."""
+
+# Mail message states.
+MAIL_TAKEN = "taken"
+"""Its attachments were taken in (submissions recorded)."""
+MAIL_HELD = "held"
+"""Kept for staff: no attachment, a sender not in the roster, an automatic message, too large."""
+
+
+class MailMessage(Base):
+    """A message taken from the mailbox (``round watch``), known in its round by Message-ID so
+    that a restart never takes it in twice. Its attachments are in the file store; those taken
+    in are submissions (``submissions``), a held message's are only stored (``files``)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (UniqueConstraint("round_id", "message_id", name="uq_mail_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(300))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    """SHA-256 of the message's bytes."""
+    sender: Mapped[str] = mapped_column(String(300), default="")
+    sender_name: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    thread: Mapped[str] = mapped_column(Text, default="")
+    """The References a reply carries (its own References, then its Message-ID)."""
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """Its Date header, as UTC."""
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why it is held, and what could not be read (Chinese)."""
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    """The sender's unit when its address is in the roster (the first, when several list it)."""
+    submissions: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the submission ids its attachments became."""
+    files: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of {name, sha256, size, note} of every attachment and zip member, as stored."""
+
+
+class Event(Base):
+    """Append-only: the database refuses UPDATE and DELETE on this table (a trigger)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    """created, received, repeat, held, ignored, checked, superseded, accepted, returned, voided,
+    revalidated, mailed, mail_failed; from the mailbox: mail_taken, mail_held, reminded"""
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    note: Mapped[str] = mapped_column(Text, default="")

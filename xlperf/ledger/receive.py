@@ -1,0 +1,317 @@
+"""Recording files received: repeats, held returns, supersession, results and findings as rows.
+
+:func:`receive` is the one writer of new submissions (folder, upload and mail intake all end
+here). It runs inside the caller's transaction with the round locked (:func:`lock_round`), so
+two intakes at once see each other's files: what one recorded, the other finds as known.
+
+What happens to a file (its :class:`Outcome` kind):
+
+- ``known``: the same content, name, source and sender are already recorded in the round (a
+  folder taken in again, an intake run again after it was killed): nothing new is written.
+- ``repeat``: the same content (SHA-256) arrived before under another name or from another
+  sender: recorded, linked to the first one, not checked again; it changes no status.
+- ``ignored``: not a spreadsheet (:func:`xlperf.read.inbox.not_a_return` says why).
+- ``held``: checked, but not for this round: unreadable or not a return of a known form,
+  another form or year, a template version the round does not accept, a unit not in the
+  roster, a project the roster does not list for the unit. Kept with the reason for staff.
+- ``current``: counts for its unit and project; the unit's previous current return of the same
+  projects becomes ``superseded`` (kept, linked to the newer one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from xlperf import __version__
+from xlperf.findings import STATUS_LABELS
+from xlperf.ledger.codec import record_to_json
+from xlperf.ledger.db import lock_round
+from xlperf.ledger.models import (
+    CURRENT,
+    HELD,
+    IGNORED,
+    REPEAT,
+    SUPERSEDED,
+    FindingRow,
+    Result,
+    Round,
+    StoredFile,
+    Submission,
+    Unit,
+)
+from xlperf.ledger.rounds import log_event
+from xlperf.read.roster import normalise_name
+from xlperf.rollup.records import ReturnRecord
+
+__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_digests", "known_receipts", "receipts_by_name",
+           "receive", "round_view", "store_result"]
+
+KNOWN = "known"
+KIND_LABELS = {KNOWN: "已登记过", REPEAT: "重复文件", IGNORED: "未审核", HELD: "暂存待处理", CURRENT: "已登记"}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A file to record: where it came from, its content digest and (unless known) its check."""
+
+    name: str
+    sha256: str
+    size: int
+    source: str
+    """folder / upload / mail"""
+    sender: str = ""
+    mtime: dt.datetime | None = None
+    record: ReturnRecord | None = None
+    """The check (a :class:`xlperf.ledger.checking.LedgerRecord`); None when not checked."""
+    ignored: str | None = None
+    """Why the file is not a return (not checked); None for a spreadsheet."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    kind: str
+    submission_id: int | None = None
+    status: str = ""
+    """The check's status label (通过 / 通过（有提示）/ 退回) when checked."""
+    reason: str = ""
+    unit: str = ""
+    superseded: list[int] = field(default_factory=list)
+    repeat_of: int | None = None
+
+    def line(self) -> str:
+        head = f"{KIND_LABELS[self.kind]}  {self.name}"
+        if self.submission_id is not None:
+            head += f"  #{self.submission_id}"
+        if self.kind == CURRENT:
+            head += f"  {self.unit}：{self.status}"
+            if self.superseded:
+                head += f"（取代 {'、'.join('#' + str(s) for s in self.superseded)}）"
+        elif self.kind == REPEAT:
+            head += f"：与 #{self.repeat_of} 内容相同，未重复审核"
+        elif self.kind == KNOWN:
+            head += "：此前已收到并登记"
+        elif self.reason:
+            head += f"：{self.reason}"
+        return head
+
+
+@dataclass
+class RoundView:
+    """What recording needs of a round, read once per intake (the roster does not change)."""
+
+    round: Round
+    by_name: dict[str, Unit]
+    versions: tuple[str, ...]
+
+
+def round_view(session: Session, rnd: Round) -> RoundView:
+    units = session.scalars(select(Unit).where(Unit.round_id == rnd.id)).all()
+    return RoundView(rnd, {normalise_name(u.name): u for u in units},
+                     tuple(json.loads(rnd.template_versions or "[]")))
+
+
+def known_receipts(session: Session, round_id: int, shas: Sequence[str]) -> dict[str, list[Submission]]:
+    """Earlier submissions of the round by content digest (only the digests asked about)."""
+    found: dict[str, list[Submission]] = {}
+    for start in range(0, len(shas), 500):
+        rows = session.scalars(select(Submission).where(Submission.round_id == round_id,
+                                                        Submission.sha256.in_(shas[start:start + 500]))
+                               .order_by(Submission.id))
+        for sub in rows:
+            found.setdefault(sub.sha256, []).append(sub)
+    return found
+
+
+def known_digests(session: Session, round_id: int, shas: Sequence[str]) -> set[str]:
+    """Which of ``shas`` the round already has (a light query: no objects)."""
+    found: set[str] = set()
+    for start in range(0, len(shas), 500):
+        found.update(session.scalars(select(Submission.sha256).where(
+            Submission.round_id == round_id, Submission.sha256.in_(shas[start:start + 500]))))
+    return found
+
+
+def receipts_by_name(session: Session, round_id: int, source: str, sender: str,
+                     names: Sequence[str]) -> dict[tuple[str, int, dt.datetime | None], tuple[str, int]]:
+    """Receipts of the round from ``source`` and ``sender`` under ``names``: by (name, size,
+    file time), their (digest, submission id). Lets a folder taken in again skip reading files."""
+    found: dict[tuple[str, int, dt.datetime | None], tuple[str, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), 500):
+        rows = session.execute(select(Submission.original_name, Submission.size, Submission.file_mtime,
+                                      Submission.sha256, Submission.id)
+                               .where(Submission.round_id == round_id, Submission.source == source,
+                                      Submission.sender == sender,
+                                      Submission.original_name.in_(unique[start:start + 500])))
+        for name, size, mtime, sha, sid in rows:
+            found.setdefault((name, size, mtime), (sha, sid))
+    return found
+
+
+def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor: str = "") -> list[Outcome]:
+    """Record ``items`` in this order (oldest first); the caller's transaction commits them.
+
+    Rows are written in three flushes per batch (submissions, results, the rest), not per file:
+    the ids one step needs come from the flush before it."""
+    rnd = view.round
+    lock_round(session, rnd.id)
+    earlier = known_receipts(session, rnd.id, list(dict.fromkeys(i.sha256 for i in items)))
+    stored = set(session.scalars(select(StoredFile.sha256).where(
+        StoredFile.sha256.in_({i.sha256 for i in items}))))
+    session.add_all(StoredFile(sha256=sha, size=next(i.size for i in items if i.sha256 == sha))
+                    for sha in dict.fromkeys(i.sha256 for i in items) if sha not in stored)
+    units = {view.by_name[n].id for i in items if i.record and i.record.unit
+             and (n := normalise_name(i.record.unit)) in view.by_name}
+    current: dict[tuple[int | None, str], list[Submission]] = {}
+    for old in session.scalars(select(Submission).where(
+            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units))
+            .order_by(Submission.id)):
+        current.setdefault((old.unit_id, old.project_key), []).append(old)
+
+    steps = [_classify(view, item, earlier.setdefault(item.sha256, []), current) for item in items]
+    session.add_all(step.sub for step in steps if step.sub is not None)
+    session.flush()
+    results = []
+    for step in steps:
+        if step.sub is None:
+            continue
+        sub = step.sub
+        step.outcome.submission_id = sub.id
+        if step.repeat_of is not None:
+            sub.repeat_of = step.outcome.repeat_of = step.repeat_of.id
+        for old in step.supersedes:
+            old.superseded_by = sub.id
+            step.outcome.superseded.append(old.id)
+        if step.record is not None:
+            results.append((sub, _result(sub, step.record), step.record))
+    session.add_all(result for _, result, _ in results)
+    session.flush()
+    for sub, result, _ in results:
+        sub.result_id = result.id
+    for step in steps:
+        if step.sub is not None:
+            _log(session, rnd.id, step, actor)
+    for sub, result, record in results:
+        _findings(session, sub, result, record, actor)
+    return [step.outcome for step in steps]
+
+
+@dataclass
+class _Step:
+    outcome: Outcome
+    sub: Submission | None = None
+    record: ReturnRecord | None = None
+    repeat_of: Submission | None = None
+    supersedes: list[Submission] = field(default_factory=list)
+    note: str = ""
+
+
+def _classify(view: RoundView, item: Incoming, before: list[Submission],
+              current: dict[tuple[int | None, str], list[Submission]]) -> _Step:
+    """What ``item`` is, as a submission not yet written (``before``: the same content earlier)."""
+    if any((s.original_name, s.source, s.sender) == (item.name, item.source, item.sender) for s in before):
+        return _Step(Outcome(item.name, KNOWN, before[0].id))
+    sub = Submission(round_id=view.round.id, sha256=item.sha256, size=item.size, original_name=item.name,
+                     source=item.source, sender=item.sender, file_mtime=item.mtime, state=HELD, reason="",
+                     decision_note="", unit_name="", project_key="", projects="[]")
+    first = before[0] if before else None
+    before.append(sub)  # a second copy later in the same batch is then a repeat of this one
+    if first is not None:
+        sub.state, sub.result_id = REPEAT, first.result_id
+        sub.unit_id, sub.unit_name, sub.form, sub.year = first.unit_id, first.unit_name, first.form, first.year
+        sub.project_key, sub.projects = first.project_key, first.projects
+        return _Step(Outcome(item.name, REPEAT, unit=first.unit_name), sub, repeat_of=first)
+    if item.ignored is not None or item.record is None:
+        sub.state, sub.reason = IGNORED, item.ignored or "未审核"
+        return _Step(Outcome(item.name, IGNORED, reason=sub.reason), sub)
+    record = item.record
+    projects = [p.project for p in record.projects if p.project]
+    sub.unit_name, sub.form, sub.year = record.unit or "", record.form, record.year
+    sub.projects = json.dumps(projects, ensure_ascii=False)
+    sub.project_key = "|".join(sorted({normalise_name(p) for p in projects}))
+    unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
+    sub.unit_id = unit.id if unit else None
+    sub.reason = _held_reason(view, record, unit, projects)
+    sub.state = HELD if sub.reason else CURRENT
+    step = _Step(Outcome(item.name, sub.state, status=STATUS_LABELS.get(record.status, record.status),
+                         reason=sub.reason, unit=unit.name if unit else (record.unit or "")),
+                 sub, record=record, note=f"{item.source} {item.sender}".strip())
+    if sub.state == CURRENT:
+        key = (sub.unit_id, sub.project_key)
+        step.supersedes = current.get(key, [])
+        for old in step.supersedes:
+            old.state = SUPERSEDED
+        current[key] = [sub]
+    return step
+
+
+def _log(session: Session, round_id: int, step: _Step, actor: str) -> None:
+    sub = step.sub
+    assert sub is not None
+    if sub.state == REPEAT:
+        log_event(session, round_id, "repeat", submission_id=sub.id, actor=actor, note=f"与 #{sub.repeat_of} 内容相同")
+    elif sub.state == IGNORED:
+        log_event(session, round_id, "ignored", submission_id=sub.id, actor=actor, note=sub.reason)
+    else:
+        log_event(session, round_id, "received", submission_id=sub.id, actor=actor, note=step.note)
+        if sub.state == HELD:
+            log_event(session, round_id, "held", submission_id=sub.id, actor=actor, note=sub.reason)
+        for old in step.supersedes:
+            log_event(session, round_id, "superseded", submission_id=old.id, actor=actor, note=f"由 #{sub.id} 取代")
+
+
+def _result(sub: Submission, record: ReturnRecord) -> Result:
+    return Result(submission_id=sub.id, status=record.status, total_score=record.total_score,
+                  grade=record.grade, errors=record.errors, warnings=record.warnings,
+                  xlperf_version=__version__, form_version=record.form_version,
+                  checked_json=getattr(record, "checked_json", "{}"),
+                  record_json=getattr(record, "record_json", None) or record_to_json(record))
+
+
+def _findings(session: Session, sub: Submission, result: Result, record: ReturnRecord, actor: str) -> None:
+    session.add_all(FindingRow(result_id=result.id, code=f.code, severity=f.severity, sheet=f.sheet,
+                               cell=f.cell, field=f.field, label=f.label, message=f.message,
+                               expected=f.expected, found=f.found) for f in record.findings)
+    log_event(session, sub.round_id, "checked", submission_id=sub.id, actor=actor,
+              note=f"{STATUS_LABELS.get(result.status, result.status)}：错误 {result.errors}，提示 {result.warnings}")
+
+
+def store_result(session: Session, sub: Submission, record: ReturnRecord, actor: str = "") -> Result:
+    """A new result row (and its findings) for ``sub``, which then points at it (revalidation)."""
+    result = _result(sub, record)
+    session.add(result)
+    session.flush()
+    sub.result_id = result.id
+    _findings(session, sub, result, record, actor)
+    return result
+
+
+def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projects: list[str]) -> str:
+    rnd = view.round
+    if not record.form or not record.projects and not record.unit:
+        first = next((f.message for f in record.findings if f.severity == "error"), "")
+        return f"无法作为本任务的报表读取：{first}" if first else "无法作为本任务的报表读取"
+    if record.form != rnd.form:
+        return f"表单不符：本任务收“{rnd.form}”，此文件是“{record.form}”"
+    if record.year is not None and record.year != rnd.year:
+        return f"年度不符：本任务为 {rnd.year} 年，此文件填的是 {record.year} 年"
+    if view.versions and record.form_version not in view.versions:
+        return f"模板版本“{record.form_version}”不在本任务接受的版本（{'、'.join(view.versions)}）中，请用下发的模板重新填报"
+    if rnd.signatures_required and any(f.code == "SIGNATURE_MISSING" for f in record.findings):
+        return "本任务要求使用财政局下发的签名模板，此文件没有签名：请用下发的模板重新填报"
+    if not record.unit:
+        return "报表未填写单位名称，无法对应到名单中的单位"
+    if unit is None:
+        return f"单位“{record.unit}”不在本任务的名单中：请核对报表中的单位名称，或在名单中补充该单位"
+    listed = {normalise_name(p) for p in json.loads(unit.projects or "[]")}
+    if listed and projects and not {normalise_name(p) for p in projects} <= listed:
+        strays = "、".join(p for p in projects if normalise_name(p) not in listed)
+        return f"项目“{strays}”不在名单中该单位的项目里"
+    return ""

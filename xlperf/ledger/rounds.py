@@ -1,0 +1,76 @@
+"""Rounds (报送任务) and their roster units; the event log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from xlperf.form.specload import builtin_forms
+from xlperf.ledger.db import LedgerError
+from xlperf.ledger.models import Event, Round, Unit
+from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
+
+__all__ = ["create_round", "find_round", "list_rounds", "log_event", "roster_of", "roster_unit", "units_of"]
+
+
+def create_round(session: Session, name: str, form: str, year: int, roster: Roster, *,
+                 deadline: dt.date | None = None, template_versions: tuple[str, ...] = (),
+                 signatures_required: bool = False, actor: str = "") -> Round:
+    """A new round with the units of ``roster``; the caller commits."""
+    if form not in builtin_forms():
+        raise LedgerError(f"未知的表单“{form}”；可用：{'、'.join(builtin_forms())}")
+    if session.scalar(select(Round.id).where(Round.name == name)) is not None:
+        raise LedgerError(f"报送任务“{name}”已存在，请换一个名称（xlperf round list 列出已有任务）")
+    rnd = Round(name=name, form=form, year=year, deadline=deadline,
+                template_versions=json.dumps(list(template_versions)),
+                signatures_required=signatures_required, roster_file=str(roster.path), created_by=actor)
+    session.add(rnd)
+    session.flush()
+    session.add_all(Unit(round_id=rnd.id, code=u.code, name=u.name, dept=u.dept, contact=u.contact,
+                         email="; ".join(u.addresses), row=u.row, projects=json.dumps(list(u.projects), ensure_ascii=False))
+                    for u in roster.units)
+    log_event(session, rnd.id, "created", actor=actor,
+              note=f"表单 {form}，年度 {year}，名单 {len(roster.units)} 个单位")
+    return rnd
+
+
+def find_round(session: Session, name: str) -> Round:
+    rnd = session.scalar(select(Round).where(Round.name == name))
+    if rnd is None:
+        known = session.scalars(select(Round.name).order_by(Round.id)).all()
+        hint = f"已有：{'、'.join(known)}" if known else "还没有任何任务，请先用 xlperf round new 创建"
+        raise LedgerError(f"没有名为“{name}”的报送任务（{hint}）")
+    return rnd
+
+
+def list_rounds(session: Session) -> list[Round]:
+    return list(session.scalars(select(Round).order_by(Round.id)))
+
+
+def units_of(session: Session, round_id: int) -> list[Unit]:
+    return list(session.scalars(select(Unit).where(Unit.round_id == round_id).order_by(Unit.id)))
+
+
+def roster_of(rnd: Round, units: list[Unit]) -> Roster:
+    """The round's roster as :class:`xlperf.read.roster.Roster` (what roll-up and mail take)."""
+    return Roster(Path(rnd.roster_file or "roster"), tuple(roster_unit(u) for u in units))
+
+
+def roster_unit(unit: Unit) -> RosterUnit:
+    """A ledger unit as :class:`xlperf.read.roster.RosterUnit` (all its addresses: a unit may list
+    several, kept as "a; b")."""
+    emails = tuple(a for a in EMAIL_SEPARATORS.split(unit.email or "") if a)
+    return RosterUnit(code=unit.code, name=unit.name, dept=unit.dept, contact=unit.contact,
+                      email=emails[0] if emails else "", row=unit.row,
+                      projects=tuple(json.loads(unit.projects or "[]")), emails=emails)
+
+
+def log_event(session: Session, round_id: int, kind: str, *, submission_id: int | None = None,
+              actor: str = "", note: str = "") -> Event:
+    event = Event(round_id=round_id, submission_id=submission_id, kind=kind, actor=actor, note=note)
+    session.add(event)
+    return event

@@ -1,0 +1,166 @@
+"""A round's status: one row per roster unit (and project, where the roster lists projects).
+
+Status labels: 未报送 (no current return), 退回 (rejected by the checks, or returned by staff),
+通过（有提示）, 通过 (accepted by the checks, or by staff despite warnings), 已作废 (the newest
+return was voided by staff and nothing newer has arrived). Read with a few column queries, not
+ORM objects: a 10,000-unit round is answered in well under a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
+from xlperf.ledger.models import (
+    ACCEPT,
+    CURRENT,
+    HELD,
+    IGNORED,
+    REPEAT,
+    RETURN,
+    VOID,
+    Result,
+    Round,
+    Submission,
+    Unit,
+    local,
+)
+from xlperf.read.roster import normalise_name
+
+__all__ = ["MISSING", "STATUS_ORDER", "VOIDED", "StatusRow", "effective_status", "round_status"]
+
+MISSING = "未报送"
+RETURNED = STATUS_LABELS[REJECTED]
+VOIDED = "已作废"
+STATUS_ORDER = (MISSING, RETURNED, STATUS_LABELS[ACCEPTED_WITH_WARNINGS], STATUS_LABELS[ACCEPTED], VOIDED)
+
+
+def effective_status(check_status: str | None, decision: str | None) -> str:
+    """The status label of a current return: the staff's decision, else the check's."""
+    if decision == VOID:
+        return VOIDED
+    if decision == RETURN:
+        return RETURNED
+    if decision == ACCEPT and check_status != REJECTED:
+        return STATUS_LABELS[ACCEPTED]
+    return STATUS_LABELS.get(check_status or REJECTED, RETURNED)
+
+
+@dataclass
+class StatusRow:
+    code: str
+    unit: str
+    dept: str
+    project: str
+    status: str
+    submission: int | None = None
+    total_score: float | None = None
+    grade: str | None = None
+    received_at: dt.datetime | None = None
+    versions: int = 0
+    overdue: bool = False
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["received_at"] = self.received_at.isoformat(timespec="seconds") if self.received_at else None
+        return data
+
+
+@dataclass
+class RoundStatus:
+    round: Round
+    rows: list[StatusRow]
+    held: int
+    """Submissions held for staff (another form/year, unit not in roster, unreadable)."""
+    ignored: int
+    repeats: int
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUS_ORDER, 0)
+        for row in self.rows:
+            counts[row.status] += 1
+        return counts
+
+    def progress(self) -> str:
+        counts = self.counts()
+        done = counts[STATUS_LABELS[ACCEPTED]] + counts[STATUS_LABELS[ACCEPTED_WITH_WARNINGS]]
+        total = len(self.rows)
+        pct = f"{done / total:.0%}" if total else "—"
+        parts = "，".join(f"{label} {counts[label]}" for label in STATUS_ORDER)
+        line = f"共 {total} 行：{parts}；已通过 {done}/{total}（{pct}）"
+        extra = [f"暂存待处理 {self.held} 个文件" if self.held else "",
+                 f"非报表文件 {self.ignored} 个" if self.ignored else "",
+                 f"重复文件 {self.repeats} 个" if self.repeats else ""]
+        extra = [e for e in extra if e]
+        if extra:
+            line += "；另有" + "，".join(extra)
+        overdue = sum(r.overdue for r in self.rows)
+        if overdue:
+            line += f"；已过截止日期未通过 {overdue} 行"
+        return line
+
+    def lines(self) -> list[str]:
+        """The status table as text: one line per row, then the progress line."""
+        lines = []
+        for row in self.rows:
+            project = f"  {row.project}" if row.project else ""
+            score = f"  {row.total_score:g}" if row.total_score is not None else ""
+            grade = f" {row.grade}" if row.grade else ""
+            when = f"  {local(row.received_at):%Y-%m-%d %H:%M}" if row.received_at else ""
+            sub = f"  #{row.submission}" if row.submission else ""
+            versions = f"  第 {row.versions} 版" if row.versions > 1 else ""
+            late = "  【已过截止日期】" if row.overdue else ""
+            note = f"  （{row.note}）" if row.note else ""
+            lines.append(f"{row.code}  {row.unit}{project}  {row.status}{sub}{score}{grade}{when}{versions}{late}{note}")
+        return [*lines, self.progress()]
+
+    def to_dict(self) -> dict[str, object]:
+        rnd = self.round
+        return {"round": {"name": rnd.name, "form": rnd.form, "year": rnd.year,
+                          "deadline": rnd.deadline.isoformat() if rnd.deadline else None},
+                "counts": self.counts(), "held": self.held, "ignored": self.ignored, "repeats": self.repeats,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def round_status(session: Session, rnd: Round, today: dt.date | None = None) -> RoundStatus:
+    today = today or dt.date.today()
+    overdue_now = rnd.deadline is not None and today > rnd.deadline
+    units = session.execute(select(Unit.id, Unit.code, Unit.name, Unit.dept, Unit.projects)
+                            .where(Unit.round_id == rnd.id).order_by(Unit.id)).all()
+    subs = session.execute(
+        select(Submission.id, Submission.unit_id, Submission.state, Submission.project_key,
+               Submission.received_at, Submission.decision, Submission.decision_note,
+               Result.status, Result.total_score, Result.grade)
+        .outerjoin(Result, Result.id == Submission.result_id)
+        .where(Submission.round_id == rnd.id, Submission.unit_id.is_not(None),
+               Submission.state.not_in((HELD, IGNORED, REPEAT)))
+        .order_by(Submission.id)).all()
+    by_unit: dict[int, list[tuple]] = defaultdict(list)
+    for sub in subs:
+        by_unit[sub.unit_id].append(tuple(sub))
+    rows = []
+    for unit_id, code, name, dept, projects_json in units:
+        mine = by_unit.get(unit_id, [])
+        projects = json.loads(projects_json or "[]") or [""]
+        for project in projects:
+            key = normalise_name(project)
+            versions = [s for s in mine if not key or key in s[3].split("|")]
+            current = [s for s in versions if s[2] == CURRENT]
+            row = StatusRow(code, name, dept, project, MISSING, versions=len(versions))
+            if current:
+                sid, _, _, _, received, decision, note, status, total, grade = current[-1]
+                row.status = effective_status(status, decision)
+                row.submission, row.total_score, row.grade, row.received_at = sid, total, grade, received
+                row.note = note if decision else ""
+            row.overdue = overdue_now and row.status not in STATUS_ORDER[2:4]
+            rows.append(row)
+    counts = dict(session.execute(select(Submission.state, func.count()).where(
+        Submission.round_id == rnd.id).group_by(Submission.state)).all())
+    return RoundStatus(rnd, rows, counts.get(HELD, 0), counts.get(IGNORED, 0), counts.get(REPEAT, 0))

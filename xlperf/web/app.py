@@ -1,0 +1,79 @@
+"""The desk as one ASGI application: middleware, routes, error pages."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from xlperf.ledger import Ledger, open_ledger
+from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
+from xlperf.web.auth import AuthGate
+from xlperf.web.config import DeskConfig
+from xlperf.web.render import error_page
+from xlperf.web.security import BodyLimit, SecurityHeaders
+
+SESSION_COOKIE = "xlperf_desk"
+# A working day; a clerk signs in again the next morning.
+SESSION_HOURS = 10
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_page(request, exc.status_code, str(exc.detail))
+
+
+def routes() -> list[Route | Mount]:
+    sub = "/rounds/{round_id:int}/submissions/{submission_id:int}"
+    return [
+        Route("/", rounds.home),
+        Route("/login", login.login_form, methods=["GET"]),
+        Route("/login", login.login, methods=["POST"]),
+        Route("/logout", login.logout, methods=["POST"]),
+        Route("/rounds", rounds.rounds_page, methods=["GET"]),
+        Route("/rounds", rounds.create_round_endpoint, methods=["POST"]),
+        Route("/rounds/new", rounds.new_round_page),
+        Route("/rounds/{round_id:int}", dashboard.dashboard),
+        Route("/rounds/{round_id:int}/rows", dashboard.roster_rows),
+        Route("/rounds/{round_id:int}/upload", upload.upload_page, methods=["GET"]),
+        Route("/rounds/{round_id:int}/upload", upload.upload_endpoint, methods=["POST"]),
+        Route(sub, submission.submission_page),
+        Route(sub + "/download/{kind}", submission.download),
+        Route(sub + "/decide", submission.decide_endpoint, methods=["POST"]),
+        Route("/rounds/{round_id:int}/templates", outputs.templates_page),
+        Route("/rounds/{round_id:int}/templates.zip", outputs.templates_zip),
+        Route("/rounds/{round_id:int}/summary", outputs.summary_page),
+        Route("/rounds/{round_id:int}/summary.xlsx", outputs.summary_xlsx),
+        Route("/rounds/{round_id:int}/mail", mail.mail_page),
+        Route("/rounds/{round_id:int}/mail/send", mail.send_endpoint, methods=["POST"]),
+        Route("/rounds/{round_id:int}/mail/remind", mail.remind_endpoint, methods=["POST"]),
+        Mount("/static", StaticFiles(packages=[("xlperf.web", "static")]), name="static"),
+    ]
+
+
+def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
+    """The desk on ``ledger`` (opened, so migrated)."""
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=config.secret, session_cookie=SESSION_COOKIE,
+                   max_age=SESSION_HOURS * 3600, same_site="strict", https_only=config.secure_cookies),
+        Middleware(AuthGate, config=config),
+        Middleware(BodyLimit, limit=config.max_upload),
+    ]
+    app = Starlette(routes=routes(), middleware=middleware,
+                    exception_handlers={HTTPException: _http_error})
+    app.state.config = config
+    app.state.ledger = ledger
+    app.state.status_cache = {}
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of ``xlperf serve --workers N`` (see DeskConfig.to_environment)."""
+    config = DeskConfig.from_environment()
+    return create_app(config, open_ledger(config.db_url))

@@ -1,0 +1,161 @@
+"""Mail: preview the replies each unit would get (a dry run of the round's mail) and the reminders
+(催报) to units that have not reported or were sent back, send either, and list what the ledger
+recorded as sent. Sending is :func:`xlperf.ledger.mail.round_mail` and
+:func:`xlperf.intake.remind.round_remind`, as ``xlperf round mail`` and ``round remind`` do it:
+a unit is not mailed twice for the same result, nor reminded again within the set interval."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xlperf.intake.remind import WRITTEN, RemindRun, round_remind
+from xlperf.ledger.mail import round_mail
+from xlperf.ledger.models import Reply, Round
+from xlperf.mail import ConfigError, SmtpConfig, read_config_file, sender_address, smtp_config
+from xlperf.mail.run import MailRun
+from xlperf.web.auth import action
+from xlperf.web.render import page
+from xlperf.web.state import ledger_of, round_by_id
+from xlperf.web.users import User
+
+PREVIEW_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class Preview:
+    unit: str
+    to: str
+    subject: str
+    text: str
+    attachments: list[str]
+    line: str
+
+
+def _round(request: Request) -> Round:
+    with ledger_of(request).session() as session:
+        rnd = round_by_id(session, int(request.path_params["round_id"]))
+        session.expunge(rnd)
+    return rnd
+
+
+def _settings(request: Request) -> dict[str, str]:
+    path = request.app.state.config.mail_config
+    return read_config_file(Path(path)) if path else {}
+
+
+def _preview(path: Path, unit: str, line: str) -> Preview:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    names = [part.get_filename() or "" for part in message.iter_attachments()]
+    return Preview(unit, str(message["To"]), str(message["Subject"]), text[:PREVIEW_CHARS], names, line)
+
+
+@dataclass
+class Previews:
+    replies: list[Preview]
+    run: MailRun
+    reminders: list[Preview]
+    remind_run: RemindRun
+
+
+def _previews(request: Request, rnd: Round, only_failed: bool) -> Previews:
+    """What sending would send now, written as .eml files to a temporary folder and read back."""
+    settings = _settings(request)
+    sender = sender_address(request.app.state.config.mail_from, settings, dry_run=True)
+    with tempfile.TemporaryDirectory(prefix="xlperf-mail-preview-") as tmp:
+        run = round_mail(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "replies",
+                         only_failed=only_failed)
+        replies = [_preview(r.path, r.unit.name, r.line().split(" → ")[0]) for r in run.results if r.path]
+        remind_run = round_remind(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "reminders")
+        reminders = [_preview(Path(r.detail), r.unit, r.line().split("：")[0]) for r in remind_run.results
+                     if r.action == WRITTEN]
+    return Previews(replies, run, reminders, remind_run)
+
+
+def _sent(request: Request, rnd: Round) -> list[Reply]:
+    with ledger_of(request).session() as session:
+        return list(session.scalars(select(Reply).where(Reply.round_id == rnd.id).order_by(Reply.id.desc())
+                                    .limit(200)))
+
+
+async def mail_page(request: Request) -> Response:
+    rnd = _round(request)
+    only_failed = request.query_params.get("only_failed") == "1"
+    error = ""
+    previews: Previews | None = None
+    try:
+        previews = await run_in_threadpool(_previews, request, rnd, only_failed)
+    except ConfigError as exc:
+        error = str(exc)
+    return page(request, "mail.html", rnd=rnd, p=previews, sent=_sent(request, rnd), error=error, outcome=None,
+                reminded=None, only_failed=only_failed, **_context(request))
+
+
+def _context(request: Request) -> dict[str, Any]:
+    config = request.app.state.config
+    return {"smtp_configured": bool(config.smtp or config.mail_config)}
+
+
+def _smtp(request: Request) -> tuple[str, SmtpConfig]:
+    settings = _settings(request)
+    config = request.app.state.config
+    return (sender_address(config.mail_from, settings, dry_run=False),
+            smtp_config(config.smtp, None, settings, os.environ))
+
+
+def _send(request: Request, rnd: Round, only_failed: bool, resend: bool, actor: str) -> MailRun:
+    sender, smtp = _smtp(request)
+    return round_mail(ledger_of(request), rnd, sender=sender, smtp=smtp, only_failed=only_failed, resend=resend,
+                      actor=actor)
+
+
+def _remind(request: Request, rnd: Round, actor: str) -> RemindRun:
+    sender, smtp = _smtp(request)
+    return round_remind(ledger_of(request), rnd, sender=sender, smtp=smtp, actor=actor)
+
+
+async def send_action(request: Request, form: FormData, user: User) -> Response:
+    rnd = _round(request)
+    only_failed = form.get("only_failed") == "1"
+    resend = form.get("resend") == "1"
+    error = ""
+    outcome: MailRun | None = None
+    try:
+        outcome = await run_in_threadpool(_send, request, rnd, only_failed, resend, user.name)
+    except ConfigError as exc:
+        error = f"无法发送：{exc}"
+    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
+                sent=_sent(request, rnd), error=error, outcome=outcome, reminded=None, only_failed=only_failed,
+                **_context(request))
+
+
+send_endpoint = action(send_action)
+
+
+async def remind_action(request: Request, form: FormData, user: User) -> Response:
+    rnd = _round(request)
+    error = ""
+    reminded: RemindRun | None = None
+    try:
+        reminded = await run_in_threadpool(_remind, request, rnd, user.name)
+    except ConfigError as exc:
+        error = f"无法发送：{exc}"
+    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
+                sent=_sent(request, rnd), error=error, outcome=None, reminded=reminded, only_failed=False,
+                **_context(request))
+
+
+remind_endpoint = action(remind_action)

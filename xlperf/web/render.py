@@ -1,0 +1,47 @@
+"""Pages from the package's Jinja2 templates (autoescaped), with what every page shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+import jinja2
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse
+
+from xlperf.ledger.models import local
+from xlperf.web.session import csrf_token, current_user
+
+TITLE = "xlperf 绩效报表收报台"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("xlperf.web", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.globals["site_title"] = TITLE
+    env.filters["when"] = when
+    return env
+
+
+def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time as this computer's local time, or — when there is none."""
+    return local(value).strftime(fmt) if value is not None else "—"
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def page(conn: HTTPConnection, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A full page (or an htmx fragment) with the signed-in user and the session's CSRF token."""
+    html = render(name, request=conn, user=current_user(conn), csrf=csrf_token(conn),
+                  local=conn.app.state.config.local if hasattr(conn.app, "state") else True, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(conn: HTTPConnection, status: int, message: str) -> HTMLResponse:
+    html = render("error.html", request=conn, user=None, csrf="", local=True, status=status, message=message)
+    return HTMLResponse(html, status_code=status)
