@@ -440,6 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roll-up vs openpyxl reading alone: {spread([serial / t for t in totals], '.1f')}x faster than serial "
               f"openpyxl (>= 20x in {sum(serial / t >= 20 for t in totals)} of {len(totals)} runs), "
               f"{spread([serial / args.jobs / t for t in totals], '.1f')}x than openpyxl on {args.jobs} cores")
+        # On a shared machine wall time is mostly waiting: main's CPU (imports, tables, write, and the
+        # pool's bookkeeping) plus the workers' CPU spread over the cores is what a quiet one would take.
+        quiet = [x["cpu_main_s"] + x["cpu_workers_s"] / args.jobs for x in runs]
+        print(f"from CPU seconds (main + workers / {args.jobs}, what a quiet machine would take): "
+              f"{spread(quiet, '.1f')} s -> {spread([serial / q for q in quiet], '.1f')}x serial openpyxl")
 
         print("\nfloors on this machine (no roll-up that writes this workbook with xlsxwriter can beat them):")
         floor = r["xlsxwriter_floor_s"]
