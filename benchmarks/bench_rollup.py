@@ -173,7 +173,7 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: st
     t0 = time.perf_counter()
     from xlperf.checks.checker import find_returns
     from xlperf.read.roster import read_roster
-    from xlperf.rollup import build_tables, collect, paragraph, write_summary
+    from xlperf.rollup import build_tables, collect_records, paragraph, write_summary
 
     imported = time.perf_counter() - t0
     cluster, target, overhead = None, None, {}
@@ -191,7 +191,7 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: st
     files = find_returns([inbox])
     roster = read_roster(roster_path)
     t_find = time.perf_counter()
-    records = collect(files, jobs=jobs, scheduler=target)
+    records = collect_records(files, jobs=jobs, scheduler=target)
     t_collect = time.perf_counter()
     tables = build_tables(records, roster)
     del records  # as rollup() does

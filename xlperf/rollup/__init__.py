@@ -25,7 +25,7 @@ from xlperf.rollup.tables import Tables, build_tables
 from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
-    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect",
+    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_records",
     "collect_on_cluster", "collect_returns", "figures", "paragraph", "record_of", "rollup", "write_summary",
 ]
 
@@ -37,7 +37,7 @@ class Rollup:
     paragraph: str
 
 
-def collect(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
+def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
             limits: Limits | None = None, scheduler: Any = None,
             shared_folder: Path | None = None) -> list[ReturnRecord]:
     """One record per path, in order: checked by this machine's process pool (``jobs``), or by
@@ -58,8 +58,8 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     ``others``: files of the inbox that are not checked, each with the reason (see
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
     ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
-    environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect`)."""
-    records = collect(paths, jobs=jobs, progress=progress, limits=limits, scheduler=scheduler,
+    environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect_records`)."""
+    records = collect_records(paths, jobs=jobs, progress=progress, limits=limits, scheduler=scheduler,
                       shared_folder=shared_folder)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
