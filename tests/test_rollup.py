@@ -32,7 +32,6 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
 from xlperf.form.evaluate import evaluate
 from xlperf.form.layout import builtin_layout
-from xlperf.form.signkeys import FROM_ENV
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster
@@ -427,16 +426,16 @@ def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
 # --------------------------------------------------------------------------- nothing lost
 
 
-def _raise_on_one(path: Path, key: Any = FROM_ENV) -> Checked:
+def _raise_on_one(path: Path) -> Checked:
     if path.name == "乙_评价报告.xlsx":
         raise ValueError("boom")
-    return check_file(path, key)
+    return check_file(path)
 
 
-def _crash_on_one(path: Path, key: Any = FROM_ENV) -> Checked:
+def _crash_on_one(path: Path) -> Checked:
     if path.name == "丙_目标表.xlsx":
         os._exit(3)  # a worker killed mid-file
-    return check_file(path, key)
+    return check_file(path)
 
 
 needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",

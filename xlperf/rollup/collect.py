@@ -39,7 +39,8 @@ def check_one(path: Path, key: Any = FROM_ENV) -> ReturnRecord:
     MemoryError, which the limits report)."""
     size, mtime_ns = file_stat(path)
     try:
-        return record_of(check_file(path, key), size, mtime_ns)
+        checked = check_file(path) if key is FROM_ENV else check_file(path, key)  # the default stays the default
+        return record_of(checked, size, mtime_ns)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
