@@ -20,8 +20,8 @@ pool (:func:`xlperf.rollup.collect.check_one`), so the records are the same.
   applied on the workers (a Dask worker is a daemon process and cannot start the limited child
   processes); the cluster's own memory limits and worker restarts stand in for them.
 - **Nothing lost.** A batch that fails as a whole (a worker that died on it, after Dask's own
-  retries on other workers) is re-run one file per task: the file that kills a worker becomes
-  ``WORKER_CRASHED``, the others are checked normally; any other failure of a file is
+  retries on other workers) is re-run one file per task, one task at a time: the file that kills
+  a worker becomes ``WORKER_CRASHED``, the others are checked normally; any other failure of a file is
   ``ROLLUP_FAILED``, as in the local pool.
 - **The signing key** is resolved here (the environment of this machine, as ``check`` does) and
   sent with each batch, so workers verify signatures exactly as the local pool would; the
@@ -150,8 +150,9 @@ def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Pat
         chunks = [list(range(i, min(i + size, len(paths)))) for i in range(0, len(paths), size)]
         results: list[ReturnRecord | None] = [None] * len(paths)
         suspects = _run(client, paths, chunks, shared, key, threads * IN_FLIGHT_PER_THREAD, results, report)
-        # one file per task: a file that kills its worker fails alone
-        _run(client, paths, [[i] for i in suspects], shared, key, threads, results, report, last=True)
+        # One file per task and one task at a time: a worker that dies takes only the file that
+        # killed it (Dask marks every task running on a dead worker as suspect).
+        _run(client, paths, [[i] for i in suspects], shared, key, 1, results, report, last=True)
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"files without an outcome: {missing}"
     return [r for r in results if r is not None]
