@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from ledger_support import LedgerDb
 from servers import DOVECOT, Dovecot, SmtpStart, Store, free_port
 
+from xlperf.excel.gnumeric import gnumeric_convert, ssconvert_path
 from xlperf.excel.recalc import recalculate, soffice_path
 
 
@@ -26,6 +27,17 @@ def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
             pytest.fail(message)
         pytest.skip(message)
     return recalculate
+
+
+@pytest.fixture(scope="session")
+def gn_convert() -> Callable[..., dict[Path, Path]]:
+    """:func:`xlperf.excel.gnumeric.gnumeric_convert`; skips without Gnumeric, except on CI where it fails."""
+    if ssconvert_path() is None:
+        message = "Gnumeric (ssconvert) is not on PATH; the second-engine tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return gnumeric_convert
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from helpers import cell_of as at
 from helpers import sample
 
-from xlperf.checks import consistency, dates, fields, text
+from xlperf.checks import consistency, dates, fields, text, types
 from xlperf.checks.checker import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
@@ -31,7 +31,7 @@ from xlperf.form.specload import builtin_forms
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
 
-OUR_CODES = {c.code for m in (fields, consistency, dates, text) for c in m.CHECKS} | {
+OUR_CODES = {c.code for m in (fields, types, consistency, dates, text) for c in m.CHECKS} | {
     rule.code for spec in builtin_forms().values() for rule in spec.consistency
 }
 Row = tuple[str, str, str, str]

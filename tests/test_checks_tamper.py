@@ -106,6 +106,14 @@ def test_a_reference_moved_is_an_altered_formula(tmp_path: Path) -> None:
     ('=IF(A1="a b",1,0)', '=IF(A1="ab",1,0)', False),
     ("=SUM(D3,D4)", "=SUM(D3,D5)", False),
     ("=SUM('自评表'!D3)", "=SUM(D3)", False),  # another sheet's D3
+    # Gnumeric's spelling of decimal constants, and other spellings of the same number
+    ("=IF(N($J$17)>=0.9,5,0)", "=IF(N($J$17)>=0.899999999999999999978,5,0)", True),
+    ("=MAX(0,N(J18)-0.05)/0.01", "=MAX(0,N(J18)-0.0500000000000000000007)/0.0099999999999999999998", True),
+    ("=ROUND(A1*100,2)", "=round(a1*1E2, 2.0)", True),
+    ("=IF(N($J$17)>=0.9,5,0)", "=IF(N($J$17)>=0.89999,5,0)", False),  # a changed threshold
+    ("=IF(N($J$17)>=0.9,5,0)", "=IF(N($J$17)>=0.9000000001,5,0)", False),
+    ("=ROUND(A1,2)", "=ROUND(A10,2)", False),  # a row number is not a constant
+    ("=LOG10(A1)", "=LOG10.0(A1)", False),
 ])
 def test_normalise_formula(a: str, b: str, same: bool) -> None:
     assert (normalise_formula(a, "评分表") == normalise_formula(b, "评分表")) is same

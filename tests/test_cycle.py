@@ -6,6 +6,11 @@ openpyxl the way a unit might (protection removed, then a unit, label, weight or
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,14 +27,16 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Checked
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.signature import SIGNATURE_ROW
+from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
 from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
+from xlperf.form.signkeys import main as signkeys_main
 from xlperf.read import read_return
 from xlperf.read.roster import read_roster
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY = b"test-signing-key-0123456789abcdef"
 OTHER_KEY = b"another-signing-key-9876543210fedcba"
 SE, ER, TD, TT = "self_evaluation", "evaluation_report", "target_declaration", "target_table"
@@ -243,12 +250,51 @@ def test_locked_label_weight_or_prefilled_value_edited_fails(cycle: dict[str, An
 
 
 def test_deleted_signature_and_another_key(cycle: dict[str, Any]) -> None:
-    unsigned = check_file(tampered(cycle, "unsigned", lambda wb: set_meta(wb, SIGNATURE_ROW, None)), key=KEY)
-    assert {c for c, *_ in codes(unsigned)} == {"SIGNATURE_MISSING"}
-    assert unsigned.warnings and not [f for f in unsigned.errors if f.code in MINE]
+    path = tampered(cycle, "unsigned", lambda wb: set_meta(wb, SIGNATURE_ROW, None))
+    unsigned = check_file(path, key=KEY)
+    assert codes(unsigned) == {("SIGNATURE_MISSING", "error", "自评表", "A1")}
+    assert unsigned.status == REJECTED
+    # blank unsigned templates handed out on purpose: a warning only
+    allowed = check_file(path, key=KEY, allow_unsigned=True)
+    assert codes(allowed) == {("SIGNATURE_MISSING", "warning", "自评表", "A1")}
+    assert allowed.status == ACCEPTED_WITH_WARNINGS
     other = check_file(cycle["se_return"], key=OTHER_KEY)
     finding, = [f for f in other.findings if f.code in MINE]
     assert finding.code == "SIGNATURE_MISMATCH" and "密钥" in finding.message
+
+
+def test_signature_rows_removed_and_unit_changed_is_rejected(cycle: dict[str, Any]) -> None:
+    """Observed: a unit strips another unit's signed file of its signature and writes its own name."""
+    def forged(wb: Workbook) -> None:
+        ws = wb["_xlperf"]
+        rows = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value in (SIGNATURE_ROW, KEY_ID_ROW, SIGNED_ROW)]
+        assert len(rows) == 3
+        for r in reversed(rows):
+            ws.delete_rows(r)
+        set_key(wb, "unit_name", "西山县中小企业局")
+        set_meta(wb, "unit", "西山县中小企业局")
+
+    checked = check_file(tampered(cycle, "forged", forged), key=KEY)
+    assert codes(checked) == {("SIGNATURE_MISSING", "error", "自评表", "A1")}
+    assert checked.status == REJECTED and checked.unit == "西山县中小企业局"
+
+
+def test_file_renamed_after_another_roster_unit_is_a_warning_naming_both(cycle: dict[str, Any]) -> None:
+    folder = cycle["root"] / "renamed"
+    folder.mkdir(exist_ok=True)
+    renamed = shutil.copy(cycle["se_return"], folder / f"自评表_{OFFICE}.xlsx")
+    own = shutil.copy(cycle["se_return"], folder / f"自评表_{UNIT}_{PROJECT}.xlsx")
+    checked = check_file(Path(renamed), key=KEY, roster=cycle["roster"])
+    finding, = [f for f in checked.findings if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    assert (finding.severity, finding.field, finding.expected, finding.found) == ("warning", "unit_name", OFFICE, UNIT)
+    assert OFFICE in finding.message and UNIT in finding.message
+    assert not [f for f in check_file(Path(own), key=KEY, roster=cycle["roster"]).findings
+                if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    assert not [f for f in check_file(Path(renamed), key=KEY).findings if f.code == "FILE_NAME_UNIT_MISMATCH"]
+    roster_csv = cycle["root"] / "名单.csv"
+    result = CliRunner().invoke(main, ["check", str(folder), "--roster", str(roster_csv)],
+                                env={KEY_ENV: KEY.decode()})
+    assert result.output.count("FILE_NAME_UNIT_MISMATCH") == 1, result.output
 
 
 def test_no_key_a_clear_notice_and_no_false_error(cycle: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -286,6 +332,30 @@ def test_key_from_environment_or_key_file(cycle: dict[str, Any], monkeypatch: py
     short.write_text("abc")
     with pytest.raises(SigningKeyError, match="太短"):
         load_key(short)
+
+
+def test_key_file_is_written_private_and_an_exposed_one_is_warned_about(cycle: dict[str, Any], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    key_file = tmp_path / "bureau.key"
+    umask = os.umask(0o022)  # the usual umask, which leaves a redirected file readable by all
+    try:
+        done = subprocess.run([sys.executable, "-m", "xlperf.form.signkeys", "-o", str(key_file)], capture_output=True,
+                              text=True, check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.umask(umask)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and load_key(key_file)
+    assert signkeys_main(["-o", str(key_file)]) == 1  # an existing key is never overwritten
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    clean = CliRunner().invoke(main, ["check", str(cycle["se_return"]), "--key-file", str(key_file)])
+    assert "警告" not in clean.output
+    key_file.chmod(0o644)
+    for env in ({}, {KEY_FILE_ENV: str(key_file)}):
+        args = ["check", str(cycle["se_return"])] + ([] if env else ["--key-file", str(key_file)])
+        exposed = CliRunner().invoke(main, args, env=env)
+        assert "0644" in exposed.output and "chmod 600" in exposed.output and str(key_file) in exposed.output
 
 
 def test_template_without_key_carries_no_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,14 +494,13 @@ def test_edited_signature_rows_and_odd_values_never_raise(cycle: dict[str, Any])
     checked = check_file(tampered(cycle, "odd", odd, source="er_return"), key=KEY, against=cycle["index"])
     assert "CHECK_FAILED" not in {f.code for f in checked.findings}
     # The year typed as text: the template's year (meta) still finds the declaration.
-    assert {f for f in codes(checked) if f[0] == "TARGET_CHANGED"} == {
-        at("TARGET_CHANGED", "error", ER, "goal1_target"), at("TARGET_CHANGED", "error", ER, "goal2_evidence")}
+    # A target typed as text is WRONG_TYPE and feeds no other check (no TARGET_CHANGED from it).
+    assert {f for f in codes(checked) if f[0] == "TARGET_CHANGED"} == {at("TARGET_CHANGED", "error", ER, "goal2_evidence")}
+    assert ("WRONG_TYPE", "goal1_target") in {(f.code, f.field) for f in checked.findings}
     assert "SIGNATURE_MISMATCH" in {c for c, *_ in codes(checked)}
 
 
 def test_other_forms_in_the_declarations_folder_are_counted_once(cycle: dict[str, Any], tmp_path: Path) -> None:
-    import shutil
-
     folder = tmp_path / "mixed"
     shutil.copytree(cycle["decls"], folder)
     shutil.copy(cycle["se_return"], folder / "自评表.xlsx")

@@ -80,3 +80,6 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     assert "共 8 行：未报送 5，退回 1，通过（有提示） 2" in result.output
     listed = CliRunner().invoke(main, ["round", "--db", str(tmp_path / "xlperf.db"), "list"])
     assert listed.exit_code == 0 and "演示自评" in listed.output
+    # It ends by saying how to open the round in the desk, naming the ledger it filled.
+    last = result.output.strip().splitlines()[-2]
+    assert f"xlperf serve --db {tmp_path / 'xlperf.db'}" in last

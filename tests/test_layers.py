@@ -15,9 +15,9 @@ rank  packages                             job
                                            declarations, placement)
 5     checks                               the checks and the checker
 6     report, rollup, mail, cycle          what is done with checked returns
-7     ledger                               (not yet) the collection desk's register
-8     intake                               (not yet) mailbox intake
-9     web                                  (not yet) the web desk
+7     ledger                               collection rounds: files, checks, decisions, events
+8     intake                               files from folders, uploads and the mailbox
+9     web                                  the web desk for finance staff
 10    cli                                  the commands (``xlperf.__main__`` belongs here)
 ====  ===================================  ==================================================
 

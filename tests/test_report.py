@@ -208,13 +208,20 @@ def test_html_header_names_the_return_and_recomputed_score(known: Checked) -> No
     spec = builtin_forms()["self_evaluation"]
     assert "绩效报表审核报告" in text
     for piece in (known.file.name, "晋中市中小企业局", spec.title, spec.version, "2019",
-                  "按填报内容重算", "错误 4 项", "提示 4 项", "2024-05-06 07:08", "如何修改",
-                  "不要撤销工作表保护"):
+                  "错误 4 项", "提示 4 项", "2024-05-06 07:08", "如何修改", "不要撤销工作表保护"):
         assert piece in text, piece
     assert page.ids["status"] == "退回"
     assert "#FFC7CE" in page.ids["status.style"]
-    assert known.total_score is not None and f"{known.total_score:.2f}" in text
-    assert known.grade is not None and known.grade in text
+    # an amount typed as text (四十) feeds no score: none is shown, and the page says why
+    assert known.total_score is None and known.grade is None
+    assert "无法计算（请先改正上表中的错误）" in text
+
+
+def test_html_header_shows_the_recomputed_score(returns: dict[str, Checked]) -> None:
+    mistakes = returns["mistakes"]
+    text = "".join(parse(render_html(mistakes)).text)
+    assert mistakes.total_score is not None and f"{mistakes.total_score:.2f}" in text
+    assert mistakes.grade is not None and mistakes.grade in text and "按填报内容重算" in text
 
 
 def defang(text: str) -> str:

@@ -181,7 +181,10 @@ def test_print_setup(form_id: str, generated: dict[str, Path]) -> None:
             continue
         assert int(ws.page_setup.paperSize) == 9
         assert ws.sheet_properties.pageSetUpPr.fitToPage
-        assert ws.page_setup.fitToWidth in (1, None) and ws.page_setup.fitToHeight == 0
+        pages = next(sh.spec.pages for sh in builtin_layout(form_id).sheets if sh.name == ws.title)
+        tall = ws.page_setup.fitToHeight
+        assert ws.page_setup.fitToWidth in (1, None)
+        assert (tall if tall is not None else 1) == pages if pages else tall == 0  # absent: 1 (OOXML default)
         assert ws.print_title_rows, f"{ws.title} repeats no header rows"
         assert ws.print_area
 

@@ -7,16 +7,19 @@ from xlperf.checks import (
     crossform,
     dates,
     fields,
+    identity,
     indicators,
     scores,
     signature,
     tamper,
     text,
+    types,
 )
 from xlperf.checks.base import Check, Context
 
 CHECKS: tuple[Check, ...] = (
     *fields.CHECKS,
+    *types.CHECKS,
     *consistency.CHECKS,
     *dates.CHECKS,
     *text.CHECKS,
@@ -24,6 +27,7 @@ CHECKS: tuple[Check, ...] = (
     *scores.CHECKS,
     *tamper.CHECKS,
     *signature.CHECKS,
+    *identity.CHECKS,
     *crossform.CHECKS,
 )
 

@@ -18,6 +18,7 @@ from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
 from xlperf.model.declarations import Declarations
 from xlperf.read import Return, Value
+from xlperf.read.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Context:
     """The finance bureau's signing key (:mod:`xlperf.form.signature`); None: signatures are not verified."""
     declarations: Declarations | None = None
     """Accepted declarations to compare targets with (``check --against``); None: no comparison."""
+    roster: Roster | None = None
+    """The units expected to report (``check --roster``): a file named after another unit is flagged."""
+    allow_unsigned: bool = False
+    """With a key: an unsigned return is a warning, not an error (``check --allow-unsigned``)."""
 
     def place(self, key: str) -> tuple[str, str, str]:
         """(sheet, A1 cell, Chinese label) of a field key, from the layout."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from xlperf.checks import CHECKS, Context
 from xlperf.checks.signature import has_signature
+from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
 from xlperf.findings import Checked, Finding
 from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
@@ -30,20 +31,24 @@ from xlperf.model.declarations import Declarations
 from xlperf.model.projects import return_unit, return_year
 from xlperf.read import ReadError, Return, Value, read_return
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES, find_returns
+from xlperf.read.roster import Roster
 
 __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
-def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
+def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None, *,
+               roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
-    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with.
-    Every text of the result can be encoded (:mod:`xlperf.findings.text`); ``file`` stays the path
-    as given."""
-    return _encodable(_check_file(path, key, against))
+    ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with;
+    ``roster``: units expected to report; ``allow_unsigned``: with a key, an unsigned return is
+    only a warning (blank unsigned templates handed out on purpose). Every text of the result can
+    be encoded (:mod:`xlperf.findings.text`); ``file`` stays the path as given."""
+    return _encodable(_check_file(path, key, against, roster, allow_unsigned))
 
 
-def _check_file(path: Path, key: Any, against: Declarations | None) -> Checked:
+def _check_file(path: Path, key: Any, against: Declarations | None, roster: Roster | None,
+                allow_unsigned: bool) -> Checked:
     try:
         ret = read_return(path)
     except ReadError as exc:
@@ -57,13 +62,17 @@ def _check_file(path: Path, key: Any, against: Declarations | None) -> Checked:
         return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[Finding(
             "UNKNOWN_FORM", "error",
             f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
-    return check_return(ret, key, against)
+    return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
 
 
-def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None) -> Checked:
+def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None, *,
+                 roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
     layout = builtin_layout(str(ret.form_id))
     garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
+    # Wrong-typed values and cells that moved feed no figure and no other check (checks.taint).
+    unusable = unusable_values(layout, ret, inputs)
+    inputs = usable_inputs(layout, inputs, unusable)
     checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
                       unit=return_unit(layout, inputs, ret.meta_unit),
                       year=return_year(layout, inputs, ret.meta_year), values=dict(inputs),
@@ -74,12 +83,14 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None 
     except RuleError as exc:
         checked.findings.append(Finding("RECOMPUTE_FAILED", "error", f"无法重算得分：{exc}"))
         return checked
+    recomputed = {} if unusable.unmappable else {k: v for k, v in recomputed.items() if k not in unusable.tainted}
     checked.scores = recomputed
     signing_key = _signing_key(key, checked.notes)
     if signing_key is None and has_signature(ret):
         checked.notes.append(UNVERIFIED_NOTE)
     ctx = Context(ret=ret, layout=layout, inputs=inputs, recomputed=recomputed,
-                  signing_key=signing_key, declarations=against)
+                  signing_key=signing_key, declarations=against, roster=roster,
+                  allow_unsigned=allow_unsigned)
     for garbled_key in garbled:
         ctx.flag(garbled_key, f"“{ctx.place(garbled_key)[2]}”含有无法编码的字符（已替换为 \ufffd；可能是文件被其他工具改动过）：请检查该处文字后重新报送",
                  code=TEXT_UNENCODABLE, severity="warning")
@@ -90,7 +101,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None 
         except Exception as exc:  # noqa: BLE001 - a faulty check must not hide the others
             ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
                      code="CHECK_FAILED", severity="warning")
-    checked.findings = ctx.findings
+    checked.findings = without_follow_ons(ctx.findings, unusable)
     return checked
 
 

@@ -1,4 +1,5 @@
-"""Checks of single input fields: required, type, choice list, range, decimals, unit, table rows.
+"""Checks of single input fields: required, choice list, range, decimals, unit, table rows
+(the type of a value is :mod:`xlperf.checks.types`).
 
 Everything is derived from the form spec: a field's type, ``required``, ``choices``/``strict``,
 ``min``/``max`` and the form's ``amount_unit``; table rows from the spec's table columns.
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import unicodedata
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
 from xlperf.form.excelmath import MAX_MAGNITUDE, RuleError, excel_round
@@ -50,6 +50,8 @@ WAN_YUAN_SUSPECT_FROM = 100_000
 amount was almost surely typed in 元."""
 YUAN_SUSPECT_BELOW = 100
 """On a 元 form, a non-zero amount under 100 元 is no project budget: almost surely typed in 万元."""
+
+DATE_FORMAT_HINT = "请按“年-月-日”格式输入日期，如 2024-01-01"
 
 
 # -- helpers shared by the field-level check modules ------------------------------------------
@@ -127,85 +129,6 @@ def required_missing(ctx: Context) -> None:
     for fld in input_fields(ctx):
         if fld.required and ctx.layout.cells[fld.key][0] not in skip and is_blank(ctx.inputs.get(fld.key)):
             ctx.flag(fld.key, f"“{fld.label}”为必填项，尚未填写：请填写后再报送", expected="必填")
-
-
-# -- WRONG_TYPE -------------------------------------------------------------------------------
-_UNIT_SUFFIX = re.compile(r"(万元|元|%)$")
-# A number typed with a unit: what to multiply it by for the form's amount unit.
-_UNIT_FACTORS = {("万元", "元"): 10_000.0, ("元", "万元"): 0.0001}
-_DATE_TEXT = re.compile(r"^(\d{4})\s*[./\-年]\s*(\d{1,2})\s*[./\-月]\s*(\d{1,2})\s*日?$")
-_DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-DATE_FORMAT_HINT = "请按“年-月-日”格式输入日期，如 2024-01-01"
-
-
-def _number_in_text(text: str, fld: Field, unit: str) -> float | None:
-    """The number a clerk meant by text typed in a number cell ("1,000", "40万元", "95%")."""
-    t = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
-    m = _UNIT_SUFFIX.search(t)
-    suffix = m.group(1) if m else ""
-    t = t[: len(t) - len(suffix)]
-    try:
-        number = float(Decimal(t))
-    except (InvalidOperation, ValueError):
-        return None
-    if suffix == "%":
-        return number / 100 if fld.type == "percent" else None
-    if suffix and fld.type == "amount":
-        number *= _UNIT_FACTORS.get((suffix, unit), 1.0)
-    return number
-
-
-def _date_in(value: object) -> dt.date | None:
-    """The date a clerk meant by "2019.1.1", "2019/01/01", "2019年1月1日" or 20190101."""
-    text = unicodedata.normalize("NFKC", show(value)).strip()
-    m = _DATE_TEXT.match(text) or _DATE_DIGITS.match(text)
-    if not m:
-        return None
-    try:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
-
-
-def _number_advice(fld: Field, value: object, unit: str) -> str:
-    meant = _number_in_text(value, fld, unit) if isinstance(value, str) else None
-    if fld.type == "percent":
-        base = "请直接输入数值，如 95%（单元格按百分比显示），不要输入文字"
-        return base + (f"；应为 {show_percent(meant)}" if meant is not None else "")
-    if fld.type in ("integer", "year"):
-        base = "请输入整数" + ("（四位年度，如 2024）" if fld.type == "year" else "")
-    elif fld.type == "amount":
-        base = f"请输入数值金额（单位{unit}，不要带单位或文字）"
-    else:
-        base = "请输入数值，不要带单位或文字"
-    if meant is None:
-        return base
-    shown = show_amount(meant, unit) if fld.type == "amount" else show(meant)
-    return f"{base}；应为 {shown}"
-
-
-def wrong_type(ctx: Context) -> None:
-    unit = amount_unit(ctx.layout)
-    for fld in input_fields(ctx, *NUMERIC_TYPES, "date"):
-        value = ctx.inputs.get(fld.key)
-        if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
-            continue
-        number = as_number(value)
-        if unusable_number(value):
-            continue  # NUMBER_INVALID
-        if fld.type == "date":
-            if isinstance(value, dt.date):
-                continue
-            meant = _date_in(value)
-            advice = f"应改为 {meant.isoformat()}（{DATE_FORMAT_HINT}）" if meant else DATE_FORMAT_HINT
-            ctx.flag(fld.key, f"“{fld.label}”填写的“{show(value)}”不是日期：{advice}",
-                     expected="日期（年-月-日）", found=value)
-        elif number is None:
-            ctx.flag(fld.key, f"“{fld.label}”应填数字，现填的是“{show(value)}”：{_number_advice(fld, value, unit)}",
-                     expected="数字", found=value)
-        elif fld.type in ("integer", "year") and not number.is_integer():
-            ctx.flag(fld.key, f"“{fld.label}”应为整数，现填 {show(value)}：{_number_advice(fld, None, unit)}",
-                     expected="整数", found=value)
 
 
 # -- NUMBER_INVALID -----------------------------------------------------------------------------
@@ -364,7 +287,6 @@ def row_incomplete(ctx: Context) -> None:
 
 CHECKS: tuple[Check, ...] = (
     Check("REQUIRED_MISSING", required_missing),
-    Check("WRONG_TYPE", wrong_type),
     Check("NUMBER_INVALID", number_invalid),
     Check("CHOICE_INVALID", choice_invalid),
     Check("OUT_OF_RANGE", out_of_range),

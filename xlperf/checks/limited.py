@@ -313,13 +313,14 @@ def in_order(results: Iterable[tuple[int, T]]) -> Iterator[T]:
 
 # -- returns --------------------------------------------------------------------------------------
 def check_files_limited(paths: Sequence[Path], limits: Limits | None = None, *, key: Any = FROM_ENV,
-                        against: Any = None, jobs: int | None = None) -> Iterator[Checked]:
+                        against: Any = None, jobs: int | None = None, roster: Any = None,
+                        allow_unsigned: bool = False) -> Iterator[Checked]:
     """:func:`xlperf.checks.checker.check_file` of every path, under ``limits``, in input order.
 
     ``key`` and ``against`` as for ``check_file``. A file that exceeds a limit is a
     :class:`Checked` with one error :data:`FILE_TOO_COMPLEX`."""
     limits = limits or Limits.from_env()
-    work = functools.partial(check_file, key=key, against=against)
+    work = functools.partial(check_file, key=key, against=against, roster=roster, allow_unsigned=allow_unsigned)
     return in_order(run_limited(paths, work, functools.partial(_too_complex, limits=limits), limits, jobs))
 
 

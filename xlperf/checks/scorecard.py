@@ -72,6 +72,8 @@ def score_summary(ctx: Context) -> str:
         return "（但有工作表缺失，其中的内容无法读取，得分无法完整重算）"
     parts = []
     for grade in grade_calcs(ctx.layout):
+        if grade.key not in ctx.recomputed:  # fed by an unusable value (checks.taint)
+            return "（但有数值填错或位置被改动，得分未计算）"
         total = str(grade.operands.get("total", ""))
         if total in ctx.recomputed:
             parts.append(f"{label_of(ctx.layout, total)} {show(ctx.recomputed[total])}")

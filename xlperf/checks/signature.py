@@ -10,8 +10,10 @@ signature was not verified. With a key:
   template was issued to another unit), a locked prefilled value, or the form's fixed texts,
   weights or formulas (at the first cell that differs from the form). Otherwise one finding: the
   signature rows were edited, or the template was signed with another key.
-- ``SIGNATURE_MISSING`` (warning): the return carries no signature (made from an unsigned
-  template, or the signature rows were deleted).
+- ``SIGNATURE_MISSING`` (error): the return carries no signature (made from an unsigned
+  template, or the signature rows were deleted: a unit could otherwise strip the signature of
+  another unit's file, change the locked unit name and have it counted as its own). A warning
+  only when unsigned templates were handed out on purpose (``check --allow-unsigned``).
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ def signature_missing(ctx: Context) -> None:
     sheet, cell = _form_place(ctx.layout)
     ctx.flag(None, "本报表没有财政局的模板签名（不是用本次下发的模板填报，或签名被删除），无法确认模板来源和锁定内容："
                    "请使用财政局下发给本单位的模板填报；如确为下发的模板，请联系财政局核实",
-             expected="有签名", found="无签名", sheet=sheet, cell=cell)
+             expected="有签名", found="无签名", sheet=sheet, cell=cell,
+             severity="warning" if ctx.allow_unsigned else None)
 
 
 CHECKS: tuple[Check, ...] = (

@@ -19,6 +19,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.scorecard import located, score_summary, summary_key
+from xlperf.checks.structure import rows_changed
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.layout import FormLayout, Placed, per_layout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX
@@ -26,10 +27,10 @@ from xlperf.form.signature import squeeze
 from xlperf.model.values import as_number as number
 from xlperf.model.values import is_blank, plain
 from xlperf.model.values import show_cell as show
+from xlperf.read.anchors import ANCHOR_STYLES
 
-LOCKED_TEXT_STYLES = ("title", "label", "header", "section", "text")
-"""Placed cells whose printed text is part of the form (notes such as "  年  月  日" are left
-out: units may write the signing date there)."""
+LOCKED_TEXT_STYLES = ANCHOR_STYLES
+"""Placed cells whose printed text is part of the form (the same cells the reader finds rows by)."""
 MAX_LISTED = 5
 """Fields named in one structure finding; the rest are counted."""
 SHOWN_FORMULA_CHARS = 120
@@ -170,10 +171,13 @@ def structure_changed(ctx: Context) -> None:
         if sheet.name not in ret.sheets:
             ctx.flag(None, f"工作表“{sheet.name}”不存在（可能被改名或删除），其中的内容无法读取：{_REDOWNLOAD}，"
                            "不要改动工作表名称", expected=sheet.name, found="缺失", sheet=sheet.name, cell="")
-    # Fields on a missing sheet are covered by the finding above.
+    # Fields on a missing sheet are covered by the finding above, those on a sheet whose rows
+    # changed by its one finding (the names and field map moved with the rows, or did not).
+    rows_moved = rows_changed(ctx)
     expected = _places(layout)
-    if any(sheet.name not in ret.sheets for sheet in layout.sheets):
-        expected = {key: where for key, where in expected.items() if where[0] in ret.sheets}
+    if rows_moved or any(sheet.name not in ret.sheets for sheet in layout.sheets):
+        expected = {key: where for key, where in expected.items()
+                    if where[0] in ret.sheets and where[0] not in rows_moved}
     fm = ret.field_map
     unknown = sorted(k for k in fm if k not in layout.cells)
     # .xls/.ods keep no defined names: FORMULAS_UNVERIFIED says so

@@ -107,12 +107,18 @@ def template_command(form: str, output: Path | None, year: int | None, unit: str
 
 
 def _signing_key(key_file: Path | None) -> bytes | None:
-    from xlperf.form.signkeys import SigningKeyError, load_key
+    from xlperf.form.signkeys import SigningKeyError, key_file_exposed, key_file_in_use, load_key
 
     try:
-        return load_key(key_file)
+        key = load_key(key_file)
     except SigningKeyError as exc:
         raise click.BadParameter(str(exc), param_hint="--key-file") from None
+    in_use = key_file_in_use(key_file) if key is not None else None
+    mode = key_file_exposed(in_use) if in_use is not None else None
+    if in_use is not None and mode is not None:
+        click.echo(f"警告：签名密钥文件“{in_use}”的权限为 {mode}，其他用户也能读取，可用它签发伪造的模板："
+                   f"请执行 chmod 600 \"{in_use}\"", err=True)
+    return key
 
 
 def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file: Path | None,
@@ -179,10 +185,14 @@ def _limits(seconds: float | None, memory_mb: int | None) -> Limits:
               help="绩效目标申报表所在文件夹：自评表、评价报告的目标须与同一单位、项目、年度审核通过的申报表一致。")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE），用于核验模板签名。")
+@click.option("--allow-unsigned", is_flag=True,
+              help="配置了签名密钥时，没有签名的报表只作提示而不是错误（确实下发过未签名的空白模板时使用）。")
+@click.option("--roster", "roster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单：文件名写的是名单中另一个单位时给出提示。")
 @_limit_options
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
-                  against_dir: Path | None, key_file: Path | None, file_seconds: float | None,
-                  file_memory: int | None) -> None:
+                  against_dir: Path | None, key_file: Path | None, allow_unsigned: bool,
+                  roster_file: Path | None, file_seconds: float | None, file_memory: int | None) -> None:
     from xlperf.checks.limited import check_files_limited
     from xlperf.cli.console import (
         finding_line,
@@ -198,6 +208,14 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         raise click.UsageError(no_returns_message(others))
     limits = _limits(file_seconds, file_memory)
     key = _signing_key(key_file)
+    roster = None
+    if roster_file is not None:
+        from xlperf.read.roster import RosterError, read_roster
+
+        try:
+            roster = read_roster(roster_file)
+        except RosterError as exc:
+            raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
     against = None
     if against_dir is not None:
         from xlperf.cycle import DeclarationIndex
@@ -206,7 +224,8 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     results = []
     with click.progressbar(length=len(files), label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
-        for checked in check_files_limited(files, limits, key=key, against=against):
+        for checked in check_files_limited(files, limits, key=key, against=against, roster=roster,
+                                           allow_unsigned=allow_unsigned):
             results.append(checked)
             bar.update(1)
     if report_dir is not None:

@@ -76,6 +76,13 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _mail_reports(outdir / "reports", outdir / "mail")
     yield from _collection_round(outdir, returns, recalc)
     yield from _yearly_cycle(outdir / "cycle", recalc)
+    yield from _desk_hint(outdir)
+
+
+def _desk_hint(outdir: Path) -> Iterator[str]:
+    """How to open the demo round in the web desk: the last thing the demo prints."""
+    yield f"在网页收报台中查看演示报送任务 / open the demo round in the web desk: xlperf serve --db {outdir / 'xlperf.db'}"
+    yield "（启动后打开它显示的带令牌的本机链接 / then open the local link with its token that it prints）"
 
 
 def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["RecalcError", "RecalcUnavailable", "recalculate", "recalculate_or_copy", "soffice_path"]
+__all__ = ["RecalcError", "RecalcUnavailable", "check_names", "recalculate", "recalculate_or_copy", "soffice_path"]
 
 _PROFILE_XCU = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -32,8 +32,10 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 </oor:items>
 """
 
-# Output formats: recalculated .xlsx, and the .xls/.ods a unit might save from the template.
-_FILTERS = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods:calc8"}
+# Output formats: recalculated .xlsx, the .xls/.ods a unit might save from the template, and
+# the PDF a printer would get (to check the print setup).
+_FILTERS = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods:calc8",
+            "pdf": "pdf:calc_pdf_Export"}
 
 
 class RecalcUnavailable(RuntimeError):
@@ -55,7 +57,7 @@ def soffice_path() -> str | None:
 
 def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
                 fmt: str = "xlsx") -> dict[Path, Path]:
-    """Recalculate ``files`` into ``outdir`` as ``fmt`` (xlsx, xls or ods) with one soffice run.
+    """Recalculate ``files`` into ``outdir`` as ``fmt`` (xlsx, xls, ods or pdf) with one soffice run.
 
     Returns input → output path. Outputs keep the input's stem with the format's suffix, so two
     inputs with the same stem are refused (they would overwrite each other), as is writing over
@@ -74,7 +76,7 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
         )
     outdir = Path(outdir)
     outputs = {f: outdir / f"{f.stem}.{fmt}" for f in inputs}
-    _check_names(inputs, outputs)
+    check_names(inputs, outputs)
     outdir.mkdir(parents=True, exist_ok=True)
     for out in outputs.values():
         # A stale output from an earlier run would pass for a fresh one.
@@ -113,7 +115,8 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
     return outputs
 
 
-def _check_names(inputs: Sequence[Path], outputs: dict[Path, Path]) -> None:
+def check_names(inputs: Sequence[Path], outputs: dict[Path, Path]) -> None:
+    """Refuse missing inputs, outputs that would overwrite each other, and an output onto its input."""
     missing = [str(f) for f in inputs if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")

@@ -211,7 +211,7 @@ class _Writer:
         for placed in sheet.cells:
             self.write_cell(ws, sheet.name, placed)
         ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
-        a4_one_page_wide(ws, spec.landscape, spec.repeat_rows)
+        a4_one_page_wide(ws, spec.landscape, spec.repeat_rows, pages=spec.pages)
         ws.print_area(0, 0, sheet.rows - 1, len(spec.widths) - 1)
         ws.hide_gridlines(2)
 

@@ -113,7 +113,8 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("PROTECTION_REMOVED", "warning", "工作表保护被撤销", "用模板重新填报，勿撤销保护", _C),
     ("FORMULAS_UNVERIFIED", "warning", "无法核对公式", "以 .xlsx 格式报送", _C),
     ("SIGNATURE_MISMATCH", "error", "模板签名不符", "使用财政局下发的模板重新填报", _C),
-    ("SIGNATURE_MISSING", "warning", "模板没有签名", "使用财政局下发的已签名模板", _C),
+    ("SIGNATURE_MISSING", "error", "模板没有签名", "使用财政局下发的已签名模板", _C),
+    ("FILE_NAME_UNIT_MISMATCH", "warning", "文件名与填报单位不符", "核实报表属于哪个单位，按本单位名称命名文件", _C),
     # -- against declarations (xlperf.checks.crossform) ------------------------------------------
     ("TARGET_CHANGED", "error", "目标值与申报表不符", "改回申报的目标，确需调整的先调整申报表", _C),
     ("DECLARATION_NOT_FOUND", "warning", "未找到申报表", "核对单位名称、项目名称和年度是否与申报表一致", _C),

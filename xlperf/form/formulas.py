@@ -70,26 +70,34 @@ _TOKEN = re.compile(
     r"|'((?:[^']|'')+)'!"            # a quoted sheet qualifier
     r"|([^\W\d][\w.]*)!"             # an unquoted sheet qualifier
     r"|(\s+|\$)"                     # spaces and absolute markers: dropped
+    r"|(?<![\w$.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![\w.(])"  # a number constant
     r"|(.)",                         # anything else: upper-cased
     re.S,
 )
+NUMBER_DIGITS = 12
+"""Significant digits a number constant is compared to: Gnumeric writes 0.9 as
+0.899999999999999999978 and 0.05 as 0.0500000000000000000007 (equal to 1e-12 relative)."""
 
 
 def normalise_formula(text: str, sheet: str) -> str:
     """Formula text with what re-saving may change taken out; ``sheet`` is the formula's own.
 
     Spreadsheet programs change, without changing the meaning: ``$``, spaces, letter case,
-    quotes around sheet names, the ``_xlfn.`` prefix and a sheet qualifier naming the formula's
-    own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``)."""
+    quotes around sheet names, the ``_xlfn.`` prefix, a sheet qualifier naming the formula's
+    own sheet (LibreOffice writes ``自评表!$G$9`` for ``'自评表'!$G$9``) and the spelling of
+    number constants (Gnumeric writes ``0.899999999999999999978`` for ``0.9``): constants are
+    compared to :data:`NUMBER_DIGITS` significant digits, ``100``, ``100.0`` and ``1E2`` alike."""
     here = sheet.upper()
     out = []
     for m in _TOKEN.finditer(text.lstrip("=").strip()):
-        quoted, bare, dropped, other = m.groups()
+        quoted, bare, dropped, constant, other = m.groups()
         if quoted is not None or bare is not None:
             name = (quoted.replace("''", "'") if quoted is not None else bare).upper()
             out.append("" if name == here else name + "!")
         elif dropped is not None:
             continue
+        elif constant is not None:
+            out.append(f"{float(constant):.{NUMBER_DIGITS}g}".upper())
         elif other is not None:
             out.append(other.upper())
         else:

@@ -484,7 +484,7 @@ def _in_dependency_order(calcs: list[Calc]) -> list[Calc]:
             return
         if calc.key in path:
             raise SpecError(calc.where, calc.key, "计算互相引用 (circular reference)")
-        for ref in _operand_keys(calc):
+        for ref in operand_keys(calc):
             if ref in by_key:
                 visit(by_key[ref], (*path, calc.key))
         done[calc.key] = calc
@@ -494,7 +494,8 @@ def _in_dependency_order(calcs: list[Calc]) -> list[Calc]:
     return list(done.values())
 
 
-def _operand_keys(calc: Calc) -> list[str]:
+def operand_keys(calc: Calc) -> list[str]:
+    """The keys a calc reads (list operands flattened)."""
     keys: list[str] = []
     for value in calc.operands.values():
         keys.extend([value] if isinstance(value, str) else value)

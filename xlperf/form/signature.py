@@ -46,7 +46,8 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlperf.form.formulas import normalise_formula
 from xlperf.form.layout import FormLayout
 from xlperf.form.metasheet import FORM_ID, FORM_VERSION, UNIT, YEAR
-from xlperf.form.signkeys import generate_key, key_id
+from xlperf.form.signkeys import key_id
+from xlperf.form.signkeys import main as keys_main
 
 __all__ = [
     "KEY_ID_ROW", "SCHEME", "SIGNATURE_ROW", "SIGNED_ROW", "ReadBack", "expected_fixed", "fixed_cells",
@@ -176,5 +177,5 @@ def signature_rows(ret: ReadBack, layout: FormLayout, key: bytes) -> list[tuple[
             (SIGNED_ROW, _serialise(content).decode("utf-8"))]
 
 
-if __name__ == "__main__":  # pragma: no cover - prints a key for a key file
-    print(generate_key())
+if __name__ == "__main__":  # pragma: no cover - the older spelling of python -m xlperf.form.signkeys
+    raise SystemExit(keys_main())

@@ -264,6 +264,9 @@ class SheetSpec:
     landscape: bool
     repeat_rows: int
     where: Where
+    pages: int = 0
+    """Pages the sheet prints on, as the official form does (fit to that many pages tall);
+    0: as many as the content needs."""
 
 
 @dataclass(frozen=True)

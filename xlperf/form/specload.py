@@ -117,7 +117,7 @@ class _Builder(SpecKeys):
     # -- sheets -----------------------------------------------------------------
     def sheet(self, raw: Any, where: Where) -> list[SheetSpec]:
         s = MappingReader(raw, "sheet", where)
-        s.only("name", "columns", "sections", "landscape", "repeat", "repeat_rows")
+        s.only("name", "columns", "sections", "landscape", "repeat", "repeat_rows", "pages")
         widths = s.need("columns")
         if not isinstance(widths, list) or not all(isinstance(w, int | float) for w in widths):
             raise s.fail("columns", "应为列宽列表 (list of column widths)")
@@ -139,6 +139,7 @@ class _Builder(SpecKeys):
                     landscape=s.flag("landscape"),
                     repeat_rows=int(s.number("repeat_rows", 0)),
                     where=s.where(),
+                    pages=int(s.number("pages", 0)),
                 )
             )
         self.prefix = ""

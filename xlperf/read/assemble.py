@@ -24,6 +24,7 @@ from pathlib import Path
 
 from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import FORM_ID, FORM_VERSION, NAME_PREFIX, UNIT, YEAR, find_meta_sheet
+from xlperf.read.anchors import StructureMap, map_structure
 from xlperf.read.book import EXCEL_EPOCH, Book, Corrupt, TooLarge
 from xlperf.read.calamine import read_calamine
 from xlperf.read.fieldmap import cached_field_map
@@ -90,6 +91,8 @@ def assemble(path: Path, kind: FileKind, book: Book, types: Mapping[str, str] | 
             notes.append(f"未识别的表单编号“{form_id}”，无法得知字段类型，日期字段按原值（日期序号）返回")
             types = {}
 
+    structure = _structure(form_id, book)
+    moved = structure.places if structure is not None else {}
     names: dict[str, tuple[str, str]] = {}
     missing: list[str] = []
     if book.names is None:
@@ -112,6 +115,12 @@ def assemble(path: Path, kind: FileKind, book: Book, types: Mapping[str, str] | 
             loc = (ref.sheet, ref.cell)
             if has_names:
                 missing.append(key)
+        if key in moved:  # rows inserted or deleted: the labels say where the cell went
+            place = moved[key]
+            if place is None:
+                values[key] = None
+                continue
+            loc = place
         if loc[0] not in sheets:
             absent_sheets.add(loc[0])
         value = cells.get(loc)
@@ -157,7 +166,17 @@ def assemble(path: Path, kind: FileKind, book: Book, types: Mapping[str, str] | 
         sheet_protected=dict(book.protected),
         extension_mismatch=kind.extension_mismatch,
         macros=kind.macros,
+        structure=structure,
     )
+
+
+def _structure(form_id: str, book: Book) -> StructureMap | None:
+    """The form's labels found in the file (built-in forms only: others have no layout here)."""
+    try:
+        layout = builtin_layout(form_id)
+    except KeyError:
+        return None
+    return map_structure(layout, book.cells, list(book.sheets))
 
 
 

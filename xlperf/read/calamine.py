@@ -8,6 +8,7 @@ import io
 
 from xlperf.read.book import EXCEL_EPOCH, MAX_GRID, Book, Corrupt, TooLarge, col_letters
 from xlperf.read.guard import FileKind, UnsafeFile
+from xlperf.read.odsfix import tidy_ods
 from xlperf.read.returns import CellRef, Value
 
 
@@ -21,7 +22,9 @@ def read_calamine(kind: FileKind, name: str) -> Book:
     )
 
     try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(kind.data))
+        # Gnumeric's indented .ods content is refused by calamine as it is (see read.odsfix)
+        data = tidy_ods(kind.data) if kind.kind == "ods" else kind.data
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         metas = wb.sheets_metadata
         book = Book(
             sheets=[m.name for m in metas],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlperf.form.metasheet import FieldRef
+from xlperf.read.anchors import StructureMap
 
 Value = float | int | str | dt.date | None
 CellRef = tuple[str, str]
@@ -74,3 +75,7 @@ class Return:
     """xlsx: whether each worksheet still carries its sheet protection."""
     extension_mismatch: bool = False
     macros: bool = False
+    structure: StructureMap | None = None
+    """Built-in forms: where the template's rows are in the file, found by the form's fixed
+    labels (:mod:`xlperf.read.anchors`). Fields whose cell moved (``structure.places``) were read
+    there, not at their names or field-map addresses; None where it could not be placed."""
