@@ -1,6 +1,13 @@
 """Roll up 10,000 generated returns of 300 units; time it, measure memory, compare with openpyxl.
 
-    python benchmarks/bench_rollup.py [--n 10000] [--units 300] [--jobs 2] [--keep DIR]
+    python benchmarks/bench_rollup.py [--n 10000] [--runs 4] [--jobs 2] [--keep DIR]
+    python benchmarks/bench_rollup.py --dask-workers 1,2        # the check stage on a local Dask cluster
+    python benchmarks/bench_rollup.py --scheduler tcp://HOST:8786  # ... or on a running one
+
+Start with ``--n 2000 --runs 1`` for a quick look; the goal is stated for ``--n 10000`` (4 runs:
+the roll-up under 20 s and at least 20x serial openpyxl in 3 of them). On a machine shared with
+other work, wall times swing with the load: the CPU seconds printed beside them are the steadier
+figure, and the ratios (to openpyxl, to the floors) are measured in the same conditions.
 
 How the inbox is made (fast, and honest about what the roll-up has to do):
 
@@ -18,12 +25,16 @@ How the inbox is made (fast, and honest about what the roll-up has to do):
    program): the field map parsed from the hidden sheet's cells, the parsed workbook and
    relationship parts, rule expression trees, what the checks derive from the layout.
 
-Then, in a child process (so that its memory is the roll-up's alone): ``rollup`` with ``--jobs``
-workers, timed by stage; peak memory is ``ru_maxrss`` of that process and of its largest worker
+Then, in a child process per run (so that its memory is the roll-up's alone): ``rollup`` with
+``--jobs`` workers (or on the Dask cluster), timed by stage; peak memory is ``ru_maxrss`` of that process and of its largest worker
 (RUSAGE_SELF / RUSAGE_CHILDREN; their sum bounds what was resident at once from above only if
 the workers are counted once each, so the bound printed is main + jobs x largest worker).
-Finally the stages of ``check_file`` on a sample (guard, read, recompute, checks) and openpyxl
-reading a sample of the same files (every cell of every sheet, read-only), extrapolated to all.
+Finally the stages of ``check_file`` on a sample (guard, read, recompute, checks; CPU time of
+this process) and openpyxl reading a sample of the same files (every cell of every sheet,
+read-only), extrapolated to all; and the floors: xlsxwriter alone writing the summary's cells,
+inflating the parts, python-calamine reading the values. With a Dask cluster, the scheduler's
+cost per task is measured too (no-op tasks, one at a time and pipelined) and set against the
+checking time of one batch.
 """
 
 from __future__ import annotations
@@ -153,18 +164,34 @@ def write_roster(units: int, path: Path) -> None:
 # --------------------------------------------------------------------------- the measured run
 
 
-def child(inbox: Path, output: Path, roster_path: Path, jobs: int) -> dict[str, Any]:
-    """The roll-up, stage by stage, in this (fresh) process."""
+def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: str | None = None,
+          floor: bool = True) -> dict[str, Any]:
+    """The roll-up, stage by stage, in this (fresh) process.
+
+    ``scheduler``: ``local:K`` starts a Dask LocalCluster of K single-threaded worker processes
+    first (not timed), any other value is a scheduler's address; None: the local process pool."""
     t0 = time.perf_counter()
     from xlperf.checks.checker import find_returns
     from xlperf.read.roster import read_roster
-    from xlperf.rollup import build_tables, collect_returns, paragraph, write_summary
+    from xlperf.rollup import build_tables, collect_records, paragraph, write_summary
 
-    t_import = time.perf_counter()
+    imported = time.perf_counter() - t0
+    cluster, target, overhead = None, None, {}
+    if scheduler is not None:
+        from distributed import Client, LocalCluster
+
+        if scheduler.startswith("local:"):
+            cluster = LocalCluster(n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, host="127.0.0.1")
+            target = Client(cluster)
+        else:
+            target = Client(scheduler)
+        overhead = task_overhead(target, len(find_returns([inbox])))  # not the roll-up's time
+    t_start = time.perf_counter()
     files = find_returns([inbox])
     roster = read_roster(roster_path)
     t_find = time.perf_counter()
-    records = collect_returns(files, jobs=jobs)
+    records = collect_records(files, jobs=jobs, scheduler=target)
     t_collect = time.perf_counter()
     tables = build_tables(records, roster)
     del records  # as rollup() does
@@ -173,18 +200,45 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int) -> dict[str, 
     write_summary(tables, output, text)
     t_write = time.perf_counter()
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if target is not None:
+        target.close()
+    if cluster is not None:
+        cluster.close()
     return {
-        "files": len(files), "import": t_import - t0, "find+roster": t_find - t_import,
+        "files": len(files), "import": imported, "find+roster": t_find - t_start,
         "collect": t_collect - t_find, "tables": t_tables - t_collect, "write": t_write - t_tables,
-        "total": t_write - t0, "rollup": t_write - t_find, "rss_main_mib": me.ru_maxrss / 1024,
+        "total": imported + (t_write - t_start), "rollup": t_write - t_start,
+        "rss_main_mib": me.ru_maxrss / 1024,
         "rss_worker_mib": kids.ru_maxrss / 1024, "cpu_main_s": me.ru_utime + me.ru_stime,
-        "cpu_workers_s": kids.ru_utime + kids.ru_stime, "paragraph": text,
+        "cpu_workers_s": kids.ru_utime + kids.ru_stime, "paragraph": text, "overhead": overhead,
         "rows": {"汇总": len(tables.projects), "指标明细": len(tables.indicators), "问题清单": len(tables.findings),
                  "未报送": len(tables.missing), "重复报送": len(tables.duplicates), "清单": len(tables.inventory)},
         "size_mib": output.stat().st_size / 2**20,
         # Measured last, so that the roll-up's own figures above are not touched by it.
-        "xlsxwriter_floor_s": xlsxwriter_floor(tables, output.with_name("floor.xlsx")),
+        "xlsxwriter_floor_s": xlsxwriter_floor(tables, output.with_name("floor.xlsx")) if floor else None,
     }
+
+
+def _noop(x: int) -> int:
+    return x
+
+
+def task_overhead(client: Any, files: int, n: int = 200) -> dict[str, float]:
+    """The scheduler's cost per task in ms: a no-op task's round trip one at a time, and the
+    time per task when ``n`` are in flight at once (what a batch of files pays on top of its work)."""
+    from xlperf.rollup.distributed import batch_size
+
+    client.submit(_noop, -1, pure=False).result()  # warm: the function is sent once
+    start = time.perf_counter()
+    for i in range(50):
+        client.submit(_noop, i, pure=False).result()
+    round_trip = (time.perf_counter() - start) / 50 * 1000
+    start = time.perf_counter()
+    client.gather(client.map(_noop, range(n), pure=False))
+    threads = max(1, sum(client.nthreads().values()))
+    pipelined = (time.perf_counter() - start) / n * 1000 * threads  # per task, per worker thread
+    return {"round_trip_ms": round_trip, "pipelined_ms": pipelined, "threads": threads,
+            "batch": batch_size(files, threads)}
 
 
 def xlsxwriter_floor(tables: Any, path: Path) -> float:
@@ -218,10 +272,11 @@ def xlsxwriter_floor(tables: Any, path: Path) -> float:
 
 
 def per_file_ms(fn: Callable[[Any], Any], items: Sequence[Any]) -> float:
-    start = time.perf_counter()
+    """CPU milliseconds per item (steadier than wall time on a shared machine)."""
+    start = time.process_time()
     for item in items:
         fn(item)
-    return (time.perf_counter() - start) / len(items) * 1000
+    return (time.process_time() - start) / len(items) * 1000
 
 
 def stages(files: Sequence[Path]) -> dict[str, float]:
@@ -275,19 +330,73 @@ def openpyxl_ms(files: Sequence[Path]) -> float:
     return per_file_ms(read, files)
 
 
+def run_child(args: argparse.Namespace, inbox: Path, work: Path, roster: Path, scheduler: str | None,
+              floor: bool) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, __file__, "--jobs", str(args.jobs), "--child", str(inbox), str(work / "summary.xlsx"),
+           str(roster)]
+    if scheduler is not None:
+        cmd += ["--scheduler", scheduler]
+    if not floor:
+        cmd.append("--no-floor")
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if run.returncode:
+        sys.exit(f"the roll-up failed:\n{run.stderr}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def spread(values: Sequence[float], fmt: str = "7.2f") -> str:
+    low, high = min(values), max(values)
+    return f"{low:{fmt}}" if len(values) == 1 else f"{low:{fmt}}-{high:{fmt}}".replace(" ", "")
+
+
+def report_runs(label: str, runs: list[dict[str, Any]], workers: int, check_ms: float | None = None) -> None:
+    r = runs[0]
+    print(f"\nroll-up of {r['files']} returns {label}, {len(runs)} run(s), on {os.cpu_count()} cores "
+          f"(load average {os.getloadavg()[0]:.1f}):")
+    for stage in ("import", "find+roster", "collect", "tables", "write", "total"):
+        print(f"  {stage:12s} {spread([x[stage] for x in runs]):>15s} s")
+    print(f"  -> {spread([x['files'] / x['total'] for x in runs], '.0f')} returns/s; "
+          f"under 20 s in {sum(x['total'] < 20 for x in runs)} of {len(runs)} runs (goal: 3 of 4)")
+    print(f"  CPU: main {spread([x['cpu_main_s'] for x in runs], '.1f')} s, "
+          + (f"local workers {spread([x['cpu_workers_s'] for x in runs], '.1f')} s" if workers
+             else "cluster workers not counted here"))
+    bound = max(x["rss_main_mib"] + workers * x["rss_worker_mib"] for x in runs)
+    if workers:
+        print(f"  peak RSS: main {max(x['rss_main_mib'] for x in runs):.0f} MiB, largest local worker "
+              f"{max(x['rss_worker_mib'] for x in runs):.0f} MiB; at most {bound:.0f} MiB at once (goal < 1024 MiB)")
+    else:
+        print(f"  peak RSS of this machine's process: {max(x['rss_main_mib'] for x in runs):.0f} MiB")
+    o = r.get("overhead") or {}
+    if o:
+        share = o["pipelined_ms"] / (o["batch"] * check_ms) if check_ms else None
+        print(f"  Dask: {o['threads']} worker thread(s); scheduler cost per task {o['round_trip_ms']:.1f} ms one at "
+              f"a time, {o['pipelined_ms']:.1f} ms per thread pipelined; batches of {o['batch']} files"
+              + (f" = {share:.1%} of a batch's checking time" if share is not None else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--units", type=int, default=300)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--n", type=int, default=10_000, help="returns in the inbox (default 10000)")
+    parser.add_argument("--units", type=int, default=300, help="reporting units (default 300)")
+    parser.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
+    parser.add_argument("--runs", type=int, default=1, help="roll-ups to time (the goal is judged on 4)")
+    parser.add_argument("--dask-workers", help="also roll up on a local Dask cluster of these many workers, "
+                        "e.g. 1,2 (one thread each)")
+    parser.add_argument("--scheduler", help="also roll up on the Dask cluster at this address")
     parser.add_argument("--sample", type=int, default=300, help="files for the stage and openpyxl timings")
     parser.add_argument("--seed", type=int, default=20240301)
     parser.add_argument("--keep", type=Path, help="make the inbox here and keep it (reused if present)")
     parser.add_argument("--child", nargs=3, metavar=("INBOX", "OUTPUT", "ROSTER"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         inbox, output, roster = (Path(a) for a in args.child)
-        print(json.dumps(child(inbox, output, roster, args.jobs), ensure_ascii=False))
+        print(json.dumps(child(inbox, output, roster, args.jobs, args.scheduler, not args.no_floor),
+                         ensure_ascii=False))
         return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="xlperf-bench-rollup-"))
@@ -302,48 +411,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_roster(args.units, roster)
             print(f"made {args.units} unit returns in {t1 - t0:.1f} s and {args.n} inbox files in "
                   f"{time.perf_counter() - t1:.1f} s")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        run = subprocess.run([sys.executable, __file__, "--jobs", str(args.jobs), "--child", str(inbox),
-                              str(work / "summary.xlsx"), str(roster)], capture_output=True, text=True, env=env)
-        if run.returncode:
-            sys.exit(f"the roll-up failed:\n{run.stderr}")
-        r = json.loads(run.stdout.strip().splitlines()[-1])
-        print(f"\nroll-up of {r['files']} returns with --jobs {args.jobs} on {os.cpu_count()} cores:")
-        for stage in ("import", "find+roster", "collect", "tables", "write"):
-            print(f"  {stage:12s} {r[stage]:7.2f} s")
-        print(f"  {'total':12s} {r['total']:7.2f} s   -> {r['files'] / r['total']:.0f} returns/s "
-              f"(goal: {r['files']} in < 20 s)")
-        print(f"  CPU: main {r['cpu_main_s']:.1f} s, workers {r['cpu_workers_s']:.1f} s")
-        bound = r["rss_main_mib"] + args.jobs * r["rss_worker_mib"]
-        print(f"  peak RSS: main {r['rss_main_mib']:.0f} MiB, largest worker {r['rss_worker_mib']:.0f} MiB; "
-              f"at most {bound:.0f} MiB at once (goal < 1024 MiB)")
+        runs = [run_child(args, inbox, work, roster, None, floor=i == 0) for i in range(max(1, args.runs))]
+        report_runs(f"with --jobs {args.jobs} (local process pool)", runs, args.jobs)
+        r = runs[0]
         print(f"  rows: {r['rows']}; workbook {r['size_mib']:.1f} MiB")
         print(f"  {r['paragraph']}")
 
         files = sorted(inbox.iterdir())
         rng = random.Random(args.seed)
         sample = sorted(rng.sample(files, min(args.sample, len(files))))
-        print(f"\ncheck_file by stage, serial, {len(sample)} sampled files:")
-        for label, value in stages(sample).items():
+        print(f"\ncheck_file by stage, serially in one process, {len(sample)} sampled files (CPU time):")
+        stage_ms = stages(sample)
+        for label, value in stage_ms.items():
             unit = "" if "bytes" in label else " ms/file"
             print(f"  {label:45s} {value:8.2f}{unit}")
+        clusters = [f"local:{k}" for k in (args.dask_workers or "").split(",") if k.strip()]
+        clusters += [args.scheduler] if args.scheduler else []
+        for scheduler in clusters:
+            label = (f"on a local Dask cluster of {scheduler[6:]} worker(s)" if scheduler.startswith("local:")
+                     else f"on the Dask cluster at {scheduler}")
+            report_runs(label, [run_child(args, inbox, work, roster, scheduler, floor=False)], 0,
+                        stage_ms["check_file (all of the above)"])
         ms = openpyxl_ms(sample)
         serial = ms * len(files) / 1000
+        totals = [x["total"] for x in runs]
         print(f"\nopenpyxl (read-only, every cell) {ms:.2f} ms/file -> {serial:.0f} s for {len(files)} files serially, "
               f"{serial / args.jobs:.0f} s on {args.jobs} cores")
-        print(f"roll-up vs openpyxl reading alone: {serial / r['total']:.1f}x faster than serial openpyxl, "
-              f"{serial / args.jobs / r['total']:.1f}x than openpyxl on {args.jobs} cores (goal: 20x)")
+        print(f"roll-up vs openpyxl reading alone: {spread([serial / t for t in totals], '.1f')}x faster than serial "
+              f"openpyxl (>= 20x in {sum(serial / t >= 20 for t in totals)} of {len(totals)} runs), "
+              f"{spread([serial / args.jobs / t for t in totals], '.1f')}x than openpyxl on {args.jobs} cores")
+        # On a shared machine wall time is mostly waiting: main's CPU (imports, tables, write, and the
+        # pool's bookkeeping) plus the workers' CPU spread over the cores is what a quiet one would take.
+        quiet = [x["cpu_main_s"] + x["cpu_workers_s"] / args.jobs for x in runs]
+        print(f"from CPU seconds (main + workers / {args.jobs}, what a quiet machine would take): "
+              f"{spread(quiet, '.1f')} s -> {spread([serial / q for q in quiet], '.1f')}x serial openpyxl")
 
         print("\nfloors on this machine (no roll-up that writes this workbook with xlsxwriter can beat them):")
         floor = r["xlsxwriter_floor_s"]
-        print(f"  {'xlsxwriter alone writing the same cells':45s} {floor:8.2f} s")
+        print(f"  {'xlsxwriter alone writing the same cells':45s} {floor:8.2f} s "
+              f"(the roll-up's write: {spread([x['write'] / floor for x in runs], '.2f')}x of it)")
         on_cores = {}  # seconds for every file of the inbox on --jobs cores
         for label, per_file in floor_ms(sample).items():
             on_cores[label] = per_file * len(files) / 1000 / args.jobs
             print(f"  {label:45s} {per_file:8.2f} ms/file -> {on_cores[label]:5.1f} s "
                   f"for {len(files)} files on {args.jobs} cores")
+        check_s = stage_ms["check_file (all of the above)"] * len(files) / 1000 / args.jobs
+        print(f"  {'check_file alone (the sample, extrapolated)':45s} {stage_ms['check_file (all of the above)']:8.2f} "
+              f"ms/file -> {check_s:5.1f} s for {len(files)} files on {args.jobs} cores "
+              f"(the roll-up's collect: {spread([x['collect'] / check_s for x in runs], '.2f')}x of it)")
         print(f"  import + calamine values + xlsxwriter alone = {r['import'] + on_cores[CALAMINE_FLOOR] + floor:.1f} s, before "
               f"any formula, defined name or check is read (goal 20 s; 20x openpyxl = {serial / 20:.1f} s)")
+        print(f"  import + check_file on {args.jobs} cores + xlsxwriter alone = {r['import'] + check_s + floor:.1f} s")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

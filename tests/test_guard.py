@@ -17,6 +17,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -401,3 +402,21 @@ def test_zip_traditional_encryption(tmp_path: Path) -> None:
         pos += 4
     path.write_bytes(bytes(data))
     assert refused(path).code == "FILE_ENCRYPTED"
+
+
+def test_each_part_is_read_from_the_zip_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once: the guard inflates every member (to bound its real size) and hands the parts to
+    the reader, which inflates nothing again, so a return costs one inflate per part."""
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def counting_open(self: zipfile.ZipFile, name: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(name.filename if isinstance(name, zipfile.ZipInfo) else name)
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", counting_open)
+    ret = read_return(TEMPLATE)
+    with zipfile.ZipFile(TEMPLATE) as zf:
+        members = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+    assert sorted(opened) == members  # every member once, none twice
+    assert ret.form_id == "self_evaluation" and ret.cells

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas.testing as pd_testing
 import pytest
 from click.testing import CliRunner
 
@@ -37,6 +38,13 @@ from xlperf.read.roster import read_roster
 from xlperf.rollup import SHEETS, collect_returns, figures, rollup
 from xlperf.rollup import collect as collect_mod
 from xlperf.rollup import workbook as workbook_mod
+from xlperf.rollup.distributed import (
+    DEFAULT_FILE_SECONDS,
+    OVERHEAD_SHARE,
+    TASK_OVERHEAD_S,
+    batch_size,
+    collect_on_cluster,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -543,3 +551,113 @@ def test_demo_rolls_its_returns_up(tmp_path: Path) -> None:
     missing = {r["单位名称"]: r["情况"] for r in rows(wb, "未报送")}
     assert missing["东湖区教育局"] == missing["西山县农业农村局"] == "未收到报表"
     assert missing["西山县中小企业局"].startswith("报表被退回")  # seed 004: 差 typed over 96.35
+
+
+# --------------------------------------------------------------------------- on a Dask cluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Any:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True,
+                                  host="127.0.0.1") as local, distributed.Client(local) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def two_folders(inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The inbox with a sub-folder holding files of the same names (one batch carries both)."""
+    box = tmp_path_factory.mktemp("cluster") / "inbox"
+    shutil.copytree(inbox, box)
+    (box / "sub").mkdir()
+    for name in ("甲_自评_第二次.xlsx", CORRUPT):
+        shutil.copy2(inbox / name, box / "sub" / name)
+    return box
+
+
+def test_batches_keep_scheduling_under_five_percent() -> None:
+    for files, threads in ((10_000, 2), (100_000, 64), (300, 8)):
+        size = batch_size(files, threads)
+        assert TASK_OVERHEAD_S <= OVERHEAD_SHARE * size * DEFAULT_FILE_SECONDS or size == files
+    assert batch_size(10_000, 2) * 2 * 4 <= 10_000  # several batches per worker thread
+    assert batch_size(5, 2) == 5
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["bytes", "shared-folder"])
+def test_cluster_gives_the_same_records_and_workbook_as_the_local_pool(
+        inbox: Path, two_folders: Path, cluster: Any, tmp_path: Path, shared: bool) -> None:
+    files = sorted(p for p in two_folders.rglob("*") if p.is_file())
+    local = collect_returns(files, jobs=2)
+    seen: list[int] = []
+    remote = collect_on_cluster(files, cluster, shared_folder=two_folders if shared else None,
+                                progress=seen.append, batch=4)
+    assert sum(seen) == len(files)
+    assert remote == local
+    assert [r.file for r in remote] == files
+    roster = read_roster(inbox.parent / "roster.csv")
+    a = rollup(files, tmp_path / "local.xlsx", roster=roster, jobs=2)
+    b = rollup(files, tmp_path / "cluster.xlsx", roster=roster, scheduler=cluster,
+               shared_folder=two_folders if shared else None)
+    assert b.paragraph == a.paragraph
+    for name in ("projects", "indicators", "findings", "missing", "duplicates", "inventory"):
+        pd_testing.assert_frame_equal(getattr(b.tables, name), getattr(a.tables, name))
+    with zipfile.ZipFile(a.output) as x, zipfile.ZipFile(b.output) as y:
+        assert {n: x.read(n) for n in x.namelist()} == {n: y.read(n) for n in y.namelist()}
+
+
+def test_cli_rollup_on_a_cluster(inbox: Path, cluster: Any, tmp_path: Path) -> None:
+    roster = str(inbox.parent / "roster.csv")
+    local = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "local.xlsx"), "--roster", roster])
+    address = cluster.scheduler.address
+    remote = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "cluster.xlsx"), "--roster", roster,
+                                       "--scheduler", address])
+    assert remote.exit_code == local.exit_code == 0, remote.output
+    assert remote.output.replace("cluster.xlsx", "local.xlsx") == local.output
+    assert sheet_values(tmp_path / "cluster.xlsx") == sheet_values(tmp_path / "local.xlsx")
+    alone = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "x.xlsx"),
+                                      "--shared-folder", str(inbox)])
+    assert alone.exit_code == 2 and "--scheduler" in alone.output
+
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # the cluster tests skip
+    WorkerPlugin = object
+
+
+class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
+    """A Dask worker plugin: the worker process dies when it is given the file ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def setup(self, worker: Any) -> None:
+        from xlperf.rollup import distributed as on_cluster
+
+        real, name = on_cluster.check_one, self.name
+
+        def check_or_die(path: Path, key: Any = None) -> Any:
+            if path.name == name:
+                os._exit(3)  # a worker killed mid-file, as by a crash in a C library
+            return real(path, key)
+
+        on_cluster.check_one = check_or_die
+
+
+def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    files = sorted(inbox.iterdir())
+    victim = "丙_目标表.xlsx"
+    # A task is given up after its first killed worker (Dask retries 3 times by default): one
+    # restart for the batch, one for the file alone.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True,
+                                  host="127.0.0.1") as local, distributed.Client(local) as client:
+        client.register_plugin(_CrashOn(victim))
+        records = collect_on_cluster(files, client, batch=3)
+    assert [r.file for r in records] == files
+    crashed = [r for r in records if any(f.code == "WORKER_CRASHED" for f in r.findings)]
+    assert [r.file.name for r in crashed] == [victim]
+    assert crashed[0].status == "rejected" and victim in crashed[0].findings[0].message
+    expected = collect_returns([f for f in files if f.name != victim], jobs=1)
+    assert [r for r in records if r.file.name != victim] == expected

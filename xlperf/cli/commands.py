@@ -275,13 +275,21 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
 @click.option("--form", "form_id", help="只汇总这一种表单（表单编号，见 xlperf forms）。")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
 @_limit_options
+@click.option("--scheduler", metavar="tcp://主机:端口",
+              help="在 Dask 分布式集群上审核（调度器地址）；报表内容随任务发送，各节点无需访问本机磁盘。默认在本机多进程审核。")
+@click.option("--shared-folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="与 --scheduler 同用：此文件夹在各集群节点上以相同路径挂载，其中的报表按路径发送而不传内容。")
 def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, form_id: str | None,
-                   jobs: int | None, file_seconds: float | None, file_memory: int | None) -> None:
+                   jobs: int | None, file_seconds: float | None, file_memory: int | None, scheduler: str | None,
+                   shared_folder: Path | None) -> None:
     from xlperf.cli.console import no_returns_message
     from xlperf.read.inbox import find_inputs
     from xlperf.read.roster import RosterError, read_roster
     from xlperf.rollup import rollup
+    from xlperf.rollup.distributed import ClusterError
 
+    if shared_folder is not None and scheduler is None:
+        raise click.UsageError("--shared-folder 只能与 --scheduler 一起使用")
     if form_id is not None and form_id not in builtin_forms():
         raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
     units = None
@@ -308,7 +316,9 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
         try:
             result = rollup(files, output, roster=units, form=form_id, jobs=jobs, progress=bar.update,
-                            others=others, limits=limits)
+                            others=others, limits=limits, scheduler=scheduler, shared_folder=shared_folder)
+        except ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise OutputError(f"无法写入汇总工作簿 {scrub(str(output))}（{exc.strerror or exc}）：请关闭已打开的该文件，"
                               "检查该位置是否可写，或换一个位置") from None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from xlperf.checks.limited import Limits
     from xlperf.read.roster import Roster
     from xlperf.rollup.collect import Progress, collect_returns
+    from xlperf.rollup.distributed import collect_on_cluster
     from xlperf.rollup.extract import record_of
     from xlperf.rollup.records import ReturnRecord
     from xlperf.rollup.summary import Figures, figures, paragraph
@@ -26,15 +27,15 @@ if TYPE_CHECKING:
     from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
-    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_returns",
-    "figures", "paragraph", "record_of", "rollup", "write_summary",
+    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_records",
+    "collect_on_cluster", "collect_returns", "figures", "paragraph", "record_of", "rollup", "write_summary",
 ]
 
 _LAZY = {
     "Progress": "collect", "collect_returns": "collect", "record_of": "extract",
     "ReturnRecord": "records", "Figures": "summary", "figures": "summary",
     "paragraph": "summary", "Tables": "tables", "build_tables": "tables", "SHEETS": "workbook",
-    "write_summary": "workbook",
+    "write_summary": "workbook", "collect_on_cluster": "distributed",
 }
 """Names re-exported from the modules that hold them, imported when first used: the ledger and
 intake import :mod:`xlperf.rollup.records` alone, and must not pay for pandas and xlsxwriter
@@ -55,22 +56,40 @@ class Rollup:
     paragraph: str
 
 
+def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
+            limits: Limits | None = None, scheduler: Any = None,
+            shared_folder: Path | None = None) -> list[ReturnRecord]:
+    """One record per path, in order: checked by this machine's process pool (``jobs``), or by
+    the Dask cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``distributed.Client``; files
+    under ``shared_folder`` go by path, the others as bytes). The records are the same either way.
+    ``limits`` hold in the local pool; a cluster's workers are held by the cluster's own limits."""
+    if scheduler is None:
+        from xlperf.rollup.collect import collect_returns
+
+        return collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
+    from xlperf.rollup.distributed import collect_on_cluster
+
+    return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress)
+
+
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
            jobs: int | None = None, progress: Progress | None = None,
-           others: Sequence[tuple[Path, str]] = (), limits: Limits | None = None) -> Rollup:
+           others: Sequence[tuple[Path, str]] = (), limits: Limits | None = None, scheduler: Any = None,
+           shared_folder: Path | None = None) -> Rollup:
     """Check ``paths``, write the summary workbook at ``output``; returns the tables and paragraph.
 
     ``others``: files of the inbox that are not checked, each with the reason (see
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
     ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
-    environment)."""
-    from xlperf.rollup.collect import collect_returns, file_stat
+    environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect_records`)."""
+    from xlperf.rollup.collect import file_stat
     from xlperf.rollup.records import ignored_record
     from xlperf.rollup.summary import paragraph
     from xlperf.rollup.tables import build_tables
     from xlperf.rollup.workbook import write_summary
 
-    records = collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
+    records = collect_records(paths, jobs=jobs, progress=progress, limits=limits, scheduler=scheduler,
+                              shared_folder=shared_folder)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
     del records  # the tables hold what the workbook shows: free the rest before writing it

@@ -19,10 +19,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, exceeded_finding, run_limited
 from xlperf.findings.text import shown_name
+from xlperf.form.signkeys import FROM_ENV
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
@@ -32,11 +34,13 @@ Progress = Callable[[int], None]
 """Called with the number of files just finished."""
 
 
-def check_one(path: Path) -> ReturnRecord:
-    """Check one file into its record; never raises (but MemoryError, which the limits report)."""
+def check_one(path: Path, key: Any = FROM_ENV) -> ReturnRecord:
+    """Check one file into its record (``key``: as :func:`check_file` takes it); never raises (but
+    MemoryError, which the limits report)."""
     size, mtime_ns = file_stat(path)
     try:
-        return record_of(check_file(path), size, mtime_ns)
+        checked = check_file(path) if key is FROM_ENV else check_file(path, key)  # the default stays the default
+        return record_of(checked, size, mtime_ns)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
