@@ -22,11 +22,12 @@ from deskdata import (
     rejected_demo,
 )
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from xlperf.cli.demo import SAMPLES_DIR
 from xlperf.ledger import round_rollup, round_status
 from xlperf.ledger.models import Event, Reply, Round, Submission
-from xlperf.web import AUDITOR, STAFF, add_user
+from xlperf.web import AUDITOR, STAFF, add_user, create_app
 
 ROSTER = SAMPLES_DIR / "roster.csv"
 
@@ -255,6 +256,25 @@ def test_jobs_unknown_ids_and_kinds_are_404_and_other_rounds_cannot_see_them(led
     other = int(_create(client, name="另一个任务").headers["location"].rsplit("/", 1)[1])
     assert client.get(started["status_url"].replace(f"/rounds/{round_id}/", f"/rounds/{other}/")).status_code == 404
     assert client.get(started["status_url"].replace("/summary/", "/templates/")).status_code == 404
+
+
+def test_any_worker_process_answers_the_poll_and_the_download(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``xlperf serve --workers N``: the job started by one worker's app is followed through another."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    first = signed_in_local(ledger, jobs_dir=str(jobs))
+    round_id = _round_with_returns(first, returns)
+    started = first.post(f"/rounds/{round_id}/summary/jobs", data={"csrf_token": csrf(first)},
+                         headers={"accept": "application/json"}).json()
+    other = TestClient(create_app(first.app.state.config, ledger), follow_redirects=False)
+    other.cookies = first.cookies  # the same browser, whose next request another worker takes
+    deadline = time.monotonic() + 120
+    while other.get(started["status_url"], headers={"accept": "application/json"}).json()["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    download = other.get(started["status_url"] + "/file")
+    assert download.status_code == 200
+    assert "汇总" in openpyxl.load_workbook(io.BytesIO(download.content), read_only=True).sheetnames
 
 
 def test_an_auditor_may_build_and_download_the_summary(ledger, returns) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -72,7 +74,7 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     app.state.config = config
     app.state.ledger = ledger
     app.state.status_cache = {}
-    app.state.jobs = JobBoard()
+    app.state.jobs = JobBoard(Path(config.jobs_dir) if config.jobs_dir else None)
     return app
 
 

@@ -117,8 +117,7 @@ def job_status(request: Request) -> Response:
 
 
 def _status(request: Request, job: Job) -> Response:
-    with job.lock:
-        done, total = job.done, job.total
+    done, total = job.done, job.total
     base = f"/rounds/{job.round_id}/{job.kind}/jobs/{job.id}"
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"id": job.id, "state": job.state, "done": done, "total": total, "error": job.error,
@@ -128,7 +127,8 @@ def _status(request: Request, job: Job) -> Response:
 
 def job_file(request: Request) -> Response:
     kind = _kind(request)
-    job = jobs_of(request).get(kind, int(request.path_params["round_id"]), str(request.path_params["job_id"]))
-    if job.state != "done" or not job.path.is_file():
+    board = jobs_of(request)
+    job = board.get(kind, int(request.path_params["round_id"]), str(request.path_params["job_id"]))
+    if job.state != "done" or not board.output(job).is_file():
         raise HTTPException(404, "文件尚未生成完毕或已过期，请重新生成。")
-    return FileResponse(job.path, media_type=KINDS[kind][3], headers=attachment(job.file_name))
+    return FileResponse(board.output(job), media_type=KINDS[kind][3], headers=attachment(job.file_name))
