@@ -7,7 +7,8 @@ Dashboard: a round of ``--returns`` roster units, each with a current return rec
 ledger's own :func:`xlperf.ledger.receive` (what intake records), from real checks of a few
 generated returns (bench_rollup's generator) given each unit's name; the files themselves are not
 needed to draw the page. Timed through the whole ASGI stack (middleware, session, template) with
-Starlette's test client: the first page, a search, a status filter and a sort by score.
+Starlette's test client: the first page, a search, a status filter and a sort by score; wall
+and CPU time (the machine may be shared).
 
 Upload: ``--uploads`` generated returns (bench_rollup's inbox), taken in once by
 :func:`xlperf.intake.intake_paths` (the command's function) into one ledger, and once posted to a
@@ -90,7 +91,7 @@ def fill_round(work: Path, n: int) -> tuple[object, int]:
     return ledger, rnd.id  # type: ignore[attr-defined]
 
 
-def time_dashboard(ledger, round_id: int, repeat: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def time_dashboard(ledger, round_id: int, repeat: int) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
     from starlette.testclient import TestClient
 
     from xlperf.web import DeskConfig, create_app
@@ -99,25 +100,27 @@ def time_dashboard(ledger, round_id: int, repeat: int) -> dict[str, float]:  # t
     app = create_app(config, ledger)
     client = TestClient(app)
     client.get(f"/?token={config.token}")
-    cold = []
+    cold, cold_cpu = [], []
     for _ in range(repeat):
         app.state.status_cache.clear()  # as after any change to the round
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         assert client.get(f"/rounds/{round_id}").status_code == 200
         cold.append(time.perf_counter() - t0)
-    timings = {"dashboard, round just changed": statistics.median(cold) * 1000}
+        cold_cpu.append(time.process_time() - c0)
+    timings = {"dashboard, round just changed": (statistics.median(cold) * 1000, statistics.median(cold_cpu) * 1000)}
     views = {"dashboard, unchanged": f"/rounds/{round_id}", "search": f"/rounds/{round_id}/rows?q=东湖区",
              "filter 退回": f"/rounds/{round_id}/rows?status=退回",
              "sort by score, page 100": f"/rounds/{round_id}/rows?sort=total&dir=desc&page=100"}
     for label, url in views.items():
         assert client.get(url).status_code == 200
-        runs = []
+        runs, cpu = [], []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = client.get(url)
             runs.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             assert response.status_code == 200
-        timings[label] = statistics.median(runs) * 1000
+        timings[label] = (statistics.median(runs) * 1000, statistics.median(cpu) * 1000)
     return timings
 
 
@@ -215,8 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             ledger, round_id = fill_round(work / "dash", args.returns)
             print(f"round of {args.returns} returns recorded in {time.perf_counter() - t0:.1f} s")
-            for label, ms in time_dashboard(ledger, round_id, args.repeat).items():
-                print(f"  {label:<30} {ms:7.1f} ms (median of {args.repeat}; goal < 300 ms)")
+            # CPU time too (the whole process: the test client runs the app in a thread of this
+            # one): on a shared machine the wall time also counts the waits for a core.
+            for label, (ms, cpu) in time_dashboard(ledger, round_id, args.repeat).items():
+                print(f"  {label:<30} {ms:7.1f} ms, CPU {cpu:7.1f} ms (medians of {args.repeat}; goal < 300 ms)")
         if not args.skip_upload:
             files, roster = make_uploads(work / "up", args.uploads)
             intake = time_intake(work / "up", files, roster)

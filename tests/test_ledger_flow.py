@@ -275,3 +275,32 @@ def _first_errors(db: LedgerDb, rnd: str) -> list[dict[str, str]]:
     for name, code in rows:
         first.setdefault(name, code)
     return [{"file": name, "code": code} for name, code in first.items()]
+
+
+def test_status_rows_per_project_and_per_unit_count_versions_and_take_the_newest(db: LedgerDb, tmp_path: Path) -> None:
+    """A roster listing projects for one unit and none for another: one row per project (a return
+    counts for the project it names), one row for the unit; versions and the current return each."""
+    roster = write_roster(tmp_path, "单位代码,单位名称,主管部门,联系人,邮箱,项目名称\n"
+                                    "3001,东城区科技局,市科学技术局,张明,d@example.gov.cn,科技创新券\n"
+                                    "3001,东城区科技局,市科学技术局,张明,d@example.gov.cn,孵化器补助\n"
+                                    "3002,西山县中小企业局,市工业和信息化局,李华,x@example.gov.cn,\n")
+    db.run("new", "项目", "--form", FORM, "--year", str(YEAR), "--roster", str(roster))
+    inbox = tmp_path / "inbox"
+    make_return(inbox / "东城_创新券_1.xlsx", "东城区科技局", age=400, project_name="科技创新券",
+                **{**CLEAN, "spent_city": 6.2})
+    make_return(inbox / "东城_创新券_2.xlsx", "东城区科技局", age=300, project_name="科技创新券", **CLEAN)
+    make_return(inbox / "西山_1.xlsx", "西山县中小企业局", age=200, **{**CLEAN, "spent_city": 6.2})
+    make_return(inbox / "西山_2.xlsx", "西山县中小企业局", age=100, **CLEAN)
+    db.run("intake", "项目", str(inbox), ok=(0, 1))
+    doc = json.loads(db.run("status", "项目", "--json").output)
+    rows = {(r["code"], r["project"]): r for r in doc["rows"]}
+    assert set(rows) == {("3001", "科技创新券"), ("3001", "孵化器补助"), ("3002", "")}
+    with db.open().session() as session:
+        newest = {s.original_name: s.id for s in session.scalars(select(Submission))}
+    assert rows[("3001", "科技创新券")]["versions"] == 2
+    assert rows[("3001", "科技创新券")]["submission"] == newest["东城_创新券_2.xlsx"]
+    assert rows[("3001", "科技创新券")]["status"] == "通过（有提示）"
+    assert rows[("3001", "孵化器补助")]["status"] == "未报送" and rows[("3001", "孵化器补助")]["versions"] == 0
+    assert rows[("3002", "")]["versions"] == 2 and rows[("3002", "")]["submission"] == newest["西山_2.xlsx"]
+    assert rows[("3002", "")]["status"] == "通过（有提示）"
+    assert doc["counts"]["未报送"] == 1

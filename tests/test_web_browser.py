@@ -1,6 +1,7 @@
 """The desk in a real Chromium, as a finance clerk uses it: create a round from the sample roster,
 upload the demo returns, read the statuses, open a rejected return and its findings, return one
-with a note, upload a corrected version and see the history, download the summary."""
+with a note, upload a corrected version and see the history, build the summary in the background
+and download it."""
 
 from __future__ import annotations
 
@@ -142,7 +143,10 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     # The summary workbook, downloaded and opened.
     driver.get(dashboard)
     driver.find_element(By.LINK_TEXT, "汇总").click()
-    driver.find_element(By.ID, "summary-download").click()
+    driver.find_element(By.ID, "summary-start").click()
+    # Built in the background: the page polls, shows n of N, then the download link.
+    _wait(driver).until(ec.element_to_be_clickable((By.ID, "summary-download"))).click()
+    assert "已生成" in driver.find_element(By.ID, "summary-job").text
     summary = _downloaded(driver.download_dir, ".xlsx")
     book = openpyxl.load_workbook(summary, read_only=True)
     text = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)

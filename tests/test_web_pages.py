@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from deskdata import (
     rejected_demo,
 )
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from xlperf.cli.demo import SAMPLES_DIR
-from xlperf.ledger import round_status
+from xlperf.ledger import round_rollup, round_status
 from xlperf.ledger.models import Event, Reply, Round, Submission
-from xlperf.web import AUDITOR, STAFF, add_user
+from xlperf.web import AUDITOR, STAFF, add_user, create_app
 
 ROSTER = SAMPLES_DIR / "roster.csv"
 
@@ -192,18 +194,104 @@ def test_return_with_a_note_and_the_corrected_version_in_the_history(ledger, ret
     assert "项目实施情况" in changes and "&lt;p&gt;2019年" in changes and "<p>2019年" not in changes
 
 
-def test_summary_and_templates_downloads(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+def _build(client, round_id: int, output: str) -> bytes:  # type: ignore[no-untyped-def]
+    """Start a build as the page does (htmx POST), poll its status as the page does, download."""
+    started = client.post(f"/rounds/{round_id}/{output}/jobs", data={"csrf_token": csrf(client)},
+                          headers={"hx-request": "true"})
+    assert started.status_code == 200, started.text
+    status_url = re.search(r'hx-get="([^"]+)"', started.text).group(1)  # type: ignore[union-attr]
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(status_url, headers={"accept": "application/json"}).json()
+        seen.append((status["done"], status["total"]))
+        if status["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["state"] == "done", status
+    assert status["done"] == status["total"] > 0 and all(d <= t for d, t in seen)
+    fragment = client.get(status_url).text
+    assert 'data-state="done"' in fragment and "hx-trigger" not in fragment  # polling stops
+    assert f'href="{status_url}/file"' in fragment
+    download = client.get(status["file_url"])
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    return download.content
+
+
+def test_summary_and_templates_are_built_in_the_background_and_downloaded(ledger, returns) -> None:  # type: ignore[no-untyped-def]
     client = signed_in_local(ledger)
     round_id = _round_with_returns(client, returns)
-    summary = client.get(f"/rounds/{round_id}/summary.xlsx")
-    assert summary.status_code == 200
-    book = openpyxl.load_workbook(io.BytesIO(summary.content), read_only=True)
+    assert f'hx-post="/rounds/{round_id}/summary/jobs"' in client.get(f"/rounds/{round_id}/summary").text
+    book = openpyxl.load_workbook(io.BytesIO(_build(client, round_id, "summary")), read_only=True)
     text = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
     assert "东湖区科技局" in text and "东湖区教育局" in text  # a return, and a unit that sent none
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/rounds/{round_id}/templates.zip").content))
+    archive = zipfile.ZipFile(io.BytesIO(_build(client, round_id, "templates")))
     names = archive.namelist()
     assert len(names) == 8 and all(n.endswith(".xlsx") for n in names)
     assert any("西山县农业农村局" in n for n in names)
+
+
+def test_summary_progress_counts_every_return_then_tables_and_writing(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    steps: list[tuple[int, int]] = []
+    with ledger.session() as session:
+        rnd = session.get(Round, round_id)
+        counted = sum(1 for r in round_status(session, rnd).rows if r.status != "未报送" and r.status != "已作废")
+        round_rollup(session, rnd, tmp_path / "s.xlsx", lambda done, total: steps.append((done, total)))
+    assert steps[-1] == (counted + 2, counted + 2) and steps[-2] == (counted + 1, counted + 2)
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+
+
+def test_jobs_unknown_ids_and_kinds_are_404_and_other_rounds_cannot_see_them(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    round_id = _round_with_returns(client, returns)
+    assert client.get(f"/rounds/{round_id}/summary/jobs/nosuchjob").status_code == 404
+    assert client.get(f"/rounds/{round_id}/summary/jobs/nosuchjob/file").status_code == 404
+    assert client.get(f"/rounds/{round_id}/summary/jobs/..%2F..%2Fetc%2Fpasswd/file").status_code == 404
+    bad = client.post(f"/rounds/{round_id}/original/jobs", data={"csrf_token": csrf(client)})
+    assert bad.status_code == 404
+    started = client.post(f"/rounds/{round_id}/summary/jobs", data={"csrf_token": csrf(client)},
+                          headers={"accept": "application/json"}).json()
+    other = int(_create(client, name="另一个任务").headers["location"].rsplit("/", 1)[1])
+    assert client.get(started["status_url"].replace(f"/rounds/{round_id}/", f"/rounds/{other}/")).status_code == 404
+    assert client.get(started["status_url"].replace("/summary/", "/templates/")).status_code == 404
+
+
+def test_any_worker_process_answers_the_poll_and_the_download(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``xlperf serve --workers N``: the job started by one worker's app is followed through another."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    first = signed_in_local(ledger, jobs_dir=str(jobs))
+    round_id = _round_with_returns(first, returns)
+    started = first.post(f"/rounds/{round_id}/summary/jobs", data={"csrf_token": csrf(first)},
+                         headers={"accept": "application/json"}).json()
+    other = TestClient(create_app(first.app.state.config, ledger), follow_redirects=False)
+    other.cookies = first.cookies  # the same browser, whose next request another worker takes
+    deadline = time.monotonic() + 120
+    while other.get(started["status_url"], headers={"accept": "application/json"}).json()["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    download = other.get(started["status_url"] + "/file")
+    assert download.status_code == 200
+    assert "汇总" in openpyxl.load_workbook(io.BytesIO(download.content), read_only=True).sheetnames
+
+
+def test_an_auditor_may_build_and_download_the_summary(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    staff = signed_in_local(ledger)
+    round_id = _round_with_returns(staff, returns)
+    auditor = sign_in(server_client(ledger), ledger, "审计员", AUDITOR)
+    book = openpyxl.load_workbook(io.BytesIO(_build(auditor, round_id, "summary")), read_only=True)
+    assert "汇总" in book.sheetnames
+    refused = auditor.post(f"/rounds/{round_id}/summary/jobs", data={"csrf_token": "forged"})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    # A session that did not sign in gets neither the status nor the file of a finished job.
+    started = staff.post(f"/rounds/{round_id}/summary/jobs", data={"csrf_token": csrf(staff)},
+                         headers={"accept": "application/json"}).json()
+    stranger = server_client(ledger)
+    for url in (started["status_url"], started["status_url"] + "/file"):
+        response = stranger.get(url)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
 
 
 def test_a_zip_is_unpacked_and_each_member_recorded(ledger, returns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -267,7 +355,7 @@ def _routes(app) -> list[Route]:  # type: ignore[no-untyped-def]
 
 def _concrete(path: str, round_id: int, submission_id: int) -> str:
     return (path.replace("{round_id:int}", str(round_id)).replace("{submission_id:int}", str(submission_id))
-            .replace("{kind}", "original"))
+            .replace("{kind}", "original").replace("{output}", "summary").replace("{job_id}", "nosuchjob"))
 
 
 def test_auditor_reads_every_page_and_cannot_act(ledger, returns) -> None:  # type: ignore[no-untyped-def]
@@ -278,9 +366,11 @@ def test_auditor_reads_every_page_and_cannot_act(ledger, returns) -> None:  # ty
     token = csrf(auditor)
     for route in _routes(auditor.app):
         path = _concrete(route.path, round_id, sub.id)
+        if "{job_id}" in route.path:  # a job of the auditor's own: test_an_auditor_may_build_...
+            continue
         if "GET" in (route.methods or ()) and route.path not in ("/login",):
             assert auditor.get(path).status_code in (200, 303), path
-        if "POST" in (route.methods or ()) and route.path not in ("/login", "/logout"):
+        if "POST" in (route.methods or ()) and route.path not in ("/login", "/logout") and "/jobs" not in route.path:
             response = auditor.post(path, data={"csrf_token": token, "action": "void", "note": "x"})
             assert response.status_code == 403 and "只读" in response.text, path
     assert "上传并审核" not in auditor.get(f"/rounds/{round_id}/upload").text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import tempfile
 from typing import TYPE_CHECKING
 
 import click
@@ -62,12 +64,15 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
     sys.stdout.flush()
     options = {"host": host, "port": port, "log_level": "warning", "ssl_certfile": ssl_certfile,
                "ssl_keyfile": ssl_keyfile, "server_header": False}
-    if workers == 1:
-        uvicorn.run(create_app(config, ledger), **options)  # type: ignore[arg-type]
-        return
-    ledger.close()
-    config.to_environment()
-    uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    # One folder for the background builds of every worker process, removed when serving stops.
+    with tempfile.TemporaryDirectory(prefix="xlperf-desk-jobs-") as jobs_dir:
+        config = dataclasses.replace(config, jobs_dir=jobs_dir)
+        if workers == 1:
+            uvicorn.run(create_app(config, ledger), **options)  # type: ignore[arg-type]
+            return
+        ledger.close()
+        config.to_environment()
+        uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @main.group("user", help="收报台账户（服务器模式）。")

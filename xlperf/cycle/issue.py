@@ -25,7 +25,7 @@ declaration not used, and why).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,14 @@ def _signed(key: bytes | None) -> str:
 
 
 def roster_templates(layout: FormLayout, roster: Roster, outdir: Path, *, year: int | None = None,
-                     password: str = DEFAULT_PASSWORD, key: bytes | None = None) -> Issued:
-    """One template per roster unit (or project), unit fields prefilled and locked."""
+                     password: str = DEFAULT_PASSWORD, key: bytes | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> Issued:
+    """One template per roster unit (or project), unit fields prefilled and locked;
+    ``progress`` hears (units done, units in all) after each unit."""
     out = Issued()
     stem = file_stem(layout)
     prefixes = _prefixes(layout)
-    for unit in roster.units:
+    for done, unit in enumerate(roster.units, 1):
         projects: list[str] = list(getattr(unit, "projects", ()) or ())
         if not projects:
             batches: list[list[str]] = [[]]
@@ -126,6 +128,8 @@ def roster_templates(layout: FormLayout, roster: Roster, outdir: Path, *, year: 
             out.files.append(path)
             about = f"，项目：{'、'.join(batch)}" if batch else ""
             out.lines.append(f"已生成 {path.name}（{unit.name}{about}{_signed(key)}）")
+        if progress is not None:
+            progress(done, len(roster.units))
     return out
 
 

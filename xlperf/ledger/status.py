@@ -3,7 +3,9 @@
 Status labels: 未报送 (no current return), 退回 (rejected by the checks, or returned by staff),
 通过（有提示）, 通过 (accepted by the checks, or by staff despite warnings), 已作废 (the newest
 return was voided by staff and nothing newer has arrived). Read with a few column queries, not
-ORM objects: a 10,000-unit round is answered in well under a second.
+ORM objects; SQL picks each unit's current return (the newest current one) and counts its
+versions, and only units whose roster lists projects have their returns matched in Python: a
+10,000-unit round is answered in about a tenth of a second of CPU.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
@@ -32,6 +36,7 @@ from xlperf.ledger.models import (
     local,
 )
 from xlperf.read.roster import normalise_name
+from xlperf.rollup._gc import cycle_collection_paused
 
 __all__ = ["MISSING", "STATUS_ORDER", "VOIDED", "StatusRow", "effective_status", "round_status"]
 
@@ -52,7 +57,7 @@ def effective_status(check_status: str | None, decision: str | None) -> str:
     return STATUS_LABELS.get(check_status or REJECTED, RETURNED)
 
 
-@dataclass
+@dataclass(slots=True)
 class StatusRow:
     code: str
     unit: str
@@ -130,37 +135,67 @@ class RoundStatus:
 
 
 def round_status(session: Session, rnd: Round, today: dt.date | None = None) -> RoundStatus:
-    today = today or dt.date.today()
+    # Tens of thousands of rows and tuples with no reference cycles: the cycle collector's
+    # rescans of everything alive were a fifth of the time.
+    with cycle_collection_paused():
+        return _round_status(session, rnd, today or dt.date.today())
+
+
+def _round_status(session: Session, rnd: Round, today: dt.date) -> RoundStatus:
     overdue_now = rnd.deadline is not None and today > rnd.deadline
-    units = session.execute(select(Unit.id, Unit.code, Unit.name, Unit.dept, Unit.projects)
-                            .where(Unit.round_id == rnd.id).order_by(Unit.id)).all()
-    subs = session.execute(
-        select(Submission.id, Submission.unit_id, Submission.state, Submission.project_key,
-               Submission.received_at, Submission.decision, Submission.decision_note,
-               Result.status, Result.total_score, Result.grade)
-        .outerjoin(Result, Result.id == Submission.result_id)
-        .where(Submission.round_id == rnd.id, Submission.unit_id.is_not(None),
+    # Core rows (the connection, not the ORM), and SQL picks each unit's current return: a
+    # 10,000-unit round is read on every first view of the dashboard after a change.
+    conn = session.connection()
+    counted = (Submission.round_id == rnd.id, Submission.unit_id.is_not(None),
                Submission.state.not_in((HELD, IGNORED, REPEAT)))
-        .order_by(Submission.id)).all()
-    by_unit: dict[int, list[tuple]] = defaultdict(list)
-    for sub in subs:
-        by_unit[sub.unit_id].append(tuple(sub))
+    per_unit = (select(Submission.unit_id, func.count().label("versions"),
+                       func.max(case((Submission.state == CURRENT, Submission.id))).label("current"))
+                .where(*counted).group_by(Submission.unit_id).subquery())
+    current = Submission.__table__.alias("current")
+    units = conn.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.dept, Unit.projects, per_unit.c.versions, current.c.id,
+               current.c.received_at, current.c.decision, current.c.decision_note,
+               Result.status, Result.total_score, Result.grade)
+        .outerjoin(per_unit, per_unit.c.unit_id == Unit.id)
+        .outerjoin(current, current.c.id == per_unit.c.current)
+        .outerjoin(Result, Result.id == current.c.result_id)
+        .where(Unit.round_id == rnd.id).order_by(Unit.id)).all()
+    # Units with projects in the roster: a return counts for the projects it names, so their
+    # returns are matched here, project by project.
+    by_unit: dict[Any, list[Any]] = defaultdict(list)
+    if any(u[4] and u[4] != "[]" for u in units):
+        with_projects = select(Unit.id).where(Unit.round_id == rnd.id, Unit.projects.not_in(("", "[]")))
+        for sub in conn.execute(
+                select(Submission.unit_id, Submission.state, Submission.project_key, Submission.id,
+                       Submission.received_at, Submission.decision, Submission.decision_note,
+                       Result.status, Result.total_score, Result.grade)
+                .outerjoin(Result, Result.id == Submission.result_id)
+                .where(*counted, Submission.unit_id.in_(with_projects)).order_by(Submission.id)):
+            by_unit[sub[0]].append(sub)
+    accepted = STATUS_ORDER[2:4]
     rows = []
-    for unit_id, code, name, dept, projects_json in units:
+    for unit_id, code, name, dept, projects_json, versions, *latest in units:
+        if not projects_json or projects_json == "[]":
+            rows.append(_row(code, name, dept, "", versions or 0, latest if latest[0] is not None else None,
+                             overdue_now, accepted))
+            continue
         mine = by_unit.get(unit_id, [])
-        projects = json.loads(projects_json or "[]") or [""]
-        for project in projects:
+        for project in json.loads(projects_json) or [""]:
             key = normalise_name(project)
-            versions = [s for s in mine if not key or key in s[3].split("|")]
-            current = [s for s in versions if s[2] == CURRENT]
-            row = StatusRow(code, name, dept, project, MISSING, versions=len(versions))
-            if current:
-                sid, _, _, _, received, decision, note, status, total, grade = current[-1]
-                row.status = effective_status(status, decision)
-                row.submission, row.total_score, row.grade, row.received_at = sid, total, grade, received
-                row.note = note if decision else ""
-            row.overdue = overdue_now and row.status not in STATUS_ORDER[2:4]
-            rows.append(row)
-    counts = dict(session.execute(select(Submission.state, func.count()).where(
+            matched = [s for s in mine if not key or key in s[2].split("|")]
+            last = next((s[3:] for s in reversed(matched) if s[1] == CURRENT), None)
+            rows.append(_row(code, name, dept, project, len(matched), last, overdue_now, accepted))
+    counts = dict(conn.execute(select(Submission.state, func.count()).where(
         Submission.round_id == rnd.id).group_by(Submission.state)).all())
     return RoundStatus(rnd, rows, counts.get(HELD, 0), counts.get(IGNORED, 0), counts.get(REPEAT, 0))
+
+
+def _row(code: str, name: str, dept: str, project: str, versions: int, current: Sequence[Any] | None,
+         overdue_now: bool, accepted: tuple[str, ...]) -> StatusRow:
+    """One status row; ``current``: (id, received, decision, note, check status, total, grade)."""
+    if current is None:
+        return StatusRow(code, name, dept, project, MISSING, versions=versions, overdue=overdue_now)
+    sid, received, decision, note, check, total, grade = current
+    status = effective_status(check, decision)
+    return StatusRow(code, name, dept, project, status, sid, total, grade, received, versions,
+                     overdue_now and status not in accepted, note if decision else "")

@@ -9,6 +9,7 @@ roster. A return's time in 清单 is when the ledger received it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,11 +23,18 @@ from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.rollup import Rollup, build_tables, paragraph, write_summary
 from xlperf.rollup.records import ReturnRecord
 
-__all__ = ["round_records", "round_rollup"]
+__all__ = ["Steps", "round_records", "round_rollup"]
+
+Steps = Callable[[int, int], None]
+"""Called with (steps done, steps in all) while a summary is built: one step a return, then
+one for the tables and one for writing the workbook (the longest single step)."""
+REPORT_EVERY = 200
 
 
-def round_records(session: Session, rnd: Round) -> list[ReturnRecord]:
-    """The stored records of the submissions that count in ``rnd`` (submission order)."""
+def round_records(session: Session, rnd: Round, progress: Steps | None = None,
+                  extra_steps: int = 0) -> list[ReturnRecord]:
+    """The stored records of the submissions that count in ``rnd`` (submission order);
+    ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``."""
     rows = session.execute(
         select(Submission.id, Submission.original_name, Submission.size, Submission.received_at,
                Result.id, Result.status, Result.form_version, Result.record_json, Submission.form,
@@ -42,7 +50,8 @@ def round_records(session: Session, rnd: Round) -> list[ReturnRecord]:
         for f in session.scalars(select(FindingRow).where(FindingRow.result_id.in_(result_ids[start:start + 900]))
                                  .order_by(FindingRow.id)):
             findings.setdefault(f.result_id, []).append(f.finding())
-    records = []
+    records: list[ReturnRecord] = []
+    steps = len(rows) + extra_steps
     for (_sid, name, size, received, rid, status, form_version, record_json, form, unit, year,
          decision, note) in rows:
         mine = findings.get(rid, [])
@@ -55,17 +64,25 @@ def round_records(session: Session, rnd: Round) -> list[ReturnRecord]:
             record_json, file=Path(name), size=size, mtime_ns=_ns(received), status=status, form=form,
             form_version=form_version, unit=unit or None, year=year,
             findings=tuple(mine), notes=tuple(filter(None, [staff_note(decision, note)]))))
+        if progress is not None and len(records) % REPORT_EVERY == 0:
+            progress(len(records), steps)
+    if progress is not None:
+        progress(len(records), steps)
     return records
 
 
-def round_rollup(session: Session, rnd: Round, output: Path) -> Rollup:
-    """Write the summary workbook of ``rnd`` at ``output``."""
-    records = round_records(session, rnd)
+def round_rollup(session: Session, rnd: Round, output: Path, progress: Steps | None = None) -> Rollup:
+    """Write the summary workbook of ``rnd`` at ``output``, telling ``progress`` how far it is."""
+    records = round_records(session, rnd, progress, extra_steps=2)
+    report = progress or (lambda done, steps: None)
+    steps = len(records) + 2
     roster = roster_of(rnd, units_of(session, rnd.id))
     session.commit()  # end the read here: on SQLite it holds the write lock; writing takes seconds
     tables = build_tables(records, roster, rnd.form)
+    report(steps - 1, steps)
     text = paragraph(tables)
     write_summary(tables, output, text)
+    report(steps, steps)
     return Rollup(output, tables, text)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -15,6 +17,7 @@ from xlperf.ledger import Ledger, open_ledger
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
+from xlperf.web.jobs import JobBoard
 from xlperf.web.render import error_page
 from xlperf.web.security import BodyLimit, SecurityHeaders
 
@@ -46,9 +49,10 @@ def routes() -> list[Route | Mount]:
         Route(sub + "/download/{kind}", submission.download),
         Route(sub + "/decide", submission.decide_endpoint, methods=["POST"]),
         Route("/rounds/{round_id:int}/templates", outputs.templates_page),
-        Route("/rounds/{round_id:int}/templates.zip", outputs.templates_zip),
         Route("/rounds/{round_id:int}/summary", outputs.summary_page),
-        Route("/rounds/{round_id:int}/summary.xlsx", outputs.summary_xlsx),
+        Route("/rounds/{round_id:int}/{output}/jobs", outputs.start_job, methods=["POST"]),
+        Route("/rounds/{round_id:int}/{output}/jobs/{job_id}", outputs.job_status),
+        Route("/rounds/{round_id:int}/{output}/jobs/{job_id}/file", outputs.job_file),
         Route("/rounds/{round_id:int}/mail", mail.mail_page),
         Route("/rounds/{round_id:int}/mail/send", mail.send_endpoint, methods=["POST"]),
         Route("/rounds/{round_id:int}/mail/remind", mail.remind_endpoint, methods=["POST"]),
@@ -70,6 +74,7 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     app.state.config = config
     app.state.ledger = ledger
     app.state.status_cache = {}
+    app.state.jobs = JobBoard(Path(config.jobs_dir) if config.jobs_dir else None)
     return app
 
 

@@ -51,6 +51,9 @@ class DeskConfig:
     """An INI file with an [smtp] section (as ``xlperf mail --config``)."""
     smtp: str | None = None
     mail_from: str | None = None
+    jobs_dir: str | None = None
+    """Where background builds keep their state and files, shared by all worker processes
+    (``xlperf serve`` makes and removes it); none: each process makes its own."""
 
     @property
     def local(self) -> bool:

@@ -1,25 +1,29 @@
-"""What the desk hands out for a round: the per-unit templates as one zip, the summary workbook."""
+"""What the desk hands out for a round: the per-unit templates as one zip, the summary workbook,
+both built as background jobs (see jobs.py) that the page follows."""
 
 from __future__ import annotations
 
-import io
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from xlperf.cycle.issue import roster_templates
 from xlperf.form.layout import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, load_key
-from xlperf.ledger import round_rollup
+from xlperf.ledger import Ledger, round_rollup
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.web.auth import action
+from xlperf.web.jobs import Build, Job, JobBoard
 from xlperf.web.render import page
 from xlperf.web.state import attachment, ledger_of, round_by_id
+from xlperf.web.users import User
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -43,39 +47,88 @@ def templates_page(request: Request) -> Response:
     return page(request, "templates.html", rnd=rnd, units=units, signed=signed, key_problem=key_problem)
 
 
-def _templates_zip(request: Request, rnd: Round) -> bytes:
+def _templates_build(ledger: Ledger, rnd: Round) -> Build:
     try:
         key = load_key()
     except SigningKeyError as exc:
         raise HTTPException(409, f"签名密钥无法使用：{exc}") from None
-    with ledger_of(request).session() as session:
-        roster = roster_of(rnd, units_of(session, rnd.id))
-    buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp:
-        issued = roster_templates(builtin_layout(rnd.form), roster, Path(tmp), year=rnd.year, key=key)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in issued.files:
-                archive.write(path, path.relative_to(tmp).as_posix())
-    return buffer.getvalue()
 
+    def build(output: Path, progress: Callable[[int, int], None]) -> None:
+        with ledger.session() as session:
+            roster = roster_of(rnd, units_of(session, rnd.id))
+        with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp:
+            issued = roster_templates(builtin_layout(rnd.form), roster, Path(tmp), year=rnd.year, key=key,
+                                      progress=progress)
+            with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in issued.files:
+                    archive.write(path, path.relative_to(tmp).as_posix())
 
-async def templates_zip(request: Request) -> Response:
-    rnd = _round(request)
-    data = await run_in_threadpool(_templates_zip, request, rnd)
-    return Response(data, media_type="application/zip", headers=attachment(f"{rnd.name}_模板.zip"))
+    return build
 
 
 def summary_page(request: Request) -> Response:
     return page(request, "summary.html", rnd=_round(request))
 
 
-def _summary(request: Request, rnd: Round) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="xlperf-summary-") as tmp, ledger_of(request).session() as session:
-        result = round_rollup(session, session.merge(rnd, load=False), Path(tmp) / "summary.xlsx")
-        return result.output.read_bytes()
+def _summary_build(ledger: Ledger, rnd: Round) -> Build:
+    def build(output: Path, progress: Callable[[int, int], None]) -> None:
+        with ledger.session() as session:
+            round_rollup(session, session.merge(rnd, load=False), output, progress)
+
+    return build
 
 
-async def summary_xlsx(request: Request) -> Response:
+# kind -> (what it builds, suffix, download name, media type)
+KINDS: dict[str, tuple[Callable[[Ledger, Round], Build], str, str, str]] = {
+    "summary": (_summary_build, ".xlsx", "{name}_汇总.xlsx", XLSX),
+    "templates": (_templates_build, ".zip", "{name}_模板.zip", "application/zip"),
+}
+
+
+def jobs_of(request: Request) -> JobBoard:
+    board: JobBoard = request.app.state.jobs
+    return board
+
+
+def _kind(request: Request) -> str:
+    kind = str(request.path_params["output"])
+    if kind not in KINDS:
+        raise HTTPException(404, "没有这个页面。")
+    return kind
+
+
+async def _start(request: Request, form: FormData, user: User) -> Response:
+    """Start a build. Auditors may too: it only reads the ledger and writes a file that only
+    signed-in users of this desk can fetch; the summary and templates are what an audit reads."""
+    kind = _kind(request)
     rnd = _round(request)
-    data = await run_in_threadpool(_summary, request, rnd)
-    return Response(data, media_type=XLSX, headers=attachment(f"{rnd.name}_汇总.xlsx"))
+    make, suffix, name, _ = KINDS[kind]
+    job = jobs_of(request).start(kind, rnd.id, name.format(name=rnd.name), suffix, make(ledger_of(request), rnd))
+    return _status(request, job)
+
+
+start_job = action(_start, staff_only=False)
+
+
+def job_status(request: Request) -> Response:
+    kind = _kind(request)
+    job = jobs_of(request).get(kind, int(request.path_params["round_id"]), str(request.path_params["job_id"]))
+    return _status(request, job)
+
+
+def _status(request: Request, job: Job) -> Response:
+    done, total = job.done, job.total
+    base = f"/rounds/{job.round_id}/{job.kind}/jobs/{job.id}"
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"id": job.id, "state": job.state, "done": done, "total": total, "error": job.error,
+                             "status_url": base, "file_url": f"{base}/file" if job.state == "done" else None})
+    return page(request, "_job.html", job=job, done=done, total=total, status_url=base)
+
+
+def job_file(request: Request) -> Response:
+    kind = _kind(request)
+    board = jobs_of(request)
+    job = board.get(kind, int(request.path_params["round_id"]), str(request.path_params["job_id"]))
+    if job.state != "done" or not board.output(job).is_file():
+        raise HTTPException(404, "文件尚未生成完毕或已过期，请重新生成。")
+    return FileResponse(board.output(job), media_type=KINDS[kind][3], headers=attachment(job.file_name))
