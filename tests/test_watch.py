@@ -490,3 +490,40 @@ def test_malformed_oversized_and_bomb_messages_are_held_and_the_watcher_goes_on(
     assert len(garbage) == 1 and garbage[0].state == MAIL_HELD
     assert set(room.replies()) == {"<fine@m>"}
     assert [s.original_name for s in room.ledger_rows(Submission)] == ["南城.xlsx"]
+
+
+def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room: Room) -> None:
+    last_year = room.workbook("去年.xlsx", "西山县中小企业局", **CLEAN, year=YEAR - 1)
+    unknown = room.workbook("未知.xlsx", "不在名单的局", **CLEAN)
+    fine = room.workbook("东城.xlsx", "东城区科技局", **CLEAN)
+    # 东城 sends its own return and, by mistake, 西山's return of last year in one message.
+    room.deliver(client_message("dongcheng@example.gov.cn", "报表两份", [("东城.xlsx", fine), ("西山去年.xlsx", last_year)],
+                                message_id="mixed@m"))
+    room.deliver(client_message("nancheng@example.gov.cn", "报表", [("南城.xlsx", unknown)], message_id="unknown@m"))
+    room.watch_once()
+
+    subs = {s.original_name: s for s in room.ledger_rows(Submission)}
+    assert {k: s.state for k, s in subs.items()} == {"东城.xlsx": "current", "西山去年.xlsx": "held", "南城.xlsx": "held"}
+    by_thread: dict[str, list[EmailMessage]] = {}
+    for received in room.store.received:
+        by_thread.setdefault(str(received.message["In-Reply-To"]), []).append(received.message)
+    roster = {"dongcheng@example.gov.cn", "dc-office@example.gov.cn", "xishan@example.gov.cn",
+              "nancheng@example.gov.cn", "beihu@example.gov.cn"}
+    assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # never a stranger
+    mixed = {str(m["Subject"])[:5]: m for m in by_thread["<mixed@m>"]}
+    assert set(mixed) == {"【需修改】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
+    report, held = mixed["【需修改】"], mixed["【未受理】"]
+    assert attachment_names(report) == ["东城_批注.xlsx"]  # the held return is not in the report
+    assert str(held["Subject"]) == f"【未受理】西山去年.xlsx：年度不符：本任务为 {YEAR} 年，此文件填的是 {YEAR - 1} 年"
+    assert attachment_names(held) == [] and "已收到“西山去年.xlsx”，但未受理，未计入本次报送" in text_of(held)
+    # To the unit that sent it, not to the unit the held file names (西山 sent nothing).
+    assert [a.addr_spec for a in held["To"].addresses] == ["dongcheng@example.gov.cn"]
+    assert not any("xishan@example.gov.cn" in r.rcpt_tos for r in room.store.received)
+    [nancheng] = by_thread["<unknown@m>"]
+    subject = str(nancheng["Subject"])
+    assert subject.startswith("【未受理】南城.xlsx：单位“不在名单的局”不在本任务的名单中") and "通过" not in subject
+    assert "未计入本次报送" in text_of(nancheng) and attachment_names(nancheng) == []
+    status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
+    assert status == {"3001": "通过（有提示）", "3002": "未报送", "3003": "未报送", "3004": "未报送"}
+    room.watch_once()  # nothing new: nothing answered again
+    assert sum(len(v) for v in by_thread.values()) == len(room.store.received) == 3
