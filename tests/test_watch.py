@@ -490,3 +490,116 @@ def test_malformed_oversized_and_bomb_messages_are_held_and_the_watcher_goes_on(
     assert len(garbage) == 1 and garbage[0].state == MAIL_HELD
     assert set(room.replies()) == {"<fine@m>"}
     assert [s.original_name for s in room.ledger_rows(Submission)] == ["南城.xlsx"]
+
+
+def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room: Room) -> None:
+    last_year = room.workbook("去年.xlsx", "西山县中小企业局", **CLEAN, year=YEAR - 1)
+    unknown = room.workbook("未知.xlsx", "不在名单的局", **CLEAN)
+    fine = room.workbook("东城.xlsx", "东城区科技局", **CLEAN)
+    # 东城 sends its own return and, by mistake, 西山's return of last year in one message.
+    room.deliver(client_message("dongcheng@example.gov.cn", "报表两份", [("东城.xlsx", fine), ("西山去年.xlsx", last_year)],
+                                message_id="mixed@m"))
+    room.deliver(client_message("nancheng@example.gov.cn", "报表", [("南城.xlsx", unknown)], message_id="unknown@m"))
+    room.watch_once()
+
+    subs = {s.original_name: s for s in room.ledger_rows(Submission)}
+    assert {k: s.state for k, s in subs.items()} == {"东城.xlsx": "current", "西山去年.xlsx": "held", "南城.xlsx": "held"}
+    by_thread: dict[str, list[EmailMessage]] = {}
+    for received in room.store.received:
+        by_thread.setdefault(str(received.message["In-Reply-To"]), []).append(received.message)
+    roster = {"dongcheng@example.gov.cn", "dc-office@example.gov.cn", "xishan@example.gov.cn",
+              "nancheng@example.gov.cn", "beihu@example.gov.cn"}
+    assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # never a stranger
+    mixed = {str(m["Subject"])[:5]: m for m in by_thread["<mixed@m>"]}
+    assert set(mixed) == {"【需修改】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
+    report, held = mixed["【需修改】"], mixed["【未受理】"]
+    assert attachment_names(report) == ["东城_批注.xlsx"]  # the held return is not in the report
+    assert str(held["Subject"]) == f"【未受理】西山去年.xlsx：年度不符：本任务为 {YEAR} 年，此文件填的是 {YEAR - 1} 年"
+    assert attachment_names(held) == [] and "已收到“西山去年.xlsx”，但未受理，未计入本次报送" in text_of(held)
+    # To the unit that sent it, not to the unit the held file names (西山 sent nothing).
+    assert [a.addr_spec for a in held["To"].addresses] == ["dongcheng@example.gov.cn"]
+    assert not any("xishan@example.gov.cn" in r.rcpt_tos for r in room.store.received)
+    [nancheng] = by_thread["<unknown@m>"]
+    subject = str(nancheng["Subject"])
+    assert subject.startswith("【未受理】南城.xlsx：单位“不在名单的局”不在本任务的名单中") and "通过" not in subject
+    assert "未计入本次报送" in text_of(nancheng) and attachment_names(nancheng) == []
+    status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
+    assert status == {"3001": "通过（有提示）", "3002": "未报送", "3003": "未报送", "3004": "未报送"}
+    room.watch_once()  # nothing new: nothing answered again
+    assert sum(len(v) for v in by_thread.values()) == len(room.store.received) == 3
+
+
+def test_a_mail_bomb_of_1000_messages_is_taken_once_each_in_capped_passes(room: Room) -> None:
+    units = [("东城区科技局", "dongcheng"), ("西山县中小企业局", "xishan"), ("南城区商务局", "nancheng"),
+             ("北湖县工信局", "beihu")]
+    returns: list[tuple[str, str, bytes]] = []  # (address, file name, bytes): 8 versions, each unit twice
+    for version in range(2):
+        for unit, address in units:
+            name = f"{unit}_{version}.xlsx"
+            returns.append((address, name, room.workbook(name, unit, **{**CLEAN, "spent_city": 30 + version})))
+    last_year = room.workbook("去年.xlsx", "东城区科技局", **CLEAN, year=YEAR - 1)
+    with_files: list[bytes] = []
+    for n, (address, name, data) in enumerate(returns):
+        with_files.append(client_message(f"{address}@example.gov.cn", "报表", [(name, data)], message_id=f"ret-{n}@m"))
+    for n, (address, name, data) in enumerate(returns[4:]):  # the latest again: "已收到，与 … 相同"
+        with_files.append(client_message(f"{address}@example.gov.cn", "再发", [(f"副本{name}", data)],
+                                         message_id=f"again-{n}@m"))
+    with_files.append(client_message("dongcheng@example.gov.cn", "去年的", [("去年.xlsx", last_year)],
+                                     message_id="year@m"))
+    answered = {f"<ret-{n}@m>" for n in range(8)} | {f"<again-{n}@m>" for n in range(4)} | {"<year@m>"}
+    noise: list[bytes] = []
+    for n in range(1000 - len(with_files)):
+        kind = n % 4
+        if kind == 0:  # strangers with an attachment (a stranger's return among them)
+            files = [("北湖.xlsx", returns[3][2])] if n % 100 == 0 else [("广告.txt", f"促销 {n}".encode())]
+            noise.append(client_message(f"spam{n}@qq.com", f"优惠{n}", files, message_id=f"spam-{n}@m"))
+        elif kind == 1:  # strangers without one
+            noise.append(client_message(f"x{n}@163.com", f"你好{n}", [], message_id=f"hi-{n}@m"))
+        elif kind == 2:  # units that forgot the attachment
+            noise.append(client_message(f"{units[n % 4][1]}@example.gov.cn", f"忘了附件{n}", [], message_id=f"bare-{n}@m"))
+        else:  # out-of-office answers from a unit, with its file
+            noise.append(client_message("xishan@example.gov.cn", "自动回复", [("西山.xlsx", returns[1][2])],
+                                        message_id=f"auto-{n}@m", extra=b"Auto-Submitted: auto-replied\r\n"))
+    flood = noise[:]
+    for n, raw in enumerate(with_files):  # the returns spread through the flood, in their order
+        flood.insert(n * 75, raw)
+    sent_ids = [f"<{raw.split(b'Message-ID: <')[1].split(b'>')[0].decode()}>" for raw in flood]
+    assert len(flood) == len(set(sent_ids)) == 1000
+    room.imap.append_many(BUREAU, flood)
+
+    started = time.monotonic()
+    first = room.watch_once()  # the default cap: 200 messages a pass
+    assert "本遍只处理最早的 200 封" in first.output and "还有 800 封待处理" in first.output
+    assert len(room.imap.message_ids(BUREAU, PROCESSED_FOLDER)) == 200
+    assert len(room.imap.message_ids(BUREAU)) == 800
+    runs = 1
+    while room.imap.message_ids(BUREAU) and runs < 10:
+        room.run(*room.watch_args("--once", "--max-messages", "300"))
+        runs += 1
+    elapsed = time.monotonic() - started
+    assert runs == 4, runs  # 200, then 300, 300 and the last 200
+    again = room.watch_once()  # nothing left: nothing taken, nothing answered
+    assert "本遍：登记 0 封，暂存待处理 0 封，回复 0 封" in again.output
+    print(f"1000 messages in {runs} passes: {elapsed:.1f} s")
+
+    assert room.imap.message_ids(BUREAU) == []
+    processed = room.imap.message_ids(BUREAU, PROCESSED_FOLDER)
+    assert sorted(processed) == sorted(sent_ids)  # every message moved, exactly once
+    mails = room.ledger_rows(MailMessage)
+    assert sorted(m.message_id for m in mails) == sorted(sent_ids)  # each recorded once
+    assert {m.message_id for m in mails if m.state == MAIL_TAKEN} == answered
+    replies = room.replies()  # asserts that none was answered twice
+    assert set(replies) == answered and len(room.store.received) == len(answered)
+    roster = {"dongcheng@example.gov.cn", "dc-office@example.gov.cn", "xishan@example.gov.cn",
+              "nancheng@example.gov.cn", "beihu@example.gov.cn"}
+    assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # no stranger answered
+    assert str(replies["<year@m>"]["Subject"]).startswith("【未受理】")
+    assert all(str(replies[f"<again-{n}@m>"]["Subject"]).startswith("【已收到】") for n in range(4))
+    rows = room.ledger_rows(Reply)
+    assert len(rows) == len(answered) and all(r.outcome == REPLY_SENT for r in rows)
+    subs = room.ledger_rows(Submission)
+    states = [s.state for s in subs]
+    assert len(subs) == 13 and states.count("current") == 4 and states.count("superseded") == 4
+    assert states.count("repeat") == 4 and states.count("held") == 1
+    status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
+    assert status == dict.fromkeys(("3001", "3002", "3003", "3004"), "通过（有提示）")

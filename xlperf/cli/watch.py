@@ -43,13 +43,15 @@ TLS = click.Choice(["ssl", "starttls", "none"])
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="配置文件（INI，[imap] 和 [smtp] 节；含密码时须 chmod 600）。")
 @click.option("--rate", type=click.IntRange(1, 600), default=30, show_default=True, help="每分钟最多发送的回复数。")
+@click.option("--max-messages", type=click.IntRange(1, 100000),
+              help="每遍最多处理的邮件数（默认 200）：邮件过多（如邮件轰炸）时分几遍处理，回复不被拖延；其余的下一遍接着处理。")
 @click.pass_context
 def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | None, folder: str | None, once: bool,
                   interval: float, no_reply: bool, smtp: str | None, smtp_tls: str | None, sender: str | None,
-                  config_file: Path | None, rate: int) -> None:
+                  config_file: Path | None, rate: int, max_messages: int | None) -> None:
     from xlperf.intake.imapconf import imap_config, read_imap_section
     from xlperf.intake.mailbox import MailboxError
-    from xlperf.intake.watch import Watcher
+    from xlperf.intake.watch import MAX_MESSAGES, Watcher
     from xlperf.ledger import find_round
     from xlperf.mail import ConfigError, sender_address, smtp_config
     from xlperf.mail.config import KEYS, SECTION, read_section
@@ -73,7 +75,8 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
             with ledger.session() as session:
                 rnd = find_round(session, name)
             watcher = Watcher(ledger, rnd, imap_cfg, smtp=smtp_cfg, sender=from_header, reply=not no_reply,
-                              rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log=_echo)
+                              rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log=_echo,
+                              max_messages=max_messages or MAX_MESSAGES)
             if not once:
                 _echo(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）")
             try:
@@ -88,7 +91,8 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
     if once:
         failed = sum(1 for r in last.replies if not r.ok)
         _echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
-              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else ""))
+              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else "")
+              + (f"；还有 {last.left} 封待处理（超过每遍上限），请再运行一遍" if last.left else ""))
     # --once from a scheduler: 1 when the pass could not finish (the server dropped the connection)
     # or a reply failed, so that the scheduler's own alerting notices.
     sys.exit(1 if once and (last.error or any(not r.ok for r in last.replies)) else 0)

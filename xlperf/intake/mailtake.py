@@ -12,8 +12,9 @@ What happens to a message:
   budget; it is never mailed to a stranger, and a stranger's file never counts for a unit);
 - without an attachment, or only with zips that were refused: held;
 - otherwise every attachment, and every member of a zip attachment, becomes a submission; a
-  report reply per unit whose returns were checked, and a short note for files received before
-  (repeats) and files that are not returns.
+  report reply per unit whose returns count, and a short note to the sender's unit for files
+  received before (repeats), files that are not returns, and returns the ledger held (another
+  form or year, a unit or project not in the roster, unsigned...): received, not counted, why.
 
 Restart safety: :func:`intake_files` commits the submissions before the message row is written.
 If the watcher dies between the two, the message is taken again: its files are then ``known``
@@ -58,7 +59,7 @@ __all__ = ["NOTICE", "REPORT", "Taken", "take_message"]
 REPORT = "report"
 """Reply kind: the reports of the returns a message brought, for one unit."""
 NOTICE = "notice"
-"""Reply kind: a short note on files received before or that are not returns."""
+"""Reply kind: a short note on files received before, not returns, or held (not counted)."""
 
 
 @dataclass
@@ -151,7 +152,7 @@ def _held_reason(parsed: ParsedMessage, known: bool, too_large: str) -> str:
 
 def _due_replies(session: Session, rnd: Round, mail: MailMessage, outcomes: Sequence[Outcome],
                  units: dict[str, Unit], sender_unit: Unit) -> list[int]:
-    """Reply rows (due) for ``mail``: one report per unit with checked returns, one notice."""
+    """Reply rows (due) for ``mail``: one report per unit with counted returns, one notice."""
     ids = [o.submission_id for o in outcomes if o.submission_id is not None]
     subs = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(ids)))}
     earlier = _taken_by_earlier(session, rnd.id, mail)
@@ -162,9 +163,11 @@ def _due_replies(session: Session, rnd: Round, mail: MailMessage, outcomes: Sequ
         if sub is None:
             continue
         repeat = outcome.kind == REPEAT or (outcome.kind == KNOWN and sub.id in earlier)
-        if repeat or sub.state in (IGNORED, REPEAT) or sub.result_id is None:
+        if repeat or sub.state in (IGNORED, REPEAT, HELD) or sub.result_id is None:
+            # A held return was not counted: the sender's unit is told so and why, never sent a
+            # report whose 【通过】 would read as accepted (nor the unit the file names).
             notice.append(sub.id)
-        elif sub.state in (CURRENT, HELD) or outcome.kind == KNOWN:
+        elif sub.state == CURRENT or outcome.kind == KNOWN:
             by_unit.setdefault(sub.unit_id or sender_unit.id, []).append(sub.id)
     by_id = {u.id: u for u in units.values()}
     rows = []

@@ -150,8 +150,11 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
     sub_ids = json.loads(reply.submissions or "[]")
     subs = list(session.scalars(select(Submission).where(Submission.id.in_(sub_ids)).order_by(Submission.id)))
     if reply.kind == NOTICE:
-        repeats, ignored = [], []
+        repeats, ignored, held = [], [], []
         for sub in subs:
+            if sub.state == HELD:
+                held.append((sub.original_name, sub.reason))
+                continue
             first = session.get(Submission, sub.repeat_of) if sub.repeat_of else None
             if first is None and sub.reason:
                 ignored.append((sub.original_name, sub.reason))
@@ -159,7 +162,7 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
             first = first or sub
             received = first.received_at.replace(tzinfo=dt.timezone.utc)
             repeats.append(Repeat(sub.original_name, first.original_name, received))
-        return notice_reply(roster, repeats, ignored, original, sender, now)
+        return notice_reply(roster, repeats, ignored, original, sender, now, held=held)
     if reply.kind != REPORT:
         raise ValueError(f"未知的回复类型 {reply.kind}")
     with tempfile.TemporaryDirectory(prefix="xlperf-reply-") as tmp:
@@ -168,10 +171,7 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
             result = session.get(Result, sub.result_id) if sub.result_id else None
             if result is None:
                 continue
-            checked = checked_of(session, sub, result)
-            if sub.state == HELD and sub.reason:
-                checked.notes.insert(0, f"本报表未登记为本次报送：{sub.reason}")
-            write_reports(checked, Path(tmp), taken)
+            write_reports(checked_of(session, sub, result), Path(tmp), taken)
         reports, problems = load_reports(Path(tmp))
         if problems or not reports:
             raise ValueError("；".join(problems) or "没有可回复的审核结果")

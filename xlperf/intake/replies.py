@@ -4,7 +4,9 @@ A report reply is the message ``xlperf mail`` writes (:func:`xlperf.mail.compose
 ``【退回】/【需修改】/【通过】…``, letter, report pages, annotated workbooks, a fresh template for
 a rejected return), addressed to the sender and, in copy, to the unit's roster addresses, with
 In-Reply-To and References so that the unit's mail client shows it under their own message. A
-file already received gets a short "已收到，与 … 相同" note instead of a second report.
+file already received gets a short "已收到，与 … 相同" note instead of a second report; a return
+the ledger held (not counted: another form or year, a unit not in the roster, unsigned...) a
+【未受理】 note with the reason, never a report whose 【通过】 would read as accepted.
 
 Only a sender listed in the roster is ever answered (the intake decides, see
 :mod:`xlperf.intake.mailtake`): a report describes a unit's budget, and a forged or mistyped
@@ -66,10 +68,14 @@ def report_reply(unit: RosterUnit, reports: Sequence[Report], original: Original
 
 
 def notice_reply(unit: RosterUnit, repeats: Sequence[Repeat], ignored: Sequence[tuple[str, str]],
-                 original: Original, sender: str, now: dt.datetime) -> EmailMessage:
-    """A short note for files not checked now: received before (``repeats``: "已收到，与 … 相同",
-    not a second report) or not returns (``ignored``: name and reason)."""
+                 original: Original, sender: str, now: dt.datetime, *,
+                 held: Sequence[tuple[str, str]] = ()) -> EmailMessage:
+    """A short note for files that got no report: received before (``repeats``: "已收到，与 … 相同",
+    not a second report), not returns (``ignored``: name and reason), or returns received but
+    not counted for this round (``held``: name and the ledger's reason; subject 【未受理】)."""
     lines = [f"{unit.contact or unit.name}：", "", "您好！"]
+    for name, reason in held:
+        lines.append(f"已收到“{name}”，但未受理，未计入本次报送：{reason}")
     for repeat in repeats:
         when = repeat.first_received.astimezone(now.tzinfo).strftime("%Y年%m月%d日 %H:%M")
         same = "" if repeat.first_name == repeat.name else f"的“{repeat.first_name}”"
@@ -78,8 +84,13 @@ def notice_reply(unit: RosterUnit, repeats: Sequence[Repeat], ignored: Sequence[
         lines.append(f"已收到“{name}”：{reason}")
     lines += ["如需修改，请修改后重新报送。", "", FOOTER]
     msg = EmailMessage()
-    names = "、".join([r.name for r in repeats] + [n for n, _ in ignored])
-    msg["Subject"] = f"【已收到】{names}" + ("（与此前报送的相同）" if repeats and not ignored else "")
+    if held:
+        # Plain in the subject: a clerk who reads only the subject must not take it as received.
+        reasons = "；".join(dict.fromkeys(reason for _, reason in held))
+        msg["Subject"] = f"【未受理】{'、'.join(n for n, _ in held)}：{reasons}"
+    else:
+        names = "、".join([r.name for r in repeats] + [n for n, _ in ignored])
+        msg["Subject"] = f"【已收到】{names}" + ("（与此前报送的相同）" if repeats and not ignored else "")
     msg["From"] = sender
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")

@@ -7,6 +7,11 @@
    (:func:`~xlperf.intake.mailtake.take_message`, committed), then move it to 已处理, then send its
    replies at once (a unit waits minutes at most, not a whole interval).
 
+A pass takes :data:`MAX_MESSAGES` messages at most (``max_messages``): a flood of mail (a mail
+bomb, a mailing list) then cannot keep a pass going for hours while the replies and the pass's
+own summary wait; the rest follow in the next pass, at once rather than after the interval.
+Every message is its own transaction, so no transaction outlives one message either.
+
 A dropped connection or a server restart ends the pass; the next pass reconnects. A message that
 cannot be taken in (a bug, a database error) is logged, left in the folder and tried on the next
 pass, :data:`MAX_FAILURES` times at most in one run, so one bad message never stops the others.
@@ -30,9 +35,11 @@ from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.send import DEFAULT_RATE
 
-__all__ = ["MAX_FAILURES", "PassResult", "Watcher"]
+__all__ = ["MAX_FAILURES", "MAX_MESSAGES", "PassResult", "Watcher"]
 
 MAX_FAILURES = 3
+MAX_MESSAGES = 200
+"""Messages one pass takes at most, by default (see the module's docstring)."""
 MiB = 1 << 20
 
 
@@ -43,6 +50,8 @@ class PassResult:
     replies: list[ReplySent] = field(default_factory=list)
     error: str = ""
     """Why the pass ended early (the connection); empty when it went through."""
+    left: int = 0
+    """Messages still waiting because the pass reached its cap (``max_messages``)."""
 
 
 class Watcher:
@@ -51,15 +60,18 @@ class Watcher:
     def __init__(self, ledger: Ledger, rnd: Round, imap: ImapConfig, *, smtp: SmtpConfig | None, sender: str,
                  reply: bool = True, rate: int = DEFAULT_RATE, clock: Clock | None = None,
                  log: Callable[[str], None] = print, actor: str = "",
-                 mailbox: Callable[[ImapConfig], Mailbox] = Mailbox, max_message: int = MAX_MESSAGE) -> None:
+                 mailbox: Callable[[ImapConfig], Mailbox] = Mailbox, max_message: int = MAX_MESSAGE,
+                 max_messages: int = MAX_MESSAGES) -> None:
         if reply and smtp is None:
             raise ValueError("replies need an SMTP server")
+        if max_messages < 1:
+            raise ValueError("a pass must take at least one message")
         self.ledger, self.round, self.imap = ledger, rnd, imap
         self.smtp, self.sender, self.reply, self.rate = smtp, sender, reply, rate
         self.clock = clock or SystemClock()
         self.log, self.actor = log, actor
         self._make_box = mailbox
-        self.max_message = max_message
+        self.max_message, self.max_messages = max_message, max_messages
         self.box: Mailbox | None = None
         self.failures: dict[int, int] = {}
         with ledger.session() as session:
@@ -77,6 +89,8 @@ class Watcher:
                 last = self.one_pass(stop)
                 if once or stop():
                     return last
+                if last.left and not last.error:
+                    continue  # a flood: the next pass at once, its replies go out as it takes them
                 deadline = self.clock.monotonic() + interval
                 while not stop() and self.clock.monotonic() < deadline:
                     self.clock.sleep(min(0.2, deadline - self.clock.monotonic()))
@@ -100,11 +114,14 @@ class Watcher:
                 if any(item.aborted for item in result.replies):
                     sender = None  # the SMTP server is out: the replies wait for the next pass
             box = self._connected()
-            for waiting in box.waiting():
+            waiting_now = [w for w in box.waiting() if self.failures.get(w.uid, 0) < MAX_FAILURES]
+            result.left = max(0, len(waiting_now) - self.max_messages)
+            if result.left:
+                self.log(f"收件箱中有 {len(waiting_now)} 封待处理的邮件，本遍只处理最早的 {self.max_messages} 封"
+                         f"（每遍上限），其余 {result.left} 封下一遍继续")
+            for waiting in waiting_now[:self.max_messages]:
                 if stop():
                     break
-                if self.failures.get(waiting.uid, 0) >= MAX_FAILURES:
-                    continue
                 taken = self._take(box, waiting)
                 if taken is None:
                     continue
