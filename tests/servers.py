@@ -1,6 +1,6 @@
 """Real servers on loopback for the tests: an SMTP server (aiosmtpd) that keeps what it accepts,
 and Dovecot (Debian's ``dovecot-imapd``) run from a temporary folder with a passwd-file user and a
-Maildir, as /work/shared/design.md describes. Fixtures are in conftest.py.
+Maildir, as the shared design notes describe. Fixtures are in conftest.py.
 """
 
 from __future__ import annotations

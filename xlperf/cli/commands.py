@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from xlperf.checks.limited import LimitError, Limits
-from xlperf.cli.mailopts import mail_settings
+from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
@@ -371,12 +371,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
                           progress=lambda unit: click.echo(unit.line()))
     except SendLogBusy as exc:
         raise OutputError(str(exc)) from None
-    for line in [*(u.line() for u in result.unmatched), *result.problems]:
-        click.echo(line)
-    if result.aborted:
-        click.echo(f"发送中止：{result.aborted}")
-    click.echo(result.summary())
-    sys.exit(1 if result.failed else 0)
+    finish_mail_run(result)
 
 
 @main.command("demo", help="演示：在 output/ 下生成模板、虚构单位的报表及审核报告、汇总工作簿、邮件（.eml）和年度循环。")

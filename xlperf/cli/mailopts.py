@@ -4,12 +4,14 @@ options, the private config file and the environment, read one way for all of th
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from xlperf.mail import MailRun
     from xlperf.mail.config import SmtpConfig
 
 
@@ -25,3 +27,13 @@ def mail_settings(smtp: str | None, tls: str | None, sender: str | None, config_
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     return from_header, config
+
+
+def finish_mail_run(result: MailRun) -> None:
+    """Print what a mail run could not do and its summary; exit 1 when a message failed."""
+    for line in [*(u.line() for u in result.unmatched), *result.problems]:
+        click.echo(line)
+    if result.aborted:
+        click.echo(f"发送中止：{result.aborted}")
+    click.echo(result.summary())
+    sys.exit(1 if result.failed else 0)

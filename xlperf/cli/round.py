@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xlperf.cli.mailopts import mail_settings
+from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.form.specload import builtin_forms
 
 if TYPE_CHECKING:
@@ -270,9 +270,4 @@ def mail_command(ctx: click.Context, name: str, smtp: str | None, tls: str | Non
         result = round_mail(ledger, rnd, sender=from_header, smtp=config, dry_run=dry_run, only_failed=only_failed,
                             resend=resend, rate=rate, clock=clock, actor=_actor(),
                             progress=lambda unit: click.echo(unit.line()))
-    for line in [*(u.line() for u in result.unmatched), *result.problems]:
-        click.echo(line)
-    if result.aborted:
-        click.echo(f"发送中止：{result.aborted}")
-    click.echo(result.summary())
-    sys.exit(1 if result.failed else 0)
+    finish_mail_run(result)
