@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlperf.form.excelmath import RuleError
-from xlperf.form.layout import builtin_layout, layout_form, per_layout
+from xlperf.form.layout import per_layout
 from xlperf.form.metasheet import parse_meta
+from xlperf.form.placing import builtin_layout, layout_form
 from xlperf.form.rules import KINDS
 from xlperf.form.specload import get_form
 from xlperf.model.targets import _parse, parse_value

@@ -24,8 +24,8 @@ from xlperf.checks.checker import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.findings import Checked
-from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 
 ROOT = Path(__file__).resolve().parent.parent

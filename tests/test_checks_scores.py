@@ -26,7 +26,7 @@ from xlperf.checks.checker import check_file, check_return
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.findings import Checked, Finding
-from xlperf.form.layout import builtin_layout, layout_form
+from xlperf.form.placing import builtin_layout, layout_form
 from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.read import read_return
 

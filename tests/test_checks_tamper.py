@@ -27,7 +27,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.findings import Checked
 from xlperf.form.formulas import normalise_formula, template_formulas
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.read import read_return
 

@@ -28,8 +28,8 @@ from xlperf.cli import main
 from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
-from xlperf.form.layout import builtin_layout
 from xlperf.form.metasheet import NAME_PREFIX
+from xlperf.form.placing import builtin_layout
 from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
 from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
 from xlperf.form.signkeys import main as signkeys_main

@@ -12,7 +12,7 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.cli.demo import DEMO_RETURNS, SAMPLES_DIR
 from xlperf.cycle import DeclarationIndex
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import load_key
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster

@@ -21,7 +21,7 @@ from helpers import random_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.form.evaluate import Result, evaluate
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 
 SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"

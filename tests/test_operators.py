@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from xlperf.form import alerts, operators
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
 from xlperf.model.targets import normalise_op, parse_value

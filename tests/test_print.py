@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates_xlsx"

@@ -24,7 +24,7 @@ import pytest
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.form.evaluate import evaluate
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.read import ReadError, Return, read_return
 from xlperf.read import xlsx as xlsx_mod

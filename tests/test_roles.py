@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xlperf.form.layout import builtin_layout, layout_form
+from xlperf.form.placing import builtin_layout, layout_form
 from xlperf.form.roles import BUDGET, DEPT, PROJECT, ROLES, UNIT, YEAR
 from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError

@@ -31,7 +31,7 @@ from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
 from xlperf.form.evaluate import evaluate
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster

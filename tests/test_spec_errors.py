@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from xlperf.cli import main
-from xlperf.form.layout import layout_form
+from xlperf.form.placing import layout_form
 from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 

@@ -15,8 +15,9 @@ from openpyxl.utils import get_column_letter
 from xlperf.cli import main
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateError, TemplateOptions, write_template
-from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.layout import FormLayout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX, FieldRef, field_rows, meta_rows
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.read import read_return
 

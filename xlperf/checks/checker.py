@@ -24,7 +24,7 @@ from xlperf.findings import Checked, Finding
 from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
 from xlperf.form.excelmath import RuleError
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
 from xlperf.model.declarations import Declarations

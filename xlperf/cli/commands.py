@@ -14,7 +14,7 @@ from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
-from xlperf.form.layout import layout_form
+from xlperf.form.placing import layout_form
 from xlperf.form.spec import FormSpec
 from xlperf.form.specload import builtin_forms, load_spec
 from xlperf.form.yamlsrc import SpecError

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlperf.checks.checker import check_file
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.store import FileStore

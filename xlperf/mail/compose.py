@@ -15,7 +15,7 @@ from xlperf import __version__
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import TemplateError, TemplateOptions
 from xlperf.findings import REJECTED
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.mail.body import html_body, subject, text_body
 from xlperf.mail.reports import Report

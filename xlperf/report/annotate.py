@@ -14,7 +14,7 @@ from pathlib import Path
 
 from xlperf.excel.template import SheetLink, Summary, TemplateOptions, write_template
 from xlperf.findings import Checked, Finding
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.report.view import (
     RECOMPUTED_NOTE,

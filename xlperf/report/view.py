@@ -19,7 +19,7 @@ from xlperf.findings import (
     Finding,
 )
 from xlperf.findings.text import shown_name
-from xlperf.form.layout import builtin_layout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 
 TITLE = "绩效报表审核报告"

@@ -18,7 +18,8 @@ from functools import cache
 from typing import Any
 
 from xlperf.findings import Checked
-from xlperf.form.layout import FormLayout, builtin_layout
+from xlperf.form.layout import FormLayout
+from xlperf.form.placing import builtin_layout
 from xlperf.form.roles import prefix_of
 from xlperf.form.spec import TableSection
 from xlperf.form.specload import builtin_forms
