@@ -85,9 +85,15 @@ def made(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., Any]
     jobs = [{"src": str(sources[job.get("form", SE)]), "dst": str(out / name), **job} for name, job in JOBS.items()]
     jobs.append({"src": str(er), "dst": str(out / "er_untouched.xlsx")})
     (root / "jobs.json").write_text(json.dumps(jobs, ensure_ascii=False), encoding="utf-8")
-    done = subprocess.run([UNO_PYTHON, str(HERE / "uno_edit.py"), str(root / "jobs.json")],
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # The UNO client can die with SIGSEGV while its bridge to soffice is torn down (seen on CI):
+    # what counts is every file made; the tests then prove what each one is. One more try if not.
+    wanted = {*JOBS, "er_untouched.xlsx"}
+    for _ in range(2):
+        done = subprocess.run([UNO_PYTHON, str(HERE / "uno_edit.py"), str(root / "jobs.json")],
+                              capture_output=True, text=True, timeout=600, check=False)
+        if {p.name for p in out.iterdir() if p.stat().st_size} == wanted:
+            break
+    assert {p.name for p in out.iterdir()} == wanted, f"exit {done.returncode}: {done.stdout + done.stderr}"
     files = {p.name: p for p in out.iterdir()}
     assert set(files) == {*JOBS, "er_untouched.xlsx"}
     files["se"], files["er"] = se, er
