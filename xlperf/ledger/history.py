@@ -21,9 +21,8 @@ from xlperf.ledger.codec import loads
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import (
     CURRENT,
-    HELD,
     IGNORED,
-    REPEAT,
+    STATE_LABELS,
     SUPERSEDED,
     Event,
     Result,
@@ -37,7 +36,6 @@ from xlperf.read.roster import normalise_name
 
 __all__ = ["Change", "Version", "field_changes", "find_unit", "unit_history"]
 
-STATE_LABELS = {CURRENT: "当前有效", SUPERSEDED: "已被取代", REPEAT: "重复文件", HELD: "暂存待处理", IGNORED: "非报表"}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ HELD = "held"
 IGNORED = "ignored"
 """Not a spreadsheet (a Word report, a zip): recorded with the reason, never checked."""
 STATES = (CURRENT, SUPERSEDED, REPEAT, HELD, IGNORED)
+STATE_LABELS = {CURRENT: "当前有效", SUPERSEDED: "已被取代", REPEAT: "重复文件", HELD: "暂存待处理", IGNORED: "未审核"}
+"""How a submission's state is shown (history, the desk); "未审核" as ``xlperf check`` lists a file
+that is not a return."""
 
 # Staff decisions.
 ACCEPT, RETURN, VOID = "accept", "return", "void"

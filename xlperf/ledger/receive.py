@@ -37,6 +37,7 @@ from xlperf.ledger.models import (
     HELD,
     IGNORED,
     REPEAT,
+    STATE_LABELS,
     SUPERSEDED,
     FindingRow,
     Result,
@@ -53,7 +54,8 @@ __all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_digests", "known_
            "receive", "round_view", "store_result"]
 
 KNOWN = "known"
-KIND_LABELS = {KNOWN: "已登记过", REPEAT: "重复文件", IGNORED: "未审核", HELD: "暂存待处理", CURRENT: "已登记"}
+KIND_LABELS = {**STATE_LABELS, KNOWN: "已登记过", CURRENT: "已登记"}
+"""An intake outcome as shown: a state's label, but "registered" for a file recorded just now."""
 
 
 @dataclass(frozen=True)

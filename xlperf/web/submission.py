@@ -17,8 +17,7 @@ from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
 from xlperf.ledger.checked import submission_checked
 from xlperf.ledger.decisions import ACTION_LABELS
-from xlperf.ledger.history import STATE_LABELS
-from xlperf.ledger.models import CURRENT, Event, Unit
+from xlperf.ledger.models import CURRENT, STATE_LABELS, Event, Unit
 from xlperf.report import ANNOTATED_SUFFIX, write_annotated, write_json
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
