@@ -304,3 +304,42 @@ def test_status_rows_per_project_and_per_unit_count_versions_and_take_the_newest
     assert rows[("3002", "")]["versions"] == 2 and rows[("3002", "")]["submission"] == newest["西山_2.xlsx"]
     assert rows[("3002", "")]["status"] == "通过（有提示）"
     assert doc["counts"]["未报送"] == 1
+
+
+def test_a_recording_failure_stops_the_intake_in_order_and_a_rerun_finishes(db: LedgerDb, rnd: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches are recorded by a thread of their own while later files are checked: an error
+    there reaches the command, the batches before it stay recorded, none after it is recorded
+    out of order, and the intake run again records the rest."""
+    from xlperf.intake import files as intake_module
+    from xlperf.intake import intake_paths
+
+    inbox = tmp_path / "inbox"
+    units = ("东城区科技局", "西山县中小企业局", "南城区商务局", "北湖县工信局")
+    for i in range(7):
+        make_return(inbox / f"{i}.xlsx", units[i % 4], age=100 - i, project_name=f"项目{i}", **CLEAN)
+    real = intake_module.receive
+    batches: list[list[str]] = []
+
+    def fail_on_the_second(session, view, items, actor=""):  # type: ignore[no-untyped-def]
+        batches.append([item.name for item in items])
+        if len(batches) == 2:
+            raise RuntimeError("磁盘已满")
+        return real(session, view, items, actor=actor)
+
+    monkeypatch.setattr(intake_module, "receive", fail_on_the_second)
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    with pytest.raises(RuntimeError, match="磁盘已满"):
+        intake_paths(ledger, round_row, [inbox], batch=2, jobs=2)
+    with ledger.session() as session:
+        recorded = sorted(session.scalars(select(Submission.original_name)))
+    ledger.close()
+    assert batches == [["0.xlsx", "1.xlsx"], ["2.xlsx", "3.xlsx"]]  # oldest first; nothing after the failure
+    assert recorded == ["0.xlsx", "1.xlsx"]
+
+    monkeypatch.setattr(intake_module, "receive", real)
+    out = db.run("intake", rnd, str(inbox)).output
+    assert "此前已登记 2" in out and "新登记 5" in out
+    assert status_rows(db, rnd)["3004"]["status"] == "通过（有提示）"

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,46 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _size_or_die(path: Path) -> int:
+    if path.name == "崩.xlsx":
+        os._exit(3)
+    return path.stat().st_size
+
+
+class CountingLock:
+    """A fork lock that counts how often it was taken (the fork happens inside it)."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def __enter__(self) -> None:
+        self.taken += 1
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_fork_holds_the_lock(batch: list[Path]) -> None:
+    """The intake's pipeline relies on both: files are prepared while earlier ones are checked,
+    and no worker is forked while its recording thread is inside the database driver."""
+    files = [batch[0]] * 12 + [batch[4]] + [batch[2]] * 3  # 崩.xlsx kills its worker once
+    taken: list[Path] = []
+
+    def stream() -> Iterator[Path]:
+        for path in files:
+            taken.append(path)
+            yield path
+
+    lock = CountingLock()
+    seen_when: list[int] = []
+    results = {}
+    for index, result in run_limited(stream(), _size_or_die, lambda p, why, _: why, Limits(seconds=20), jobs=2,
+                                     fork_lock=lock):
+        seen_when.append(len(taken))
+        results[index] = result
+    assert sorted(results) == list(range(len(files)))  # every file exactly once
+    assert results[12] == "crash" and {results[i] for i in range(12)} == {batch[0].stat().st_size}
+    assert seen_when[0] <= 2 * limited.QUEUE_DEPTH < len(files)  # not read ahead of the workers
+    assert lock.taken == 3  # two workers, and the one that replaced the crashed worker

@@ -30,6 +30,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -132,10 +133,13 @@ class _Worker:
         """When the worker started the first of ``tasks``."""
 
     def give(self, index: int, path: Path) -> None:
-        self.conn.send((index, os.fspath(path)))
         self.tasks.append(index)
         if len(self.tasks) == 1:
             self.started = time.monotonic()
+        # A worker that died since its last result (on the file it had queued) has no pipe left:
+        # the file stays in its tasks and goes back to the queue when its death is seen.
+        with contextlib.suppress(OSError):
+            self.conn.send((index, os.fspath(path)))
 
     def finished(self) -> None:
         """The first task is done; the worker goes on with the next at once."""
@@ -225,34 +229,70 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
-                limits: Limits | None = None, jobs: int | None = None) -> Iterator[tuple[int, T]]:
-    """``(index, work(paths[index]))`` for every path, as they finish, each under ``limits``.
+def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
+                limits: Limits | None = None, jobs: int | None = None,
+                fork_lock: AbstractContextManager[Any] | None = None) -> Iterator[tuple[int, T]]:
+    """``(index, work(path))`` for every path (``index``: its place in ``paths``), as they
+    finish, each under ``limits``.
 
     ``work`` runs in up to ``jobs`` worker processes (default: every core, at most one per
     file); a file that exceeds a limit or kills its worker yields ``on_exceeded(path, why, detail)``
     (why: "time", "memory" or "crash"; "error" with the exception as ``detail`` when ``work``
     raised) and, unless the worker survived, a fresh worker takes over. Every index is yielded
-    exactly once."""
+    exactly once.
+
+    ``paths`` may be a lazy iterable: a path is taken from it only when a worker has room for
+    it, so the caller can prepare files (read, hash, store) while the workers check the earlier
+    ones. ``fork_lock``: held around every fork, for a caller with a second thread that holds it
+    while inside a library with locks of its own (a database driver): a child forked while that
+    thread held such a lock would inherit it held for ever."""
     limits = limits or Limits.from_env()
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
-    if not paths:
-        return
+    if isinstance(paths, Sequence):
+        if not paths:
+            return
+        jobs = min(jobs or os.cpu_count() or 1, len(paths))
+    jobs = max(1, jobs or os.cpu_count() or 1)
     ctx = _context()
-    pending = deque(range(len(paths)))
+    source = enumerate(paths)
+    given: dict[int, Path] = {}
+    """Paths handed out and not yet finished, by index."""
+    pending: deque[int] = deque()
+    """Indexes given back by a lost worker: they go out again before new paths."""
     workers: list[_Worker] = []
-    left = len(paths)
+    exhausted = False
+
+    def take() -> int | None:
+        nonlocal exhausted
+        if pending:
+            return pending.popleft()
+        if exhausted:
+            return None
+        try:
+            index, path = next(source)
+        except StopIteration:
+            exhausted = True
+            return None
+        given[index] = path
+        return index
 
     def feed(worker: _Worker) -> None:
-        while pending and len(worker.tasks) < QUEUE_DEPTH:
-            index = pending.popleft()
-            worker.give(index, paths[index])
+        while len(worker.tasks) < QUEUE_DEPTH and (index := take()) is not None:
+            worker.give(index, given[index])
+
+    def fork() -> _Worker:
+        with fork_lock or contextlib.nullcontext():
+            return _Worker(ctx, work, limits)
 
     try:
-        for _ in range(jobs):
-            workers.append(_Worker(ctx, work, limits))
+        while len(workers) < jobs:
+            if not exhausted and not pending:
+                first = take()  # no worker for a batch that turns out to be empty
+                if first is None:
+                    break
+                pending.appendleft(first)
+            workers.append(fork())
             feed(workers[-1])
-        while left:
+        while any(w.tasks for w in workers):
             busy = [w for w in workers if w.tasks]
             timeout = max(0.0, min(w.started + limits.seconds for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
@@ -260,35 +300,36 @@ def run_limited(paths: Sequence[Path], work: Work[T], on_exceeded: Callable[[Pat
                 if not worker.tasks:
                     continue
                 index = worker.tasks[0]
+                path = given[index]
                 outcome: tuple[int, T] | None = None
                 lost = False  # the worker is dead or must be killed
                 if worker.conn in ready:
                     try:
                         got, result = worker.conn.recv()
                     except (EOFError, OSError):
-                        outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
+                        outcome, lost = (index, on_exceeded(path, "crash", "")), True
                     except Exception as exc:  # noqa: BLE001 - a result that cannot be unpickled
-                        outcome = (index, on_exceeded(paths[index], "error", f"{type(exc).__name__}: {exc}"))
+                        outcome = (index, on_exceeded(path, "error", f"{type(exc).__name__}: {exc}"))
                         worker.finished()
                     else:
                         if isinstance(result, _Failed):
-                            result = on_exceeded(paths[index], "error", result.detail)
+                            result = on_exceeded(path, "error", result.detail)
                         elif isinstance(result, str) and result == _MEMORY_ERROR:
-                            result = on_exceeded(paths[index], "memory", "")
+                            result = on_exceeded(path, "memory", "")
                         outcome = (got, result)
                         worker.finished()
                 elif worker.process.sentinel in ready:
-                    outcome, lost = (index, on_exceeded(paths[index], "crash", "")), True
+                    outcome, lost = (index, on_exceeded(path, "crash", "")), True
                 elif time.monotonic() - worker.started >= limits.seconds:
-                    outcome, lost = (index, on_exceeded(paths[index], "time", "")), True
+                    outcome, lost = (index, on_exceeded(path, "time", "")), True
                 if outcome is None:
                     continue
                 if lost:  # its other files go back to the front of the queue; a fresh worker takes over
                     worker.tasks.popleft()
                     pending.extendleft(reversed(worker.tasks))
                     worker.kill()
-                    worker = workers[i] = _Worker(ctx, work, limits)
-                left -= 1
+                    worker = workers[i] = fork()
+                del given[outcome[0]]
                 yield outcome
                 for each in workers:  # also the idle ones, when a lost worker's files came back
                     feed(each)

@@ -203,7 +203,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     )
     from xlperf.read.inbox import find_inputs
 
-    files, others = find_inputs(paths)
+    files, others, _ = find_inputs(paths)
     if not files:
         raise click.UsageError(no_returns_message(others))
     limits = _limits(file_seconds, file_memory)

@@ -2,16 +2,22 @@
 
 ``intake_files(ledger, round, files, source, sender)`` takes ``(name, bytes or path)`` pairs
 (folder intake gives paths; an upload or a mail attachment gives bytes) and returns one
-:class:`xlperf.ledger.Outcome` per file, in input order. Per batch of files:
+:class:`xlperf.ledger.Outcome` per file, in input order. Files go through three stages at once:
 
-1. read, SHA-256, keep in the file store (before any row names the file);
-2. look up which contents the round already has: those are not checked again;
-3. check the others in one process pool kept for the whole intake (files given as bytes are
-   first written under their own name to a temporary folder); while a batch is checked, the
-   previous one is recorded, so the database's work hides behind the checking;
-4. record the batch in one transaction with the round locked (:func:`xlperf.ledger.receive`).
+1. prepare a batch: read, SHA-256, keep in the file store (before any row names the file); look
+   up which contents the round already has (those are not checked again); files given as bytes
+   are written under their own name to a temporary folder for the checker;
+2. check: one stream of worker processes for the whole intake, under the per-file limits
+   (:func:`xlperf.ledger.checking.check_stream`); it takes the next file as a worker has room,
+   so batches are prepared while the earlier ones are checked, and no worker idles at the end
+   of a batch;
+3. record: a batch whose files are all checked goes, in input order, to a recording thread
+   that writes it in one transaction with the round locked (:func:`xlperf.ledger.receive`),
+   while the workers go on checking. Recording holds the stream's fork lock, so a worker is
+   never forked while the recording thread is inside the database driver (a child would
+   inherit its locks held).
 
-A batch is committed before the next but one is read, so an intake killed half-way keeps every
+A batch is committed before the next is recorded, so an intake killed half-way keeps every
 batch it finished, and running it again records only the rest (the finished files are
 ``known``). Two intakes at once each lock the round per batch; whichever records a content
 second finds it and records a repeat (or nothing, when it is the very same receipt).
@@ -20,21 +26,32 @@ second finds it and records a repeat (or nothing, when it is the very same recei
 from __future__ import annotations
 
 import datetime as dt
+import os
+import queue
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
-from xlperf.ledger.checking import Checker, Pending
+from xlperf.ledger.checking import check_stream
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
 from xlperf.read.inbox import find_inputs, not_a_return
+from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["BATCH", "Intake", "intake_files", "intake_paths"]
 
 BATCH = 256
-"""Files per transaction: big enough that the pool stays busy, small enough that a kill costs little."""
+"""Files per transaction: big enough that recording costs little per file, small enough that a
+kill costs little."""
+QUEUED_BATCHES = 4
+"""Checked batches waiting for the recording thread before the checking waits for it."""
+
+Seen = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
+"""A round's receipts from one source and sender by (name, size, file time): (digest, submission)."""
 
 
 @dataclass
@@ -48,22 +65,23 @@ class Intake:
 @dataclass
 class _Loaded:
     name: str
-    data: bytes
     sha256: str
     mtime: dt.datetime | None
     ignored: str | None
-    content: bytes | Path
     size: int
+    check: Path | None = None
+    """The file to check (None: not checked: known, ignored, or a content the round has)."""
 
 
 @dataclass
 class _Batch:
     loaded: list[_Loaded]
-    to_check: list[int]
-    pending: Pending | None
-    tmp: tempfile.TemporaryDirectory[str] | None
     fast: dict[int, int]
     """Files known by name, size and time (index → their submission): not read again."""
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    records: dict[int, ReturnRecord] = field(default_factory=dict)
+    waiting: int = 0
+    """Files of the batch still being checked."""
 
 
 def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: str = "", actor: str = "",
@@ -73,37 +91,115 @@ def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: s
     oldest first (modification time, then name), so a later version supersedes an earlier one."""
     found = find_inputs(paths)
     files = found.returns + [p for p, _ in found.others]
-    files.sort(key=lambda p: (_mtime_ns(p), p.name, str(p)))
+    stats = dict(found.stats)
+    for path in files:
+        if path not in stats:  # a file named on the command line: the listing did not stat it
+            try:
+                stats[path] = path.stat()
+            except OSError:
+                pass
+    files.sort(key=lambda p: (stats[p].st_mtime_ns if p in stats else 0, p.name, str(p)))
     return intake_files(ledger, rnd, [(p.name, p) for p in files], source="folder", sender=sender, actor=actor,
-                        jobs=jobs, progress=progress, check_names=True, batch=batch)
+                        jobs=jobs, progress=progress, check_names=True, batch=batch, stats=stats)
 
 
 def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | Path]], *, source: str,
                  sender: str = "", actor: str = "", jobs: int | None = None,
                  progress: Callable[[int], None] | None = None, check_names: bool = False,
-                 batch: int = BATCH) -> Intake:
+                 batch: int = BATCH, stats: Mapping[Path, os.stat_result] | None = None) -> Intake:
     """Record ``files`` (``(original name, bytes or path)``) in round ``rnd``; outcomes in order.
 
     ``check_names``: a file named like a spreadsheet is checked, any other is recorded as not a
     return (:func:`xlperf.read.inbox.not_a_return`); otherwise (a file handed in on purpose,
-    e.g. uploaded) every file is checked and the guard says what it really is."""
-    intake = Intake()
+    e.g. uploaded) every file is checked and the guard says what it really is. ``stats``: the
+    stat of path contents already taken (a folder's listing), so a file is not asked twice.
+    ``progress`` is called from the recording thread with the number of files just recorded."""
     with ledger.session() as session:
         view = round_view(session, rnd)
         # What the round has from this source and sender, read once: a folder taken in again is
-        # mostly files known by name, size and time, skipped on a stat call each.
+        # mostly files known by name, size and time, skipped on the listing's stat.
         seen = receipts_by_name(session, view.round.id, source, sender) if check_names else {}
         session.expunge_all()
-    previous: _Batch | None = None
-    with Checker(jobs) as checker:
+    prepared: deque[_Batch] = deque()
+    """Batches in input order whose files are not all checked and recorded yet."""
+    owners: dict[int, tuple[_Batch, int]] = {}
+    """The checking stream's index of a file → its batch and place there."""
+
+    def to_check() -> Iterator[Path]:
+        index = 0  # the stream numbers the files it is given from 0
         for chunk in _chunks(files, batch):
-            current = _start(ledger, view, checker, chunk, check_names, seen)
-            if previous is not None:
-                intake.outcomes += _record(ledger, view, previous, source, sender, actor, progress)
-            previous = current
-        if previous is not None:
-            intake.outcomes += _record(ledger, view, previous, source, sender, actor, progress)
-    return intake
+            prepared.append(current := _prepare(ledger, view, chunk, check_names, seen, stats or {}))
+            for place, item in enumerate(current.loaded):
+                if item.check is not None:
+                    owners[index] = (current, place)
+                    index += 1
+                    yield item.check
+
+    recorder = _Recorder(ledger, view, source, sender, actor, progress)
+    try:
+        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock):
+            owner, place = owners.pop(index)
+            owner.records[place] = record
+            owner.waiting -= 1
+            while prepared and prepared[0].waiting == 0:
+                recorder.give(prepared.popleft())
+        while prepared:  # batches with nothing to check, after the last file checked
+            recorder.give(prepared.popleft())
+    finally:
+        outcomes = recorder.finish()
+        for left in prepared:  # an error stopped the intake: no temporary folder stays behind
+            if left.tmp is not None:
+                left.tmp.cleanup()
+    return Intake(outcomes)
+
+
+class _Recorder:
+    """The recording thread: records checked batches in the order given, one transaction each.
+
+    It holds :attr:`lock` while it works, which the checking stream holds around each fork; an
+    error stops the recording (the batches after it are not recorded, so none is recorded out
+    of order) and is raised again by :meth:`give` and :meth:`finish` in the intake's thread."""
+
+    def __init__(self, ledger: Ledger, view: RoundView, source: str, sender: str, actor: str,
+                 progress: Callable[[int], None] | None) -> None:
+        self.ledger, self.view, self.source, self.sender, self.actor = ledger, view, source, sender, actor
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.outcomes: list[Outcome] = []
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+        self._thread = threading.Thread(target=self._run, name="xlperf-intake-record", daemon=True)
+        self._thread.start()
+
+    def give(self, batch: _Batch) -> None:
+        if batch.tmp is not None:  # every file of it is checked: the copies are no longer needed
+            batch.tmp.cleanup()
+            batch.tmp = None
+        self._raise()
+        self._queue.put(batch)
+
+    def finish(self) -> list[Outcome]:
+        """Wait until every batch given is recorded; their outcomes in order."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+        return self.outcomes
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drained, not recorded: the intake's thread raises the error
+            try:
+                with self.lock:
+                    self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor)
+                if self.progress is not None:
+                    self.progress(len(batch.loaded))
+            except BaseException as exc:  # noqa: BLE001 - handed to the intake's thread, raised there
+                self.error = exc
 
 
 def _chunks(files: Iterable[tuple[str, bytes | Path]], size: int) -> Iterable[list[tuple[str, bytes | Path]]]:
@@ -117,80 +213,60 @@ def _chunks(files: Iterable[tuple[str, bytes | Path]], size: int) -> Iterable[li
         yield chunk
 
 
-def _start(ledger: Ledger, view: RoundView, checker: Checker, chunk: list[tuple[str, bytes | Path]],
-           check_names: bool, seen: dict[tuple[str, int, dt.datetime | None], tuple[str, int]]) -> _Batch:
-    """Read, hash and store a batch, and start checking the files the round does not have yet.
-    ``seen``: the round's receipts by (name, size, file time) (:func:`receipts_by_name`)."""
+def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Path]], check_names: bool,
+             seen: Seen, stats: Mapping[Path, os.stat_result]) -> _Batch:
+    """Read, hash and store a batch, and say which of its files are to be checked."""
     loaded: list[_Loaded] = []
     fast: dict[int, int] = {}
+    data: dict[int, bytes] = {}
+    """Contents given as bytes that are to be checked: written to a temporary folder below."""
     for name, content in chunk:
         mtime, ignored = None, not_a_return(Path(name)) if check_names else None
         if isinstance(content, Path):
             try:
-                stat = content.stat()
+                stat = stats.get(content) or content.stat()
                 mtime = dt.datetime.fromtimestamp(stat.st_mtime)
                 # The same file name, size and modification time as a receipt of this round from
                 # the same source and sender: a folder taken in again. Not read nor hashed again.
                 same = seen.get((name, stat.st_size, mtime))
                 if same is not None:
                     fast[len(loaded)] = same[1]
-                    loaded.append(_Loaded(name, b"", same[0], mtime, ignored, content, stat.st_size))
+                    loaded.append(_Loaded(name, same[0], mtime, ignored, stat.st_size))
                     continue
-                data = content.read_bytes()
+                raw = content.read_bytes()
             except OSError as exc:  # a broken link, a vanished file: recorded with the reason
-                data, ignored = b"", f"无法读取文件（{exc.strerror or exc}）"
+                raw, ignored = b"", f"无法读取文件（{exc.strerror or exc}）"
+            check = content
         else:
-            data = content
-        loaded.append(_Loaded(name, data, ledger.store.put(data), mtime, ignored, content, len(data)))
+            raw, check = content, None
+            data[len(loaded)] = raw
+        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check))
     fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
     if fresh:
         with ledger.session() as session:
             known = known_digests(session, view.round.id, fresh)
     else:
         known = set()
-    to_check = [i for i, item in enumerate(loaded)
-                if i not in fast and item.ignored is None and item.sha256 not in known]
-    if not to_check:
-        return _Batch(loaded, [], None, None, fast)
-    tmp = None
-    paths = []
-    for i in to_check:
-        item = loaded[i]
-        if isinstance(item.content, Path):
-            paths.append(item.content)
-        else:  # bytes: the checker reads a file, named as the unit named it
-            tmp = tmp or tempfile.TemporaryDirectory(prefix="xlperf-intake-")
-            folder = Path(tmp.name) / str(i)
+    batch = _Batch(loaded, fast)
+    for i, item in enumerate(loaded):
+        if i in fast or item.ignored is not None or item.sha256 in known:
+            item.check = None
+        elif i in data:  # bytes: the checker reads a file, named as the unit named it
+            batch.tmp = batch.tmp or tempfile.TemporaryDirectory(prefix="xlperf-intake-")
+            folder = Path(batch.tmp.name) / str(i)
             folder.mkdir()
-            target = folder / (Path(item.name).name or "file")
-            target.write_bytes(item.data)
-            paths.append(target)
-    return _Batch(loaded, to_check, checker.submit(paths), tmp, fast)
+            item.check = folder / (Path(item.name).name or "file")
+            item.check.write_bytes(data[i])
+        batch.waiting += item.check is not None
+    return batch
 
 
-def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str,
-            progress: Callable[[int], None] | None) -> list[Outcome]:
-    try:
-        records = dict(zip(batch.to_check, batch.pending.result() if batch.pending else [], strict=True))
-    finally:
-        if batch.tmp is not None:
-            batch.tmp.cleanup()
-    items = [Incoming(name=item.name, sha256=item.sha256, size=item.size, source=source, sender=sender,
-                      mtime=item.mtime, record=records.get(i), ignored=item.ignored)
-             for i, item in enumerate(batch.loaded)]
+def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str) -> list[Outcome]:
     if len(batch.fast) == len(batch.loaded):
         # Every file is a receipt already recorded: nothing to write, no lock to take.
-        outcomes = [Outcome(item.name, KNOWN, batch.fast[i]) for i, item in enumerate(batch.loaded)]
-    else:
-        with ledger.session() as session, session.begin():
-            outcomes = receive(session, view, items, actor=actor)
-    if progress is not None:
-        progress(len(items))
-    return outcomes
-
-
-def _mtime_ns(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
+        return [Outcome(item.name, KNOWN, batch.fast[i]) for i, item in enumerate(batch.loaded)]
+    items = [Incoming(name=item.name, sha256=item.sha256, size=item.size, source=source, sender=sender,
+                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored)
+             for i, item in enumerate(batch.loaded)]
+    with ledger.session() as session, session.begin():
+        return receive(session, view, items, actor=actor)

@@ -9,50 +9,57 @@ comes back as a plain :class:`ReturnRecord` with one error finding, and is recor
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xlperf.checks.checker import check_file
+from xlperf.checks.limited import Limits, run_limited
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.store import FileStore
-from xlperf.rollup.collect import Progress, collect_returns, file_stat
+from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, file_stat
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["Checker", "LedgerRecord", "Pending", "check_many", "ledger_check", "materialised"]
+__all__ = ["LedgerRecord", "check_many", "check_stream", "ledger_check", "materialised"]
+
+
+_IN_JSON_ONLY = ("indicators", "notes")
 
 
 @dataclass
 class LedgerRecord(ReturnRecord):
+    """A worker's record for the ledger: ``indicators`` and ``notes`` are left empty, they are in
+    ``record_json`` (what the ledger keeps and the round's roll-up reads)."""
+
     checked_json: str = "{}"
     record_json: str = "{}"
 
 
 def ledger_check(path: Path) -> ReturnRecord:
     """Check one file into a :class:`LedgerRecord`; never raises (a crash of the worker itself is
-    found by the pool, see :class:`Checker`)."""
+    found by the pool, see :func:`check_stream`)."""
     size, mtime_ns = file_stat(path)
     try:
         checked = check_file(path)
         record = record_of(checked, size, mtime_ns)
-        return LedgerRecord(**{k: getattr(record, k) for k in record.__dataclass_fields__},
+        # The indicators and notes travel only inside record_json: the main process records
+        # them as text and never looks into them (unpickling them cost it a tenth of a millisecond a file).
+        return LedgerRecord(**{k: getattr(record, k) for k in record.__dataclass_fields__ if k not in _IN_JSON_ONLY},
                             checked_json=checked_to_json(checked), record_json=record_to_json(record))
     except MemoryError:
         raise  # over the memory limit: the worker's limits say so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
         return failed_record(path, size, mtime_ns, "CHECK_FAILED",
                              f"文件“{path.name}”审核时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
-
-
-def _check_chunk(paths: Sequence[str]) -> list[ReturnRecord]:
-    return [ledger_check(Path(p)) for p in paths]
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None,
@@ -63,39 +70,20 @@ def check_many(paths: Sequence[Path], jobs: int | None = None,
     return collect_returns(paths, jobs=jobs, progress=progress, check=ledger_check)
 
 
-class Pending:
-    """A batch of files checked by a :class:`Checker`; :meth:`result` gives their records."""
-
-    def __init__(self, paths: Sequence[Path], records: list[ReturnRecord]) -> None:
-        self.paths, self._records = list(paths), records
-
-    def result(self) -> list[ReturnRecord]:
-        return self._records
-
-
-class Checker:
-    """Checks an intake's batches the way ``xlperf check`` and the roll-up do: every file in a
-    worker process under the per-file limits (:mod:`xlperf.checks.limited`: wall time, memory),
-    so a file that hangs or bloats a reader ends as ``FILE_TOO_COMPLEX`` and one that kills its
-    worker as ``WORKER_CRASHED``, and the intake goes on. Even a single uploaded file is checked
-    in a worker: the limits hold for every intake (folder, upload, mailbox).
-
-    Why no overlap of checking with recording: forking workers from a second thread while this
-    one is inside SQLAlchemy could hand a worker a lock it never gets back; the limits matter
-    more than the fraction of a second recording a batch takes."""
-
-    def __init__(self, jobs: int | None = None) -> None:
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
-        _warm()
-
-    def submit(self, paths: Sequence[Path]) -> Pending:
-        return Pending(paths, collect_returns(paths, jobs=self.jobs, check=ledger_check) if paths else [])
-
-    def __enter__(self) -> Checker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
+def check_stream(paths: Iterable[Path], jobs: int | None = None,
+                 fork_lock: AbstractContextManager[Any] | None = None) -> Iterator[tuple[int, ReturnRecord]]:
+    """``(index, record)`` of every path of ``paths`` (a lazy iterable is taken as the workers
+    have room), as they finish: an intake's files checked the way ``xlperf check`` and the
+    roll-up check them, every file in a worker process under the per-file limits
+    (:func:`xlperf.checks.limited.run_limited`: wall time, memory), so a file that hangs or
+    bloats a reader ends as ``FILE_TOO_COMPLEX`` and one that kills its worker as
+    ``WORKER_CRASHED``, and the intake goes on. Even a single uploaded file is checked in a
+    worker: the limits hold for every intake (folder, upload, mailbox). ``fork_lock``: see
+    :func:`run_limited` (the intake records in a thread of its own while files are checked)."""
+    _warm()
+    limits = Limits.from_env()
+    return run_limited(paths, ledger_check, functools.partial(exceeded_record, limits=limits), limits,
+                       jobs, fork_lock=fork_lock)
 
 
 def _warm() -> None:

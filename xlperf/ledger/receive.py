@@ -24,8 +24,9 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from xlperf import __version__
@@ -46,7 +47,7 @@ from xlperf.ledger.models import (
     Submission,
     Unit,
 )
-from xlperf.ledger.rounds import log_event
+from xlperf.ledger.rounds import event_row, log_events
 from xlperf.read.roster import normalise_name
 from xlperf.rollup.records import ReturnRecord
 
@@ -166,14 +167,18 @@ def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor:
     earlier = known_receipts(session, rnd.id, list(dict.fromkeys(i.sha256 for i in items)))
     stored = set(session.scalars(select(StoredFile.sha256).where(
         StoredFile.sha256.in_({i.sha256 for i in items}))))
-    session.add_all(StoredFile(sha256=sha, size=next(i.size for i in items if i.sha256 == sha))
-                    for sha in dict.fromkeys(i.sha256 for i in items) if sha not in stored)
+    sizes = {i.sha256: i.size for i in items if i.sha256 not in stored}
+    if sizes:  # one statement, no object per row (as the events and findings below)
+        session.execute(insert(StoredFile), [{"sha256": sha, "size": size} for sha, size in sizes.items()])
     units = {view.by_name[n].id for i in items if i.record and i.record.unit
              and (n := normalise_name(i.record.unit)) in view.by_name}
+    keys = {_project_key(_projects(i.record)) for i in items if i.record}
     current: dict[tuple[int | None, str], list[Submission]] = {}
+    # Only the current returns a file of this batch may supersede: by unit and by projects (a
+    # unit's other projects are not loaded, however many the round has).
     for old in session.scalars(select(Submission).where(
-            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units))
-            .order_by(Submission.id)):
+            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units),
+            Submission.project_key.in_(keys)).order_by(Submission.id)):
         current.setdefault((old.unit_id, old.project_key), []).append(old)
 
     steps = [_classify(view, item, earlier.setdefault(item.sha256, []), current) for item in items]
@@ -196,11 +201,14 @@ def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor:
     session.flush()
     for sub, result, _ in results:
         sub.result_id = result.id
-    for step in steps:
-        if step.sub is not None:
-            _log(session, rnd.id, step, actor)
+    events = [row for step in steps if step.sub is not None for row in _events(rnd.id, step, actor)]
+    findings = []
     for sub, result, record in results:
-        _findings(session, sub, result, record, actor)
+        findings += _finding_rows(result, record)
+        events.append(_checked(sub, result, actor))
+    log_events(session, events)
+    if findings:
+        session.execute(insert(FindingRow), findings)
     return [step.outcome for step in steps]
 
 
@@ -233,10 +241,10 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
         sub.state, sub.reason = IGNORED, item.ignored or "未审核"
         return _Step(Outcome(item.name, IGNORED, reason=sub.reason), sub)
     record = item.record
-    projects = [p.project for p in record.projects if p.project]
+    projects = _projects(record)
     sub.unit_name, sub.form, sub.year = record.unit or "", record.form, record.year
     sub.projects = json.dumps(projects, ensure_ascii=False)
-    sub.project_key = "|".join(sorted({normalise_name(p) for p in projects}))
+    sub.project_key = _project_key(projects)
     unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
     sub.unit_id = unit.id if unit else None
     sub.reason = _held_reason(view, record, unit, projects)
@@ -253,19 +261,28 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
     return step
 
 
-def _log(session: Session, round_id: int, step: _Step, actor: str) -> None:
+def _projects(record: ReturnRecord) -> list[str]:
+    return [p.project for p in record.projects if p.project]
+
+
+def _project_key(projects: list[str]) -> str:
+    """What a newer return must cover to supersede an older one of the same unit."""
+    return "|".join(sorted({normalise_name(p) for p in projects}))
+
+
+def _events(round_id: int, step: _Step, actor: str) -> list[dict[str, Any]]:
     sub = step.sub
     assert sub is not None
     if sub.state == REPEAT:
-        log_event(session, round_id, "repeat", submission_id=sub.id, actor=actor, note=f"与 #{sub.repeat_of} 内容相同")
-    elif sub.state == IGNORED:
-        log_event(session, round_id, "ignored", submission_id=sub.id, actor=actor, note=sub.reason)
-    else:
-        log_event(session, round_id, "received", submission_id=sub.id, actor=actor, note=step.note)
-        if sub.state == HELD:
-            log_event(session, round_id, "held", submission_id=sub.id, actor=actor, note=sub.reason)
-        for old in step.supersedes:
-            log_event(session, round_id, "superseded", submission_id=old.id, actor=actor, note=f"由 #{sub.id} 取代")
+        return [event_row(round_id, "repeat", submission_id=sub.id, actor=actor, note=f"与 #{sub.repeat_of} 内容相同")]
+    if sub.state == IGNORED:
+        return [event_row(round_id, "ignored", submission_id=sub.id, actor=actor, note=sub.reason)]
+    events = [event_row(round_id, "received", submission_id=sub.id, actor=actor, note=step.note)]
+    if sub.state == HELD:
+        events.append(event_row(round_id, "held", submission_id=sub.id, actor=actor, note=sub.reason))
+    events += [event_row(round_id, "superseded", submission_id=old.id, actor=actor, note=f"由 #{sub.id} 取代")
+               for old in step.supersedes]
+    return events
 
 
 def _result(sub: Submission, record: ReturnRecord) -> Result:
@@ -276,12 +293,15 @@ def _result(sub: Submission, record: ReturnRecord) -> Result:
                   record_json=getattr(record, "record_json", None) or record_to_json(record))
 
 
-def _findings(session: Session, sub: Submission, result: Result, record: ReturnRecord, actor: str) -> None:
-    session.add_all(FindingRow(result_id=result.id, code=f.code, severity=f.severity, sheet=f.sheet,
-                               cell=f.cell, field=f.field, label=f.label, message=f.message,
-                               expected=f.expected, found=f.found) for f in record.findings)
-    log_event(session, sub.round_id, "checked", submission_id=sub.id, actor=actor,
-              note=f"{STATUS_LABELS.get(result.status, result.status)}：错误 {result.errors}，提示 {result.warnings}")
+def _finding_rows(result: Result, record: ReturnRecord) -> list[dict[str, Any]]:
+    return [{"result_id": result.id, "code": f.code, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
+             "field": f.field, "label": f.label, "message": f.message, "expected": f.expected, "found": f.found}
+            for f in record.findings]
+
+
+def _checked(sub: Submission, result: Result, actor: str) -> dict[str, Any]:
+    return event_row(sub.round_id, "checked", submission_id=sub.id, actor=actor,
+                     note=f"{STATUS_LABELS.get(result.status, result.status)}：错误 {result.errors}，提示 {result.warnings}")
 
 
 def store_result(session: Session, sub: Submission, record: ReturnRecord, actor: str = "") -> Result:
@@ -290,7 +310,10 @@ def store_result(session: Session, sub: Submission, record: ReturnRecord, actor:
     session.add(result)
     session.flush()
     sub.result_id = result.id
-    _findings(session, sub, result, record, actor)
+    rows = _finding_rows(result, record)
+    if rows:
+        session.execute(insert(FindingRow), rows)
+    log_events(session, [_checked(sub, result, actor)])
     return result
 
 

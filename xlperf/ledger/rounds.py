@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from xlperf.form.specload import builtin_forms
@@ -71,6 +72,18 @@ def roster_unit(unit: Unit) -> RosterUnit:
 
 def log_event(session: Session, round_id: int, kind: str, *, submission_id: int | None = None,
               actor: str = "", note: str = "") -> Event:
-    event = Event(round_id=round_id, submission_id=submission_id, kind=kind, actor=actor, note=note)
+    event = Event(**event_row(round_id, kind, submission_id=submission_id, actor=actor, note=note))
     session.add(event)
     return event
+
+
+def event_row(round_id: int, kind: str, *, submission_id: int | None = None, actor: str = "",
+              note: str = "") -> dict[str, Any]:
+    """An event's columns, for :func:`log_event` and for :func:`log_events` (many at once)."""
+    return {"round_id": round_id, "submission_id": submission_id, "kind": kind, "actor": actor, "note": note}
+
+
+def log_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append many events (:func:`event_row`) in one statement: no object per event."""
+    if rows:
+        session.execute(insert(Event), rows)

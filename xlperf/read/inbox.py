@@ -36,25 +36,57 @@ class Inputs(NamedTuple):
     """Files to check: named files as given, each folder's spreadsheets sorted; no repeats."""
     others: list[tuple[Path, str]]
     """Files found in folders that are not checked, each with the reason (Chinese), sorted."""
+    stats: dict[Path, os.stat_result]
+    """The stat of every regular file found in a folder, taken once while listing (a folder
+    of ten thousand files is listed in one pass: callers need not ask again)."""
 
 
 def find_inputs(paths: Iterable[Path]) -> Inputs:
     """Every file of ``paths``: named files and spreadsheets found in folders to check, the rest listed."""
     returns: list[Path] = []
     others: list[tuple[Path, str]] = []
+    stats: dict[Path, os.stat_result] = {}
     for path in paths:
         if not path.is_dir():
             returns.append(path)
             continue
-        for found in sorted(p for p in path.rglob("*") if not _is_dir(p)):
-            reason = _not_a_file(found) or not_a_return(found)
+        for found, status in sorted(_walk(path), key=lambda item: item[0]):
+            reason = status if isinstance(status, str) else not_a_return(found)
+            if not isinstance(status, str):
+                stats[found] = status
             if reason is None:
                 returns.append(found)
             else:
                 others.append((found, reason))
     unique = list(dict.fromkeys(returns))
     checked = set(unique)
-    return Inputs(unique, list(dict.fromkeys((p, r) for p, r in others if p not in checked)))
+    return Inputs(unique, list(dict.fromkeys((p, r) for p, r in others if p not in checked)), stats)
+
+
+def _walk(folder: Path) -> Iterable[tuple[Path, os.stat_result | str]]:
+    """Every entry below ``folder`` that is no directory, with its stat (one call per entry), or
+    why it is no regular file (:func:`_not_a_file`). Like :meth:`Path.rglob`, a link to a
+    folder is not followed and a folder that cannot be read is passed over."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if not entry.is_symlink():
+                yield from _walk(Path(entry.path))
+            continue
+        path = Path(entry.path)
+        try:
+            status = entry.stat()
+        except OSError as exc:
+            yield path, _not_a_file(exc)
+            continue
+        yield path, status if stat.S_ISREG(status.st_mode) else _not_a_file(status.st_mode)
 
 
 def find_returns(paths: Iterable[Path]) -> list[Path]:
@@ -62,24 +94,13 @@ def find_returns(paths: Iterable[Path]) -> list[Path]:
     return find_inputs(paths).returns
 
 
-def _is_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(path.stat().st_mode)
-    except OSError:
-        return False
-
-
-def _not_a_file(path: Path) -> str | None:
-    """Why a directory entry is no regular file (never opened), or None when it is one."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
+def _not_a_file(why: int | OSError) -> str:
+    """Why a directory entry is no regular file (never opened): its mode, or the error of its stat."""
+    if isinstance(why, FileNotFoundError):
         return "失效的快捷方式（符号链接指向的文件不存在），未审核：请让单位重新报送该文件"
-    except OSError as exc:
-        return f"无法访问（{exc.strerror or exc}），未审核：请检查该文件的权限"
-    if stat.S_ISREG(mode):
-        return None
-    kind = "命名管道（FIFO）" if stat.S_ISFIFO(mode) else "套接字" if stat.S_ISSOCK(mode) else "设备文件"
+    if isinstance(why, OSError):
+        return f"无法访问（{why.strerror or why}），未审核：请检查该文件的权限"
+    kind = "命名管道（FIFO）" if stat.S_ISFIFO(why) else "套接字" if stat.S_ISSOCK(why) else "设备文件"
     return f"不是普通文件（{kind}），未读取、未审核"
 
 

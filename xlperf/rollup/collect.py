@@ -28,7 +28,7 @@ from xlperf.form.signkeys import FROM_ENV
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["check_one", "collect_returns", "file_stat"]
+__all__ = ["check_one", "collect_returns", "exceeded_record", "file_stat"]
 
 Progress = Callable[[int], None]
 """Called with the number of files just finished."""
@@ -59,7 +59,7 @@ def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Pr
     limits = limits or Limits.from_env()
     results: list[ReturnRecord | None] = [None] * len(paths)
     report = progress or (lambda n: None)
-    for index, record in run_limited(paths, check, functools.partial(_exceeded, limits=limits), limits, jobs):
+    for index, record in run_limited(paths, check, functools.partial(exceeded_record, limits=limits), limits, jobs):
         results[index] = record
         report(1)
     missing = [i for i, r in enumerate(results) if r is None]
@@ -81,6 +81,7 @@ def _failed(path: Path, exc: BaseException) -> ReturnRecord:
                          f"文件“{shown_name(path)}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
 
 
-def _exceeded(path: Path, why: str, detail: str, limits: Limits) -> ReturnRecord:
+def exceeded_record(path: Path, why: str, detail: str, limits: Limits) -> ReturnRecord:
+    """The record of a file the limits stopped (``on_exceeded`` of :func:`run_limited`)."""
     finding = exceeded_finding(path, why, limits, detail)
     return failed_record(path, *file_stat(path), finding.code, finding.message)
