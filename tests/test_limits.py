@@ -195,3 +195,51 @@ def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_fork_holds_the_lo
     assert results[12] == "crash" and {results[i] for i in range(12)} == {batch[0].stat().st_size}
     assert seen_when[0] <= 2 * limited.QUEUE_DEPTH < len(files)  # not read ahead of the workers
     assert lock.taken == 3  # two workers, and the one that replaced the crashed worker
+
+
+def _worker_identity(path: Path) -> tuple[int, int]:
+    if path.name == "崩.xlsx":
+        os._exit(3)
+    return os.getpid(), os.getppid()
+
+
+def test_a_worker_pool_keeps_its_workers_between_calls_and_drops_dead_ones(batch: list[Path]) -> None:
+    """The desk's uploads: workers survive from one request to the next, are started by a fork
+    server (not forked from the server process, whose files and locks they would inherit), and
+    a worker that died is replaced, never handed out again."""
+    pool = limited.WorkerPool(size=2)
+    limits = Limits(seconds=20)
+    try:
+        def run(paths: list[Path]) -> dict[int, Any]:
+            return dict(run_limited(paths, _worker_identity, lambda p, why, _: why, limits, jobs=1, pool=pool))
+
+        first = run([batch[0]])[0]
+        assert first[1] != os.getpid()  # the fork server's child, not ours
+        assert run([batch[2]])[0] == first  # the same worker, kept
+        crashed = run([batch[4], batch[5]])  # 崩.xlsx kills it; a fresh worker checks the next file
+        assert crashed[0] == "crash" and crashed[1][0] != first[0]
+        assert run([batch[0]])[0] == crashed[1]  # the fresh one was kept, the dead one never again
+    finally:
+        pool.close()
+
+
+def _burn_then_report(path: Path) -> tuple[float, int]:
+    """Spend CPU on 慢.xlsx; report the CPU spent so far and the CPU-time limit now in force."""
+    import resource
+
+    if path.name == "慢.xlsx":
+        end = time.process_time() + 1.5
+        while time.process_time() < end:
+            pass
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, resource.getrlimit(resource.RLIMIT_CPU)[0]
+
+
+def test_the_cpu_backstop_is_per_file_not_per_worker(batch: list[Path]) -> None:
+    """A worker lives for a whole intake (or longer, in a pool): the CPU time it spent on earlier
+    files must not count against the next one, or a long intake would lose a worker mid-way."""
+    limits = Limits(seconds=10)
+    results = dict(run_limited([batch[1], batch[0]], _burn_then_report, lambda p, why, _: why, limits, jobs=1))
+    spent, soft = results[1]
+    assert spent >= 1.5
+    assert soft >= spent + 4 * limits.seconds + 59  # the whole allowance, on top of what was spent

@@ -2,4 +2,5 @@
 
 from xlperf.cli import main
 
-main()
+if __name__ == "__main__":  # not when a fork server or spawned process imports it
+    main()

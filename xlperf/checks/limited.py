@@ -8,7 +8,7 @@ file takes longer). A file that exceeds a limit, or whose worker dies, ends as o
 :data:`FILE_TOO_COMPLEX` on that file (:data:`WORKER_CRASHED` when its worker died); a fresh worker takes the dead one's place and the batch
 goes on. Workers are reused from file to file, so a small batch costs one fork per worker, not
 one per file; each worker also dies with its parent (``PR_SET_PDEATHSIG`` on Linux) and has a
-CPU-time limit as a backstop, so none keeps spinning after the batch is gone.
+CPU-time limit per file as a backstop, so none keeps spinning after the batch is gone.
 
 :func:`run_limited` is the mechanism (any picklable ``work(path)``); :func:`check_files_limited`
 checks returns with it (``xlperf check``, later intake), and the roll-up runs its own work
@@ -23,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,7 +48,7 @@ try:
 except ImportError:  # Windows: no rlimits; the time limit still holds
     resource = None  # type: ignore[assignment]
 
-__all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "LimitError", "Limits", "check_files_limited",
+__all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "LimitError", "Limits", "WorkerPool", "check_files_limited",
            "exceeded_finding", "in_order", "run_limited"]
 
 FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
@@ -161,6 +163,59 @@ class _Worker:
         self.conn.close()
 
 
+class WorkerPool:
+    """Idle workers kept from one :func:`run_limited` call to the next, for a long-running process
+    that checks a few files at a time (the desk: each upload request checks a handful). A worker
+    forked per call costs more than its files: the fork of a large process, then the first file
+    touching half of what it inherited. A call takes idle workers of the same work and limits
+    before it forks new ones, and gives back those that are idle at its end (at most ``size`` of
+    each kind are kept); a worker that was killed (a limit, a crash) is never given back. Safe to
+    share between threads: a worker belongs to one call at a time.
+
+    The pool's workers are started by multiprocessing's fork server where there is one (Linux,
+    macOS): a small single-threaded process that imports ``preload`` once and forks each worker.
+    A worker forked from the desk's server itself would inherit its open files and database
+    connections for as long as it lives (a PostgreSQL connection the server closed would stay
+    open), and could inherit a lock that another of the server's threads held at the fork."""
+
+    def __init__(self, size: int | None = None, preload: Sequence[str] = ()) -> None:
+        self.size = max(1, size or os.cpu_count() or 1)
+        self._idle: dict[tuple[Any, Limits], list[_Worker]] = {}
+        self._lock = threading.Lock()
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self.context: Any = multiprocessing.get_context("forkserver")
+            if preload:
+                self.context.set_forkserver_preload(list(preload))
+        else:
+            self.context = _context()
+
+    def take(self, key: tuple[Any, Limits]) -> _Worker | None:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                worker = idle.pop() if idle else None
+            if worker is None or worker.process.is_alive():
+                return worker
+            worker.kill()  # died while idle (killed from outside): reaped, not used
+
+    def give_back(self, key: tuple[Any, Limits], worker: _Worker) -> bool:
+        """Keep ``worker`` (idle) for a later call; False when enough are kept (stop it then)."""
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.size:
+                idle.append(worker)
+                return True
+        return False
+
+    def close(self) -> None:
+        """Stop every idle worker (they also die with this process)."""
+        with self._lock:
+            idle = [w for workers in self._idle.values() for w in workers]
+            self._idle.clear()
+        for worker in idle:
+            worker.stop()
+
+
 _MEMORY_ERROR = "__memory__"
 
 
@@ -174,14 +229,14 @@ class _Failed:
 def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
     """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
     _die_with_parent()
+    # What the worker inherits from its parent is never collected here: without this, the
+    # worker's first collections walk every inherited object, copying each page they touch
+    # (tens of milliseconds in a worker forked from the desk's server).
+    gc.freeze()
     if resource is not None:
         limit = _address_space() + limits.memory_mb * 1024 * 1024
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        # Backstop: a worker whose parent is gone unnoticed stops on CPU time.
-        cpu = int(limits.seconds * 4) + 60
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
     while True:
         try:
@@ -191,6 +246,7 @@ def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
         if task is None:
             return
         index, raw = task
+        _cpu_backstop(limits)
         try:
             result: Any = work(Path(raw))
         except MemoryError:
@@ -203,6 +259,22 @@ def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
             conn.send((index, _MEMORY_ERROR))
         except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
             conn.send((index, _Failed(f"{type(exc).__name__}: {exc}")))
+
+
+def _cpu_backstop(limits: Limits) -> None:
+    """A worker whose parent is gone unnoticed stops on CPU time: this file may use four times
+    its wall-time limit and a minute more. Set afresh for each file (the soft limit, which a
+    process may raise again): a worker lives for a whole intake, or longer in a pool, and what
+    it spent on earlier files must not count against this one."""
+    if resource is None:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = int(usage.ru_utime + usage.ru_stime + limits.seconds * 4) + 60
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _address_space() -> int:
@@ -231,7 +303,8 @@ def _context() -> Any:
 
 def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
                 limits: Limits | None = None, jobs: int | None = None,
-                fork_lock: AbstractContextManager[Any] | None = None) -> Iterator[tuple[int, T]]:
+                fork_lock: AbstractContextManager[Any] | None = None,
+                pool: WorkerPool | None = None) -> Iterator[tuple[int, T]]:
     """``(index, work(path))`` for every path (``index``: its place in ``paths``), as they
     finish, each under ``limits``.
 
@@ -245,14 +318,15 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
     it, so the caller can prepare files (read, hash, store) while the workers check the earlier
     ones. ``fork_lock``: held around every fork, for a caller with a second thread that holds it
     while inside a library with locks of its own (a database driver): a child forked while that
-    thread held such a lock would inherit it held for ever."""
+    thread held such a lock would inherit it held for ever. ``pool``: idle workers to use first,
+    and to give the idle ones back to at the end (:class:`WorkerPool`)."""
     limits = limits or Limits.from_env()
     if isinstance(paths, Sequence):
         if not paths:
             return
         jobs = min(jobs or os.cpu_count() or 1, len(paths))
     jobs = max(1, jobs or os.cpu_count() or 1)
-    ctx = _context()
+    ctx = pool.context if pool is not None else _context()
     source = enumerate(paths)
     given: dict[int, Path] = {}
     """Paths handed out and not yet finished, by index."""
@@ -279,7 +353,12 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
         while len(worker.tasks) < QUEUE_DEPTH and (index := take()) is not None:
             worker.give(index, given[index])
 
+    key = (work, limits)
+
     def fork() -> _Worker:
+        kept = pool.take(key) if pool is not None else None
+        if kept is not None:
+            return kept
         with fork_lock or contextlib.nullcontext():
             return _Worker(ctx, work, limits)
 
@@ -337,7 +416,7 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
         for worker in workers:
             if worker.tasks:
                 worker.kill()
-            else:
+            elif pool is None or not pool.give_back(key, worker):
                 worker.stop()
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlperf.checks.limited import WorkerPool
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
 from xlperf.ledger.checking import check_stream
 from xlperf.ledger.models import Round
@@ -106,14 +107,16 @@ def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: s
 def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | Path]], *, source: str,
                  sender: str = "", actor: str = "", jobs: int | None = None,
                  progress: Callable[[int], None] | None = None, check_names: bool = False,
-                 batch: int = BATCH, stats: Mapping[Path, os.stat_result] | None = None) -> Intake:
+                 batch: int = BATCH, stats: Mapping[Path, os.stat_result] | None = None,
+                 pool: WorkerPool | None = None) -> Intake:
     """Record ``files`` (``(original name, bytes or path)``) in round ``rnd``; outcomes in order.
 
     ``check_names``: a file named like a spreadsheet is checked, any other is recorded as not a
     return (:func:`xlperf.read.inbox.not_a_return`); otherwise (a file handed in on purpose,
     e.g. uploaded) every file is checked and the guard says what it really is. ``stats``: the
     stat of path contents already taken (a folder's listing), so a file is not asked twice.
-    ``progress`` is called from the recording thread with the number of files just recorded."""
+    ``progress`` is called from the recording thread with the number of files just recorded.
+    ``pool``: checking workers kept between intakes (the desk's uploads: a few files each)."""
     with ledger.session() as session:
         view = round_view(session, rnd)
         # What the round has from this source and sender, read once: a folder taken in again is
@@ -137,7 +140,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     recorder = _Recorder(ledger, view, source, sender, actor, progress)
     try:
-        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock):
+        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool):
             owner, place = owners.pop(index)
             owner.records[place] = record
             owner.waiting -= 1

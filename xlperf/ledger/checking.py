@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks.checker import check_file
-from xlperf.checks.limited import Limits, run_limited
+from xlperf.checks.limited import Limits, WorkerPool, run_limited
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
@@ -71,7 +71,8 @@ def check_many(paths: Sequence[Path], jobs: int | None = None,
 
 
 def check_stream(paths: Iterable[Path], jobs: int | None = None,
-                 fork_lock: AbstractContextManager[Any] | None = None) -> Iterator[tuple[int, ReturnRecord]]:
+                 fork_lock: AbstractContextManager[Any] | None = None,
+                 pool: WorkerPool | None = None) -> Iterator[tuple[int, ReturnRecord]]:
     """``(index, record)`` of every path of ``paths`` (a lazy iterable is taken as the workers
     have room), as they finish: an intake's files checked the way ``xlperf check`` and the
     roll-up check them, every file in a worker process under the per-file limits
@@ -79,11 +80,12 @@ def check_stream(paths: Iterable[Path], jobs: int | None = None,
     bloats a reader ends as ``FILE_TOO_COMPLEX`` and one that kills its worker as
     ``WORKER_CRASHED``, and the intake goes on. Even a single uploaded file is checked in a
     worker: the limits hold for every intake (folder, upload, mailbox). ``fork_lock``: see
-    :func:`run_limited` (the intake records in a thread of its own while files are checked)."""
+    :func:`run_limited` (the intake records in a thread of its own while files are checked);
+    ``pool``: workers kept between intakes (:class:`xlperf.checks.limited.WorkerPool`)."""
     _warm()
     limits = Limits.from_env()
     return run_limited(paths, ledger_check, functools.partial(exceeded_record, limits=limits), limits,
-                       jobs, fork_lock=fork_lock)
+                       jobs, fork_lock=fork_lock, pool=pool)
 
 
 def _warm() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -13,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from xlperf.ledger import Ledger, open_ledger
+from xlperf.checks.limited import WorkerPool
+from xlperf.ledger import Ledger, checking, open_ledger
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
@@ -70,12 +73,22 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
         Middleware(BodyLimit, limit=config.max_upload),
     ]
     app = Starlette(routes=routes(), middleware=middleware,
-                    exception_handlers={HTTPException: _http_error})
+                    exception_handlers={HTTPException: _http_error}, lifespan=_lifespan)
     app.state.config = config
     app.state.ledger = ledger
     app.state.status_cache = {}
     app.state.jobs = JobBoard(Path(config.jobs_dir) if config.jobs_dir else None)
+    # Uploads are checked by workers kept from one request to the next (a fork per request of
+    # a few files cost more than checking them), started by a fork server that has imported the
+    # checks once.
+    app.state.checkers = WorkerPool(preload=[checking.__name__])
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    app.state.checkers.close()
 
 
 def app_from_environment() -> Starlette:

@@ -66,10 +66,11 @@ async def upload_action(request: Request, form: FormData, user: User) -> Respons
         rows += [_refused(f"{name}/{path}", why) for path, why in unpacked.skipped]
         files += [(member.name, member.data) for member in unpacked.members]
     # Checking is CPU work: off the event loop, so other pages stay responsive meanwhile.
-    # One process: a pool started per request costs more than the few files of a request take;
-    # the desk uses every core by serving requests in several worker processes instead.
+    # One checking process a request, taken from the desk's kept workers (forking one per
+    # request cost more than the few files of a request); the desk uses every core by serving
+    # requests in several server processes and two requests in flight.
     intake = await run_in_threadpool(intake_files, ledger, rnd, files, source="upload", sender=user.name,
-                                     actor=user.name, jobs=1)
+                                     actor=user.name, jobs=1, pool=request.app.state.checkers)
     rows += [_row(round_id, o) for o in intake.outcomes]
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": rows})
