@@ -1,7 +1,7 @@
 """The web desk: the dashboard of a 10,000-return round, and uploading returns through the page
 against ``xlperf round intake`` on the same files.
 
-    python benchmarks/bench_desk.py [--returns 10000] [--uploads 1000] [--batch 32] [--parallel 2]
+    python benchmarks/bench_desk.py [--returns 10000] [--uploads 1000] [--batch 32] [--parallel 3]
 
 Dashboard: a round of ``--returns`` roster units, each with a current return recorded through the
 ledger's own :func:`xlperf.ledger.receive` (what intake records), from real checks of a few
@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--returns", type=int, default=10_000)
     parser.add_argument("--uploads", type=int, default=1_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[32])
-    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-dashboard", action="store_true")
     parser.add_argument("--skip-upload", action="store_true")

@@ -343,3 +343,24 @@ def test_a_recording_failure_stops_the_intake_in_order_and_a_rerun_finishes(db: 
     out = db.run("intake", rnd, str(inbox)).output
     assert "此前已登记 2" in out and "新登记 5" in out
     assert status_rows(db, rnd)["3004"]["status"] == "通过（有提示）"
+
+
+def test_uploaded_files_of_the_same_name_are_each_checked_as_themselves(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    """Files given as bytes are checked under the name the unit gave them: two of one name in a
+    batch do not overwrite each other, and a name that is no file name is no path either."""
+    from xlperf.intake import intake_files
+
+    east = make_return(tmp_path / "1.xlsx", "东城区科技局", **CLEAN).read_bytes()
+    west = make_return(tmp_path / "2.xlsx", "西山县中小企业局", **CLEAN).read_bytes()
+    south = make_return(tmp_path / "3.xlsx", "南城区商务局", **CLEAN).read_bytes()
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    files: list[tuple[str, bytes | Path]] = [("自评表.xlsx", east), ("自评表.xlsx", west), ("..", south)]
+    result = intake_files(ledger, round_row, files, source="upload")
+    ledger.close()
+    assert [(o.name, o.kind, o.unit) for o in result.outcomes] == [
+        ("自评表.xlsx", "current", "东城区科技局"), ("自评表.xlsx", "current", "西山县中小企业局"),
+        ("..", "current", "南城区商务局")]
+    rows = status_rows(db, rnd)
+    assert rows["3001"]["status"] == rows["3002"]["status"] == rows["3003"]["status"] == "通过（有提示）"

@@ -400,3 +400,34 @@ def test_no_token_no_login_and_no_csrf_are_refused(ledger, returns) -> None:  # 
     with ledger.session() as session:
         assert session.get(Submission, sub.id).decision is None
         assert session.query(Round).count() == 1
+
+
+def test_uploads_are_checked_by_workers_the_desk_keeps(ledger, returns) -> None:  # type: ignore[no-untyped-def]
+    """A worker process per upload request would cost more than the request's files: the desk
+    keeps its checking workers, gives each request one of them, and takes it back afterwards."""
+    client = signed_in_local(ledger)
+    pool = client.app.state.checkers
+    round_id = int(_create(client).headers["location"].rsplit("/", 1)[1])
+    demo = [p for name, p in returns.items() if name != CORRECTED_NAME]
+    assert pool.idle() == []
+    first = _upload(client, round_id, demo[:1]).json()["results"]
+    kept = pool.idle()
+    assert first[0]["kind"] == "current" and len(kept) == 1  # its worker was given back
+    second = _upload(client, round_id, demo[1:2]).json()["results"]
+    assert second[0]["kind"] in ("current", "held") and pool.idle() == kept  # and checked the next request
+
+
+def test_the_desk_starts_its_checking_workers_with_the_server_and_stops_them(ledger) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in_local(ledger)
+    pool = client.app.state.checkers
+    with client:  # the server's start-up and shut-down (lifespan)
+        deadline = time.monotonic() + 60
+        while len(pool.idle()) < pool.size and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = pool.idle()
+        assert len(started) == pool.size
+    assert pool.idle() == []
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]  # stopped, not left behind

@@ -198,6 +198,16 @@ class WorkerPool:
                 return worker
             worker.kill()  # died while idle (killed from outside): reaped, not used
 
+    def prestart(self, work: Work[Any], limits: Limits, count: int) -> None:
+        """Start ``count`` idle workers of ``work`` and ``limits`` (fewer if some are kept already)."""
+        key = (work, limits)
+        with self._lock:
+            count = min(count, self.size) - len(self._idle.get(key, []))
+        for _ in range(count):
+            worker = _Worker(self.context, work, limits)
+            if not self.give_back(key, worker):
+                worker.stop()
+
     def give_back(self, key: tuple[Any, Limits], worker: _Worker) -> bool:
         """Keep ``worker`` (idle) for a later call; False when enough are kept (stop it then)."""
         with self._lock:
@@ -206,6 +216,11 @@ class WorkerPool:
                 idle.append(worker)
                 return True
         return False
+
+    def idle(self) -> list[int]:
+        """The process ids of the workers kept idle now."""
+        with self._lock:
+            return [w.process.pid for workers in self._idle.values() for w in workers if w.process.pid]
 
     def close(self) -> None:
         """Stop every idle worker (they also die with this process)."""

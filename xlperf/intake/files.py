@@ -251,17 +251,33 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Pat
     else:
         known = set()
     batch = _Batch(loaded, fast)
+    names: set[str] = set()
     for i, item in enumerate(loaded):
         if i in fast or item.ignored is not None or item.sha256 in known:
             item.check = None
         elif i in data:  # bytes: the checker reads a file, named as the unit named it
             batch.tmp = batch.tmp or tempfile.TemporaryDirectory(prefix="xlperf-intake-")
-            folder = Path(batch.tmp.name) / str(i)
-            folder.mkdir()
-            item.check = folder / (Path(item.name).name or "file")
-            item.check.write_bytes(data[i])
+            item.check = _named_copy(ledger, Path(batch.tmp.name), item, data[i], names, i)
         batch.waiting += item.check is not None
     return batch
+
+
+def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names: set[str], index: int) -> Path:
+    """The stored file under its original name in ``folder`` (a folder of its own when the batch
+    has that name twice): a hard link to the stored copy, written out where linking fails."""
+    name = Path(item.name).name
+    if name in ("", ".", ".."):
+        name = "file"
+    if name in names:
+        folder = folder / str(index)
+        folder.mkdir()
+    names.add(name)
+    target = folder / name
+    try:
+        os.link(ledger.store.path(item.sha256), target)
+    except OSError:  # another file system, or links not allowed
+        target.write_bytes(data)
+    return target
 
 
 def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str) -> list[Outcome]:

@@ -29,7 +29,7 @@ from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, fi
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["LedgerRecord", "check_many", "check_stream", "ledger_check", "materialised"]
+__all__ = ["LedgerRecord", "check_many", "check_stream", "ledger_check", "materialised", "warm", "workers"]
 
 
 _IN_JSON_ONLY = ("indicators", "notes")
@@ -82,13 +82,13 @@ def check_stream(paths: Iterable[Path], jobs: int | None = None,
     worker: the limits hold for every intake (folder, upload, mailbox). ``fork_lock``: see
     :func:`run_limited` (the intake records in a thread of its own while files are checked);
     ``pool``: workers kept between intakes (:class:`xlperf.checks.limited.WorkerPool`)."""
-    _warm()
+    warm()
     limits = Limits.from_env()
     return run_limited(paths, ledger_check, functools.partial(exceeded_record, limits=limits), limits,
                        jobs, fork_lock=fork_lock, pool=pool)
 
 
-def _warm() -> None:
+def warm() -> None:
     """Load the built-in forms and their layouts once, in this process, before workers are
     forked: each worker then starts with them in its (copy-on-write) memory instead of loading
     them again, a tenth of a second of CPU per worker on the first file of each form."""
@@ -97,6 +97,12 @@ def _warm() -> None:
             builtin_layout(form_id)
     except Exception:  # noqa: BLE001 - only a head start: a broken form is reported by the check itself
         pass
+
+
+def workers(pool: WorkerPool, count: int) -> None:
+    """Start ``count`` checking workers into ``pool`` ahead of need (the desk at start-up: the
+    first upload then does not wait for a worker to start and load the forms)."""
+    pool.prestart(ledger_check, Limits.from_env(), count)
 
 
 @contextmanager

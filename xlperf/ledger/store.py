@@ -26,6 +26,8 @@ def sha256_of(data: bytes) -> str:
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._folders: set[str] = set()
+        """Folders known to exist (made or found by this object): not made again for every file."""
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:]
@@ -39,17 +41,26 @@ class FileStore:
         target = self.path(digest)
         if target.is_file():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            fd, tmp = self._temporary(target.parent)
+        except FileNotFoundError:  # a folder removed behind our back: made again
+            self._folders.discard(target.parent.name)
+            fd, tmp = self._temporary(target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
+                os.fchmod(out.fileno(), 0o444)
             os.replace(tmp, target)  # same content under the same name: a race is harmless
-            os.chmod(target, 0o444)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def _temporary(self, folder: Path) -> tuple[int, str]:
+        if folder.name not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder.name)
+        return tempfile.mkstemp(dir=folder, prefix=".tmp-")
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlperf.checks.limited import WorkerPool
-from xlperf.ledger import Ledger, checking, open_ledger
+from xlperf.ledger import Ledger, checking, open_ledger, warmed
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
@@ -81,12 +82,16 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     # Uploads are checked by workers kept from one request to the next (a fork per request of
     # a few files cost more than checking them), started by a fork server that has imported the
     # checks once.
-    app.state.checkers = WorkerPool(preload=[checking.__name__])
+    app.state.checkers = WorkerPool(preload=[warmed.__name__])
     return app
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    # The workers start in the background: serving begins at once, and an upload that comes
+    # before they are ready starts its own.
+    threading.Thread(target=checking.workers, args=(app.state.checkers, app.state.checkers.size), name="xlperf-desk-workers",
+                     daemon=True).start()
     yield
     app.state.checkers.close()
 

@@ -17,8 +17,10 @@
   // `xlperf round intake`'s rate, 32 at 71%: benchmarks/bench_desk.py).
   const BATCH_FILES = 32;
   const BATCH_BYTES = 8 * 1024 * 1024;
-  // Two requests in flight: the server checks them in separate worker processes (one per core).
-  const PARALLEL = 2;
+  // Three requests in flight: while one request's files are being kept or recorded (no
+  // checking then), another's are checked, so every core stays busy (two: 84% busy, 71% of
+  // `xlperf round intake`'s rate; three: 94%, 75%).
+  const PARALLEL = 3;
 
   function cell(row, text, link) {
     const td = document.createElement("td");
