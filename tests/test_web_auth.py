@@ -149,3 +149,47 @@ def test_user_add_and_server_mode_without_accounts(tmp_path: Path) -> None:
     again = runner.invoke(main, ["user", "add", "孙会计", "--role", "staff", "--db", db],
                           env={"XLPERF_USER_PASSWORD": PASSWORD})
     assert again.exit_code == 1 and "已存在" in again.output
+
+
+def test_repeated_failed_sign_ins_lock_the_name_and_the_address_for_a_while(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Guessing passwords: after five failures the name waits fifteen minutes, even with the
+    right password, and then works again; an address that fails twenty times, whatever the
+    names, waits too."""
+    from xlperf.web.throttle import ADDRESS_FAILURES, FAILURES, WINDOW_SECONDS, LoginThrottle
+
+    now = [1000.0]
+    client = server_client(ledger)
+    client.app.state.login_throttle = LoginThrottle(clock=lambda: now[0])  # type: ignore[attr-defined]
+    add_user(ledger, "李会计", STAFF, PASSWORD)
+    add_user(ledger, "王出纳", STAFF, PASSWORD)
+
+    def post(name: str, password: str):  # type: ignore[no-untyped-def]
+        token = csrf_of(client.get("/login").text)  # anew: a sign-in starts a new session
+        return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+
+    def attempt(name: str, password: str) -> int:
+        return int(post(name, password).status_code)
+
+    assert [attempt("李会计", f"guess-{i}") for i in range(FAILURES)] == [401] * FAILURES
+    locked = post("李会计", PASSWORD)
+    assert locked.status_code == 429 and "登录失败次数过多" in locked.text and "15 分钟" in locked.text
+    assert attempt("王出纳", PASSWORD) == 303  # another name from the same address: not locked
+    now[0] += WINDOW_SECONDS - 1
+    assert attempt("李会计", PASSWORD) == 429
+    now[0] += 2
+    assert attempt("李会计", PASSWORD) == 303
+    guesses = [attempt(f"用户{i}", "guess") for i in range(ADDRESS_FAILURES)]
+    assert guesses == [401] * ADDRESS_FAILURES
+    assert attempt("王出纳", PASSWORD) == 429  # the address is locked now, whatever the name
+
+
+def test_a_successful_sign_in_clears_the_name_s_failures(ledger) -> None:  # type: ignore[no-untyped-def]
+    from xlperf.web.throttle import FAILURES
+
+    client = server_client(ledger)
+    add_user(ledger, "李会计", STAFF, PASSWORD)
+    for _ in range(2):
+        token = csrf_of(client.get("/login").text)
+        for i in range(FAILURES - 1):
+            assert client.post("/login", data={"name": "李会计", "password": f"x{i}", "csrf_token": token}).status_code == 401
+        assert client.post("/login", data={"name": "李会计", "password": PASSWORD, "csrf_token": token}).status_code == 303

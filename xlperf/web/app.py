@@ -24,6 +24,7 @@ from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
 from xlperf.web.render import error_page
 from xlperf.web.security import BodyLimit, SecurityHeaders
+from xlperf.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "xlperf_desk"
 # A working day; a clerk signs in again the next morning.
@@ -79,6 +80,7 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     app.state.ledger = ledger
     app.state.status_cache = {}
     app.state.jobs = JobBoard(Path(config.jobs_dir) if config.jobs_dir else None)
+    app.state.login_throttle = LoginThrottle()
     # Uploads are checked by workers kept from one request to the next (a fork per request of
     # a few files cost more than checking them), started by a fork server that has imported the
     # checks once.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from xlperf.web.auth import check_csrf, safe_next
 from xlperf.web.render import error_page, page
 from xlperf.web.session import sign_in
+from xlperf.web.throttle import LoginThrottle, login_keys
 from xlperf.web.users import authenticate
 
 
@@ -23,9 +27,20 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     check_csrf(request, form)
     target = safe_next(form.get("next"))
-    user = authenticate(request.app.state.ledger, str(form.get("name", "")), str(form.get("password", "")))
+    name = str(form.get("name", ""))
+    throttle: LoginThrottle = request.app.state.login_throttle
+    keys = login_keys(name, request.client.host if request.client else None)
+    wait = throttle.wait(keys)
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        return page(request, "login.html", status_code=429, next=target,
+                    error=f"登录失败次数过多，请 {minutes} 分钟后再试。")
+    # The password hash is slow on purpose: computed off the event loop, so other pages stay responsive.
+    user = await run_in_threadpool(authenticate, request.app.state.ledger, name, str(form.get("password", "")))
     if user is None:
+        throttle.failed(keys)
         return page(request, "login.html", status_code=401, next=target, error="用户名或密码不正确。")
+    throttle.succeeded(keys[0][0])
     sign_in(request, user)
     return RedirectResponse(target, status_code=303)
 
