@@ -310,3 +310,16 @@ def test_checks_never_raise_on_odd_values(tmp_path: Path) -> None:
 
 def flat(checked: Checked, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
     return _flat(checked, MINE if codes is None else codes)
+
+
+@pytest.mark.parametrize("actual", ["部分未完成", "尚未开展", "未达标", "没有", "无", "否", "全部完成", "按计划完成", "100%"])
+def test_the_indicator_table_and_the_completion_score_agree_on_what_a_miss_is(actual: str) -> None:
+    """One definition (xlperf.model.targets.says_not_done): a return is not told by one check
+    that an indicator was missed and by the other that it was not."""
+    from xlperf.checks import indicators
+    from xlperf.model.targets import says_not_done
+
+    missed = actual not in ("全部完成", "按计划完成", "100%")
+    assert says_not_done(actual) is missed
+    assert scores.target_unmet("", "完成", actual) is missed
+    assert indicators._not_done(actual) is missed

@@ -22,7 +22,7 @@ from xlperf.model.indicators import (
     sheet_in_use,
     table_rows,
 )
-from xlperf.model.values import compact
+from xlperf.model.targets import says_not_done, says_nothing_done
 from xlperf.read import Value
 
 # --------------------------------------------------------------------------- conventions
@@ -31,10 +31,6 @@ NAME_HINTS = {"满意度": "满意度", "满意率": "满意度"}
 """A word in an indicator's name → a word of the 二级 it belongs to; its 一级 is the owner of
 that 二级 in the table's vocabulary (seed 000 files 满意度 under 产出指标)."""
 
-NOT_DONE = ("无", "否")
-NOT_DONE_PREFIXES = ("未完成", "未开展", "未实施", "未达成", "未达到", "没有开展", "尚未")
-"""An actual written as one of these (or starting with a prefix) means nothing was done: the
-target was missed (against a number, 无 counts as 0, so ≤ 5次投诉 with 无 is met)."""
 
 
 _ROWS: list[tuple[Context, list[Row]]] = []
@@ -62,10 +58,7 @@ def _owner(vocabulary: Vocabulary, level2_word: str) -> tuple[str, str] | None:
 
 
 def _not_done(actual: Value) -> bool:
-    if not isinstance(actual, str):
-        return False
-    text = compact(actual)
-    return text in NOT_DONE or text.startswith(NOT_DONE_PREFIXES)
+    return isinstance(actual, str) and says_not_done(actual)
 
 
 def deviation(row: Row) -> str | None:
@@ -78,7 +71,7 @@ def deviation(row: Row) -> str | None:
         missed = f"实际完成为“{actual.text}”，未完成目标"
         if not target.quantitative:
             return None if actual.text == target.text or _not_done(target.text) else missed
-        if compact(actual.text) not in NOT_DONE:  # 未开展 etc.: no amount to compare
+        if not says_nothing_done(actual.text):  # 未开展 etc.: no amount to compare
             return missed if row.op in POSITIVE_OPS else None
         number = 0.0
     if target.number is None or number is None or row.op is None:

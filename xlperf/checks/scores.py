@@ -48,6 +48,7 @@ from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.operators import REVERSE_OPS, STRICT_OPS
 from xlperf.form.rules import KINDS, qualitative_band, score_in_band
 from xlperf.form.spec import Calc, ScoreRow, TableSection
+from xlperf.model.targets import says_not_done
 from xlperf.model.values import as_number as number
 from xlperf.model.values import is_blank, plain, unusable_number
 from xlperf.model.values import show_cell as show
@@ -70,11 +71,6 @@ UNIT_COLUMN = "unit"
 COMPLETION_ROW = "completion_rate"
 """The scorecard row 实际完成率."""
 HIGH_COMPLETION_SHARE = Decimal("0.85")
-
-UNMET_WORDS = ("无", "否", "0", "没有")
-"""An actual value that says, as a whole, that nothing was done."""
-UNMET_PHRASES = ("未完成", "未开展", "未实施", "未达到", "未达标", "没有开展", "没有完成")
-"""An actual value containing one of these says the target was not reached."""
 
 _EPSILON = 1e-9
 
@@ -323,8 +319,7 @@ def target_unmet(op: Value, target: Value, actual: Value) -> bool:
     if is_blank(actual):
         return False  # not filled in: REQUIRED/ROW_INCOMPLETE's concern, not a miss
     if isinstance(actual, str):
-        text = actual.strip()
-        return text in UNMET_WORDS or any(p in text for p in UNMET_PHRASES)
+        return says_not_done(actual)
     a, t = number(actual), number(target)
     if a is None:
         return False

@@ -18,7 +18,8 @@ from xlperf.form.operators import OPERATORS, SUFFIXES, WRITTEN
 from xlperf.model.values import compact, display, is_blank
 from xlperf.read import Value
 
-__all__ = ["EXTRA_UNITS", "Parsed", "normalise_op", "parse_value"]
+__all__ = ["EXTRA_UNITS", "NOTHING_DONE", "NOT_DONE_PHRASES", "Parsed", "normalise_op", "parse_value", "says_not_done",
+           "says_nothing_done"]
 
 EXTRA_UNITS = (
     "个百分点", "百分点", "万人次", "万人", "万户", "万亩", "万元", "亿元", "元", "台", "套", "台套",
@@ -28,6 +29,25 @@ EXTRA_UNITS = (
 )
 """Units recognised inside a value (12台, 95个百分点) besides the table's unit choices. Only a
 known unit makes ``12xx`` numeric, so that text like ``2019年全年`` stays qualitative."""
+
+NOTHING_DONE = ("无", "否", "没有", "0")
+"""An actual value that is, as a whole, one of these says nothing was done (against a number it
+counts as 0, so ≤ 5次投诉 with 无 is met)."""
+NOT_DONE_PHRASES = ("未完成", "未开展", "未实施", "未达成", "未达到", "未达标", "没有开展", "没有完成", "尚未")
+"""An actual value containing one of these says the target was not reached (``部分未完成``
+too); there is no amount in it to compare. The one list every check reads: the indicator
+table's deviations and the completion score's plausibility must agree on what a miss is."""
+
+
+def says_nothing_done(text: str) -> bool:
+    return compact(text) in NOTHING_DONE
+
+
+def says_not_done(text: str) -> bool:
+    """Whether an actual written as ``text`` says its target was not reached."""
+    words = compact(text)
+    return words in NOTHING_DONE or any(phrase in words for phrase in NOT_DONE_PHRASES)
+
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _SCALE = {"%": 100.0, "‰": 1000.0}
