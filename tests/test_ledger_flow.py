@@ -364,3 +364,35 @@ def test_uploaded_files_of_the_same_name_are_each_checked_as_themselves(db: Ledg
         ("..", "current", "南城区商务局")]
     rows = status_rows(db, rnd)
     assert rows["3001"]["status"] == rows["3002"]["status"] == rows["3003"]["status"] == "通过（有提示）"
+
+
+def test_a_file_named_after_another_roster_unit_is_flagged_at_intake_and_revalidation(db: LedgerDb, rnd: str,
+                                                                                       tmp_path: Path) -> None:
+    """The round's roster reaches the checks, as ``xlperf check --roster`` gives it: a unit's
+    return sent under another unit's name is counted for the unit inside, with a warning."""
+    inbox = tmp_path / "inbox"
+    make_return(inbox / "自评表_西山县中小企业局.xlsx", "东城区科技局", **CLEAN)
+    make_return(inbox / "自评表_南城区商务局.xlsx", "南城区商务局", **CLEAN)
+    db.run("intake", rnd, str(inbox))
+
+    def flagged() -> dict[str, list[str]]:
+        from xlperf.ledger.models import FindingRow, Result
+
+        ledger = db.open()
+        with ledger.session() as session:
+            rows = session.execute(select(Submission.original_name, FindingRow.message)
+                                   .join(Result, Result.id == Submission.result_id)
+                                   .join(FindingRow, FindingRow.result_id == Result.id)
+                                   .where(FindingRow.code == "FILE_NAME_UNIT_MISMATCH")).all()
+        ledger.close()
+        found: dict[str, list[str]] = {}
+        for name, message in rows:
+            found.setdefault(name, []).append(message)
+        return found
+
+    first = flagged()
+    assert list(first) == ["自评表_西山县中小企业局.xlsx"]
+    assert "西山县中小企业局" in first["自评表_西山县中小企业局.xlsx"][0] and "东城区科技局" in first["自评表_西山县中小企业局.xlsx"][0]
+    assert status_rows(db, rnd)["3001"]["status"] == "通过（有提示）"  # counted for the unit inside
+    db.run("revalidate", rnd)
+    assert list(flagged()) == ["自评表_西山县中小企业局.xlsx"]

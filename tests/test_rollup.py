@@ -45,6 +45,7 @@ from xlperf.rollup.distributed import (
     batch_size,
     collect_on_cluster,
 )
+from xlperf.rollup.records import ReturnRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -426,16 +427,16 @@ def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
 # --------------------------------------------------------------------------- nothing lost
 
 
-def _raise_on_one(path: Path) -> Checked:
+def _raise_on_one(path: Path, **options: Any) -> Checked:
     if path.name == "乙_评价报告.xlsx":
         raise ValueError("boom")
-    return check_file(path)
+    return check_file(path, **options)
 
 
-def _crash_on_one(path: Path) -> Checked:
+def _crash_on_one(path: Path, **options: Any) -> Checked:
     if path.name == "丙_目标表.xlsx":
         os._exit(3)  # a worker killed mid-file
-    return check_file(path)
+    return check_file(path, **options)
 
 
 needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
@@ -636,10 +637,10 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
 
         real, name = on_cluster.check_one, self.name
 
-        def check_or_die(path: Path, key: Any = None) -> Any:
+        def check_or_die(path: Path, key: Any = None, roster: Any = None) -> Any:
             if path.name == name:
                 os._exit(3)  # a worker killed mid-file, as by a crash in a C library
-            return real(path, key)
+            return real(path, key, roster)
 
         on_cluster.check_one = check_or_die
 
@@ -661,3 +662,21 @@ def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_pa
     assert crashed[0].status == "rejected" and victim in crashed[0].findings[0].message
     expected = collect_returns([f for f in files if f.name != victim], jobs=1)
     assert [r for r in records if r.file.name != victim] == expected
+
+
+def test_the_roster_reaches_the_checks_locally_and_on_the_cluster(inbox: Path, cluster: Any, tmp_path: Path) -> None:
+    """``rollup --roster`` checks as ``check --roster`` does: a return sent under another roster
+    unit's name is flagged (FILE_NAME_UNIT_MISMATCH), on this machine and on a Dask cluster."""
+    roster = read_roster(inbox.parent / "roster.csv")
+    renamed = tmp_path / "自评表_南城区商务局.xlsx"
+    shutil.copy2(inbox / "甲_自评_第二次.xlsx", renamed)
+    files = [inbox / "甲_自评_第二次.xlsx", renamed]
+
+    def flagged(records: list[ReturnRecord]) -> list[str]:
+        return [r.file.name for r in records if any(f.code == "FILE_NAME_UNIT_MISMATCH" for f in r.findings)]
+
+    assert collect_returns(files, jobs=1)[1].unit != "南城区商务局"
+    assert flagged(collect_returns(files, jobs=1)) == []  # no roster: a file name cannot be judged
+    local = collect_returns(files, jobs=2, roster=roster)
+    assert flagged(local) == [renamed.name]
+    assert collect_on_cluster(files, cluster, roster=roster, batch=1) == local

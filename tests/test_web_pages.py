@@ -420,6 +420,7 @@ def test_uploads_are_checked_by_workers_the_desk_keeps(ledger, returns) -> None:
 def test_the_desk_starts_its_checking_workers_with_the_server_and_stops_them(ledger) -> None:  # type: ignore[no-untyped-def]
     client = signed_in_local(ledger)
     pool = client.app.state.checkers
+    _create(client)  # workers are started for the newest round
     with client:  # the server's start-up and shut-down (lifespan)
         deadline = time.monotonic() + 60
         while len(pool.idle()) < pool.size and time.monotonic() < deadline:

@@ -10,7 +10,7 @@ hear of it: ``FILE_NAME_UNIT_MISMATCH`` (warning) names both. Run only with a ro
 from __future__ import annotations
 
 from xlperf.checks.base import Check, Context
-from xlperf.read.roster import RosterUnit, normalise_name
+from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
 UNIT_KEYS = ("unit_name", "p1_unit_name")
 
@@ -25,18 +25,17 @@ def _unit_inside(ctx: Context) -> tuple[str | None, str]:
     return place, (ctx.ret.meta_unit or "").strip()
 
 
-def units_named(file_stem: str, units: tuple[RosterUnit, ...]) -> list[RosterUnit]:
+def units_named(file_stem: str, roster: Roster) -> list[RosterUnit]:
     """Roster units whose name the file name holds; a name inside a longer matched one (科技局
     in 东湖区科技局) does not count."""
-    stem = normalise_name(file_stem)
-    found = {normalise_name(u.name): u for u in units if normalise_name(u.name) and normalise_name(u.name) in stem}
+    found = {normalise_name(u.name): u for u in roster.named_in(file_stem)}
     return [u for name, u in found.items() if not any(name != other and name in other for other in found)]
 
 
 def file_name_unit_mismatch(ctx: Context) -> None:
     if ctx.roster is None:
         return
-    named = units_named(ctx.ret.path.stem, ctx.roster.units)
+    named = units_named(ctx.ret.path.stem, ctx.roster)
     if not named:
         return
     key, inside = _unit_inside(ctx)

@@ -209,13 +209,24 @@ class WorkerPool:
                 worker.stop()
 
     def give_back(self, key: tuple[Any, Limits], worker: _Worker) -> bool:
-        """Keep ``worker`` (idle) for a later call; False when enough are kept (stop it then)."""
+        """Keep ``worker`` (idle) for a later call; False when enough of its kind are kept (stop
+        it then). At most ``size`` are kept in all: the workers of the kind given back least
+        recently make room (the desk's workers of a round nobody uploads to any more)."""
+        evicted = []
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < self.size:
-                idle.append(worker)
-                return True
-        return False
+            idle = self._idle.pop(key, [])
+            self._idle[key] = idle  # the most recent kind last
+            if len(idle) >= self.size:
+                return False
+            idle.append(worker)
+            while sum(len(kept) for kept in self._idle.values()) > self.size:
+                oldest = next(k for k, kept in self._idle.items() if kept)
+                evicted.append(self._idle[oldest].pop(0))
+            for empty in [k for k, kept in self._idle.items() if not kept]:
+                del self._idle[empty]
+        for old in evicted:
+            old.stop()
+        return True
 
     def idle(self) -> list[int]:
         """The process ids of the workers kept idle now."""

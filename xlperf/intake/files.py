@@ -37,7 +37,7 @@ from pathlib import Path
 
 from xlperf.checks.limited import WorkerPool
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
-from xlperf.ledger.checking import check_stream
+from xlperf.ledger.checking import check_stream, round_check
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
 from xlperf.read.inbox import find_inputs, not_a_return
@@ -119,6 +119,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
     ``pool``: checking workers kept between intakes (the desk's uploads: a few files each)."""
     with ledger.session() as session:
         view = round_view(session, rnd)
+        work = round_check(session, rnd)
         # What the round has from this source and sender, read once: a folder taken in again is
         # mostly files known by name, size and time, skipped on the listing's stat.
         seen = receipts_by_name(session, view.round.id, source, sender) if check_names else {}
@@ -140,7 +141,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     recorder = _Recorder(ledger, view, source, sender, actor, progress)
     try:
-        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool):
+        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool, work=work):
             owner, place = owners.pop(index)
             owner.records[place] = record
             owner.waiting -= 1

@@ -15,21 +15,27 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, WorkerPool, run_limited
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
+from xlperf.ledger.models import Round
+from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
+from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, file_stat
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["LedgerRecord", "check_many", "check_stream", "ledger_check", "materialised", "warm", "workers"]
+__all__ = ["LedgerRecord", "RoundCheck", "check_many", "round_check", "check_stream", "ledger_check", "materialised", "warm",
+           "workers"]
 
 
 _IN_JSON_ONLY = ("indicators", "notes")
@@ -44,12 +50,13 @@ class LedgerRecord(ReturnRecord):
     record_json: str = "{}"
 
 
-def ledger_check(path: Path) -> ReturnRecord:
+def ledger_check(path: Path, roster: Roster | None = None) -> ReturnRecord:
     """Check one file into a :class:`LedgerRecord`; never raises (a crash of the worker itself is
-    found by the pool, see :func:`check_stream`)."""
+    found by the pool, see :func:`check_stream`). ``roster``: the round's, for the checks that
+    need one (a file named after another unit of the roster), as ``xlperf check --roster``."""
     size, mtime_ns = file_stat(path)
     try:
-        checked = check_file(path)
+        checked = check_file(path, roster=roster)
         record = record_of(checked, size, mtime_ns)
         # The indicators and notes travel only inside record_json: the main process records
         # them as text and never looks into them (unpickling them cost it a tenth of a millisecond a file).
@@ -62,17 +69,35 @@ def ledger_check(path: Path) -> ReturnRecord:
                              f"文件“{path.name}”审核时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
 
 
-def check_many(paths: Sequence[Path], jobs: int | None = None,
-               progress: Progress | None = None) -> list[ReturnRecord]:
+@dataclass(frozen=True)
+class RoundCheck:
+    """What a worker does with a file of a round: :func:`ledger_check` with the round's roster.
+    A value compared by the round alone, not a closure: the desk's kept workers of a round are
+    found again by it without comparing ten thousand roster units per request."""
+
+    round_id: int
+    roster: Roster | None = field(default=None, compare=False)
+
+    def __call__(self, path: Path) -> ReturnRecord:
+        return ledger_check(path, self.roster)
+
+
+def round_check(session: Session, rnd: Round) -> RoundCheck:
+    """The work of checking a file of ``rnd``, with its roster."""
+    return RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id)))
+
+
+def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
+               work: RoundCheck | None = None) -> list[ReturnRecord]:
     """Records of ``paths`` in order (every core by default; one process for a handful of files)."""
     if len(paths) < 8:
         jobs = 1
-    return collect_returns(paths, jobs=jobs, progress=progress, check=ledger_check)
+    return collect_returns(paths, jobs=jobs, progress=progress, check=work or ledger_check)
 
 
 def check_stream(paths: Iterable[Path], jobs: int | None = None,
                  fork_lock: AbstractContextManager[Any] | None = None,
-                 pool: WorkerPool | None = None) -> Iterator[tuple[int, ReturnRecord]]:
+                 pool: WorkerPool | None = None, work: RoundCheck | None = None) -> Iterator[tuple[int, ReturnRecord]]:
     """``(index, record)`` of every path of ``paths`` (a lazy iterable is taken as the workers
     have room), as they finish: an intake's files checked the way ``xlperf check`` and the
     roll-up check them, every file in a worker process under the per-file limits
@@ -84,7 +109,7 @@ def check_stream(paths: Iterable[Path], jobs: int | None = None,
     ``pool``: workers kept between intakes (:class:`xlperf.checks.limited.WorkerPool`)."""
     warm()
     limits = Limits.from_env()
-    return run_limited(paths, ledger_check, functools.partial(exceeded_record, limits=limits), limits,
+    return run_limited(paths, work or ledger_check, functools.partial(exceeded_record, limits=limits), limits,
                        jobs, fork_lock=fork_lock, pool=pool)
 
 
@@ -99,10 +124,10 @@ def warm() -> None:
         pass
 
 
-def workers(pool: WorkerPool, count: int) -> None:
-    """Start ``count`` checking workers into ``pool`` ahead of need (the desk at start-up: the
-    first upload then does not wait for a worker to start and load the forms)."""
-    pool.prestart(ledger_check, Limits.from_env(), count)
+def workers(pool: WorkerPool, count: int, work: RoundCheck) -> None:
+    """Start ``count`` checking workers of ``work`` into ``pool`` ahead of need (the desk at
+    start-up: the first upload then does not wait for a worker to start and load the forms)."""
+    pool.prestart(work, Limits.from_env(), count)
 
 
 @contextmanager

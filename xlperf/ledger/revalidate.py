@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from xlperf.ledger.checking import check_many, materialised
+from xlperf.ledger.checking import check_many, materialised, round_check
 from xlperf.ledger.db import Ledger
 from xlperf.ledger.models import CURRENT, Result, Round, Submission
 from xlperf.ledger.receive import store_result
@@ -42,6 +42,7 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
                progress: Progress | None = None) -> tuple[int, list[Change]]:
     """(submissions re-checked, those whose status changed)."""
     with ledger.session() as session:
+        work = round_check(session, rnd)
         todo = session.execute(select(Submission.id, Submission.sha256, Submission.original_name)
                                .where(Submission.round_id == rnd.id, Submission.state == CURRENT)
                                .order_by(Submission.id)).all()
@@ -49,7 +50,7 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         with materialised(ledger.store, [(sha, name) for _, sha, name in batch]) as paths:
-            records = check_many(paths, jobs=jobs, progress=progress)
+            records = check_many(paths, jobs=jobs, progress=progress, work=work)
         with ledger.session() as session, session.begin():
             for (sid, _, _), record in zip(batch, records, strict=True):
                 sub = session.get(Submission, sid)

@@ -101,6 +101,19 @@ class Roster:
         """The unit whose name equals ``unit_name`` after :func:`normalise_name`, if any."""
         return self._by_name.get(normalise_name(unit_name))
 
+    def named_in(self, text: str) -> list[RosterUnit]:
+        """Units whose name (after :func:`normalise_name`) occurs in ``text`` (after it too), in
+        the order they occur. Every piece of the text is looked up, not every unit tried: a file
+        name has a few hundred pieces, a province's roster ten thousand units."""
+        words = normalise_name(text)
+        found: dict[str, RosterUnit] = {}
+        for start in range(len(words)):
+            for end in range(start + 1, len(words) + 1):
+                unit = self._by_name.get(words[start:end])
+                if unit is not None:
+                    found.setdefault(words[start:end], unit)
+        return list(found.values())
+
     def units_for_address(self, address: str) -> tuple[RosterUnit, ...]:
         """The units listing ``address`` (case ignored); several when units share a clerk."""
         return self._by_address.get(address.strip().casefold(), ())

@@ -58,18 +58,19 @@ class Rollup:
 
 def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
             limits: Limits | None = None, scheduler: Any = None,
-            shared_folder: Path | None = None) -> list[ReturnRecord]:
+            shared_folder: Path | None = None, roster: Roster | None = None) -> list[ReturnRecord]:
     """One record per path, in order: checked by this machine's process pool (``jobs``), or by
     the Dask cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``distributed.Client``; files
     under ``shared_folder`` go by path, the others as bytes). The records are the same either way.
-    ``limits`` hold in the local pool; a cluster's workers are held by the cluster's own limits."""
+    ``limits`` hold in the local pool; a cluster's workers are held by the cluster's own limits.
+    ``roster``: the units expected, for the checks that need it (as ``check --roster``)."""
     if scheduler is None:
         from xlperf.rollup.collect import collect_returns
 
-        return collect_returns(paths, jobs=jobs, progress=progress, limits=limits)
+        return collect_returns(paths, jobs=jobs, progress=progress, limits=limits, roster=roster)
     from xlperf.rollup.distributed import collect_on_cluster
 
-    return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress)
+    return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress, roster=roster)
 
 
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,
@@ -89,7 +90,7 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     from xlperf.rollup.workbook import write_summary
 
     records = collect_records(paths, jobs=jobs, progress=progress, limits=limits, scheduler=scheduler,
-                              shared_folder=shared_folder)
+                              shared_folder=shared_folder, roster=roster)
     records += [ignored_record(path, *file_stat(path), reason) for path, reason in others]
     tables = build_tables(records, roster, form)
     del records  # the tables hold what the workbook shows: free the rest before writing it

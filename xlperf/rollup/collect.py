@@ -25,6 +25,7 @@ from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, exceeded_finding, run_limited
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import FROM_ENV
+from xlperf.read.roster import Roster
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
@@ -34,12 +35,13 @@ Progress = Callable[[int], None]
 """Called with the number of files just finished."""
 
 
-def check_one(path: Path, key: Any = FROM_ENV) -> ReturnRecord:
-    """Check one file into its record (``key``: as :func:`check_file` takes it); never raises (but
-    MemoryError, which the limits report)."""
+def check_one(path: Path, key: Any = FROM_ENV, roster: Roster | None = None) -> ReturnRecord:
+    """Check one file into its record (``key``, ``roster``: as :func:`check_file` takes them);
+    never raises (but MemoryError, which the limits report)."""
     size, mtime_ns = file_stat(path)
     try:
-        checked = check_file(path) if key is FROM_ENV else check_file(path, key)  # the default stays the default
+        checked = (check_file(path, roster=roster) if key is FROM_ENV  # the default stays the default
+                   else check_file(path, key, roster=roster))
         return record_of(checked, size, mtime_ns)
     except MemoryError:
         raise
@@ -53,10 +55,14 @@ must never raise. Default :func:`check_one`; the ledger's also keeps what a roll
 
 
 def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
-                    limits: Limits | None = None, check: Check = check_one) -> list[ReturnRecord]:
+                    limits: Limits | None = None, check: Check = check_one,
+                    roster: Roster | None = None) -> list[ReturnRecord]:
     """Check ``paths`` with ``jobs`` processes (default: every core), each file under ``limits``
-    (default :meth:`Limits.from_env`); records in input order."""
+    (default :meth:`Limits.from_env`); records in input order. ``roster``: for :func:`check_one`
+    (the units expected: a file named after another unit is flagged)."""
     limits = limits or Limits.from_env()
+    if roster is not None and check is check_one:
+        check = functools.partial(check_one, roster=roster)
     results: list[ReturnRecord | None] = [None] * len(paths)
     report = progress or (lambda n: None)
     for index, record in run_limited(paths, check, functools.partial(exceeded_record, limits=limits), limits, jobs):

@@ -41,6 +41,7 @@ from typing import Any
 from xlperf.checks.limited import WORKER_CRASHED
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import SigningKeyError, key_from_env
+from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, _failed, check_one, file_stat
 from xlperf.rollup.records import ReturnRecord, failed_record
 
@@ -87,23 +88,23 @@ class _Item:
     shared: Path | None = None
 
 
-def _check_batch(items: Sequence[_Item], key: bytes | None) -> list[ReturnRecord]:
+def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None) -> list[ReturnRecord]:
     """Runs on a worker: check each file of the batch, in order (bytes in a private folder)."""
     folder = Path(tempfile.mkdtemp(prefix="xlperf-batch-"))
     try:
-        return [_check_item(item, key, folder) for item in items]
+        return [_check_item(item, key, folder, roster) for item in items]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _check_item(item: _Item, key: bytes | None, folder: Path) -> ReturnRecord:
+def _check_item(item: _Item, key: bytes | None, folder: Path, roster: Roster | None) -> ReturnRecord:
     if item.shared is not None:
-        record = check_one(item.shared, key)
+        record = check_one(item.shared, key, roster)
     else:
         local = folder / item.path.name  # the same name: every message names the file as sent
         local.write_bytes(item.data or b"")
         try:
-            record = check_one(local, key)
+            record = check_one(local, key, roster)
         finally:
             local.unlink(missing_ok=True)
     return replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
@@ -130,10 +131,11 @@ def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
 
 
 def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Path | None = None,
-                       progress: Progress | None = None, batch: int | None = None) -> list[ReturnRecord]:
+                       progress: Progress | None = None, batch: int | None = None,
+                       roster: Roster | None = None) -> list[ReturnRecord]:
     """Check ``paths`` on the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``, or a
     ``distributed.Client``); one record per path, in input order, as
-    :func:`xlperf.rollup.collect_returns` gives them."""
+    :func:`xlperf.rollup.collect_returns` gives them. ``roster`` is sent to every worker once."""
     try:
         from distributed import Client  # an optional dependency (extra "dask"), needed only here
     except ImportError:
@@ -149,10 +151,11 @@ def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Pat
         size = batch or batch_size(len(paths), threads)
         chunks = [list(range(i, min(i + size, len(paths)))) for i in range(0, len(paths), size)]
         results: list[ReturnRecord | None] = [None] * len(paths)
-        suspects = _run(client, paths, chunks, shared, key, threads * IN_FLIGHT_PER_THREAD, results, report)
+        units = client.scatter(roster, broadcast=True) if roster is not None else None
+        suspects = _run(client, paths, chunks, shared, key, threads * IN_FLIGHT_PER_THREAD, results, report, units)
         # One file per task and one task at a time: a worker that dies takes only the file that
         # killed it (Dask marks every task running on a dead worker as suspect).
-        _run(client, paths, [[i] for i in suspects], shared, key, 1, results, report, last=True)
+        _run(client, paths, [[i] for i in suspects], shared, key, 1, results, report, units, last=True)
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"files without an outcome: {missing}"
     return [r for r in results if r is not None]
@@ -174,7 +177,7 @@ def _client(scheduler: Any, client_type: Any) -> Iterator[Any]:
 
 def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Path | None,
          key: bytes | None, window: int, results: list[ReturnRecord | None], report: Progress,
-         last: bool = False) -> list[int]:
+         roster: Any = None, last: bool = False) -> list[int]:
     """Submit ``chunks`` with at most ``window`` in flight; return the files of failed chunks
     (``last``: file them as crashed or failed instead)."""
     from distributed import as_completed
@@ -189,7 +192,7 @@ def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Pa
         if chunk is None:
             return None
         items = [_item(paths[i], shared) for i in chunk]
-        future = client.submit(_check_batch, items, key, pure=False)
+        future = client.submit(_check_batch, items, key, roster, pure=False)
         in_flight[future] = chunk
         return future
 

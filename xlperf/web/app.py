@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from xlperf.checks.limited import WorkerPool
 from xlperf.ledger import Ledger, checking, open_ledger, warmed
+from xlperf.ledger.models import Round
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
@@ -90,10 +92,9 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    # The workers start in the background: serving begins at once, and an upload that comes
-    # before they are ready starts its own.
-    threading.Thread(target=checking.workers, args=(app.state.checkers, app.state.checkers.size), name="xlperf-desk-workers",
-                     daemon=True).start()
+    # Workers for the newest round start in the background: serving begins at once, and an
+    # upload that comes before they are ready (or to another round) starts its own.
+    threading.Thread(target=_start_workers, args=(app,), name="xlperf-desk-workers", daemon=True).start()
     yield
     app.state.checkers.close()
 
@@ -102,3 +103,13 @@ def app_from_environment() -> Starlette:
     """The app of one worker process of ``xlperf serve --workers N`` (see DeskConfig.to_environment)."""
     config = DeskConfig.from_environment()
     return create_app(config, open_ledger(config.db_url))
+
+
+def _start_workers(app: Starlette) -> None:
+    ledger: Ledger = app.state.ledger
+    with ledger.session() as session:
+        newest = session.scalar(select(Round).order_by(Round.id.desc()).limit(1))
+        if newest is None:
+            return
+        work = checking.round_check(session, newest)
+    checking.workers(app.state.checkers, app.state.checkers.size, work)
