@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlperf.checks.limited import WorkerPool
+from xlperf.checks.workers import WorkerPool
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
 from xlperf.ledger.checking import check_stream, round_check
 from xlperf.ledger.models import Round

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from xlperf.checks.checker import check_file
-from xlperf.checks.limited import Limits, WorkerPool, run_limited
+from xlperf.checks.limited import Limits, run_limited
+from xlperf.checks.workers import WorkerPool
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json

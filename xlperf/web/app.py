@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from xlperf.checks.limited import WorkerPool
+from xlperf.checks.workers import WorkerPool
 from xlperf.ledger import Ledger, checking, open_ledger, warmed
 from xlperf.ledger.models import Round
 from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
