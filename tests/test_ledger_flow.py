@@ -396,3 +396,37 @@ def test_a_file_named_after_another_roster_unit_is_flagged_at_intake_and_revalid
     assert status_rows(db, rnd)["3001"]["status"] == "通过（有提示）"  # counted for the unit inside
     db.run("revalidate", rnd)
     assert list(flagged()) == ["自评表_西山县中小企业局.xlsx"]
+
+
+def test_what_is_kept_of_a_round_is_read_once_and_never_taken_for_another_round(tmp_path: Path) -> None:
+    """A round never changes once made, so its units are read once per process (an upload of a
+    few files to a 10,000-unit round no longer reads them per request); a ledger made again at
+    the same path, with another roster, is not served the old round's units."""
+    from xlperf.ledger import create_round, open_ledger, round_view
+    from xlperf.ledger.checking import round_check
+    from xlperf.read.roster import read_roster
+
+    def ledger_with(units: str):  # type: ignore[no-untyped-def]
+        roster = tmp_path / "roster.csv"
+        roster.write_text("单位代码,单位名称,主管部门\n" + units, encoding="utf-8")
+        ledger = open_ledger(str(tmp_path / "l.db"))
+        with ledger.session() as session, session.begin():
+            create_round(session, "r", FORM, YEAR, read_roster(roster))
+        return ledger
+
+    first = ledger_with("1,东城区科技局,市科技局\n")
+    with first.session() as session:
+        rnd = find_round(session, "r")
+        view = round_view(session, rnd)
+        assert round_view(session, rnd) is view and round_check(session, rnd) is round_check(session, rnd)
+    first.close()
+    assert list(view.by_name) == ["东城区科技局"]
+    for path in tmp_path.glob("l.db*"):
+        path.unlink()
+    second = ledger_with("1,西山县中小企业局,市工信局\n")
+    with second.session() as session:
+        rnd = find_round(session, "r")
+        assert list(round_view(session, rnd).by_name) == ["西山县中小企业局"]
+        roster = round_check(session, rnd).roster
+        assert roster is not None and [u.name for u in roster.units] == ["西山县中小企业局"]
+    second.close()

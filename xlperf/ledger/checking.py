@@ -27,6 +27,7 @@ from xlperf.checks.workers import WorkerPool
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
+from xlperf.ledger.kept import kept
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
@@ -84,8 +85,8 @@ class RoundCheck:
 
 
 def round_check(session: Session, rnd: Round) -> RoundCheck:
-    """The work of checking a file of ``rnd``, with its roster."""
-    return RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id)))
+    """The work of checking a file of ``rnd``, with its roster (read once per process)."""
+    return kept("check", session, rnd, lambda: RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id))))
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,

@@ -33,6 +33,7 @@ from xlperf import __version__
 from xlperf.findings import STATUS_LABELS
 from xlperf.ledger.codec import record_to_json
 from xlperf.ledger.db import lock_round
+from xlperf.ledger.kept import kept
 from xlperf.ledger.models import (
     CURRENT,
     HELD,
@@ -115,9 +116,17 @@ class RoundView:
 
 
 def round_view(session: Session, rnd: Round) -> RoundView:
-    units = session.scalars(select(Unit).where(Unit.round_id == rnd.id)).all()
-    return RoundView(rnd, {normalise_name(u.name): u for u in units},
-                     tuple(json.loads(rnd.template_versions or "[]")))
+    """The round's view, read once per process (:func:`xlperf.ledger.kept.kept`): its units are
+    detached from ``session``, so that no later commit of it expires what is kept."""
+
+    def read() -> RoundView:
+        units = session.scalars(select(Unit).where(Unit.round_id == rnd.id)).all()
+        for unit in units:
+            session.expunge(unit)
+        return RoundView(rnd, {normalise_name(u.name): u for u in units},
+                         tuple(json.loads(rnd.template_versions or "[]")))
+
+    return kept("view", session, rnd, read)
 
 
 def known_receipts(session: Session, round_id: int, shas: Sequence[str]) -> dict[str, list[Submission]]:
