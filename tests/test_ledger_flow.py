@@ -430,3 +430,22 @@ def test_what_is_kept_of_a_round_is_read_once_and_never_taken_for_another_round(
         roster = round_check(session, rnd).roster
         assert roster is not None and [u.name for u in roster.units] == ["西山县中小企业局"]
     second.close()
+
+
+def test_a_name_too_long_for_a_file_system_is_still_checked_and_revalidated(db: LedgerDb, rnd: str,
+                                                                            tmp_path: Path) -> None:
+    """A mailed zip may name a member with hundreds of characters (a file system takes 255
+    bytes): the file is checked under a shortened name, keeping its extension, recorded under
+    the name the unit gave, and checked again by revalidation."""
+    from xlperf.intake import intake_files
+
+    long_name = "东城区科技局" * 30 + "自评表.xlsx"  # 570 bytes in UTF-8
+    data = make_return(tmp_path / "x.xlsx", "东城区科技局", **CLEAN).read_bytes()
+    ledger = db.open()
+    with ledger.session() as session:
+        round_row = find_round(session, rnd)
+    result = intake_files(ledger, round_row, [(long_name, data)], source="mail")
+    ledger.close()
+    assert [(o.name, o.kind, o.unit) for o in result.outcomes] == [(long_name, "current", "东城区科技局")]
+    assert status_rows(db, rnd)["3001"]["status"] == "通过（有提示）"
+    assert "已重新审核 1 份，结果变化 0 份" in db.run("revalidate", rnd).output

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from xlperf.checks.workers import WorkerPool
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
-from xlperf.ledger.checking import check_stream, round_check
+from xlperf.ledger.checking import check_stream, checkable_name, round_check
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
 from xlperf.read.inbox import find_inputs, not_a_return
@@ -264,11 +264,10 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Pat
 
 
 def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names: set[str], index: int) -> Path:
-    """The stored file under its original name in ``folder`` (a folder of its own when the batch
-    has that name twice): a hard link to the stored copy, written out where linking fails."""
-    name = Path(item.name).name
-    if name in ("", ".", ".."):
-        name = "file"
+    """The stored file under its original name in ``folder`` (:func:`checkable_name`; a folder of
+    its own when the batch has that name twice): a hard link to the stored copy, written out
+    where linking fails."""
+    name = checkable_name(item.name)
     if name in names:
         folder = folder / str(index)
         folder.mkdir()

@@ -36,7 +36,7 @@ from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, fi
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["LedgerRecord", "RoundCheck", "check_many", "round_check", "check_stream", "ledger_check", "materialised", "warm",
+__all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "check_many", "checkable_name", "round_check", "check_stream", "ledger_check", "materialised", "warm",
            "workers"]
 
 
@@ -132,6 +132,27 @@ def workers(pool: WorkerPool, count: int, work: RoundCheck) -> None:
     pool.prestart(work, Limits.from_env(), count)
 
 
+MAX_NAME_BYTES = 200
+"""A file name's length in bytes as written for the checker: file systems allow 255, and a
+Chinese character takes three."""
+
+
+def checkable_name(name: str) -> str:
+    """``name`` (as a unit gave it: a mail attachment, a zip member, an upload) as a file name
+    the checker can be given: its last part, without NUL, shortened to :data:`MAX_NAME_BYTES`
+    keeping its extension (the checker tells formats apart by it); ``file`` when nothing is left."""
+    base = Path(name.replace("\x00", "")).name
+    if base in ("", ".", ".."):
+        return "file"
+    if len(base.encode()) <= MAX_NAME_BYTES:
+        return base
+    stem, suffix = os.path.splitext(base)
+    if len(suffix.encode()) > 16:
+        stem, suffix = base, ""
+    kept = stem.encode()[:MAX_NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore")
+    return (kept or "file") + suffix
+
+
 @contextmanager
 def materialised(store: FileStore, files: Sequence[tuple[str, str]]) -> Iterator[list[Path]]:
     """Stored files ``(sha256, original name)`` under their original names in a temporary folder
@@ -141,7 +162,7 @@ def materialised(store: FileStore, files: Sequence[tuple[str, str]]) -> Iterator
         for n, (sha, name) in enumerate(files):
             folder = Path(tmp) / str(n)
             folder.mkdir()
-            target = folder / (Path(name).name or "file")
+            target = folder / checkable_name(name)
             try:
                 os.link(store.path(sha), target)  # no copy: same file system, read only
             except OSError:
