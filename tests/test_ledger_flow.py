@@ -449,3 +449,31 @@ def test_a_name_too_long_for_a_file_system_is_still_checked_and_revalidated(db: 
     assert [(o.name, o.kind, o.unit) for o in result.outcomes] == [(long_name, "current", "东城区科技局")]
     assert status_rows(db, rnd)["3001"]["status"] == "通过（有提示）"
     assert "已重新审核 1 份，结果变化 0 份" in db.run("revalidate", rnd).output
+
+
+def test_a_fifo_and_a_broken_link_in_the_folder_are_recorded_with_their_reasons_never_read(
+        db: LedgerDb, rnd: str, tmp_path: Path) -> None:
+    """Reading a FIFO named like a return blocks for ever; each such entry ends as one
+    not-a-return row with its own reason (not a repeat of the other: nothing of either was
+    read), the returns beside them are taken in, and the folder taken in again is all known."""
+    import os
+    import subprocess
+    import sys
+
+    import hostile_corpus as corpus
+
+    inbox = tmp_path / "inbox"
+    make_return(inbox / "东城.xlsx", "东城区科技局", **CLEAN)
+    corpus.fifo(inbox)
+    (inbox / "断链.xlsx").symlink_to(tmp_path / "不存在.xlsx")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env.pop("XLPERF_SIGNING_KEY", None)
+    command = [sys.executable, "-m", "xlperf", "round", *db.args(), "intake", rnd, str(inbox)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)  # a hang fails here
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[1]: line for line in done.stdout.splitlines() if line.startswith(("未审核", "已登记", "重复"))}
+    assert "命名管道" in lines["管道.xlsx"] and lines["管道.xlsx"].startswith("未审核")
+    assert "无法读取文件" in lines["断链.xlsx"] and lines["断链.xlsx"].startswith("未审核")
+    assert lines["东城.xlsx"].startswith("已登记")
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert "此前已登记 3" in again.stdout, again.stdout

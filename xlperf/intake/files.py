@@ -34,13 +34,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from xlperf.checks.workers import WorkerPool
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
 from xlperf.ledger.checking import check_stream, checkable_name, round_check
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
-from xlperf.read.inbox import find_inputs, not_a_return
+from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
 from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["BATCH", "Intake", "intake_files", "intake_paths"]
@@ -72,6 +73,8 @@ class _Loaded:
     size: int
     check: Path | None = None
     """The file to check (None: not checked: known, ignored, or a content the round has)."""
+    unread: bool = False
+    """Nothing could be read (a broken link, a FIFO): the digest is of no content."""
 
 
 @dataclass
@@ -229,6 +232,9 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Pat
         if isinstance(content, Path):
             try:
                 stat = stats.get(content) or content.stat()
+                if not S_ISREG(stat.st_mode):  # a FIFO named like a return: reading it blocks for ever
+                    loaded.append(_Loaded(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, unread=True))
+                    continue
                 mtime = dt.datetime.fromtimestamp(stat.st_mtime)
                 # The same file name, size and modification time as a receipt of this round from
                 # the same source and sender: a folder taken in again. Not read nor hashed again.
@@ -239,7 +245,9 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Pat
                     continue
                 raw = content.read_bytes()
             except OSError as exc:  # a broken link, a vanished file: recorded with the reason
-                raw, ignored = b"", f"无法读取文件（{exc.strerror or exc}）"
+                loaded.append(_Loaded(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
+                                      unread=True))
+                continue
             check = content
         else:
             raw, check = content, None
@@ -285,7 +293,7 @@ def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender:
         # Every file is a receipt already recorded: nothing to write, no lock to take.
         return [Outcome(item.name, KNOWN, batch.fast[i]) for i, item in enumerate(batch.loaded)]
     items = [Incoming(name=item.name, sha256=item.sha256, size=item.size, source=source, sender=sender,
-                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored)
+                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored, unread=item.unread)
              for i, item in enumerate(batch.loaded)]
     with ledger.session() as session, session.begin():
         return receive(session, view, items, actor=actor)

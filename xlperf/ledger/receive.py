@@ -75,6 +75,9 @@ class Incoming:
     """The check (a :class:`xlperf.ledger.checking.LedgerRecord`); None when not checked."""
     ignored: str | None = None
     """Why the file is not a return (not checked); None for a spreadsheet."""
+    unread: bool = False
+    """Nothing of it could be read (a broken link, a FIFO): ``sha256`` is of no content, so it is
+    no repeat of anything, only ignored with its reason."""
 
 
 @dataclass
@@ -241,7 +244,7 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
                      decision_note="", unit_name="", project_key="", projects="[]")
     first = before[0] if before else None
     before.append(sub)  # a second copy later in the same batch is then a repeat of this one
-    if first is not None:
+    if first is not None and not item.unread:
         sub.state, sub.result_id = REPEAT, first.result_id
         sub.unit_id, sub.unit_name, sub.form, sub.year = first.unit_id, first.unit_name, first.form, first.year
         sub.project_key, sub.projects = first.project_key, first.projects

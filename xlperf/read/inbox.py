@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["SPREADSHEET_SUFFIXES", "Inputs", "find_inputs", "find_returns", "not_a_return"]
+__all__ = ["SPREADSHEET_SUFFIXES", "Inputs", "find_inputs", "find_returns", "not_a_file", "not_a_return"]
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -65,7 +65,7 @@ def find_inputs(paths: Iterable[Path]) -> Inputs:
 
 def _walk(folder: Path) -> Iterable[tuple[Path, os.stat_result | str]]:
     """Every entry below ``folder`` that is no directory, with its stat (one call per entry), or
-    why it is no regular file (:func:`_not_a_file`). Like :meth:`Path.rglob`, a link to a
+    why it is no regular file (:func:`not_a_file`). Like :meth:`Path.rglob`, a link to a
     folder is not followed and a folder that cannot be read is passed over."""
     try:
         entries = list(os.scandir(folder))
@@ -84,9 +84,9 @@ def _walk(folder: Path) -> Iterable[tuple[Path, os.stat_result | str]]:
         try:
             status = entry.stat()
         except OSError as exc:
-            yield path, _not_a_file(exc)
+            yield path, not_a_file(exc)
             continue
-        yield path, status if stat.S_ISREG(status.st_mode) else _not_a_file(status.st_mode)
+        yield path, status if stat.S_ISREG(status.st_mode) else not_a_file(status.st_mode)
 
 
 def find_returns(paths: Iterable[Path]) -> list[Path]:
@@ -94,7 +94,7 @@ def find_returns(paths: Iterable[Path]) -> list[Path]:
     return find_inputs(paths).returns
 
 
-def _not_a_file(why: int | OSError) -> str:
+def not_a_file(why: int | OSError) -> str:
     """Why a directory entry is no regular file (never opened): its mode, or the error of its stat."""
     if isinstance(why, FileNotFoundError):
         return "失效的快捷方式（符号链接指向的文件不存在），未审核：请让单位重新报送该文件"
