@@ -1,10 +1,13 @@
 """Checking files for the ledger: the roll-up's record plus what the ledger keeps besides.
 
-A worker (the roll-up's process pool, :func:`xlperf.rollup.collect.collect_returns`, with its
-crash isolation) checks a file with :func:`xlperf.checks.checker.check_file` and sends back a
-:class:`LedgerRecord`: the roll-up's slim record, plus the values, scores and notes as JSON
-(encoded in the worker, so the main process only writes rows). A file the pool could not check
-comes back as a plain :class:`ReturnRecord` with one error finding, and is recorded as such.
+A worker process under the per-file limits (:func:`check_stream` for an intake,
+:func:`check_many` for a revalidation; :mod:`xlperf.checks.limited`) checks a file of a round
+with :func:`xlperf.checks.checker.check_file` and the round's roster (:class:`RoundCheck`), and
+sends back a :class:`LedgerRecord`: the roll-up's slim record, plus the values, scores and notes
+as JSON (encoded in the worker, so the main process only writes rows). A file the workers could
+not check comes back as a plain :class:`ReturnRecord` with one error finding, and is recorded as
+such. :func:`checkable_name` and :func:`materialised` give the checker files under the names
+units gave them.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, fi
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "check_many", "checkable_name", "round_check", "check_stream", "ledger_check", "materialised", "warm",
-           "workers"]
+__all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "check_many", "check_stream", "checkable_name",
+           "ledger_check", "materialised", "round_check", "warm", "workers"]
 
 
 _IN_JSON_ONLY = ("indicators", "notes")
