@@ -1,24 +1,32 @@
 """Write a form layout as a locked .xlsx template (xlsxwriter).
 
 Addresses come from ``layout``, formula text from ``formulas``, the hidden sheet's rows from
-``metasheet``; this module only
-serialises: cell formats, merges, validations, protection, defined names, print setup and the
-hidden ``_xlperf`` sheet that lets ``check`` recognise the form.
+``metasheet``, cell formats from ``cellformats``, prefilled values from ``prefill`` and what
+the caller asks for from ``options``; this module only serialises: cells, merges, validations,
+protection, defined names, print setup and the hidden ``_xlperf`` sheet that lets ``check``
+recognise the form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
-from xlsxwriter.workbook import Format, Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from xlperf.excel.cellformats import ALERT_FILL, FONT, NUM_FORMATS, CellFormats
+from xlperf.excel.options import (
+    DEFAULT_PASSWORD,
+    SUMMARY_SHEET,
+    SheetLink,
+    Summary,
+    TemplateError,
+    TemplateOptions,
+)
+from xlperf.excel.prefill import prefill_values
 from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
 from xlperf.form.evaluate import evaluate
@@ -33,32 +41,16 @@ from xlperf.form.metasheet import (
     field_rows,
     meta_rows,
 )
-from xlperf.form.roles import UNIT, YEAR
-from xlperf.form.rulekind import Value
 from xlperf.form.spec import Field
 
-SUMMARY_SHEET = "审核意见"
-DEFAULT_PASSWORD = "xlperf"
-FONT = "宋体"
-INPUT_FILL = "#FFF2CC"
-FORMULA_FILL = "#E2EFDA"
-PREFILLED_FILL = "#EDEDED"
-ALERT_FILL = "#FFC7CE"
+__all__ = ["ALERT_FILL", "DEFAULT_PASSWORD", "SUMMARY_SHEET", "SheetLink", "Summary", "TemplateError",
+           "TemplateOptions", "write_template"]
+
 MIN_ROW_HEIGHT = 20.0
 LINE_HEIGHT = 14.0
 # Fixed so that regenerating a template gives the same file content.
 CREATED = dt.datetime(2024, 1, 1)
 
-NUM_FORMATS = {
-    "amount": "#,##0.00",
-    "percent": "0.00%",
-    "date": "yyyy-mm-dd",
-    "year": "0",
-    "integer": "0",
-    "text": "@",
-    "longtext": "@",
-    "phone": "@",
-}
 TYPE_HINTS = {
     "text": "请输入文字",
     "longtext": "请输入文字，可按 Alt+Enter 换行",
@@ -74,96 +66,11 @@ TYPE_HINTS = {
 }
 
 
-class TemplateError(ValueError):
-    """Prefill values that do not fit the form (unknown key, wrong type)."""
-
-
-class SheetLink(NamedTuple):
-    """Text of a summary cell that links to a cell of the form (e.g. a finding's place)."""
-
-    text: str
-    sheet: str
-    cell: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """An extra first sheet (``SUMMARY_SHEET``) of an annotated copy: title, lines, then a table.
-
-    Plain text to serialise; what it says is the caller's business (the report layer).
-    """
-
-    title: str
-    lines: Sequence[str] = ()
-    header: Sequence[str] = ()
-    rows: Sequence[Sequence[str | SheetLink]] = ()
-    widths: Sequence[float] = ()
-    """Column widths of the table; columns without one get 12."""
-
-
-@dataclass(frozen=True)
-class TemplateOptions:
-    password: str = DEFAULT_PASSWORD
-    year: int | None = None
-    unit: str | None = None
-    values: Mapping[str, Any] | None = None
-    lock_prefilled: bool = True
-    """False for an annotated copy of a return: its values stay editable inputs, as typed."""
-    annotations: Mapping[tuple[str, str], str] | None = None
-    """Comments by (sheet, "A1"): the cell is highlighted and carries the text as a note."""
-    summary: Summary | None = None
-    """An extra first sheet listing, e.g., a return's findings (annotated copies only)."""
-    meta: Sequence[tuple[str, str]] = ()
-    """Extra (name, value) rows of the hidden ``_xlperf`` sheet, after the standard ones (e.g. a
-    signature: :mod:`xlperf.form.signature`)."""
-    number_formats: Mapping[str, str] | None = None
-    """Number formats of prefilled cells by key, where the field type has none (a prefilled
-    target of 0.95 in a ``value`` column shows as 95% with ``0%``)."""
-
-
-class _Formats:
-    """One xlsxwriter Format per (style, number format, locked) combination."""
-
-    BASE: dict[str, dict[str, Any]] = {
-        "title": {"bold": True, "font_size": 18, "align": "center", "valign": "vcenter"},
-        "subtitle": {"font_size": 12, "align": "center", "valign": "vcenter"},
-        "note": {"font_size": 10, "align": "left", "valign": "vcenter", "text_wrap": True},
-        "label": {"border": 1, "align": "center", "valign": "vcenter", "text_wrap": True},
-        "header": {"border": 1, "bold": True, "align": "center", "valign": "vcenter",
-                   "text_wrap": True},
-        "section": {"border": 1, "bold": True, "align": "left", "valign": "vcenter"},
-        "text": {"border": 1, "align": "left", "valign": "vcenter", "text_wrap": True,
-                 "font_size": 10},
-        "fixed": {"border": 1, "align": "center", "valign": "vcenter"},
-        "input": {"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": INPUT_FILL,
-                  "locked": False},
-        "prefilled": {"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": PREFILLED_FILL},
-        "formula": {"border": 1, "align": "center", "valign": "vcenter", "bg_color": FORMULA_FILL},
-    }
-
-    def __init__(self, workbook: Workbook) -> None:
-        self.workbook = workbook
-        self.cache: dict[tuple[str, str, bool], Format] = {}
-        self.alert = workbook.add_format({"bg_color": ALERT_FILL, "font_color": "#9C0006"})
-        self.percent = workbook.add_format({"num_format": "0.00%"})
-
-    def get(self, style: str, num_format: str = "", alert: bool = False) -> Format:
-        key = (style, num_format, alert)
-        if key not in self.cache:
-            props = {"font_name": FONT, "font_size": 11, **self.BASE[style]}
-            if num_format:
-                props["num_format"] = num_format
-            if alert:
-                props["bg_color"] = ALERT_FILL
-            self.cache[key] = self.workbook.add_format(props)
-        return self.cache[key]
-
-
 class _Writer:
     def __init__(self, layout: FormLayout, path: Path, options: TemplateOptions) -> None:
         self.layout = layout
         self.options = options
-        self.values = _prefill_values(layout, options)
+        self.values = prefill_values(layout, options)
         self.annotations = dict(options.annotations or {})
         try:
             self.results = evaluate(layout, {k: v for k, v in self.values.items()
@@ -177,7 +84,7 @@ class _Writer:
         self.workbook = xlsxwriter.Workbook(str(path))
         self.workbook.set_properties({"title": layout.spec.title, "author": "xlperf",
                                       "created": CREATED})
-        self.formats = _Formats(self.workbook)
+        self.formats = CellFormats(self.workbook)
 
     def write(self) -> None:
         summary = self.options.summary
@@ -314,7 +221,7 @@ class _Writer:
         line = self.formats.get("note")
         head = self.formats.get("header")
         body = self.formats.get("text")
-        link = self.workbook.add_format({**_Formats.BASE["text"], "font_name": FONT,
+        link = self.workbook.add_format({**CellFormats.BASE["text"], "font_name": FONT,
                                          "font_color": "blue", "underline": 1})
         ws.set_row(0, 30)
         if ncols > 1:
@@ -402,52 +309,6 @@ def _row_heights(sheet: SheetLayout) -> dict[int, float]:
         heights[p.row] = max(heights[p.row], LINE_HEIGHT * lines + 6)
     heights.update(sheet.heights)
     return heights
-
-
-def _prefill_values(layout: FormLayout, options: TemplateOptions) -> dict[str, Value | dt.datetime]:
-    """Prefill values by key, checked against the fields they land in."""
-    raw: dict[str, Any] = dict(options.values or {})
-    fields = {f.key: f for f in layout.inputs()}
-    for role, value in ((YEAR, options.year), (UNIT, options.unit)):
-        if value is None:
-            continue
-        for candidate in layout.role_keys(role):  # on every project sheet
-            raw.setdefault(candidate, value)
-    values: dict[str, Value | dt.datetime] = {}
-    for key, value in raw.items():
-        if key not in fields:
-            if not options.lock_prefilled:
-                continue  # an annotated return may carry keys of formula cells: they recompute
-            raise TemplateError(f"预填值中的键 '{key}' 不是表单 {layout.spec.form_id} 的输入字段")
-        if options.lock_prefilled:
-            values[key] = _coerce(fields[key], value)
-        elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            values[key] = dt.datetime(value.year, value.month, value.day)
-        elif value is not None and value != "":
-            values[key] = value  # a return's values as typed, right or wrong, for annotation
-    return values
-
-
-def _coerce(fld: Field, value: Any) -> Value | dt.datetime:
-    if value is None or value == "":
-        return None
-    if fld.type in ("amount", "number", "percent", "integer", "year"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            try:
-                value = float(str(value).replace(",", ""))
-            except ValueError:
-                raise TemplateError(f"{fld.label}（{fld.key}）应为数字，得到 {value!r}") from None
-        return value
-    if fld.type == "value" and isinstance(value, int | float) and not isinstance(value, bool):
-        return value  # a numeric target stays a number: the completion formula divides by it
-    if fld.type == "date":
-        try:
-            return dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            raise TemplateError(f"{fld.label}（{fld.key}）应为日期 YYYY-MM-DD，得到 {value!r}") from None
-    if fld.type == "choice" and fld.strict_choices and str(value) not in fld.choices:
-        raise TemplateError(f"{fld.label}（{fld.key}）应为 {'/'.join(fld.choices)} 之一，得到 {value!r}")
-    return str(value)
 
 
 def write_template(layout: FormLayout, path: Path, options: TemplateOptions | None = None) -> Path:
