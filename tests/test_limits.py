@@ -219,6 +219,8 @@ def test_a_worker_pool_keeps_its_workers_between_calls_and_drops_dead_ones(batch
         crashed = run([batch[4], batch[5]])  # 崩.xlsx kills it; a fresh worker checks the next file
         assert crashed[0] == "crash" and crashed[1][0] != first[0]
         assert run([batch[0]])[0] == crashed[1]  # the fresh one was kept, the dead one never again
+        pool.close()
+        assert pool.idle() == [] and run([batch[0]]) and pool.idle() == []  # closed: nothing kept any more
     finally:
         pool.close()
 

@@ -144,6 +144,7 @@ class WorkerPool:
         self.size = max(1, size or os.cpu_count() or 1)
         self._idle: dict[tuple[Any, Limits], list[Worker]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         if "forkserver" in multiprocessing.get_all_start_methods():
             self.context: Any = multiprocessing.get_context("forkserver")
             if preload:
@@ -176,6 +177,8 @@ class WorkerPool:
         recently make room (the desk's workers of a round nobody uploads to any more)."""
         evicted = []
         with self._lock:
+            if self._closed:  # a worker started as the server stopped: not kept
+                return False
             idle = self._idle.pop(key, [])
             self._idle[key] = idle  # the most recent kind last
             if len(idle) >= self.size:
@@ -198,6 +201,7 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every idle worker (they also die with this process)."""
         with self._lock:
+            self._closed = True
             idle = [w for workers in self._idle.values() for w in workers]
             self._idle.clear()
         for worker in idle:
