@@ -635,14 +635,14 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
     def setup(self, worker: Any) -> None:
         from xlperf.rollup import distributed as on_cluster
 
-        real, name = on_cluster.check_one, self.name
+        real, name = on_cluster.check_hosted, self.name
 
-        def check_or_die(path: Path, key: Any = None, roster: Any = None) -> Any:
-            if path.name == name:
-                os._exit(3)  # a worker killed mid-file, as by a crash in a C library
-            return real(path, key, roster)
+        def check_or_die(paths: list[Path], *args: Any) -> Any:
+            if any(path.name == name for path in paths):
+                os._exit(3)  # the Dask worker itself killed mid-batch (its host would survive a reader's crash)
+            return real(paths, *args)
 
-        on_cluster.check_one = check_or_die
+        on_cluster.check_hosted = check_or_die
 
 
 def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:
@@ -680,3 +680,18 @@ def test_the_roster_reaches_the_checks_locally_and_on_the_cluster(inbox: Path, c
     local = collect_returns(files, jobs=2, roster=roster)
     assert flagged(local) == [renamed.name]
     assert collect_on_cluster(files, cluster, roster=roster, batch=1) == local
+
+
+def test_the_per_file_limits_hold_on_the_cluster_as_in_the_local_pool(inbox: Path, cluster: Any) -> None:
+    """A Dask worker may not start the limited workers itself; its host does. A limit no return
+    can meet (1 ms) stops every return, on the cluster as here, each as FILE_TOO_COMPLEX."""
+    from xlperf.checks.limited import FILE_TOO_COMPLEX, Limits
+
+    returns = [inbox / name for name, *_ in RETURNS]
+    limits = Limits(seconds=0.001)
+    local = collect_returns(returns, jobs=2, limits=limits)
+    remote = collect_on_cluster(returns, cluster, limits=limits, batch=3)
+    assert [r.findings[0].code for r in local] == [FILE_TOO_COMPLEX] * len(returns)
+    assert remote == local
+    normal = collect_on_cluster(returns, cluster, batch=3)  # the hosts live on for the next batches
+    assert all(r.projects for r in normal)

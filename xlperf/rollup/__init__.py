@@ -62,7 +62,7 @@ def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Pr
     """One record per path, in order: checked by this machine's process pool (``jobs``), or by
     the Dask cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``distributed.Client``; files
     under ``shared_folder`` go by path, the others as bytes). The records are the same either way.
-    ``limits`` hold in the local pool; a cluster's workers are held by the cluster's own limits.
+    ``limits`` hold for every file, in the local pool and on the cluster's workers.
     ``roster``: the units expected, for the checks that need it (as ``check --roster``)."""
     if scheduler is None:
         from xlperf.rollup.collect import collect_returns
@@ -70,7 +70,8 @@ def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Pr
         return collect_returns(paths, jobs=jobs, progress=progress, limits=limits, roster=roster)
     from xlperf.rollup.distributed import collect_on_cluster
 
-    return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress, roster=roster)
+    return collect_on_cluster(paths, scheduler, shared_folder=shared_folder, progress=progress, roster=roster,
+                              limits=limits)
 
 
 def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, form: str | None = None,

@@ -16,9 +16,11 @@ pool (:func:`xlperf.rollup.collect.check_one`), so the records are the same.
   batch's checking time while leaving several batches per worker to balance the load.
 - **Flat memory here.** At most a few batches per worker thread are in flight; a file's bytes
   are read when its batch is submitted and dropped when its records come back.
-- **Limits.** The per-file limits of the local pool (:mod:`xlperf.checks.limited`) are not
-  applied on the workers (a Dask worker is a daemon process and cannot start the limited child
-  processes); the cluster's own memory limits and worker restarts stand in for them.
+- **Limits.** The per-file limits of the local pool (:mod:`xlperf.checks.limited`, resolved
+  here) hold on the workers too. A Dask worker is a daemon process and may not start the
+  limited workers itself, so it hands each batch to a host process of its own
+  (:mod:`xlperf.rollup.limitedhost`), which does; a file that hangs or bloats a reader on the
+  cluster ends as ``FILE_TOO_COMPLEX``, as it would here.
 - **Nothing lost.** A batch that fails as a whole (a worker that died on it, after Dask's own
   retries on other workers) is re-run one file per task, one task at a time: the file that kills
   a worker becomes ``WORKER_CRASHED``, the others are checked normally; any other failure of a file is
@@ -38,11 +40,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xlperf.checks.limited import WORKER_CRASHED
+from xlperf.checks.limited import WORKER_CRASHED, Limits
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.read.roster import Roster
-from xlperf.rollup.collect import Progress, _failed, check_one, file_stat
+from xlperf.rollup.collect import Progress, _failed, file_stat
+from xlperf.rollup.limitedhost import check_hosted
 from xlperf.rollup.records import ReturnRecord, failed_record
 
 __all__ = ["DEFAULT_FILE_SECONDS", "ClusterError", "batch_size", "collect_on_cluster"]
@@ -88,26 +91,27 @@ class _Item:
     shared: Path | None = None
 
 
-def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None) -> list[ReturnRecord]:
-    """Runs on a worker: check each file of the batch, in order (bytes in a private folder)."""
+def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None,
+                 limits: Limits | None = None) -> list[ReturnRecord]:
+    """Runs on a worker: check the files of the batch, in order, under ``limits`` (by the
+    worker's host: :mod:`xlperf.rollup.limitedhost`); bytes in a private folder, each file under
+    its own name (a folder each: two files of a batch may share a name)."""
     folder = Path(tempfile.mkdtemp(prefix="xlperf-batch-"))
     try:
-        return [_check_item(item, key, folder, roster) for item in items]
+        paths = []
+        for n, item in enumerate(items):
+            if item.shared is not None:
+                paths.append(item.shared)
+                continue
+            local = folder / str(n) / item.path.name  # the same name: every message names the file as sent
+            local.parent.mkdir()
+            local.write_bytes(item.data or b"")
+            paths.append(local)
+        records = check_hosted(paths, key, roster, limits or Limits.from_env())
+        return [replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
+                for record, item in zip(records, items, strict=True)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _check_item(item: _Item, key: bytes | None, folder: Path, roster: Roster | None) -> ReturnRecord:
-    if item.shared is not None:
-        record = check_one(item.shared, key, roster)
-    else:
-        local = folder / item.path.name  # the same name: every message names the file as sent
-        local.write_bytes(item.data or b"")
-        try:
-            record = check_one(local, key, roster)
-        finally:
-            local.unlink(missing_ok=True)
-    return replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
 
 
 def _item(path: Path, shared: Path | None) -> _Item:
@@ -132,10 +136,11 @@ def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
 
 def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Path | None = None,
                        progress: Progress | None = None, batch: int | None = None,
-                       roster: Roster | None = None) -> list[ReturnRecord]:
+                       roster: Roster | None = None, limits: Limits | None = None) -> list[ReturnRecord]:
     """Check ``paths`` on the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``, or a
     ``distributed.Client``); one record per path, in input order, as
-    :func:`xlperf.rollup.collect_returns` gives them. ``roster`` is sent to every worker once."""
+    :func:`xlperf.rollup.collect_returns` gives them. ``roster`` is sent to every worker once;
+    ``limits`` (default: the environment's, as the local pool's) hold for every file."""
     try:
         from distributed import Client  # an optional dependency (extra "dask"), needed only here
     except ImportError:
@@ -152,10 +157,12 @@ def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Pat
         chunks = [list(range(i, min(i + size, len(paths)))) for i in range(0, len(paths), size)]
         results: list[ReturnRecord | None] = [None] * len(paths)
         units = client.scatter(roster, broadcast=True) if roster is not None else None
-        suspects = _run(client, paths, chunks, shared, key, threads * IN_FLIGHT_PER_THREAD, results, report, units)
+        # Arguments of every batch after its files (a future, the roster, is resolved by Dask).
+        extra = (key, units, limits or Limits.from_env())
+        suspects = _run(client, paths, chunks, shared, extra, threads * IN_FLIGHT_PER_THREAD, results, report)
         # One file per task and one task at a time: a worker that dies takes only the file that
         # killed it (Dask marks every task running on a dead worker as suspect).
-        _run(client, paths, [[i] for i in suspects], shared, key, 1, results, report, units, last=True)
+        _run(client, paths, [[i] for i in suspects], shared, extra, 1, results, report, last=True)
     missing = [i for i, r in enumerate(results) if r is None]
     assert not missing, f"files without an outcome: {missing}"
     return [r for r in results if r is not None]
@@ -176,8 +183,8 @@ def _client(scheduler: Any, client_type: Any) -> Iterator[Any]:
 
 
 def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Path | None,
-         key: bytes | None, window: int, results: list[ReturnRecord | None], report: Progress,
-         roster: Any = None, last: bool = False) -> list[int]:
+         extra: tuple[Any, ...], window: int, results: list[ReturnRecord | None],
+         report: Progress, last: bool = False) -> list[int]:
     """Submit ``chunks`` with at most ``window`` in flight; return the files of failed chunks
     (``last``: file them as crashed or failed instead)."""
     from distributed import as_completed
@@ -192,7 +199,7 @@ def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Pa
         if chunk is None:
             return None
         items = [_item(paths[i], shared) for i in chunk]
-        future = client.submit(_check_batch, items, key, roster, pure=False)
+        future = client.submit(_check_batch, items, *extra, pure=False)
         in_flight[future] = chunk
         return future
 
