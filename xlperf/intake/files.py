@@ -95,13 +95,7 @@ def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: s
     oldest first (modification time, then name), so a later version supersedes an earlier one."""
     found = find_inputs(paths)
     files = found.returns + [p for p, _ in found.others]
-    stats = dict(found.stats)
-    for path in files:
-        if path not in stats:  # a file named on the command line: the listing did not stat it
-            try:
-                stats[path] = path.stat()
-            except OSError:
-                pass
+    stats = found.stats
     files.sort(key=lambda p: (stats[p].st_mtime_ns if p in stats else 0, p.name, str(p)))
     return intake_files(ledger, rnd, [(p.name, p) for p in files], source="folder", sender=sender, actor=actor,
                         jobs=jobs, progress=progress, check_names=True, batch=batch, stats=stats)

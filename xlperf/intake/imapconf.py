@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlperf.mail.config import (
-    TLS_MODES,
     ConfigError,
-    is_loopback,
-    parse_hostport,
-    parse_port,
+    config_cafile,
     read_section,
+    server_endpoint,
     verified_context,
 )
 
@@ -63,25 +61,13 @@ def imap_config(imap: str | None, tls: str | None, folder: str | None, settings:
                 environ: Mapping[str, str]) -> ImapConfig:
     """Settings from ``--imap HOST[:PORT]``, ``--tls`` and ``--folder`` (before the config
     file's), the credentials from ``environ`` (before the config file's)."""
-    host, port = parse_hostport(imap) if imap else (settings.get("host", "").strip(), None)
-    if not host:
-        raise ConfigError("未指定收件服务器：请用 --imap 主机[:端口]，或在配置文件 [imap] 节写 host")
-    if port is None and settings.get("port"):
-        port = parse_port(settings["port"])
-    mode = (tls or settings.get("tls") or ("starttls" if port == 143 else "ssl")).strip().lower()
-    if mode not in TLS_MODES:
-        raise ConfigError(f"加密方式“{mode}”无法识别：应为 {' / '.join(TLS_MODES)}")
-    # Without TLS the password and every return cross the network in clear: only for a test
-    # server on this machine.
-    if mode == "none" and not is_loopback(host):
-        raise ConfigError(f"不加密（--tls none）只可用于本机测试服务器，{host} 不是本机：请使用 ssl 或 starttls")
+    host, port, mode = server_endpoint(
+        imap, tls, settings, missing="未指定收件服务器：请用 --imap 主机[:端口]，或在配置文件 [imap] 节写 host",
+        default_mode=lambda port: "starttls" if port == 143 else "ssl", instead="ssl 或 starttls")
     username = environ.get(USER_ENV) or settings.get("user") or ""
     password = environ.get(PASSWORD_ENV) or settings.get("password") or ""
     if not username or not password:
         raise ConfigError(f"缺少收件邮箱的用户名或密码：请设置环境变量 {USER_ENV} 和 {PASSWORD_ENV}，"
                           "或在配置文件 [imap] 节写 user 和 password（该文件须仅本人可读，chmod 600）")
-    cafile = Path(settings["cafile"]).expanduser() if settings.get("cafile") else None
-    if cafile is not None and not cafile.is_file():
-        raise ConfigError(f"配置文件中的 cafile {cafile} 不存在")
     chosen = (folder or settings.get("folder") or DEFAULT_FOLDER).strip()
-    return ImapConfig(host, port or DEFAULT_PORTS[mode], mode, username, password, chosen, cafile)
+    return ImapConfig(host, port or DEFAULT_PORTS[mode], mode, username, password, chosen, config_cafile(settings))

@@ -9,7 +9,7 @@ import ipaddress
 import os
 import ssl
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -94,27 +94,44 @@ def smtp_config(smtp: str | None, tls: str | None, settings: Mapping[str, str],
                 environ: Mapping[str, str]) -> SmtpConfig:
     """Settings from ``--smtp HOST:PORT`` and ``--tls`` (before the config file's), and the
     credentials from ``environ`` (before the config file's)."""
-    host, port = parse_hostport(smtp) if smtp else (settings.get("host", "").strip(), None)
-    if not host:
-        raise ConfigError("未指定邮件服务器：请用 --smtp 主机:端口，或在配置文件 [smtp] 节写 host")
-    if port is None and settings.get("port"):
-        port = parse_port(settings["port"])
-    mode = (tls or settings.get("tls") or ("ssl" if port == 465 else "starttls")).strip().lower()
-    if mode not in TLS_MODES:
-        raise ConfigError(f"加密方式“{mode}”无法识别：应为 {' / '.join(TLS_MODES)}")
-    # Without TLS the reports (and any password) cross the network in clear: only for testing
-    # against a server on this machine.
-    if mode == "none" and not is_loopback(host):
-        raise ConfigError(f"不加密（--tls none）只可用于本机测试服务器，{host} 不是本机：请使用 starttls 或 ssl")
+    host, port, mode = server_endpoint(
+        smtp, tls, settings, missing="未指定邮件服务器：请用 --smtp 主机:端口，或在配置文件 [smtp] 节写 host",
+        default_mode=lambda port: "ssl" if port == 465 else "starttls", instead="starttls 或 ssl")
     username = environ.get(USER_ENV) or settings.get("user") or None
     password = environ.get(PASSWORD_ENV) or settings.get("password") or None
     if bool(username) != bool(password):
         raise ConfigError(f"邮件服务器的用户名和密码须同时提供：请设置环境变量 {USER_ENV} 和 {PASSWORD_ENV}，"
                           "或在配置文件 [smtp] 节写 user 和 password")
+    return SmtpConfig(host, port or DEFAULT_PORTS[mode], mode, username, password, config_cafile(settings))
+
+
+def server_endpoint(address: str | None, tls: str | None, settings: Mapping[str, str], *, missing: str,
+                    default_mode: Callable[[int | None], str], instead: str) -> tuple[str, int | None, str]:
+    """(host, port or None, TLS mode) of a mail server (SMTP or IMAP): ``HOST[:PORT]`` and
+    ``--tls`` given on the command line before the config file's; ``missing``: the message when
+    there is no host; ``default_mode``: the mode a port implies; ``instead``: the modes to
+    suggest when ``none`` is asked for a server not on this machine."""
+    host, port = parse_hostport(address) if address else (settings.get("host", "").strip(), None)
+    if not host:
+        raise ConfigError(missing)
+    if port is None and settings.get("port"):
+        port = parse_port(settings["port"])
+    mode = (tls or settings.get("tls") or default_mode(port)).strip().lower()
+    if mode not in TLS_MODES:
+        raise ConfigError(f"加密方式“{mode}”无法识别：应为 {' / '.join(TLS_MODES)}")
+    # Without TLS the password, every report and every return cross the network in clear: only
+    # for testing against a server on this machine.
+    if mode == "none" and not is_loopback(host):
+        raise ConfigError(f"不加密（--tls none）只可用于本机测试服务器，{host} 不是本机：请使用 {instead}")
+    return host, port, mode
+
+
+def config_cafile(settings: Mapping[str, str]) -> Path | None:
+    """The config file's ``cafile`` (a private CA for a server on the intranet), which must exist."""
     cafile = Path(settings["cafile"]).expanduser() if settings.get("cafile") else None
     if cafile is not None and not cafile.is_file():
         raise ConfigError(f"配置文件中的 cafile {cafile} 不存在")
-    return SmtpConfig(host, port or DEFAULT_PORTS[mode], mode, username, password, cafile)
+    return cafile
 
 
 def sender_address(value: str | None, settings: Mapping[str, str], *, dry_run: bool) -> str:

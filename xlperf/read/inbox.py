@@ -37,8 +37,9 @@ class Inputs(NamedTuple):
     others: list[tuple[Path, str]]
     """Files found in folders that are not checked, each with the reason (Chinese), sorted."""
     stats: dict[Path, os.stat_result]
-    """The stat of every regular file found in a folder, taken once while listing (a folder
-    of ten thousand files is listed in one pass: callers need not ask again)."""
+    """The stat of every regular file found in a folder and of every file named, taken once
+    while listing (a folder of ten thousand files is listed in one pass: callers need not ask
+    again)."""
 
 
 def find_inputs(paths: Iterable[Path]) -> Inputs:
@@ -47,8 +48,14 @@ def find_inputs(paths: Iterable[Path]) -> Inputs:
     others: list[tuple[Path, str]] = []
     stats: dict[Path, os.stat_result] = {}
     for path in paths:
-        if not path.is_dir():
-            returns.append(path)
+        try:
+            named = path.stat()
+        except OSError:
+            named = None
+        if named is None or not stat.S_ISDIR(named.st_mode):
+            returns.append(path)  # named on the command line: the guard says what it is
+            if named is not None:
+                stats[path] = named
             continue
         for found, status in sorted(_walk(path), key=lambda item: item[0]):
             reason = status if isinstance(status, str) else not_a_return(found)
