@@ -11,6 +11,7 @@ import click
 
 from xlperf.checks.limited import LimitError, Limits
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
+from xlperf.cli.rosteropt import roster_option
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
@@ -129,12 +130,7 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
         prefilled_templates,
         roster_templates,
     )
-    from xlperf.read.roster import RosterError, read_roster
-
-    try:
-        roster = read_roster(roster_file) if roster_file else None
-    except RosterError as exc:
-        raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    roster = roster_option(roster_file)
     try:
         layout = layout_form(spec)
     except SpecError as exc:
@@ -208,14 +204,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         raise click.UsageError(no_returns_message(others))
     limits = _limits(file_seconds, file_memory)
     key = _signing_key(key_file)
-    roster = None
-    if roster_file is not None:
-        from xlperf.read.roster import RosterError, read_roster
-
-        try:
-            roster = read_roster(roster_file)
-        except RosterError as exc:
-            raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    roster = roster_option(roster_file)
     against = None
     if against_dir is not None:
         from xlperf.cycle import DeclarationIndex
@@ -284,7 +273,6 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
                    shared_folder: Path | None) -> None:
     from xlperf.cli.console import no_returns_message
     from xlperf.read.inbox import find_inputs
-    from xlperf.read.roster import RosterError, read_roster
     from xlperf.rollup import rollup
     from xlperf.rollup.distributed import ClusterError
 
@@ -292,12 +280,7 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
         raise click.UsageError("--shared-folder 只能与 --scheduler 一起使用")
     if form_id is not None and form_id not in builtin_forms():
         raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
-    units = None
-    if roster is not None:
-        try:
-            units = read_roster(roster)
-        except RosterError as exc:
-            raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    units = roster_option(roster)
     target = output.resolve()
 
     def own_output(path: Path) -> bool:
@@ -354,12 +337,7 @@ def mail_command(ctx: click.Context, report_dir: Path, roster: Path, smtp: str |
         load_reports,
         run_mail,
     )
-    from xlperf.read.roster import RosterError, read_roster
-
-    try:
-        units = read_roster(roster)
-    except RosterError as exc:
-        raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    units = roster_option(roster)
     if not load_reports(report_dir)[0]:
         raise click.UsageError(f"{report_dir} 中没有审核报告（.json）：请先运行 xlperf check 收件箱/ --report-dir {report_dir}")
     from_header, config = mail_settings(smtp, tls, sender, config_file, dry_run)

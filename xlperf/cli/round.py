@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
+from xlperf.cli.rosteropt import roster_option
 from xlperf.form.specload import builtin_forms
 
 if TYPE_CHECKING:
@@ -76,14 +77,10 @@ def round_group(ctx: click.Context, db: str | None, store: Path | None) -> None:
 def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: Path,
                 deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool) -> None:
     from xlperf.ledger import create_round
-    from xlperf.read.roster import RosterError, read_roster
 
     if form_id not in builtin_forms():
         raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
-    try:
-        units = read_roster(roster)
-    except RosterError as exc:
-        raise click.BadParameter(f"单位名单有误：\n{exc}", param_hint="--roster") from None
+    units = roster_option(roster)
     with _ledger(ctx) as ledger, ledger.session() as session, session.begin():
         rnd = create_round(session, name, form_id, year, units, deadline=deadline.date() if deadline else None,
                            template_versions=versions, signatures_required=require_signature, actor=_actor())
