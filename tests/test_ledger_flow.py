@@ -197,7 +197,8 @@ def test_round_requiring_signatures(db: LedgerDb, tmp_path: Path) -> None:
 
 
 def test_intake_files_from_bytes(db: LedgerDb, rnd: str, tmp_path: Path) -> None:
-    """What upload and mailbox intake call: files as bytes, any name; a zip is checked and held."""
+    """What upload and mailbox intake call: files as bytes, any name; a broken zip is recorded,
+    not checked, with a reason the unit can act on."""
     from xlperf.intake import intake_files
 
     data = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()
@@ -207,8 +208,8 @@ def test_intake_files_from_bytes(db: LedgerDb, rnd: str, tmp_path: Path) -> None
     result = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data), ("附件.zip", b"PK\x03\x04broken")],
                           source="upload", sender="clerk@example.gov.cn")
     kinds = [(o.name, o.kind) for o in result.outcomes]
-    assert kinds == [("南城 自评（定稿）.xlsx", "current"), ("附件.zip", "held")]
-    assert result.outcomes[1].reason.startswith("无法作为本任务的报表读取")
+    assert kinds == [("南城 自评（定稿）.xlsx", "current"), ("附件.zip", "ignored")]
+    assert result.outcomes[1].reason.startswith("压缩包“附件.zip”已损坏或不完整")
     again = intake_files(ledger, round_row, [("南城 自评（定稿）.xlsx", data)], source="mail", sender="nancheng@example.gov.cn")
     assert again.outcomes[0].kind == "repeat" and again.outcomes[0].repeat_of == result.outcomes[0].submission_id
     with ledger.session() as session:
@@ -356,12 +357,12 @@ def test_uploaded_files_of_the_same_name_are_each_checked_as_themselves(db: Ledg
     ledger = db.open()
     with ledger.session() as session:
         round_row = find_round(session, rnd)
-    files: list[tuple[str, bytes | Path]] = [("自评表.xlsx", east), ("自评表.xlsx", west), ("..", south)]
+    files: list[tuple[str, bytes | Path]] = [("自评表.xlsx", east), ("自评表.xlsx", west), ("../../南城.xlsx", south)]
     result = intake_files(ledger, round_row, files, source="upload")
     ledger.close()
     assert [(o.name, o.kind, o.unit) for o in result.outcomes] == [
         ("自评表.xlsx", "current", "东城区科技局"), ("自评表.xlsx", "current", "西山县中小企业局"),
-        ("..", "current", "南城区商务局")]
+        ("../../南城.xlsx", "current", "南城区商务局")]
     rows = status_rows(db, rnd)
     assert rows["3001"]["status"] == rows["3002"]["status"] == rows["3003"]["status"] == "通过（有提示）"
 

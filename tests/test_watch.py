@@ -459,7 +459,7 @@ def test_reminders_name_what_is_missing_and_are_not_repeated_within_the_interval
         assert session.scalar(select(func.count()).select_from(Reply).where(Reply.kind == "reminder")) == 6
 
 
-def test_malformed_oversized_and_bomb_messages_are_held_and_the_watcher_goes_on(room: Room) -> None:
+def test_malformed_and_oversized_messages_are_held_a_bomb_answered_and_the_watcher_goes_on(room: Room) -> None:
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("自评表.xlsx", b"\0" * (300 << 20))
@@ -481,15 +481,21 @@ def test_malformed_oversized_and_bomb_messages_are_held_and_the_watcher_goes_on(
         watcher.close()
     finally:
         ledger.close()
-    assert (result.taken, result.held, result.error) == (1, 3, "")
+    assert (result.taken, result.held, result.error) == (2, 2, "")
     assert room.imap.messages(BUREAU) == []
     mails = {m.message_id: m for m in room.ledger_rows(MailMessage)}
-    assert "zip 炸弹" in mails["<bomb@m>"].reason and mails["<bomb@m>"].state == MAIL_HELD
+    assert mails["<bomb@m>"].state == MAIL_TAKEN  # the zip is recorded and refused; its unit is told why
     assert "超过上限" in mails["<big@m>"].reason and json.loads(mails["<big@m>"].files) == []
     garbage = [m for k, m in mails.items() if k.endswith("@xlperf.invalid>")]
     assert len(garbage) == 1 and garbage[0].state == MAIL_HELD
-    assert set(room.replies()) == {"<fine@m>"}
-    assert [s.original_name for s in room.ledger_rows(Submission)] == ["南城.xlsx"]
+    replies = room.replies()
+    assert set(replies) == {"<fine@m>", "<bomb@m>"}
+    assert str(replies["<bomb@m>"]["Subject"]) == "【已收到】报表.zip"
+    assert ("已收到“报表.zip”：文件“报表.zip”解压后将达 300 MB，超过上限 200 MB，可能是恶意构造的压缩文件（zip 炸弹），已拒绝读取"
+            in text_of(replies["<bomb@m>"]))
+    subs = room.ledger_rows(Submission)
+    assert [(s.original_name, s.state) for s in subs] == [("报表.zip", "ignored"), ("南城.xlsx", "current")]
+    assert "zip 炸弹" in subs[0].reason
 
 
 def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room: Room) -> None:

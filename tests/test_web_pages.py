@@ -302,14 +302,14 @@ def test_a_zip_is_unpacked_and_each_member_recorded(ledger, returns, tmp_path: P
         zf.write(returns["自评表_东湖区科技局.xlsx"], "材料/自评表_东湖区科技局.xlsx")
         zf.writestr("说明.txt", "请查收")
     results = _upload(client, round_id, [archive]).json()["results"]
-    kinds = {r["name"]: r["kind"] for r in results}
-    assert kinds["自评表_东湖区科技局.xlsx"] == "current"
-    assert kinds["说明.txt"] in ("held", "ignored")
+    assert [(r["name"], r["kind"], r["given"]) for r in results] == [
+        ("东湖区报表.zip", "ignored", 0), ("自评表_东湖区科技局.xlsx", "current", 0), ("说明.txt", "ignored", 0)]
+    assert "已解压其中的 2 个文件" in results[0]["line"]
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("a.xlsx", b"\0" * (300 * 1024 * 1024))
     refused = _upload(client, round_id, [bomb]).json()["results"]
-    assert [r["kind"] for r in refused] == ["refused"] and "bomb.zip" in refused[0]["line"]
+    assert [(r["name"], r["kind"]) for r in refused] == [("bomb.zip", "ignored")] and "zip 炸弹" in refused[0]["line"]
 
 
 def test_mail_preview_lists_replies_and_reminders_and_sending_needs_a_server(ledger, returns) -> None:  # type: ignore[no-untyped-def]

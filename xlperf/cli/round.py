@@ -117,21 +117,16 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
                    batch: int) -> None:
     from xlperf.intake import intake_paths
     from xlperf.ledger import find_round
+    from xlperf.ledger.checking import RoundNotReady, require_round_rules
     from xlperf.ledger.models import CURRENT, HELD
 
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)
-        if rnd.signatures_required:
-            from xlperf.form.signkeys import SigningKeyError, key_from_env
-
-            try:
-                key = key_from_env()
-            except SigningKeyError as exc:
-                raise click.UsageError(f"签名密钥配置有误：{exc}") from None
-            if key is None:
-                raise click.UsageError("本任务要求签名（--require-signature）：请先设置 XLPERF_SIGNING_KEY 或 "
-                                       "XLPERF_KEY_FILE，以便核验每份报表的签名")
+        try:
+            require_round_rules(rnd)
+        except RoundNotReady as exc:
+            raise click.UsageError(str(exc)) from None
         result = intake_paths(ledger, rnd, paths, sender=sender, actor=_actor(), jobs=jobs, batch=batch)
     for outcome in result.outcomes:
         if outcome.kind != "known":  # a folder taken in again: counted below, not listed file by file

@@ -53,6 +53,7 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
     from xlperf.intake.mailbox import MailboxError
     from xlperf.intake.watch import MAX_MESSAGES, Watcher
     from xlperf.ledger import find_round
+    from xlperf.ledger.checking import RoundNotReady
     from xlperf.mail import ConfigError, sender_address, smtp_config
     from xlperf.mail.config import KEYS, SECTION, read_section
 
@@ -74,9 +75,12 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
         with _ledger(ctx) as ledger:
             with ledger.session() as session:
                 rnd = find_round(session, name)
-            watcher = Watcher(ledger, rnd, imap_cfg, smtp=smtp_cfg, sender=from_header, reply=not no_reply,
-                              rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log=_echo,
-                              max_messages=max_messages or MAX_MESSAGES)
+            try:
+                watcher = Watcher(ledger, rnd, imap_cfg, smtp=smtp_cfg, sender=from_header, reply=not no_reply,
+                                  rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log=_echo,
+                                  max_messages=max_messages or MAX_MESSAGES)
+            except RoundNotReady as exc:
+                raise click.UsageError(str(exc)) from None
             if not once:
                 _echo(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）")
             try:

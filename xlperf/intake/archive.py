@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 from xlperf.read.guard import MAX_BYTES, MiB, UnsafeFile, check_directory, read_member
 
-__all__ = ["Member", "Unpacked", "looks_like_zip", "unpack_zip"]
+__all__ = ["MAX_FILES", "Member", "Unpacked", "is_zip_name", "looks_like_zip", "unpack_zip"]
+
+MAX_FILES = 200
+"""Files one message or one upload may bring, zip members included (and the members of one zip
+taken from a folder). A unit's returns for one round are a handful (one per project); a
+department sending for its units, a few dozen. Two hundred leaves room for any real sender,
+while a flood (a 1 MB zip of 10,000 one-byte files once made 10,000 submissions, an 86 s pass
+and a reply whose subject was 108,894 characters) is refused as a whole, with a reply saying
+why, before anything of it is checked."""
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NOISE = ("__MACOSX/",)
@@ -38,7 +46,13 @@ class Unpacked:
     refused: str = ""
     """Why the whole archive was not unpacked (Chinese, naming it); empty when it was."""
     code: str = ""
-    """The guard's code for :attr:`refused` (ZIP_BOMB, FILE_ENCRYPTED, ...)."""
+    """The guard's code for :attr:`refused` (ZIP_BOMB, FILE_ENCRYPTED, TOO_MANY_FILES, ...)."""
+    inflated: int = 0
+    """Bytes inflated (a nested zip's members count against the same limit as the outer's)."""
+
+
+def is_zip_name(name: str) -> bool:
+    return name.lower().endswith(".zip")
 
 
 def looks_like_zip(name: str, data: bytes) -> bool:
@@ -46,8 +60,10 @@ def looks_like_zip(name: str, data: bytes) -> bool:
     return name.lower().endswith(".zip") and data.startswith(ZIP_MAGIC)
 
 
-def unpack_zip(name: str, data: bytes) -> Unpacked:
-    """The members of the zip ``data`` (named ``name``), or why it was refused as a whole."""
+def unpack_zip(name: str, data: bytes, room: int = MAX_FILES, inflated: int = 0) -> Unpacked:
+    """The members of the zip ``data`` (named ``name``), or why it was refused as a whole: among
+    other reasons, when it holds more than ``room`` files. ``inflated``: bytes already inflated
+    from the zip this one came out of (one limit for a zip and the zips inside it)."""
     if len(data) > MAX_BYTES:
         return Unpacked(refused=f"压缩包“{name}”大小 {len(data) / MiB:.1f} MB，超过上限 {MAX_BYTES / MiB:g} MB，未解压",
                         code="FILE_TOO_LARGE")
@@ -60,7 +76,13 @@ def unpack_zip(name: str, data: bytes) -> Unpacked:
     try:
         infos = zf.infolist()
         check_directory(infos, name, None)
-        total = 0
+        files = sum(1 for i in infos if not i.is_dir() and not member_name(i).startswith(_NOISE))
+        if files > room:
+            return Unpacked(refused=f"压缩包“{name}”中有 {files} 个文件，超过每封邮件或每次上传 {MAX_FILES} 个文件的上限"
+                            + (f"（此前的附件已占 {MAX_FILES - room} 个）" if room < MAX_FILES else "")
+                            + f"，未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送",
+                            code="TOO_MANY_FILES")
+        total = inflated
         for info in infos:
             path = member_name(info)
             if info.is_dir():
@@ -76,7 +98,7 @@ def unpack_zip(name: str, data: bytes) -> Unpacked:
             members.append(Member(base, path, content))
     except UnsafeFile as exc:
         return Unpacked(refused=exc.message, code=exc.code)
-    return Unpacked(tuple(members), tuple(skipped))
+    return Unpacked(tuple(members), tuple(skipped), inflated=total)
 
 
 def member_name(info: zipfile.ZipInfo) -> str:

@@ -1,8 +1,11 @@
-"""Files into a round: hash, store, check, record, in batches.
+"""Files into a round: hash, store, check, record, in batches. The one way in: folder intake,
+a desk upload and a mail's attachments all come here, and are treated by one rule
+(:mod:`xlperf.intake.given`: zips unpacked and recorded, other files checked or not by name).
 
 ``intake_files(ledger, round, files, source, sender)`` takes ``(name, bytes or path)`` pairs
 (folder intake gives paths; an upload or a mail attachment gives bytes) and returns one
-:class:`xlperf.ledger.Outcome` per file, in input order. Files go through three stages at once:
+:class:`xlperf.ledger.Outcome` per file recorded, in input order (a zip, then its members).
+Every file is read and hashed once, here. Files go through three stages at once:
 
 1. prepare a batch: read, SHA-256, keep in the file store (before any row names the file); look
    up which contents the round already has (those are not checked again); files given as bytes
@@ -37,14 +40,15 @@ from pathlib import Path
 from stat import S_ISREG
 
 from xlperf.checks.workers import WorkerPool
+from xlperf.intake.given import Given, Unpacker
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
-from xlperf.ledger.checking import check_stream, checkable_name, round_check
+from xlperf.ledger.checking import check_stream, checkable_name, require_round_rules, round_check
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
 from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
 from xlperf.rollup.records import ReturnRecord
 
-__all__ = ["BATCH", "Intake", "intake_files", "intake_paths"]
+__all__ = ["BATCH", "Intake", "Received", "intake_files", "intake_paths"]
 
 BATCH = 256
 """Files per transaction: big enough that recording costs little per file, small enough that a
@@ -56,9 +60,27 @@ Seen = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
 """A round's receipts from one source and sender by (name, size, file time): (digest, submission)."""
 
 
+@dataclass(frozen=True)
+class Received:
+    """A file recorded, as the mail's record lists it (the outcome at the same place says more)."""
+
+    name: str
+    sha256: str
+    size: int
+    within: str = ""
+    """The zip it came out of (see :class:`xlperf.intake.given.Given`)."""
+    path: str = ""
+    archive: bool = False
+    """A zip that was unpacked (its members follow it)."""
+
+
 @dataclass
 class Intake:
     outcomes: list[Outcome] = field(default_factory=list)
+    files: list[Received] = field(default_factory=list)
+    """What each outcome's file was, at the same place."""
+    notes: list[str] = field(default_factory=list)
+    """Zip members left out (macOS metadata, no name), as Chinese lines."""
 
     def count(self, kind: str) -> int:
         return sum(1 for o in self.outcomes if o.kind == kind)
@@ -72,6 +94,7 @@ class _Loaded:
     ignored: str | None
     size: int
     check: Path | None = None
+    given: Given | None = None
     """The file to check (None: not checked: known, ignored, or a content the round has)."""
     unread: bool = False
     """Nothing could be read (a broken link, a FIFO): the digest is of no content."""
@@ -98,28 +121,32 @@ def intake_paths(ledger: Ledger, rnd: Round, paths: Iterable[Path], *, sender: s
     stats = found.stats
     files.sort(key=lambda p: (stats[p].st_mtime_ns if p in stats else 0, p.name, str(p)))
     return intake_files(ledger, rnd, [(p.name, p) for p in files], source="folder", sender=sender, actor=actor,
-                        jobs=jobs, progress=progress, check_names=True, batch=batch, stats=stats)
+                        jobs=jobs, progress=progress, batch=batch, stats=stats)
 
 
 def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | Path]], *, source: str,
                  sender: str = "", actor: str = "", jobs: int | None = None,
-                 progress: Callable[[int], None] | None = None, check_names: bool = False,
-                 batch: int = BATCH, stats: Mapping[Path, os.stat_result] | None = None,
-                 pool: WorkerPool | None = None) -> Intake:
+                 progress: Callable[[int], None] | None = None, batch: int = BATCH,
+                 stats: Mapping[Path, os.stat_result] | None = None, pool: WorkerPool | None = None,
+                 cap: int | None = None, sender_units: frozenset[int] | None = None) -> Intake:
     """Record ``files`` (``(original name, bytes or path)``) in round ``rnd``; outcomes in order.
 
-    ``check_names``: a file named like a spreadsheet is checked, any other is recorded as not a
-    return (:func:`xlperf.read.inbox.not_a_return`); otherwise (a file handed in on purpose,
-    e.g. uploaded) every file is checked and the guard says what it really is. ``stats``: the
-    stat of path contents already taken (a folder's listing), so a file is not asked twice.
-    ``progress`` is called from the recording thread with the number of files just recorded.
-    ``pool``: checking workers kept between intakes (the desk's uploads: a few files each)."""
+    Zips are unpacked and every file is checked or not by the one rule of
+    :mod:`xlperf.intake.given`; ``cap``: files the call may bring (a message, an upload).
+    ``sender_units``: the roster units whose addresses the sender's is (mail); a return of
+    another unit is held for staff. ``stats``: the stat of path contents already taken (a
+    folder's listing), so a file is not asked twice. ``progress`` is called from the recording
+    thread with the number of files just recorded. ``pool``: checking workers kept between
+    intakes (the desk, the watcher). Raises :class:`xlperf.ledger.checking.RoundNotReady` before
+    taking anything when a rule of the round cannot be enforced in this process."""
+    require_round_rules(rnd)
+    unpacker = Unpacker(cap, stats or {})
     with ledger.session() as session:
         view = round_view(session, rnd)
         work = round_check(session, rnd)
         # What the round has from this source and sender, read once: a folder taken in again is
         # mostly files known by name, size and time, skipped on the listing's stat.
-        seen = receipts_by_name(session, view.round.id, source, sender) if check_names else {}
+        seen = receipts_by_name(session, view.round.id, source, sender)
         session.expunge_all()
     prepared: deque[_Batch] = deque()
     """Batches in input order whose files are not all checked and recorded yet."""
@@ -128,15 +155,15 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     def to_check() -> Iterator[Path]:
         index = 0  # the stream numbers the files it is given from 0
-        for chunk in _chunks(files, batch):
-            prepared.append(current := _prepare(ledger, view, chunk, check_names, seen, stats or {}))
+        for chunk in _chunks(unpacker.files(files), batch):
+            prepared.append(current := _prepare(ledger, view, chunk, seen, stats or {}))
             for place, item in enumerate(current.loaded):
                 if item.check is not None:
                     owners[index] = (current, place)
                     index += 1
                     yield item.check
 
-    recorder = _Recorder(ledger, view, source, sender, actor, progress)
+    recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units)
     try:
         for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool, work=work):
             owner, place = owners.pop(index)
@@ -151,7 +178,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
         for left in prepared:  # an error stopped the intake: no temporary folder stays behind
             if left.tmp is not None:
                 left.tmp.cleanup()
-    return Intake(outcomes)
+    return Intake(outcomes, recorder.files, unpacker.notes)
 
 
 class _Recorder:
@@ -162,11 +189,12 @@ class _Recorder:
     of order) and is raised again by :meth:`give` and :meth:`finish` in the intake's thread."""
 
     def __init__(self, ledger: Ledger, view: RoundView, source: str, sender: str, actor: str,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None, sender_units: frozenset[int] | None) -> None:
         self.ledger, self.view, self.source, self.sender, self.actor = ledger, view, source, sender, actor
-        self.progress = progress
+        self.progress, self.sender_units = progress, sender_units
         self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
+        self.files: list[Received] = []
         self.error: BaseException | None = None
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=QUEUED_BATCHES)
         self._thread = threading.Thread(target=self._run, name="xlperf-intake-record", daemon=True)
@@ -196,15 +224,24 @@ class _Recorder:
                 continue  # drained, not recorded: the intake's thread raises the error
             try:
                 with self.lock:
-                    self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor)
+                    self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
+                                             self.sender_units)
+                self.files += [_received(item) for item in batch.loaded]
                 if self.progress is not None:
                     self.progress(len(batch.loaded))
             except BaseException as exc:  # noqa: BLE001 - handed to the intake's thread, raised there
                 self.error = exc
 
 
-def _chunks(files: Iterable[tuple[str, bytes | Path]], size: int) -> Iterable[list[tuple[str, bytes | Path]]]:
-    chunk: list[tuple[str, bytes | Path]] = []
+def _received(item: _Loaded) -> Received:
+    given = item.given
+    if given is None:
+        return Received(item.name, item.sha256, item.size)
+    return Received(item.name, item.sha256, item.size, given.within, given.path, given.archive)
+
+
+def _chunks(files: Iterable[Given], size: int) -> Iterable[list[Given]]:
+    chunk: list[Given] = []
     for item in files:
         chunk.append(item)
         if len(chunk) >= size:
@@ -214,20 +251,22 @@ def _chunks(files: Iterable[tuple[str, bytes | Path]], size: int) -> Iterable[li
         yield chunk
 
 
-def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Path]], check_names: bool,
-             seen: Seen, stats: Mapping[Path, os.stat_result]) -> _Batch:
+def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
+             stats: Mapping[Path, os.stat_result]) -> _Batch:
     """Read, hash and store a batch, and say which of its files are to be checked."""
     loaded: list[_Loaded] = []
     fast: dict[int, int] = {}
     data: dict[int, bytes] = {}
     """Contents given as bytes that are to be checked: written to a temporary folder below."""
-    for name, content in chunk:
-        mtime, ignored = None, not_a_return(Path(name)) if check_names else None
+    for given in chunk:
+        name, content = given.name, given.content
+        mtime, ignored = None, given.ignored if given.ignored is not None else not_a_return(Path(name))
         if isinstance(content, Path):
             try:
                 stat = stats.get(content) or content.stat()
                 if not S_ISREG(stat.st_mode):  # a FIFO named like a return: reading it blocks for ever
-                    loaded.append(_Loaded(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, unread=True))
+                    loaded.append(_Loaded(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, given=given,
+                                          unread=True))
                     continue
                 mtime = dt.datetime.fromtimestamp(stat.st_mtime)
                 # The same file name, size and modification time as a receipt of this round from
@@ -235,18 +274,18 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[tuple[str, bytes | Pat
                 same = seen.get((name, stat.st_size, mtime))
                 if same is not None:
                     fast[len(loaded)] = same[1]
-                    loaded.append(_Loaded(name, same[0], mtime, ignored, stat.st_size))
+                    loaded.append(_Loaded(name, same[0], mtime, ignored, stat.st_size, given=given))
                     continue
                 raw = content.read_bytes()
             except OSError as exc:  # a broken link, a vanished file: recorded with the reason
                 loaded.append(_Loaded(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
-                                      unread=True))
+                                      given=given, unread=True))
                 continue
             check = content
         else:
             raw, check = content, None
             data[len(loaded)] = raw
-        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check))
+        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given))
     fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
     if fresh:
         with ledger.session() as session:
@@ -282,12 +321,14 @@ def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names:
     return target
 
 
-def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str) -> list[Outcome]:
+def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str,
+            sender_units: frozenset[int] | None) -> list[Outcome]:
     if len(batch.fast) == len(batch.loaded):
         # Every file is a receipt already recorded: nothing to write, no lock to take.
         return [Outcome(item.name, KNOWN, batch.fast[i]) for i, item in enumerate(batch.loaded)]
     items = [Incoming(name=item.name, sha256=item.sha256, size=item.size, source=source, sender=sender,
-                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored, unread=item.unread)
+                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored, unread=item.unread,
+                      sender_units=sender_units)
              for i, item in enumerate(batch.loaded)]
     with ledger.session() as session, session.begin():
         return receive(session, view, items, actor=actor)

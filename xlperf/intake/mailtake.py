@@ -5,13 +5,17 @@ the replies it is owed, recorded as due in the same transaction (sent afterwards
 
 What happens to a message:
 
-- taken before (its Message-ID is in the round): nothing; the caller only moves it again;
+- taken before (its Message-ID *and* content digest are in the round): nothing; the caller only
+  moves it again (a message that reuses a Message-ID with other content is a new message);
 - automatic (an out-of-office reply, a bounce of our own reply, a mailing list): held, its
   attachments kept in the file store only, never answered;
 - from an address not in the roster: held the same way, for staff (a report describes a unit's
   budget; it is never mailed to a stranger, and a stranger's file never counts for a unit);
-- without an attachment, or only with zips that were refused: held;
-- otherwise every attachment, and every member of a zip attachment, becomes a submission; a
+- without an attachment: held;
+- otherwise every attachment, and every member of a zip attachment (one nested zip unpacked too;
+  :mod:`xlperf.intake.given`), becomes a submission, a zip itself too (a refused zip's row
+  says why, and the unit is told); a return of a unit whose roster addresses are not the
+  sender's is held for staff (a From address can be forged); a
   report reply per unit whose returns count, and a short note to the sender's unit for files
   received before (repeats), files that are not returns, and returns the ledger held (another
   form or year, a unit or project not in the roster, unsigned...): received, not counted, why.
@@ -32,7 +36,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.intake.archive import looks_like_zip, unpack_zip
+from xlperf.checks.workers import WorkerPool
+from xlperf.intake.archive import MAX_FILES
 from xlperf.intake.files import intake_files
 from xlperf.intake.mime import ParsedMessage
 from xlperf.ledger import Ledger, Outcome
@@ -74,46 +79,45 @@ class Taken:
 
 
 def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessage, *, reply: bool = True,
-                 too_large: str = "", actor: str = "", now: dt.datetime | None = None) -> Taken:
+                 too_large: str = "", actor: str = "", now: dt.datetime | None = None,
+                 pool: WorkerPool | None = None) -> Taken:
     """Record ``parsed`` (and what it brought) in round ``rnd``; ``too_large``: why only its
-    header was read. ``reply``: record the replies it is owed as due."""
+    header was read. ``reply``: record the replies it is owed as due. ``pool``: the checking
+    workers (the watcher's, started by a fork server)."""
     with ledger.session() as session:
+        # Known by Message-ID and content: a sender may reuse a Message-ID (a client's bug, a
+        # forger) for another message, which is taken as new; the very same message is not.
         before = session.scalar(select(MailMessage).where(MailMessage.round_id == rnd.id,
-                                                          MailMessage.message_id == parsed.message_id))
+                                                          MailMessage.message_id == parsed.message_id,
+                                                          MailMessage.digest == parsed.digest))
         if before is not None:
             return Taken(before.id, before.state, before.reason, new=False)
         units = {u.code: u for u in session.scalars(select(Unit).where(Unit.round_id == rnd.id))}
     senders = roster.units_for_address(parsed.sender) if parsed.sender else ()
     held = _held_reason(parsed, bool(senders), too_large)
-    files: list[dict[str, object]] = []
-    named: list[tuple[str, bytes]] = []
     problems = [] if too_large else list(parsed.problems)  # only the header was read
-    for attachment in parsed.attachments:
-        sha = ledger.store.put(attachment.data)  # kept whatever happens next: nothing is lost
-        entry: dict[str, object] = {"name": attachment.name, "sha256": sha, "size": len(attachment.data)}
-        files.append(entry)
-        if held:
-            continue
-        if looks_like_zip(attachment.name, attachment.data):
-            unpacked = unpack_zip(attachment.name, attachment.data)
-            if unpacked.refused:
-                entry["note"] = unpacked.refused
-                problems.append(unpacked.refused)
-                continue
-            entry["note"] = f"已解压 {len(unpacked.members)} 个文件"
-            for member in unpacked.members:
-                files.append({"name": member.name, "in": attachment.name, "path": member.path,
-                              "sha256": ledger.store.put(member.data), "size": len(member.data)})
-                named.append((member.name, member.data))
-            problems += [f"{attachment.name} 中的 {path}：{why}" for path, why in unpacked.skipped]
-        else:
-            named.append((attachment.name, attachment.data))
-    if not held and not named:
-        held = "邮件中没有可登记的附件"  # the reasons follow in ``problems``
+    files: list[dict[str, object]] = []
     outcomes: list[Outcome] = []
-    if not held:
-        outcomes = intake_files(ledger, rnd, named, source="mail", sender=parsed.sender, actor=actor,
-                                check_names=True).outcomes
+    archives: set[int] = set()
+    """Submissions of zips that were unpacked: their members are what the unit is told about."""
+    if held:
+        for attachment in parsed.attachments:  # kept whatever happens next: nothing is lost
+            files.append({"name": attachment.name, "sha256": ledger.store.put(attachment.data),
+                          "size": len(attachment.data)})
+    else:
+        sender_units = frozenset(units[u.code].id for u in senders if u.code in units)
+        intake = intake_files(ledger, rnd, [(a.name, a.data) for a in parsed.attachments], source="mail",
+                              sender=parsed.sender, actor=actor, cap=MAX_FILES, sender_units=sender_units,
+                              pool=pool)
+        outcomes = intake.outcomes
+        for outcome, got in zip(intake.outcomes, intake.files, strict=True):
+            entry: dict[str, object] = {"name": got.name, "sha256": got.sha256, "size": got.size}
+            if got.within:
+                entry.update({"in": got.within, "path": got.path})
+            if got.archive and outcome.submission_id is not None:
+                archives.add(outcome.submission_id)
+            files.append(entry)
+        problems += intake.notes
     sender_unit = units.get(senders[0].code) if senders else None
     with ledger.session() as session, session.begin():
         mail = MailMessage(
@@ -132,7 +136,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
                   note=f"{parsed.message_id} {parsed.sender}：{held or f'{len(outcomes)} 个文件'}")
         replies = []
         if reply and not held and sender_unit is not None:
-            replies = _due_replies(session, rnd, mail, outcomes, units, sender_unit)
+            replies = _due_replies(session, rnd, mail, outcomes, units, sender_unit, archives)
         return Taken(mail.id, mail.state, mail.reason, outcomes, replies)
 
 
@@ -151,8 +155,10 @@ def _held_reason(parsed: ParsedMessage, known: bool, too_large: str) -> str:
 
 
 def _due_replies(session: Session, rnd: Round, mail: MailMessage, outcomes: Sequence[Outcome],
-                 units: dict[str, Unit], sender_unit: Unit) -> list[int]:
-    """Reply rows (due) for ``mail``: one report per unit with counted returns, one notice."""
+                 units: dict[str, Unit], sender_unit: Unit, archives: set[int]) -> list[int]:
+    """Reply rows (due) for ``mail``: one report per unit with counted returns, one notice.
+    A zip that was unpacked is not in the notice (its members are); one that was refused is,
+    so a roster unit is always answered."""
     ids = [o.submission_id for o in outcomes if o.submission_id is not None]
     subs = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(ids)))}
     earlier = _taken_by_earlier(session, rnd.id, mail)
@@ -160,7 +166,7 @@ def _due_replies(session: Session, rnd: Round, mail: MailMessage, outcomes: Sequ
     notice: list[int] = []
     for outcome in outcomes:
         sub = subs.get(outcome.submission_id or -1)
-        if sub is None:
+        if sub is None or sub.id in archives:
             continue
         repeat = outcome.kind == REPEAT or (outcome.kind == KNOWN and sub.id in earlier)
         if repeat or sub.state in (IGNORED, REPEAT, HELD) or sub.result_id is None:

@@ -86,10 +86,11 @@ def notice_reply(unit: RosterUnit, repeats: Sequence[Repeat], ignored: Sequence[
     msg = EmailMessage()
     if held:
         # Plain in the subject: a clerk who reads only the subject must not take it as received.
-        reasons = "；".join(dict.fromkeys(reason for _, reason in held))
-        msg["Subject"] = f"【未受理】{'、'.join(n for n, _ in held)}：{reasons}"
+        reasons = list(dict.fromkeys(reason for _, reason in held))
+        shown = reasons[0] + (f"等 {len(reasons)} 种原因" if len(reasons) > 1 else "")
+        msg["Subject"] = f"【未受理】{short_names([n for n, _ in held])}：{shown}"
     else:
-        names = "、".join([r.name for r in repeats] + [n for n, _ in ignored])
+        names = short_names([r.name for r in repeats] + [n for n, _ in ignored])
         msg["Subject"] = f"【已收到】{names}" + ("（与此前报送的相同）" if repeats and not ignored else "")
     msg["From"] = sender
     msg["Date"] = format_datetime(now)
@@ -99,6 +100,16 @@ def notice_reply(unit: RosterUnit, repeats: Sequence[Repeat], ignored: Sequence[
     _address(msg, unit, original)
     _thread(msg, original)
     return msg
+
+
+SUBJECT_NAMES = 3
+"""File names a subject shows at most; the body lists every file."""
+
+
+def short_names(names: Sequence[str]) -> str:
+    """``a、b、c等 N 个文件``: a subject stays short however many files a message brought."""
+    shown = "、".join(names[:SUBJECT_NAMES])
+    return shown + (f"等 {len(names)} 个文件" if len(names) > SUBJECT_NAMES else "")
 
 
 def _address(msg: EmailMessage, unit: RosterUnit, original: Original) -> None:

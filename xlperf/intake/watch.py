@@ -15,7 +15,9 @@ Every message is its own transaction, so no transaction outlives one message eit
 A dropped connection or a server restart ends the pass; the next pass reconnects. A message that
 cannot be taken in (a bug, a database error) is logged, left in the folder and tried on the next
 pass, :data:`MAX_FAILURES` times at most in one run, so one bad message never stops the others.
-Time and sleeping come from a :class:`~xlperf.mail.send.Clock`; ``stop`` is polled between
+Files are checked by workers started by a fork server (:class:`~xlperf.checks.workers.WorkerPool`,
+as the desk's), never forked from the watcher itself, which holds the database engine and, while
+an intake records, a second thread. Time and sleeping come from a :class:`~xlperf.mail.send.Clock`; ``stop`` is polled between
 messages and while waiting, so SIGTERM ends the watcher between two messages.
 """
 
@@ -24,12 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from xlperf.checks.workers import WorkerPool
 from xlperf.intake.imapconf import ImapConfig
 from xlperf.intake.mailbox import MAX_MESSAGE, Mailbox, MailboxError, Waiting
 from xlperf.intake.mailtake import Taken, take_message
 from xlperf.intake.mime import parse_message
 from xlperf.intake.outbox import ReplySent, mark_uncertain, send_due
-from xlperf.ledger import Ledger
+from xlperf.ledger import Ledger, warmed
+from xlperf.ledger.checking import require_round_rules
 from xlperf.ledger.models import MAIL_HELD, Round
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
@@ -66,6 +70,7 @@ class Watcher:
             raise ValueError("replies need an SMTP server")
         if max_messages < 1:
             raise ValueError("a pass must take at least one message")
+        require_round_rules(rnd)  # before anything is taken: the watcher refuses to start
         self.ledger, self.round, self.imap = ledger, rnd, imap
         self.smtp, self.sender, self.reply, self.rate = smtp, sender, reply, rate
         self.clock = clock or SystemClock()
@@ -74,6 +79,7 @@ class Watcher:
         self.max_message, self.max_messages = max_message, max_messages
         self.box: Mailbox | None = None
         self.failures: dict[int, int] = {}
+        self.checkers = WorkerPool(preload=[warmed.__name__])
         with ledger.session() as session:
             self.roster = roster_of(rnd, units_of(session, rnd.id))
         uncertain = mark_uncertain(ledger, rnd)
@@ -100,6 +106,11 @@ class Watcher:
             self.close()
 
     def close(self) -> None:
+        """Log out of the mailbox and stop the idle checking workers."""
+        self._disconnect()
+        self.checkers.close()
+
+    def _disconnect(self) -> None:
         if self.box is not None:
             self.box.close()
             self.box = None
@@ -139,7 +150,7 @@ class Watcher:
                 raise
             result.error = str(exc)
             self.log(f"{exc}；稍后重新连接")
-            self.close()
+            self._disconnect()
         finally:
             for opened in senders:
                 opened.close()
@@ -165,7 +176,7 @@ class Watcher:
         try:
             parsed = parse_message(raw)
             taken = take_message(self.ledger, self.round, self.roster, parsed, reply=self.reply,
-                                 too_large=too_large, actor=self.actor, now=self.clock.now())
+                                 too_large=too_large, actor=self.actor, now=self.clock.now(), pool=self.checkers)
         except Exception as exc:  # noqa: BLE001 - one message must not stop the watcher; it stays for the next pass
             count = self.failures[waiting.uid] = self.failures.get(waiting.uid, 0) + 1
             self.log(f"处理邮件（UID {waiting.uid}）出错（{type(exc).__name__}: {exc}），留在收件箱"

@@ -28,6 +28,7 @@ from xlperf.checks.checker import check_file
 from xlperf.checks.limited import Limits, run_limited
 from xlperf.checks.workers import WorkerPool
 from xlperf.form.placing import builtin_layout
+from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.kept import kept
@@ -39,7 +40,7 @@ from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, fi
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
 
-__all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "check_many", "check_stream", "checkable_name",
+__all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "RoundNotReady", "require_round_rules", "check_many", "check_stream", "checkable_name",
            "ledger_check", "materialised", "round_check", "warm", "workers"]
 
 
@@ -55,13 +56,15 @@ class LedgerRecord(ReturnRecord):
     record_json: str = "{}"
 
 
-def ledger_check(path: Path, roster: Roster | None = None) -> ReturnRecord:
+def ledger_check(path: Path, roster: Roster | None = None, key: bytes | None = None) -> ReturnRecord:
     """Check one file into a :class:`LedgerRecord`; never raises (a crash of the worker itself is
     found by the pool, see :func:`check_stream`). ``roster``: the round's, for the checks that
-    need one (a file named after another unit of the roster), as ``xlperf check --roster``."""
+    need one (a file named after another unit of the roster), as ``xlperf check --roster``.
+    ``key``: the signing key; None: the environment's (:data:`xlperf.form.signkeys.FROM_ENV`,
+    which is not passed itself: a sentinel does not survive pickling to a worker)."""
     size, mtime_ns = file_stat(path)
     try:
-        checked = check_file(path, roster=roster)
+        checked = check_file(path, FROM_ENV if key is None else key, roster=roster)
         record = record_of(checked, size, mtime_ns)
         # The indicators and notes travel only inside record_json: the main process records
         # them as text and never looks into them (unpickling them cost it a tenth of a millisecond a file).
@@ -82,14 +85,40 @@ class RoundCheck:
 
     round_id: int
     roster: Roster | None = field(default=None, compare=False)
+    key: bytes | None = None
+    """The signing key (None: the worker's environment's), read where the round's rules were checked (:func:`require_round_rules`)
+    and handed to the workers: a fork server started before the key was set has no key in its
+    environment. Compared, so that kept workers of an older key are not used."""
 
     def __call__(self, path: Path) -> ReturnRecord:
-        return ledger_check(path, self.roster)
+        return ledger_check(path, self.roster, self.key)
+
+
+class RoundNotReady(Exception):
+    """This process lacks what a round's rules need (Chinese message saying what to set)."""
+
+
+def require_round_rules(rnd: Round) -> None:
+    """Raise :class:`RoundNotReady` unless every rule of ``rnd`` can be enforced here. Every
+    route into a round (folder intake, a desk upload, the mailbox watcher) calls it before it
+    takes a file: a round that requires signatures needs the signing key, without which the
+    checker only notes that a signature was not verified and an unsigned return would pass."""
+    if not rnd.signatures_required:
+        return
+    try:
+        key = key_from_env()
+    except SigningKeyError as exc:
+        raise RoundNotReady(f"签名密钥配置有误：{exc}") from None
+    if key is None:
+        raise RoundNotReady(f"报送任务“{rnd.name}”要求签名：请先设置 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE，"
+                            "以便核验每份报表的签名；未设置时不收取此任务的报表")
 
 
 def round_check(session: Session, rnd: Round) -> RoundCheck:
-    """The work of checking a file of ``rnd``, with its roster (read once per process)."""
-    return kept("check", session, rnd, lambda: RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id))))
+    """The work of checking a file of ``rnd``, with its roster (read once per process) and, when
+    the round requires signatures, the signing key."""
+    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id))))
+    return RoundCheck(work.round_id, work.roster, key_from_env()) if rnd.signatures_required else work
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,

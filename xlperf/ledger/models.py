@@ -242,12 +242,13 @@ MAIL_HELD = "held"
 
 
 class MailMessage(Base):
-    """A message taken from the mailbox (``round watch``), known in its round by Message-ID so
-    that a restart never takes it in twice. Its attachments are in the file store; those taken
+    """A message taken from the mailbox (``round watch``), known in its round by Message-ID and
+    content digest, so that a restart never takes it in twice while another message that reuses
+    a Message-ID is still taken. Its attachments are in the file store; those taken
     in are submissions (``submissions``), a held message's are only stored (``files``)."""
 
     __tablename__ = "mail_messages"
-    __table_args__ = (UniqueConstraint("round_id", "message_id", name="uq_mail_message"),)
+    __table_args__ = (UniqueConstraint("round_id", "message_id", "digest", name="uq_mail_message_digest"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from xlperf import __version__
 from xlperf.findings import STATUS_LABELS
+from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import record_to_json
 from xlperf.ledger.db import lock_round
 from xlperf.ledger.kept import kept
@@ -78,6 +79,9 @@ class Incoming:
     unread: bool = False
     """Nothing of it could be read (a broken link, a FIFO): ``sha256`` is of no content, so it is
     no repeat of anything, only ignored with its reason."""
+    sender_units: frozenset[int] | None = None
+    """The units whose roster addresses the sender's is (mail); None where the sender is no
+    address (folder, upload). A return of another unit is held for staff."""
 
 
 @dataclass
@@ -259,7 +263,7 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
     sub.project_key = _project_key(projects)
     unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
     sub.unit_id = unit.id if unit else None
-    sub.reason = _held_reason(view, record, unit, projects)
+    sub.reason = _held_reason(view, record, unit, projects) or _wrong_sender(item, unit)
     sub.state = HELD if sub.reason else CURRENT
     step = _Step(Outcome(item.name, sub.state, status=STATUS_LABELS.get(record.status, record.status),
                          reason=sub.reason, unit=unit.name if unit else (record.unit or "")),
@@ -329,13 +333,28 @@ def store_result(session: Session, sub: Submission, record: ReturnRecord, actor:
     return result
 
 
+def _wrong_sender(item: Incoming, unit: Unit | None) -> str:
+    """A return mailed from an address the roster gives to another unit is held: a From address
+    is easily forged, and one unit must never replace another's return (README: 发件地址)."""
+    if item.sender_units is None or unit is None or unit.id in item.sender_units:
+        return ""
+    return (f"发件地址 {item.sender} 不是名单中“{unit.name}”的邮箱：此报表暂存，待财政局工作人员核实，"
+            "未计入该单位的报送；请由该单位名单中的邮箱报送")
+
+
+def _form_title(form_id: str) -> str:
+    """A form's title as people read it (its id stays in the JSON)."""
+    spec = builtin_forms().get(form_id)
+    return spec.title if spec is not None else form_id
+
+
 def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projects: list[str]) -> str:
     rnd = view.round
     if not record.form or not record.projects and not record.unit:
         first = next((f.message for f in record.findings if f.severity == "error"), "")
         return f"无法作为本任务的报表读取：{first}" if first else "无法作为本任务的报表读取"
     if record.form != rnd.form:
-        return f"表单不符：本任务收“{rnd.form}”，此文件是“{record.form}”"
+        return f"表单不符：本任务收“{_form_title(rnd.form)}”，此文件是“{_form_title(record.form)}”"
     if record.year is not None and record.year != rnd.year:
         return f"年度不符：本任务为 {rnd.year} 年，此文件填的是 {record.year} 年"
     if view.versions and record.form_version not in view.versions:

@@ -1,6 +1,11 @@
 """Uploading returns: many files in one go; the page's script sends them a few at a time and shows
 each file's outcome as its request finishes. Every file goes through the intake function the CLI
-uses (:func:`xlperf.intake.intake_files`): the same guard, limits, checks and recording."""
+and the mailbox use (:func:`xlperf.intake.intake_files`): the same zips unpacked and recorded, the
+same rule for files that are not returns, guard, limits, checks, recording and the round's rules
+(a round that requires signatures takes nothing while the desk has no signing key).
+
+Each result names the uploaded file it belongs to (``given``: its place in the request), so the
+page fills that file's row whatever a zip gave (its members follow it, an empty one says so)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from xlperf.intake import intake_files
-from xlperf.intake.archive import looks_like_zip, unpack_zip
+from xlperf.intake import Intake, intake_files
+from xlperf.intake.archive import MAX_FILES as MAX_MEMBERS
 from xlperf.ledger import Outcome
+from xlperf.ledger.checking import RoundNotReady
 from xlperf.ledger.receive import KIND_LABELS
 from xlperf.web.auth import action
 from xlperf.web.render import page
@@ -33,14 +39,26 @@ def upload_page(request: Request) -> Response:
                 results=None)
 
 
-def _row(round_id: int, outcome: Outcome) -> dict[str, Any]:
+def _row(round_id: int, outcome: Outcome, given: int) -> dict[str, Any]:
     return {"name": outcome.name, "kind": outcome.kind, "label": KIND_LABELS.get(outcome.kind, outcome.kind),
-            "status": outcome.status, "unit": outcome.unit, "line": outcome.line(),
+            "status": outcome.status, "unit": outcome.unit, "line": outcome.line(), "given": given,
             "url": f"/rounds/{round_id}/submissions/{outcome.submission_id}" if outcome.submission_id else ""}
 
 
-def _refused(name: str, why: str) -> dict[str, Any]:
-    return {"name": name, "kind": "refused", "label": "未收取", "status": "", "unit": "", "line": why, "url": ""}
+def _rows(round_id: int, intake: Intake) -> list[dict[str, Any]]:
+    """One row per file recorded, each with the place of the uploaded file it came from (a zip's
+    members follow the zip, which comes out of the request in the order given)."""
+    rows, given = [], -1
+    for outcome, got in zip(intake.outcomes, intake.files, strict=True):
+        if not got.within:
+            given += 1
+        rows.append(_row(round_id, outcome, max(given, 0)))
+    return rows
+
+
+def _refused(name: str, why: str, given: int) -> dict[str, Any]:
+    return {"name": name, "kind": "refused", "label": "未收取", "status": "", "unit": "", "line": why, "url": "",
+            "given": given}
 
 
 async def upload_action(request: Request, form: FormData, user: User) -> Response:
@@ -50,30 +68,26 @@ async def upload_action(request: Request, form: FormData, user: User) -> Respons
         rnd = round_by_id(session, round_id)
         session.expunge(rnd)
     files: list[tuple[str, bytes | Path]] = []
-    rows: list[dict[str, Any]] = []
     for upload in form.getlist("files"):
-        if not isinstance(upload, UploadFile):
-            continue
-        name, data = base_name(upload.filename), await upload.read()
-        if not looks_like_zip(name, data):
-            files.append((name, data))
-            continue
-        # A zip is unpacked under the guard's limits, as a mailed one is; its members are returns.
-        ledger.store.put(data)
-        unpacked = unpack_zip(name, data)
-        if unpacked.refused:
-            rows.append(_refused(name, unpacked.refused))
-        rows += [_refused(f"{name}/{path}", why) for path, why in unpacked.skipped]
-        files += [(member.name, member.data) for member in unpacked.members]
+        if isinstance(upload, UploadFile):
+            files.append((base_name(upload.filename), await upload.read()))
     # Checking is CPU work: off the event loop, so other pages stay responsive meanwhile.
     # One checking process a request, taken from the desk's kept workers (forking one per
     # request cost more than the few files of a request); the desk uses every core by serving
     # requests in several server processes and two requests in flight.
-    intake = await run_in_threadpool(intake_files, ledger, rnd, files, source="upload", sender=user.name,
-                                     actor=user.name, jobs=1, pool=request.app.state.checkers)
-    rows += [_row(round_id, o) for o in intake.outcomes]
+    try:
+        intake = await run_in_threadpool(intake_files, ledger, rnd, files, source="upload", sender=user.name,
+                                         actor=user.name, jobs=1, pool=request.app.state.checkers,
+                                         cap=MAX_MEMBERS)
+    except RoundNotReady as exc:
+        rows = [_refused(name, str(exc), i) for i, (name, _) in enumerate(files)]
+        status = 409
+    else:
+        rows = _rows(round_id, intake) + [_refused("压缩包中略过的文件", note, len(files) - 1)
+                                        for note in intake.notes]
+        status = 200
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse({"results": rows})
+        return JSONResponse({"results": rows}, status_code=status)
     return page(request, "upload.html", rnd=rnd, max_mb=request.app.state.config.max_upload // (1024 * 1024),
                 results=rows)
 

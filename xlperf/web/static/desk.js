@@ -93,20 +93,33 @@
       rows.forEach((r) => fail(r, "网络错误，未能上传：" + e));
       return;
     }
-    if (!response.ok) {
+    const json = (response.headers.get("content-type") || "").startsWith("application/json");
+    if (!response.ok && !json) {
       const text = await response.text();
       const msg = response.status === 413 ? "文件过大，超过上传上限" : "服务器拒绝（" + response.status + "）";
       rows.forEach((r) => fail(r, msg + (text.length < 300 ? "：" + text : "")));
       return;
     }
-    const results = (await response.json()).results;
-    // A zip gives several outcomes for one file; one outcome per file otherwise.
-    let i = 0;
+    const results = (await response.json()).results || [];
+    // Each result names the file of the batch it belongs to (`given`): a zip gives its own row
+    // and then one per member, placed after the zip's row.
+    const last = rows.slice();
+    const filled = new Set();
     for (const r of results) {
-      const row = i < rows.length ? rows[i] : body.appendChild(document.createElement("tr"));
+      const i = Math.min(Math.max(Number(r.given) || 0, 0), rows.length - 1);
+      let row;
+      if (!filled.has(i)) {
+        row = rows[i];
+        filled.add(i);
+      } else {
+        row = document.createElement("tr");
+        last[i].after(row);
+      }
       fill(row, r);
-      i += 1;
+      last[i] = row;
     }
+    // Never left at "审核中…": a file the server said nothing about is marked so.
+    rows.forEach((row, i) => { if (!filled.has(i)) fail(row, "服务器未返回此文件的结果，请重新上传或联系管理员"); });
   }
 
   async function upload(files) {
