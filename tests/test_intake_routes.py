@@ -20,9 +20,11 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from browser import ROOT, _start_url, _wait_listening, free_port
+from browser import ROOT, Desk, _start_url, _wait_listening, browser, desk, free_port  # noqa: F401  (fixtures)
+from click.testing import CliRunner
 from deskclient import csrf_of, signed_in_local
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
+from selenium.webdriver.common.by import By
 from sqlalchemy import select
 from test_watch import (  # noqa: F401  (the room fixture)
     BUREAU,
@@ -36,7 +38,9 @@ from test_watch import (  # noqa: F401  (the room fixture)
     room,
     text_of,
 )
+from test_web_browser import _upload as upload_in_page
 
+from xlperf.cli import main
 from xlperf.intake.archive import MAX_FILES
 from xlperf.intake.imapconf import ImapConfig
 from xlperf.intake.mailtake import take_message
@@ -202,8 +206,8 @@ def test_an_emailed_file_is_hashed_once(db: LedgerDb, tmp_path: Path, monkeypatc
         taken = take_message(ledger, rnd, roster_of(rnd, units), parse_message(raw))
     finally:
         ledger.close()
-    assert [o.name for o in taken.outcomes] == ["自评表.xlsx", "材料.zip", "自评表_修改.xlsx"]
     assert sorted(hashed) == sorted([workbook, archive, member])
+    assert [o.name for o in taken.outcomes] == ["自评表.xlsx", "材料.zip", "自评表_修改.xlsx"]
 
 
 # ---------------------------------------------------------------- Message-ID and sender
@@ -360,3 +364,21 @@ def test_a_form_mismatch_names_the_forms_by_title(db: LedgerDb, tmp_path: Path) 
     assert "表单不符：本任务收“财政支出项目绩效自评表”，此文件是“项目支出绩效目标申报表”" in out
     assert "self_evaluation" not in out and "target_declaration" not in out
 
+
+
+def test_the_upload_page_finishes_for_an_empty_zip_in_chromium(desk: Desk, browser, tmp_path: Path) -> None:  # noqa: F811
+    """The page's script fills every file's row from the results that name it: an empty zip
+    reads 未审核 with its reason, never stays at 审核中…"""
+    roster = write_roster(tmp_path / "roster", ROSTER)
+    created = CliRunner().invoke(main, ["round", "--db", desk.db, "new", "空包", "--form", FORM, "--year", str(YEAR),
+                                        "--roster", str(roster)], env={"XLPERF_STORE": None})
+    assert created.exit_code == 0, created.output
+    empty = tmp_path / "空.zip"
+    empty.write_bytes(zip_of({}))
+    note = tmp_path / "说明.txt"
+    note.write_text("请查收")
+    browser.get(desk.url)
+    browser.get(f"{desk.base}/rounds/1/upload")
+    assert upload_in_page(browser, [empty, note]) == [("空.zip", "ignored"), ("说明.txt", "ignored")]
+    texts = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#upload-results tbody tr")]
+    assert not any("审核中" in text for text in texts) and "压缩包中没有文件" in texts[0]
