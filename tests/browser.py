@@ -3,6 +3,7 @@ Chromium driven by Selenium through Debian's chromedriver (nothing is downloaded
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,19 +46,19 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture()
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    """``xlperf serve`` on a free loopback port with a new SQLite ledger in ``tmp_path``."""
+@contextlib.contextmanager
+def serving(db: str, workdir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Desk]:
+    """``xlperf serve`` on a free loopback port on the ledger ``db`` (``env``: more variables, e.g.
+    ``XLPERF_STORE``), stopped on exit."""
     port = free_port()
-    db = f"sqlite:///{tmp_path / 'xlperf.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", db, "--port", str(port)],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    process = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", db, "--port", str(port), *extra],
+                               cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     try:
         url = _start_url(process)
         _wait_listening(port)
-        yield Desk(url, f"http://127.0.0.1:{port}", tmp_path, db, process)
+        yield Desk(url, f"http://127.0.0.1:{port}", workdir, db, process)
     finally:
         process.terminate()
         try:
@@ -65,6 +66,13 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture()
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """``xlperf serve`` on a free loopback port with a new SQLite ledger in ``tmp_path``."""
+    with serving(f"sqlite:///{tmp_path / 'xlperf.db'}", tmp_path) as served:
+        yield served
 
 
 def _start_url(process: subprocess.Popen[str]) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import urllib.parse
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from browser import ROOT, Desk, _start_url, _wait_listening, browser, desk, free_port  # noqa: F401  (fixtures)
+from browser import Desk, browser, desk, serving  # noqa: F401  (fixtures)
 from click.testing import CliRunner
 from deskclient import csrf_of, signed_in_local
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
@@ -47,7 +45,7 @@ from xlperf.intake.mailtake import take_message
 from xlperf.intake.mime import parse_message
 from xlperf.intake.watch import Watcher
 from xlperf.ledger import find_round, open_ledger
-from xlperf.ledger.models import MAIL_TAKEN, MailMessage, Result, Submission
+from xlperf.ledger.models import MAIL_TAKEN, Event, MailMessage, Result, Submission
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.mail.config import SmtpConfig
 from xlperf.read.inbox import not_a_return
@@ -96,23 +94,9 @@ def rows_of(room: Room, round_name: str) -> list[tuple[Any, ...]]:  # noqa: F811
 @pytest.fixture
 def served(room: Room) -> Iterator[str]:  # noqa: F811
     """``xlperf serve`` on the room's ledger (a subprocess, real HTTP); yields its start URL."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLPERF_STORE": str(room.files)}
-    env.pop("XLPERF_SIGNING_KEY", None)
-    process = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", room.db, "--port", str(port),
-                                "--workers", "1"], cwd=room.files.parent, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        url = _start_url(process)
-        _wait_listening(port)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    env = {"XLPERF_STORE": str(room.files)}
+    with serving(room.db, room.files.parent, "--workers", "1", env=env) as desk_server:
+        yield desk_server.url
 
 
 def http_upload(start_url: str, round_id: int, files: list[tuple[str, bytes]]) -> httpx.Response:
@@ -356,13 +340,20 @@ def test_an_empty_zip_uploaded_gets_its_row(room: Room, served: str) -> None:  #
     assert "压缩包中没有文件" in response.json()["results"][0]["line"]
 
 
-def test_a_form_mismatch_names_the_forms_by_title(db: LedgerDb, tmp_path: Path) -> None:
+def test_a_form_mismatch_names_the_forms_by_title_and_the_route_in_chinese(db: LedgerDb, tmp_path: Path) -> None:
     roster = write_roster(tmp_path, ROSTER)
     db.run("new", ROUND, "--form", FORM, "--year", str(YEAR), "--roster", str(roster))
     make_return(tmp_path / "inbox" / "目标表.xlsx", "东城区科技局", form="target_declaration")
-    out = db.run("intake", ROUND, str(tmp_path / "inbox"), ok=(1,)).output
+    out = db.run("intake", ROUND, str(tmp_path / "inbox"), "--sender", "演示收件箱", ok=(1,)).output
     assert "表单不符：本任务收“财政支出项目绩效自评表”，此文件是“项目支出绩效目标申报表”" in out
     assert "self_evaluation" not in out and "target_declaration" not in out
+    ledger = db.open()
+    try:
+        with ledger.session() as session:
+            notes = list(session.scalars(select(Event.note).where(Event.kind == "received")))
+    finally:
+        ledger.close()
+    assert notes == ["文件夹 演示收件箱"]  # the desk's 操作记录: the route in Chinese, not "folder"
 
 
 

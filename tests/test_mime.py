@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from xlperf.intake.archive import looks_like_zip, member_name, unpack_zip
+from xlperf.intake.archive import is_zip_name, member_name, unpack_zip
 from xlperf.intake.mime import decode_words, parse_message
 
 NAME = "自评表_东湖区科技局（镕）.xlsx"  # 镕 is GBK, not GB2312
@@ -149,7 +149,7 @@ def zip_bytes(members: dict[str, bytes], *, utf8_flag: bool) -> bytes:
 
 def test_zip_members_with_gbk_names_are_unpacked() -> None:
     data = zip_bytes({"报表/自评表.xlsx": b"PK-one", "报表/申报表.xlsx": b"PK-two"}, utf8_flag=False)
-    assert looks_like_zip("报表.ZIP", data) and not looks_like_zip("自评表.xlsx", data)
+    assert is_zip_name("报表.ZIP") and not is_zip_name("自评表.xlsx")
     unpacked = unpack_zip("报表.zip", data)
     assert not unpacked.refused
     names = [(m.name, m.data) for m in unpacked.members]

@@ -44,6 +44,8 @@ IGNORED = "ignored"
 """Not a spreadsheet (a Word report, a zip): recorded with the reason, never checked."""
 STATES = (CURRENT, SUPERSEDED, REPEAT, HELD, IGNORED)
 STATE_LABELS = {CURRENT: "当前有效", SUPERSEDED: "已被取代", REPEAT: "重复文件", HELD: "暂存待处理", IGNORED: "未审核"}
+SOURCE_LABELS = {"folder": "文件夹", "upload": "网页上传", "mail": "邮件"}
+"""A submission's route as people read it (the id stays in the row)."""
 """How a submission's state is shown (history, the desk); "未审核" as ``xlperf check`` lists a file
 that is not a return."""
 

@@ -40,6 +40,7 @@ from xlperf.ledger.models import (
     HELD,
     IGNORED,
     REPEAT,
+    SOURCE_LABELS,
     STATE_LABELS,
     SUPERSEDED,
     FindingRow,
@@ -267,7 +268,7 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
     sub.state = HELD if sub.reason else CURRENT
     step = _Step(Outcome(item.name, sub.state, status=STATUS_LABELS.get(record.status, record.status),
                          reason=sub.reason, unit=unit.name if unit else (record.unit or "")),
-                 sub, record=record, note=f"{item.source} {item.sender}".strip())
+                 sub, record=record, note=f"{SOURCE_LABELS.get(item.source, item.source)} {item.sender}".strip())
     if sub.state == CURRENT:
         key = (sub.unit_id, sub.project_key)
         step.supersedes = current.get(key, [])

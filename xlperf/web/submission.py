@@ -17,7 +17,7 @@ from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
 from xlperf.ledger.checked import submission_checked
 from xlperf.ledger.decisions import ACTION_LABELS
-from xlperf.ledger.models import CURRENT, STATE_LABELS, Event, Unit
+from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
 from xlperf.report import ANNOTATED_SUFFIX, write_annotated, write_json
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
@@ -26,7 +26,6 @@ from xlperf.web.render import error_page, page
 from xlperf.web.state import attachment, ledger_of, round_by_id, submission_of
 from xlperf.web.users import User
 
-SOURCE_LABELS = {"folder": "文件夹", "upload": "网页上传", "mail": "邮件"}
 DECISIONS = ((ACCEPT, "通过（有提示也接收）"), (RETURN, "退回（须写明原因）"), (VOID, "作废"))
 DOWNLOADS = ("original", "annotated", "json")
 
