@@ -320,7 +320,7 @@ def test_nested_zips_caps_and_short_subjects_by_mail(room: Room) -> None:  # noq
     for s in subs:
         by_sender.setdefault(s.sender, []).append((s.original_name, s.reason))
     assert by_sender["dongcheng@example.gov.cn"] == [(
-        "很多.zip", f"压缩包“很多.zip”中有 {MAX_FILES + 50} 个文件，超过每封邮件或每次上传 {MAX_FILES} 个文件的上限，"
+        "很多.zip", f"压缩包“很多.zip”中有 {MAX_FILES + 50} 个文件，超过上限（每封邮件、每次上传或每个压缩包最多 {MAX_FILES} 个文件），"
         f"未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送")]
     assert [name for name, _ in by_sender["nancheng@example.gov.cn"]] == ["第一层.zip", "第二层.zip", "第三层.zip"]
     assert "只解开一层嵌套" in by_sender["nancheng@example.gov.cn"][2][1]
@@ -373,3 +373,29 @@ def test_the_upload_page_finishes_for_an_empty_zip_in_chromium(desk: Desk, brows
     assert upload_in_page(browser, [empty, note]) == [("空.zip", "ignored"), ("说明.txt", "ignored")]
     texts = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#upload-results tbody tr")]
     assert not any("审核中" in text for text in texts) and "压缩包中没有文件" in texts[0]
+
+
+def test_a_folder_zip_over_the_cap_is_one_row_and_a_nested_one_shares_the_cap(db: LedgerDb, tmp_path: Path) -> None:
+    roster = write_roster(tmp_path, ROSTER)
+    db.run("new", ROUND, "--form", FORM, "--year", str(YEAR), "--roster", str(roster))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "很多.zip").write_bytes(zip_of({f"{n}.txt": b"x" for n in range(MAX_FILES + 1)}))
+    nested = zip_of({f"内{n}.txt": b"y" for n in range(60)})
+    (inbox / "外层.zip").write_bytes(zip_of({**{f"外{n}.txt": b"z" for n in range(150)}, "内层.zip": nested}))
+    os.utime(inbox / "很多.zip", (1_700_000_000, 1_700_000_000))  # taken first (oldest first)
+    db.run("intake", ROUND, str(inbox))
+    ledger = db.open()
+    try:
+        with ledger.session() as session:
+            subs = list(session.scalars(select(Submission).order_by(Submission.id)))
+    finally:
+        ledger.close()
+    zips = [(s.original_name, s.reason) for s in subs if s.original_name.endswith(".zip")]
+    assert zips == [
+        ("很多.zip", f"压缩包“很多.zip”中有 {MAX_FILES + 1} 个文件，超过上限（每封邮件、每次上传或每个压缩包最多 "
+                    f"{MAX_FILES} 个文件），未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送"),
+        ("外层.zip", "压缩包，已解压其中的 151 个文件，逐个登记"),
+        ("内层.zip", f"压缩包“内层.zip”中有 60 个文件，超过上限（每封邮件、每次上传或每个压缩包最多 {MAX_FILES} 个文件，"
+                    f"其中 150 个已被此前的文件占用），未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送")]
+    assert len(subs) == 1 + 150 + 1 + 1

@@ -74,9 +74,9 @@ def unpack_zip(name: str, data: bytes, room: int = MAX_FILES, inflated: int = 0)
         check_directory(infos, name, None)
         files = sum(1 for i in infos if not i.is_dir() and not member_name(i).startswith(_NOISE))
         if files > room:
-            return Unpacked(refused=f"压缩包“{name}”中有 {files} 个文件，超过每封邮件或每次上传 {MAX_FILES} 个文件的上限"
-                            + (f"（此前的附件已占 {MAX_FILES - room} 个）" if room < MAX_FILES else "")
-                            + f"，未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送",
+            taken = f"，其中 {MAX_FILES - room} 个已被此前的文件占用" if room < MAX_FILES else ""
+            return Unpacked(refused=f"压缩包“{name}”中有 {files} 个文件，超过上限（每封邮件、每次上传或每个压缩包"
+                            f"最多 {MAX_FILES} 个文件{taken}），未解压、未审核：请分成每次不超过 {MAX_FILES} 个文件重新报送",
                             code="TOO_MANY_FILES")
         total = inflated
         for info in infos:

@@ -63,6 +63,9 @@ class Unpacker:
     notes: list[str] = field(default_factory=list)
     taken: int = 0
     """Files counted against ``cap`` so far."""
+    _archive_start: int = 0
+    """``taken`` when the zip being unpacked began (no ``cap``: each zip has the cap to itself,
+    the zips inside it included)."""
 
     def files(self, handed: Iterable[tuple[str, bytes | Path]]) -> Iterator[Given]:
         for name, content in handed:
@@ -78,7 +81,9 @@ class Unpacker:
         return f"超过每封邮件或每次上传 {self.cap} 个文件的上限，此文件未审核：请分开重新报送"
 
     def _room(self) -> int:
-        return MAX_FILES if self.cap is None else max(0, self.cap - self.taken)
+        if self.cap is None:
+            return max(0, MAX_FILES - (self.taken - self._archive_start))
+        return max(0, self.cap - self.taken)
 
     def _zip(self, name: str, content: bytes | Path) -> Iterator[Given]:
         if isinstance(content, Path):
@@ -95,6 +100,7 @@ class Unpacker:
                 return
         else:
             data = content
+        self._archive_start = self.taken
         yield from self._unpack(name, data, "", 0)
 
     def _unpack(self, name: str, data: bytes, within: str, inflated: int, depth: int = 0,
