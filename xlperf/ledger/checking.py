@@ -64,7 +64,7 @@ def ledger_check(path: Path, roster: Roster | None = None, key: bytes | None = N
     which is not passed itself: a sentinel does not survive pickling to a worker)."""
     size, mtime_ns = file_stat(path)
     try:
-        checked = check_file(path, FROM_ENV if key is None else key, roster=roster)
+        checked = check_file(path, key=FROM_ENV if key is None else key, roster=roster)
         record = record_of(checked, size, mtime_ns)
         # The indicators and notes travel only inside record_json: the main process records
         # them as text and never looks into them (unpickling them cost it a tenth of a millisecond a file).
