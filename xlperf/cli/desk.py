@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 import sys
 import tempfile
@@ -90,7 +91,89 @@ def user_add_command(name: str, role: str, db: str | None) -> None:
     password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("密码", hide_input=True,
                                                                 confirmation_prompt="再次输入密码")
     try:
-        user = add_user(_ledger(db), name, role, password)
+        user = add_user(_ledger(db), name, role, password, actor=_cli_actor())
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已添加账户：{user.name}（{user.role_label}）")
+
+
+def _cli_actor() -> str:
+    """Who changed an account from the command line, as the account log names them."""
+    try:
+        return f"命令行:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "命令行"
+
+
+def _ended(count: int) -> str:
+    return f"，已结束其 {count} 个登录会话" if count else ""
+
+
+@user_group.command("list", help="列出账户：角色、是否停用、创建时间、当前登录会话数。")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_list_command(db: str | None) -> None:
+    from xlperf.ledger.models import local
+    from xlperf.web.users import list_users
+
+    accounts = list_users(_ledger(db))
+    if not accounts:
+        click.echo("还没有账户（xlperf user add 添加）。")
+    for account in accounts:
+        state = "已停用" if account.disabled else "可用"
+        created = local(account.created_at).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{account.name}  {account.role_label}  {state}  创建于 {created}  登录会话 {account.sessions} 个")
+
+
+@user_group.command("remove", help="删除账户：该账户立即不能再登录，已登录的会话立即结束。")
+@click.argument("name")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_remove_command(name: str, db: str | None) -> None:
+    from xlperf.web.users import UserError, remove_user
+
+    try:
+        ended = remove_user(_ledger(db), name, actor=_cli_actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已删除账户：{name.strip()}{_ended(ended)}")
+
+
+@user_group.command("passwd", help=f"修改账户密码：该账户已登录的会话全部结束，须用新密码重新登录。"
+                    f"新密码从环境变量 {USER_PASSWORD_ENV} 读取，未设置时提示输入。")
+@click.argument("name")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_passwd_command(name: str, db: str | None) -> None:
+    from xlperf.web.users import UserError, set_password
+
+    password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("新密码", hide_input=True,
+                                                                confirmation_prompt="再次输入新密码")
+    try:
+        ended = set_password(_ledger(db), name, password, actor=_cli_actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已修改账户 {name.strip()} 的密码{_ended(ended)}")
+
+
+@user_group.command("disable", help="停用账户：不能再登录，已登录的会话立即结束（账户保留，可用 xlperf user enable 恢复）。")
+@click.argument("name")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_disable_command(name: str, db: str | None) -> None:
+    from xlperf.web.users import UserError, set_disabled
+
+    try:
+        ended = set_disabled(_ledger(db), name, True, actor=_cli_actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已停用账户：{name.strip()}{_ended(ended)}")
+
+
+@user_group.command("enable", help="恢复已停用的账户。")
+@click.argument("name")
+@click.option("--db", help=DB_OPTION_HELP)
+def user_enable_command(name: str, db: str | None) -> None:
+    from xlperf.web.users import UserError, set_disabled
+
+    try:
+        set_disabled(_ledger(db), name, False, actor=_cli_actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已启用账户：{name.strip()}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from xlperf.ledger.accounts import Account
+from xlperf.ledger.accounts import Account, AuditEntry, DeskSession
 from xlperf.ledger.db import DB_ENV, STORE_ENV, Ledger, LedgerError, database_url, open_ledger
 from xlperf.ledger.decisions import decide
 from xlperf.ledger.models import ACCEPT, RETURN, VOID
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from xlperf.ledger.summary import round_records, round_rollup
 
 __all__ = [
-    "ACCEPT", "Account", "DB_ENV", "RETURN", "STORE_ENV", "VOID", "FileStore", "Incoming", "Ledger", "LedgerError",
+    "ACCEPT", "Account", "AuditEntry", "DB_ENV", "DeskSession", "RETURN", "STORE_ENV", "VOID", "FileStore", "Incoming", "Ledger", "LedgerError",
     "Outcome", "create_round", "database_url", "decide", "find_round", "find_unit", "list_rounds",
     "open_ledger", "receive", "revalidate", "round_records", "round_rollup", "round_status",
     "round_view", "sha256_of", "unit_history",

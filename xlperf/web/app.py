@@ -20,17 +20,16 @@ from starlette.staticfiles import StaticFiles
 from xlperf.checks.workers import WorkerPool
 from xlperf.ledger import Ledger, checking, open_ledger, warmed
 from xlperf.ledger.models import Round
-from xlperf.web import dashboard, login, mail, outputs, rounds, submission, upload
+from xlperf.web import audit, dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
 from xlperf.web.render import error_page
 from xlperf.web.security import BodyLimit, SecurityHeaders
+from xlperf.web.session import SESSION_HOURS
 from xlperf.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "xlperf_desk"
-# A working day; a clerk signs in again the next morning.
-SESSION_HOURS = 10
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -45,6 +44,7 @@ def routes() -> list[Route | Mount]:
         Route("/login", login.login_form, methods=["GET"]),
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
+        Route("/audit", audit.audit_page),
         Route("/rounds", rounds.rounds_page, methods=["GET"]),
         Route("/rounds", rounds.create_round_endpoint, methods=["POST"]),
         Route("/rounds/new", rounds.new_round_page),

@@ -94,7 +94,7 @@ class AuthGate:
     def _token_login(self, conn: HTTPConnection, token: str) -> Response:
         if not same(token, self.config.token):
             return error_page(conn, 403, BAD_TOKEN)
-        sign_in(conn, local_user())
+        sign_in(conn, local_user(), note="本机访问令牌")
         rest = [(k, v) for k, v in conn.query_params.multi_items() if k != "token"]
         target = conn.url.path + (f"?{urlencode(rest)}" if rest else "")
         return RedirectResponse(target, status_code=303)
