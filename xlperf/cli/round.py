@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,17 +77,40 @@ def round_group(ctx: click.Context, db: str | None, store: Path | None) -> None:
 @click.pass_context
 def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: Path,
                 deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool) -> None:
-    from xlperf.ledger import create_round
+    from xlperf.ledger import LedgerError, create_round
+    from xlperf.ledger.rounds import round_name
 
+    try:
+        name = round_name(name)
+    except LedgerError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
     if form_id not in builtin_forms():
         raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
     units = roster_option(roster)
-    with _ledger(ctx) as ledger, ledger.session() as session, session.begin():
-        rnd = create_round(session, name, form_id, year, units, deadline=deadline.date() if deadline else None,
-                           template_versions=versions, signatures_required=require_signature, actor=_actor())
-        click.echo(f"已新建报送任务“{rnd.name}”：{builtin_forms()[form_id].title}，{year} 年，"
-                   f"名单 {len(units.units)} 个单位" + (f"，截止 {rnd.deadline}" if rnd.deadline else ""))
-        click.echo(f"台账：{ledger.shown_url}；原文件存档：{ledger.store.root}")
+    with _ledger(ctx) as ledger:
+        with ledger.session() as session, session.begin():
+            rnd = create_round(session, name, form_id, year, units, deadline=deadline.date() if deadline else None,
+                               template_versions=versions, signatures_required=require_signature, actor=_actor())
+        # Reported only now that it is committed: a reader that stops early (| head -1) can
+        # no longer undo the round after being told it exists.
+        report_created([f"已新建报送任务“{rnd.name}”：{builtin_forms()[form_id].title}，{year} 年，"
+                        f"名单 {len(units.units)} 个单位" + (f"，截止 {rnd.deadline}" if rnd.deadline else ""),
+                        f"台账：{ledger.shown_url}；原文件存档：{ledger.store.root}"])
+
+
+def report_created(lines: list[str]) -> None:
+    """Print what was done; when standard output is closed (a pipe whose reader has gone), say it
+    on standard error instead: what was created is reported somewhere, and no traceback."""
+    try:
+        for line in lines:
+            click.echo(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Nothing more can go to the closed pipe, not even Python's final flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        click.echo(lines[0] + "（标准输出已关闭，改在此处报告）", err=True)
 
 
 @round_group.command("list", help="列出全部报送任务。")

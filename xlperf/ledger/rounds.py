@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,38 @@ from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
 
-__all__ = ["create_round", "find_round", "list_rounds", "log_event", "roster_of", "roster_unit", "units_of"]
+__all__ = ["MAX_ROUND_NAME", "create_round", "find_round", "list_rounds", "log_event", "roster_of", "round_name",
+           "roster_unit", "units_of"]
+
+MAX_ROUND_NAME = 60
+"""Characters in a round's name. A name is typed by staff and read everywhere: in mail subjects,
+in the desk's headings, and in the names of downloads ("<name>_汇总.xlsx"); 60 Chinese characters
+are 180 bytes in UTF-8, which leaves room for those additions under the 255-byte limit of a file
+name on Linux and macOS file systems, and is twice the longest name a bureau writes
+("2026年度市本级部门整体支出及项目支出绩效自评价（第二批）", 30)."""
+_NOT_IN_NAMES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
+"""Control, format (zero-width), line and paragraph separator, private and unassigned characters:
+a name is one line of visible text, and two names that look alike must be alike."""
+
+
+def round_name(text: str) -> str:
+    """``text`` as a round's name (spaces around it dropped), or LedgerError saying what is wrong.
+    One rule for ``xlperf round new`` and the desk's 新建报送任务."""
+    name = text.strip()
+    if not name:
+        raise LedgerError("任务名称不能为空")
+    if any(unicodedata.category(c) in _NOT_IN_NAMES for c in name):
+        raise LedgerError("任务名称只能是一行文字：不能含换行、制表符或其他控制字符")
+    if len(name) > MAX_ROUND_NAME:
+        raise LedgerError(f"任务名称过长（{len(name)} 个字符）：不得超过 {MAX_ROUND_NAME} 个字符")
+    return name
 
 
 def create_round(session: Session, name: str, form: str, year: int, roster: Roster, *,
                  deadline: dt.date | None = None, template_versions: tuple[str, ...] = (),
                  signatures_required: bool = False, actor: str = "") -> Round:
     """A new round with the units of ``roster``; the caller commits."""
+    name = round_name(name)
     if form not in builtin_forms():
         raise LedgerError(f"未知的表单“{form}”；可用：{'、'.join(builtin_forms())}")
     if session.scalar(select(Round.id).where(Round.name == name)) is not None:

@@ -9,7 +9,13 @@ and the column, so the finance office can fix the file in one go:
 
 - a required header missing, or two columns meaning the same thing;
 - a row without code or name, a duplicate code, a duplicate name (compared after
-  :func:`normalise_name`), an e-mail address that is not one.
+  :func:`normalise_name`), an e-mail address that is not one;
+- a line break (Alt+Enter in Excel) or another control character in a code, a name, a 主管部门
+  or a 项目名称. These go into mail subjects, file names and the desk's one-line cells, and one
+  cell with two lines is ambiguous there: a name wrapped by hand ("东城区⏎科技局") or two units
+  (or projects) typed into one cell; only the clerk knows which, so the roster is refused with
+  the row and column. A 联系人 cell with two lines is two people, as a clerk types them: it is
+  kept as one line, "张明、李华". Line breaks between addresses in 邮箱 separate them like ";".
 
 An optional 项目名称 (``project``) column lists the projects a unit reports on (``xlperf template
 --roster`` issues one template per project). A unit may then take several rows, one per project:
@@ -50,6 +56,12 @@ EMAIL_SEPARATORS = re.compile(r"[;；,，、\s]+")
 """Between the addresses of a unit that lists several in its 邮箱 cell (as clerks type them)."""
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 MAX_SHOWN = 50
+"""Problems listed in one error; a roster with more is probably the wrong file anyway."""
+ONE_LINE = ("code", "name", "dept", "project")
+"""Columns whose cells must be one line of text (see the module's docstring)."""
+CONTACTS_JOINED_BY = "、"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters but tab and line feed, and Unicode's line and paragraph separators."""
 """Problems listed in one error; a roster with more is probably the wrong file anyway."""
 
 
@@ -149,6 +161,13 @@ def read_roster(path: Path) -> Roster:
             continue
         cells = {key: _text(row[col]) if col < len(row) else "" for key, col in columns.items()}
         where = f"{name} 第 {i} 行"
+        for key in ONE_LINE:
+            if key in cells and (len(cells[key].splitlines()) > 1 or _CONTROL.search(cells[key])):
+                shown = " ⏎ ".join(line.strip() for line in cells[key].splitlines())
+                problems.append(f"{where} {_col(columns[key])} 列（{HEADERS[key][0]}）“{_CONTROL.sub('', shown)}”"
+                                "含换行或控制字符：一个单元格只能写一行（多个单位或项目请各占一行）")
+        if "contact" in cells:
+            cells["contact"] = one_line_contacts(cells["contact"])
         for key in REQUIRED:
             if not cells[key]:
                 problems.append(f"{where} {_col(columns[key])} 列（{HEADERS[key][0]}）为空：请填写")
@@ -240,6 +259,12 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("gb18030")
+
+
+def one_line_contacts(text: str) -> str:
+    """A 联系人 cell as one line: its lines (Alt+Enter) joined by "、", control characters dropped."""
+    lines = (_CONTROL.sub("", line).strip() for line in text.splitlines())
+    return CONTACTS_JOINED_BY.join(line for line in lines if line)
 
 
 def _text(value: object) -> str:

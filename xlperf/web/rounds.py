@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger import LedgerError, create_round, list_rounds, round_status
+from xlperf.ledger.rounds import MAX_ROUND_NAME, round_name
 from xlperf.read.roster import Roster, RosterError, read_roster
 from xlperf.web.auth import action
 from xlperf.web.render import page
@@ -38,7 +39,7 @@ def rounds_page(request: Request) -> Response:
 def new_round_page(request: Request) -> Response:
     return page(request, "round_new.html", forms=_forms(),
                 values={"name": "", "form": "", "year": str(dt.date.today().year), "deadline": ""},
-                problems=[], error="")
+                problems=[], error="", max_name=MAX_ROUND_NAME)
 
 
 def _read_uploaded_roster(upload: UploadFile, data: bytes) -> Roster:
@@ -59,8 +60,8 @@ async def create_round_action(request: Request, form: FormData, user: User) -> R
     upload = form.get("roster")
     year = int(values["year"]) if values["year"].isdigit() else None
     deadline = None
-    if not values["name"]:
-        error = "请填写任务名称。"
+    if name_error := _name_error(values):
+        error = name_error
     elif values["form"] not in builtin_forms():
         error = "请选择表单。"
     elif year is None or not 1990 <= year <= 2200:
@@ -93,7 +94,16 @@ async def create_round_action(request: Request, form: FormData, user: User) -> R
             else:
                 return RedirectResponse(f"/rounds/{round_id}", status_code=303)
     return page(request, "round_new.html", status_code=400, forms=_forms(), values=values, problems=problems,
-                error=error)
+                error=error, max_name=MAX_ROUND_NAME)
+
+
+def _name_error(values: dict[str, str]) -> str:
+    """What is wrong with the typed name, by the rule ``xlperf round new`` applies too ("": nothing)."""
+    try:
+        values["name"] = round_name(values["name"])
+    except LedgerError as exc:
+        return f"{exc}。"
+    return ""
 
 
 create_round_endpoint = action(create_round_action)
