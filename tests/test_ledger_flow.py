@@ -155,7 +155,7 @@ def test_round_commands_refuse_bad_input(db: LedgerDb, tmp_path: Path) -> None:
     db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster))
     assert "已存在" in db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster), ok=(2,)).output
     out = db.run("list").output
-    assert out.startswith("x  self_evaluation  2024") and "未报送 4" in out
+    assert out.startswith("x  财政支出项目绩效自评表  2024") and "未报送 4" in out
     assert "名单中没有单位" in db.run("history", "x", "不存在的局", ok=(2,)).output
 
 

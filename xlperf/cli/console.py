@@ -7,6 +7,7 @@ from pathlib import Path
 
 from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, Checked, Finding
 from xlperf.findings.text import shown_name
+from xlperf.form.specload import form_title
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES
 
 
@@ -14,7 +15,7 @@ def return_line(checked: Checked) -> str:
     total = f"{checked.total_score:.2f}" if checked.total_score is not None else "—"
     parts = [
         f"[{STATUS_LABELS[checked.status]}]", shown_name(checked.file),
-        f"单位：{checked.unit or '—'}", f"表单：{checked.form or '—'}",
+        f"单位：{checked.unit or '—'}", f"表单：{form_title(checked.form)}",
         f"年度：{checked.year or '—'}", f"得分：{total}", f"等次：{checked.grade or '—'}",
         f"错误 {len(checked.errors)}", f"提示 {len(checked.warnings)}",
     ]

@@ -81,8 +81,8 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
 
 def _desk_hint(outdir: Path) -> Iterator[str]:
     """How to open the demo round in the web desk: the last thing the demo prints."""
-    yield f"在网页收报台中查看演示报送任务 / open the demo round in the web desk: xlperf serve --db {outdir / 'xlperf.db'}"
-    yield "（启动后打开它显示的带令牌的本机链接 / then open the local link with its token that it prints）"
+    yield f"在网页收报台中查看演示报送任务：xlperf serve --db {outdir / 'xlperf.db'}"
+    yield "（启动后用浏览器打开它显示的带访问令牌的本机链接）"
 
 
 def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]:

@@ -18,7 +18,7 @@ import click
 
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
-from xlperf.form.specload import builtin_forms
+from xlperf.form.specload import builtin_forms, form_title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -125,7 +125,7 @@ def list_command(ctx: click.Context) -> None:
         for rnd in rounds:
             status = round_status(session, rnd)
             deadline = f"  截止 {rnd.deadline}" if rnd.deadline else ""
-            click.echo(f"{rnd.name}  {rnd.form}  {rnd.year}{deadline}  {status.progress()}")
+            click.echo(f"{rnd.name}  {form_title(rnd.form)}  {rnd.year}{deadline}  {status.progress()}")
 
 
 @round_group.command("intake", help="收报表：PATH 为文件或文件夹（递归），每个文件存档、审核并记入台账。"

@@ -8,6 +8,7 @@ the files of one call are converted by a few runs side by side.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from xlperf.excel.recalc import RecalcError, RecalcUnavailable, check_names
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["gnumeric_convert", "ssconvert_path"]
 
@@ -45,8 +48,7 @@ def gnumeric_convert(files: Sequence[Path], outdir: Path, fmt: str = "xlsx", rec
         return {}
     exe = ssconvert_path()
     if exe is None:
-        raise RecalcUnavailable("Gnumeric is needed here, but 'ssconvert' is not on PATH "
-                                "(install it, e.g. apt-get install gnumeric)")
+        raise RecalcUnavailable("此处需要 Gnumeric，但找不到其程序 ssconvert；请安装，如 apt-get install gnumeric")
     outdir = Path(outdir)
     outputs = {f: outdir / f"{f.stem}.{fmt}" for f in inputs}
     check_names(inputs, outputs)
@@ -59,14 +61,15 @@ def gnumeric_convert(files: Sequence[Path], outdir: Path, fmt: str = "xlsx", rec
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            return f"{source}: ssconvert did not finish within {timeout:g} s"
+            return f"{source}：ssconvert 在 {timeout:g} 秒内未完成"
         if done.returncode != 0 or not out.is_file():
-            return f"{source}: {done.stderr.strip()[-300:]}"
+            logger.warning("ssconvert did not convert %s: %s", source, done.stderr.strip()[-300:])
+            return f"{source}：ssconvert 未能转换"
         return ""
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         problems = [p for p in pool.map(convert, outputs.items()) if p]
     if problems:
         failed = [f for f, out in outputs.items() if not out.is_file()]
-        raise RecalcError("Gnumeric did not convert " + "; ".join(problems), failed)
+        raise RecalcError("Gnumeric 未能转换：" + "；".join(problems), failed)
     return outputs

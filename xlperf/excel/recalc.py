@@ -9,6 +9,7 @@ file ~0.2 s more.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
 __all__ = ["RecalcError", "RecalcUnavailable", "check_names", "recalculate", "recalculate_or_copy", "soffice_path"]
 
 _PROFILE_XCU = """\
@@ -71,8 +73,7 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
     exe = soffice_path()
     if exe is None:
         raise RecalcUnavailable(
-            "LibreOffice is needed to recalculate workbooks, but 'soffice' is not on PATH "
-            "(install LibreOffice, e.g. apt-get install libreoffice-calc)"
+            "重算工作簿需要 LibreOffice，但找不到其程序 soffice；请安装 LibreOffice，如 apt-get install libreoffice-calc"
         )
     outdir = Path(outdir)
     outputs = {f: outdir / f"{f.stem}.{fmt}" for f in inputs}
@@ -102,16 +103,14 @@ def recalculate(files: Sequence[Path], outdir: Path, timeout: float = 600,
             stderr = _run(command, timeout)
         except subprocess.TimeoutExpired:
             names = ", ".join(str(f) for f in inputs)
-            raise RecalcError(
-                f"LibreOffice did not finish within {timeout:g} s; not recalculated: {names}",
-                inputs,
-            ) from None
+            raise RecalcError(f"LibreOffice 在 {timeout:g} 秒内未完成，未重算：{names}", inputs) from None
 
     failed = [f for f, out in outputs.items() if not out.is_file()]
     if failed:
         names = ", ".join(str(f) for f in failed)
-        detail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
-        raise RecalcError(f"LibreOffice did not recalculate {names}{detail}", failed)
+        if stderr.strip():  # LibreOffice's own words (English) go to the log, not to the person
+            logger.warning("soffice did not recalculate %s: %s", names, stderr.strip()[-500:])
+        raise RecalcError(f"LibreOffice 未能重算：{names}", failed)
     return outputs
 
 

@@ -338,6 +338,14 @@ def builtin_forms() -> dict[str, FormSpec]:
     return forms
 
 
+def form_title(form_id: str | None) -> str:
+    """A form as people know it: its title ("—" for none; an unknown id as it is). Ids stay in JSON."""
+    if not form_id:
+        return "—"
+    forms = builtin_forms()
+    return forms[form_id].title if form_id in forms else form_id
+
+
 def get_form(form_id: str) -> FormSpec:
     forms = builtin_forms()
     if form_id not in forms:

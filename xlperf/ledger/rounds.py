@@ -61,7 +61,7 @@ def create_round(session: Session, name: str, form: str, year: int, roster: Rost
                          email="; ".join(u.addresses), row=u.row, projects=json.dumps(list(u.projects), ensure_ascii=False))
                     for u in roster.units)
     log_event(session, rnd.id, "created", actor=actor,
-              note=f"表单 {form}，年度 {year}，名单 {len(roster.units)} 个单位")
+              note=f"表单“{builtin_forms()[form].title}”，年度 {year}，名单 {len(roster.units)} 个单位")
     return rnd
 
 

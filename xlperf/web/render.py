@@ -10,7 +10,7 @@ import jinja2
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 
-from xlperf.ledger.models import local
+from xlperf.ledger.models import SOURCE_LABELS, Event, local
 from xlperf.web.session import csrf_token, current_user
 
 TITLE = "xlperf 绩效报表收报台"
@@ -23,7 +23,18 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined)
     env.globals["site_title"] = TITLE
     env.filters["when"] = when
+    env.filters["event_note"] = event_note
     return env
+
+
+def event_note(event: Event) -> str:
+    """An event's note as people read it. Ledgers written before issue 21 noted where a file came
+    from by its id ("folder 演示收件箱"); shown in words, as new ledgers write it ("文件夹 演示收件箱")."""
+    if event.kind == "received":
+        source, _, sender = event.note.partition(" ")
+        if source in SOURCE_LABELS:
+            return f"{SOURCE_LABELS[source]} {sender}".strip()
+    return event.note
 
 
 def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
