@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,7 +38,24 @@ def _output_error(what: str, exc: OSError, where: Path | None = None) -> OutputE
                        "或换一个输出位置")
 
 
-@click.group(help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
+class _Main(click.Group):
+    """Every command: a full or read-only store is said in words with exit 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            from xlperf.cli.storage import storage_error
+
+            error = storage_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
+
+@click.group(cls=_Main, help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
 @click.version_option(package_name="xlperf")
 def main() -> None:
     pass

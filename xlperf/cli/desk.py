@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import getpass
 import os
 import sys
 import tempfile
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +21,25 @@ if TYPE_CHECKING:
 USER_PASSWORD_ENV = "XLPERF_USER_PASSWORD"
 SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
 DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
+
+
+def _storage_named(command: Callable[..., None]) -> Callable[..., None]:
+    """A full or read-only ledger said in words (exit 2), naming the ``--db`` the command was given."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            from xlperf.cli.storage import storage_error
+
+            error = storage_error(exc, db=kwargs.get("db"))
+            if error is None:
+                raise
+            raise error from None
+    return run
 
 
 def _ledger(db: str | None) -> Ledger:
@@ -85,6 +106,7 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(["staff", "auditor"]), required=True, help="角色。")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_add_command(name: str, role: str, db: str | None) -> None:
     from xlperf.web import UserError, add_user
 
@@ -111,6 +133,7 @@ def _ended(count: int) -> str:
 
 @user_group.command("list", help="列出账户：角色、是否停用、创建时间、当前登录会话数。")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_list_command(db: str | None) -> None:
     from xlperf.ledger.models import local
     from xlperf.web.users import list_users
@@ -127,6 +150,7 @@ def user_list_command(db: str | None) -> None:
 @user_group.command("remove", help="删除账户：该账户立即不能再登录，已登录的会话立即结束。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_remove_command(name: str, db: str | None) -> None:
     from xlperf.web.users import UserError, remove_user
 
@@ -141,6 +165,7 @@ def user_remove_command(name: str, db: str | None) -> None:
                     f"新密码从环境变量 {USER_PASSWORD_ENV} 读取，未设置时提示输入。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_passwd_command(name: str, db: str | None) -> None:
     from xlperf.web.users import UserError, set_password
 
@@ -156,6 +181,7 @@ def user_passwd_command(name: str, db: str | None) -> None:
 @user_group.command("disable", help="停用账户：不能再登录，已登录的会话立即结束（账户保留，可用 xlperf user enable 恢复）。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_disable_command(name: str, db: str | None) -> None:
     from xlperf.web.users import UserError, set_disabled
 
@@ -169,6 +195,7 @@ def user_disable_command(name: str, db: str | None) -> None:
 @user_group.command("enable", help="恢复已停用的账户。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
+@_storage_named
 def user_enable_command(name: str, db: str | None) -> None:
     from xlperf.web.users import UserError, set_disabled
 

@@ -18,6 +18,7 @@ import click
 
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
+from xlperf.cli.storage import storage_error
 from xlperf.form.specload import builtin_forms, form_title
 
 if TYPE_CHECKING:
@@ -44,11 +45,18 @@ def _ledger(ctx: click.Context) -> Iterator[Ledger]:
     try:
         ledger = open_ledger(db, store)
     except LedgerError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise storage_error(exc, db=db) or click.UsageError(str(exc)) from None
     try:
         yield ledger
     except LedgerError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise storage_error(exc, ledger) or click.UsageError(str(exc)) from None
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except Exception as exc:
+        error = storage_error(exc, ledger)
+        if error is None:
+            raise
+        raise error from None
     finally:
         ledger.close()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from xlperf.ledger.models import Round
@@ -54,6 +54,8 @@ class Ledger:
     sessions: sessionmaker[Session]
     store: FileStore
     url: str
+    read_only: bool = False
+    """An SQLite ledger on read-only storage, opened for reading (see :func:`open_ledger`)."""
 
     @property
     def shown_url(self) -> str:
@@ -90,37 +92,81 @@ def open_ledger(url: str | None = None, store: Path | None = None, migrate: bool
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     sqlite = parsed.get_backend_name() == "sqlite"
+    file = Path(str(parsed.database)) if sqlite and parsed.database not in (None, "", ":memory:") else None
+    read_only = file is not None and _on_read_only_storage(file)
+    engine_url: Any = url
     if sqlite:
-        if parsed.database not in (None, "", ":memory:"):
-            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        if file is not None and not read_only:
+            file.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+        if file is not None and read_only:
+            engine_url = _read_only_url(file)
     try:
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(engine_url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - e.g. an unknown dialect or a missing driver
         raise LedgerError(f"无法打开数据库 {_shown(url)}（{type(exc).__name__}: {exc}）") from None
     if sqlite:
-        _sqlite_settings(engine)
+        _sqlite_settings(engine, read_only)
     try:
-        if migrate:
+        if read_only:
+            _check_current(engine, url)
+        elif migrate:
             _migrate(engine)
+    except LedgerError:
+        engine.dispose()
+        raise
     except Exception as exc:
         engine.dispose()
         raise LedgerError(f"无法打开或升级数据库 {_shown(url)}（{type(exc).__name__}: {exc}）") from exc
     root = store or (Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else default_store(url))
-    return Ledger(engine, sessionmaker(engine, expire_on_commit=False), FileStore(root), url)
+    return Ledger(engine, sessionmaker(engine, expire_on_commit=False), FileStore(root), url, read_only)
+
+
+def _on_read_only_storage(file: Path) -> bool:
+    """An SQLite ledger that can only be read: on read-only media (a mount, a DVD), or a file or
+    folder this user may not write (the folder: SQLite writes its journals next to the file)."""
+    if not file.is_file():
+        return False
+    try:
+        if os.statvfs(file.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not (os.access(file, os.W_OK) and os.access(file.parent, os.W_OK))
+
+
+def _read_only_url(file: Path) -> URL:
+    """Open ``file`` read-only. With a write-ahead log beside it (a writer did not finish
+    checkpointing), the log holds the newest transactions and SQLite reads it (mode=ro); without
+    one, SQLite could not create the shared-memory file a WAL database needs, and the file is
+    opened as immutable, which is what it is on read-only storage."""
+    immutable = not Path(f"{file}-wal").exists()
+    query = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+    return URL.create("sqlite", database=f"file:{file}", query=query)
+
+
+def _check_current(engine: Engine, url: str) -> None:
+    """A read-only ledger cannot be migrated: it must be of the newest schema already."""
+    with engine.connect() as conn:
+        version = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                   if inspect(conn).has_table("alembic_version") else None)
+    if version != HEAD:
+        raise LedgerError(f"台账 {_shown(url)} 在只读存储上，且是较早版本的台账（{version or '空'}），无法就地升级："
+                          "请复制到可写的位置后打开")
 
 
 def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_settings(engine: Engine) -> None:
+def _sqlite_settings(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own transaction handling is switched off: we begin them ourselves below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # a read-only ledger is read as it is
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
@@ -128,7 +174,8 @@ def _sqlite_settings(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock, which a read-only ledger cannot give.
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _config() -> Config:

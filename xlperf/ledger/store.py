@@ -51,8 +51,10 @@ class FileStore:
                 out.write(data)
                 os.fchmod(out.fileno(), 0o444)
             os.replace(tmp, target)  # same content under the same name: a race is harmless
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = str(target)  # a full disk's error names no file: say which
             raise
         return digest
 

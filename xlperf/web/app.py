@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,7 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlperf.checks.workers import WorkerPool
-from xlperf.ledger import Ledger, checking, open_ledger, warmed
+from xlperf.ledger import Ledger, LedgerError, checking, open_ledger, warmed
 from xlperf.ledger.models import Round
 from xlperf.web import audit, dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
@@ -27,14 +28,34 @@ from xlperf.web.jobs import JobBoard
 from xlperf.web.render import error_page
 from xlperf.web.security import BodyLimit, SecurityHeaders
 from xlperf.web.session import SESSION_HOURS
+from xlperf.web.state import storage_trouble
 from xlperf.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "xlperf_desk"
+SERVER_ERROR = "服务器内部错误，操作未完成。请稍后重试；如仍出现，请联系信息技术人员查看服务器日志。"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error_page(request, exc.status_code, str(exc.detail))
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A full or read-only store: 507 (Insufficient Storage) with what and where; anything else
+    stays the server error it is."""
+    problem = storage_trouble(request.app.state.ledger, exc)
+    if problem is None:
+        raise exc
+    return error_page(request, 507, problem)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """What escaped every handler, the sign-in check's ledger lookup included: a full or
+    read-only store is still 507 and said in words; anything else a plain 500 page."""
+    problem = storage_trouble(request.app.state.ledger, exc)
+    if problem is not None:
+        return error_page(request, 507, problem)
+    return error_page(request, 500, SERVER_ERROR)
 
 
 def routes() -> list[Route | Mount]:
@@ -77,7 +98,10 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
         Middleware(BodyLimit, limit=config.max_upload),
     ]
     app = Starlette(routes=routes(), middleware=middleware,
-                    exception_handlers={HTTPException: _http_error}, lifespan=_lifespan)
+                    exception_handlers={HTTPException: _http_error, OSError: _storage_error,
+                                        DBAPIError: _storage_error, LedgerError: _storage_error,
+                                        Exception: _server_error},
+                    lifespan=_lifespan)
     app.state.config = config
     app.state.ledger = ledger
     app.state.status_cache = {}

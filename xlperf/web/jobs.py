@@ -25,6 +25,8 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException
 
+from xlperf.ledger.storage_errors import storage_problem
+
 __all__ = ["Build", "Job", "JobBoard"]
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
@@ -93,7 +95,9 @@ class JobBoard:
         except HTTPException as exc:
             job.error, job.state = str(exc.detail), FAILED
         except Exception as exc:  # noqa: BLE001 - the page must say what went wrong, not spin for ever
-            job.error, job.state = f"{type(exc).__name__}: {exc}", FAILED
+            problem = storage_problem(exc)
+            job.error = problem.message() if problem is not None else f"{type(exc).__name__}: {exc}"
+            job.state = FAILED
         else:
             job.state = DONE
         self._save(job)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from xlperf.ledger import Ledger
 from xlperf.ledger.models import Round, Submission
+from xlperf.ledger.storage_errors import database_place, storage_problem
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
@@ -19,6 +20,12 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 def ledger_of(conn: HTTPConnection) -> Ledger:
     ledger: Ledger = conn.app.state.ledger
     return ledger
+
+
+def storage_trouble(ledger: Ledger, exc: BaseException) -> str | None:
+    """What a full or read-only store stopped, and where (Chinese), when that is what ``exc`` is."""
+    problem = storage_problem(exc, {Path(ledger.store.root).resolve(): "原文件存档"}, database_place(ledger.url))
+    return problem.message() if problem is not None else None
 
 
 def round_by_id(session: Session, round_id: int) -> Round:

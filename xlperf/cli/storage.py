@@ -1,0 +1,27 @@
+"""A full or read-only store as a command's error: what and where in Chinese, exit 2, no traceback
+(:mod:`xlperf.ledger.storage_errors` tells the causes apart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from xlperf.ledger import Ledger
+
+
+class StorageError(click.ClickException):
+    exit_code = 2
+
+
+def storage_error(exc: BaseException, ledger: Ledger | None = None, db: str | None = None) -> StorageError | None:
+    """``exc`` as a StorageError when a full or read-only store caused it, else None. ``ledger``
+    (or, before it is open, ``db`` as given to the command) names the database and the store."""
+    from xlperf.ledger.storage_errors import database_place, storage_problem  # start-up stays light
+
+    places = {Path(ledger.store.root).resolve(): "原文件存档"} if ledger is not None else {}
+    database = database_place(ledger.url if ledger is not None else db)
+    problem = storage_problem(exc, places, database=database)
+    return StorageError(problem.message()) if problem is not None else None
