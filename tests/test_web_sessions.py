@@ -185,3 +185,28 @@ def test_the_account_log_shows_sign_ins_failures_sign_outs_and_changes(desk) -> 
     with pytest.raises(Exception, match="append-only"), ledger.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     assert browser(app).get("/audit").headers["location"] == "/login?next=%2Faudit"  # not without signing in
+
+
+def test_changing_one_s_password_on_the_desk_ends_the_other_sessions_only(desk) -> None:  # type: ignore[no-untyped-def]
+    ledger, app, path = desk
+    add_user(ledger, "陈会计", STAFF, PASSWORD)
+    here, elsewhere = signed_in(app, "陈会计"), signed_in(app, "陈会计")
+    elsewhere_token = csrf(elsewhere)
+    form = here.get("/account/password")
+    assert form.status_code == 200 and 'href="/account/password"' in form.text
+    token = csrf_of(form.text)
+    wrong = here.post("/account/password", data={"csrf_token": token, "current": "不对的口令-123",
+                                                 "new": "新的口令-2027", "again": "新的口令-2027"})
+    assert wrong.status_code == 403 and "当前密码不正确，密码未修改。" in wrong.text
+    mismatch = here.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                    "new": "新的口令-2027", "again": "新的口令-2028"})
+    assert mismatch.status_code == 400 and "两次输入的新密码不一致。" in mismatch.text
+    done = here.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                "new": "新的口令-2027", "again": "新的口令-2027"})
+    assert done.status_code == 200 and "密码已修改。其他 1 个登录会话已退出。" in done.text
+    assert void(elsewhere, path, elsewhere_token) == 401 and decision(ledger) is None
+    assert void(here, path, csrf(here)) == 303 and decision(ledger) == "void"
+    signed_in(app, "陈会计", "新的口令-2027")
+    with ledger.session() as session:
+        kinds = session.scalars(select(AuditEntry.kind).where(AuditEntry.kind == "password_changed")).all()
+    assert kinds == ["password_changed"]

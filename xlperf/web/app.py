@@ -66,6 +66,8 @@ def routes() -> list[Route | Mount]:
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/audit", audit.audit_page),
+        Route("/account/password", login.password_form, methods=["GET"]),
+        Route("/account/password", login.change_password, methods=["POST"]),
         Route("/rounds", rounds.rounds_page, methods=["GET"]),
         Route("/rounds", rounds.create_round_endpoint, methods=["POST"]),
         Route("/rounds/new", rounds.new_round_page),
