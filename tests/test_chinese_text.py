@@ -75,3 +75,12 @@ def test_the_desk_s_event_log_names_where_a_file_came_from_in_words(tmp_path: Pa
     assert "新建任务" in dashboard and "self_evaluation" not in dashboard
     form = client.get("/rounds/new").text.split('name="form"')[1].split("</select>")[0]
     assert "财政支出项目绩效自评表</option>" in form and "（self_evaluation）" not in form
+
+
+def test_the_desk_s_own_http_errors_are_chinese(tmp_path: Path) -> None:
+    client = signed_in_local(ledger_at(tmp_path))
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面。" in missing.text and "Not Found" not in missing.text
+    wrong_method = client.delete("/rounds")
+    assert wrong_method.status_code == 405 and "此页面不接受这种请求" in wrong_method.text
+    assert "Method Not Allowed" not in wrong_method.text

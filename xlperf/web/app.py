@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from pathlib import Path
 
 from sqlalchemy import select
@@ -35,9 +36,17 @@ SESSION_COOKIE = "xlperf_desk"
 SERVER_ERROR = "服务器内部错误，操作未完成。请稍后重试；如仍出现，请联系信息技术人员查看服务器日志。"
 
 
+STATUS_TEXT = {400: "请求无效。", 401: "请先登录。", 403: "没有权限执行此操作。", 404: "没有这个页面。",
+               405: "此页面不接受这种请求（例如应从表单提交）。", 413: "上传内容过大。"}
+"""What a person reads for an HTTP error that no handler explained (Starlette's "Not Found" …)."""
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_page(request, exc.status_code, str(exc.detail))
+    detail = str(exc.detail)
+    if detail == HTTPStatus(exc.status_code).phrase:  # Starlette's own English words
+        detail = STATUS_TEXT.get(exc.status_code, f"请求未能完成（状态码 {exc.status_code}）。")
+    return error_page(request, exc.status_code, detail)
 
 
 async def _storage_error(request: Request, exc: Exception) -> Response:
