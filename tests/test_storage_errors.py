@@ -194,3 +194,13 @@ def test_user_commands_name_a_read_only_ledger(mount: Mount) -> None:
     removed = runner.invoke(main, ["user", "remove", "李会计", "--db", db])
     assert removed.exit_code == 2
     assert removed.output.startswith(f"Error: 存储为只读：无法写入台账数据库（{db}）。")
+
+
+def test_a_summary_written_to_a_full_disk_is_named(mount: Mount, tmp_path: Path) -> None:
+    ledger_db = LedgerDb("sqlite", str(tmp_path / "ledger.db"), tmp_path / "store")
+    _round_with_one_return(ledger_db, tmp_path)
+    mount.fill()
+    output = mount.path / "汇总.xlsx"
+    result = ledger_db.run("rollup", ROUND, "-o", str(output), ok=(2,))
+    assert result.output == (f"Error: 存储空间已满：无法写入汇总工作簿（{output}）。已保存的内容完好，"
+                             "这次未写完的没有保存；请腾出磁盘空间或换一个位置后重试。\n")

@@ -262,8 +262,14 @@ def rollup_command(ctx: click.Context, name: str, output: Path) -> None:
         rnd = find_round(session, name)
         try:
             result = round_rollup(session, rnd, output)
-        except OSError as exc:
-            raise click.ClickException(f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
+        except Exception as exc:  # xlsxwriter wraps a system error in its own
+            error = storage_error(exc, output=(output, "汇总工作簿"))
+            if error is not None:
+                raise error from None
+            if not isinstance(exc, OSError):
+                raise
+            raise click.ClickException(
+                f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
     click.echo(f"汇总工作簿：{result.output}")
     click.echo(result.paragraph)
 

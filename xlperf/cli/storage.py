@@ -16,12 +16,16 @@ class StorageError(click.ClickException):
     exit_code = 2
 
 
-def storage_error(exc: BaseException, ledger: Ledger | None = None, db: str | None = None) -> StorageError | None:
+def storage_error(exc: BaseException, ledger: Ledger | None = None, db: str | None = None,
+                  output: tuple[Path, str] | None = None) -> StorageError | None:
     """``exc`` as a StorageError when a full or read-only store caused it, else None. ``ledger``
-    (or, before it is open, ``db`` as given to the command) names the database and the store."""
+    (or, before it is open, ``db`` as given to the command) names the database and the store;
+    ``output``: a file the command writes and what it is (its errors may name no file)."""
     from xlperf.ledger.storage_errors import database_place, storage_problem  # start-up stays light
 
     places = {Path(ledger.store.root).resolve(): "原文件存档"} if ledger is not None else {}
+    if output is not None:
+        places[output[0].resolve()] = output[1]
     database = database_place(ledger.url if ledger is not None else db)
-    problem = storage_problem(exc, places, database=database)
+    problem = storage_problem(exc, places, database=database, unnamed=output[0].resolve() if output else None)
     return StorageError(problem.message()) if problem is not None else None

@@ -43,15 +43,17 @@ class StorageProblem:
 
 
 def storage_problem(exc: BaseException, places: Mapping[Path, str] | None = None,
-                    database: str = "") -> StorageProblem | None:
+                    database: str = "", unnamed: Path | None = None) -> StorageProblem | None:
     """The full or read-only store behind ``exc`` (or its causes), if that is what it is.
 
     ``places``: folders or files and what they are (the file store: 原文件存档), to name what a
     failed path belongs to; ``database``: where the ledger's database is, for the database's own
-    errors, which name no file."""
+    errors, which name no file; ``unnamed``: the file being written when a system error names
+    none (a full disk's write does not)."""
     for cause in _chain(exc):
         if isinstance(cause, OSError) and cause.errno in _ERRNOS:
-            what, where = _what(str(cause.filename or ""), places or {})
+            named = str(cause.filename or unnamed or "")
+            what, where = _what(named, places or {})
             return StorageProblem(_ERRNOS[cause.errno], what, where)
         kind = _database_kind(cause, database)
         if kind is not None:
