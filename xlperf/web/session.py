@@ -7,8 +7,8 @@ request's scope), so a session ends for good when its row goes: on 退出, when 
 removed or disabled, and when its password is changed. Why rows and not a version number in the
 cookie: a version would end every session of the account on one 退出, and local mode (no
 account) would have nothing to count; a row ends exactly the session concerned, in every worker
-process of ``xlperf serve --workers N`` at once, and a lookup by a unique digest costs well under
-a millisecond.
+process of ``xlperf serve --workers N`` at once, and a lookup by a unique digest costs a few
+milliseconds (README: measured).
 """
 
 from __future__ import annotations
