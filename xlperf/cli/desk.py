@@ -23,13 +23,18 @@ SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
 DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
 
 
-def _storage_named(command: Callable[..., None]) -> Callable[..., None]:
-    """A full or read-only ledger said in words (exit 2), naming the ``--db`` the command was given."""
+def _account_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """An account that cannot be changed as asked (exit 1), and a full or read-only ledger said
+    in words (exit 2, naming the ``--db`` the command was given)."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
+        from xlperf.web.users import UserError
+
         try:
             command(*args, **kwargs)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
@@ -106,16 +111,13 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(["staff", "auditor"]), required=True, help="角色。")
 @click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
+@_account_errors
 def user_add_command(name: str, role: str, db: str | None) -> None:
-    from xlperf.web import UserError, add_user
+    from xlperf.web import add_user
 
     password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("密码", hide_input=True,
                                                                 confirmation_prompt="再次输入密码")
-    try:
-        user = add_user(_ledger(db), name, role, password, actor=_cli_actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    user = add_user(_ledger(db), name, role, password, actor=_cli_actor())
     click.echo(f"已添加账户：{user.name}（{user.role_label}）")
 
 
@@ -133,7 +135,7 @@ def _ended(count: int) -> str:
 
 @user_group.command("list", help="列出账户：角色、是否停用、创建时间、当前登录会话数。")
 @click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
+@_account_errors
 def user_list_command(db: str | None) -> None:
     from xlperf.ledger.models import local
     from xlperf.web.users import list_users
@@ -150,14 +152,11 @@ def user_list_command(db: str | None) -> None:
 @user_group.command("remove", help="删除账户：该账户立即不能再登录，已登录的会话立即结束。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
+@_account_errors
 def user_remove_command(name: str, db: str | None) -> None:
-    from xlperf.web.users import UserError, remove_user
+    from xlperf.web.users import remove_user
 
-    try:
-        ended = remove_user(_ledger(db), name, actor=_cli_actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = remove_user(_ledger(db), name, actor=_cli_actor())
     click.echo(f"已删除账户：{name.strip()}{_ended(ended)}")
 
 
@@ -165,42 +164,29 @@ def user_remove_command(name: str, db: str | None) -> None:
                     f"新密码从环境变量 {USER_PASSWORD_ENV} 读取，未设置时提示输入。")
 @click.argument("name")
 @click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
+@_account_errors
 def user_passwd_command(name: str, db: str | None) -> None:
-    from xlperf.web.users import UserError, set_password
+    from xlperf.web.users import set_password
 
     password = os.environ.get(USER_PASSWORD_ENV) or click.prompt("新密码", hide_input=True,
                                                                 confirmation_prompt="再次输入新密码")
-    try:
-        ended = set_password(_ledger(db), name, password, actor=_cli_actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = set_password(_ledger(db), name, password, actor=_cli_actor())
     click.echo(f"已修改账户 {name.strip()} 的密码{_ended(ended)}")
 
 
-@user_group.command("disable", help="停用账户：不能再登录，已登录的会话立即结束（账户保留，可用 xlperf user enable 恢复）。")
-@click.argument("name")
-@click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
-def user_disable_command(name: str, db: str | None) -> None:
-    from xlperf.web.users import UserError, set_disabled
+def _switch_command(disabled: bool, help_text: str) -> click.Command:
+    @click.command(help=help_text)
+    @click.argument("name")
+    @click.option("--db", help=DB_OPTION_HELP)
+    @_account_errors
+    def command(name: str, db: str | None) -> None:
+        from xlperf.web.users import set_disabled
 
-    try:
-        ended = set_disabled(_ledger(db), name, True, actor=_cli_actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"已停用账户：{name.strip()}{_ended(ended)}")
+        ended = set_disabled(_ledger(db), name, disabled, actor=_cli_actor())
+        click.echo(f"已停用账户：{name.strip()}{_ended(ended)}" if disabled else f"已启用账户：{name.strip()}")
+    return command
 
 
-@user_group.command("enable", help="恢复已停用的账户。")
-@click.argument("name")
-@click.option("--db", help=DB_OPTION_HELP)
-@_storage_named
-def user_enable_command(name: str, db: str | None) -> None:
-    from xlperf.web.users import UserError, set_disabled
-
-    try:
-        set_disabled(_ledger(db), name, False, actor=_cli_actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"已启用账户：{name.strip()}")
+user_group.add_command(_switch_command(True, "停用账户：不能再登录，已登录的会话立即结束（账户保留，可用 xlperf user enable 恢复）。"),
+                       "disable")
+user_group.add_command(_switch_command(False, "恢复已停用的账户。"), "enable")
