@@ -138,3 +138,17 @@ def test_a_name_on_two_lines_is_refused_with_its_row_and_column(db: LedgerDb, tm
     assert "名单.xlsx 第 5 行 A 列（单位代码）“3004 ⏎ 3005”含换行或控制字符" in result.output
     assert "多个单位或项目请各占一行" in result.output
     assert rounds(db) == []
+
+
+def test_the_desk_refuses_the_same_roster_with_the_row_and_column(tmp_path: Path) -> None:
+    rows = [line.split(",") for line in ROSTER.splitlines()[1:]]
+    rows[1][1] = "西山县\n中小企业局"
+    roster = _xlsx_roster(tmp_path / "名单.xlsx", rows)
+    client = signed_in_local(ledger_at(tmp_path))
+    response = client.post("/rounds", data={"csrf_token": csrf(client), "name": "2026年自评", "form": FORM,
+                                            "year": str(YEAR)},
+                           files={"roster": (roster.name, roster.read_bytes(), "application/octet-stream")})
+    assert response.status_code == 400
+    problems = response.text.split('id="roster-problems"')[1].split("</ul>")[0]
+    assert "名单.xlsx 第 3 行 B 列（单位名称）“西山县 ⏎ 中小企业局”含换行或控制字符" in problems
+    assert "还没有报送任务" in client.get("/rounds").text
