@@ -95,6 +95,15 @@ def test_piped_to_head_the_first_line_is_always_a_round_that_exists(db: LedgerDb
         assert shown.decode().startswith(f"已新建报送任务“任务{i}”"), (shown.decode(), err.decode())
         assert proc.returncode == 0 and "Traceback" not in err.decode()
     assert rounds(db) == [f"任务{i}" for i in range(6)]
+    read, write = os.pipe()
+    head = subprocess.Popen(["head", "-1"], stdin=read, stdout=subprocess.PIPE)
+    again = _round_new(db, "任务0", roster, write)  # not created (the name is taken): nothing printed
+    os.close(read)
+    os.close(write)
+    shown, _ = head.communicate(timeout=120)
+    _, err = again.communicate(timeout=120)
+    assert shown == b"" and again.returncode == 2 and "报送任务“任务0”已存在" in err.decode()
+    assert rounds(db) == [f"任务{i}" for i in range(6)]
 
 
 def _xlsx_roster(path: Path, rows: list[list[str]]) -> Path:
