@@ -204,3 +204,24 @@ def test_a_summary_written_to_a_full_disk_is_named(mount: Mount, tmp_path: Path)
     result = ledger_db.run("rollup", ROUND, "-o", str(output), ok=(2,))
     assert result.output == (f"Error: 存储空间已满：无法写入汇总工作簿（{output}）。已保存的内容完好，"
                              "这次未写完的没有保存；请腾出磁盘空间或换一个位置后重试。\n")
+
+
+def test_a_read_only_ledger_with_a_write_ahead_log_shows_its_newest_rows(mount: Mount, tmp_path: Path) -> None:
+    """A ledger copied while a writer had not checkpointed: its newest transaction is only in the
+    -wal file. Opened read-only, that log is read, not ignored."""
+    import shutil
+    import sqlite3
+
+    work = LedgerDb("sqlite", str(tmp_path / "work" / "ledger.db"), mount.path / "ledger.db.files")
+    _round_with_one_return(work, tmp_path)
+    writer = sqlite3.connect(work.url)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE submissions SET decision = 'void'")  # as `round void` would leave the row
+    writer.commit()
+    for suffix in ("", "-wal", "-shm"):
+        shutil.copyfile(work.url + suffix, mount.path / f"ledger.db{suffix}")
+    writer.close()
+    copied = LedgerDb("sqlite", str(mount.path / "ledger.db"), mount.path / "ledger.db.files")
+    mount.read_only()
+    assert (mount.path / "ledger.db-wal").stat().st_size > 0
+    assert "东城区科技局  已作废" in copied.run("status", ROUND).output
