@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from xlperf.checks.checker import check_file
+from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import Limits, run_limited
 from xlperf.checks.workers import WorkerPool
 from xlperf.form.placing import builtin_layout
@@ -72,9 +73,9 @@ def ledger_check(path: Path, roster: Roster | None = None, key: bytes | None = N
                             checked_json=checked_to_json(checked), record_json=record_to_json(record))
     except MemoryError:
         raise  # over the memory limit: the worker's limits say so (FILE_TOO_COMPLEX)
-    except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
-        return failed_record(path, size, mtime_ns, "CHECK_FAILED",
-                             f"文件“{path.name}”审核时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
+    except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch; fail closed
+        failed = check_failed(path, exc)
+        return failed_record(path, size, mtime_ns, failed.code, failed.message)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from xlperf.findings import Finding, Severity
+from xlperf.findings import Finding, stored_finding
 
 __all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "Reply", "Result", "Round", "StoredFile",
            "Submission", "Unit"]
@@ -188,9 +188,8 @@ class FindingRow(Base):
     found: Mapped[str | None] = mapped_column(Text)
 
     def finding(self) -> Finding:
-        severity: Severity = "error" if self.severity == "error" else "warning"
-        return Finding(self.code, severity, self.message, self.sheet, self.cell, self.field, self.label,
-                       self.expected, self.found)
+        return stored_finding(self.code, self.severity, self.message, self.sheet, self.cell, self.field,
+                              self.label, self.expected, self.found)
 
 
 class Decision(Base):
