@@ -16,7 +16,7 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,7 @@ from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
-from xlperf.ledger.kept import kept
+from xlperf.ledger.kept import kept, round_version
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
@@ -85,6 +85,9 @@ class RoundCheck:
     found again by it without comparing ten thousand roster units per request."""
 
     round_id: int
+    version: tuple[Hashable, ...] = ()
+    """The round as it was when this was made (:func:`xlperf.ledger.kept.round_version`): workers
+    kept for a round whose roster or form has changed since are not found again."""
     roster: Roster | None = field(default=None, compare=False)
     key: bytes | None = None
     """The signing key (None: the worker's environment's), read where the round's rules were checked (:func:`require_round_rules`)
@@ -116,10 +119,13 @@ def require_round_rules(rnd: Round) -> None:
 
 
 def round_check(session: Session, rnd: Round) -> RoundCheck:
-    """The work of checking a file of ``rnd``, with its roster (read once per process) and, when
-    the round requires signatures, the signing key."""
-    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id))))
-    return RoundCheck(work.round_id, work.roster, key_from_env()) if rnd.signatures_required else work
+    """The work of checking a file of ``rnd``, with its roster (read once per process while the
+    round is unchanged: :func:`xlperf.ledger.kept.round_version`) and, when the round requires
+    signatures, the signing key."""
+    version = round_version(session, rnd.id)
+    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id))))
+    return (RoundCheck(work.round_id, work.version, work.roster, key=key_from_env()) if rnd.signatures_required
+            else work)
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
