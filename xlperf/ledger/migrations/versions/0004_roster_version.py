@@ -9,6 +9,9 @@ status) is keyed by this column, so a roster changed by any later command -- or 
 statement -- is seen by the next upload and the next status. Triggers count it up, so no writer
 of ``units`` can forget to: row triggers on SQLite; on PostgreSQL statement triggers with
 transition tables, so that the 10,000 units of a new round update the round's row once.
+A later migration that rebuilds ``units`` on SQLite (``batch_alter_table``: copy, drop, rename)
+drops these triggers with the old table and must create them again
+(tests/test_round_caches.py fails if they are missing).
 """
 
 from __future__ import annotations
