@@ -52,6 +52,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("FILE_CORRUPT", "error", "文件已损坏", "用 Excel 打开并另存后重新报送", _R),
     ("FILE_ENCRYPTED", "error", "文件设置了打开密码", "取消打开密码后重新报送", _R),
     ("ZIP_BOMB", "error", "文件解压后异常庞大", "文件可能是恶意构造的：用模板重新填报", _R),
+    ("TOO_MANY_FILES", "error", "压缩包中文件过多", "分成几次报送，每次的文件数不超过上限（拒收说明中写明）", _R),
     ("FILE_MISSING", "error", "文件不存在", "文件不存在或是失效的快捷方式：重新复制原文件后报送", _R),
     ("FILE_NOT_REGULAR", "error", "不是普通文件", "报送 Excel 文件本身（不是管道、设备或快捷方式）", _R),
     ("FILE_TOO_COMPLEX", "error", "文件结构异常复杂", "文件超出审核的时间或内存限制，可能已损坏或被恶意构造：用模板重新填报", _R),
