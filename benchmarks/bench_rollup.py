@@ -174,6 +174,7 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: st
     from xlperf.checks.checker import find_returns
     from xlperf.read.roster import read_roster
     from xlperf.rollup import build_tables, collect_records, paragraph, write_summary
+    from xlperf.rollup.gcpause import cycle_collection_paused
 
     imported = time.perf_counter() - t0
     cluster, target, overhead = None, None, {}
@@ -193,12 +194,13 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: st
     t_find = time.perf_counter()
     records = collect_records(files, jobs=jobs, scheduler=target)
     t_collect = time.perf_counter()
-    tables = build_tables(records, roster)
-    del records  # as rollup() does
-    text = paragraph(tables)
-    t_tables = time.perf_counter()
-    write_summary(tables, output, text)
-    t_write = time.perf_counter()
+    with cycle_collection_paused():  # as rollup() does
+        tables = build_tables(records, roster)
+        del records  # as rollup() does
+        text = paragraph(tables)
+        t_tables = time.perf_counter()
+        write_summary(tables, output, text)
+        t_write = time.perf_counter()
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     if target is not None:
         target.close()

@@ -69,15 +69,19 @@ def rows_of(df: Any) -> list[list[Any]]:
 
 def xlsxwriter_today(tables: Any, text: str, path: Path) -> None:
     from xlperf.rollup import write_summary
+    from xlperf.rollup.gcpause import cycle_collection_paused
 
-    write_summary(tables, path, text)
+    with cycle_collection_paused():  # as the roll-up commands write it
+        write_summary(tables, path, text)
 
 
 def xlsxwriter_constant_memory(tables: Any, text: str, path: Path) -> None:
     from xlperf.rollup import workbook, write_summary
+    from xlperf.rollup.gcpause import cycle_collection_paused
 
     workbook.IN_MEMORY_CELLS = 0
-    write_summary(tables, path, text)
+    with cycle_collection_paused():
+        write_summary(tables, path, text)
 
 
 def xlsxwriter_cells(tables: Any, text: str, path: Path) -> None:

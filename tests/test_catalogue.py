@@ -20,7 +20,7 @@ PACKAGE = Path(xlperf.__file__).parent
 README = PACKAGE.parent / "README.md"
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 # Calls whose first argument (or ``code=``) is a finding code.
-CODE_CALLS = {"Finding", "UnsafeFile", "ReadError", "failed_record", "Check"}
+CODE_CALLS = {"Finding", "finding", "UnsafeFile", "ReadError", "failed_record", "Check"}
 
 
 def _codes_in_source() -> dict[str, list[str]]:
@@ -74,6 +74,32 @@ def test_spec_consistency_rules_use_catalogued_codes_with_their_severity() -> No
     for form, rule in rules:
         assert rule.code in CATALOGUE, f"{form}: consistency code {rule.code} is not in the catalogue"
         assert CATALOGUE[rule.code].severity == rule.severity, (form, rule.code)
+
+
+def _severity_settings(tree: ast.AST) -> list[int]:
+    """Lines of ``tree`` that choose a finding's severity: a ``Finding(...)`` made directly (its
+    second argument is one) or a call given ``severity=`` "error" or "warning" (also inside an
+    expression: ``"warning" if x else None``)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            chosen = [kw for kw in node.keywords if kw.arg == "severity" and any(
+                isinstance(c, ast.Constant) and c.value in ("error", "warning") for c in ast.walk(kw.value))]
+            if name == "Finding" or chosen:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_outside_findings_sets_a_severity() -> None:
+    """Severities come only from the catalogue: findings are made by
+    :func:`xlperf.findings.catalogue.finding` (or read back by ``stored_finding``)."""
+    settings = {str(p.relative_to(PACKAGE.parent)): lines for p in sorted(PACKAGE.rglob("*.py"))
+                if p.parent != PACKAGE / "findings"
+                and (lines := _severity_settings(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert settings == {}
+    planted = ast.parse('ctx.flag(None, "x", code="CHECK_FAILED", severity="warning" if w else None)\nFinding("A_B", "error", "m")')
+    assert _severity_settings(planted) == [1, 2]  # the scan sees both kinds
 
 
 def test_a_check_with_an_unknown_code_fails_at_import(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY = b"test-signing-key-0123456789abcdef"
 OTHER_KEY = b"another-signing-key-9876543210fedcba"
 SE, ER, TD, TT = "self_evaluation", "evaluation_report", "target_declaration", "target_table"
-MINE = {c.code for c in signature_checks.CHECKS} | {c.code for c in crossform.CHECKS}
+MINE = {c.code for c in signature_checks.CHECKS} | {c.code for c in crossform.CHECKS} | {signature_checks.SIGNATURE_NOT_REQUIRED}
 UNIT, PROJECT = "东湖区科技局", "科技创新服务"
 OFFICE = "市中小企业办"
 ROSTER = ("单位代码,单位名称,主管部门,项目名称\n"
@@ -256,7 +256,7 @@ def test_deleted_signature_and_another_key(cycle: dict[str, Any]) -> None:
     assert unsigned.status == REJECTED
     # blank unsigned templates handed out on purpose: a warning only
     allowed = check_file(path, key=KEY, allow_unsigned=True)
-    assert codes(allowed) == {("SIGNATURE_MISSING", "warning", "自评表", "A1")}
+    assert codes(allowed) == {("SIGNATURE_NOT_REQUIRED", "warning", "自评表", "A1")}
     assert allowed.status == ACCEPTED_WITH_WARNINGS
     other = check_file(cycle["se_return"], key=OTHER_KEY)
     finding, = [f for f in other.findings if f.code in MINE]

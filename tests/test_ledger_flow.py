@@ -400,9 +400,10 @@ def test_a_file_named_after_another_roster_unit_is_flagged_at_intake_and_revalid
 
 
 def test_what_is_kept_of_a_round_is_read_once_and_never_taken_for_another_round(tmp_path: Path) -> None:
-    """A round never changes once made, so its units are read once per process (an upload of a
-    few files to a 10,000-unit round no longer reads them per request); a ledger made again at
-    the same path, with another roster, is not served the old round's units."""
+    """A round's units are read once per process while it is unchanged (an upload of a few files
+    to a 10,000-unit round no longer reads them per request); a ledger made again at the same
+    path, with another roster, is not served the old round's units (a roster changed in place:
+    tests/test_round_caches.py)."""
     from xlperf.ledger import create_round, open_ledger, round_view
     from xlperf.ledger.checking import round_check
     from xlperf.read.roster import read_roster

@@ -445,7 +445,7 @@ needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
 
 @needs_fork
 @pytest.mark.parametrize("patch, code, name", [
-    (_raise_on_one, "ROLLUP_FAILED", "乙_评价报告.xlsx"),
+    (_raise_on_one, "CHECK_FAILED", "乙_评价报告.xlsx"),
     (_crash_on_one, "WORKER_CRASHED", "丙_目标表.xlsx"),
 ])
 def test_every_file_yields_one_outcome_even_when_a_worker_fails(

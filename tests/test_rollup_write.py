@@ -21,7 +21,7 @@ from python_calamine import CalamineWorkbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Finding
 from xlperf.rollup import build_tables, write_summary
 from xlperf.rollup import workbook as workbook_mod
-from xlperf.rollup._gc import cycle_collection_paused
+from xlperf.rollup.gcpause import cycle_collection_paused
 from xlperf.rollup.records import IndicatorRow, ProjectRow, ReturnRecord
 
 TEXTS = ("=HYPERLINK(\"http://x\")", "@SUM(A1)", "+cmd", " 前后空格 ", "_x0041_", "控制\x01字符", "长" * 300)

@@ -2,8 +2,9 @@
 
 A check is a small function ``(ctx) -> None`` that calls ``ctx.flag(...)`` for each problem;
 it is registered with a stable code in a ``CHECKS`` tuple of its module; the code's severity and
-Chinese title come from :mod:`xlperf.findings.catalogue` (a code not listed there fails at import). The runner sets ``ctx.current`` before each call so that ``flag`` fills in the
-code and severity, and the place (sheet, cell, label) from the field key.
+Chinese title come from :mod:`xlperf.findings.catalogue` (a code not listed there fails at import;
+no check chooses a severity). The runner sets ``ctx.current`` before each call so that ``flag``
+fills in the code, and the place (sheet, cell, label) from the field key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from xlperf.findings import Finding, Severity
 from xlperf.findings.catalogue import code as catalogued
+from xlperf.findings.catalogue import finding
 from xlperf.form.evaluate import Result
 from xlperf.form.layout import FormLayout
 from xlperf.model.declarations import Declarations
@@ -67,18 +69,17 @@ class Context:
         return sheet, xl_rowcol_to_cell(placed.row, placed.col), placed.label
 
     def flag(self, key: str | None, message: str, *, expected: Any = None, found: Any = None,
-             code: str | None = None, severity: Severity | None = None, sheet: str = "",
-             cell: str = "") -> None:
-        """Record a finding at a field (or at a sheet/cell when no field fits)."""
-        assert self.current is not None or (code and severity)
+             code: str | None = None, sheet: str = "", cell: str = "") -> None:
+        """Record a finding at a field (or at a sheet/cell when no field fits): of the current
+        check's code, or of ``code``; its severity is the catalogue's for that code."""
+        name = code or (self.current.code if self.current else "")
+        assert name, "a finding outside a check needs its code"
         if key:
             sheet, cell, label = self.place(key)
         else:
             label = ""
-        self.findings.append(Finding(
-            code=code or (self.current.code if self.current else ""),
-            severity=severity or (self.current.severity if self.current else "error"),
-            message=message, sheet=sheet, cell=cell, field=key or "", label=label,
+        self.findings.append(finding(
+            name, message, sheet=sheet, cell=cell, field=key or "", label=label,
             expected=None if expected is None else _show(expected),
             found=None if found is None else _show(found),
         ))

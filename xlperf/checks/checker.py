@@ -1,7 +1,8 @@
 """Check one return file: read it, recompute its scores, run every registered check.
 
 Whatever goes wrong with one file becomes a finding on that file; nothing here raises, so a
-batch always accounts for every input.
+batch always accounts for every input. What goes wrong in xlperf itself (a check or a reader that
+raises) rejects the return (:mod:`xlperf.checks.failure`, fail closed).
 
 Two optional inputs reach the checks through the :class:`Context`: ``key``, the signing key
 (default :data:`xlperf.form.signkeys.FROM_ENV`: ``XLPERF_SIGNING_KEY`` / ``XLPERF_KEY_FILE`` when set,
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks import CHECKS, Context
+from xlperf.checks.failure import check_failed
 from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
-from xlperf.findings import Checked, Finding
+from xlperf.findings import Checked
+from xlperf.findings.catalogue import finding
 from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
 from xlperf.form.excelmath import RuleError
@@ -52,17 +55,20 @@ def _check_file(path: Path, key: Any, against: Declarations | None, roster: Rost
     try:
         ret = read_return(path)
     except ReadError as exc:
-        return Checked(file=path, findings=[Finding(exc.code, "error", exc.message)])
+        return Checked(file=path, findings=[finding(exc.code, exc.message)])
     except MemoryError:
         raise  # over the memory limit: xlperf.checks.limited says so (FILE_TOO_COMPLEX)
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
-        return Checked(file=path, findings=[Finding(
-            "FILE_UNREADABLE", "error", f"文件“{path.name}”无法读取（{type(exc).__name__}: {exc}），请重新保存后报送")])
+    except Exception as exc:  # noqa: BLE001 - a reader's own fault: fail closed, the batch goes on
+        return Checked(file=path, findings=[check_failed(path, exc)])
     if ret.form_id not in builtin_forms():
-        return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[Finding(
-            "UNKNOWN_FORM", "error",
-            f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
-    return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
+        return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[finding(
+            "UNKNOWN_FORM", f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
+    try:
+        return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - xlperf's fault outside any one check: fail closed
+        return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[check_failed(path, exc)])
 
 
 def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None, *,
@@ -81,7 +87,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None 
     try:
         recomputed = evaluate(layout, numeric)
     except RuleError as exc:
-        checked.findings.append(Finding("RECOMPUTE_FAILED", "error", f"无法重算得分：{exc}"))
+        checked.findings.append(finding("RECOMPUTE_FAILED", f"无法重算得分：{exc}"))
         return checked
     recomputed = {} if unusable.unmappable else {k: v for k, v in recomputed.items() if k not in unusable.tainted}
     checked.scores = recomputed
@@ -93,14 +99,13 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None 
                   allow_unsigned=allow_unsigned)
     for garbled_key in garbled:
         ctx.flag(garbled_key, f"“{ctx.place(garbled_key)[2]}”含有无法编码的字符（已替换为 \ufffd；可能是文件被其他工具改动过）：请检查该处文字后重新报送",
-                 code=TEXT_UNENCODABLE, severity="warning")
+                 code=TEXT_UNENCODABLE)
     for check in CHECKS:
         ctx.current = check
         try:
             check.run(ctx)
-        except Exception as exc:  # noqa: BLE001 - a faulty check must not hide the others
-            ctx.flag(None, f"检查 {check.code} 未能完成（{type(exc).__name__}: {exc}），请联系财政局",
-                     code="CHECK_FAILED", severity="warning")
+        except Exception as exc:  # noqa: BLE001 - a faulty check must not hide the others; it rejects the return
+            ctx.findings.append(check_failed(ret.path, exc, check=check.code, title=check.title))
     checked.findings = without_follow_ons(ctx.findings, unusable)
     return checked
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from xlperf.checks.checker import check_file
+from xlperf.checks.failure import check_failed
 from xlperf.checks.workers import (
     MEMORY_ERROR,
     QUEUE_DEPTH,
@@ -45,6 +46,7 @@ from xlperf.checks.workers import (
     start_context,
 )
 from xlperf.findings import Checked, Finding
+from xlperf.findings.catalogue import finding
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import FROM_ENV
 
@@ -62,16 +64,17 @@ T = TypeVar("T")
 def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> Finding:
     """The finding of a file that ``why`` stopped: "time" or "memory" (:data:`FILE_TOO_COMPLEX`),
     "crash" (:data:`WORKER_CRASHED`: the worker died, e.g. a native library over the memory limit),
-    "error" (``FILE_UNREADABLE``: the work raised ``detail``, which it should never do)."""
+    "error" (:data:`~xlperf.checks.failure.CHECK_FAILED`: the work raised ``detail``, which it
+    should never do; the worker logged its traceback)."""
     name = shown_name(path)
     if why == "error":
-        return Finding("FILE_UNREADABLE", "error", f"文件“{name}”无法审核（{detail}）：请重新保存后报送，或联系财政局")
+        return check_failed(path, detail=detail)
     if why == "crash":
-        return Finding(WORKER_CRASHED, "error", f"审核进程在处理文件“{name}”时异常退出（文件可能损坏、过大或结构异常复杂，"
+        return finding(WORKER_CRASHED, f"审核进程在处理文件“{name}”时异常退出（文件可能损坏、过大或结构异常复杂，"
                        f"内存上限 {limits.memory_mb:g} MB）：请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
     cause = (f"审核用时超过上限 {limits.seconds:g} 秒" if why == "time"
              else f"审核所需内存超过上限 {limits.memory_mb:g} MB")
-    return Finding(FILE_TOO_COMPLEX, "error", f"文件“{name}”结构异常复杂，{cause}，已停止审核（可能是损坏或恶意构造的文件）："
+    return finding(FILE_TOO_COMPLEX, f"文件“{name}”结构异常复杂，{cause}，已停止审核（可能是损坏或恶意构造的文件）："
                    "请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
 
 

@@ -212,8 +212,11 @@ def signature_missing(ctx: Context) -> None:
     ctx.flag(None, "本报表没有财政局的模板签名（不是用本次下发的模板填报，或签名被删除），无法确认模板来源和锁定内容："
                    "请使用财政局下发给本单位的模板填报；如确为下发的模板，请联系财政局核实",
              expected="有签名", found="无签名", sheet=sheet, cell=cell,
-             severity="warning" if ctx.allow_unsigned else None)
+             code=SIGNATURE_NOT_REQUIRED if ctx.allow_unsigned else None)
 
+
+SIGNATURE_NOT_REQUIRED = "SIGNATURE_NOT_REQUIRED"
+"""An unsigned return where the round allows unsigned templates (``allow_unsigned``): a warning."""
 
 CHECKS: tuple[Check, ...] = (
     Check("SIGNATURE_MISMATCH", signature_mismatch),

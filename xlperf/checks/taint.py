@@ -91,6 +91,8 @@ def unusable_values(layout: FormLayout, ret: Return, inputs: Mapping[str, object
 
 def usable_inputs(layout: FormLayout, inputs: Mapping[str, Value], unusable: Unusable) -> dict[str, Value]:
     """``inputs`` without the values nobody may sum: unplaced cells and moved amounts."""
+    if not unusable.unplaced and not unusable.withheld:  # nothing moved (most returns)
+        return dict(inputs)
     return {k: None if k in unusable.unplaced or k in unusable.withheld else v for k, v in inputs.items()}
 
 

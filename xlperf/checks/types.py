@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.fields import DATE_FORMAT_HINT, NUMERIC_TYPES, amount_unit, input_fields
-from xlperf.form.layout import FormLayout
+from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.spec import Field
 from xlperf.model.values import (
     as_number,
@@ -46,6 +46,8 @@ def _problem(fld: Field, value: object) -> str | None:
     """What is wrong with the type of ``value`` in ``fld``: "date", "number", "integer" or None."""
     if is_blank(value) or fld.key.endswith("_score"):  # typed scores: scores.SCORE_NOT_NUMBER
         return None
+    if isinstance(value, str):  # the common case answered first: text is never a date nor a number here
+        return "date" if fld.type == "date" else "number" if fld.type in NUMERIC_TYPES else None
     if unusable_number(value):
         return None  # fields.NUMBER_INVALID
     if fld.type == "date":
@@ -62,7 +64,14 @@ def _problem(fld: Field, value: object) -> str | None:
 
 def wrong_typed_keys(layout: FormLayout, inputs: Mapping[str, object]) -> set[str]:
     """Keys of the inputs WRONG_TYPE flags: they must feed no figure and no other check."""
-    return {fld.key for fld in layout.inputs() if _problem(fld, inputs.get(fld.key))}
+    return {fld.key for fld in _typed_fields(layout)
+            if (value := inputs.get(fld.key)) is not None and _problem(fld, value)}
+
+
+@per_layout
+def _typed_fields(layout: FormLayout) -> tuple[Field, ...]:
+    """The input fields whose values WRONG_TYPE looks at (numbers and dates), listed once per form."""
+    return tuple(f for f in layout.inputs() if f.type in NUMERIC_TYPES or f.type == "date")
 
 
 # -- showing what was typed -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -38,6 +39,7 @@ DEFAULT_MEMORY_MB = 1024
 SECONDS_ENV = "XLPERF_FILE_SECONDS"
 MEMORY_ENV = "XLPERF_FILE_MEMORY_MB"
 
+log = logging.getLogger("xlperf.checks")
 T = TypeVar("T")
 Work = Callable[[Path], T]
 
@@ -244,12 +246,14 @@ def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
         except MemoryError:
             result = MEMORY_ERROR
         except Exception as exc:  # noqa: BLE001 - the worker lives on for the next file
+            log.error("checking %s failed in xlperf (worker %d)", raw, os.getpid(), exc_info=exc)
             result = Failed(f"{type(exc).__name__}: {exc}")
         try:
             conn.send((index, result))
         except MemoryError:
             conn.send((index, MEMORY_ERROR))
         except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+            log.error("the result of %s could not be sent (worker %d)", raw, os.getpid(), exc_info=exc)
             conn.send((index, Failed(f"{type(exc).__name__}: {exc}")))
 
 

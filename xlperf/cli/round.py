@@ -257,11 +257,13 @@ def revalidate_command(ctx: click.Context, name: str, jobs: int | None) -> None:
 @click.pass_context
 def rollup_command(ctx: click.Context, name: str, output: Path) -> None:
     from xlperf.ledger import find_round, round_rollup
+    from xlperf.rollup.gcpause import cycle_collection_paused
 
     with _ledger(ctx) as ledger, ledger.session() as session:
         rnd = find_round(session, name)
         try:
-            result = round_rollup(session, rnd, output)
+            with cycle_collection_paused():  # this command's process only: never the desk's
+                result = round_rollup(session, rnd, output)
         except Exception as exc:  # xlsxwriter wraps a system error in its own
             error = storage_error(exc, output=(output, "汇总工作簿"))
             if error is not None:

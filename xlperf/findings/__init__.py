@@ -41,6 +41,15 @@ class Finding:
         }
 
 
+def stored_finding(code: str, severity: str, message: str, sheet: str = "", cell: str = "", field: str = "",
+                   label: str = "", expected: str | None = None, found: str | None = None) -> Finding:
+    """A finding read back from where it was stored, with the severity it was given then (a later
+    catalogue may rate its code differently: a revalidation checks the file again). New findings
+    are made by :func:`xlperf.findings.catalogue.finding`."""
+    return Finding(code, "error" if severity == "error" else "warning", message, sheet, cell, field, label,
+                   expected, found)
+
+
 @dataclass
 class Checked:
     """The outcome of checking one input file (readable or not)."""

@@ -4,8 +4,9 @@ One table, so that a code means one thing everywhere (the checks, the reader's r
 roll-up's own findings, the spec's consistency rules) and the README can list them all. A check
 registers against it (:class:`xlperf.checks.base.Check` looks its code up here, so a check with a
 code missing from this table fails when its module is imported); the reader and the roll-up use
-the same codes. A spec's ``consistency`` rules carry their own code and severity: those codes are
-listed here too (a test keeps the two in step).
+the same codes. A spec's ``consistency`` rules carry their own code: those codes are listed here
+too, and the severity a spec declares must be the one listed (a test keeps the two in step).
+Severities are set here only: every finding is made by :func:`finding`, which looks its code up.
 
 The README's table is rendered from here: ``python -m xlperf.findings.catalogue --write README.md``
 rewrites it; ``python -m xlperf.findings.catalogue`` prints it.
@@ -16,10 +17,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from xlperf.findings import SEVERITY_LABELS, Severity
+from xlperf.findings import SEVERITY_LABELS, Finding, Severity
 
-__all__ = ["CATALOGUE", "Code", "SEVERITY_LABELS", "UnknownCode", "code", "markdown_table", "update_readme"]
+__all__ = ["CATALOGUE", "Code", "SEVERITY_LABELS", "UnknownCode", "code", "finding", "markdown_table",
+           "update_readme"]
 
 @dataclass(frozen=True)
 class Code:
@@ -49,15 +52,14 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("FILE_CORRUPT", "error", "文件已损坏", "用 Excel 打开并另存后重新报送", _R),
     ("FILE_ENCRYPTED", "error", "文件设置了打开密码", "取消打开密码后重新报送", _R),
     ("ZIP_BOMB", "error", "文件解压后异常庞大", "文件可能是恶意构造的：用模板重新填报", _R),
-    ("TOO_MANY_FILES", "error", "压缩包中文件过多", "分批重新报送，每次的文件数不超过上限", _R),
-    ("FILE_UNREADABLE", "error", "文件无法读取", "重新保存后报送；仍不行请联系财政局", _R),
+    ("TOO_MANY_FILES", "error", "压缩包中文件过多", "分成几次报送，每次的文件数不超过上限（拒收说明中写明）", _R),
     ("FILE_MISSING", "error", "文件不存在", "文件不存在或是失效的快捷方式：重新复制原文件后报送", _R),
     ("FILE_NOT_REGULAR", "error", "不是普通文件", "报送 Excel 文件本身（不是管道、设备或快捷方式）", _R),
     ("FILE_TOO_COMPLEX", "error", "文件结构异常复杂", "文件超出审核的时间或内存限制，可能已损坏或被恶意构造：用模板重新填报", _R),
     ("NOT_XLPERF", "error", "不是模板生成的报表", "使用财政局下发的模板填报", _R),
     ("UNKNOWN_FORM", "error", "未知的表单", "使用财政局下发的模板填报", _R),
     ("RECOMPUTE_FAILED", "error", "无法重算得分", "核对评分表中的数值，或联系财政局", _C),
-    ("CHECK_FAILED", "warning", "某项检查未能完成", "联系财政局（其余检查照常进行）", _C),
+    ("CHECK_FAILED", "error", "审核程序出错，未能完成审核", "不是报表本身的问题，无需重新报送：财政局查看该文件后答复", _C),
     # -- fields (xlperf.checks.fields, dates, text) ----------------------------------------------
     ("REQUIRED_MISSING", "error", "必填项未填", "填写该项", _C),
     ("WRONG_TYPE", "error", "数据类型错误", "按单元格要求填写数字、日期或年份", _C),
@@ -115,13 +117,13 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("FORMULAS_UNVERIFIED", "warning", "无法核对公式", "以 .xlsx 格式报送", _C),
     ("SIGNATURE_MISMATCH", "error", "模板签名不符", "使用财政局下发的模板重新填报", _C),
     ("SIGNATURE_MISSING", "error", "模板没有签名", "使用财政局下发的已签名模板", _C),
+    ("SIGNATURE_NOT_REQUIRED", "warning", "模板没有签名（本次允许）", "财政局允许使用未签名的模板：核实模板来源即可", _C),
     ("FILE_NAME_UNIT_MISMATCH", "warning", "文件名与填报单位不符", "核实报表属于哪个单位，按本单位名称命名文件", _C),
     # -- against declarations (xlperf.checks.crossform) ------------------------------------------
     ("TARGET_CHANGED", "error", "目标值与申报表不符", "改回申报的目标，确需调整的先调整申报表", _C),
     ("DECLARATION_NOT_FOUND", "warning", "未找到申报表", "核对单位名称、项目名称和年度是否与申报表一致", _C),
     # -- the roll-up (xlperf.rollup) ------------------------------------------------------------------
     ("UNIT_NOT_IN_ROSTER", "warning", "单位不在名单中", "核对单位名称，或将该单位补入名单", _U),
-    ("ROLLUP_FAILED", "error", "汇总时出错", "重新保存后报送，或联系财政局", _U),
     ("WORKER_CRASHED", "error", "审核进程异常退出", "检查该文件（可能损坏或过大）后重新报送", _U),
     # -- staff decisions in a collection round (xlperf.ledger.decisions) ------------------------------
     ("STAFF_RETURNED", "error", "财政局退回", "按退回理由修改后重新报送", _D),
@@ -138,6 +140,13 @@ def code(name: str) -> Code:
         return CATALOGUE[name]
     except KeyError:
         raise UnknownCode(f"finding code {name!r} is not in xlperf.findings.catalogue") from None
+
+
+def finding(name: str, message: str, **where: Any) -> Finding:
+    """A finding of code ``name`` with its catalogued severity (``where``: sheet, cell, field, label,
+    expected, found). Every finding a module makes goes through here: no caller chooses a
+    severity, so a code is an error or a warning everywhere alike."""
+    return Finding(name, code(name).severity, message, **where)
 
 
 # -- the README's table ---------------------------------------------------------------------------

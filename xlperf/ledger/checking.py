@@ -16,7 +16,7 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +25,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from xlperf.checks.checker import check_file
+from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import Limits, run_limited
 from xlperf.checks.workers import WorkerPool
 from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
-from xlperf.ledger.kept import kept
+from xlperf.ledger.kept import kept, round_version
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
@@ -72,9 +73,9 @@ def ledger_check(path: Path, roster: Roster | None = None, key: bytes | None = N
                             checked_json=checked_to_json(checked), record_json=record_to_json(record))
     except MemoryError:
         raise  # over the memory limit: the worker's limits say so (FILE_TOO_COMPLEX)
-    except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch
-        return failed_record(path, size, mtime_ns, "CHECK_FAILED",
-                             f"文件“{path.name}”审核时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
+    except Exception as exc:  # noqa: BLE001 - one file must never stop or vanish from a batch; fail closed
+        failed = check_failed(path, exc)
+        return failed_record(path, size, mtime_ns, failed.code, failed.message)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class RoundCheck:
     found again by it without comparing ten thousand roster units per request."""
 
     round_id: int
+    version: tuple[Hashable, ...] = ()
+    """The round as it was when this was made (:func:`xlperf.ledger.kept.round_version`): workers
+    kept for a round whose roster or form has changed since are not found again."""
     roster: Roster | None = field(default=None, compare=False)
     key: bytes | None = None
     """The signing key (None: the worker's environment's), read where the round's rules were checked (:func:`require_round_rules`)
@@ -115,10 +119,13 @@ def require_round_rules(rnd: Round) -> None:
 
 
 def round_check(session: Session, rnd: Round) -> RoundCheck:
-    """The work of checking a file of ``rnd``, with its roster (read once per process) and, when
-    the round requires signatures, the signing key."""
-    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, roster_of(rnd, units_of(session, rnd.id))))
-    return RoundCheck(work.round_id, work.roster, key_from_env()) if rnd.signatures_required else work
+    """The work of checking a file of ``rnd``, with its roster (read once per process while the
+    round is unchanged: :func:`xlperf.ledger.kept.round_version`) and, when the round requires
+    signatures, the signing key."""
+    version = round_version(session, rnd.id)
+    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id))))
+    return (RoundCheck(work.round_id, work.version, work.roster, key=key_from_env()) if rnd.signatures_required
+            else work)
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,

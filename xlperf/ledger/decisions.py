@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from xlperf.findings import REJECTED, Finding
+from xlperf.findings.catalogue import finding
 from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, Decision, Result, Round, Submission
 from xlperf.ledger.rounds import log_event
@@ -52,9 +53,9 @@ def decide(session: Session, rnd: Round, submission_id: int, action: str, note: 
 def staff_finding(decision: str | None, note: str) -> Finding | None:
     """What a unit (and the roll-up) is told of a return staff sent back or voided."""
     if decision == RETURN:
-        return Finding(STAFF_RETURNED, "error", f"财政局退回：{note}")
+        return finding(STAFF_RETURNED, f"财政局退回：{note}")
     if decision == VOID:
-        return Finding(STAFF_VOIDED, "error", f"财政局已将此报表作废：{note or '请重新报送'}")
+        return finding(STAFF_VOIDED, f"财政局已将此报表作废：{note or '请重新报送'}")
     return None
 
 

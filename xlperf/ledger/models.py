@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from xlperf.findings import Finding, Severity
+from xlperf.findings import Finding, stored_finding
 
 __all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "Reply", "Result", "Round", "StoredFile",
            "Submission", "Unit"]
@@ -79,6 +79,10 @@ class Round(Base):
     """JSON list of the accepted template (form spec) versions; empty: any."""
     signatures_required: Mapped[bool] = mapped_column(Boolean, default=False)
     roster_file: Mapped[str] = mapped_column(String(500), default="")
+    roster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Counted up by the database itself (triggers on ``units``, migration 0004_roster_version)
+    whenever a unit of the round is added, changed or removed, by any command or statement: what
+    is kept of a round in a process is keyed by it (:mod:`xlperf.ledger.kept`)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
@@ -188,9 +192,8 @@ class FindingRow(Base):
     found: Mapped[str | None] = mapped_column(Text)
 
     def finding(self) -> Finding:
-        severity: Severity = "error" if self.severity == "error" else "warning"
-        return Finding(self.code, severity, self.message, self.sheet, self.cell, self.field, self.label,
-                       self.expected, self.found)
+        return stored_finding(self.code, self.severity, self.message, self.sheet, self.cell, self.field,
+                              self.label, self.expected, self.found)
 
 
 class Decision(Base):

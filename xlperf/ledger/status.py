@@ -36,7 +36,6 @@ from xlperf.ledger.models import (
     local,
 )
 from xlperf.read.roster import normalise_name
-from xlperf.rollup._gc import cycle_collection_paused
 
 __all__ = ["MISSING", "STATUS_ORDER", "VOIDED", "StatusRow", "effective_status", "round_status"]
 
@@ -135,10 +134,9 @@ class RoundStatus:
 
 
 def round_status(session: Session, rnd: Round, today: dt.date | None = None) -> RoundStatus:
-    # Tens of thousands of rows and tuples with no reference cycles: the cycle collector's
-    # rescans of everything alive were a fifth of the time.
-    with cycle_collection_paused():
-        return _round_status(session, rnd, today or dt.date.today())
+    # No pause of the cycle collector here (xlperf.rollup.gcpause): the desk computes this while
+    # it serves other requests, and the switch would be its whole process's.
+    return _round_status(session, rnd, today or dt.date.today())
 
 
 def _round_status(session: Session, rnd: Round, today: dt.date) -> RoundStatus:

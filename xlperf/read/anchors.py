@@ -118,9 +118,12 @@ def map_structure(layout: FormLayout, cells: Mapping[tuple[str, str], object], s
         if sheet.name in sheets:
             shifts[sheet.name] = _align_sheet(layout, sheet, cells)
     places: dict[str, tuple[str, str] | None] = {}
+    changed = {name: shift for name, shift in shifts.items() if shift.changed}
+    if not changed:  # every label in its place (most returns): no key to look at
+        return StructureMap(shifts, places)
     for key, (sheet_name, placed) in layout.cells.items():
-        shift = shifts.get(sheet_name)
-        if shift is None or not shift.changed:
+        shift = changed.get(sheet_name)
+        if shift is None:
             continue
         if not shift.mappable:
             places[key] = None

@@ -8,7 +8,7 @@ and a worker sends back the slim record of :func:`xlperf.rollup.extract.record_o
 Nothing is lost:
 
 - an exception while checking a file becomes a rejected record of that file
-  (``ROLLUP_FAILED``);
+  (``CHECK_FAILED``, as on every path: :mod:`xlperf.checks.failure`);
 - a file that exceeds a limit is rejected (``FILE_TOO_COMPLEX``); one whose worker dies (killed,
   a crash in a C library) is rejected (``WORKER_CRASHED``); a fresh worker takes over and the
   other files are checked normally.
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks.checker import check_file
+from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import Limits, exceeded_finding, run_limited
-from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.read.roster import Roster
 from xlperf.rollup.extract import record_of
@@ -83,8 +83,9 @@ def file_stat(path: Path) -> tuple[int, int]:
 
 
 def _failed(path: Path, exc: BaseException) -> ReturnRecord:
-    return failed_record(path, *file_stat(path), "ROLLUP_FAILED",
-                         f"文件“{shown_name(path)}”汇总时出错（{type(exc).__name__}: {exc}）：请重新保存后报送，或联系财政局")
+    """The record of a file whose check raised (xlperf's fault: fail closed, traceback logged)."""
+    finding = check_failed(path, exc)
+    return failed_record(path, *file_stat(path), finding.code, finding.message)
 
 
 def exceeded_record(path: Path, why: str, detail: str, limits: Limits) -> ReturnRecord:

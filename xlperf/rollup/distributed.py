@@ -24,7 +24,7 @@ pool (:func:`xlperf.rollup.collect.check_one`), so the records are the same.
 - **Nothing lost.** A batch that fails as a whole (a worker that died on it, after Dask's own
   retries on other workers) is re-run one file per task, one task at a time: the file that kills
   a worker becomes ``WORKER_CRASHED``, the others are checked normally; any other failure of a file is
-  ``ROLLUP_FAILED``, as in the local pool.
+  ``CHECK_FAILED``, as in the local pool (:mod:`xlperf.checks.failure`).
 - **The signing key** is resolved here (the environment of this machine, as ``check`` does) and
   sent with each batch, so workers verify signatures exactly as the local pool would; the
   cluster is trusted with it as it is trusted with the returns.

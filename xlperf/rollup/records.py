@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from xlperf.findings import REJECTED, STATUS_LABELS, Finding
+from xlperf.findings.catalogue import finding
 
 IGNORED = "ignored"
 """A file found in the inbox that is not a spreadsheet: listed in 清单, never checked."""
@@ -96,7 +97,7 @@ class ReturnRecord:
 def failed_record(path: Path, size: int, mtime_ns: int, code: str, message: str) -> ReturnRecord:
     """A rejected record for a file the roll-up could not check at all."""
     return ReturnRecord(file=path, size=size, mtime_ns=mtime_ns, status=REJECTED,
-                        findings=(Finding(code, "error", message),))
+                        findings=(finding(code, message),))
 
 
 def ignored_record(path: Path, size: int, mtime_ns: int, reason: str) -> ReturnRecord:

@@ -46,7 +46,6 @@ from xlperf.findings.catalogue import code
 from xlperf.findings.text import scrub
 from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
-from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.records import (
     IGNORED,
     RECORD_LABELS,
@@ -123,8 +122,7 @@ class Tables:
 def build_tables(records: Sequence[ReturnRecord], roster: Roster | None = None,
                  form: str | None = None) -> Tables:
     """Match, deduplicate and tabulate ``records`` (any order; the output is sorted)."""
-    with cycle_collection_paused():
-        return _build_tables(records, roster, form)
+    return _build_tables(records, roster, form)
 
 
 def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: str | None) -> Tables:

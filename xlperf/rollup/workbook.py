@@ -41,7 +41,6 @@ from xlsxwriter.worksheet import Worksheet
 
 from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
-from xlperf.rollup._gc import cycle_collection_paused
 from xlperf.rollup.tables import Tables
 
 __all__ = ["SHEETS", "write_summary"]
@@ -82,8 +81,7 @@ def write_summary(tables: Tables, path: Path, paragraph: str = "") -> Path:
     os.close(fd)
     tmp = Path(name)
     try:
-        with cycle_collection_paused():
-            _write(tables, tmp, paragraph)
+        _write(tables, tmp, paragraph)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:

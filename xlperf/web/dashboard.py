@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger import round_status
+from xlperf.ledger.kept import round_version
 from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS
@@ -113,12 +114,15 @@ def _charts(rows: list[StatusRow], counts: dict[str, int]) -> dict[str, Any]:
 
 
 def _status(request: Request, session: Session, rnd: Round) -> RoundStatus:
-    """The round's status, computed again only when the round changed (every change appends an
-    event) or the day did (what is overdue): filtering, sorting and paging a 10,000-unit round
+    """The round's status, computed again only when the round changed (every change to its
+    returns appends an event; its roster and form are told by :func:`round_version`) or the day
+    did (what is overdue): filtering, sorting and paging a 10,000-unit round
     then only re-draws the table. Kept per running desk, for the rounds last looked at."""
-    cache: dict[int, tuple[tuple[int | None, dt.date], RoundStatus]] = request.app.state.status_cache
+    cache: dict[int, tuple[tuple[Any, ...], RoundStatus]] = request.app.state.status_cache
     today = dt.date.today()
-    key = (session.scalar(select(func.max(Event.id)).where(Event.round_id == rnd.id)), today)
+    # A roster or form changed without an event (any later command) is a change too.
+    key = (session.scalar(select(func.max(Event.id)).where(Event.round_id == rnd.id)), today,
+           round_version(session, rnd.id))
     hit = cache.get(rnd.id)
     if hit is not None and hit[0] == key:
         return hit[1]
