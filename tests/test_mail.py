@@ -45,7 +45,7 @@ ROSTER = """单位代码,单位名称,主管部门,联系人,邮箱
 201004,北湖县工信局,市工业和信息化局,赵强,
 """
 RETURNS = (
-    # Filled without calculating: CACHE_MISSING and other warnings → 需修改.
+    # Filled without calculating: CACHE_MISSING and other warnings → 通过（有提示）.
     DemoReturn("自评表_东湖区科技局.xlsx", "self_evaluation", "东湖区科技局"),
     # 差 typed over the grade formula → 退回; the same unit also filed a clean declaration.
     DemoReturn("自评表_西山县中小企业局.xlsx", "self_evaluation", "西山县中小企业局", {"grade": "差"}),
@@ -55,7 +55,7 @@ RETURNS = (
     DemoReturn("申报表_西湖区文旅局.xlsx", "target_declaration", "西湖区文旅局"),  # not in the roster
 )
 EXPECTED = {  # recipient → (subject, number of attachments)
-    "donghu@example.gov.cn": ("【需修改】2019年度财政支出项目绩效自评表审核结果（东湖区科技局）", 1),
+    "donghu@example.gov.cn": ("【通过（有提示）】2019年度财政支出项目绩效自评表审核结果（东湖区科技局）", 1),
     "xishan@example.gov.cn": ("【退回】2019、2022年度绩效报表审核结果（共2份，西山县中小企业局）", 3),
     "nancheng@example.gov.cn": ("【通过】2022年度项目支出绩效目标申报表审核结果（南城区商务局）", 1),
 }

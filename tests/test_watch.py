@@ -204,7 +204,7 @@ def test_correct_and_rejected_returns_are_answered_in_their_threads(room: Room) 
     replies = room.replies()
     assert set(replies) == {"<dc-1@mail.example.gov.cn>", "<xs-1@mail.example.gov.cn>"}
     dongcheng = replies["<dc-1@mail.example.gov.cn>"]
-    assert str(dongcheng["Subject"]).startswith("【需修改】")
+    assert str(dongcheng["Subject"]).startswith("【通过（有提示）】")
     assert [a.addr_spec for a in dongcheng["To"].addresses] == ["dongcheng@example.gov.cn"]
     assert [a.addr_spec for a in dongcheng["Cc"].addresses] == ["dc-office@example.gov.cn"]
     assert str(dongcheng["References"]).split()[-1] == "<dc-1@mail.example.gov.cn>"
@@ -257,13 +257,13 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert room.imap.messages(BUREAU) == []
     replies = room.replies()
     assert set(replies) == {"<x1@m>", "<d1@m>", "<x2@m>", "<d2@m>", "<n1@m>"}  # no stranger, no hold, no robot
-    assert str(replies["<x2@m>"]["Subject"]).startswith("【需修改】")
+    assert str(replies["<x2@m>"]["Subject"]).startswith("【通过（有提示）】")
     repeat = replies["<d2@m>"]
     assert str(repeat["Subject"]).startswith("【已收到】") and attachment_names(repeat) == []
     assert "“东城自评-副本.xlsx”，与" in text_of(repeat) and "收到的“东城自评.xlsx”相同" in text_of(repeat)
     assert [a.addr_spec for a in repeat["To"].addresses] == ["dc-office@example.gov.cn"]
     zip_reply = replies["<n1@m>"]
-    assert str(zip_reply["Subject"]).startswith("【需修改】")
+    assert str(zip_reply["Subject"]).startswith("【通过（有提示）】")
     assert attachment_names(zip_reply) == ["自评表_南城区商务局_批注.xlsx"]
 
     mails = {m.message_id: m for m in room.ledger_rows(MailMessage)}
@@ -517,8 +517,8 @@ def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room:
               "nancheng@example.gov.cn", "beihu@example.gov.cn"}
     assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # never a stranger
     mixed = {str(m["Subject"])[:5]: m for m in by_thread["<mixed@m>"]}
-    assert set(mixed) == {"【需修改】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
-    report, held = mixed["【需修改】"], mixed["【未受理】"]
+    assert set(mixed) == {"【通过（有提示）】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
+    report, held = mixed["【通过（有提示）】"], mixed["【未受理】"]
     assert attachment_names(report) == ["东城_批注.xlsx"]  # the held return is not in the report
     assert str(held["Subject"]) == f"【未受理】西山去年.xlsx：年度不符：本任务为 {YEAR} 年，此文件填的是 {YEAR - 1} 年"
     assert attachment_names(held) == [] and "已收到“西山去年.xlsx”，但未受理，未计入本次报送" in text_of(held)

@@ -9,7 +9,7 @@ Which units get a message:
 - a unit already sent exactly these reports (same JSON content, same address, see
   :mod:`xlperf.mail.sendlog`) is skipped unless ``resend``;
 - ``only_failed``: only units with at least one return rejected (退回) or accepted with
-  warnings (需修改), i.e. units that have something to do; their message still covers all their
+  warnings (通过（有提示）), i.e. units that have something to do; their message still covers all their
   returns, so the clerk sees the whole picture. (Sends that failed are not "sent" in the log:
   every run tries them again without any flag.)
 """

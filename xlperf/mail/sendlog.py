@@ -74,7 +74,7 @@ class LogEntry:
 
     @staticmethod
     def report_refs(reports: Sequence[Report]) -> list[dict[str, str]]:
-        return [{"json": r.json_path.name, "sha256": r.digest, "file": r.file_name} for r in reports]
+        return [{"json": r.json_name, "sha256": r.digest, "file": r.file_name} for r in reports]
 
 
 @dataclass
@@ -105,7 +105,7 @@ class SendLog:
         sent = {(ref.get("json"), ref.get("sha256"))
                 for e in self.entries if e.outcome == SENT and e.recipient.casefold() == recipient.casefold()
                 for ref in e.reports}
-        return all((r.json_path.name, r.digest) in sent for r in reports)
+        return all((r.json_name, r.digest) in sent for r in reports)
 
     def append(self, entry: LogEntry) -> None:
         self.entries.append(entry)
