@@ -157,8 +157,9 @@ def test_every_message_arrives_once_with_its_parts(reports: Path, smtp_server: S
     assert "不在单位名单中：西湖区文旅局" in result.output
     assert "共 3 个单位：已发送 3；另有 2 个单位无法投递" in result.output
     # The send log names every report, recipient and message id.
-    entries = log_entries(reports)
-    assert [e["outcome"] for e in entries] == ["sent"] * 3
+    # A "sending" line when each SMTP transaction began, then its outcome.
+    assert [e["outcome"] for e in log_entries(reports)] == ["sending", "sent"] * 3
+    entries = [e for e in log_entries(reports) if e["outcome"] != "sending"]
     assert {e["message_id"] for e in entries} == {m["Message-ID"] for m in received.values()}
     xishan = next(e for e in entries if e["recipient"] == "xishan@example.gov.cn")
     assert sorted(r["file"] for r in xishan["reports"]) == ["申报表_西山县中小企业局.xlsx", "自评表_西山县中小企业局.xlsx"]
@@ -225,7 +226,7 @@ def test_temporary_failures_are_retried_with_backoff(reports: Path, smtp_server:
     assert store.data_calls == 5
     assert clock.sleeps[:2] == [2.0, 4.0]  # back-off 2 s then 4 s, on the injected clock
     assert "第 3 次尝试成功" in result.output
-    first = log_entries(reports)[0]
+    first = [e for e in log_entries(reports) if e["outcome"] != "sending"][0]
     assert first["outcome"] == "sent" and first["tries"] == 3
 
 
