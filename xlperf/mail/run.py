@@ -24,6 +24,7 @@ from pathlib import Path
 from xlperf.findings import ACCEPTED
 from xlperf.mail.compose import compose
 from xlperf.mail.config import SmtpConfig
+from xlperf.mail.message import header_text
 from xlperf.mail.outgo import (
     ALREADY_SENT,
     FAILED,
@@ -89,8 +90,8 @@ class UnitResult:
     path: Path | None = None
 
     def line(self) -> str:
-        who = f"{self.unit.name} <{', '.join(self.unit.addresses)}>"
-        outcome = OUTCOME_LABELS[worst_status(self.reports)]
+        who = f"{header_text(self.unit.name)} <{', '.join(self.unit.addresses)}>"
+        outcome = OUTCOME_LABELS[worst_status(self.reports)] if self.reports else "—"
         head = f"{ACTION_LABELS[self.action]}  {who}：{outcome}（{len(self.reports)} 份报表）"
         if self.action == DONE_WRITTEN:
             return f"{head} → {self.path}"
@@ -106,6 +107,11 @@ class UnitResult:
     def of(cls, outcome: Outcome) -> UnitResult:
         group: UnitReports = outcome.outgoing.item
         return cls(group.unit, group.reports, outcome.action, outcome.detail, outcome.path)
+
+    @classmethod
+    def of_refusal(cls, out: Outgoing, action: str) -> UnitResult:
+        group: UnitReports = out.item
+        return cls(group.unit, group.reports, action)
 
 
 @dataclass
