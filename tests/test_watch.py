@@ -288,7 +288,7 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert "someone@qq.com「北湖县的报表」暂存待处理：北湖.xlsx" in held and "邮件没有附件" in held
     assert "自动回复" in held and held.rstrip().endswith("共 3 封暂存待处理的邮件")
     listed = room.run("messages", ROUND).output
-    assert "已回复 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
+    assert "已发送 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
 
 
 def test_connection_dropped_between_commit_and_move_takes_nothing_twice(room: Room) -> None:
@@ -376,7 +376,7 @@ def test_watcher_killed_and_restarted_takes_and_answers_each_message_once(room: 
     # may not have arrived; here the SMTP server knows).
     unsure = {by_mail[r.mail_id] for r in rows if r.outcome == REPLY_UNCERTAIN}
     assert len(rows) == 8 and sent | unsure == expected and not sent & unsure
-    assert room.run("messages", ROUND).output.count("回复状态不确定") == len(unsure)  # shown to staff
+    assert room.run("messages", ROUND).output.count("待确认 ") == len(unsure)  # shown to staff
     assert sent <= answered <= expected
 
 
@@ -453,7 +453,7 @@ def test_reminders_name_what_is_missing_and_are_not_repeated_within_the_interval
     assert lines_starting(again, "近期已催报 ") == 3 and len(room.store.received) == sent_before + 3
     room.clock.t += 8 * 86400  # eight days later: past the interval and the deadline
     late = room.run("remind", ROUND, *smtp)
-    assert lines_starting(late, "已催报 ") == 3 and len(room.store.received) == sent_before + 6
+    assert lines_starting(late, "已发送 ") == 3 and len(room.store.received) == sent_before + 6
     assert "已逾期" in str(room.store.received[-1].message["Subject"])
     with open_ledger(room.db, room.files).session() as session:
         assert session.scalar(select(func.count()).select_from(Reply).where(Reply.kind == "reminder")) == 6
@@ -516,7 +516,7 @@ def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room:
     roster = {"dongcheng@example.gov.cn", "dc-office@example.gov.cn", "xishan@example.gov.cn",
               "nancheng@example.gov.cn", "beihu@example.gov.cn"}
     assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # never a stranger
-    mixed = {str(m["Subject"])[:5]: m for m in by_thread["<mixed@m>"]}
+    mixed = {str(m["Subject"]).partition("】")[0] + "】": m for m in by_thread["<mixed@m>"]}
     assert set(mixed) == {"【通过（有提示）】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
     report, held = mixed["【通过（有提示）】"], mixed["【未受理】"]
     assert attachment_names(report) == ["东城_批注.xlsx"]  # the held return is not in the report

@@ -114,12 +114,13 @@ class LedgerRecorder:
                     self._uncertain(session, row, "发送时程序中断。" + UNCERTAIN_NOTE)
                     session.commit()
                 return refusal
-            taken = session.execute(update(Reply).where(Reply.id == row.id, Reply.outcome == row.outcome)
+            before = row.outcome
+            taken = session.execute(update(Reply).where(Reply.id == row.id, Reply.outcome == before)
                                     .values(outcome=REPLY_CLAIMED, at=self.now(), error=""))
             if not getattr(taken, "rowcount", 0):
                 session.rollback()
                 return BUSY
-            self._rows[out.key], self._before[out.key] = row.id, row.outcome
+            self._rows[out.key], self._before[out.key] = row.id, before
             session.commit()
             return None
 
