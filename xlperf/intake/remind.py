@@ -55,14 +55,16 @@ class Reminded:
     unit: str
     action: str
     detail: str = ""
+    message: EmailMessage | None = None
+    """The message built (a preview or a dry run)."""
 
     def line(self) -> str:
         return f"{LABELS[self.action]}  {header_text(self.unit)}" + (f"：{self.detail}" if self.detail else "")
 
     @classmethod
     def of(cls, outcome: Outcome) -> Reminded:
-        detail = str(outcome.path) if outcome.action == WRITTEN else outcome.detail
-        return cls(outcome.outgoing.label, outcome.action, detail)
+        detail = str(outcome.path or "") if outcome.action == WRITTEN else outcome.detail
+        return cls(outcome.outgoing.label, outcome.action, detail, outcome.message)
 
 
 @dataclass
@@ -83,13 +85,13 @@ class RemindRun:
 def round_remind(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
                  dry_run: Path | None = None, every: dt.timedelta = DEFAULT_EVERY, rate: int = DEFAULT_RATE,
                  clock: Clock | None = None, actor: str = "",
-                 progress: Callable[[Reminded], None] | None = None) -> RemindRun:
+                 progress: Callable[[Reminded], None] | None = None, preview: bool = False) -> RemindRun:
     """Remind the units of ``rnd`` that have something to send: through ``smtp``, or as .eml files
-    in ``dry_run`` (nothing sent, nothing recorded). Each reminder is claimed in the ledger before
-    it is sent (keyed on its recipients, what it says and the last reminder sent), so two runs
+    in ``dry_run``, or built in memory only with ``preview`` (nothing sent, nothing recorded).
+    Each reminder is claimed in the ledger before it is sent (keyed on its recipients, what it says and the last reminder sent), so two runs
     at once remind each unit once."""
-    if (smtp is None) == (dry_run is None):
-        raise ValueError("exactly one of smtp and dry_run")
+    if sum((smtp is not None, dry_run is not None, preview)) != 1:
+        raise ValueError("exactly one of smtp, dry_run and preview")
     clock = clock or SystemClock()
     now = clock.now()
     run = RemindRun()
@@ -132,7 +134,7 @@ def round_remind(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | 
             return reminder(rnd, roster, rows, names, sender, now)
 
         outgoing.append(Outgoing(key, tuple(roster.addresses), build, item=roster, label=unit.name))
-    if dry_run is not None:
+    if dry_run is not None or preview:
         write_all(outgoing, dry_run, lambda out: eml_name(out.item), lambda o: record(Reminded.of(o)))
         return run
     if not outgoing or smtp is None:

@@ -22,7 +22,15 @@ from email.message import EmailMessage
 
 from xlperf.mail.body import FOOTER
 from xlperf.mail.compose import compose
-from xlperf.mail.message import Original, addressees, header_text, name_list, new_message, recipients, set_text
+from xlperf.mail.message import (
+    Original,
+    addressees,
+    header_text,
+    name_list,
+    new_message,
+    recipients,
+    set_text,
+)
 from xlperf.mail.reports import Report
 from xlperf.read.roster import RosterUnit
 

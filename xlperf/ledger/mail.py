@@ -49,9 +49,12 @@ Shown = tuple[int, int, str]
 def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
                dry_run: Path | None = None, only_failed: bool = False, resend: bool = False,
                rate: int = DEFAULT_RATE, clock: Clock | None = None, actor: str = "",
-               progress: Callable[[UnitResult], None] | None = None) -> MailRun:
-    if (smtp is None) == (dry_run is None):
-        raise ValueError("exactly one of smtp and dry_run")
+               progress: Callable[[UnitResult], None] | None = None, preview: bool = False) -> MailRun:
+    """Mail each unit of ``rnd`` the outcome of its current returns: through ``smtp``; or, with
+    ``dry_run``, as .eml files in that folder; or, with ``preview``, built in memory only (each
+    result's ``message``). A dry run and a preview send and record nothing."""
+    if sum((smtp is not None, dry_run is not None, preview)) != 1:
+        raise ValueError("exactly one of smtp, dry_run and preview")
     clock = clock or SystemClock()
     # Read everything first, in a transaction of its own: none is held while mail is sent.
     with ledger.session() as session:
@@ -89,7 +92,7 @@ def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | No
             record(UnitResult(unit, [], FAILED, broken[unit.code]))
     recorder = LedgerRecorder(ledger, rnd.id, "", facts, actor=actor, resend=resend,
                               now=lambda: _utc(clock))
-    if dry_run is not None:
+    if dry_run is not None or preview:
         shown: list[Outgoing] = []
         for out in due:
             refusal = recorder.peek(out)

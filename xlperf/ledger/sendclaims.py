@@ -43,7 +43,7 @@ from xlperf.ledger.rounds import log_event
 from xlperf.mail.outgo import ALREADY_SENT, BUSY, UNCERTAIN, Outgoing
 from xlperf.mail.send import UNCERTAIN_NOTE, SendResult
 
-__all__ = ["CLAIM_LEASE", "ClaimFacts", "LedgerRecorder", "utc_now"]
+__all__ = ["CLAIM_LEASE", "CONFIRM", "RESEND_ONE", "ClaimFacts", "LedgerRecorder", "settle_uncertain", "utc_now"]
 
 CLAIM_LEASE = dt.timedelta(minutes=15)
 """A claim not yet sending after this long belonged to a run that died before its SMTP
@@ -190,3 +190,27 @@ class LedgerRecorder:
         for sid in json.loads(row.submissions or "[]") or [None]:
             log_event(session, self.round_id, "mail_uncertain", submission_id=sid,
                       actor=self.actor, note=f"{row.recipient} {row.subject}".strip())
+
+
+CONFIRM, RESEND_ONE = "confirm", "resend"
+
+
+def settle_uncertain(session: Session, round_id: int, reply_id: int, what: str, actor: str) -> Reply:
+    """Staff's answer to an uncertain send: ``confirm`` (the unit has it: 已送达) or ``resend``
+    (due again: the next send, or the watcher's next pass, sends it). Raises LookupError when
+    the reply is not an uncertain one of this round."""
+    row = session.scalar(select(Reply).where(Reply.id == reply_id, Reply.round_id == round_id).with_for_update())
+    if row is None or row.outcome != REPLY_UNCERTAIN:
+        raise LookupError("这封邮件不是待确认状态（可能已被他人处理）。")
+    if what == CONFIRM:
+        row.outcome, row.error = REPLY_CONFIRMED, ""
+        kind, note = "mail_confirmed", f"{row.recipient} {row.subject}（工作人员确认已送达）"
+    elif what == RESEND_ONE:
+        row.outcome, row.error = REPLY_DUE, "工作人员要求重新发送"
+        kind, note = "mail_resend", f"{row.recipient} {row.subject}（工作人员要求重新发送）"
+    else:
+        raise ValueError(what)
+    row.at = utc_now()
+    for sid in json.loads(row.submissions or "[]") or [None]:
+        log_event(session, round_id, kind, submission_id=sid, actor=actor, note=note.strip())
+    return row

@@ -162,24 +162,26 @@ def send_all(outgoing: Iterable[Outgoing], smtp: SmtpSender, recorder: Recorder,
     return run
 
 
-def write_all(outgoing: Iterable[Outgoing], folder: Path, name_of: Callable[[Outgoing], str],
+def write_all(outgoing: Iterable[Outgoing], folder: Path | None, name_of: Callable[[Outgoing], str],
               progress: Callable[[Outcome], None] | None = None) -> SendRun:
-    """A dry run: each message built and written to ``folder`` as ``name_of(out)`` (.eml); nothing
-    sent, nothing recorded. A message that cannot be built is that unit's failure only."""
+    """A dry run: each message built and written to ``folder`` as ``name_of(out)`` (.eml), or only
+    built when ``folder`` is None (the desk's preview); nothing sent, nothing recorded. A message
+    that cannot be built is that unit's failure only."""
     run = SendRun()
     for out in outgoing:
         message, error = _build(out)
         if message is None:
             outcome = Outcome(out, FAILED, error)
         else:
-            path = folder / name_of(out)
             try:
                 data = message.as_bytes()
             except Exception as exc:  # noqa: BLE001 - one unit's data must not stop the others
                 outcome = Outcome(out, FAILED, f"未能生成邮件（{type(exc).__name__}: {header_text(str(exc), 200)}）")
             else:
-                folder.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                path = folder / name_of(out) if folder is not None else None
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
                 outcome = Outcome(out, WRITTEN, message=message, path=path)
         run.outcomes.append(outcome)
         if progress is not None:

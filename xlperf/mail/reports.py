@@ -16,6 +16,7 @@ from typing import Any
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
 from xlperf.form.specload import builtin_forms
+from xlperf.read.roster import RosterUnit
 from xlperf.report import ANNOTATED_SUFFIX, Rendered
 
 OUTCOME_LABELS = STATUS_LABELS
@@ -90,6 +91,14 @@ class Report:
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.get("severity") == severity)
+
+
+@dataclass(frozen=True)
+class UnitReports:
+    """A roster unit and its reports: what one message tells."""
+
+    unit: RosterUnit
+    reports: list[Report]
 
 
 def worst_status(reports: list[Report]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 from xlperf.findings import ACCEPTED
@@ -40,7 +41,7 @@ from xlperf.mail.outgo import (
     send_key,
     write_all,
 )
-from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports, worst_status
+from xlperf.mail.reports import OUTCOME_LABELS, Report, UnitReports, load_reports, worst_status
 from xlperf.mail.send import DEFAULT_RATE, Clock, SmtpSender, SystemClock
 from xlperf.mail.sendlog import LogRecorder, SendLog, locked
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
@@ -55,12 +56,6 @@ NO_EMAIL = "no_email"
 NO_UNIT = "no_unit"
 UNMATCHED_LABELS = {NOT_IN_ROSTER: "不在单位名单中", NO_EMAIL: "名单中没有邮箱", NO_UNIT: "报表未能识别单位"}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-
-
-@dataclass(frozen=True)
-class UnitReports:
-    unit: RosterUnit
-    reports: list[Report]
 
 
 @dataclass(frozen=True)
@@ -88,13 +83,15 @@ class UnitResult:
     action: str
     detail: str = ""
     path: Path | None = None
+    message: EmailMessage | None = None
+    """The message built (a preview or a dry run)."""
 
     def line(self) -> str:
         who = f"{header_text(self.unit.name)} <{', '.join(self.unit.addresses)}>"
         outcome = OUTCOME_LABELS[worst_status(self.reports)] if self.reports else "—"
         head = f"{ACTION_LABELS[self.action]}  {who}：{outcome}（{len(self.reports)} 份报表）"
         if self.action == DONE_WRITTEN:
-            return f"{head} → {self.path}"
+            return f"{head} → {self.path}" if self.path is not None else head
         if self.action == ALREADY_SENT:
             return f"{head}，报表未变，跳过（重新发送请加 --resend）"
         if self.action == NOT_DUE:
@@ -106,7 +103,7 @@ class UnitResult:
     @classmethod
     def of(cls, outcome: Outcome) -> UnitResult:
         group: UnitReports = outcome.outgoing.item
-        return cls(group.unit, group.reports, outcome.action, outcome.detail, outcome.path)
+        return cls(group.unit, group.reports, outcome.action, outcome.detail, outcome.path, outcome.message)
 
     @classmethod
     def of_refusal(cls, out: Outgoing, action: str) -> UnitResult:

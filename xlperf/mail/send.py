@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from xlperf.mail.config import SmtpConfig
 
@@ -74,14 +74,14 @@ class _Handover:
 
     handed_over = False
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    def data(self, msg: Any) -> tuple[int, bytes]:
         conn: smtplib.SMTP = self  # type: ignore[assignment]
         self.handed_over = False
         conn.putcmd("data")
         code, reply = conn.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        data = msg.encode("ascii") if isinstance(msg, str) else msg
+        data = msg.encode("ascii") if isinstance(msg, str) else bytes(msg)
         data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
         data = re.sub(rb"(?m)^\.", b"..", data)
         if not data.endswith(b"\r\n"):

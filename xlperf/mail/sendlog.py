@@ -22,14 +22,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from xlperf.mail.outgo import ALREADY_SENT, FAILED, SENDING, SENT, UNCERTAIN, Outgoing
-from xlperf.mail.reports import Report
+from xlperf.mail.reports import Report, UnitReports
 from xlperf.mail.send import Clock, SendResult
-
-if TYPE_CHECKING:
-    from xlperf.mail.run import UnitReports
 
 try:
     import fcntl

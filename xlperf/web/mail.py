@@ -1,16 +1,17 @@
-"""Mail: preview the replies each unit would get (a dry run of the round's mail) and the reminders
-(催报) to units that have not reported or were sent back, send either, and list what the ledger
-recorded as sent. Sending is :func:`xlperf.ledger.mail.round_mail` and
+"""Mail: preview the replies each unit would get (the round's mail built in memory, nothing sent)
+and the reminders (催报) to units that have not reported or were sent back, send either, list
+what the ledger recorded as sent, and settle uncertain sends (待确认: handed to the server, no
+answer) as 已送达 or resend them. Sending is :func:`xlperf.ledger.mail.round_mail` and
 :func:`xlperf.intake.remind.round_remind`, as ``xlperf round mail`` and ``round remind`` do it:
-a unit is not mailed twice for the same result, nor reminded again within the set interval."""
+each message is claimed in the ledger first, so 发送 pressed twice (or on two workers) mails a
+unit once; a unit is not mailed twice for the same result, nor reminded again within the set
+interval. One unit's bad data is shown as that unit's failure; the page still answers."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
-import tempfile
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xlperf.intake.remind import WRITTEN, RemindRun, round_remind
+from xlperf.intake.remind import RemindRun, round_remind
 from xlperf.ledger.mail import round_mail
-from xlperf.ledger.models import Reply, Round
+from xlperf.ledger.models import REPLY_UNCERTAIN, Reply, Round
+from xlperf.ledger.sendclaims import CONFIRM, RESEND_ONE, settle_uncertain
 from xlperf.mail import ConfigError, SmtpConfig, read_config_file, sender_address, smtp_config
+from xlperf.mail.outgo import SEND_LABELS, WRITTEN
 from xlperf.mail.run import MailRun
 from xlperf.web.auth import action
 from xlperf.web.render import page
@@ -55,8 +58,7 @@ def _settings(request: Request) -> dict[str, str]:
     return read_config_file(Path(path)) if path else {}
 
 
-def _preview(path: Path, unit: str, line: str) -> Preview:
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+def _preview(message: EmailMessage, unit: str, line: str) -> Preview:
     body = message.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""
     names = [part.get_filename() or "" for part in message.iter_attachments()]
@@ -72,16 +74,14 @@ class Previews:
 
 
 def _previews(request: Request, rnd: Round, only_failed: bool) -> Previews:
-    """What sending would send now, written as .eml files to a temporary folder and read back."""
+    """What sending would send now, built in memory (nothing sent, nothing recorded)."""
     settings = _settings(request)
     sender = sender_address(request.app.state.config.mail_from, settings, dry_run=True)
-    with tempfile.TemporaryDirectory(prefix="xlperf-mail-preview-") as tmp:
-        run = round_mail(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "replies",
-                         only_failed=only_failed)
-        replies = [_preview(r.path, r.unit.name, r.line().split(" → ")[0]) for r in run.results if r.path]
-        remind_run = round_remind(ledger_of(request), rnd, sender=sender, dry_run=Path(tmp) / "reminders")
-        reminders = [_preview(Path(r.detail), r.unit, r.line().split("：")[0]) for r in remind_run.results
-                     if r.action == WRITTEN]
+    run = round_mail(ledger_of(request), rnd, sender=sender, preview=True, only_failed=only_failed)
+    replies = [_preview(r.message, r.unit.name, r.line()) for r in run.results if r.message is not None]
+    remind_run = round_remind(ledger_of(request), rnd, sender=sender, preview=True)
+    reminders = [_preview(r.message, r.unit, r.line()) for r in remind_run.results
+                 if r.action == WRITTEN and r.message is not None]
     return Previews(replies, run, reminders, remind_run)
 
 
@@ -89,6 +89,13 @@ def _sent(request: Request, rnd: Round) -> list[Reply]:
     with ledger_of(request).session() as session:
         return list(session.scalars(select(Reply).where(Reply.round_id == rnd.id).order_by(Reply.id.desc())
                                     .limit(200)))
+
+
+def _uncertain(request: Request, rnd: Round) -> list[Reply]:
+    """Sends staff must settle: handed to the server without an answer (all of them, however old)."""
+    with ledger_of(request).session() as session:
+        return list(session.scalars(select(Reply).where(Reply.round_id == rnd.id, Reply.outcome == REPLY_UNCERTAIN)
+                                    .order_by(Reply.id)))
 
 
 async def mail_page(request: Request) -> Response:
@@ -106,7 +113,9 @@ async def mail_page(request: Request) -> Response:
 
 def _context(request: Request) -> dict[str, Any]:
     config = request.app.state.config
-    return {"smtp_configured": bool(config.smtp or config.mail_config)}
+    rnd = _round(request)
+    return {"smtp_configured": bool(config.smtp or config.mail_config), "uncertain": _uncertain(request, rnd),
+            "send_labels": SEND_LABELS}
 
 
 def _smtp(request: Request) -> tuple[str, SmtpConfig]:
@@ -159,3 +168,26 @@ async def remind_action(request: Request, form: FormData, user: User) -> Respons
 
 
 remind_endpoint = action(remind_action)
+
+
+async def settle_action(request: Request, form: FormData, user: User) -> Response:
+    """已送达 (the unit has it) or 重新发送 (due again) for one uncertain send."""
+    rnd = _round(request)
+    what = str(form.get("action", ""))
+    if what not in (CONFIRM, RESEND_ONE):
+        return page(request, "mail.html", status_code=400, rnd=rnd, p=None, sent=_sent(request, rnd),
+                    error="未知的操作。", outcome=None, reminded=None, only_failed=False, **_context(request))
+    error, notice = "", ""
+    try:
+        with ledger_of(request).session() as session, session.begin():
+            settle_uncertain(session, rnd.id, int(request.path_params["reply_id"]), what, user.name)
+        notice = ("已确认送达。" if what == CONFIRM else
+                  "已安排重新发送：审核结果和催报邮件在下次点“发送”时发出，回复邮件由收件监视的下一遍发出。")
+    except LookupError as exc:
+        error = str(exc)
+    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
+                sent=_sent(request, rnd), error=error, notice=notice, outcome=None, reminded=None,
+                only_failed=False, **_context(request))
+
+
+settle_endpoint = action(settle_action)
