@@ -25,7 +25,14 @@ from xlperf.intake.remind import RemindRun, round_remind
 from xlperf.ledger.mail import round_mail
 from xlperf.ledger.models import REPLY_UNCERTAIN, Reply, Round
 from xlperf.ledger.sendclaims import CONFIRM, RESEND_ONE, settle_uncertain
-from xlperf.mail import ConfigError, SmtpConfig, read_config_file, sender_address, smtp_config
+from xlperf.mail import (
+    Clock,
+    ConfigError,
+    SmtpConfig,
+    read_config_file,
+    sender_address,
+    smtp_config,
+)
 from xlperf.mail.outgo import SEND_LABELS, WRITTEN
 from xlperf.mail.run import MailRun
 from xlperf.web.auth import action
@@ -125,15 +132,21 @@ def _smtp(request: Request) -> tuple[str, SmtpConfig]:
             smtp_config(config.smtp, None, settings, os.environ))
 
 
+def _clock(request: Request) -> Clock | None:
+    """The clock of the rate limit: the system's, unless the app was given one (tests)."""
+    clock: Clock | None = getattr(request.app.state, "mail_clock", None)
+    return clock
+
+
 def _send(request: Request, rnd: Round, only_failed: bool, resend: bool, actor: str) -> MailRun:
     sender, smtp = _smtp(request)
     return round_mail(ledger_of(request), rnd, sender=sender, smtp=smtp, only_failed=only_failed, resend=resend,
-                      actor=actor)
+                      actor=actor, clock=_clock(request))
 
 
 def _remind(request: Request, rnd: Round, actor: str) -> RemindRun:
     sender, smtp = _smtp(request)
-    return round_remind(ledger_of(request), rnd, sender=sender, smtp=smtp, actor=actor)
+    return round_remind(ledger_of(request), rnd, sender=sender, smtp=smtp, actor=actor, clock=_clock(request))
 
 
 async def send_action(request: Request, form: FormData, user: User) -> Response:
