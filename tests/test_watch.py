@@ -609,3 +609,51 @@ def test_a_mail_bomb_of_1000_messages_is_taken_once_each_in_capped_passes(room: 
     assert states.count("repeat") == 4 and states.count("held") == 1
     status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
     assert status == dict.fromkeys(("3001", "3002", "3003", "3004"), "通过（有提示）")
+
+
+WAITING_WATCHER = """
+import datetime as dt, pathlib, sys, time
+from xlperf.cli import main
+
+class WaitsForever:
+    # The rate limit's wait: tell the test (the event), then wait until killed.
+    t = 1000.0
+    def monotonic(self): return self.t
+    def sleep(self, seconds):
+        pathlib.Path(sys.argv[1]).write_text(str(seconds))
+        time.sleep(3600)
+    def now(self): return dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+main(sys.argv[2:], obj={"clock": WaitsForever()})
+"""
+
+
+def test_watcher_killed_in_the_rate_wait_leaves_the_reply_due_and_sends_it_once(room: Room, tmp_path: Path) -> None:
+    for n, (unit, address) in enumerate([("东城区科技局", "dongcheng"), ("西山县中小企业局", "xishan")]):
+        room.deliver(client_message(f"{address}@example.gov.cn", "报表", [(f"{n}.xlsx", room.workbook(
+            f"{n}.xlsx", unit, **CLEAN))], message_id=f"wait-{n}@m"))
+    waiting = tmp_path / "waiting"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+           USER_ENV: BUREAU, PASSWORD_ENV: PASSWORD}
+    env.pop("XLPERF_SIGNING_KEY", None)
+    watcher = subprocess.Popen([sys.executable, "-c", WAITING_WATCHER, str(waiting), *room.args(),
+                                *room.watch_args("--once")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120  # a bound on a hang, not the event: the event is the file
+        while not waiting.exists() and watcher.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert waiting.exists(), watcher.stdout.read().decode() if watcher.poll() is not None else "no wait"
+    finally:
+        watcher.send_signal(signal.SIGKILL)  # in the middle of the rate-limit wait before the second reply
+        watcher.wait()
+        assert watcher.stdout is not None
+        watcher.stdout.close()
+    assert len(room.store.received) == 1  # the first reply went; the second waited
+    rows = room.ledger_rows(Reply)
+    assert sorted(r.outcome for r in rows) == ["claimed", "sent"]  # taken by the dead watcher, never begun
+    assert all(r.tries == 1 for r in rows if r.outcome == "sent") and all(
+        r.tries == 0 and r.message_id == "" for r in rows if r.outcome != "sent")
+    result = room.watch_once()  # the next watcher: due again, sent once; nothing uncertain
+    assert "待确认" not in room.run("messages", ROUND).output, result.output
+    assert sorted(r.outcome for r in room.ledger_rows(Reply)) == ["sent", "sent"]
+    assert sorted(room.replies()) == ["<wait-0@m>", "<wait-1@m>"] and len(room.store.received) == 2
