@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -105,6 +104,17 @@ def _uncertain(request: Request, rnd: Round) -> list[Reply]:
                                     .order_by(Reply.id)))
 
 
+def _page(request: Request, rnd: Round, *, status_code: int = 200, p: Previews | None = None, error: str = "",
+          notice: str = "", outcome: MailRun | None = None, reminded: RemindRun | None = None,
+          only_failed: bool = False) -> Response:
+    """The mail page: previews, or the outcome of an action, with what was sent and what is uncertain."""
+    config = request.app.state.config
+    return page(request, "mail.html", status_code=status_code, rnd=rnd, p=p, sent=_sent(request, rnd), error=error,
+                notice=notice, outcome=outcome, reminded=reminded, only_failed=only_failed,
+                smtp_configured=bool(config.smtp or config.mail_config), uncertain=_uncertain(request, rnd),
+                send_labels=SEND_LABELS)
+
+
 async def mail_page(request: Request) -> Response:
     rnd = _round(request)
     only_failed = request.query_params.get("only_failed") == "1"
@@ -114,15 +124,7 @@ async def mail_page(request: Request) -> Response:
         previews = await run_in_threadpool(_previews, request, rnd, only_failed)
     except ConfigError as exc:
         error = str(exc)
-    return page(request, "mail.html", rnd=rnd, p=previews, sent=_sent(request, rnd), error=error, outcome=None,
-                reminded=None, only_failed=only_failed, **_context(request))
-
-
-def _context(request: Request) -> dict[str, Any]:
-    config = request.app.state.config
-    rnd = _round(request)
-    return {"smtp_configured": bool(config.smtp or config.mail_config), "uncertain": _uncertain(request, rnd),
-            "send_labels": SEND_LABELS}
+    return _page(request, rnd, p=previews, error=error, only_failed=only_failed)
 
 
 def _smtp(request: Request) -> tuple[str, SmtpConfig]:
@@ -153,15 +155,11 @@ async def send_action(request: Request, form: FormData, user: User) -> Response:
     rnd = _round(request)
     only_failed = form.get("only_failed") == "1"
     resend = form.get("resend") == "1"
-    error = ""
-    outcome: MailRun | None = None
     try:
         outcome = await run_in_threadpool(_send, request, rnd, only_failed, resend, user.name)
     except ConfigError as exc:
-        error = f"无法发送：{exc}"
-    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
-                sent=_sent(request, rnd), error=error, outcome=outcome, reminded=None, only_failed=only_failed,
-                **_context(request))
+        return _page(request, rnd, status_code=409, error=f"无法发送：{exc}", only_failed=only_failed)
+    return _page(request, rnd, outcome=outcome, only_failed=only_failed)
 
 
 send_endpoint = action(send_action)
@@ -169,15 +167,11 @@ send_endpoint = action(send_action)
 
 async def remind_action(request: Request, form: FormData, user: User) -> Response:
     rnd = _round(request)
-    error = ""
-    reminded: RemindRun | None = None
     try:
         reminded = await run_in_threadpool(_remind, request, rnd, user.name)
     except ConfigError as exc:
-        error = f"无法发送：{exc}"
-    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
-                sent=_sent(request, rnd), error=error, outcome=None, reminded=reminded, only_failed=False,
-                **_context(request))
+        return _page(request, rnd, status_code=409, error=f"无法发送：{exc}")
+    return _page(request, rnd, reminded=reminded)
 
 
 remind_endpoint = action(remind_action)
@@ -188,19 +182,14 @@ async def settle_action(request: Request, form: FormData, user: User) -> Respons
     rnd = _round(request)
     what = str(form.get("action", ""))
     if what not in (CONFIRM, RESEND_ONE):
-        return page(request, "mail.html", status_code=400, rnd=rnd, p=None, sent=_sent(request, rnd),
-                    error="未知的操作。", outcome=None, reminded=None, only_failed=False, **_context(request))
-    error, notice = "", ""
+        return _page(request, rnd, status_code=400, error="未知的操作。")
     try:
         with ledger_of(request).session() as session, session.begin():
             settle_uncertain(session, rnd.id, int(request.path_params["reply_id"]), what, user.name)
-        notice = ("已确认送达。" if what == CONFIRM else
-                  "已安排重新发送：审核结果和催报邮件在下次点“发送”时发出，回复邮件由收件监视的下一遍发出。")
     except LookupError as exc:
-        error = str(exc)
-    return page(request, "mail.html", status_code=200 if not error else 409, rnd=rnd, p=None,
-                sent=_sent(request, rnd), error=error, notice=notice, outcome=None, reminded=None,
-                only_failed=False, **_context(request))
+        return _page(request, rnd, status_code=409, error=str(exc))
+    return _page(request, rnd, notice="已确认送达。" if what == CONFIRM else
+                 "已安排重新发送：审核结果和催报邮件在下次点“发送”时发出，回复邮件由收件监视的下一遍发出。")
 
 
 settle_endpoint = action(settle_action)
