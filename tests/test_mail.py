@@ -133,6 +133,10 @@ def assert_expected_message(recipient: str, message: EmailMessage) -> None:
     html_text, plain_text = html.get_content(), text.get_content()
     assert "绩效报表审核报告" in html_text and "<table" in html_text
     assert "<" not in plain_text  # written from the JSON findings, not stripped HTML
+    # One word for one outcome: the subject, the letter and the report page say the same.
+    word = str(message["Subject"])[1:].partition("】")[0]
+    assert f"：{word}，" in plain_text and f"审核结果：{word}" in plain_text and word in html_text
+    assert "需修改，" not in plain_text and "需修改：" not in plain_text
     for name in files:
         assert name in plain_text
 
@@ -390,3 +394,19 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_sends(reports: Pat
     assert "Traceback" not in busy.output and store.received == []
     assert mail(reports, *plain(controller)).exit_code == 0  # released when the other run ends
     assert len(store.received) == 3
+
+
+def test_a_lost_250_is_uncertain_in_the_send_log_and_sent_again_only_with_resend(reports: Path,
+                                                                                smtp_server: Start) -> None:
+    from servers import StoreThenDrop
+
+    controller, store = smtp_server(StoreThenDrop())  # stores the first message, then hangs up
+    first = mail(reports, *plain(controller))
+    assert first.exit_code == 1 and len(store.received) == 3  # the server has all three
+    assert "待确认" in first.output and "Traceback" not in first.output
+    outcomes = [e["outcome"] for e in log_entries(reports)]
+    assert outcomes == ["sending", "uncertain", "sending", "sent", "sending", "sent"]
+    again = mail(reports, *plain(controller))  # never resent by itself
+    assert again.exit_code == 1 and len(store.received) == 3
+    assert "已发送过 2" in again.output and "待确认 1" in again.output
+    assert mail(reports, *plain(controller), "--resend").exit_code == 0 and len(store.received) == 6

@@ -6,7 +6,7 @@ the ledger stops no other unit's mail, the desk's mail page or ``round mail --dr
 
 from __future__ import annotations
 
-import asyncio
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +19,7 @@ import pytest
 from conftest import SmtpStart
 from deskclient import csrf, signed_in_local
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
-from servers import FakeClock, Store
+from servers import FakeClock, Store, StoreThenDrop
 from sqlalchemy import delete, select, update
 
 from xlperf.intake.remind import round_remind
@@ -163,26 +163,6 @@ def test_send_pressed_twice_on_two_desk_workers_mails_each_unit_once(reported: L
             ledger.close()
 
 
-class StoreThenDrop(Store):
-    """Stores the message, then drops the connection (``drop``) or answers after ``delay`` seconds,
-    for the first ``times`` messages: the server has it, the client never hears "250"."""
-
-    def __init__(self, *, delay: float = 0.0, times: int = 1) -> None:
-        super().__init__()
-        self.delay, self.times = delay, times
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        answer = await super().handle_DATA(server, session, envelope)
-        if self.times <= 0:
-            return answer
-        self.times -= 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
-            return answer
-        server.transport.close()
-        return answer
-
-
 @pytest.mark.parametrize("how", ["dropped", "late"])
 def test_a_lost_250_is_uncertain_never_resent_and_settled_by_staff(reported: LedgerDb, smtp_server: SmtpStart,
                                                                    tmp_path: Path, how: str) -> None:
@@ -262,5 +242,30 @@ def test_a_contact_with_a_line_break_or_a_broken_address_stops_no_other_unit(rep
         [dongcheng] = [r.message for r in store.received if r.rcpt_tos == ["u3001@example.gov.cn"]]
         assert str(dongcheng["To"]) == "张明 李华 <u3001@example.gov.cn>"
         assert all("Bcc" not in r.message for r in store.received)
+    finally:
+        ledger.close()
+
+
+def test_round_mail_renders_reports_in_memory_without_a_temporary_file(reported: LedgerDb, smtp_server: SmtpStart,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    controller, store = smtp_server()
+    ledger = reported.open()
+    try:
+        rnd = the_round(ledger)
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a temporary file was written to be read back")
+
+        for name in ("TemporaryDirectory", "mkdtemp", "mkstemp", "NamedTemporaryFile", "TemporaryFile"):
+            monkeypatch.setattr(tempfile, name, refuse)
+        preview = round_mail(ledger, rnd, sender=SENDER, preview=True)
+        assert [r.action for r in preview.results] == ["written"] * 4, [r.detail for r in preview.results]
+        assert all(r.message is not None and r.path is None for r in preview.results)
+        run = round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port), clock=FakeClock())
+        assert [r.action for r in run.results] == ["sent"] * 4
+        assert per_unit(store) == Counter({address: 1 for address in MAILED})
+        for received in store.received:  # the annotated workbook rendered in memory is attached
+            [name] = [p.get_filename() for p in received.message.iter_attachments()]
+            assert str(name).endswith("_批注.xlsx")
     finally:
         ledger.close()

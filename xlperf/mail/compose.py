@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from xlperf.excel.signed import write_signed_template
-from xlperf.excel.template import TemplateError, TemplateOptions
+from xlperf.excel.template import TemplateError, TemplateOptions, template_bytes
 from xlperf.findings import REJECTED
 from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, key_from_env
@@ -61,19 +61,24 @@ def fresh_templates(unit: RosterUnit, reports: Sequence[Report]) -> tuple[list[t
             notes.append(f"{report.file_name} 无法识别表单，未附新模板：请使用财政局下发的模板重新填报。")
         else:
             wanted.setdefault((report.form, report.year), report)
-    with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
-        for (form, year), report in wanted.items():
-            year_part = f"_{year}年度" if year is not None else ""
-            name = f"新模板_{report.form_title}{year_part}.xlsx"
-            path = Path(tmp) / f"{form}_{year}.xlsx"
-            try:
-                # Signed like the templates the bureau issues, when a key is configured.
-                write_signed_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name),
-                                      key=key_from_env(), read_back=read_return)
-            except (TemplateError, SigningKeyError) as exc:
-                notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
-                continue
-            files.append((name, path.read_bytes()))
+    for (form, year), report in wanted.items():
+        year_part = f"_{year}年度" if year is not None else ""
+        name = f"新模板_{report.form_title}{year_part}.xlsx"
+        options = TemplateOptions(year=year, unit=unit.name)
+        try:
+            # Signed like the templates the bureau issues, when a key is configured.
+            key = key_from_env()
+            if key is None:
+                data = template_bytes(builtin_layout(form), options)
+            else:  # what is signed is read back from the written template (xlperf.excel.signed)
+                with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
+                    path = write_signed_template(builtin_layout(form), Path(tmp) / f"{form}_{year}.xlsx", options,
+                                                 key=key, read_back=read_return)
+                    data = path.read_bytes()
+        except (TemplateError, SigningKeyError) as exc:
+            notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
+            continue
+        files.append((name, data))
     return files, notes
 
 
