@@ -28,7 +28,7 @@ from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.body import FOOTER
 from xlperf.mail.message import addressees, header_text, new_message, set_text
 from xlperf.mail.outgo import (
-    FAILED,
+    FAILURES,
     SEND_LABELS,
     WRITTEN,
     Outcome,
@@ -74,7 +74,7 @@ class RemindRun:
 
     @property
     def failed(self) -> bool:
-        return bool(self.aborted) or any(r.action == FAILED for r in self.results)
+        return bool(self.aborted) or any(r.action in FAILURES for r in self.results)
 
     def summary(self) -> str:
         counts = [f"{label} {n}" for action, label in LABELS.items()
