@@ -6,6 +6,8 @@ the ledger stops no other unit's mail, the desk's mail page or ``round mail --dr
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import threading
 from collections import Counter
@@ -25,7 +27,7 @@ from sqlalchemy import delete, select, update
 from xlperf.intake.remind import round_remind
 from xlperf.ledger import Ledger
 from xlperf.ledger.mail import round_mail
-from xlperf.ledger.models import Reply, Round, Unit
+from xlperf.ledger.models import Reply, Round, Submission, Unit
 from xlperf.ledger.rounds import find_round
 from xlperf.mail import SmtpConfig
 
@@ -267,5 +269,50 @@ def test_round_mail_renders_reports_in_memory_without_a_temporary_file(reported:
         for received in store.received:  # the annotated workbook rendered in memory is attached
             [name] = [p.get_filename() for p in received.message.iter_attachments()]
             assert str(name).endswith("_批注.xlsx")
+    finally:
+        ledger.close()
+
+
+def test_round_mail_keys_on_exactly_the_addresses_it_sends_to(reported: LedgerDb, smtp_server: SmtpStart) -> None:
+    controller, store = smtp_server()
+    ledger = reported.open()
+    try:
+        rnd = the_round(ledger)
+        round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port), clock=FakeClock())
+        assert per_unit(store) == Counter({address: 1 for address in MAILED})
+        store.received.clear()
+        # 东城 adds its office's address: the same result, but not yet told to everyone it goes to.
+        with ledger.session() as session, session.begin():
+            session.execute(update(Unit).where(Unit.code == "3001").values(
+                email="u3001@example.gov.cn; office3001@example.gov.cn"))
+        again = round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port), clock=FakeClock())
+        assert Counter(r.action for r in again.results) == Counter({"already_sent": 3, "sent": 1})
+        [received] = store.received
+        assert sorted(received.rcpt_tos) == ["office3001@example.gov.cn", "u3001@example.gov.cn"]
+        with ledger.session() as session:
+            latest = session.scalars(select(Reply).order_by(Reply.id.desc())).first()
+            assert latest is not None and latest.recipient == "u3001@example.gov.cn, office3001@example.gov.cn"
+        assert [r.action for r in round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port),
+                                             clock=FakeClock()).results] == ["already_sent"] * 4
+    finally:
+        ledger.close()
+
+
+def test_replies_sent_before_claims_existed_are_not_sent_again(reported: LedgerDb, smtp_server: SmtpStart) -> None:
+    controller, store = smtp_server()
+    ledger = reported.open()
+    try:
+        rnd = the_round(ledger)
+        round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port), clock=FakeClock())
+        with ledger.session() as session, session.begin():  # as a ledger of the version before 0004 holds them
+            for reply in session.scalars(select(Reply)):
+                subs = json.loads(reply.submissions)
+                parts = [[sid, result, ":"] for sid, result in session.execute(
+                    select(Submission.id, Submission.result_id).where(Submission.id.in_(subs)))]
+                reply.digest = hashlib.sha256(json.dumps([reply.recipient, sorted(parts)]).encode()).hexdigest()
+                reply.claim = None
+        store.received.clear()
+        again = round_mail(ledger, rnd, sender=SENDER, smtp=smtp_of(controller.port), clock=FakeClock())
+        assert [r.action for r in again.results] == ["already_sent"] * 4 and store.received == []
     finally:
         ledger.close()

@@ -20,6 +20,8 @@ rendered or composed is that unit's failure, listed; the others are mailed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,7 +86,8 @@ def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | No
             continue
         parts = sorted(shown_of[id(r)] for r in group.reports)
         out = unit_message(group, sender, clock, kind="round", shown=[unit.code, parts])
-        facts[out.key] = ClaimFacts(unit_ids.get(unit.code), [sid for sid, _, _ in parts])
+        facts[out.key] = ClaimFacts(unit_ids.get(unit.code), [sid for sid, _, _ in parts],
+                                    legacy_digest=_legacy_digest(unit.email, parts))
         due.append(out)
     grouped = {g.unit.code for g in groups}
     for unit in roster.units:
@@ -107,6 +110,11 @@ def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | No
             sent = send_all(due, smtp_sender, recorder, lambda o: record(UnitResult.of(o)))
         run.aborted = sent.aborted
     return run
+
+
+def _legacy_digest(recipient: str, parts: list[Shown]) -> str:
+    """The digest ``round mail`` recorded before messages were claimed by their send key."""
+    return hashlib.sha256(json.dumps([recipient, sorted(parts)]).encode()).hexdigest()
 
 
 def _utc(clock: Clock) -> dt.datetime:

@@ -65,6 +65,9 @@ class ClaimFacts:
     reply_id: int | None = None
     """The row to claim when it exists already (a reply to mail); None: insert one."""
     max_tries: int | None = None
+    legacy_digest: str = ""
+    """What a ``round mail`` of xlperf before claims recorded as the digest of the same news (rows
+    without a claim): already sent there means already sent here, so upgrading mails nobody again."""
 
 
 @dataclass
@@ -87,7 +90,9 @@ class LedgerRecorder:
         """What :meth:`claim` would answer, without taking anything (a dry run's preview)."""
         with self.ledger.session() as session:
             row = self._row(session, out.key, lock=False)
-            return None if row is None else self._refusal(row)
+            if row is None:
+                return self._legacy(session, out.key)
+            return self._refusal(row)
 
     def claim(self, out: Outgoing) -> str | None:
         facts = self.facts[out.key]
@@ -96,6 +101,9 @@ class LedgerRecorder:
             if row is None:
                 if facts.reply_id is not None:
                     return ALREADY_SENT  # gone meanwhile
+                legacy = self._legacy(session, out.key)
+                if legacy is not None:
+                    return legacy
                 row = Reply(round_id=self.round_id, unit_id=facts.unit_id, recipient=", ".join(out.recipients),
                             digest=out.key, claim=out.key, kind=self.kind, submissions=json.dumps(list(facts.submissions)),
                             outcome=REPLY_CLAIMED, at=self.now(), tries=0)
@@ -168,6 +176,14 @@ class LedgerRecorder:
             # SQLite: BEGIN IMMEDIATE holds the write lock from here; PostgreSQL: the row lock.
             query = query.with_for_update()
         return session.scalar(query)
+
+    def _legacy(self, session: Session, key: str) -> str | None:
+        digest = self.facts[key].legacy_digest
+        if not digest or self.resend:
+            return None
+        sent = session.scalar(select(Reply.id).where(Reply.round_id == self.round_id, Reply.claim.is_(None),
+                                                     Reply.digest == digest, Reply.outcome == REPLY_SENT).limit(1))
+        return ALREADY_SENT if sent is not None else None
 
     def _refusal(self, row: Reply) -> str | None:
         """None when ``row`` may be (re)sent by this run, else why not."""
