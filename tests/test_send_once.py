@@ -316,3 +316,14 @@ def test_replies_sent_before_claims_existed_are_not_sent_again(reported: LedgerD
         assert [r.action for r in again.results] == ["already_sent"] * 4 and store.received == []
     finally:
         ledger.close()
+
+
+def test_every_reply_outcome_has_its_one_word() -> None:
+    from xlperf.ledger import models
+    from xlperf.mail.outgo import SEND_LABELS
+
+    outcomes = {getattr(models, name) for name in dir(models) if name.startswith("REPLY_")}
+    assert outcomes == {"due", "claimed", "sending", "sent", "failed", "uncertain", "confirmed"}
+    assert {outcome: SEND_LABELS[outcome] for outcome in outcomes} == {
+        "due": "待发送", "claimed": "正在发送", "sending": "正在发送", "sent": "已发送", "failed": "发送失败",
+        "uncertain": "待确认", "confirmed": "已送达"}

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from xlperf.mail.message import header_text, recipients
 from xlperf.mail.send import SendAborted, SendResult, SmtpSender
 
-__all__ = ["ALREADY_SENT", "BUSY", "CONFIRMED", "DUE", "FAILED", "NOT_DUE", "NOT_SENT", "SEND_LABELS", "SENDING",
+__all__ = ["ALREADY_SENT", "BUSY", "CLAIMED", "CONFIRMED", "DUE", "FAILED", "NOT_DUE", "NOT_SENT", "SEND_LABELS", "SENDING",
            "SENT", "UNCERTAIN", "WRITTEN", "Outcome", "Outgoing", "Recorder", "SendRun", "send_all", "send_key",
            "write_all"]
 
@@ -44,6 +44,8 @@ UNCERTAIN = "uncertain"
 CONFIRMED = "confirmed"
 """Uncertain, then confirmed by staff as received."""
 SENDING = "sending"
+CLAIMED = "claimed"
+"""Taken by a run that has not yet begun its SMTP transaction."""
 DUE = "due"
 NOT_SENT = "not_sent"
 """The run stopped before this message (the server cannot be used)."""
@@ -53,7 +55,7 @@ WRITTEN = "written"
 BUSY = "busy"
 """Another run has taken this message and is sending it."""
 SEND_LABELS = {SENT: "已发送", FAILED: "发送失败", UNCERTAIN: "待确认", CONFIRMED: "已送达", SENDING: "正在发送",
-               DUE: "待发送", NOT_SENT: "未发送", ALREADY_SENT: "已发送过", NOT_DUE: "无需发送", WRITTEN: "已写出",
+               CLAIMED: "正在发送", DUE: "待发送", NOT_SENT: "未发送", ALREADY_SENT: "已发送过", NOT_DUE: "无需发送", WRITTEN: "已写出",
                BUSY: "另一进程正在发送"}
 """What became of a message, in the same words in the CLI, the desk and the send records."""
 FAILURES = (FAILED, NOT_SENT, UNCERTAIN)
