@@ -5,6 +5,7 @@ Maildir, as the shared design notes describe. Fixtures are in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import imaplib
@@ -84,6 +85,26 @@ class Store:
     def by_recipient(self) -> dict[str, EmailMessage]:
         assert all(len(r.rcpt_tos) == 1 for r in self.received)
         return {r.rcpt_tos[0]: r.message for r in self.received}
+
+
+class StoreThenDrop(Store):
+    """Stores the message, then drops the connection (``drop``) or answers after ``delay`` seconds,
+    for the first ``times`` messages: the server has it, the client never hears "250"."""
+
+    def __init__(self, *, delay: float = 0.0, times: int = 1) -> None:
+        super().__init__()
+        self.delay, self.times = delay, times
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if self.times <= 0:
+            return answer
+        self.times -= 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+            return answer
+        server.transport.close()
+        return answer
 
 
 def over_tls(server: Any) -> bool:

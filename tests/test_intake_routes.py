@@ -160,7 +160,7 @@ def test_the_same_zip_docx_and_xlsx_give_the_same_rows_on_every_route(room: Room
     # The mail's unit is answered about the returns and the document, not about the zips themselves.
     reply_subjects = sorted(str(m.message["Subject"]) for m in room.store.received)
     assert reply_subjects == ["【已收到】说明（内层）.docx、说明.docx",
-                              f"【需修改】{YEAR}年度财政支出项目绩效自评表审核结果（西山县中小企业局）"]
+                              f"【通过（有提示）】{YEAR}年度财政支出项目绩效自评表审核结果（西山县中小企业局）"]
 
 
 def test_an_emailed_file_is_hashed_once(db: LedgerDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,7 @@ ROSTER = """单位代码,单位名称,主管部门,联系人,邮箱
 201004,北湖县工信局,市工业和信息化局,赵强,
 """
 RETURNS = (
-    # Filled without calculating: CACHE_MISSING and other warnings → 需修改.
+    # Filled without calculating: CACHE_MISSING and other warnings → 通过（有提示）.
     DemoReturn("自评表_东湖区科技局.xlsx", "self_evaluation", "东湖区科技局"),
     # 差 typed over the grade formula → 退回; the same unit also filed a clean declaration.
     DemoReturn("自评表_西山县中小企业局.xlsx", "self_evaluation", "西山县中小企业局", {"grade": "差"}),
@@ -55,7 +55,7 @@ RETURNS = (
     DemoReturn("申报表_西湖区文旅局.xlsx", "target_declaration", "西湖区文旅局"),  # not in the roster
 )
 EXPECTED = {  # recipient → (subject, number of attachments)
-    "donghu@example.gov.cn": ("【需修改】2019年度财政支出项目绩效自评表审核结果（东湖区科技局）", 1),
+    "donghu@example.gov.cn": ("【通过（有提示）】2019年度财政支出项目绩效自评表审核结果（东湖区科技局）", 1),
     "xishan@example.gov.cn": ("【退回】2019、2022年度绩效报表审核结果（共2份，西山县中小企业局）", 3),
     "nancheng@example.gov.cn": ("【通过】2022年度项目支出绩效目标申报表审核结果（南城区商务局）", 1),
 }
@@ -133,6 +133,10 @@ def assert_expected_message(recipient: str, message: EmailMessage) -> None:
     html_text, plain_text = html.get_content(), text.get_content()
     assert "绩效报表审核报告" in html_text and "<table" in html_text
     assert "<" not in plain_text  # written from the JSON findings, not stripped HTML
+    # One word for one outcome: the subject, the letter and the report page say the same.
+    word = str(message["Subject"])[1:].partition("】")[0]
+    assert f"：{word}，" in plain_text and f"审核结果：{word}" in plain_text and word in html_text
+    assert "需修改，" not in plain_text and "需修改：" not in plain_text
     for name in files:
         assert name in plain_text
 
@@ -157,8 +161,9 @@ def test_every_message_arrives_once_with_its_parts(reports: Path, smtp_server: S
     assert "不在单位名单中：西湖区文旅局" in result.output
     assert "共 3 个单位：已发送 3；另有 2 个单位无法投递" in result.output
     # The send log names every report, recipient and message id.
-    entries = log_entries(reports)
-    assert [e["outcome"] for e in entries] == ["sent"] * 3
+    # A "sending" line when each SMTP transaction began, then its outcome.
+    assert [e["outcome"] for e in log_entries(reports)] == ["sending", "sent"] * 3
+    entries = [e for e in log_entries(reports) if e["outcome"] != "sending"]
     assert {e["message_id"] for e in entries} == {m["Message-ID"] for m in received.values()}
     xishan = next(e for e in entries if e["recipient"] == "xishan@example.gov.cn")
     assert sorted(r["file"] for r in xishan["reports"]) == ["申报表_西山县中小企业局.xlsx", "自评表_西山县中小企业局.xlsx"]
@@ -225,7 +230,7 @@ def test_temporary_failures_are_retried_with_backoff(reports: Path, smtp_server:
     assert store.data_calls == 5
     assert clock.sleeps[:2] == [2.0, 4.0]  # back-off 2 s then 4 s, on the injected clock
     assert "第 3 次尝试成功" in result.output
-    first = log_entries(reports)[0]
+    first = [e for e in log_entries(reports) if e["outcome"] != "sending"][0]
     assert first["outcome"] == "sent" and first["tries"] == 3
 
 
@@ -389,3 +394,19 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_sends(reports: Pat
     assert "Traceback" not in busy.output and store.received == []
     assert mail(reports, *plain(controller)).exit_code == 0  # released when the other run ends
     assert len(store.received) == 3
+
+
+def test_a_lost_250_is_uncertain_in_the_send_log_and_sent_again_only_with_resend(reports: Path,
+                                                                                smtp_server: Start) -> None:
+    from servers import StoreThenDrop
+
+    controller, store = smtp_server(StoreThenDrop())  # stores the first message, then hangs up
+    first = mail(reports, *plain(controller))
+    assert first.exit_code == 1 and len(store.received) == 3  # the server has all three
+    assert "待确认" in first.output and "Traceback" not in first.output
+    outcomes = [e["outcome"] for e in log_entries(reports)]
+    assert outcomes == ["sending", "uncertain", "sending", "sent", "sending", "sent"]
+    again = mail(reports, *plain(controller))  # never resent by itself
+    assert again.exit_code == 1 and len(store.received) == 3
+    assert "已发送过 2" in again.output and "待确认 1" in again.output
+    assert mail(reports, *plain(controller), "--resend").exit_code == 0 and len(store.received) == 6

@@ -204,7 +204,7 @@ def test_correct_and_rejected_returns_are_answered_in_their_threads(room: Room) 
     replies = room.replies()
     assert set(replies) == {"<dc-1@mail.example.gov.cn>", "<xs-1@mail.example.gov.cn>"}
     dongcheng = replies["<dc-1@mail.example.gov.cn>"]
-    assert str(dongcheng["Subject"]).startswith("【需修改】")
+    assert str(dongcheng["Subject"]).startswith("【通过（有提示）】")
     assert [a.addr_spec for a in dongcheng["To"].addresses] == ["dongcheng@example.gov.cn"]
     assert [a.addr_spec for a in dongcheng["Cc"].addresses] == ["dc-office@example.gov.cn"]
     assert str(dongcheng["References"]).split()[-1] == "<dc-1@mail.example.gov.cn>"
@@ -257,13 +257,13 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert room.imap.messages(BUREAU) == []
     replies = room.replies()
     assert set(replies) == {"<x1@m>", "<d1@m>", "<x2@m>", "<d2@m>", "<n1@m>"}  # no stranger, no hold, no robot
-    assert str(replies["<x2@m>"]["Subject"]).startswith("【需修改】")
+    assert str(replies["<x2@m>"]["Subject"]).startswith("【通过（有提示）】")
     repeat = replies["<d2@m>"]
     assert str(repeat["Subject"]).startswith("【已收到】") and attachment_names(repeat) == []
     assert "“东城自评-副本.xlsx”，与" in text_of(repeat) and "收到的“东城自评.xlsx”相同" in text_of(repeat)
     assert [a.addr_spec for a in repeat["To"].addresses] == ["dc-office@example.gov.cn"]
     zip_reply = replies["<n1@m>"]
-    assert str(zip_reply["Subject"]).startswith("【需修改】")
+    assert str(zip_reply["Subject"]).startswith("【通过（有提示）】")
     assert attachment_names(zip_reply) == ["自评表_南城区商务局_批注.xlsx"]
 
     mails = {m.message_id: m for m in room.ledger_rows(MailMessage)}
@@ -288,7 +288,7 @@ def test_resubmission_repeat_zip_stranger_and_messages_without_returns(room: Roo
     assert "someone@qq.com「北湖县的报表」暂存待处理：北湖.xlsx" in held and "邮件没有附件" in held
     assert "自动回复" in held and held.rstrip().endswith("共 3 封暂存待处理的邮件")
     listed = room.run("messages", ROUND).output
-    assert "已回复 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
+    assert "已发送 dc-office@example.gov.cn, dongcheng@example.gov.cn：【已收到】" in listed
 
 
 def test_connection_dropped_between_commit_and_move_takes_nothing_twice(room: Room) -> None:
@@ -376,7 +376,7 @@ def test_watcher_killed_and_restarted_takes_and_answers_each_message_once(room: 
     # may not have arrived; here the SMTP server knows).
     unsure = {by_mail[r.mail_id] for r in rows if r.outcome == REPLY_UNCERTAIN}
     assert len(rows) == 8 and sent | unsure == expected and not sent & unsure
-    assert room.run("messages", ROUND).output.count("回复状态不确定") == len(unsure)  # shown to staff
+    assert room.run("messages", ROUND).output.count("待确认 ") == len(unsure)  # shown to staff
     assert sent <= answered <= expected
 
 
@@ -453,7 +453,7 @@ def test_reminders_name_what_is_missing_and_are_not_repeated_within_the_interval
     assert lines_starting(again, "近期已催报 ") == 3 and len(room.store.received) == sent_before + 3
     room.clock.t += 8 * 86400  # eight days later: past the interval and the deadline
     late = room.run("remind", ROUND, *smtp)
-    assert lines_starting(late, "已催报 ") == 3 and len(room.store.received) == sent_before + 6
+    assert lines_starting(late, "已发送 ") == 3 and len(room.store.received) == sent_before + 6
     assert "已逾期" in str(room.store.received[-1].message["Subject"])
     with open_ledger(room.db, room.files).session() as session:
         assert session.scalar(select(func.count()).select_from(Reply).where(Reply.kind == "reminder")) == 6
@@ -516,9 +516,9 @@ def test_held_returns_are_answered_as_not_counted_and_only_to_their_sender(room:
     roster = {"dongcheng@example.gov.cn", "dc-office@example.gov.cn", "xishan@example.gov.cn",
               "nancheng@example.gov.cn", "beihu@example.gov.cn"}
     assert all(set(r.rcpt_tos) <= roster for r in room.store.received)  # never a stranger
-    mixed = {str(m["Subject"])[:5]: m for m in by_thread["<mixed@m>"]}
-    assert set(mixed) == {"【需修改】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
-    report, held = mixed["【需修改】"], mixed["【未受理】"]
+    mixed = {str(m["Subject"]).partition("】")[0] + "】": m for m in by_thread["<mixed@m>"]}
+    assert set(mixed) == {"【通过（有提示）】", "【未受理】"} and len(by_thread["<mixed@m>"]) == 2
+    report, held = mixed["【通过（有提示）】"], mixed["【未受理】"]
     assert attachment_names(report) == ["东城_批注.xlsx"]  # the held return is not in the report
     assert str(held["Subject"]) == f"【未受理】西山去年.xlsx：年度不符：本任务为 {YEAR} 年，此文件填的是 {YEAR - 1} 年"
     assert attachment_names(held) == [] and "已收到“西山去年.xlsx”，但未受理，未计入本次报送" in text_of(held)
@@ -609,3 +609,51 @@ def test_a_mail_bomb_of_1000_messages_is_taken_once_each_in_capped_passes(room: 
     assert states.count("repeat") == 4 and states.count("held") == 1
     status = {r["code"]: r["status"] for r in json.loads(room.run("status", ROUND, "--json").output)["rows"]}
     assert status == dict.fromkeys(("3001", "3002", "3003", "3004"), "通过（有提示）")
+
+
+WAITING_WATCHER = """
+import datetime as dt, pathlib, sys, time
+from xlperf.cli import main
+
+class WaitsForever:
+    # The rate limit's wait: tell the test (the event), then wait until killed.
+    t = 1000.0
+    def monotonic(self): return self.t
+    def sleep(self, seconds):
+        pathlib.Path(sys.argv[1]).write_text(str(seconds))
+        time.sleep(3600)
+    def now(self): return dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+main(sys.argv[2:], obj={"clock": WaitsForever()})
+"""
+
+
+def test_watcher_killed_in_the_rate_wait_leaves_the_reply_due_and_sends_it_once(room: Room, tmp_path: Path) -> None:
+    for n, (unit, address) in enumerate([("东城区科技局", "dongcheng"), ("西山县中小企业局", "xishan")]):
+        room.deliver(client_message(f"{address}@example.gov.cn", "报表", [(f"{n}.xlsx", room.workbook(
+            f"{n}.xlsx", unit, **CLEAN))], message_id=f"wait-{n}@m"))
+    waiting = tmp_path / "waiting"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+           USER_ENV: BUREAU, PASSWORD_ENV: PASSWORD}
+    env.pop("XLPERF_SIGNING_KEY", None)
+    watcher = subprocess.Popen([sys.executable, "-c", WAITING_WATCHER, str(waiting), *room.args(),
+                                *room.watch_args("--once")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120  # a bound on a hang, not the event: the event is the file
+        while not waiting.exists() and watcher.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert waiting.exists(), watcher.stdout.read().decode() if watcher.poll() is not None else "no wait"
+    finally:
+        watcher.send_signal(signal.SIGKILL)  # in the middle of the rate-limit wait before the second reply
+        watcher.wait()
+        assert watcher.stdout is not None
+        watcher.stdout.close()
+    assert len(room.store.received) == 1  # the first reply went; the second waited
+    rows = room.ledger_rows(Reply)
+    assert sorted(r.outcome for r in rows) == ["claimed", "sent"]  # taken by the dead watcher, never begun
+    assert all(r.tries == 1 for r in rows if r.outcome == "sent") and all(
+        r.tries == 0 and r.message_id == "" for r in rows if r.outcome != "sent")
+    result = room.watch_once()  # the next watcher: due again, sent once; nothing uncertain
+    assert "待确认" not in room.run("messages", ROUND).output, result.output
+    assert sorted(r.outcome for r in room.ledger_rows(Reply)) == ["sent", "sent"]
+    assert sorted(room.replies()) == ["<wait-0@m>", "<wait-1@m>"] and len(room.store.received) == 2

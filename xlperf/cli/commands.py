@@ -343,7 +343,7 @@ def rollup_command(inbox: tuple[Path, ...], output: Path, roster: Path | None, f
               help="配置文件（INI，[smtp] 节：host、port、tls、user、password、from、cafile）；含密码时须 chmod 600。")
 @click.option("--dry-run", type=click.Path(file_okay=False, path_type=Path),
               help="不发送：把每封邮件写成 .eml 文件放到此文件夹。")
-@click.option("--only-failed", is_flag=True, help="只发给有报表退回或需修改的单位（邮件仍包含该单位的全部报表）。")
+@click.option("--only-failed", is_flag=True, help="只发给有报表退回或通过（有提示）的单位（邮件仍包含该单位的全部报表）。")
 @click.option("--resend", is_flag=True, help="已发送过的也重新发送。")
 @click.option("--rate", type=click.IntRange(1, 600), default=30, show_default=True, help="每分钟最多发送的邮件数。")
 @click.pass_context

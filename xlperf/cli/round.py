@@ -285,7 +285,7 @@ def rollup_command(ctx: click.Context, name: str, output: Path) -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="配置文件（INI，[smtp] 节）。")
 @click.option("--dry-run", type=click.Path(file_okay=False, path_type=Path), help="不发送：写成 .eml 文件放到此文件夹。")
-@click.option("--only-failed", is_flag=True, help="只发给有报表退回或需修改的单位。")
+@click.option("--only-failed", is_flag=True, help="只发给有报表退回或通过（有提示）的单位。")
 @click.option("--resend", is_flag=True, help="已发送过的也重新发送。")
 @click.option("--rate", type=click.IntRange(1, 600), default=30, show_default=True, help="每分钟最多发送的邮件数。")
 @click.pass_context

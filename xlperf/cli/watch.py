@@ -25,7 +25,7 @@ TLS = click.Choice(["ssl", "starttls", "none"])
 
 
 @click.command("watch", help="监视收件邮箱：单位把报表作为附件发到财政局邮箱，逐封登记入台账（附件存档并审核，压缩包自动解开），"
-               "把邮件移入“已处理”文件夹，并在原邮件的会话中自动回复审核结果（【退回】/【需修改】/【通过】）。"
+               "把邮件移入“已处理”文件夹，并在原邮件的会话中自动回复审核结果（【退回】/【通过（有提示）】/【通过】）。"
                "发件人须在名单中（一个单位可列多个邮箱，用分号隔开）；名单外的发件人、没有附件的邮件只登记、暂存待人工处理，不回复。"
                "收件账号只从环境变量 XLPERF_IMAP_USER / XLPERF_IMAP_PASSWORD 或配置文件 [imap] 节读取；"
                "回复用的发件账号同 xlperf mail（XLPERF_SMTP_USER / XLPERF_SMTP_PASSWORD 或 [smtp] 节）。")

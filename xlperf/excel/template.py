@@ -10,6 +10,7 @@ recognise the form.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ TYPE_HINTS = {
 
 
 class _Writer:
-    def __init__(self, layout: FormLayout, path: Path, options: TemplateOptions) -> None:
+    def __init__(self, layout: FormLayout, path: Path | io.BytesIO, options: TemplateOptions) -> None:
         self.layout = layout
         self.options = options
         self.values = prefill_values(layout, options)
@@ -81,7 +82,8 @@ class _Writer:
             # A return's values as typed may defeat the evaluator (e.g. an overflowing number);
             # its annotated copy is still worth writing: the spreadsheet recalculates on open.
             self.results = {}
-        self.workbook = xlsxwriter.Workbook(str(path))
+        target = path if isinstance(path, io.BytesIO) else str(path)
+        self.workbook = xlsxwriter.Workbook(target, {"in_memory": True} if isinstance(path, io.BytesIO) else {})
         self.workbook.set_properties({"title": layout.spec.title, "author": "xlperf",
                                       "created": CREATED})
         self.formats = CellFormats(self.workbook)
@@ -309,6 +311,13 @@ def _row_heights(sheet: SheetLayout) -> dict[int, float]:
         heights[p.row] = max(heights[p.row], LINE_HEIGHT * lines + 6)
     heights.update(sheet.heights)
     return heights
+
+
+def template_bytes(layout: FormLayout, options: TemplateOptions | None = None) -> bytes:
+    """The locked template of ``layout`` as the bytes of an .xlsx file (nothing written to disk)."""
+    buffer = io.BytesIO()
+    _Writer(layout, buffer, options or TemplateOptions()).write()
+    return buffer.getvalue()
 
 
 def write_template(layout: FormLayout, path: Path, options: TemplateOptions | None = None) -> Path:

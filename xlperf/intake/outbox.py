@@ -1,38 +1,41 @@
 """Sending the replies that :mod:`xlperf.intake.mailtake` recorded as due.
 
-Each reply is composed from the ledger when it is sent (the reports from the stored results;
-nothing is checked again), marked ``sending`` with its Message-ID and committed, then handed to
-the SMTP server (:class:`xlperf.mail.SmtpSender`: its rate limit and retries), then marked
-``sent`` or ``failed`` and committed. A failed reply is tried again on the next pass, up to
-:data:`MAX_TRIES` passes. A reply found ``sending`` when the watcher starts was in flight when it
-died: the server may have accepted it, so it becomes ``uncertain`` and is never sent again (a
-unit that gets its report twice would rightly ask which one counts); staff see it listed.
+Each reply is composed from the ledger when it is sent (the reports rendered in memory from the
+stored results; nothing is checked again, nothing written to disk) and sent by the one send loop
+(:func:`xlperf.mail.outgo.send_all`) with the ledger's recorder
+(:class:`xlperf.ledger.sendclaims.LedgerRecorder`): the reply's row is claimed (due or failed →
+claimed, one watcher only), marked ``sending`` when the SMTP transaction starts (after the
+rate-limit wait), then ``sent``, ``failed`` or ``uncertain``. A failed reply is tried again on
+the next pass, up to :data:`MAX_TRIES` passes. One handed over without an answer, or found
+``sending`` when the watcher starts (it was in flight when the watcher died), is ``uncertain``
+and never sent again automatically (a unit that gets its report twice would rightly ask which
+one counts); staff see it on the desk and confirm it or resend it. A reply found ``claimed``
+when the watcher starts never reached the server: it is due again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from xlperf.intake.mailtake import NOTICE, REPORT
-from xlperf.intake.replies import Repeat, notice_reply, recipients, report_reply
+from xlperf.intake.replies import Repeat, notice_reply, report_reply
 from xlperf.ledger import Ledger
 from xlperf.ledger.checked import checked_of
 from xlperf.ledger.models import (
     HELD,
     MAIL_HELD,
+    REPLY_CLAIMED,
     REPLY_DUE,
     REPLY_FAILED,
     REPLY_SENDING,
-    REPLY_SENT,
     REPLY_UNCERTAIN,
     MailMessage,
     Reply,
@@ -41,9 +44,14 @@ from xlperf.ledger.models import (
     Submission,
     Unit,
 )
-from xlperf.ledger.rounds import log_event, roster_unit
-from xlperf.mail import SendAborted, SmtpSender, load_reports
-from xlperf.report import write_reports
+from xlperf.ledger.rounds import roster_unit
+from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
+from xlperf.mail import SmtpSender
+from xlperf.mail.message import addressees, header_text
+from xlperf.mail.outgo import NOT_SENT, SEND_LABELS, SENT, Outcome, Outgoing, send_all
+from xlperf.mail.reports import Report
+from xlperf.mail.send import UNCERTAIN_NOTE
+from xlperf.report import render_reports, unique_stem
 
 __all__ = ["MAX_TRIES", "MessageRow", "ReplySent", "mark_uncertain", "message_rows", "send_due"]
 
@@ -60,10 +68,13 @@ class ReplySent:
     error: str = ""
     aborted: bool = False
     """The SMTP server could not be used at all: nothing more is sent this pass."""
+    action: str = ""
 
     def line(self) -> str:
         if self.ok:
-            return f"已回复 {self.to}：{self.subject}"
+            return f"{SEND_LABELS[SENT]}回复 {self.to}：{self.subject}"
+        if self.action in SEND_LABELS and self.action != NOT_SENT:
+            return f"回复 {self.to} {SEND_LABELS[self.action]}（{self.error}）"
         return f"回复 {self.to} 失败（{self.error}），下一轮重试"
 
 
@@ -78,11 +89,14 @@ class _Thread:
 
 
 def mark_uncertain(ledger: Ledger, rnd: Round) -> int:
-    """Replies left ``sending`` by a watcher that died: never sent again. Returns how many."""
+    """Replies left by a watcher that died: ``sending`` ones (maybe received) become uncertain and
+    are never sent again automatically; ``claimed`` ones never reached the server and are due
+    again. Returns how many became uncertain."""
     with ledger.session() as session, session.begin():
+        session.execute(update(Reply).where(Reply.round_id == rnd.id, Reply.mail_id.is_not(None),
+                                            Reply.outcome == REPLY_CLAIMED).values(outcome=REPLY_DUE))
         result = session.execute(update(Reply).where(Reply.round_id == rnd.id, Reply.outcome == REPLY_SENDING)
-                                 .values(outcome=REPLY_UNCERTAIN,
-                                         error="发送时程序中断，服务器可能已收到；为免重复不再发送，请人工核实"))
+                                 .values(outcome=REPLY_UNCERTAIN, error="发送时程序中断。" + UNCERTAIN_NOTE))
         return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -92,52 +106,65 @@ def send_due(ledger: Ledger, rnd: Round, smtp: SmtpSender, sender: str, now: Cal
     those answering ``mail_ids`` when given. Stops at SendAborted (the server cannot be used:
     the rest wait for the next pass)."""
     done: list[ReplySent] = []
+    outgoing: list[Outgoing] = []
+    facts: dict[str, ClaimFacts] = {}
     with ledger.session() as session:
-        query = select(Reply.id).where(Reply.round_id == rnd.id, Reply.mail_id.is_not(None),
-                                       Reply.outcome.in_((REPLY_DUE, REPLY_FAILED)), Reply.tries < MAX_TRIES)
+        query = select(Reply).where(Reply.round_id == rnd.id, Reply.mail_id.is_not(None),
+                                    Reply.outcome.in_((REPLY_DUE, REPLY_FAILED)), Reply.tries < MAX_TRIES)
         if mail_ids is not None:
             query = query.where(Reply.mail_id.in_(mail_ids))
         due = list(session.scalars(query.order_by(Reply.id)))
-    for reply_id in due:
-        with ledger.session() as session:
-            # SQLite: BEGIN IMMEDIATE holds the write lock from here; PostgreSQL: the row lock.
-            reply = session.scalar(select(Reply).where(Reply.id == reply_id).with_for_update())
-            if reply is None or reply.outcome not in (REPLY_DUE, REPLY_FAILED):
-                continue  # another watcher of the same round took it meanwhile
+        for reply in due:
+            key = f"reply:{reply.id}"
+            facts[key] = ClaimFacts(reply.unit_id, json.loads(reply.submissions or "[]"), reply_id=reply.id,
+                                    max_tries=MAX_TRIES)
             try:
-                message = _compose(session, reply, sender, now())
-            except Exception as exc:  # noqa: BLE001 - one reply that cannot be written must not stop the others
-                _finish(session, reply, False, f"未能生成回复（{type(exc).__name__}: {exc}）", actor)
-                session.commit()
-                done.append(ReplySent(reply_id, False, reply.recipient, "", f"未能生成回复：{exc}"))
+                to = _recipients(session, reply)
+            except Exception as exc:  # noqa: BLE001 - one reply that cannot be addressed must not stop the others
+                to = tuple(a.strip() for a in reply.recipient.split(",") if a.strip())
+                error = f"未能生成回复（{type(exc).__name__}: {header_text(str(exc), 200)}）"
+                outgoing.append(Outgoing(key, to, functools.partial(_refuse, error), item=reply.id,
+                                         label=reply.recipient))
                 continue
-            before = reply.outcome
-            reply.outcome, reply.tries = REPLY_SENDING, reply.tries + 1
-            reply.subject, reply.message_id = str(message["Subject"]), str(message["Message-ID"])
-            reply.recipient = ", ".join(recipients(message))
-            session.commit()
-            try:
-                result = smtp.send(message)
-            except SendAborted as exc:
-                # Nothing was handed over (no connection, login refused): not a try of this reply,
-                # so an outage of the mail server never uses up its tries.
-                reply.outcome, reply.tries, reply.error = before, reply.tries - 1, str(exc)
-                session.commit()
-                done.append(ReplySent(reply_id, False, reply.recipient, reply.subject, str(exc), aborted=True))
-                break
-            _finish(session, reply, result.ok, result.error, actor)
-            session.commit()
-            done.append(ReplySent(reply_id, result.ok, reply.recipient, reply.subject, result.error))
+            outgoing.append(Outgoing(key, to, functools.partial(_build, ledger, reply.id, sender, now),
+                                     item=reply.id, label=", ".join(to)))
+    recorder = LedgerRecorder(ledger, rnd.id, "", facts, actor=actor)
+
+    def progress(outcome: Outcome) -> None:
+        if outcome.action == NOT_SENT and any(d.aborted for d in done):
+            return
+        message = outcome.message
+        subject = str(message["Subject"]) if message is not None else ""
+        if outcome.action in (SENT, NOT_SENT) or message is not None or outcome.detail:
+            done.append(ReplySent(outcome.outgoing.item, outcome.action == SENT, outcome.outgoing.label, subject,
+                                  outcome.detail, aborted=outcome.action == NOT_SENT, action=outcome.action))
+
+    send_all(outgoing, smtp, recorder, progress)
     return done
 
 
-def _finish(session: Session, reply: Reply, ok: bool, error: str, actor: str) -> None:
-    reply.outcome = REPLY_SENT if ok else REPLY_FAILED
-    reply.error = error
-    reply.at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    for sid in json.loads(reply.submissions or "[]"):
-        log_event(session, reply.round_id, "mailed" if ok else "mail_failed", submission_id=sid, actor=actor,
-                  note=f"{reply.recipient} {reply.subject if ok else error}".strip())
+def _refuse(error: str) -> EmailMessage:
+    raise ValueError(error)
+
+
+def _recipients(session: Session, reply: Reply) -> tuple[str, ...]:
+    mail = session.get(MailMessage, reply.mail_id)
+    unit = session.get(Unit, reply.unit_id)
+    if mail is None or unit is None:
+        raise ValueError("回复对应的邮件或单位已不在台账中")
+    to, cc = addressees(roster_unit(unit), _original(mail))
+    return tuple(a.addr_spec for a in [*to, *cc])
+
+
+def _original(mail: MailMessage) -> _Thread:
+    return _Thread(mail.sender, mail.sender_name, mail.message_id, tuple(mail.thread.split()))
+
+
+def _build(ledger: Ledger, reply_id: int, sender: str, now: Callable[[], dt.datetime]) -> EmailMessage:
+    with ledger.session() as session:
+        reply = session.get(Reply, reply_id)
+        assert reply is not None
+        return _compose(session, reply, sender, now())
 
 
 def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> EmailMessage:
@@ -145,7 +172,7 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
     unit = session.get(Unit, reply.unit_id)
     if mail is None or unit is None:
         raise ValueError("回复对应的邮件或单位已不在台账中")
-    original = _Thread(mail.sender, mail.sender_name, mail.message_id, tuple(mail.thread.split()))
+    original = _original(mail)
     roster = roster_unit(unit)
     sub_ids = json.loads(reply.submissions or "[]")
     subs = list(session.scalars(select(Submission).where(Submission.id.in_(sub_ids)).order_by(Submission.id)))
@@ -165,17 +192,17 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
         return notice_reply(roster, repeats, ignored, original, sender, now, held=held)
     if reply.kind != REPORT:
         raise ValueError(f"未知的回复类型 {reply.kind}")
-    with tempfile.TemporaryDirectory(prefix="xlperf-reply-") as tmp:
-        taken: set[str] = set()
-        for sub in subs:
-            result = session.get(Result, sub.result_id) if sub.result_id else None
-            if result is None:
-                continue
-            write_reports(checked_of(session, sub, result), Path(tmp), taken)
-        reports, problems = load_reports(Path(tmp))
-        if problems or not reports:
-            raise ValueError("；".join(problems) or "没有可回复的审核结果")
-        return report_reply(roster, reports, original, sender, now)
+    taken: set[str] = set()
+    reports: list[Report] = []
+    for sub in subs:
+        result = session.get(Result, sub.result_id) if sub.result_id else None
+        if result is None:
+            continue
+        checked = checked_of(session, sub, result)
+        reports.append(Report.of(render_reports(checked, unique_stem(checked.file, taken))))
+    if not reports:
+        raise ValueError("没有可回复的审核结果")
+    return report_reply(roster, reports, original, sender, now)
 
 
 @dataclass(frozen=True)
@@ -195,8 +222,7 @@ class MessageRow:
         if mail.reason:
             parts.append(f"    {mail.reason}")
         for reply in self.replies:
-            shown = {REPLY_SENT: "已回复", REPLY_FAILED: "回复失败", REPLY_DUE: "待回复",
-                     REPLY_SENDING: "正在回复", REPLY_UNCERTAIN: "回复状态不确定（请人工核实）"}.get(reply.outcome, reply.outcome)
+            shown = SEND_LABELS.get(reply.outcome, reply.outcome)
             parts.append(f"    {shown} {reply.recipient}：{reply.subject}" + (f"（{reply.error}）" if reply.error else ""))
         return "\n".join(parts)
 

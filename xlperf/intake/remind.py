@@ -10,25 +10,33 @@ with the reason (the staff's note, else the number of errors the check found).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xlperf import __version__
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger import Ledger, round_status
-from xlperf.ledger.models import REPLY_FAILED, REPLY_SENT, Reply, Result, Round, Submission, Unit
-from xlperf.ledger.rounds import log_event, roster_unit
+from xlperf.ledger.models import REPLY_CONFIRMED, REPLY_SENT, Reply, Result, Round, Submission, Unit
+from xlperf.ledger.rounds import roster_unit
+from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
 from xlperf.ledger.status import MISSING, RETURNED, StatusRow
-from xlperf.mail import Clock, SendAborted, SmtpConfig, SmtpSender, SystemClock
+from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.body import FOOTER
+from xlperf.mail.message import addressees, header_text, new_message, set_text
+from xlperf.mail.outgo import (
+    FAILURES,
+    SEND_LABELS,
+    WRITTEN,
+    Outcome,
+    Outgoing,
+    send_all,
+    send_key,
+    write_all,
+)
 from xlperf.mail.run import eml_name
 from xlperf.mail.send import DEFAULT_RATE
 from xlperf.read.roster import RosterUnit
@@ -38,8 +46,8 @@ __all__ = ["DEFAULT_EVERY", "REMINDER", "Reminded", "round_remind"]
 REMINDER = "reminder"
 DEFAULT_EVERY = dt.timedelta(days=3)
 
-SENT, WRITTEN, RECENT, NO_ADDRESS, FAILED = "sent", "written", "recent", "no_address", "failed"
-LABELS = {SENT: "已催报", WRITTEN: "已写出", RECENT: "近期已催报", NO_ADDRESS: "名单中没有邮箱", FAILED: "发送失败"}
+RECENT, NO_ADDRESS = "recent", "no_address"
+LABELS = {**SEND_LABELS, RECENT: "近期已催报", NO_ADDRESS: "名单中没有邮箱"}
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,16 @@ class Reminded:
     unit: str
     action: str
     detail: str = ""
+    message: EmailMessage | None = None
+    """The message built (a preview or a dry run)."""
 
     def line(self) -> str:
-        return f"{LABELS[self.action]}  {self.unit}" + (f"：{self.detail}" if self.detail else "")
+        return f"{LABELS[self.action]}  {header_text(self.unit)}" + (f"：{self.detail}" if self.detail else "")
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> Reminded:
+        detail = str(outcome.path or "") if outcome.action == WRITTEN else outcome.detail
+        return cls(outcome.outgoing.label, outcome.action, detail, outcome.message)
 
 
 @dataclass
@@ -59,7 +74,7 @@ class RemindRun:
 
     @property
     def failed(self) -> bool:
-        return bool(self.aborted) or any(r.action == FAILED for r in self.results)
+        return bool(self.aborted) or any(r.action in FAILURES for r in self.results)
 
     def summary(self) -> str:
         counts = [f"{label} {n}" for action, label in LABELS.items()
@@ -70,11 +85,13 @@ class RemindRun:
 def round_remind(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
                  dry_run: Path | None = None, every: dt.timedelta = DEFAULT_EVERY, rate: int = DEFAULT_RATE,
                  clock: Clock | None = None, actor: str = "",
-                 progress: Callable[[Reminded], None] | None = None) -> RemindRun:
+                 progress: Callable[[Reminded], None] | None = None, preview: bool = False) -> RemindRun:
     """Remind the units of ``rnd`` that have something to send: through ``smtp``, or as .eml files
-    in ``dry_run`` (nothing sent, nothing recorded)."""
-    if (smtp is None) == (dry_run is None):
-        raise ValueError("exactly one of smtp and dry_run")
+    in ``dry_run``, or built in memory only with ``preview`` (nothing sent, nothing recorded).
+    Each reminder is claimed in the ledger before it is sent (keyed on its recipients, what it says and the last reminder sent), so two runs
+    at once remind each unit once."""
+    if sum((smtp is not None, dry_run is not None, preview)) != 1:
+        raise ValueError("exactly one of smtp, dry_run and preview")
     clock = clock or SystemClock()
     now = clock.now()
     run = RemindRun()
@@ -87,52 +104,46 @@ def round_remind(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | 
     with ledger.session() as session:
         status = round_status(session, rnd, today=now.date())
         units = {u.code: u for u in session.scalars(select(Unit).where(Unit.round_id == rnd.id))}
-        last = dict(session.execute(select(Reply.unit_id, func.max(Reply.at)).where(
-            Reply.round_id == rnd.id, Reply.kind == REMINDER, Reply.outcome == REPLY_SENT).group_by(Reply.unit_id)).all())
+        last = {unit_id: (at, last_id) for unit_id, at, last_id in session.execute(
+            select(Reply.unit_id, func.max(Reply.at), func.max(Reply.id)).where(
+                Reply.round_id == rnd.id, Reply.kind == REMINDER,
+                Reply.outcome.in_((REPLY_SENT, REPLY_CONFIRMED))).group_by(Reply.unit_id)).all()}
         due: dict[str, list[StatusRow]] = {}
         for row in status.rows:
             if row.status in (MISSING, RETURNED):
                 due.setdefault(row.code, []).append(row)
         names = _returned_files(session, [r.submission for rows in due.values() for r in rows if r.submission])
     cutoff = _utc(now) - every
-    sender_smtp = SmtpSender(smtp, rate=rate, clock=clock) if smtp is not None else None
-    try:
-        for code, rows in due.items():
-            unit = units[code]
-            roster = roster_unit(unit)
-            if not roster.addresses:
-                record(Reminded(unit.name, NO_ADDRESS))
-                continue
-            previous = last.get(unit.id)
-            if previous is not None and previous > cutoff:
-                record(Reminded(unit.name, RECENT, f"上次 {previous:%Y-%m-%d %H:%M}（UTC），{every.days} 天内不重复"))
-                continue
-            message = reminder(rnd, roster, rows, names, sender, now)
-            if dry_run is not None:
-                dry_run.mkdir(parents=True, exist_ok=True)
-                path = dry_run / eml_name(roster)
-                path.write_bytes(message.as_bytes())
-                record(Reminded(unit.name, WRITTEN, str(path)))
-                continue
-            assert sender_smtp is not None
-            try:
-                result = sender_smtp.send(message)
-            except SendAborted as exc:
-                run.aborted = str(exc)
-                break
-            with ledger.session() as session:
-                session.add(Reply(round_id=rnd.id, unit_id=unit.id, recipient=", ".join(roster.addresses),
-                                  digest=f"reminder:{unit.id}:{now.isoformat()}", kind=REMINDER, tries=result.tries,
-                                  submissions=json.dumps([r.submission for r in rows if r.submission]),
-                                  outcome=REPLY_SENT if result.ok else REPLY_FAILED, subject=str(message["Subject"]),
-                                  message_id=str(message["Message-ID"]), error=result.error, at=_utc(now)))
-                log_event(session, rnd.id, "reminded" if result.ok else "mail_failed", actor=actor,
-                          note=f"{unit.name} {', '.join(roster.addresses)} {result.error}".strip())
-                session.commit()
-            record(Reminded(unit.name, SENT if result.ok else FAILED, "" if result.ok else result.error))
-    finally:
-        if sender_smtp is not None:
-            sender_smtp.close()
+    outgoing: list[Outgoing] = []
+    facts: dict[str, ClaimFacts] = {}
+    for code, rows in due.items():
+        unit = units[code]
+        roster = roster_unit(unit)
+        if not roster.addresses:
+            record(Reminded(unit.name, NO_ADDRESS))
+            continue
+        previous, previous_id = last.get(unit.id, (None, None))
+        if previous is not None and previous > cutoff:
+            record(Reminded(unit.name, RECENT, f"上次 {previous:%Y-%m-%d %H:%M}（UTC），{every.days} 天内不重复"))
+            continue
+        said = [unit.code, previous_id, [(r.project, r.status, r.submission, r.note) for r in rows]]
+        key = send_key(REMINDER, roster.addresses, said)
+        facts[key] = ClaimFacts(unit.id, [r.submission for r in rows if r.submission])
+
+        def build(roster: RosterUnit = roster, rows: list[StatusRow] = rows) -> EmailMessage:
+            return reminder(rnd, roster, rows, names, sender, now)
+
+        outgoing.append(Outgoing(key, tuple(roster.addresses), build, item=roster, label=unit.name))
+    if dry_run is not None or preview:
+        write_all(outgoing, dry_run, lambda out: eml_name(out.item), lambda o: record(Reminded.of(o)))
+        return run
+    if not outgoing or smtp is None:
+        return run
+    recorder = LedgerRecorder(ledger, rnd.id, REMINDER, facts, actor=actor, now=lambda: _utc(clock.now()),
+                              sent_event="reminded")
+    with SmtpSender(smtp, rate=rate, clock=clock) as smtp_sender:
+        sent = send_all(outgoing, smtp_sender, recorder, lambda o: record(Reminded.of(o)))
+    run.aborted = sent.aborted
     return run
 
 
@@ -140,7 +151,7 @@ def reminder(rnd: Round, unit: RosterUnit, rows: list[StatusRow], names: dict[in
              now: dt.datetime) -> EmailMessage:
     """The reminder for ``unit``: what is missing or was sent back, and the deadline."""
     title = builtin_forms()[rnd.form].title if rnd.form in builtin_forms() else rnd.form
-    lines = [f"{unit.contact or unit.name}：", "", f"您好！{rnd.year}年度{title}的报送情况如下："]
+    lines = [f"{header_text(unit.contact or unit.name)}：", "", f"您好！{rnd.year}年度{title}的报送情况如下："]
     for row in rows:
         what = f"项目“{row.project}”" if row.project else title
         if row.status == MISSING:
@@ -154,19 +165,11 @@ def reminder(rnd: Round, unit: RosterUnit, rows: list[StatusRow], names: dict[in
         lines += ["", f"报送截止日期为 {when}" + (f"，已逾期 {-days} 天，请尽快报送。" if days < 0 else
                                                  "，即今天。" if days == 0 else f"，还有 {days} 天。")]
     lines += ["请使用财政局下发的模板填报，以附件形式回复本邮件即可。", "", FOOTER]
-    msg = EmailMessage()
     late = "（已逾期）" if rnd.deadline is not None and now.date() > rnd.deadline else ""
-    msg["Subject"] = f"【催报】{rnd.year}年度{title}{late}（{unit.name}）"
-    msg["From"] = sender
-    msg["To"] = [Address(display_name=unit.contact or unit.name, addr_spec=a) for a in unit.addresses]
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Mailer"] = f"xlperf {__version__}"
-    msg.set_content("\n".join(lines) + "\n", cte="base64")
+    to, _ = addressees(unit)
+    msg = new_message(subject=f"【催报】{rnd.year}年度{title}{late}（{unit.name}）", sender=sender, to=to, now=now)
+    set_text(msg, "\n".join(lines) + "\n")
     return msg
-
-
 def _returned_files(session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
     """Submission id → (file name, why it was sent back: the staff's note, else the check's errors)."""
     rows = session.execute(select(Submission.id, Submission.original_name, Submission.decision_note, Result.errors)

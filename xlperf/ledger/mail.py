@@ -1,22 +1,27 @@
 """``round mail``: tell each unit the outcome of its current returns, and record what was sent.
 
-The reports are rendered from the ledger (values, scores and findings as stored; nothing is
-checked again) into a temporary folder, then grouped and composed by :mod:`xlperf.mail` exactly
-as ``xlperf mail`` does. A staff decision reaches the unit: a return sent back (退回) carries the
-staff's reason as an error, a voided one says so, an accepted one says it was accepted.
+The reports are rendered from the ledger in memory (values, scores and findings as stored;
+nothing is checked again, nothing written to disk), then grouped and composed by
+:mod:`xlperf.mail` exactly as ``xlperf mail`` does, and sent by the one send loop
+(:func:`xlperf.mail.outgo.send_all`) with the ledger's recorder
+(:class:`xlperf.ledger.sendclaims.LedgerRecorder`). A staff decision reaches the unit: a return
+sent back (退回) carries the staff's reason as an error, a voided one says so, an accepted one
+says it was accepted.
 
-A unit is not mailed twice for the same news: a message is known by the digest of what it
-reported (each submission, the result it showed and the staff decision) and the address; a
-``sent`` reply with that digest is not sent again (unless ``resend``). Each reply is committed
-right after the server accepted (or refused) it, so a run that is killed re-sends nothing that
-was recorded. ``dry_run`` writes .eml files and records nothing.
+A unit is not mailed twice for the same news: a message is known by its send key (exactly the
+addresses it goes to, each submission, the result it showed and the staff decision); its row in
+``replies`` is claimed before it is built, so two runs at once (two ``round mail``, the desk's
+发送 pressed twice) send it once. Each reply is committed right after the server accepted (or
+refused) it; one handed over without an answer is uncertain and not sent again unless
+``resend``. ``dry_run`` writes .eml files and records nothing. One unit's data that cannot be
+rendered or composed is that unit's failure, listed; the others are mailed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,123 +31,114 @@ from sqlalchemy.orm import Session
 from xlperf.findings import ACCEPTED
 from xlperf.ledger.checked import checked_of
 from xlperf.ledger.db import Ledger
-from xlperf.ledger.models import CURRENT, Reply, Result, Round, Submission
-from xlperf.ledger.rounds import log_event, roster_of, units_of
-from xlperf.mail import (
-    DEFAULT_RATE,
-    Clock,
-    SendAborted,
-    SmtpSender,
-    SystemClock,
-    compose,
-    load_reports,
-)
+from xlperf.ledger.models import CURRENT, Result, Round, Submission
+from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
+from xlperf.mail import DEFAULT_RATE, Clock, SmtpSender, SystemClock
 from xlperf.mail.config import SmtpConfig
-from xlperf.mail.reports import worst_status
-from xlperf.mail.run import (
-    ALREADY_SENT,
-    DONE_SENT,
-    DONE_WRITTEN,
-    NOT_DUE,
-    NOT_SENT,
-    SEND_FAILED,
-    MailRun,
-    UnitResult,
-    eml_name,
-    group_by_unit,
-)
-from xlperf.report import write_reports
+from xlperf.mail.message import header_text
+from xlperf.mail.outgo import FAILED, NOT_DUE, Outgoing, send_all, write_all
+from xlperf.mail.reports import Report, worst_status
+from xlperf.mail.run import MailRun, UnitResult, eml_name, group_by_unit, unit_message
+from xlperf.report import render_reports, unique_stem
 
 __all__ = ["round_mail"]
+
+Shown = tuple[int, int, str]
+"""What a report showed: (submission id, result id, decision and note)."""
 
 
 def round_mail(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | None = None,
                dry_run: Path | None = None, only_failed: bool = False, resend: bool = False,
                rate: int = DEFAULT_RATE, clock: Clock | None = None, actor: str = "",
-               progress: Callable[[UnitResult], None] | None = None) -> MailRun:
-    if (smtp is None) == (dry_run is None):
-        raise ValueError("exactly one of smtp and dry_run")
+               progress: Callable[[UnitResult], None] | None = None, preview: bool = False) -> MailRun:
+    """Mail each unit of ``rnd`` the outcome of its current returns: through ``smtp``; or, with
+    ``dry_run``, as .eml files in that folder; or, with ``preview``, built in memory only (each
+    result's ``message``). A dry run and a preview send and record nothing."""
+    if sum((smtp is not None, dry_run is not None, preview)) != 1:
+        raise ValueError("exactly one of smtp, dry_run and preview")
     clock = clock or SystemClock()
-    with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
-        # Read everything first, in a transaction of its own: none is held while mail is sent.
-        with ledger.session() as session:
-            units = units_of(session, rnd.id)
-            digests = _write_reports(session, rnd, Path(tmp))
-            sent = set(session.scalars(select(Reply.digest).where(Reply.round_id == rnd.id,
-                                                                  Reply.outcome == "sent")))
-        roster = roster_of(rnd, units)
-        unit_ids = {u.code: u.id for u in units}
-        reports, problems = load_reports(Path(tmp))
-        groups, unmatched = group_by_unit(reports, roster)
-        run = MailRun(unmatched=unmatched, problems=problems)
+    # Read everything first, in a transaction of its own: none is held while mail is sent.
+    with ledger.session() as session:
+        units = units_of(session, rnd.id)
+        codes = {u.id: u.code for u in units}
+        reports, broken = _reports(session, rnd, codes)
+    roster = roster_of(rnd, units)
+    unit_ids = {u.code: u.id for u in units}
+    groups, unmatched = group_by_unit([r for r, _ in reports], roster)
+    shown_of = {id(r): shown for r, shown in reports}
+    run = MailRun(unmatched=unmatched)
 
-        def record(result: UnitResult) -> None:
-            run.results.append(result)
-            if progress is not None:
-                progress(result)
+    def record(result: UnitResult) -> None:
+        run.results.append(result)
+        if progress is not None:
+            progress(result)
 
-        due = []
-        for group in groups:
-            digest = _digest(group.unit.email, [digests[r.stem] for r in group.reports])
-            if only_failed and worst_status(group.reports) == ACCEPTED:
-                record(UnitResult(group.unit, group.reports, NOT_DUE))
-            elif not resend and digest in sent:
-                record(UnitResult(group.unit, group.reports, ALREADY_SENT))
+    due: list[Outgoing] = []
+    facts: dict[str, ClaimFacts] = {}
+    for group in groups:
+        unit = group.unit
+        if unit.code in broken:
+            record(UnitResult(unit, group.reports, FAILED, broken[unit.code]))
+            continue
+        if only_failed and worst_status(group.reports) == ACCEPTED:
+            record(UnitResult(unit, group.reports, NOT_DUE))
+            continue
+        parts = sorted(shown_of[id(r)] for r in group.reports)
+        out = unit_message(group, sender, clock, kind="round", shown=[unit.code, parts])
+        facts[out.key] = ClaimFacts(unit_ids.get(unit.code), [sid for sid, _, _ in parts],
+                                    legacy_digest=_legacy_digest(unit.email, parts))
+        due.append(out)
+    grouped = {g.unit.code for g in groups}
+    for unit in roster.units:
+        if unit.code in broken and unit.code not in grouped:
+            record(UnitResult(unit, [], FAILED, broken[unit.code]))
+    recorder = LedgerRecorder(ledger, rnd.id, "", facts, actor=actor, resend=resend,
+                              now=lambda: _utc(clock))
+    if dry_run is not None or preview:
+        shown: list[Outgoing] = []
+        for out in due:
+            refusal = recorder.peek(out)
+            if refusal is not None:
+                record(UnitResult.of_refusal(out, refusal))
             else:
-                due.append((group, digest))
-        if dry_run is not None:
-            for group, _ in due:
-                message = compose(group.unit, group.reports, sender, clock.now())
-                dry_run.mkdir(parents=True, exist_ok=True)
-                path = dry_run / eml_name(group.unit)
-                path.write_bytes(message.as_bytes())
-                record(UnitResult(group.unit, group.reports, DONE_WRITTEN, path=path))
-            return run
-        if not due or smtp is None:
-            return run
+                shown.append(out)
+        write_all(shown, dry_run, lambda out: eml_name(out.item.unit), lambda o: record(UnitResult.of(o)))
+        return run
+    if due and smtp is not None:
         with SmtpSender(smtp, rate=rate, clock=clock) as smtp_sender:
-            for n, (group, digest) in enumerate(due):
-                unit = group.unit
-                try:
-                    message = compose(unit, group.reports, sender, clock.now())
-                except Exception as exc:  # noqa: BLE001 - one unit's message must not stop the others
-                    record(UnitResult(unit, group.reports, SEND_FAILED, f"未能生成邮件（{type(exc).__name__}: {exc}）"))
-                    continue
-                try:
-                    result = smtp_sender.send(message)
-                except SendAborted as exc:
-                    run.aborted = str(exc)
-                    for rest, _ in due[n:]:
-                        record(UnitResult(rest.unit, rest.reports, NOT_SENT, str(exc)))
-                    break
-                subs = [digests[r.stem][0] for r in group.reports]
-                with ledger.session() as session, session.begin():  # recorded right after the server answered
-                    session.add(Reply(round_id=rnd.id, unit_id=unit_ids.get(unit.code), recipient=unit.email,
-                                      digest=digest, submissions=json.dumps(subs),
-                                      outcome="sent" if result.ok else "failed", subject=str(message["Subject"]),
-                                      message_id=str(message["Message-ID"]), error=result.error))
-                    for sid in subs:
-                        log_event(session, rnd.id, "mailed" if result.ok else "mail_failed", submission_id=sid,
-                                  actor=actor, note=f"{unit.email} {result.error}".strip())
-                record(UnitResult(unit, group.reports, DONE_SENT if result.ok else SEND_FAILED,
-                                  "" if result.ok else result.error))
+            sent = send_all(due, smtp_sender, recorder, lambda o: record(UnitResult.of(o)))
+        run.aborted = sent.aborted
     return run
 
 
-def _digest(recipient: str, parts: list[tuple[int, int, str]]) -> str:
+def _legacy_digest(recipient: str, parts: list[Shown]) -> str:
+    """The digest ``round mail`` recorded before messages were claimed by their send key."""
     return hashlib.sha256(json.dumps([recipient, sorted(parts)]).encode()).hexdigest()
 
 
-def _write_reports(session: Session, rnd: Round, folder: Path) -> dict[str, tuple[int, int, str]]:
-    """Reports of the current submissions of units in the roster; by report stem, what they showed:
-    (submission id, result id, decision and note)."""
+def _utc(clock: Clock) -> dt.datetime:
+    now = clock.now()
+    return now.astimezone(dt.timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+
+
+def _reports(session: Session, rnd: Round, codes: dict[int, str]) -> tuple[list[tuple[Report, Shown]], dict[str, str]]:
+    """Reports of the current submissions of units in the roster, rendered in memory, with what
+    they showed; and, by unit code, why a unit's reports could not be rendered."""
     rows = session.execute(
         select(Submission, Result).join(Result, Result.id == Submission.result_id)
         .where(Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.is_not(None))
         .order_by(Submission.id)).all()
     taken: set[str] = set()
-    shown: dict[str, tuple[int, int, str]] = {}
+    reports: list[tuple[Report, Shown]] = []
+    broken: dict[str, str] = {}
     for sub, result in rows:
-        written = write_reports(checked_of(session, sub, result), folder, taken)
-        shown[written["json"].stem] = (sub.id, result.id, f"{sub.decision or ''}:{sub.decision_note}")
-    return shown
+        try:
+            checked = checked_of(session, sub, result)
+            report = Report.of(render_reports(checked, unique_stem(checked.file, taken)))
+        except Exception as exc:  # noqa: BLE001 - one return's stored result must not stop the others' mail
+            broken[codes.get(sub.unit_id or 0, "")] = (f"报表“{header_text(sub.original_name, 60)}”的审核报告无法生成"
+                            f"（{type(exc).__name__}: {header_text(str(exc), 200)}）")
+            continue
+        reports.append((report, (sub.id, result.id, f"{sub.decision or ''}:{sub.decision_note}")))
+    return reports, broken

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -211,6 +212,9 @@ class Reply(Base):
     """A message sent (or that failed) to a unit about its current submissions."""
 
     __tablename__ = "replies"
+    # The claim: one row per round and message key (send_key: kind, exactly the recipients, what
+    # it says), so that two runs at once cannot both send it (migration 0004_sendclaims).
+    __table_args__ = (Index("ix_replies_claim", "round_id", "claim", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
@@ -230,14 +234,22 @@ class Reply(Base):
     mail_id: Mapped[int | None] = mapped_column(Integer, index=True)
     """The mail_messages row answered (no foreign key: SQLite cannot add one to a table)."""
     tries: Mapped[int] = mapped_column(Integer, default=0)
+    claim: Mapped[str | None] = mapped_column(String(64))
+    """The send key this row claims (unique in its round); None for replies to mail (their row,
+    recorded due by the intake, is the claim)."""
 
 
 # Reply outcomes besides sent / failed: replies to mail are recorded as due in the transaction
-# that records the message, marked sending just before the SMTP transaction, then sent / failed.
+# that records the message; a run claims a reply (claimed), marks it sending when the SMTP
+# transaction starts (after the rate-limit wait), then sent / failed / uncertain.
 REPLY_DUE, REPLY_SENDING, REPLY_SENT, REPLY_FAILED = "due", "sending", "sent", "failed"
+REPLY_CLAIMED = "claimed"
 REPLY_UNCERTAIN = "uncertain"
-"""Found still sending after a crash: the server may have accepted it, so it is never sent again
-(a reply twice is worse than a clerk's look); shown for staff."""
+"""Handed over and not confirmed (connection lost, answer after the timeout), or found still
+sending after a crash: the server may have accepted it, so it is never sent again automatically
+(a reply twice is worse than a clerk's look); shown for staff to confirm or resend."""
+REPLY_CONFIRMED = "confirmed"
+"""Uncertain, then confirmed by staff as received."""
 
 # Mail message states.
 MAIL_TAKEN = "taken"
@@ -289,7 +301,8 @@ class Event(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     """created, received, repeat, held, ignored, checked, superseded, accepted, returned, voided,
-    revalidated, mailed, mail_failed; from the mailbox: mail_taken, mail_held, reminded"""
+    revalidated, mailed, mail_failed, mail_uncertain, mail_confirmed, mail_resend; from the mailbox:
+    mail_taken, mail_held, reminded"""
     actor: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     note: Mapped[str] = mapped_column(Text, default="")

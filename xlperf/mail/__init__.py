@@ -1,8 +1,11 @@
-"""E-mail each unit its validation reports (``xlperf mail``).
+"""E-mail each unit its validation reports (``xlperf mail``), and the one way every message of
+xlperf is made and sent.
 
-Modules: :mod:`reports` (the report folder), :mod:`body` and :mod:`compose` (the message),
-:mod:`config` (SMTP settings and credentials), :mod:`send` (SMTP with rate limit and retries),
-:mod:`sendlog` (what was sent), :mod:`run` (the whole run).
+Modules: :mod:`reports` (a unit's reports, from a folder or rendered in memory), :mod:`message`
+(the one place for headers and Message-IDs), :mod:`body` and :mod:`compose` (the report
+message), :mod:`config` (SMTP settings and credentials), :mod:`send` (SMTP with rate limit and
+retries), :mod:`outgo` (the one send loop, with a recorder), :mod:`sendlog` (the send log and its
+recorder), :mod:`run` (the whole ``xlperf mail`` run).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from xlperf.report.view import STATUS_COLOURS
 ACTIONS = {
     REJECTED: "退回：报表有错误，不予接收。请对照问题清单和附件中的批注工作簿逐项修改后重新报送；"
               "如表格的公式或结构已被改动，请使用附件中的新模板（已预填单位和年度）重新填报。",
-    ACCEPTED_WITH_WARNINGS: "需修改：报表有提示项。请逐条修改，或对无需修改的提示作出书面说明，再次报送。",
+    ACCEPTED_WITH_WARNINGS: "通过（有提示）：报表有提示项。请逐条修改，或对无需修改的提示作出书面说明，再次报送。",
     ACCEPTED: "通过：报表已接收，无需处理。",
 }
 FOOTER = "本邮件由 xlperf 根据审核结果自动生成。如对审核结果有疑问，请回复本邮件或与财政局绩效管理部门联系。"
@@ -85,9 +85,8 @@ def html_body(unit: RosterUnit, reports: Sequence[Report], attachments: Sequence
 def _page(report: Report) -> str:
     """The body of the report page written by ``xlperf check`` (our own markup, escaped there);
     without the page, the findings as text."""
-    path = report.html_path
-    if path is not None:
-        match = _BODY.search(path.read_text(encoding="utf-8"))
+    if report.html is not None:
+        match = _BODY.search(report.html)
         if match:
             return f'<div style="{FONT}">{match.group(1)}</div>'
     return f'<pre style="{FONT}white-space:pre-wrap;padding:16px;">{html.escape(chr(10).join(_report_lines(report)))}</pre>'

@@ -6,18 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Sequence
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from xlperf import __version__
 from xlperf.excel.signed import write_signed_template
-from xlperf.excel.template import TemplateError, TemplateOptions
+from xlperf.excel.template import TemplateError, TemplateOptions, template_bytes
 from xlperf.findings import REJECTED
 from xlperf.form.placing import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.mail.body import html_body, subject, text_body
+from xlperf.mail.message import Original, addressees, new_message
 from xlperf.mail.reports import Report
 from xlperf.read import read_return
 from xlperf.read.roster import RosterUnit
@@ -25,29 +23,21 @@ from xlperf.read.roster import RosterUnit
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def compose(unit: RosterUnit, reports: Sequence[Report], sender: str, now: dt.datetime) -> EmailMessage:
-    """The message telling ``unit`` (which has an e-mail address) the outcome of ``reports``.
+def compose(unit: RosterUnit, reports: Sequence[Report], sender: str, now: dt.datetime, *,
+            original: Original | None = None) -> EmailMessage:
+    """The message telling ``unit`` (which has an e-mail address) the outcome of ``reports``;
+    with ``original``, the answer to that message of the unit's (see :func:`addressees`).
 
     ``sender`` is the From header (``name <addr>`` or ``addr``); ``now`` (aware) the Date header.
     Attachment names are Chinese: the email package writes them as RFC 2231 UTF-8 parameters.
     """
-    attachments: list[tuple[str, bytes]] = []
-    for report in reports:
-        if report.workbook_path is not None:
-            attachments.append((report.workbook_path.name, report.workbook_path.read_bytes()))
+    attachments = [(r.workbook_name, r.workbook) for r in reports if r.workbook is not None]
     templates, notes = fresh_templates(unit, reports)
     attachments += templates
     names = [name for name, _ in attachments]
 
-    msg = EmailMessage()
-    msg["Subject"] = subject(unit, reports)
-    msg["From"] = sender
-    msg["To"] = [Address(display_name=unit.contact or unit.name, addr_spec=a) for a in unit.addresses]
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=_domain(sender))
-    # RFC 3834: out-of-office replies to a mass mailing would only flood the finance office.
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Mailer"] = f"xlperf {__version__}"
+    to, cc = addressees(unit, original)
+    msg = new_message(subject=subject(unit, reports), sender=sender, to=to, cc=cc, now=now, original=original)
     # base64: Chinese text in 8bit needs 8BITMIME on every relay, and report pages have long lines.
     msg.set_content(text_body(unit, reports, names, notes), cte="base64")
     msg.add_alternative(html_body(unit, reports, names, notes), subtype="html", cte="base64")
@@ -71,26 +61,25 @@ def fresh_templates(unit: RosterUnit, reports: Sequence[Report]) -> tuple[list[t
             notes.append(f"{report.file_name} 无法识别表单，未附新模板：请使用财政局下发的模板重新填报。")
         else:
             wanted.setdefault((report.form, report.year), report)
-    with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
-        for (form, year), report in wanted.items():
-            year_part = f"_{year}年度" if year is not None else ""
-            name = f"新模板_{report.form_title}{year_part}.xlsx"
-            path = Path(tmp) / f"{form}_{year}.xlsx"
-            try:
-                # Signed like the templates the bureau issues, when a key is configured.
-                write_signed_template(builtin_layout(form), path, TemplateOptions(year=year, unit=unit.name),
-                                      key=key_from_env(), read_back=read_return)
-            except (TemplateError, SigningKeyError) as exc:
-                notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
-                continue
-            files.append((name, path.read_bytes()))
+    for (form, year), report in wanted.items():
+        year_part = f"_{year}年度" if year is not None else ""
+        name = f"新模板_{report.form_title}{year_part}.xlsx"
+        options = TemplateOptions(year=year, unit=unit.name)
+        try:
+            # Signed like the templates the bureau issues, when a key is configured.
+            key = key_from_env()
+            if key is None:
+                data = template_bytes(builtin_layout(form), options)
+            else:  # what is signed is read back from the written template (xlperf.excel.signed)
+                with tempfile.TemporaryDirectory(prefix="xlperf-mail-") as tmp:
+                    path = write_signed_template(builtin_layout(form), Path(tmp) / f"{form}_{year}.xlsx", options,
+                                                 key=key, read_back=read_return)
+                    data = path.read_bytes()
+        except (TemplateError, SigningKeyError) as exc:
+            notes.append(f"{report.file_name} 的新模板未能生成（{exc}）：请使用财政局下发的模板重新填报。")
+            continue
+        files.append((name, data))
     return files, notes
-
-
-def _domain(sender: str) -> str:
-    """The sender's domain for the Message-ID (make_msgid's default asks DNS for this host's name)."""
-    address = parseaddr(sender)[1]
-    return address.rpartition("@")[2] or "localhost"
 
 
 __all__ = ["compose", "fresh_templates"]

@@ -1,4 +1,5 @@
-"""The reports in a report folder, as ``xlperf check --report-dir`` wrote them.
+"""The reports a mail carries: read from a report folder, as ``xlperf check --report-dir`` wrote
+them, or taken as rendered in memory (:func:`xlperf.report.render_reports`, the ledger's way).
 
 Each return has ``<stem>.json`` (``Checked.to_dict()``), ``<stem>.html`` and, when its form was
 known, ``<stem>_批注.xlsx``. The JSON is the source of everything a mail says; the HTML page and
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
 from xlperf.form.specload import builtin_forms
-from xlperf.report import ANNOTATED_SUFFIX
+from xlperf.read.roster import RosterUnit
+from xlperf.report import ANNOTATED_SUFFIX, Rendered
 
-OUTCOME_LABELS = {ACCEPTED: "通过", ACCEPTED_WITH_WARNINGS: "需修改", REJECTED: "退回"}
-"""What a unit is told about a return: accepted, accepted once explained, rejected."""
+OUTCOME_LABELS = STATUS_LABELS
+"""What a unit is told about a return: the same words as the report page, the desk, the CLI and
+the summary (one return is never 需修改 in a subject and 通过（有提示） in its report)."""
 _RANK = {ACCEPTED: 0, ACCEPTED_WITH_WARNINGS: 1, REJECTED: 2}
 REPORT_KEYS = frozenset({"file", "status", "findings"})
 """Keys that make a JSON file in the folder a report (anything else there is left alone)."""
@@ -28,23 +31,28 @@ REPORT_KEYS = frozenset({"file", "status", "findings"})
 class Report:
     """One checked return's reports; ``digest`` (SHA-256 of the JSON) identifies its content."""
 
-    json_path: Path
+    stem: str
     data: dict[str, Any]
     digest: str
+    html: str | None = None
+    """The report page, if there is one."""
+    workbook: bytes | None = None
+    """The annotated workbook, if there is one."""
+
+    @classmethod
+    def of(cls, rendered: Rendered) -> Report:
+        """The report of a return rendered in memory."""
+        data = json.loads(rendered.json.decode("utf-8"))
+        return cls(rendered.stem, data, hashlib.sha256(rendered.json).hexdigest(),
+                   rendered.html.decode("utf-8"), rendered.workbook)
 
     @property
-    def stem(self) -> str:
-        return self.json_path.stem
+    def json_name(self) -> str:
+        return f"{self.stem}.json"
 
     @property
-    def html_path(self) -> Path | None:
-        path = self.json_path.with_suffix(".html")
-        return path if path.is_file() else None
-
-    @property
-    def workbook_path(self) -> Path | None:
-        path = self.json_path.with_name(self.stem + ANNOTATED_SUFFIX)
-        return path if path.is_file() else None
+    def workbook_name(self) -> str:
+        return f"{self.stem}{ANNOTATED_SUFFIX}"
 
     @property
     def status(self) -> str:
@@ -85,6 +93,14 @@ class Report:
         return sum(1 for f in self.findings if f.get("severity") == severity)
 
 
+@dataclass(frozen=True)
+class UnitReports:
+    """A roster unit and its reports: what one message tells."""
+
+    unit: RosterUnit
+    reports: list[Report]
+
+
 def worst_status(reports: list[Report]) -> str:
     """The status that decides a unit's mail: rejected before needs-work before accepted."""
     return max((r.status for r in reports), key=_RANK.__getitem__)
@@ -110,5 +126,12 @@ def load_reports(report_dir: Path) -> tuple[list[Report], list[str]]:
         if data["status"] not in OUTCOME_LABELS:
             problems.append(f"{path.name}：审核结果“{data['status']}”无法识别，请用本版本重新运行 xlperf check --report-dir")
             continue
-        reports.append(Report(path, data, hashlib.sha256(raw).hexdigest()))
+        html, workbook = path.with_suffix(".html"), path.with_name(path.stem + ANNOTATED_SUFFIX)
+        try:
+            page = html.read_text(encoding="utf-8") if html.is_file() else None
+            annotated = workbook.read_bytes() if workbook.is_file() else None
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path.stem}：报告文件无法读取（{type(exc).__name__}），请重新运行 xlperf check --report-dir")
+            continue
+        reports.append(Report(path.stem, data, hashlib.sha256(raw).hexdigest(), page, annotated))
     return reports, problems

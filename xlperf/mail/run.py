@@ -9,7 +9,7 @@ Which units get a message:
 - a unit already sent exactly these reports (same JSON content, same address, see
   :mod:`xlperf.mail.sendlog`) is skipped unless ``resend``;
 - ``only_failed``: only units with at least one return rejected (退回) or accepted with
-  warnings (需修改), i.e. units that have something to do; their message still covers all their
+  warnings (通过（有提示）), i.e. units that have something to do; their message still covers all their
   returns, so the clerk sees the whole picture. (Sends that failed are not "sent" in the log:
   every run tries them again without any flag.)
 """
@@ -19,27 +19,36 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 from xlperf.findings import ACCEPTED
 from xlperf.mail.compose import compose
 from xlperf.mail.config import SmtpConfig
-from xlperf.mail.reports import OUTCOME_LABELS, Report, load_reports, worst_status
-from xlperf.mail.send import DEFAULT_RATE, Clock, SendAborted, SmtpSender, SystemClock
-from xlperf.mail.sendlog import FAILED, SENT, LogEntry, SendLog, locked
+from xlperf.mail.message import header_text
+from xlperf.mail.outgo import (
+    ALREADY_SENT,
+    FAILED,
+    FAILURES,
+    NOT_DUE,
+    SEND_LABELS,
+    SENT,
+    UNCERTAIN,
+    WRITTEN,
+    Outcome,
+    Outgoing,
+    send_all,
+    send_key,
+    write_all,
+)
+from xlperf.mail.reports import OUTCOME_LABELS, Report, UnitReports, load_reports, worst_status
+from xlperf.mail.send import DEFAULT_RATE, Clock, SmtpSender, SystemClock
+from xlperf.mail.sendlog import LogRecorder, SendLog, locked
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
-# What happened to a unit's mail.
-DONE_SENT = "sent"
-DONE_WRITTEN = "written"
-ALREADY_SENT = "already_sent"
-NOT_DUE = "not_due"
-SEND_FAILED = "failed"
-NOT_SENT = "not_sent"
-"""The run stopped before this unit (the server cannot be used)."""
-FAILURES = (SEND_FAILED, NOT_SENT)
-ACTION_LABELS = {DONE_SENT: "已发送", DONE_WRITTEN: "已写出", ALREADY_SENT: "已发送过", NOT_DUE: "无需发送",
-                 SEND_FAILED: "发送失败", NOT_SENT: "未发送"}
+# What happened to a unit's mail: the words of :data:`xlperf.mail.outgo.SEND_LABELS`.
+DONE_SENT, DONE_WRITTEN, SEND_FAILED = SENT, WRITTEN, FAILED
+ACTION_LABELS = SEND_LABELS
 
 # Why reports could not be mailed.
 NOT_IN_ROSTER = "not_in_roster"
@@ -47,12 +56,6 @@ NO_EMAIL = "no_email"
 NO_UNIT = "no_unit"
 UNMATCHED_LABELS = {NOT_IN_ROSTER: "不在单位名单中", NO_EMAIL: "名单中没有邮箱", NO_UNIT: "报表未能识别单位"}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-
-
-@dataclass(frozen=True)
-class UnitReports:
-    unit: RosterUnit
-    reports: list[Report]
 
 
 @dataclass(frozen=True)
@@ -80,18 +83,32 @@ class UnitResult:
     action: str
     detail: str = ""
     path: Path | None = None
+    message: EmailMessage | None = None
+    """The message built (a preview or a dry run)."""
 
     def line(self) -> str:
-        who = f"{self.unit.name} <{', '.join(self.unit.addresses)}>"
-        outcome = OUTCOME_LABELS[worst_status(self.reports)]
+        who = f"{header_text(self.unit.name)} <{', '.join(self.unit.addresses)}>"
+        outcome = OUTCOME_LABELS[worst_status(self.reports)] if self.reports else "—"
         head = f"{ACTION_LABELS[self.action]}  {who}：{outcome}（{len(self.reports)} 份报表）"
         if self.action == DONE_WRITTEN:
-            return f"{head} → {self.path}"
+            return f"{head} → {self.path}" if self.path is not None else head
         if self.action == ALREADY_SENT:
             return f"{head}，报表未变，跳过（重新发送请加 --resend）"
         if self.action == NOT_DUE:
             return f"{head}，全部通过（--only-failed）"
+        if self.action == UNCERTAIN and not self.detail:
+            return f"{head}，上次发送时服务器可能已收到：请核实；确认未收到的请加 --resend 重新发送"
         return f"{head}，{self.detail}" if self.detail else head
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> UnitResult:
+        group: UnitReports = outcome.outgoing.item
+        return cls(group.unit, group.reports, outcome.action, outcome.detail, outcome.path, outcome.message)
+
+    @classmethod
+    def of_refusal(cls, out: Outgoing, action: str) -> UnitResult:
+        group: UnitReports = out.item
+        return cls(group.unit, group.reports, action)
 
 
 @dataclass
@@ -178,60 +195,32 @@ def _run_mail(report_dir: Path, roster: Roster, sender: str, smtp: SmtpConfig | 
         if progress is not None:
             progress(result)
 
-    due: list[UnitReports] = []
+    due: list[Outgoing] = []
     for group in groups:
         if only_failed and worst_status(group.reports) == ACCEPTED:
             record(UnitResult(group.unit, group.reports, NOT_DUE))
-        elif not resend and log.was_sent(group.reports, ", ".join(group.unit.addresses)):
-            record(UnitResult(group.unit, group.reports, ALREADY_SENT))
         else:
-            due.append(group)
+            due.append(unit_message(group, sender, clock))
     if dry_run is not None:
-        for group in due:
-            record(_write(group, sender, clock, dry_run))
+        write_all(due, dry_run, lambda out: eml_name(out.item.unit), lambda o: record(UnitResult.of(o)))
     elif due and smtp is not None:
         with SmtpSender(smtp, rate=rate, clock=clock) as smtp_sender:
-            for n, group in enumerate(due):
-                try:
-                    record(_send(group, sender, clock, smtp_sender, log))
-                except SendAborted as exc:
-                    run.aborted = str(exc)
-                    for rest in due[n:]:
-                        record(UnitResult(rest.unit, rest.reports, NOT_SENT, str(exc)))
-                    break
+            sent = send_all(due, smtp_sender, LogRecorder(log, clock, resend=resend), lambda o: record(UnitResult.of(o)))
+        run.aborted = sent.aborted
     return run
+
+
+def unit_message(group: UnitReports, sender: str, clock: Clock, kind: str = "report",
+                 shown: object = None) -> Outgoing:
+    """The message telling ``group.unit`` about its reports, keyed on exactly the addresses it
+    goes to and what it reports (``shown``: the caller's account of it; else the reports' JSON)."""
+    unit = group.unit
+    to = tuple(unit.addresses)
+    content = shown if shown is not None else sorted((r.json_name, r.digest) for r in group.reports)
+    return Outgoing(send_key(kind, to, content), to, lambda: compose(unit, group.reports, sender, clock.now()),
+                    item=group, label=unit.name)
 
 
 def eml_name(unit: RosterUnit) -> str:
     """``<code>_<unit name>.eml``, safe on Windows too."""
-    return _UNSAFE.sub("_", f"{unit.code}_{unit.name}".strip()) + ".eml"
-
-
-def _write(group: UnitReports, sender: str, clock: Clock, folder: Path) -> UnitResult:
-    try:
-        message = compose(group.unit, group.reports, sender, clock.now())
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / eml_name(group.unit)
-        path.write_bytes(message.as_bytes())
-    except Exception as exc:  # noqa: BLE001 - one unit's message must not stop the others
-        return UnitResult(group.unit, group.reports, SEND_FAILED, f"未能生成邮件（{type(exc).__name__}: {exc}）")
-    return UnitResult(group.unit, group.reports, DONE_WRITTEN, path=path)
-
-
-def _send(group: UnitReports, sender: str, clock: Clock, smtp: SmtpSender, log: SendLog) -> UnitResult:
-    unit = group.unit
-    try:
-        message = compose(unit, group.reports, sender, clock.now())
-    except Exception as exc:  # noqa: BLE001 - one unit's message must not stop the others
-        return UnitResult(unit, group.reports, SEND_FAILED, f"未能生成邮件（{type(exc).__name__}: {exc}）")
-    result = smtp.send(message)  # SendAborted propagates: nothing else can be sent either
-    log.append(LogEntry(
-        time=clock.now().isoformat(timespec="seconds"), unit=unit.name, unit_code=unit.code,
-        recipient=", ".join(unit.addresses), reports=LogEntry.report_refs(group.reports),
-        outcome=SENT if result.ok else FAILED, subject=str(message["Subject"]),
-        message_id=str(message["Message-ID"]), tries=result.tries, error=result.error,
-    ))
-    if result.ok:
-        detail = f"第 {result.tries} 次尝试成功" if result.tries > 1 else ""
-        return UnitResult(unit, group.reports, DONE_SENT, detail)
-    return UnitResult(unit, group.reports, SEND_FAILED, result.error)
+    return _UNSAFE.sub("_", f"{unit.code}_{unit.name}".strip())[:120] + ".eml"

@@ -1,6 +1,10 @@
 """Sending over SMTP: one connection reused, a bounded rate, retries with exponential back-off on
 temporary failures (4xx replies, dropped connections), permanent failures (5xx) reported at once.
 
+A connection lost (or an answer later than the timeout) after the whole message was handed over
+is not a temporary failure: the server may have stored it. Such a send is *uncertain* and never
+tried again here; the caller records it for staff to confirm or resend (:data:`SendResult.uncertain`).
+
 Time comes from a :class:`Clock` so that tests can run the rate limit and the back-off instantly.
 """
 
@@ -8,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from xlperf.mail.config import SmtpConfig
 
@@ -55,6 +61,42 @@ class SendResult:
     tries: int
     error: str = ""
     """The last failure: Chinese, with the server's reply."""
+    uncertain: bool = False
+    """The message was handed over, then no answer came: the server may have stored it."""
+
+
+UNCERTAIN_NOTE = "服务器可能已收到（邮件已全部交给服务器，但未收到确认）；为免重复不再自动发送，请人工核实后确认送达或重新发送"
+
+
+class _Handover:
+    """An SMTP connection that knows whether a message's data were all handed to the server
+    (:meth:`smtplib.SMTP.data`, with a flag set between the data and the server's answer)."""
+
+    handed_over = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        conn: smtplib.SMTP = self  # type: ignore[assignment]
+        self.handed_over = False
+        conn.putcmd("data")
+        code, reply = conn.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        data = msg.encode("ascii") if isinstance(msg, str) else bytes(msg)
+        data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
+        data = re.sub(rb"(?m)^\.", b"..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        conn.send(data + b".\r\n")
+        self.handed_over = True
+        return conn.getreply()
+
+
+class _Plain(_Handover, smtplib.SMTP):
+    pass
+
+
+class _Ssl(_Handover, smtplib.SMTP_SSL):
+    pass
 
 
 class Throttle:
@@ -95,8 +137,10 @@ class SmtpSender:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def send(self, message: EmailMessage) -> SendResult:
-        """Send ``message`` to its To address; raises SendAborted when no message can be sent."""
+    def send(self, message: EmailMessage, *, started: Callable[[], None] | None = None) -> SendResult:
+        """Send ``message`` to its To and Cc addresses; raises SendAborted when no message can be
+        sent. ``started`` is called when an SMTP transaction for it begins (after the rate-limit
+        wait and the connection), before each attempt: nothing is handed over before it."""
         error = ""
         unreachable = False
         for attempt in range(1, self.tries + 1):
@@ -109,6 +153,10 @@ class SmtpSender:
                 error, unreachable = str(exc), True
                 continue
             unreachable = False
+            if started is not None:
+                started()
+            if isinstance(conn, _Handover):
+                conn.handed_over = False
             try:
                 conn.send_message(message)
                 return SendResult(True, attempt)
@@ -127,11 +175,15 @@ class SmtpSender:
             except smtplib.SMTPServerDisconnected as exc:
                 error = f"连接中断：{exc}"
                 self._drop()
+                if isinstance(conn, _Handover) and conn.handed_over:
+                    return SendResult(False, attempt, f"{error}；{UNCERTAIN_NOTE}", uncertain=True)
             except smtplib.SMTPException as exc:  # e.g. an address the server cannot take
                 return SendResult(False, attempt, f"无法发送：{type(exc).__name__}: {exc}")
             except OSError as exc:
                 error = f"连接中断：{type(exc).__name__}: {exc}"
                 self._drop()
+                if isinstance(conn, _Handover) and conn.handed_over:
+                    return SendResult(False, attempt, f"{error}；{UNCERTAIN_NOTE}", uncertain=True)
         if unreachable:
             raise SendAborted(f"无法连接邮件服务器 {self.config.host}:{self.config.port}（已尝试 {self.tries} 次）：{error}")
         return SendResult(False, self.tries, error)
@@ -161,9 +213,9 @@ class SmtpSender:
         conn: smtplib.SMTP | None = None
         try:
             if cfg.tls == "ssl":
-                conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=cfg.ssl_context())
+                conn = _Ssl(cfg.host, cfg.port, timeout=cfg.timeout, context=cfg.ssl_context())
             else:
-                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+                conn = _Plain(cfg.host, cfg.port, timeout=cfg.timeout)
             conn.ehlo()
             if cfg.tls == "starttls":
                 if not conn.has_extn("starttls"):

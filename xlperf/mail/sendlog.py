@@ -2,8 +2,10 @@
 
 A unit's mail is due again only when one of its reports changed (a report is known by its JSON
 file name and the SHA-256 of that file: re-checking an unchanged return writes the same JSON) or
-the unit's address changed. Each line is written and flushed to disk right after the attempt, so
-a run that is interrupted never sends a message twice on the next run.
+the unit's address changed. A ``sending`` line is written and flushed when the SMTP transaction
+begins, and the outcome right after it; a message whose last line is ``sending`` (the run was
+killed) or ``uncertain`` (handed over, then no answer) may have arrived: it is never sent again
+without ``--resend``, so a run that is interrupted never sends a message twice on the next run.
 
 One run at a time: :func:`locked` holds an exclusive ``flock`` on ``.mail_log.lock`` in the report
 folder for the whole run, so a second ``xlperf mail`` on the same folder (which would read the
@@ -18,9 +20,12 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
-from xlperf.mail.reports import Report
+from xlperf.mail.outgo import ALREADY_SENT, FAILED, SENDING, SENT, UNCERTAIN, Outgoing
+from xlperf.mail.reports import Report, UnitReports
+from xlperf.mail.send import Clock, SendResult
 
 try:
     import fcntl
@@ -30,8 +35,6 @@ except ImportError:  # Windows: msvcrt's byte-range lock does the same job
 
 LOG_NAME = "mail_log.jsonl"
 LOCK_NAME = ".mail_log.lock"
-SENT = "sent"
-FAILED = "failed"
 
 
 class SendLogBusy(Exception):
@@ -66,7 +69,7 @@ class LogEntry:
     reports: list[dict[str, str]]
     """``{"json": file name, "sha256": digest, "file": the return's file name}`` per report."""
     outcome: str
-    """sent or failed."""
+    """sent, failed, sending (the transaction began) or uncertain."""
     subject: str = ""
     message_id: str = ""
     tries: int = 0
@@ -74,7 +77,7 @@ class LogEntry:
 
     @staticmethod
     def report_refs(reports: Sequence[Report]) -> list[dict[str, str]]:
-        return [{"json": r.json_path.name, "sha256": r.digest, "file": r.file_name} for r in reports]
+        return [{"json": r.json_name, "sha256": r.digest, "file": r.file_name} for r in reports]
 
 
 @dataclass
@@ -105,7 +108,18 @@ class SendLog:
         sent = {(ref.get("json"), ref.get("sha256"))
                 for e in self.entries if e.outcome == SENT and e.recipient.casefold() == recipient.casefold()
                 for ref in e.reports}
-        return all((r.json_path.name, r.digest) in sent for r in reports)
+        return all((r.json_name, r.digest) in sent for r in reports)
+
+    def uncertain(self, reports: Sequence[Report], recipient: str) -> bool:
+        """Whether a message about ``reports`` to ``recipient`` may have arrived without a record
+        of it: its last line is ``sending`` or ``uncertain``."""
+        wanted = {(r.json_name, r.digest) for r in reports}
+        last: dict[str, str] = {}
+        for e in self.entries:
+            if e.recipient.casefold() == recipient.casefold() and wanted & {(f.get("json"), f.get("sha256"))
+                                                                            for f in e.reports}:
+                last[e.message_id] = e.outcome
+        return any(outcome in (SENDING, UNCERTAIN) for outcome in last.values())
 
     def append(self, entry: LogEntry) -> None:
         self.entries.append(entry)
@@ -116,3 +130,44 @@ class SendLog:
             handle.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+class LogRecorder:
+    """The send loop's recorder for ``xlperf mail``: this log (one run at a time, see :func:`locked`)."""
+
+    def __init__(self, log: SendLog, clock: Clock, *, resend: bool = False) -> None:
+        self.log, self.clock, self.resend = log, clock, resend
+
+    def claim(self, out: Outgoing) -> str | None:
+        reports = self._group(out).reports
+        recipient = ", ".join(out.recipients)
+        if self.resend:
+            return None
+        if self.log.was_sent(reports, recipient):
+            return ALREADY_SENT
+        return UNCERTAIN if self.log.uncertain(reports, recipient) else None
+
+    def started(self, out: Outgoing, message: EmailMessage) -> None:
+        self._append(out, message, SENDING)
+
+    def finished(self, out: Outgoing, message: EmailMessage | None, result: SendResult) -> None:
+        outcome = SENT if result.ok else UNCERTAIN if result.uncertain else FAILED
+        self._append(out, message, outcome, result.tries, result.error)
+
+    def released(self, out: Outgoing, error: str) -> None:
+        # A transaction may have begun before the server became unusable: close its line.
+        self._append(out, None, FAILED, 0, error)
+
+    @staticmethod
+    def _group(out: Outgoing) -> UnitReports:
+        group: UnitReports = out.item
+        return group
+
+    def _append(self, out: Outgoing, message: EmailMessage | None, outcome: str, tries: int = 0,
+                error: str = "") -> None:
+        unit = self._group(out).unit
+        self.log.append(LogEntry(
+            time=self.clock.now().isoformat(timespec="seconds"), unit=unit.name, unit_code=unit.code,
+            recipient=", ".join(out.recipients), reports=LogEntry.report_refs(self._group(out).reports),
+            outcome=outcome, subject=str(message["Subject"]) if message is not None else "",
+            message_id=str(message["Message-ID"]) if message is not None else "", tries=tries, error=error))

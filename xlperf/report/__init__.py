@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, MutableSet
+from dataclasses import dataclass
 from pathlib import Path
 
 from xlperf.findings import Checked
 from xlperf.findings.text import scrub
-from xlperf.report.annotate import write_annotated
+from xlperf.report.annotate import annotated_bytes, write_annotated
 from xlperf.report.html import render_html
-from xlperf.report.jsonout import write_json
+from xlperf.report.jsonout import json_bytes, write_json
 
 ANNOTATED_SUFFIX = "_批注.xlsx"
 
@@ -54,6 +55,36 @@ def _fit(stem: str) -> str:
     return head + digest
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """The three reports of one checked return, as bytes: what a mail attaches, a desk download
+    sends and ``write_reports`` writes (nothing is written to disk to be read back)."""
+
+    stem: str
+    json: bytes
+    html: bytes
+    workbook: bytes | None
+    """The annotated copy; None when the form is unknown."""
+
+    @property
+    def workbook_name(self) -> str:
+        return f"{self.stem}{ANNOTATED_SUFFIX}"
+
+    def files(self) -> dict[str, tuple[str, bytes]]:
+        """Kind ("json", "html", "xlsx") → (file name, bytes)."""
+        files = {"json": (f"{self.stem}.json", self.json), "html": (f"{self.stem}.html", self.html)}
+        if self.workbook is not None:
+            files["xlsx"] = (self.workbook_name, self.workbook)
+        return files
+
+
+def render_reports(checked: Checked, stem: str) -> Rendered:
+    """The reports of ``checked``, named ``stem`` (see :func:`unique_stem`)."""
+    workbook = annotated_bytes(checked)
+    page = render_html(checked, annotated_name=f"{stem}{ANNOTATED_SUFFIX}" if workbook is not None else None)
+    return Rendered(stem, json_bytes(checked), scrub(page).encode("utf-8"), workbook)
+
+
 def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None = None) -> dict[str, Path]:
     """Write the reports of ``checked`` into ``outdir``: keys "html", "json" and "xlsx".
 
@@ -62,21 +93,17 @@ def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None 
     sharing a file name get distinct stems; re-running a batch overwrites the same files.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    stem = unique_stem(checked.file, taken if taken is not None else set())
+    rendered = render_reports(checked, unique_stem(checked.file, taken if taken is not None else set()))
     written: dict[str, Path] = {}
-    annotated = write_annotated(checked, outdir / f"{stem}{ANNOTATED_SUFFIX}")
-    if annotated is not None:
-        written["xlsx"] = annotated
-    html = outdir / f"{stem}.html"
-    html.write_text(scrub(render_html(checked, annotated_name=annotated.name if annotated else None)),
-                    encoding="utf-8")
-    written["html"] = html
-    written["json"] = write_json(checked, outdir / f"{stem}.json")
+    for kind, (name, data) in rendered.files().items():
+        path = outdir / name
+        path.write_bytes(data)
+        written[kind] = path
     return written
 
 
-__all__ = ["ANNOTATED_SUFFIX", "render_html", "unique_stem", "write_annotated", "write_json",
-           "write_batch_reports", "write_reports"]
+__all__ = ["ANNOTATED_SUFFIX", "Rendered", "annotated_bytes", "json_bytes", "render_html", "render_reports",
+           "unique_stem", "write_annotated", "write_batch_reports", "write_json", "write_reports"]
 
 
 def write_batch_reports(results: Iterable[Checked], outdir: Path) -> list[dict[str, Path]]:

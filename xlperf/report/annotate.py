@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from xlperf.excel.template import SheetLink, Summary, TemplateOptions, write_template
+from xlperf.excel.template import SheetLink, Summary, TemplateOptions, template_bytes
 from xlperf.findings import Checked, Finding
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
@@ -89,6 +89,16 @@ def summary(checked: Checked, view: View | None = None) -> Summary:
 
 def write_annotated(checked: Checked, path: Path) -> Path | None:
     """Write the annotated copy of ``checked`` to ``path``; None when its form is unknown."""
+    data = annotated_bytes(checked)
+    if data is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def annotated_bytes(checked: Checked) -> bytes | None:
+    """The annotated copy of ``checked`` as .xlsx bytes; None when its form is unknown."""
     if checked.form not in builtin_forms():
         return None
     view = build_view(checked)
@@ -96,4 +106,4 @@ def write_annotated(checked: Checked, path: Path) -> Path | None:
     values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.values.items()}
     options = TemplateOptions(values=values, lock_prefilled=False,
                               annotations=cell_comments(checked, view), summary=summary(checked, view))
-    return write_template(builtin_layout(str(checked.form)), path, options)
+    return template_bytes(builtin_layout(str(checked.form)), options)

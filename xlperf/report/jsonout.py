@@ -9,10 +9,15 @@ from xlperf.findings import Checked
 from xlperf.findings.text import scrub
 
 
-def write_json(checked: Checked, path: Path) -> Path:
-    """Write ``checked.to_dict()`` to ``path`` (UTF-8, Chinese kept as is)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def json_bytes(checked: Checked) -> bytes:
+    """``checked.to_dict()`` as UTF-8 JSON (Chinese kept as is), ending in a newline."""
     # default=str: a value type to_dict() does not know must not cost the whole report.
     text = json.dumps(checked.to_dict(), ensure_ascii=False, indent=1, default=str, allow_nan=False)
-    path.write_text(scrub(text) + "\n", encoding="utf-8")
+    return (scrub(text) + "\n").encode("utf-8")
+
+
+def write_json(checked: Checked, path: Path) -> Path:
+    """Write ``checked.to_dict()`` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(json_bytes(checked))
     return path

@@ -95,6 +95,7 @@ def routes() -> list[Route | Mount]:
         Route("/rounds/{round_id:int}/mail", mail.mail_page),
         Route("/rounds/{round_id:int}/mail/send", mail.send_endpoint, methods=["POST"]),
         Route("/rounds/{round_id:int}/mail/remind", mail.remind_endpoint, methods=["POST"]),
+        Route("/rounds/{round_id:int}/mail/replies/{reply_id:int}", mail.settle_endpoint, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("xlperf.web", "static")]), name="static"),
     ]
 

@@ -4,7 +4,6 @@ the staff decisions and the submission's events."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_histor
 from xlperf.ledger.checked import submission_checked
 from xlperf.ledger.decisions import ACTION_LABELS
 from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
-from xlperf.report import ANNOTATED_SUFFIX, write_annotated, write_json
+from xlperf.report import ANNOTATED_SUFFIX, annotated_bytes, json_bytes
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
 from xlperf.web.dashboard import EVENT_LABELS, STATUS_CLASSES
@@ -74,16 +73,14 @@ def download(request: Request) -> Response:
                         headers=attachment(sub.original_name))
     if checked is None:
         raise HTTPException(404, "该文件未经审核，没有审核结果可下载。")
-    with tempfile.TemporaryDirectory(prefix="xlperf-desk-") as tmp:
-        if kind == "json":
-            data = write_json(checked, Path(tmp) / "report.json").read_bytes()
-            return Response(data, media_type="application/json; charset=utf-8", headers=attachment(f"{stem}.json"))
-        written = write_annotated(checked, Path(tmp) / "annotated.xlsx")
-        if written is None:
-            raise HTTPException(404, "表单未知，无法生成批注工作簿。")
-        return Response(written.read_bytes(),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers=attachment(f"{stem}{ANNOTATED_SUFFIX}"))
+    if kind == "json":
+        return Response(json_bytes(checked), media_type="application/json; charset=utf-8",
+                        headers=attachment(f"{stem}.json"))
+    workbook = annotated_bytes(checked)
+    if workbook is None:
+        raise HTTPException(404, "表单未知，无法生成批注工作簿。")
+    return Response(workbook, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers=attachment(f"{stem}{ANNOTATED_SUFFIX}"))
 
 
 async def decide_action(request: Request, form: FormData, user: User) -> Response:
