@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xlperf.excel.template import SheetLink, Summary, TemplateOptions, write_template
 from xlperf.findings import Checked, Finding
+from xlperf.form.metasheet import ANNOTATED, COPY
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.report.view import (
@@ -94,6 +95,7 @@ def write_annotated(checked: Checked, path: Path) -> Path | None:
     view = build_view(checked)
     # NaN and infinity (a crafted file's; NUMBER_INVALID) have no cell value: the cell stays blank
     values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.values.items()}
-    options = TemplateOptions(values=values, lock_prefilled=False,
+    # Marked as what it is: a unit that sends it back is told so, and it never counts as a return.
+    options = TemplateOptions(values=values, lock_prefilled=False, meta=((COPY, ANNOTATED),),
                               annotations=cell_comments(checked, view), summary=summary(checked, view))
     return write_template(builtin_layout(str(checked.form)), path, options)
