@@ -95,7 +95,7 @@ def test_a_blank_project_return_and_its_correction_count_once(db: LedgerDb, rnd:
     assert {r[1]: r[11] for r in sheet_rows(summary, "清单")}["东城_自评_改.xlsx"] == "未汇总：报表被退回"
 
 
-def test_a_blank_project_that_could_replace_several_returns_is_held_for_staff(db: LedgerDb, tmp_path: Path) -> None:
+def test_a_return_that_fits_no_row_or_several_is_held_for_staff(db: LedgerDb, tmp_path: Path) -> None:
     roster = write_roster(tmp_path / "roster", "单位代码,单位名称,主管部门,联系人,邮箱,项目名称\n"
                                                "3001,东城区科技局,市科学技术局,张明,d@example.gov.cn,科技创新券\n"
                                                "3001,东城区科技局,市科学技术局,张明,d@example.gov.cn,孵化器补助\n")
@@ -104,14 +104,30 @@ def test_a_blank_project_that_could_replace_several_returns_is_held_for_staff(db
     make_return(inbox / "创新券.xlsx", "东城区科技局", age=300, project_name="科技创新券", **CLEAN)
     make_return(inbox / "孵化器.xlsx", "东城区科技局", age=200, project_name="孵化器补助", **CLEAN)
     db.run("intake", "项目", str(inbox))
-    blank = make_return(tmp_path / "later" / "无项目.xlsx", "东城区科技局", age=100, project_name=None, **CLEAN)
+    # 项目名称 blank: it answers none of the unit's rows, so it replaces neither.
+    blank = make_return(tmp_path / "blank" / "无项目.xlsx", "东城区科技局", age=100, project_name=None, **CLEAN)
     out = db.run("intake", "项目", str(blank), ok=(1,)).output
-    assert "暂存待处理  无项目.xlsx  #3：无法判断此文件取代哪一份报表：该单位已有 2 份当前有效的报表（#1、#2）" in out
-    assert [s for s, _ in states(db).values()] == ["current", "current", "held"]
+    assert ("暂存待处理  无项目.xlsx  #3：报表未填写项目名称，无法对应到名单中该单位的项目（科技创新券、孵化器补助）"
+            "：请填写项目名称后重新报送") in out
     doc = json.loads(db.run("status", "项目", "--json").output)
     assert [(r["project"], r["status"], r["submission"]) for r in doc["rows"]] == [
         ("科技创新券", "通过（有提示）", 1), ("孵化器补助", "通过（有提示）", 2)]
     assert doc["held"] == 1
+
+    # The roster now lists no projects for the unit: it has one row, and two current returns a
+    # new one could replace. Nothing is guessed: held until staff decide.
+    db.run("roster", "项目", "--roster", str(write_roster(tmp_path / "new")))
+    newest = make_return(tmp_path / "newest" / "东城.xlsx", "东城区科技局", age=50, project_name="科技创新券",
+                         **{**CLEAN, "spent_city": 30})
+    out = db.run("intake", "项目", str(newest), ok=(1,)).output
+    assert "暂存待处理  东城.xlsx  #4：无法判断此文件取代哪一份报表：该单位已有 2 份当前有效的报表（#1、#2）" in out
+    # Staff void the wrong one and take the held files in again: each replaces the one before.
+    db.run("void", "项目", "2", "--note", "项目已合并")
+    out = db.run("revalidate", "项目", "--held").output
+    assert "#3  东城区科技局  无项目.xlsx：暂存待处理 → 退回" in out and "#4  东城区科技局  东城.xlsx：暂存待处理 → 通过（有提示）" in out
+    assert [s for s, _ in states(db).values()] == ["superseded", "superseded", "superseded", "current"]
+    row = status_rows(db, "项目")["3001"]
+    assert (row["project"], row["submission"], row["versions"]) == ("", 4, 4)
 
 
 def _mail(sender: str, subject: str, files: list[tuple[str, bytes]], message_id: str, date: dt.datetime) -> bytes:

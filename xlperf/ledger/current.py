@@ -4,14 +4,17 @@ workbook and revalidation read.
 **The same return.** A return is identified by its unit and the roster row it answers:
 
 - a unit whose roster lists projects answers one row per listed project, so a return replaces
-  the unit's current return of the same projects; a return with 项目名称 blank (or one current
-  with a blank name) stands for "the unit's return" and replaces the unit's only current one;
+  the unit's current return of the same projects (a file of several projects is matched to its
+  rows project by project by the status and the roll-up); a return with 项目名称 blank answers
+  none of its rows and is held (:func:`xlperf.ledger.receive.held_reason`), and one current
+  with a blank name (recorded before this rule) is replaced by the unit's next return;
 - a unit whose roster lists no projects has one row, so any newer return of it (project blank,
   the same, or changed) replaces its current one.
 
-Where that points at more than one live (not voided) current return, the newcomer is held for
-staff (:data:`AMBIGUOUS`): nothing is guessed. Voided returns are replaced by any newcomer of
-their row.
+Where that points at more than one live (not voided) current return (a unit whose roster
+listed projects, then a new roster that lists none, ``round roster``), the newcomer is held for
+staff (:data:`AMBIGUOUS`): nothing is guessed; staff void the wrong one and run ``round
+revalidate --held``. Voided returns are replaced by any newcomer of their row.
 
 **Which is newer.** Never arrival order: the file's own evidence, in this order: when the
 workbook says it was saved (``docProps/core.xml``), the Date of the message that brought it, the
@@ -76,9 +79,7 @@ def current_returns(round_id: int) -> Select[Unpack[tuple[Any, ...]]]:
 def same_return(old_key: str, new_key: str, listed: Sequence[str]) -> bool:
     """Whether a return of projects ``new_key`` replaces one of ``old_key`` of the same unit,
     whose roster lists ``listed`` (normalised) projects."""
-    if old_key == new_key or not listed or not old_key or not new_key:
-        return True
-    return bool(set(old_key.split("|")) & set(new_key.split("|")))
+    return old_key == new_key or not listed or not old_key or not new_key
 
 
 def replaced(new: Submission, current: Sequence[Submission], listed_json: str) -> tuple[list[Submission], str]:

@@ -8,18 +8,13 @@ What happens to a file (its :class:`Outcome` kind):
 
 - ``known``: the same content, name, source and sender are already recorded in the round (a
   folder taken in again, an intake run again after it was killed): nothing new is written.
-- ``repeat``: the same content (SHA-256) arrived before under another name or from another
-  sender: recorded, linked to the first one, not checked again; it changes no status.
+- ``repeat``: the same content (SHA-256), or the same values as a return of the unit under
+  other bytes (an echo, a re-save), arrived before: linked to the first one; no new version.
 - ``ignored``: not a spreadsheet (:func:`xlperf.read.inbox.not_a_return` says why).
-- ``held``: checked, but not for this round: unreadable or not a return of a known form,
-  another form or year, a template version the round does not accept, a unit not in the
-  roster, a project the roster does not list for the unit. Kept with the reason for staff.
-  Also: the bureau's own files sent back (our annotated copy, an unfilled template), the same
-  values as a return of the unit had before, a newcomer older than the unit's current return or
-  of an order nothing decides, one that could replace several current returns
-  (:mod:`xlperf.ledger.current`).
-- ``repeat`` also: the same values as an earlier return of the unit under other bytes (an
-  auto-responder's echo, a re-save): not a new version.
+- ``held``: checked, but not for this round (:func:`held_reason`: unreadable, another form or
+  year or template version, a unit or project the roster lacks, the bureau's own file sent
+  back), or its place is unclear (:mod:`xlperf.ledger.current`: older than the current return,
+  no evidence of order, several it could replace). Kept with the reason for staff.
 - ``current``: counts for its unit and project; the return it replaces
   (:func:`xlperf.ledger.current.replaced`) becomes ``superseded`` (kept, linked to the newer one).
 """
@@ -374,7 +369,10 @@ def held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projec
     if unit is None:
         return f"单位“{record.unit}”不在本任务的名单中：请核对报表中的单位名称，或在名单中补充该单位"
     listed = {normalise_name(p) for p in json.loads(unit.projects or "[]")}
-    if listed and projects and not {normalise_name(p) for p in projects} <= listed:
+    if listed and not projects:  # it answers none of the unit's rows: it replaces none either
+        return (f"报表未填写项目名称，无法对应到名单中该单位的项目（{'、'.join(json.loads(unit.projects))}）："
+                "请填写项目名称后重新报送")
+    if listed and not {normalise_name(p) for p in projects} <= listed:
         strays = "、".join(p for p in projects if normalise_name(p) not in listed)
         return f"项目“{strays}”不在名单中该单位的项目里"
     return ""
