@@ -120,7 +120,7 @@ def test_a_return_that_fits_no_row_or_several_is_held_for_staff(db: LedgerDb, tm
     newest = make_return(tmp_path / "newest" / "东城.xlsx", "东城区科技局", age=50, project_name="科技创新券",
                          **{**CLEAN, "spent_city": 30})
     out = db.run("intake", "项目", str(newest), ok=(1,)).output
-    assert "暂存待处理  东城.xlsx  #4：无法判断此文件取代哪一份报表：该单位已有 2 份当前有效的报表（#1、#2）" in out
+    assert "暂存待处理  东城.xlsx  #4：无法判断此文件取代哪一份报表：该单位已有 2 份当前有效的报表（#1“创新券.xlsx”、#2“孵化器.xlsx”）" in out
     # Staff void the wrong one and take the held files in again: each replaces the one before.
     db.run("void", "项目", "2", "--note", "项目已合并")
     out = db.run("revalidate", "项目", "--held").output
@@ -204,6 +204,14 @@ def test_an_older_file_taken_later_never_replaces_the_newer(db: LedgerDb, rnd: s
     assert states(db)["东城_v1.xlsx"][0] == "held" and states(db)["东城_v2.xlsx"] == ("current", "")
     row = status_rows(db, rnd)["3001"]
     assert (row["submission"], row["versions"]) == (1, 1)
+
+    # Two versions in one folder (one batch): the one saved later counts, whichever is read first.
+    both = tmp_path / "both"
+    make_return(both / "北湖_新.xlsx", "北湖县工信局", age=300, saved=T0 + dt.timedelta(minutes=5), **CLEAN)
+    make_return(both / "北湖_旧.xlsx", "北湖县工信局", age=100, saved=T0, **{**CLEAN, "spent_city": 30})
+    out = db.run("intake", rnd, str(both), ok=(1,)).output
+    assert "早于已收到的 “北湖_新.xlsx”" in out
+    assert states(db)["北湖_新.xlsx"] == ("current", "") and states(db)["北湖_旧.xlsx"][0] == "held"
 
     # Uploads whose files say nothing of their order (the same saved time, no message): held.
     ledger = db.open()

@@ -85,10 +85,11 @@ def same_return(old_key: str, new_key: str, listed: Sequence[str]) -> bool:
 def replaced(new: Submission, current: Sequence[Submission], listed_json: str) -> tuple[list[Submission], str]:
     """(the current returns ``new`` replaces, why it is held instead: "" when it is not)."""
     listed = [normalise_name(p) for p in json.loads(listed_json or "[]")]
-    mine = [old for old in current if old.id != new.id and same_return(old.project_key, new.project_key, listed)]
+    # by identity: two files of one batch have no ids yet
+    mine = [old for old in current if old is not new and same_return(old.project_key, new.project_key, listed)]
     live = [old for old in mine if old.decision != VOID]
     if len(live) > 1:
-        return [], AMBIGUOUS.format(n=len(live), ids="、".join(f"#{o.id}" for o in live))
+        return [], AMBIGUOUS.format(n=len(live), ids="、".join(_named(o) for o in live))
     for old in live:
         reason = order_reason(new, old)
         if reason:
@@ -109,10 +110,15 @@ def order_reason(new: Submission, old: Submission) -> str:
             continue
         if mine > theirs:
             return ""
-        return (f"此文件{verb} {_shown(mine, attr)}，早于已收到的 #{old.id}“{old.original_name}”"
+        return (f"此文件{verb} {_shown(mine, attr)}，早于已收到的 {_named(old)}"
                 f"（{verb} {_shown(theirs, attr)}）：较早的版本不取代较新的，未计入；如确应以此文件为准，请财政局核对后处理")
-    return (f"无法判断此文件与已收到的 #{old.id}“{old.original_name}”哪一份较新（文件的保存时间、邮件日期都无法区分）："
+    return (f"无法判断此文件与已收到的 {_named(old)}哪一份较新（文件的保存时间、邮件日期都无法区分）："
             "未取代，请财政局核对后处理")
+
+
+def _named(sub: Submission) -> str:
+    """#17“name”; a file of the same batch has no number yet."""
+    return f"#{sub.id}“{sub.original_name}”" if sub.id is not None else f"“{sub.original_name}”"
 
 
 def _shown(when: dt.datetime, attr: str) -> str:
