@@ -25,7 +25,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from ledger_support import CLEAN, FORM, ROSTER, YEAR, LedgerDb, make_return, set_saved, write_roster
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from xlperf.cli import main
 from xlperf.intake import intake_files
@@ -242,6 +242,10 @@ def test_revalidation_after_a_roster_change_holds_a_return_whose_unit_left(db: L
     make_return(inbox / "西山.xlsx", "西山县中小企业局", age=100, **CLEAN)
     db.run("intake", rnd, str(inbox))
     assert status_rows(db, rnd)["3002"]["status"] == "通过（有提示）"
+    ledger = db.open()
+    with ledger.engine.begin() as conn:  # as recorded before xlperf kept the saved time
+        conn.execute(text("UPDATE submissions SET saved_at = NULL"))
+    ledger.close()
 
     without = write_roster(tmp_path / "new", "\n".join(line for line in ROSTER.splitlines() if "西山" not in line) + "\n")
     out = db.run("roster", rnd, "--roster", str(without)).output
@@ -250,6 +254,8 @@ def test_revalidation_after_a_roster_change_holds_a_return_whose_unit_left(db: L
     assert ("#2  西山县中小企业局  西山.xlsx：通过（有提示） → 暂存待处理（单位“西山县中小企业局”不在本任务的名单中" in out)
     assert "已重新审核 2 份，结果变化 1 份" in out
     assert states(db)["西山.xlsx"][0] == "held" and states(db)["东城.xlsx"][0] == "current"
+    with db.open().session() as session:  # revalidation gave them their saved time again
+        assert all(s.saved_at is not None for s in session.scalars(select(Submission)))
     doc = json.loads(db.run("status", rnd, "--json").output)
     assert [r["code"] for r in doc["rows"]] == ["3001", "3003", "3004"] and doc["held"] == 1
     summary = tmp_path / "s.xlsx"

@@ -7,7 +7,9 @@ year, the template version, the signature) are applied again: a current return t
 one is held, with the reason, and no longer counts. With ``held=True`` the held files are
 checked again too, and one that now meets the rules becomes current (replacing the unit's
 current return as at intake, :func:`xlperf.ledger.current.replaced`; or stays held with the
-new reason). Returns whose status changed are listed.
+new reason). Returns whose status changed are listed. A return recorded before xlperf kept
+the saved time of a workbook (migration 0004) gets it here, so that its next version can be
+ordered.
 
 Staff decisions stay: a return that staff returned or voided stays so; an acceptance despite
 warnings no longer holds if the return now has errors (see
@@ -29,6 +31,7 @@ from xlperf.ledger.models import CURRENT, HELD, STATE_LABELS, SUPERSEDED, Result
 from xlperf.ledger.receive import RoundView, held_reason, read_view, store_result
 from xlperf.ledger.rounds import log_event
 from xlperf.read.roster import normalise_name
+from xlperf.read.saved import saved_time
 from xlperf.rollup.collect import Progress
 from xlperf.rollup.records import ReturnRecord
 
@@ -66,13 +69,15 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
         batch = todo[start:start + BATCH]
         with materialised(ledger.store, [(sha, name) for _, sha, name in batch]) as paths:
             records = check_many(paths, jobs=jobs, progress=progress, work=work)
+            saved = [saved_time(path.read_bytes()) for path in paths]
         with ledger.session() as session, session.begin():
             lock_round(session, rnd.id)
             view = read_view(session, rnd)  # the roster as it is now, not as an earlier read kept it
-            for (sid, _, _), record in zip(batch, records, strict=True):
+            for (sid, _, _), record, when in zip(batch, records, saved, strict=True):
                 sub = session.get(Submission, sid)
                 if sub is None or sub.state not in states:  # superseded meanwhile: its newer one counts
                     continue
+                sub.saved_at = sub.saved_at or when  # recorded before xlperf kept it (migration 0004)
                 change = _apply(session, view, sub, record, actor)
                 if change is not None:
                     changes.append(change)
