@@ -4,8 +4,11 @@ templates and recalculated by LibreOffice when it is there, as a unit's Excel wo
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import tempfile
 from pathlib import Path
+
+from ledger_support import set_saved
 
 from xlperf.cli.demo import DEMO_RETURNS, DemoReturn
 from xlperf.excel.fill import fill_workbook
@@ -30,6 +33,11 @@ def make_returns(outdir: Path, extra: tuple[DemoReturn, ...] = ()) -> list[Path]
         templates = {form: write_template(builtin_layout(form), Path(tmp) / "t" / f"{form}.xlsx")
                      for form in {r.form for r in wanted}}
         filled = [fill_workbook(templates[r.form], r.values(), Path(tmp) / r.file) for r in wanted]
+        # ``extra`` are later versions (a corrected return): saved later, as the unit's Excel
+        # would record it, so that the ledger can tell the newer (a second is all openpyxl keeps).
+        later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(minutes=1)
+        for path in filled[len(DEMO_RETURNS):]:
+            set_saved(path, later)
         recalculate_or_copy(filled, outdir, soffice_path() is not None)
     return [outdir / r.file for r in wanted]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,15 +67,33 @@ def values_of(unit: str, form: str = FORM, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def make_return(path: Path, unit: str, form: str = FORM, age: float = 0.0, **changes: Any) -> Path:
+def make_return(path: Path, unit: str, form: str = FORM, age: float = 0.0, saved: dt.datetime | None = None,
+                **changes: Any) -> Path:
     """A filled return of ``unit`` at ``path`` (cached results written as a calculating program
-    would); ``age``: seconds before now as its modification time, so that order is explicit."""
+    would); ``age``: seconds before now as its modification time and the time its core.xml says
+    it was saved (as Excel writes it), so that order is explicit; ``saved``: that saved time
+    instead (UTC)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_template(builtin_layout(form), path, TemplateOptions(values=values_of(unit, form, **changes),
                                                               lock_prefilled=False))
     stamp = time.time() - age
+    set_saved(path, saved or dt.datetime.fromtimestamp(stamp, dt.timezone.utc).replace(tzinfo=None))
     os.utime(path, (stamp, stamp))
     return path
+
+
+def set_saved(path: Path, when: dt.datetime) -> None:
+    """Write ``when`` (naive UTC) as the workbook's last-saved time in its docProps/core.xml, as a
+    spreadsheet program does on every save (the templates all carry one fixed time)."""
+    with zipfile.ZipFile(path) as zf:
+        parts = [(info, zf.read(info)) for info in zf.infolist()]
+    stamp = when.isoformat(timespec="microseconds" if when.microsecond else "seconds") + "Z"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in parts:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            zf.writestr(info, data)
 
 
 def write_roster(folder: Path, text: str = ROSTER) -> Path:

@@ -28,14 +28,22 @@ def xlperf(db: LedgerDb, *argv: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+INBOXES = (("s", 24), ("a", 12), ("k", 40))
+"""The inboxes the tests make (tag, files): the roster lists a project for each file."""
+
+
 def make_inbox(folder: Path, n: int, tag: str) -> list[Path]:
-    """``n`` returns spread over the units, each with its own project (so all of them count)."""
+    """``n`` returns spread over the units, each with its own project of the roster (so all of
+    them count: a unit whose roster lists no projects has one return)."""
+    assert (tag, n) in INBOXES
     return [make_return(folder / f"{tag}_{i:03d}.xlsx", UNITS[i % len(UNITS)], age=n - i,
                         project_name=f"项目{tag}{i:03d}", **CLEAN) for i in range(n)]
 
 
 def new_round(db: LedgerDb, tmp_path: Path) -> None:
-    roster = write_roster(tmp_path)
+    lines = [f"{3001 + u},{name},市工业和信息化局,联系人,u{u}@example.gov.cn,项目{tag}{i:03d}"
+             for tag, n in INBOXES for i in range(n) for u, name in enumerate(UNITS) if i % len(UNITS) == u]
+    roster = write_roster(tmp_path, "单位代码,单位名称,主管部门,联系人,邮箱,项目名称\n" + "\n".join(lines) + "\n")
     proc = xlperf(db, "new", "r", "--form", FORM, "--year", str(YEAR), "--roster", str(roster))
     assert proc.wait(120) == 0, proc.communicate()
 

@@ -9,6 +9,7 @@ from xlperf.checks import (
     fields,
     identity,
     indicators,
+    owncopy,
     scores,
     signature,
     tamper,
@@ -18,6 +19,7 @@ from xlperf.checks import (
 from xlperf.checks.base import Check, Context
 
 CHECKS: tuple[Check, ...] = (
+    *owncopy.CHECKS,
     *fields.CHECKS,
     *types.CHECKS,
     *consistency.CHECKS,

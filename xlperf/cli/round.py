@@ -121,6 +121,27 @@ def report_created(lines: list[str]) -> None:
         click.echo(lines[0] + "（标准输出已关闭，改在此处报告）", err=True)
 
 
+@round_group.command("roster", help="更换本任务的单位名单（按单位代码对应：更新、新增、移出）；"
+                                     "之后用 xlperf round revalidate 按新名单重新判断已收到的报表。")
+@click.argument("name")
+@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="新的单位名单（.xlsx 或 .csv）。")
+@click.pass_context
+def roster_command(ctx: click.Context, name: str, roster: Path) -> None:
+    from xlperf.ledger import find_round
+    from xlperf.ledger.rounds import replace_roster
+
+    units = roster_option(roster)
+    with _ledger(ctx) as ledger, ledger.session() as session:
+        with session.begin():
+            rnd = find_round(session, name)
+            lines = replace_roster(session, rnd, units, actor=_actor())
+        for line in lines:
+            click.echo(line)
+        click.echo(f"报送任务“{name}”的名单已更换：{len(units.units)} 个单位，变化 {len(lines)} 处。"
+                   + ("请运行 xlperf round revalidate 按新名单重新判断已收到的报表。" if lines else ""))
+
+
 @round_group.command("list", help="列出全部报送任务。")
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
@@ -235,17 +256,19 @@ round_group.add_command(_decision_command("return", "退回"), "return")
 round_group.add_command(_decision_command("void", "作废"), "void")
 
 
-@round_group.command("revalidate", help="重新审核：表单或规则修改后，用存档的原文件重新审核每份当前有效的报送，列出结果有变化的。")
+@round_group.command("revalidate", help="重新审核：表单、规则或名单修改后，用存档的原文件重新审核每份当前有效的报送，"
+                                         "并重新按本任务的规则（名单、表单、年度、签名）判断是否暂存，列出结果有变化的。")
 @click.argument("name")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+@click.option("--held", is_flag=True, help="暂存待处理的文件也重新审核：现已符合规则的计为当前有效。")
 @click.pass_context
-def revalidate_command(ctx: click.Context, name: str, jobs: int | None) -> None:
+def revalidate_command(ctx: click.Context, name: str, jobs: int | None, held: bool) -> None:
     from xlperf.ledger import find_round, revalidate
 
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)
-        count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs)
+        count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs, held=held)
     for change in changes:
         click.echo(change.line())
     click.echo(f"已重新审核 {count} 份，结果变化 {len(changes)} 份。")

@@ -118,6 +118,8 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("SIGNATURE_MISMATCH", "error", "模板签名不符", "使用财政局下发的模板重新填报", _C),
     ("SIGNATURE_MISSING", "error", "模板没有签名", "使用财政局下发的已签名模板", _C),
     ("SIGNATURE_NOT_REQUIRED", "warning", "模板没有签名（本次允许）", "财政局允许使用未签名的模板：核实模板来源即可", _C),
+    ("ANNOTATED_COPY", "error", "批注工作簿不是报表", "在您报送的原文件中修改后重新报送，不要报送财政局发回的批注工作簿", _C),
+    ("TEMPLATE_UNFILLED", "error", "空白模板未填写", "填写模板后重新报送", _C),
     ("FILE_NAME_UNIT_MISMATCH", "warning", "文件名与填报单位不符", "核实报表属于哪个单位，按本单位名称命名文件", _C),
     # -- against declarations (xlperf.checks.crossform) ------------------------------------------
     ("TARGET_CHANGED", "error", "目标值与申报表不符", "改回申报的目标，确需调整的先调整申报表", _C),

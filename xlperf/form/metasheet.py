@@ -34,6 +34,10 @@ TITLE = "title"
 YEAR = "year"
 UNIT = "unit"
 AMOUNT_UNIT = "amount_unit"
+COPY = "copy"
+"""Extra meta row of a workbook that is not a template to fill: its value says what it is."""
+ANNOTATED = "annotated"
+"""``copy`` of the annotated copy of a return (:mod:`xlperf.report.annotate`): never a return."""
 FIELD_HEADER = ("key", "label", "sheet", "cell", "kind")
 """Header row of the field map; the reader starts the map after the row that begins with the
 first two."""

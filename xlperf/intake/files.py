@@ -46,6 +46,7 @@ from xlperf.ledger.checking import check_stream, checkable_name, require_round_r
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
 from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
+from xlperf.read.saved import saved_time
 from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["BATCH", "Intake", "Received", "intake_files", "intake_paths"]
@@ -98,6 +99,8 @@ class _Loaded:
     """The file to check (None: not checked: known, ignored, or a content the round has)."""
     unread: bool = False
     """Nothing could be read (a broken link, a FIFO): the digest is of no content."""
+    saved: dt.datetime | None = None
+    """When the workbook says it was saved (:func:`xlperf.read.saved.saved_time`): which version is newer."""
 
 
 @dataclass
@@ -128,7 +131,8 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
                  sender: str = "", actor: str = "", jobs: int | None = None,
                  progress: Callable[[int], None] | None = None, batch: int = BATCH,
                  stats: Mapping[Path, os.stat_result] | None = None, pool: WorkerPool | None = None,
-                 cap: int | None = None, sender_units: frozenset[int] | None = None) -> Intake:
+                 cap: int | None = None, sender_units: frozenset[int] | None = None,
+                 sent: dt.datetime | None = None) -> Intake:
     """Record ``files`` (``(original name, bytes or path)``) in round ``rnd``; outcomes in order.
 
     Zips are unpacked and every file is checked or not by the one rule of
@@ -137,7 +141,8 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
     another unit is held for staff. ``stats``: the stat of path contents already taken (a
     folder's listing), so a file is not asked twice. ``progress`` is called from the recording
     thread with the number of files just recorded. ``pool``: checking workers kept between
-    intakes (the desk, the watcher). Raises :class:`xlperf.ledger.checking.RoundNotReady` before
+    intakes (the desk, the watcher). ``sent``: the Date (naive UTC) of the message that brought
+    the files, evidence of their order (:mod:`xlperf.ledger.current`). Raises :class:`xlperf.ledger.checking.RoundNotReady` before
     taking anything when a rule of the round cannot be enforced in this process."""
     require_round_rules(rnd)
     unpacker = Unpacker(cap, stats or {})
@@ -163,7 +168,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
                     index += 1
                     yield item.check
 
-    recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units)
+    recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units, sent)
     try:
         for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool, work=work):
             owner, place = owners.pop(index)
@@ -189,9 +194,10 @@ class _Recorder:
     of order) and is raised again by :meth:`give` and :meth:`finish` in the intake's thread."""
 
     def __init__(self, ledger: Ledger, view: RoundView, source: str, sender: str, actor: str,
-                 progress: Callable[[int], None] | None, sender_units: frozenset[int] | None) -> None:
+                 progress: Callable[[int], None] | None, sender_units: frozenset[int] | None,
+                 sent: dt.datetime | None = None) -> None:
         self.ledger, self.view, self.source, self.sender, self.actor = ledger, view, source, sender, actor
-        self.progress, self.sender_units = progress, sender_units
+        self.progress, self.sender_units, self.sent = progress, sender_units, sent
         self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self.files: list[Received] = []
@@ -225,7 +231,7 @@ class _Recorder:
             try:
                 with self.lock:
                     self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
-                                             self.sender_units)
+                                             self.sender_units, self.sent)
                 self.files += [_received(item) for item in batch.loaded]
                 if self.progress is not None:
                     self.progress(len(batch.loaded))
@@ -285,7 +291,7 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
         else:
             raw, check = content, None
             data[len(loaded)] = raw
-        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given))
+        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given, saved=saved_time(raw)))
     fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
     if fresh:
         with ledger.session() as session:
@@ -322,12 +328,12 @@ def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names:
 
 
 def _record(ledger: Ledger, view: RoundView, batch: _Batch, source: str, sender: str, actor: str,
-            sender_units: frozenset[int] | None) -> list[Outcome]:
+            sender_units: frozenset[int] | None, sent: dt.datetime | None = None) -> list[Outcome]:
     if len(batch.fast) == len(batch.loaded):
         # Every file is a receipt already recorded: nothing to write, no lock to take.
         return [Outcome(item.name, KNOWN, batch.fast[i]) for i, item in enumerate(batch.loaded)]
     items = [Incoming(name=item.name, sha256=item.sha256, size=item.size, source=source, sender=sender,
-                      mtime=item.mtime, record=batch.records.get(i), ignored=item.ignored, unread=item.unread,
+                      mtime=item.mtime, saved_at=item.saved, sent_at=sent, record=batch.records.get(i), ignored=item.ignored, unread=item.unread,
                       sender_units=sender_units)
              for i, item in enumerate(batch.loaded)]
     with ledger.session() as session, session.begin():

@@ -108,7 +108,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
         sender_units = frozenset(units[u.code].id for u in senders if u.code in units)
         intake = intake_files(ledger, rnd, [(a.name, a.data) for a in parsed.attachments], source="mail",
                               sender=parsed.sender, actor=actor, cap=MAX_FILES, sender_units=sender_units,
-                              pool=pool)
+                              pool=pool, sent=_utc(parsed.date))
         outcomes = intake.outcomes
         for outcome, got in zip(intake.outcomes, intake.files, strict=True):
             entry: dict[str, object] = {"name": got.name, "sha256": got.sha256, "size": got.size}

@@ -6,7 +6,9 @@ Modules: :mod:`~xlperf.ledger.db` (open, URL, SQLite settings, migrations, locks
 :mod:`~xlperf.ledger.models` (tables), :mod:`~xlperf.ledger.store` (content-addressed files),
 :mod:`~xlperf.ledger.codec` (JSON of values and records), :mod:`~xlperf.ledger.rounds` (rounds,
 units, events), :mod:`~xlperf.ledger.checking` (checking files into records),
-:mod:`~xlperf.ledger.receive` (recording what arrived), :mod:`~xlperf.ledger.status`,
+:mod:`~xlperf.ledger.receive` (recording what arrived), :mod:`~xlperf.ledger.receipts` (what a
+round has by digest or name), :mod:`~xlperf.ledger.current` (which return of a unit is current:
+the one definition status, summary and revalidation read), :mod:`~xlperf.ledger.status`,
 :mod:`~xlperf.ledger.history`, :mod:`~xlperf.ledger.decisions`, :mod:`~xlperf.ledger.revalidate`,
 :mod:`~xlperf.ledger.summary` (roll-up from the ledger), :mod:`~xlperf.ledger.mail`.
 """

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import loads
+from xlperf.ledger.current import effective_status
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import (
     CURRENT,
@@ -31,7 +32,6 @@ from xlperf.ledger.models import (
     Unit,
     local,
 )
-from xlperf.ledger.status import effective_status
 from xlperf.read.roster import normalise_name
 
 __all__ = ["Change", "Version", "field_changes", "find_unit", "unit_history"]

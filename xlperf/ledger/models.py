@@ -104,6 +104,9 @@ class Unit(Base):
     row: Mapped[int] = mapped_column(Integer, default=0)
     projects: Mapped[str] = mapped_column(Text, default="[]")
     """JSON list of the unit's projects from the roster (empty: one row per unit in the status)."""
+    in_roster: Mapped[bool] = mapped_column(Boolean, default=True)
+    """False once a new roster of the round no longer lists it (``round roster``; migration
+    0004): its row stays, as its returns name it, but it is no longer expected nor counted."""
 
     round: Mapped[Round] = relationship(back_populates="units")
 
@@ -134,6 +137,12 @@ class Submission(Base):
     """Who sent it: a mail address, a user name; for a folder, the folder."""
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     file_mtime: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    saved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """When the workbook says it was last saved (docProps/core.xml, UTC); migration 0004."""
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """The Date of the message that brought it (UTC); None for a folder or an upload."""
+    content_digest: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 of the values read from it: the same values under other bytes are a repeat."""
     state: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     """Why it is held or ignored (Chinese)."""
@@ -301,8 +310,8 @@ class Event(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     """created, received, repeat, held, ignored, checked, superseded, accepted, returned, voided,
-    revalidated, mailed, mail_failed, mail_uncertain, mail_confirmed, mail_resend; from the mailbox:
-    mail_taken, mail_held, reminded"""
+    revalidated, mailed, mail_failed, mail_uncertain, mail_confirmed, mail_resend, roster_changed;
+    from the mailbox: mail_taken, mail_held, reminded"""
     actor: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -8,14 +8,15 @@ What happens to a file (its :class:`Outcome` kind):
 
 - ``known``: the same content, name, source and sender are already recorded in the round (a
   folder taken in again, an intake run again after it was killed): nothing new is written.
-- ``repeat``: the same content (SHA-256) arrived before under another name or from another
-  sender: recorded, linked to the first one, not checked again; it changes no status.
+- ``repeat``: the same content (SHA-256), or the same values as a return of the unit under
+  other bytes (an echo, a re-save), arrived before: linked to the first one; no new version.
 - ``ignored``: not a spreadsheet (:func:`xlperf.read.inbox.not_a_return` says why).
-- ``held``: checked, but not for this round: unreadable or not a return of a known form,
-  another form or year, a template version the round does not accept, a unit not in the
-  roster, a project the roster does not list for the unit. Kept with the reason for staff.
-- ``current``: counts for its unit and project; the unit's previous current return of the same
-  projects becomes ``superseded`` (kept, linked to the newer one).
+- ``held``: checked, but not for this round (:func:`held_reason`: unreadable, another form or
+  year or template version, a unit or project the roster lacks, the bureau's own file sent
+  back), or its place is unclear (:mod:`xlperf.ledger.current`: older than the current return,
+  no evidence of order, several it could replace). Kept with the reason for staff.
+- ``current``: counts for its unit and project; the return it replaces
+  (:func:`xlperf.ledger.current.replaced`) becomes ``superseded`` (kept, linked to the newer one).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from xlperf import __version__
 from xlperf.findings import STATUS_LABELS
 from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import record_to_json
+from xlperf.ledger.current import content_digest, replaced
 from xlperf.ledger.db import lock_round
 from xlperf.ledger.kept import kept
 from xlperf.ledger.models import (
@@ -50,12 +52,13 @@ from xlperf.ledger.models import (
     Submission,
     Unit,
 )
-from xlperf.ledger.rounds import event_row, log_events
+from xlperf.ledger.receipts import known_digests, known_receipts, receipts_by_name
+from xlperf.ledger.rounds import event_row, log_events, units_of
 from xlperf.read.roster import normalise_name
 from xlperf.rollup.records import ReturnRecord
 
-__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "known_digests", "known_receipts", "receipts_by_name",
-           "receive", "round_view", "store_result"]
+__all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "bureau_file_reason", "held_reason", "known_digests",
+           "known_receipts", "read_view", "receipts_by_name", "receive", "round_view", "store_result"]
 
 KNOWN = "known"
 KIND_LABELS = {**STATE_LABELS, KNOWN: "已登记过", CURRENT: "已登记"}
@@ -73,6 +76,10 @@ class Incoming:
     """folder / upload / mail"""
     sender: str = ""
     mtime: dt.datetime | None = None
+    saved_at: dt.datetime | None = None
+    """When the workbook says it was saved (:func:`xlperf.read.saved.saved_time`), naive UTC."""
+    sent_at: dt.datetime | None = None
+    """The Date of the message that brought it, naive UTC (mail only)."""
     record: ReturnRecord | None = None
     """The check (a :class:`xlperf.ledger.checking.LedgerRecord`); None when not checked."""
     ignored: str | None = None
@@ -128,50 +135,18 @@ def round_view(session: Session, rnd: Round) -> RoundView:
     detached from ``session``, so that no later commit of it expires what is kept."""
 
     def read() -> RoundView:
-        units = session.scalars(select(Unit).where(Unit.round_id == rnd.id)).all()
-        for unit in units:
+        view = read_view(session, rnd)
+        for unit in view.by_name.values():
             session.expunge(unit)
-        return RoundView(rnd, {normalise_name(u.name): u for u in units},
-                         tuple(json.loads(rnd.template_versions or "[]")))
+        return view
 
     return kept("view", session, rnd, read)
 
 
-def known_receipts(session: Session, round_id: int, shas: Sequence[str]) -> dict[str, list[Submission]]:
-    """Earlier submissions of the round by content digest (only the digests asked about)."""
-    found: dict[str, list[Submission]] = {}
-    for start in range(0, len(shas), 500):
-        rows = session.scalars(select(Submission).where(Submission.round_id == round_id,
-                                                        Submission.sha256.in_(shas[start:start + 500]))
-                               .order_by(Submission.id))
-        for sub in rows:
-            found.setdefault(sub.sha256, []).append(sub)
-    return found
-
-
-def known_digests(session: Session, round_id: int, shas: Sequence[str]) -> set[str]:
-    """Which of ``shas`` the round already has (a light query: no objects)."""
-    found: set[str] = set()
-    for start in range(0, len(shas), 500):
-        found.update(session.scalars(select(Submission.sha256).where(
-            Submission.round_id == round_id, Submission.sha256.in_(shas[start:start + 500]))))
-    return found
-
-
-def receipts_by_name(session: Session, round_id: int, source: str,
-                     sender: str) -> dict[tuple[str, int, dt.datetime | None], tuple[str, int]]:
-    """Every receipt of the round from ``source`` and ``sender``: by (name, size, file time),
-    their (digest, submission id). One query for the whole round (ten thousand rows take a few
-    milliseconds), so a folder taken in again skips its known files without reading them or
-    asking the database once per file or batch."""
-    found: dict[tuple[str, int, dt.datetime | None], tuple[str, int]] = {}
-    rows = session.execute(select(Submission.original_name, Submission.size, Submission.file_mtime,
-                                  Submission.sha256, Submission.id)
-                           .where(Submission.round_id == round_id, Submission.source == source,
-                                  Submission.sender == sender))
-    for name, size, mtime, sha, sid in rows:
-        found.setdefault((name, size, mtime), (sha, sid))
-    return found
+def read_view(session: Session, rnd: Round) -> RoundView:
+    """The round's view as the database has it now (revalidation: the roster may have changed)."""
+    units = units_of(session, rnd.id)
+    return RoundView(rnd, {normalise_name(u.name): u for u in units}, tuple(json.loads(rnd.template_versions or "[]")))
 
 
 def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor: str = "") -> list[Outcome]:
@@ -189,16 +164,20 @@ def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor:
         session.execute(insert(StoredFile), [{"sha256": sha, "size": size} for sha, size in sizes.items()])
     units = {view.by_name[n].id for i in items if i.record and i.record.unit
              and (n := normalise_name(i.record.unit)) in view.by_name}
-    keys = {_project_key(_projects(i.record)) for i in items if i.record}
-    current: dict[tuple[int | None, str], list[Submission]] = {}
-    # Only the current returns a file of this batch may supersede: by unit and by projects (a
-    # unit's other projects are not loaded, however many the round has).
+    current: dict[int | None, list[Submission]] = {}
+    # Only the current returns a file of this batch may supersede: those of its units.
     for old in session.scalars(select(Submission).where(
-            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units),
-            Submission.project_key.in_(keys)).order_by(Submission.id)):
-        current.setdefault((old.unit_id, old.project_key), []).append(old)
+            Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units))
+            .order_by(Submission.id)):
+        current.setdefault(old.unit_id, []).append(old)
+    digests = {content_digest(getattr(i.record, "checked_json", None)) for i in items if i.record} - {""}
+    values: dict[tuple[int | None, str], Submission] = {}
+    for old in session.scalars(select(Submission).where(
+            Submission.round_id == rnd.id, Submission.content_digest.in_(digests), Submission.unit_id.in_(units),
+            Submission.state.in_((CURRENT, SUPERSEDED, HELD))).order_by(Submission.id)):
+        values.setdefault((old.unit_id, old.content_digest), old)
 
-    steps = [_classify(view, item, earlier.setdefault(item.sha256, []), current) for item in items]
+    steps = [_classify(view, item, earlier.setdefault(item.sha256, []), current, values) for item in items]
     session.add_all(step.sub for step in steps if step.sub is not None)
     session.flush()
     results = []
@@ -239,14 +218,15 @@ class _Step:
     note: str = ""
 
 
-def _classify(view: RoundView, item: Incoming, before: list[Submission],
-              current: dict[tuple[int | None, str], list[Submission]]) -> _Step:
+def _classify(view: RoundView, item: Incoming, before: list[Submission], current: dict[int | None, list[Submission]],
+              values: dict[tuple[int | None, str], Submission]) -> _Step:
     """What ``item`` is, as a submission not yet written (``before``: the same content earlier)."""
     if any((s.original_name, s.source, s.sender) == (item.name, item.source, item.sender) for s in before):
         return _Step(Outcome(item.name, KNOWN, before[0].id))
     sub = Submission(round_id=view.round.id, sha256=item.sha256, size=item.size, original_name=item.name,
-                     source=item.source, sender=item.sender, file_mtime=item.mtime, state=HELD, reason="",
-                     decision_note="", unit_name="", project_key="", projects="[]")
+                     source=item.source, sender=item.sender, file_mtime=item.mtime, saved_at=item.saved_at,
+                     sent_at=item.sent_at, state=HELD, reason="", decision_note="", unit_name="", project_key="",
+                     projects="[]", content_digest="")
     first = before[0] if before else None
     before.append(sub)  # a second copy later in the same batch is then a repeat of this one
     if first is not None and not item.unread:
@@ -264,17 +244,25 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission],
     sub.project_key = _project_key(projects)
     unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
     sub.unit_id = unit.id if unit else None
-    sub.reason = _held_reason(view, record, unit, projects) or _wrong_sender(item, unit)
+    sub.content_digest = content_digest(getattr(record, "checked_json", None))
+    same = values.get((sub.unit_id, sub.content_digest)) if sub.unit_id and sub.content_digest else None
+    if same is not None and not bureau_file_reason(record):
+        sub.state, sub.result_id, sub.unit_name = REPEAT, same.result_id, same.unit_name
+        return _Step(Outcome(item.name, REPEAT, unit=same.unit_name), sub, repeat_of=same)
+    sub.reason = held_reason(view, record, unit, projects) or _wrong_sender(item, unit)
+    supersedes: list[Submission] = []
+    if not sub.reason and unit is not None:
+        supersedes, sub.reason = replaced(sub, current.get(unit.id, []), unit.projects)
     sub.state = HELD if sub.reason else CURRENT
+    if sub.unit_id and sub.content_digest:
+        values.setdefault((sub.unit_id, sub.content_digest), sub)
     step = _Step(Outcome(item.name, sub.state, status=STATUS_LABELS.get(record.status, record.status),
                          reason=sub.reason, unit=unit.name if unit else (record.unit or "")),
-                 sub, record=record, note=f"{SOURCE_LABELS.get(item.source, item.source)} {item.sender}".strip())
-    if sub.state == CURRENT:
-        key = (sub.unit_id, sub.project_key)
-        step.supersedes = current.get(key, [])
-        for old in step.supersedes:
+                 sub, record=record, note=f"{SOURCE_LABELS.get(item.source, item.source)} {item.sender}".strip(), supersedes=supersedes)
+    if sub.state == CURRENT and unit is not None:
+        for old in supersedes:
             old.state = SUPERSEDED
-        current[key] = [sub]
+        current[unit.id] = [old for old in current.get(unit.id, []) if old not in supersedes] + [sub]
     return step
 
 
@@ -349,11 +337,25 @@ def _form_title(form_id: str) -> str:
     return spec.title if spec is not None else form_id
 
 
-def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projects: list[str]) -> str:
+BUREAU_FILES = {  # the bureau's own files sent back to it, by the finding that tells them: the reply's reason
+    "ANNOTATED_COPY": "这是财政局发回的批注工作簿（审核意见），不是报表，未作为新版本登记：请在您报送的原文件中修改后重新报送，不要报送批注工作簿",
+    "TEMPLATE_UNFILLED": "这是未填写的空白模板，不是报表，未作为新版本登记：请填写后重新报送",
+}
+
+
+def bureau_file_reason(record: ReturnRecord) -> str:
+    """Why ``record`` is one of the bureau's own files (our annotated copy, a blank template); ""."""
+    return next((BUREAU_FILES[f.code] for f in record.findings if f.code in BUREAU_FILES), "")
+
+
+def held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projects: list[str]) -> str:
+    """Why a checked return is held for staff under the round's rules ("" when it is not)."""
     rnd = view.round
     if not record.form or not record.projects and not record.unit:
         first = next((f.message for f in record.findings if f.severity == "error"), "")
         return f"无法作为本任务的报表读取：{first}" if first else "无法作为本任务的报表读取"
+    if own := bureau_file_reason(record):
+        return own
     if record.form != rnd.form:
         return f"表单不符：本任务收“{_form_title(rnd.form)}”，此文件是“{_form_title(record.form)}”"
     if record.year is not None and record.year != rnd.year:
@@ -367,7 +369,10 @@ def _held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, proje
     if unit is None:
         return f"单位“{record.unit}”不在本任务的名单中：请核对报表中的单位名称，或在名单中补充该单位"
     listed = {normalise_name(p) for p in json.loads(unit.projects or "[]")}
-    if listed and projects and not {normalise_name(p) for p in projects} <= listed:
+    if listed and not projects:  # it answers none of the unit's rows: it replaces none either
+        return (f"报表未填写项目名称，无法对应到名单中该单位的项目（{'、'.join(json.loads(unit.projects))}）："
+                "请填写项目名称后重新报送")
+    if listed and not {normalise_name(p) for p in projects} <= listed:
         strays = "、".join(p for p in projects if normalise_name(p) not in listed)
         return f"项目“{strays}”不在名单中该单位的项目里"
     return ""

@@ -12,12 +12,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from xlperf.form.specload import builtin_forms
-from xlperf.ledger.db import LedgerError
+from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
 
-__all__ = ["MAX_ROUND_NAME", "create_round", "find_round", "list_rounds", "log_event", "roster_of", "round_name",
-           "roster_unit", "units_of"]
+__all__ = ["MAX_ROUND_NAME", "create_round", "find_round", "list_rounds", "log_event", "replace_roster", "roster_of",
+           "round_name", "roster_unit", "units_of"]
 
 MAX_ROUND_NAME = 60
 """Characters in a round's name. A name is typed by staff and read everywhere: in mail subjects,
@@ -79,7 +79,39 @@ def list_rounds(session: Session) -> list[Round]:
 
 
 def units_of(session: Session, round_id: int) -> list[Unit]:
-    return list(session.scalars(select(Unit).where(Unit.round_id == round_id).order_by(Unit.id)))
+    """The units the round's roster lists now."""
+    return list(session.scalars(select(Unit).where(Unit.round_id == round_id, Unit.in_roster.is_(True))
+                                .order_by(Unit.id)))
+
+
+def replace_roster(session: Session, rnd: Round, roster: Roster, actor: str = "") -> list[str]:
+    """Make ``roster`` the round's roster; the caller commits. Units are matched by code: a
+    listed one is updated (name, department, contact, addresses, projects), a new one added, one
+    no longer listed kept out of the roster (its row stays: its returns name it). What changed,
+    one line each (Chinese); ``round revalidate`` then re-applies the rules to the returns."""
+    lock_round(session, rnd.id)
+    old = {u.code: u for u in session.scalars(select(Unit).where(Unit.round_id == rnd.id))}
+    lines = []
+    for u in roster.units:
+        fields = dict(name=u.name, dept=u.dept, contact=u.contact, email="; ".join(u.addresses), row=u.row,
+                      projects=json.dumps(list(u.projects), ensure_ascii=False), in_roster=True)
+        unit = old.pop(u.code, None)
+        if unit is None:
+            session.add(Unit(round_id=rnd.id, code=u.code, **fields))
+            lines.append(f"新增单位 {u.code} {u.name}")
+            continue
+        changed = [k for k, v in fields.items() if getattr(unit, k) != v and k != "row"]
+        if changed:
+            lines.append(f"{'重新列入' if not unit.in_roster else '更新'}单位 {u.code} {u.name}")
+        for key, value in fields.items():
+            setattr(unit, key, value)
+    for unit in old.values():
+        if unit.in_roster:
+            unit.in_roster = False
+            lines.append(f"移出名单 {unit.code} {unit.name}")
+    rnd.roster_file = str(roster.path)
+    log_event(session, rnd.id, "roster_changed", actor=actor, note="；".join(lines) or "名单无变化")
+    return lines
 
 
 def roster_of(rnd: Round, units: list[Unit]) -> Roster:

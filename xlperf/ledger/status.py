@@ -3,9 +3,10 @@
 Status labels: 未报送 (no current return), 退回 (rejected by the checks, or returned by staff),
 通过（有提示）, 通过 (accepted by the checks, or by staff despite warnings), 已作废 (the newest
 return was voided by staff and nothing newer has arrived). Read with a few column queries, not
-ORM objects; SQL picks each unit's current return (the newest current one) and counts its
-versions, and only units whose roster lists projects have their returns matched in Python: a
-10,000-unit round is answered in about a tenth of a second of CPU.
+ORM objects; the current returns are :func:`xlperf.ledger.current.current_returns` (the one
+definition the summary workbook reads too), and only units whose roster lists projects have
+their versions matched in Python: a 10,000-unit round is answered in about a tenth of a second
+of CPU.
 """
 
 from __future__ import annotations
@@ -17,43 +18,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
-from xlperf.ledger.models import (
-    ACCEPT,
-    CURRENT,
-    HELD,
-    IGNORED,
-    REPEAT,
-    RETURN,
-    VOID,
-    Result,
-    Round,
-    Submission,
-    Unit,
-    local,
-)
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS
+from xlperf.ledger.current import MISSING, RETURNED, VOIDED, current_returns, effective_status
+from xlperf.ledger.models import HELD, IGNORED, REPEAT, Round, Submission, Unit, local
 from xlperf.read.roster import normalise_name
 
 __all__ = ["MISSING", "STATUS_ORDER", "VOIDED", "StatusRow", "effective_status", "round_status"]
 
-MISSING = "未报送"
-RETURNED = STATUS_LABELS[REJECTED]
-VOIDED = "已作废"
 STATUS_ORDER = (MISSING, RETURNED, STATUS_LABELS[ACCEPTED_WITH_WARNINGS], STATUS_LABELS[ACCEPTED], VOIDED)
-
-
-def effective_status(check_status: str | None, decision: str | None) -> str:
-    """The status label of a current return: the staff's decision, else the check's."""
-    if decision == VOID:
-        return VOIDED
-    if decision == RETURN:
-        return RETURNED
-    if decision == ACCEPT and check_status != REJECTED:
-        return STATUS_LABELS[ACCEPTED]
-    return STATUS_LABELS.get(check_status or REJECTED, RETURNED)
 
 
 @dataclass(slots=True)
@@ -141,59 +116,51 @@ def round_status(session: Session, rnd: Round, today: dt.date | None = None) -> 
 
 def _round_status(session: Session, rnd: Round, today: dt.date) -> RoundStatus:
     overdue_now = rnd.deadline is not None and today > rnd.deadline
-    # Core rows (the connection, not the ORM), and SQL picks each unit's current return: a
-    # 10,000-unit round is read on every first view of the dashboard after a change.
+    # Core rows (the connection, not the ORM): a 10,000-unit round is read on every first view
+    # of the dashboard after a change. The current returns are the ledger's one query of them.
     conn = session.connection()
+    current: dict[Any, list[Any]] = defaultdict(list)
+    for row in conn.execute(current_returns(rnd.id)):
+        current[row[1]].append(row)
     counted = (Submission.round_id == rnd.id, Submission.unit_id.is_not(None),
                Submission.state.not_in((HELD, IGNORED, REPEAT)))
-    per_unit = (select(Submission.unit_id, func.count().label("versions"),
-                       func.max(case((Submission.state == CURRENT, Submission.id))).label("current"))
-                .where(*counted).group_by(Submission.unit_id).subquery())
-    current = Submission.__table__.alias("current")
-    units = conn.execute(
-        select(Unit.id, Unit.code, Unit.name, Unit.dept, Unit.projects, per_unit.c.versions, current.c.id,
-               current.c.received_at, current.c.decision, current.c.decision_note,
-               Result.status, Result.total_score, Result.grade)
-        .outerjoin(per_unit, per_unit.c.unit_id == Unit.id)
-        .outerjoin(current, current.c.id == per_unit.c.current)
-        .outerjoin(Result, Result.id == current.c.result_id)
-        .where(Unit.round_id == rnd.id).order_by(Unit.id)).all()
+    versions = dict(conn.execute(select(Submission.unit_id, func.count()).where(*counted)
+                                 .group_by(Submission.unit_id)).all())
+    units = conn.execute(select(Unit.id, Unit.code, Unit.name, Unit.dept, Unit.projects)
+                         .where(Unit.round_id == rnd.id, Unit.in_roster.is_(True)).order_by(Unit.id)).all()
     # Units with projects in the roster: a return counts for the projects it names, so their
-    # returns are matched here, project by project.
-    by_unit: dict[Any, list[Any]] = defaultdict(list)
+    # versions are counted here, project by project.
+    keys: dict[Any, list[str]] = defaultdict(list)
     if any(u[4] and u[4] != "[]" for u in units):
         with_projects = select(Unit.id).where(Unit.round_id == rnd.id, Unit.projects.not_in(("", "[]")))
-        for sub in conn.execute(
-                select(Submission.unit_id, Submission.state, Submission.project_key, Submission.id,
-                       Submission.received_at, Submission.decision, Submission.decision_note,
-                       Result.status, Result.total_score, Result.grade)
-                .outerjoin(Result, Result.id == Submission.result_id)
-                .where(*counted, Submission.unit_id.in_(with_projects)).order_by(Submission.id)):
-            by_unit[sub[0]].append(sub)
+        for unit_id, key in conn.execute(select(Submission.unit_id, Submission.project_key)
+                                         .where(*counted, Submission.unit_id.in_(with_projects))):
+            keys[unit_id].append(key)
     accepted = STATUS_ORDER[2:4]
     rows = []
-    for unit_id, code, name, dept, projects_json, versions, *latest in units:
+    for unit_id, code, name, dept, projects_json, in units:
+        mine = current.get(unit_id, [])
         if not projects_json or projects_json == "[]":
-            rows.append(_row(code, name, dept, "", versions or 0, latest if latest[0] is not None else None,
-                             overdue_now, accepted))
+            rows.append(_row(code, name, dept, "", versions.get(unit_id, 0), mine[-1][3:] if mine else None,
+                             overdue_now, accepted, mine[-1][0] if mine else None))
             continue
-        mine = by_unit.get(unit_id, [])
         for project in json.loads(projects_json) or [""]:
             key = normalise_name(project)
-            matched = [s for s in mine if not key or key in s[2].split("|")]
-            last = next((s[3:] for s in reversed(matched) if s[1] == CURRENT), None)
-            rows.append(_row(code, name, dept, project, len(matched), last, overdue_now, accepted))
+            count = sum(1 for k in keys.get(unit_id, []) if not key or key in k.split("|"))
+            last = next((r for r in reversed(mine) if not key or key in r[2].split("|")), None)
+            rows.append(_row(code, name, dept, project, count, last[3:] if last else None, overdue_now, accepted,
+                             last[0] if last else None))
     counts = dict(conn.execute(select(Submission.state, func.count()).where(
         Submission.round_id == rnd.id).group_by(Submission.state)).all())
     return RoundStatus(rnd, rows, counts.get(HELD, 0), counts.get(IGNORED, 0), counts.get(REPEAT, 0))
 
 
 def _row(code: str, name: str, dept: str, project: str, versions: int, current: Sequence[Any] | None,
-         overdue_now: bool, accepted: tuple[str, ...]) -> StatusRow:
-    """One status row; ``current``: (id, received, decision, note, check status, total, grade)."""
-    if current is None:
+         overdue_now: bool, accepted: tuple[str, ...], sid: int | None) -> StatusRow:
+    """One status row; ``current``: (received, decision, note, check status, total, grade)."""
+    if current is None or sid is None:
         return StatusRow(code, name, dept, project, MISSING, versions=versions, overdue=overdue_now)
-    sid, received, decision, note, check, total, grade = current
+    received, decision, note, check, total, grade = current
     status = effective_status(check, decision)
     return StatusRow(code, name, dept, project, status, sid, total, grade, received, versions,
                      overdue_now and status not in accepted, note if decision else "")

@@ -1,9 +1,12 @@
 """The round's summary workbook from the ledger: nothing is read or checked again.
 
-The records are the ones stored at intake (or at the last revalidation) for the submissions
-that count: current, not voided. The ledger already decided which return of a unit and project
-counts, so the roll-up's own de-duplication finds nothing to do; 未报送 comes from the round's
-roster. A return's time in 清单 is when the ledger received it.
+The records are the ones stored at intake (or at the last revalidation) of the current returns
+(:func:`xlperf.ledger.current.current_returns`, the query the status reads), voided ones left
+out. The ledger already decided which return of a unit and project counts, so the roll-up's own
+de-duplication finds nothing to do. A return that is 退回 (by the checks or by staff) is listed
+in 清单, 问题清单 and 未报送 but never enters 汇总, 指标 or 统计
+(:func:`xlperf.ledger.current.rolled_up`); 未报送 comes from the round's roster. A return's time
+in 清单 is when the ledger received it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Finding
 from xlperf.ledger.codec import record_from_json
+from xlperf.ledger.current import current_returns, rolled_up
 from xlperf.ledger.decisions import staff_finding, staff_note
-from xlperf.ledger.models import ACCEPT, CURRENT, VOID, FindingRow, Result, Round, Submission
+from xlperf.ledger.models import ACCEPT, VOID, FindingRow, Result, Round, Submission
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.rollup import Rollup, build_tables, paragraph, write_summary
 from xlperf.rollup.records import ReturnRecord
@@ -35,15 +39,12 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
                   extra_steps: int = 0) -> list[ReturnRecord]:
     """The stored records of the submissions that count in ``rnd`` (submission order);
     ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``."""
-    rows = session.execute(
-        select(Submission.id, Submission.original_name, Submission.size, Submission.received_at,
-               Result.id, Result.status, Result.form_version, Result.record_json, Submission.form,
-               Submission.unit_name, Submission.year)
-        .add_columns(Submission.decision, Submission.decision_note)
-        .join(Result, Result.id == Submission.result_id)
-        .where(Submission.round_id == rnd.id, Submission.state == CURRENT,
-               (Submission.decision.is_(None)) | (Submission.decision != VOID))
-        .order_by(Submission.id)).all()
+    rows = [(sid, name, size, received, rid, status, form_version, record_json, form, unit, year, decision, note)
+            for (sid, _unit, _key, received, decision, note, status, _total, _grade, name, size, rid, form_version,
+                 record_json, form, unit, year) in session.execute(current_returns(rnd.id).add_columns(
+                     Submission.original_name, Submission.size, Result.id, Result.form_version, Result.record_json,
+                     Submission.form, Submission.unit_name, Submission.year))
+            if rid is not None and decision != VOID]
     findings: dict[int, list[Finding]] = {}
     result_ids = [r[4] for r in rows]
     for start in range(0, len(result_ids), 900):
@@ -56,8 +57,10 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
          decision, note) in rows:
         mine = findings.get(rid, [])
         staff = staff_finding(decision, note)
-        if staff is not None:  # sent back by staff: rejected in the summary too
-            mine, status = [staff, *mine], REJECTED
+        if staff is not None:  # sent back by staff: its finding goes with it
+            mine = [staff, *mine]
+        if not rolled_up(status, decision):  # 退回: listed, never in the totals (build_tables)
+            status = REJECTED
         elif decision == ACCEPT and status == ACCEPTED_WITH_WARNINGS:
             status = ACCEPTED
         records.append(record_from_json(
@@ -78,7 +81,7 @@ def round_rollup(session: Session, rnd: Round, output: Path, progress: Steps | N
     steps = len(records) + 2
     roster = roster_of(rnd, units_of(session, rnd.id))
     session.commit()  # end the read here: on SQLite it holds the write lock; writing takes seconds
-    tables = build_tables(records, roster, rnd.form)
+    tables = build_tables(records, roster, rnd.form, count_rejected=False)
     report(steps - 1, steps)
     text = paragraph(tables)
     write_summary(tables, output, text)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xlperf.excel.template import SheetLink, Summary, TemplateOptions, template_bytes
 from xlperf.findings import Checked, Finding
+from xlperf.form.metasheet import ANNOTATED, COPY
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
 from xlperf.report.view import (
@@ -104,6 +105,7 @@ def annotated_bytes(checked: Checked) -> bytes | None:
     view = build_view(checked)
     # NaN and infinity (a crafted file's; NUMBER_INVALID) have no cell value: the cell stays blank
     values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in checked.values.items()}
-    options = TemplateOptions(values=values, lock_prefilled=False,
+    # Marked as what it is: a unit that sends it back is told so, and it never counts as a return.
+    options = TemplateOptions(values=values, lock_prefilled=False, meta=((COPY, ANNOTATED),),
                               annotations=cell_comments(checked, view), summary=summary(checked, view))
     return template_bytes(builtin_layout(str(checked.form)), options)

@@ -27,6 +27,9 @@ Decisions (also in the reply of issue 4):
 - **未报送**: roster units with no counted return that was accepted (with or without warnings);
   with ``form`` given, only returns of that form count.
 - **Statistics** (统计 and the summary paragraph's grades) use counted, accepted returns only.
+- **A round's summary** (``count_rejected=False``, from the ledger): a rejected return (by the
+  checks or by staff) is listed in 清单 ("未汇总：报表被退回"), 问题清单 and 未报送, never in
+  汇总, 指标明细 or 统计: a unit's 退回 return adds nothing to the totals.
 """
 
 from __future__ import annotations
@@ -120,18 +123,22 @@ class Tables:
 
 
 def build_tables(records: Sequence[ReturnRecord], roster: Roster | None = None,
-                 form: str | None = None) -> Tables:
-    """Match, deduplicate and tabulate ``records`` (any order; the output is sorted)."""
-    return _build_tables(records, roster, form)
+                 form: str | None = None, *, count_rejected: bool = True) -> Tables:
+    """Match, deduplicate and tabulate ``records`` (any order; the output is sorted).
+    ``count_rejected=False`` (a round's summary from the ledger): a rejected return is listed
+    (清单, 问题清单, 未报送) but never enters 汇总, 指标 or 统计."""
+    return _build_tables(records, roster, form, count_rejected)
 
 
-def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: str | None) -> Tables:
+def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: str | None,
+                  count_rejected: bool = True) -> Tables:
     records = sorted(records, key=lambda r: str(r.file))
     names = _display_names(records)
     entries = [Entry(r, p, roster.find(p.unit) if roster else None)
                for r in records if form is None or r.form == form for p in r.projects]
     _mark_duplicates(entries)
-    counted = sorted((e for e in entries if e.counted_instead is None),
+    counted = sorted((e for e in entries if e.counted_instead is None
+                      and (count_rejected or e.record.status != REJECTED)),
                      key=lambda e: (e.dept, e.unit_name, e.record.form or "", e.project.year or 0,
                                     e.project.project or "", names[id(e.record)], e.project.prefix))
     return Tables(
@@ -141,7 +148,7 @@ def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: 
         missing=_frame(MISSING_COLUMNS, _missing_rows(roster, entries, names)),
         duplicates=_frame(DUPLICATE_COLUMNS, _duplicate_rows(entries, names)),
         stats=_stats(counted),
-        inventory=_frame(INVENTORY_COLUMNS, _inventory_rows(records, entries, names, roster, form)),
+        inventory=_frame(INVENTORY_COLUMNS, _inventory_rows(records, entries, names, roster, form, count_rejected)),
         roster=roster, form=form,
     )
 
@@ -258,13 +265,14 @@ def _duplicate_rows(entries: Sequence[Entry], names: dict[int, str]) -> Iterable
 
 
 def _inventory_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], names: dict[int, str],
-                    roster: Roster | None, form: str | None) -> Iterable[tuple[Any, ...]]:
+                    roster: Roster | None, form: str | None, count_rejected: bool) -> Iterable[tuple[Any, ...]]:
     by_record: dict[int, list[Entry]] = {}
     for e in entries:
         by_record.setdefault(id(e.record), []).append(e)
     for i, r in enumerate(records, start=1):
         mine = by_record.get(id(r), [])
-        outcome = _outcome(r, mine, names, roster, form)
+        outcome = (_outcome(r, mine, names, roster, form) if count_rejected or r.status != REJECTED
+                   else "未汇总：报表被退回")
         first_error = next((f.message for f in r.findings if f.severity == "error"),
                            r.notes[0] if r.status == IGNORED else None)
         yield (i, names[id(r)], r.size, r.mtime, _form_title(r.form), r.unit, mine[0].dept if mine else None,
