@@ -30,7 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
-from servers import Dovecot, FakeClock, SmtpStart, Store, free_port
+from servers import Dovecot, FakeClock, SmtpStart, Store, refused_port
 from sqlalchemy import func, select
 
 from xlperf.cli import main
@@ -401,9 +401,10 @@ def test_mail_server_outage_costs_no_tries_and_the_replies_follow(room: Room) ->
         room.deliver(client_message(f"{address}@example.gov.cn", "报表", [(f"{unit}.xlsx", room.workbook(
             f"{n}.xlsx", unit, **CLEAN))], message_id=f"out-{n}@m"))
     dead = room.watch_args("--once")
-    dead[dead.index("--smtp") + 1] = f"127.0.0.1:{free_port()}"  # nothing listens there
-    for _ in range(6):  # more passes than a reply has tries
-        out = room.run(*dead, ok=(1,))
+    with refused_port() as port:  # held, never listened on: refused, and no other server takes it
+        dead[dead.index("--smtp") + 1] = f"127.0.0.1:{port}"
+        for _ in range(6):  # more passes than a reply has tries
+            out = room.run(*dead, ok=(1,))
     assert "无法连接邮件服务器" in out.output
     assert room.imap.messages(BUREAU) == [] and len(room.ledger_rows(MailMessage)) == 2  # taken all the same
     assert [(r.outcome, r.tries) for r in room.ledger_rows(Reply)] == [("due", 0), ("due", 0)]

@@ -238,14 +238,20 @@ round_group.add_command(_decision_command("void", "作废"), "void")
 @round_group.command("revalidate", help="重新审核：表单或规则修改后，用存档的原文件重新审核每份当前有效的报送，列出结果有变化的。")
 @click.argument("name")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
+@click.option("--scheduler", metavar="tcp://主机:端口",
+              help="在 Dask 分布式集群上重新审核（调度器地址，同 xlperf rollup --scheduler）；默认在本机多进程审核。")
 @click.pass_context
-def revalidate_command(ctx: click.Context, name: str, jobs: int | None) -> None:
+def revalidate_command(ctx: click.Context, name: str, jobs: int | None, scheduler: str | None) -> None:
     from xlperf.ledger import find_round, revalidate
+    from xlperf.rollup.distributed import ClusterError
 
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)
-        count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs)
+        try:
+            count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs, scheduler=scheduler)
+        except ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
     for change in changes:
         click.echo(change.line())
     click.echo(f"已重新审核 {count} 份，结果变化 {len(changes)} 份。")

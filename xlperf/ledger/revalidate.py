@@ -10,6 +10,7 @@ acceptance despite warnings no longer holds if the return now has errors (see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -39,8 +40,9 @@ class Change:
 
 
 def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = None,
-               progress: Progress | None = None) -> tuple[int, list[Change]]:
-    """(submissions re-checked, those whose status changed)."""
+               progress: Progress | None = None, scheduler: Any = None) -> tuple[int, list[Change]]:
+    """(submissions re-checked, those whose status changed); ``scheduler``: on a Dask cluster
+    (see :func:`xlperf.ledger.checking.check_many`)."""
     with ledger.session() as session:
         work = round_check(session, rnd)
         todo = session.execute(select(Submission.id, Submission.sha256, Submission.original_name)
@@ -50,7 +52,7 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         with materialised(ledger.store, [(sha, name) for _, sha, name in batch]) as paths:
-            records = check_many(paths, jobs=jobs, progress=progress, work=work)
+            records = check_many(paths, jobs=jobs, progress=progress, work=work, scheduler=scheduler)
         with ledger.session() as session, session.begin():
             for (sid, _, _), record in zip(batch, records, strict=True):
                 sub = session.get(Submission, sid)
