@@ -12,7 +12,7 @@ written elsewhere (a ``skipif``, an ``importorskip``) cannot let such a run pass
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -33,7 +33,7 @@ def missing(component: str, install: str) -> NoReturn:
     pytest.skip(message)
 
 
-def importable(module: str, component: str, install: str) -> object:
+def importable(module: str, component: str, install: str) -> Any:
     """``import module``, or :func:`missing` (instead of ``pytest.importorskip``)."""
     import importlib
 
