@@ -42,6 +42,21 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
         report.longrepr = f"skipped, but {REQUIRE_ENV}=1 requires every test to run: {reason}"
 
 
+SLOW_FIXTURES = {"lo_recalc": 900, "gn_convert": 900, "browser": 900, "dask_cluster": 900, "desk": 600}
+"""Time limits (s) of tests that use these fixtures, directly or through others: a module's first
+LibreOffice or cluster start counts in its first test's setup, on a busy 2-core machine. Other
+tests have setup.cfg's ``timeout``; a test's own ``@pytest.mark.timeout`` wins."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        limits = [SLOW_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in SLOW_FIXTURES]
+        if limits:
+            item.add_marker(pytest.mark.timeout(max(limits)))
+
+
 @pytest.fixture(scope="session")
 def lo_recalc() -> Callable[[Sequence[Path], Path], dict[Path, Path]]:
     """:func:`xlperf.excel.recalc.recalculate`; without LibreOffice see :func:`required.missing`."""
