@@ -146,7 +146,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerDb]:
     env = os.environ
     url = URL.create("postgresql+psycopg", username=env["PGUSER"], password=env["PGPASSWORD"],
                      database=env["PGDATABASE"],
-                     query={"host": env["PGHOST"], "port": env["PGPORT"], "options": f"-csearch_path={schema}"})
+                     query={"host": env["PGHOST"], "port": env["PGPORT"], "options": f"-csearch_path={schema}",
+                            "application_name": schema})
     admin = create_engine(url)
     try:
         with admin.begin() as conn:
@@ -158,5 +159,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerDb]:
         yield LedgerDb("postgresql", url.render_as_string(hide_password=False), tmp_path / "store")
     finally:
         with admin.begin() as conn:
+            # What the test left connected (a desk's worker process, a background build finishing)
+            # would deadlock the DROP: every connection of this test carries the schema's name.
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": schema})
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
