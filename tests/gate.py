@@ -1,9 +1,10 @@
-"""A gate for the kill-midway tests: ``python -m gate FIFO NAME ARGS...`` runs ``xlperf ARGS``
-with the ledger's checker stopping at the file whose name contains NAME until the test opens the
+"""A gate for the kill-midway tests: ``python -m xlperf ...`` run with :func:`gated_env` has the
+ledger's checker stopping at the file whose name contains NAME until the test opens the
 FIFO. So the test kills a process at a known point (every file before the gate taken, the gated
 one not), instead of guessing a moment by the clock: no machine is too fast or too slow for it.
 
-The test side is :func:`wait_at_gate`.
+:func:`gated_env` puts a ``sitecustomize`` on the path that installs the gate in every Python
+process of that environment (checking workers may come from a fork server, a fresh interpreter). The test side is :func:`wait_at_gate`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ def install(fifo: str, name: str) -> None:
     import xlperf.ledger.checking as checking
 
     real = checking.check_file
+    if getattr(real, "gated", False):
+        return
 
     def gated(path: Path, *args: Any, **kwargs: Any) -> Any:
         if name in Path(path).name:
@@ -28,7 +30,28 @@ def install(fifo: str, name: str) -> None:
                 gate.read()
         return real(path, *args, **kwargs)
 
+    gated.gated = True  # type: ignore[attr-defined]
     checking.check_file = gated  # type: ignore[assignment]
+
+
+GATE_ENV = "XLPERF_TEST_GATE"
+
+
+def gated_env(env: dict[str, str], fifo: Path, name: str) -> dict[str, str]:
+    """``env`` for ``python -m xlperf ...`` with the gate in every process (fork-server workers too)."""
+    site = fifo.parent / "gate-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text("import gate\ngate.install_from_env()\n", encoding="utf-8")
+    tests = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join([str(site), tests, env.get("PYTHONPATH", "")])
+    return {**env, "PYTHONPATH": path, GATE_ENV: f"{fifo}{os.pathsep}{name}"}
+
+
+def install_from_env() -> None:
+    spec = os.environ.get(GATE_ENV)
+    if spec:
+        fifo, name = spec.rsplit(os.pathsep, 1)
+        install(fifo, name)
 
 
 def wait_at_gate(fifo: Path, process: subprocess.Popen[Any], timeout: float = 300) -> int:
@@ -46,15 +69,3 @@ def wait_at_gate(fifo: Path, process: subprocess.Popen[Any], timeout: float = 30
         if time.monotonic() > end:
             raise AssertionError(f"the process did not reach the gate within {timeout} s")
         time.sleep(0.02)
-
-
-def main() -> None:
-    fifo, name, *args = sys.argv[1:]
-    install(fifo, name)
-    from xlperf.cli import main as xlperf
-
-    xlperf(args=args, prog_name="xlperf")
-
-
-if __name__ == "__main__":
-    main()

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from gate import wait_at_gate
+from gate import gated_env, wait_at_gate
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import func, select
 
@@ -93,10 +93,10 @@ def test_killed_intake_is_resumed(db: LedgerDb, tmp_path: Path) -> None:
     # k_008 and later are not, whatever the machine's speed.
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("XLPERF_SIGNING_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "gate", str(fifo), "k_008", "round", *db.args(), "intake", "r",
-                             str(tmp_path / "inbox"), "--batch", "2", "--jobs", "1"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "xlperf", "round", *db.args(), "intake", "r", str(tmp_path / "inbox"),
+                             "--batch", "2", "--jobs", "1"], env=gated_env(env, fifo, "k_008"), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ledger = db.open()
     gate = wait_at_gate(fifo, proc)
