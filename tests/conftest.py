@@ -8,6 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+# Hypothesis' pytest plugin imports this module only when it prints the session's summary, and
+# pytest compiles it then (assertion rewriting). Seen on CPython 3.11.7: after test_required.py
+# and test_storage_errors.py in one session, that late compile failed with "SystemError: AST
+# constructor recursion depth mismatch" and ended the run without a summary. Imported here, it
+# is compiled at start-up like every other plugin module.
+import hypothesis.internal.observability  # noqa: F401
 import pytest
 from aiosmtpd.controller import Controller
 from ledger_support import LedgerDb
