@@ -152,12 +152,12 @@ def time_upload(work: Path, files: Sequence[Path], roster: Path, batch: int, par
     ledger = _ledger(db)
     rnd = _round(ledger, "网页收报", roster)
     ledger.close()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", f"sqlite:///{db}", "--port", str(port)],
+    # --port 0: the desk binds a port of the system's choosing before it prints its URL.
+    server = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", f"sqlite:///{db}", "--port", "0"],
                               cwd=work, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
     try:
         url = next(line.strip() for line in server.stdout if "?token=" in line)  # type: ignore[union-attr]
-        _wait(port)
+        port = int(url.split("/?")[0].rsplit(":", 1)[1])
         with httpx.Client(follow_redirects=True, timeout=600) as client:
             page = client.get(url.replace("/?", f"/rounds/{rnd.id}/upload?"))  # type: ignore[attr-defined]
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -179,26 +179,6 @@ def time_upload(work: Path, files: Sequence[Path], roster: Path, batch: int, par
     finally:
         server.terminate()
         server.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(port: int) -> None:
-    import socket
-
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("xlperf serve did not start")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

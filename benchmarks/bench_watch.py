@@ -30,9 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from aiosmtpd.controller import Controller  # noqa: E402
 from ledger_support import CLEAN, FORM, YEAR, make_return, write_roster  # noqa: E402
-from servers import Dovecot, free_port  # noqa: E402
+from servers import Dovecot, LoopbackController  # noqa: E402
 
 from xlperf.ledger import create_round, open_ledger  # noqa: E402
 from xlperf.read.roster import read_roster  # noqa: E402
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     imap = Dovecot({USER: PASSWORD})
     imap.start()
     arrivals = Arrivals()
-    smtp = Controller(arrivals, hostname="127.0.0.1", port=free_port())
+    smtp = LoopbackController(arrivals)  # binds a port of the system's choosing
     smtp.start()
     db, store = work / "ledger.db", work / "files"
     ledger = open_ledger(str(db), store)

@@ -1,125 +1,146 @@
-"""The browser harness: ``xlperf serve`` in a subprocess on a free loopback port, and Debian's
+"""The browser harness: ``xlperf serve`` in a subprocess on a loopback port it chose, and Debian's
 Chromium driven by Selenium through Debian's chromedriver (nothing is downloaded: SE_OFFLINE)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ledger_support import LedgerDb
+from required import missing
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "output" / "screenshots"
 WINDOW = (1366, 768)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+START_TIMEOUT_S = 60
+"""How long ``xlperf serve`` may take to print its URL (a busy 2-core machine: a few seconds)."""
 
 
 @dataclass
 class Desk:
     url: str
-    """The start URL printed by ``xlperf serve`` (with the token)."""
+    """The start URL printed by ``xlperf serve`` (with the token in local mode)."""
     base: str
     workdir: Path
     db: str
     process: subprocess.Popen[str]
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+def chromium_paths() -> tuple[str, str]:
+    """Debian's chromium and chromedriver on PATH, or :func:`required.missing`."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        missing("Chromium (chromium and chromedriver on PATH)", "apt-get install chromium chromium-driver")
+    return chromium, driver
+
+
+def serve(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``xlperf serve ARGS --port 0`` in a subprocess: the desk binds a port the system chose and
+    prints its URL (the socket is bound before the URL is printed, so it is listening then).
+    Returns the process and the URL, read with a time limit."""
+    process = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", *args, "--port", "0"], cwd=cwd,
+                               env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = read_line(process, lambda text: text.strip().startswith(("http://", "https://")), START_TIMEOUT_S)
+    except BaseException:
+        stop(process)
+        raise
+    return process, line.strip()
+
+
+def read_line(process: subprocess.Popen[str], wanted: Callable[[str], bool], timeout: float) -> str:
+    """The first line of ``process``'s stdout that is ``wanted``, within ``timeout`` seconds (a
+    reader thread: a pipe read has no time limit of its own); the output so far when it fails."""
+    assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for text in process.stdout:
+            lines.put(text)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            text = lines.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no such line within {timeout} s:\n" + "".join(seen)) from None
+        if text is None:
+            raise AssertionError(f"the process ended (exit {process.wait()}) without it:\n" + "".join(seen))
+        seen.append(text)
+        if wanted(text):
+            return text
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager
 def serving(db: str, workdir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Desk]:
-    """``xlperf serve`` on a free loopback port on the ledger ``db`` (``env``: more variables, e.g.
-    ``XLPERF_STORE``), stopped on exit."""
-    port = free_port()
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    process = subprocess.Popen([sys.executable, "-m", "xlperf", "serve", "--db", db, "--port", str(port), *extra],
-                               cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    """``xlperf serve`` on the ledger ``db`` on a loopback port it chose (:func:`serve`; ``env``:
+    more variables, e.g. ``XLPERF_STORE``), stopped on exit."""
+    process, url = serve(["--db", db, *extra], workdir, env)
     try:
-        url = _start_url(process)
-        _wait_listening(port)
-        yield Desk(url, f"http://127.0.0.1:{port}", workdir, db, process)
+        yield Desk(url, url.split("/?")[0], workdir, db, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture()
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    """``xlperf serve`` on a free loopback port with a new SQLite ledger in ``tmp_path``."""
-    with serving(f"sqlite:///{tmp_path / 'xlperf.db'}", tmp_path) as served:
+def desk(tmp_path: Path, db: LedgerDb) -> Iterator[Desk]:
+    """``xlperf serve`` in local mode on a port of its own choosing, with a new ledger: SQLite or
+    PostgreSQL (conftest's ``db``: every browser test runs on both)."""
+    with serving(db.url, tmp_path) as served:
         yield served
-
-
-def _start_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "?token=" in line:
-            return line.strip()
-    raise AssertionError("xlperf serve printed no start URL:\n" + "".join(seen))
-
-
-def _wait_listening(port: int, timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"xlperf serve is not listening on {port}")
 
 
 @pytest.fixture()
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Headless Chromium at 1366×768 with a new profile, downloads into ``browser.download_dir``."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        _missing("Debian's chromium and chromium-driver are needed for the browser tests")
+    chromium, chromedriver = chromium_paths()
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _missing("selenium is not installed (pip install -e .[test])")
+        missing("selenium", "pip install -e '.[test]'")
     os.environ["SE_OFFLINE"] = "true"
     profile = Path(tempfile.mkdtemp(prefix="xlperf-chromium-"))
     downloads = tmp_path_factory.mktemp("downloads")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", f"--user-data-dir={profile}",
                 f"--window-size={WINDOW[0]},{WINDOW[1]}", "--lang=zh-CN"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The server-mode test's desk presents a certificate made for the test (the test checks it
+    # against that certificate itself); plain http pages are unaffected.
+    options.accept_insecure_certs = True
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.download_dir = downloads  # type: ignore[attr-defined]
     try:
         # The page area itself at 1366×768, as on a common office laptop screen.

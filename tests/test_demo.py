@@ -63,7 +63,10 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     # The roll-up and the mails of the first round.
     assert (tmp_path / "summary.xlsx").is_file()
     emls = sorted((tmp_path / "mail").glob("*.eml"))
-    assert emls
+    # One mail to each unit of the roster that sent a return (the six demo returns' units).
+    assert [p.name for p in emls] == ["101001_东湖区科技局.eml", "101002_西山县中小企业局.eml", "101003_南城区商务局.eml",
+                                      "101004_北湖县工信局.eml", "101005_市中小企业办.eml",
+                                      "101006_湘潭县科技和工业信息化局.eml"]
     from email import policy
     from email.parser import BytesParser
 

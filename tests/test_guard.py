@@ -1,8 +1,8 @@
 """xlperf.read.guard: every unsafe or foreign file is refused with the right code, naming the file.
 
 Real files come from the committed templates; encrypted ones are written by LibreOffice through
-its UNO API (``soffice --convert-to`` cannot set a password), skipped when no Python with the
-``uno`` module is installed. A few compound files are built here byte by byte, so the OLE
+its UNO API (``soffice --convert-to`` cannot set a password); without a Python with the
+``uno`` module see tests/required.py. A few compound files are built here byte by byte, so the OLE
 directory reader is tested on both of its paths (regular and mini stream) without LibreOffice.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 import openpyxl
 import pytest
 from hostile_corpus import BOF, CODEPAGE, FILEPASS, cfb
+from required import missing
 
 from xlperf.read import ReadError, read_return
 from xlperf.read.guard import MiB, UnsafeFile, inspect_file, parse_xml
@@ -357,7 +358,8 @@ def encrypted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
     soffice = shutil.which("soffice")
     python = uno_python()
     if soffice is None or python is None:
-        pytest.skip("needs LibreOffice and a Python with its uno module")
+        missing("LibreOffice with its UNO (soffice and a Python with the uno module)",
+                "apt-get install libreoffice-calc-nogui python3-uno")
     root = tmp_path_factory.mktemp("encrypted")
     script = root / "encrypt.py"
     script.write_text(UNO_SCRIPT, encoding="utf-8")

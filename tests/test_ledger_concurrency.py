@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from gate import gated_env, wait_at_gate
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import func, select
 
@@ -96,20 +97,32 @@ def test_two_intakes_at_once(db: LedgerDb, tmp_path: Path) -> None:
 def test_killed_intake_is_resumed(db: LedgerDb, tmp_path: Path) -> None:
     new_round(db, tmp_path)
     inbox = make_inbox(tmp_path / "inbox", 40, "k")
-    proc = xlperf(db, "intake", "r", str(tmp_path / "inbox"), "--batch", "2", "--jobs", "1")
+    # The intake stops at k_008 (tests/gate.py) and is killed there: k_000..k_007 are checked,
+    # k_008 and later are not, whatever the machine's speed.
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("XLPERF_SIGNING_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "xlperf", "round", *db.args(), "intake", "r", str(tmp_path / "inbox"),
+                             "--batch", "2", "--jobs", "1"], env=gated_env(env, fifo, "k_008"), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ledger = db.open()
-    recorded = 0
-    deadline = time.monotonic() + 300
-    while recorded < 6 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        with ledger.session() as session:
-            recorded = session.scalar(select(func.count()).select_from(Submission)) or 0
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(60)
+    gate = wait_at_gate(fifo, proc)
+    try:
+        recorded = 0
+        while recorded < 8:  # the batches before the gate are recorded by the intake's other thread
+            assert proc.poll() is None
+            time.sleep(0.05)
+            with ledger.session() as session:
+                recorded = session.scalar(select(func.count()).select_from(Submission)) or 0
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        os.close(gate)
     with ledger.session() as session:
         before = session.scalar(select(func.count()).select_from(Submission)) or 0
     ledger.close()
-    assert 6 <= before < len(inbox), "the intake was not killed half-way"
+    assert before == 8  # k_000..k_007: nothing at or after the gate
     assert_consistent(db)
 
     again = xlperf(db, "intake", "r", str(tmp_path / "inbox"), "--batch", "8")

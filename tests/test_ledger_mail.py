@@ -5,7 +5,6 @@ not mailed twice for the same result."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -14,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
+from servers import LoopbackController
 from sqlalchemy import select
 
 from xlperf.ledger.models import Event, Reply
@@ -56,13 +55,10 @@ class Clock:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Inbox]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = LoopbackController(inbox)  # binds a port of the system's choosing, then reports it
     controller.start()
-    yield port, inbox
+    yield controller.port, inbox
     controller.stop()
 
 

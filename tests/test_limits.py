@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from xlperf.checks import limited
+from xlperf.checks import workers as workers_mod
 from xlperf.checks.checker import check_file
 from xlperf.checks.limited import (
     FILE_TOO_COMPLEX,
@@ -36,9 +37,14 @@ from xlperf.rollup import collect_returns
 ROOT = Path(__file__).resolve().parent.parent
 
 
+HANGING = "慢.hanging"
+
+
 def misbehave(path: Path, **options: Any) -> Checked:
-    """Hang on 慢.xlsx, allocate 2 GiB on 大.xlsx, die on 崩.xlsx; check anything else."""
+    """Hang on 慢.xlsx (saying so with the file :data:`HANGING` beside it), allocate 2 GiB on
+    大.xlsx, die on 崩.xlsx; check anything else."""
     if path.name == "慢.xlsx":
+        (path.parent / HANGING).touch()
         time.sleep(600)
     if path.name == "大.xlsx":
         hog = bytearray(2 << 30)
@@ -59,15 +65,52 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
+class EventClock:
+    """Stands in for the ``time`` module of the limits' parent side (xlperf.checks.limited and
+    .workers): its clock stands still, so no file runs out of time by the wall clock however
+    slow the machine; while the hanging file says it hangs, every reading leaps past the time
+    limit, so its worker is stopped by time at the next look, however fast the machine. Killing
+    that worker ends the leaping (the event is removed): the files after it run on a still clock
+    again. One worker: the hanging file is then the only one in flight."""
+
+    def __init__(self, event: Path) -> None:
+        self.event = event
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        if self.event.exists():
+            self.now += 1e6
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> EventClock:
+    event = batch[0].parent / HANGING
+    event.unlink(missing_ok=True)
+    fake = EventClock(event)
+    monkeypatch.setattr(limited, "time", fake)
+    monkeypatch.setattr(workers_mod, "time", fake)
+    real_kill = workers_mod.Worker.kill
+
+    def kill(worker: workers_mod.Worker) -> None:
+        real_kill(worker)
+        event.unlink(missing_ok=True)
+
+    monkeypatch.setattr(workers_mod.Worker, "kill", kill)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one worker where a command picks the number
+    return fake
+
+
 def outcome(checked: Checked) -> str:
     return checked.findings[0].code if checked.errors else checked.status
 
 
-def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path]) -> None:
+def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path], clock: EventClock) -> None:
     limits = Limits(seconds=3, memory_mb=512)
-    started = time.monotonic()
-    results = dict(run_limited(batch, misbehave, lambda p, why, _: Checked(file=p, notes=[why]), limits, jobs=2))
-    assert time.monotonic() - started < 60
+    results = dict(run_limited(batch, misbehave, lambda p, why, _: Checked(file=p, notes=[why]), limits, jobs=1))
     assert sorted(results) == list(range(len(batch)))  # every file exactly once
     why = {batch[i].name: r.notes[0] for i, r in results.items() if r.notes and r.notes[0] in ("time", "memory", "crash")}
     assert why == {"慢.xlsx": "time", "大.xlsx": "memory", "崩.xlsx": "crash"}
@@ -75,9 +118,10 @@ def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path]) -> Non
     assert len(good) == 3 and all(r.status == "accepted_with_warnings" for r in good)
 
 
-def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
+                                                            clock: EventClock) -> None:
     monkeypatch.setattr(limited, "check_file", misbehave)  # fork: the workers see the patch
-    checked = list(check_files_limited(batch, Limits(seconds=3, memory_mb=512), jobs=2))
+    checked = list(check_files_limited(batch, Limits(seconds=3, memory_mb=512), jobs=1))
     assert [c.file for c in checked] == batch
     assert [outcome(c) for c in checked] == [
         "accepted_with_warnings", FILE_TOO_COMPLEX, "accepted_with_warnings", FILE_TOO_COMPLEX, WORKER_CRASHED,
@@ -87,7 +131,8 @@ def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], mo
     assert "512 MB" in checked[3].findings[0].message
 
 
-def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
+                                         clock: EventClock) -> None:
     monkeypatch.setattr(limited, "check_file", misbehave)
     result = CliRunner().invoke(main, ["check", *map(str, batch[:3]), "--file-seconds", "2"])
     assert result.exit_code == 1, result.output
@@ -96,9 +141,10 @@ def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest
     assert f"错误 {FILE_TOO_COMPLEX}" in result.output and "2 秒" in result.output
 
 
-def test_rollup_applies_the_same_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollup_applies_the_same_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
+                                       clock: EventClock) -> None:
     monkeypatch.setattr(collect_mod, "check_file", misbehave)
-    records = collect_returns(batch, jobs=2, limits=Limits(seconds=3, memory_mb=512))
+    records = collect_returns(batch, jobs=1, limits=Limits(seconds=3, memory_mb=512))
     assert [r.file for r in records] == batch
     assert [r.findings[0].code if r.errors else r.status for r in records] == [
         "accepted_with_warnings", FILE_TOO_COMPLEX, "accepted_with_warnings", FILE_TOO_COMPLEX, WORKER_CRASHED,

@@ -7,13 +7,13 @@ The committed templates are rendered to PDF by LibreOffice in one soffice call; 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from required import missing
 
 from xlperf.form.placing import builtin_layout
 from xlperf.form.specload import builtin_forms
@@ -29,10 +29,7 @@ page with a row or two of the form's own has fewer than 8."""
 def pages(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., dict[Path, Path]]) -> dict[str, list[str]]:
     """form → the text of each printed page."""
     if shutil.which("pdftotext") is None:
-        message = "pdftotext (poppler-utils) is needed to read the printed pages"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("pdftotext (poppler-utils)", "apt-get install poppler-utils")
     pdfs = lo_recalc([TEMPLATES / f"{form}.xlsx" for form in FORMS], tmp_path_factory.mktemp("print"), fmt="pdf")
     out = {}
     for source, pdf in pdfs.items():
@@ -52,6 +49,13 @@ def test_no_page_holds_only_a_row_or_two(pages: dict[str, list[str]], form: str)
         assert len(lines(page)) >= MIN_LINES, f"{form} page {number} holds only:\n{page}"
 
 
+BLANK_PAGES = {"evaluation_report": 3, "self_evaluation": 2, "target_declaration": 2}
+"""Pages of the blank templates whose spec leaves a sheet's page count free (``pages: 0``): the
+fixed sheets' pages (evaluation_report 2, self_evaluation 1) plus what the free sheets take
+as LibreOffice prints them today (1, 1, and 2 for the declaration's long indicator table); a
+layout change that adds or loses a page shows here."""
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_sheets_print_on_the_official_forms_pages(pages: dict[str, list[str]], form: str) -> None:
     sheets = builtin_layout(form).sheets
@@ -59,7 +63,7 @@ def test_sheets_print_on_the_official_forms_pages(pages: dict[str, list[str]], f
     if all(fixed):
         assert len(pages[form]) == sum(fixed), f"{form}: {len(pages[form])} pages"
     else:
-        assert len(pages[form]) >= sum(fixed) + fixed.count(0)
+        assert len(pages[form]) == BLANK_PAGES[form], f"{form}: {len(pages[form])} pages"
 
 
 def test_other_prints_with_project_implementation(pages: dict[str, list[str]]) -> None:

@@ -10,10 +10,11 @@ recomputed here from the values filled in (xlperf.form.evaluate), not taken from
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,9 +24,11 @@ import openpyxl
 import pandas.testing as pd_testing
 import pytest
 from click.testing import CliRunner
+from required import importable
 
 from xlperf import rollup as rollup_pkg
 from xlperf.checks.checker import check_file
+from xlperf.checks.limited import Limits
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
@@ -304,12 +307,17 @@ def test_duplicates_sheet_names_the_return_that_counts(book: openpyxl.Workbook) 
 
 def test_stats_and_paragraph_figures(summary: rollup_pkg.Rollup, book: openpyxl.Workbook,
                                      checked: dict[str, Checked]) -> None:
-    good = [(n, f, v) for n, f, v in counted_returns() if checked[n].status != "rejected"]
-    grades: dict[str, int] = {}
-    for _, form, values in good:
-        grade = evaluate(builtin_layout(form), numeric(values)).get("grade")
-        if grade:
-            grades[str(grade)] = grades.get(str(grade), 0) + 1
+    # The grades from the fixtures' known totals (shared/rules.md: 预算执行率 = min(spent / budget, 1)
+    # × 3, budget 40 + 0; 优 from 90), not from the code that rolls them up:
+    # - the self-evaluation sample's typed scores sum to 96.00 (its total 96.35 less 4.68 / 40 × 3 = 0.35);
+    #   甲_自评_第二次: completion_rate_score 8 for the sample's 7 → 97.00, + 38.6 / 40 × 3 = 2.895 → 2.90:
+    #   99.90, 优; 注入_新: 96.00 + 20 / 40 × 3 = 1.50: 97.50, 优;
+    # - the evaluation report's sample: every item at its full weight, 100.00, 优;
+    # - 丙 (target table) and 戊 (declaration) have no score; 丁 is rejected (spent over released);
+    #   甲_自评_第一次 and 注入_旧 are superseded.
+    grades = {"优": 3}
+    assert sorted(n for n, _, _ in counted_returns() if checked[n].status != "rejected") == sorted(
+        ["甲_自评_第二次.xlsx", "乙_评价报告.xlsx", "丙_目标表.xlsx", "戊_申报表.xlsx", "注入_新.xlsx"])
     ws = book["统计"]
     cells = {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None}
     top = next(r for (r, c), v in cells.items() if v == "评价等次分布（已通过的报表）")
@@ -329,13 +337,9 @@ def test_stats_and_paragraph_figures(summary: rollup_pkg.Rollup, book: openpyxl.
     # 执行率 by 主管部门, from the accepted self-evaluations only.
     top = next(r for (r, c), v in cells.items() if v == "预算执行率（按主管部门，已通过的报表）")
     rates = {cells[(r, 1)]: cells[(r, 5)] for r in range(top + 2, ws.max_row + 1) if (r, 1) in cells}
-    expected = {}
-    for _, form, values in good:
-        if form == "self_evaluation":
-            s = evaluate(builtin_layout(form), numeric(values))
-            dept = "市科学技术局" if values["unit_name"] == "东城区科技局" else values["dept_name"]
-            expected[dept] = round(float(s["spent_total"]) / float(s["budget_total"]), 4)
-    assert rates == pytest.approx(expected)
+    # The accepted self-evaluations: 甲 (东城区科技局, under 市科学技术局 in the roster) spent 38.6
+    # of 40; 注入_新 (not in the roster: its own 主管部门 text) spent 20 of 40.
+    assert rates == pytest.approx({"市科学技术局": 38.6 / 40, PLUS_CMD: 20 / 40})
 
 
 def test_charts_point_at_the_stats_tables(summary: rollup_pkg.Rollup, book: openpyxl.Workbook) -> None:
@@ -427,33 +431,37 @@ def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
 # --------------------------------------------------------------------------- nothing lost
 
 
-def _raise_on_one(path: Path, **options: Any) -> Checked:
-    if path.name == "乙_评价报告.xlsx":
+def _raise_on_one(path: Path) -> ReturnRecord:
+    """The roll-up's check, with the checker raising on one file (check_one must catch it)."""
+    if path.name != "乙_评价报告.xlsx":
+        return collect_mod.check_one(path)
+
+    def boom(path: Path, **options: Any) -> Checked:
         raise ValueError("boom")
-    return check_file(path, **options)
+
+    real, collect_mod.check_file = collect_mod.check_file, boom  # type: ignore[assignment]
+    try:
+        return collect_mod.check_one(path)
+    finally:
+        collect_mod.check_file = real
 
 
-def _crash_on_one(path: Path, **options: Any) -> Checked:
+def _crash_on_one(path: Path) -> ReturnRecord:
     if path.name == "丙_目标表.xlsx":
         os._exit(3)  # a worker killed mid-file
-    return check_file(path, **options)
+    return collect_mod.check_one(path)
 
 
-needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
-                                reason="patching the worker's function needs fork")
-
-
-@needs_fork
-@pytest.mark.parametrize("patch, code, name", [
+# The work is handed to collect_returns (a module-level function: pickled to the workers under
+# any start method), not patched into the parent: a patch reaches forked workers only.
+@pytest.mark.parametrize("work, code, name", [
     (_raise_on_one, "CHECK_FAILED", "乙_评价报告.xlsx"),
     (_crash_on_one, "WORKER_CRASHED", "丙_目标表.xlsx"),
 ])
 def test_every_file_yields_one_outcome_even_when_a_worker_fails(
-        inbox: Path, monkeypatch: pytest.MonkeyPatch, patch: Callable[[Path], Checked], code: str,
-        name: str) -> None:
-    monkeypatch.setattr(collect_mod, "check_file", patch)
+        inbox: Path, work: Callable[[Path], ReturnRecord], code: str, name: str) -> None:
     files = sorted(inbox.iterdir())
-    records = collect_returns(files, jobs=2)
+    records = collect_returns(files, jobs=2, check=work)
     assert [r.file for r in records] == files
     failed = [r for r in records if any(f.code == code for f in r.findings)]
     assert [r.file.name for r in failed] == [name]
@@ -558,10 +566,10 @@ def test_demo_rolls_its_returns_up(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Any:
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True,
-                                  host="127.0.0.1") as local, distributed.Client(local) as client:
+def cluster(dask_cluster: Any) -> Any:
+    """A client of the session's Dask cluster (``dask scheduler`` and ``dask worker`` started as
+    separate processes, conftest.py), made as xlperf makes one: not the default client."""
+    with dask_cluster.client() as client:
         yield client
 
 
@@ -606,18 +614,28 @@ def test_cluster_gives_the_same_records_and_workbook_as_the_local_pool(
         assert {n: x.read(n) for n in x.namelist()} == {n: y.read(n) for n in y.namelist()}
 
 
-def test_cli_rollup_on_a_cluster(inbox: Path, cluster: Any, tmp_path: Path) -> None:
+def _xlperf(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m xlperf ARGS`` in a process of its own, as a user runs it (no Dask client in it
+    but the one the command makes)."""
+    return subprocess.run([sys.executable, "-m", "xlperf", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+
+def test_cli_rollup_on_a_cluster(inbox: Path, dask_cluster: Any, tmp_path: Path) -> None:
+    """``xlperf rollup --scheduler tcp://127.0.0.1:PORT`` against a scheduler and workers started
+    with Dask's own command line: the same output and workbook as the local pool. (Before the fix
+    it stopped at once with ``ValueError: No clients found``.)"""
     roster = str(inbox.parent / "roster.csv")
-    local = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "local.xlsx"), "--roster", roster])
-    address = cluster.scheduler.address
-    remote = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "cluster.xlsx"), "--roster", roster,
-                                       "--scheduler", address])
-    assert remote.exit_code == local.exit_code == 0, remote.output
-    assert remote.output.replace("cluster.xlsx", "local.xlsx") == local.output
+    local = _xlperf("rollup", str(inbox), "-o", str(tmp_path / "local.xlsx"), "--roster", roster)
+    assert dask_cluster.address.startswith("tcp://127.0.0.1:")
+    remote = _xlperf("rollup", str(inbox), "-o", str(tmp_path / "cluster.xlsx"), "--roster", roster,
+                     "--scheduler", dask_cluster.address)
+    assert (remote.returncode, remote.stderr) == (local.returncode, local.stderr) == (0, ""), remote.stderr
+    assert remote.stdout.replace("cluster.xlsx", "local.xlsx") == local.stdout
     assert sheet_values(tmp_path / "cluster.xlsx") == sheet_values(tmp_path / "local.xlsx")
     alone = CliRunner().invoke(main, ["rollup", str(inbox), "-o", str(tmp_path / "x.xlsx"),
                                       "--shared-folder", str(inbox)])
-    assert alone.exit_code == 2 and "--scheduler" in alone.output
+    assert alone.exit_code == 2 and "--shared-folder 只能与 --scheduler 一起使用" in alone.output
 
 
 try:
@@ -646,8 +664,8 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
 
 
 def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
+    dask = importable("dask", "Dask", "pip install -e '.[test]'")
+    distributed = importable("distributed", "Dask distributed", "pip install -e '.[test]'")
     files = sorted(inbox.iterdir())
     victim = "丙_目标表.xlsx"
     # A task is given up after its first killed worker (Dask retries 3 times by default): one
@@ -682,20 +700,35 @@ def test_the_roster_reaches_the_checks_locally_and_on_the_cluster(inbox: Path, c
     assert collect_on_cluster(files, cluster, roster=roster, batch=1) == local
 
 
-def test_the_per_file_limits_hold_on_the_cluster_as_in_the_local_pool(inbox: Path, cluster: Any) -> None:
-    """A Dask worker may not start the limited workers itself; its host does. A memory limit no
-    return can meet (1 MB more than the worker's start) stops every return on the cluster: each
-    ends as one finding of the limits, none is checked. The host is a small process that checks
-    nothing itself, so its workers start with little memory to spare (the local pool's workers
-    are forked from this large test process, which may leave them enough: test_limits.py shows
-    the local limits). A time limit would race: a parent slowed by a busy machine may find a
-    fast file's result before its deadline."""
-    from xlperf.checks.limited import FILE_TOO_COMPLEX, WORKER_CRASHED, Limits
+MEMORY_LIMIT = Limits(memory_mb=16)
+
+
+def test_the_memory_limit_holds_on_the_cluster_for_python_allocations(inbox: Path, cluster: Any) -> None:
+    """A Dask worker may not start the limited workers itself; its host does, under the limits
+    sent with the batch. A check that asks Python for 256 MB under a 16 MB limit gets a
+    MemoryError there: every return ends as FILE_TOO_COMPLEX naming the memory limit, none is
+    checked (with the default 1 GiB limit the allocation would succeed)."""
+    from cluster_checks import bloat_in_python
 
     returns = [inbox / name for name, *_ in RETURNS]
-    records = collect_on_cluster(returns, cluster, limits=Limits(memory_mb=1), batch=3)
+    records = collect_on_cluster(returns, cluster, limits=MEMORY_LIMIT, batch=3, check=bloat_in_python)
     assert [r.file for r in records] == returns
-    codes = [(r.file.name, r.findings[0].code if r.findings else r.status, len(r.projects)) for r in records]
-    assert all(code in (FILE_TOO_COMPLEX, WORKER_CRASHED) and not projects for _, code, projects in codes), codes
+    assert [([f.code for f in r.findings], r.status, r.projects) for r in records] == \
+        [(["FILE_TOO_COMPLEX"], "rejected", ())] * len(returns)
+    assert all("审核所需内存超过上限 16 MB" in r.findings[0].message for r in records)
     normal = collect_on_cluster(returns, cluster, batch=3)  # the hosts live on for the next batches
     assert all(r.projects for r in normal)
+
+
+def test_the_memory_limit_holds_on_the_cluster_for_native_allocations(inbox: Path, cluster: Any) -> None:
+    """The same limit met by a native allocation (malloc returns NULL and the code writes to it,
+    as a C reader might): the limited worker dies, and every return ends as WORKER_CRASHED naming
+    the file and the limit; the batch goes on with fresh workers."""
+    from cluster_checks import bloat_natively
+
+    returns = [inbox / name for name, *_ in RETURNS]
+    records = collect_on_cluster(returns, cluster, limits=MEMORY_LIMIT, batch=3, check=bloat_natively)
+    assert [r.file for r in records] == returns
+    assert [([f.code for f in r.findings], r.status, r.projects) for r in records] == \
+        [(["WORKER_CRASHED"], "rejected", ())] * len(returns)
+    assert all(r.file.name in r.findings[0].message and "内存上限 16 MB" in r.findings[0].message for r in records)

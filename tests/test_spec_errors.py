@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
@@ -119,4 +120,17 @@ def test_cli_writes_a_template_from_a_local_spec(tmp_path: Path) -> None:
     path = write(tmp_path, MINI)
     result = CliRunner().invoke(main, ["template", str(path), "-o", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "x.xlsx").stat().st_size > 0
+    # Opened: the spec's sheet, title and labels, and its score cells as formulas (a template,
+    # not a form with values).
+    layout = layout_form(load_spec(path))
+    book = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    assert book.sheetnames == ["表", "_xlperf"]  # the form's sheet, and the hidden one naming the form
+    texts = {c.value for row in book["表"].iter_rows() for c in row if isinstance(c.value, str)}
+    assert {"年度", "单位", "指标", "完成", "分值", "得分", "甲", "一", "二"} <= texts
+    for key in ("r1_score", "r2_score", "total_score", "grade"):
+        sheet, row, col = layout.address(key)
+        value = book[sheet].cell(row + 1, col + 1).value
+        assert isinstance(value, str) and value.startswith("="), (key, value)
+    for key in ("year", "unit_name", "r1_value"):
+        sheet, row, col = layout.address(key)
+        assert book[sheet].cell(row + 1, col + 1).value is None, key  # left for the unit to fill

@@ -17,7 +17,6 @@ The three cases observed on main:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from helpers import sample
+from required import missing
 
 from xlperf.checks import tamper
 from xlperf.checks.checker import check_file
@@ -69,13 +69,10 @@ JOBS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., Any]) -> dict[str, Path]:
     """name → file, every file of :data:`JOBS` made in one LibreOffice run (plus the evaluation
-    report re-saved untouched); ``lo_recalc`` only to skip (or fail on CI) without LibreOffice."""
+    report re-saved untouched); ``lo_recalc`` only for its guard (tests/required.py) on LibreOffice."""
     if not Path(UNO_PYTHON).is_file() or subprocess.run([UNO_PYTHON, "-c", "import uno"],
                                                         capture_output=True, check=False).returncode:
-        message = f"{UNO_PYTHON} with the uno module (python3-uno) is needed to edit workbooks"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"LibreOffice's UNO ({UNO_PYTHON} with the uno module)", "apt-get install python3-uno")
     root = tmp_path_factory.mktemp("structure")
     se = fill_workbook(TEMPLATES / f"{SE}.xlsx", sample(SE), root / "in" / f"{SE}.xlsx")
     er = fill_workbook(TEMPLATES / f"{ER}.xlsx", sample(ER), root / "in" / f"{ER}.xlsx")

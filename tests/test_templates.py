@@ -278,9 +278,19 @@ def test_password_from_environment(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["template", "target_declaration", "-o", str(out)],
                                 env={"XLPERF_PASSWORD": "s3cret"})
     assert result.exit_code == 0
-    default = write_template(builtin_layout("target_declaration"), tmp_path / "d.xlsx")
-    ws, ws_default = openpyxl.load_workbook(out).worksheets[0], openpyxl.load_workbook(default).worksheets[0]
-    assert ws.protection.password != ws_default.protection.password
+    # Excel's legacy sheet-protection hash (ECMA-376 Part 4, 14.7.1 "password" of sheetProtection),
+    # written out here: for each character i (from 1) its code shifted left by i, its bits
+    # above the 15th rotated back to bit 0; XOR of all, then with the length and 0xCE4B.
+    def legacy_hash(password: str) -> str:
+        value = 0
+        for i, ch in enumerate(password, 1):
+            shifted = ord(ch) << i
+            value ^= (shifted & 0x7FFF) | (shifted >> 15)
+        return f"{value ^ len(password) ^ 0xCE4B:04X}"
+
+    assert legacy_hash("s3cret") == "DBFF"  # s,3,c,r,e,t give 0x15B2; 0x15B2 ^ 6 ^ 0xCE4B = 0xDBFF
+    sheets = openpyxl.load_workbook(out).worksheets
+    assert [(ws.protection.sheet, ws.protection.password) for ws in sheets] == [(True, "DBFF")] * len(sheets)
 
 
 def test_values_in_percent_show_as_percent(generated: dict[str, Path]) -> None:

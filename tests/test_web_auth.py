@@ -10,12 +10,12 @@ from deskclient import (
     PASSWORD,
     csrf,
     csrf_of,
-    ledger_at,
     local_client,
     server_client,
     sign_in,
     signed_in_local,
 )
+from ledger_support import LedgerDb
 from starlette.routing import Route
 
 from xlperf.cli import main
@@ -26,8 +26,11 @@ from xlperf.web.users import authenticate
 
 
 @pytest.fixture()
-def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return ledger_at(tmp_path)
+def ledger(db: LedgerDb):  # type: ignore[no-untyped-def]
+    """The desk's ledger on SQLite and on PostgreSQL (conftest's ``db``: every test runs on both)."""
+    ledger = db.open()
+    yield ledger
+    ledger.close()
 
 
 def test_local_mode_refuses_without_token_and_with_a_wrong_one(ledger) -> None:  # type: ignore[no-untyped-def]

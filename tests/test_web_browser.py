@@ -93,7 +93,10 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     demo = [p for name, p in returns.items() if name != CORRECTED_NAME]
     outcomes = _upload(driver, demo)
     assert [name for name, _ in outcomes] == [p.name for p in demo]
-    assert all(kind in ("current", "held") for _, kind in outcomes), outcomes
+    # The three self-evaluations are this round's; the other forms are held for staff.
+    assert outcomes == [("自评表_东湖区科技局.xlsx", "current"), ("自评表_西山县中小企业局.xlsx", "current"),
+                        ("自评表_南城区商务局.xlsx", "current"), ("目标申报表_北湖县工信局.xlsx", "held"),
+                        ("绩效目标表_市中小企业办.xlsx", "held"), ("评价报告_湘潭县科工局.xlsx", "held")]
 
     driver.get(dashboard)
     assert _row(driver, REJECTED_UNIT).get_attribute("data-status") == "退回"
@@ -111,10 +114,12 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
 
     driver.get(dashboard)
     _row(driver, REJECTED_UNIT).find_element(By.TAG_NAME, "a").click()
-    findings = driver.find_elements(By.CSS_SELECTOR, "#findings tbody tr.error")
-    assert findings
-    first = findings[0].find_elements(By.TAG_NAME, "td")
-    assert first[2].text and first[3].text  # sheet and cell
+    # Seed 004: 差 typed over the grade formula of a return scoring 96.35 (优): two errors there.
+    findings = [[td.text for td in row.find_elements(By.TAG_NAME, "td")]
+                for row in driver.find_elements(By.CSS_SELECTOR, "#findings tbody tr.error")]
+    assert [(f[1], f[2], f[3], f[4], f[5].rsplit("代码 ", 1)[1], f[6], f[7]) for f in findings] == [
+        ("错误", "评分表", "C29", "评价结果等次", "GRADE_MISMATCH", "优", "差"),
+        ("错误", "评分表", "C29", "评价结果等次", "FORMULA_OVERWRITTEN", "公式", "差")]
     assert driver.find_element(By.ID, "status").text == "退回"
     _fits(driver)
     screenshot(driver, "submission")
@@ -133,7 +138,8 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     driver.find_element(By.LINK_TEXT, "上传报表").click()
     assert _upload(driver, [returns[CORRECTED_NAME]])[-1][1] == "current"
     driver.get(dashboard)
-    assert _row(driver, REJECTED_UNIT).get_attribute("data-status") != "退回"
+    # The corrected version keeps the sample's warnings (e.g. low execution, high scores).
+    assert _row(driver, REJECTED_UNIT).get_attribute("data-status") == "通过（有提示）"
     _row(driver, REJECTED_UNIT).find_element(By.TAG_NAME, "a").click()
     history = driver.find_elements(By.CSS_SELECTOR, "#history > tbody > tr")
     assert len(history) == 2

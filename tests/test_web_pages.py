@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from deskclient import PASSWORD, csrf, ledger_at, server_client, sign_in, signed_in_local
+from deskclient import PASSWORD, csrf, server_client, sign_in, signed_in_local
 from deskdata import (
     CORRECTED_NAME,
     REJECTED_UNIT,
@@ -21,6 +21,7 @@ from deskdata import (
     make_returns,
     rejected_demo,
 )
+from ledger_support import LedgerDb
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -40,8 +41,11 @@ def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture()
-def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return ledger_at(tmp_path)
+def ledger(db: LedgerDb):  # type: ignore[no-untyped-def]
+    """The desk's ledger on SQLite and on PostgreSQL (conftest's ``db``: every test runs on both)."""
+    ledger = db.open()
+    yield ledger
+    ledger.close()
 
 
 def _create(client, name: str = "2026年项目支出绩效自评", roster: Path = ROSTER, **extra: str):  # type: ignore[no-untyped-def]
@@ -415,7 +419,8 @@ def test_uploads_are_checked_by_workers_the_desk_keeps(ledger, returns) -> None:
     kept = pool.idle()
     assert first[0]["kind"] == "current" and len(kept) == 1  # its worker was given back
     second = _upload(client, round_id, demo[1:2]).json()["results"]
-    assert second[0]["kind"] in ("current", "held") and pool.idle() == kept  # and checked the next request
+    assert (second[0]["name"], second[0]["kind"]) == ("自评表_西山县中小企业局.xlsx", "current")
+    assert pool.idle() == kept  # and checked the next request
 
 
 def test_the_desk_starts_its_checking_workers_with_the_server_and_stops_them(ledger) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import getpass
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -60,7 +61,8 @@ def _ledger(db: str | None) -> Ledger:
               "--host 为非本机地址时为服务器模式：必须先用 xlperf user add 创建账户。")
 @click.option("--db", help=DB_OPTION_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
-@click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="端口。")
+@click.option("--port", default=8750, show_default=True, type=click.IntRange(0, 65535),
+              help="端口（0：由系统选一个空闲端口，启动时显示）。")
 @click.option("--workers", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU 核数",
               help="工作进程数：同时上传的报表由多个进程并行审核。")
 @click.option("--mail-config", type=click.Path(exists=True, dir_okay=False),
@@ -81,6 +83,11 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
     if not config.local and not has_users(ledger):
         raise click.ClickException(
             f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")
+    # Bound here, then handed to uvicorn (--fd): the URL printed names the port really held, also
+    # with --port 0 (the system's choice: nothing else can take it between choosing and binding).
+    listener = _listen(host, port)
+    port = listener.getsockname()[1]
+    config = dataclasses.replace(config, port=port)
     if config.local:
         click.echo("收报台仅本机可访问。请在浏览器中打开：")
     else:
@@ -89,7 +96,7 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
             click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
     click.echo(f"    {config.start_url()}")
     sys.stdout.flush()
-    options = {"host": host, "port": port, "log_level": "warning", "ssl_certfile": ssl_certfile,
+    options = {"fd": listener.fileno(), "log_level": "warning", "ssl_certfile": ssl_certfile,
                "ssl_keyfile": ssl_keyfile, "server_header": False}
     # One folder for the background builds of every worker process, removed when serving stops.
     with tempfile.TemporaryDirectory(prefix="xlperf-desk-jobs-") as jobs_dir:
@@ -100,6 +107,16 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
         ledger.close()
         config.to_environment()
         uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise click.ClickException(f"无法在 {host}:{port} 上监听（{exc.strerror or exc}）：请换一个端口（--port）") from None
+    listener.set_inheritable(True)  # the worker processes of --workers serve it too
+    return listener
 
 
 @main.group("user", help="收报台账户（服务器模式）。")

@@ -261,14 +261,20 @@ round_group.add_command(_decision_command("void", "作废"), "void")
 @click.argument("name")
 @click.option("--jobs", type=click.IntRange(1, 512), help="并行进程数（默认为 CPU 核数）。")
 @click.option("--held", is_flag=True, help="暂存待处理的文件也重新审核：现已符合规则的计为当前有效。")
+@click.option("--scheduler", metavar="tcp://主机:端口",
+              help="在 Dask 分布式集群上重新审核（调度器地址，同 xlperf rollup --scheduler）；默认在本机多进程审核。")
 @click.pass_context
-def revalidate_command(ctx: click.Context, name: str, jobs: int | None, held: bool) -> None:
+def revalidate_command(ctx: click.Context, name: str, jobs: int | None, held: bool, scheduler: str | None) -> None:
     from xlperf.ledger import find_round, revalidate
+    from xlperf.rollup.distributed import ClusterError
 
     with _ledger(ctx) as ledger:
         with ledger.session() as session:
             rnd = find_round(session, name)
-        count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs, held=held)
+        try:
+            count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs, held=held, scheduler=scheduler)
+        except ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
     for change in changes:
         click.echo(change.line())
     click.echo(f"已重新审核 {count} 份，结果变化 {len(changes)} 份。")

@@ -129,8 +129,14 @@ def round_check(session: Session, rnd: Round) -> RoundCheck:
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
-               work: RoundCheck | None = None) -> list[ReturnRecord]:
-    """Records of ``paths`` in order (every core by default; one process for a handful of files)."""
+               work: RoundCheck | None = None, scheduler: Any = None) -> list[ReturnRecord]:
+    """Records of ``paths`` in order (every core by default; one process for a handful of files).
+    ``scheduler``: check on that Dask cluster instead (``tcp://HOST:PORT`` or a client; the
+    files' bytes travel with the tasks, see :mod:`xlperf.rollup.distributed`), same records."""
+    if scheduler is not None:
+        from xlperf.rollup.distributed import collect_on_cluster
+
+        return collect_on_cluster(paths, scheduler, progress=progress, check=work or ledger_check)
     if len(paths) < 8:
         jobs = 1
     return collect_returns(paths, jobs=jobs, progress=progress, check=work or ledger_check)

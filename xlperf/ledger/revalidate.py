@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,8 +57,10 @@ class Change:
 
 
 def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = None,
-               progress: Progress | None = None, held: bool = False) -> tuple[int, list[Change]]:
-    """(submissions re-checked, those whose status changed); ``held``: the held files too."""
+               progress: Progress | None = None, held: bool = False,
+               scheduler: Any = None) -> tuple[int, list[Change]]:
+    """(submissions re-checked, those whose status changed); ``held``: the held files too;
+    ``scheduler``: on a Dask cluster (see :func:`xlperf.ledger.checking.check_many`)."""
     states = (CURRENT, HELD) if held else (CURRENT,)
     with ledger.session() as session:
         work = round_check(session, rnd)
@@ -68,7 +71,7 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         with materialised(ledger.store, [(sha, name) for _, sha, name in batch]) as paths:
-            records = check_many(paths, jobs=jobs, progress=progress, work=work)
+            records = check_many(paths, jobs=jobs, progress=progress, work=work, scheduler=scheduler)
             saved = [saved_time(path.read_bytes()) for path in paths]
         with ledger.session() as session, session.begin():
             lock_round(session, rnd.id)

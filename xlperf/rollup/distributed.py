@@ -44,7 +44,7 @@ from xlperf.checks.limited import WORKER_CRASHED, Limits
 from xlperf.findings.text import shown_name
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.read.roster import Roster
-from xlperf.rollup.collect import Progress, _failed, file_stat
+from xlperf.rollup.collect import Check, Progress, _failed, file_stat
 from xlperf.rollup.limitedhost import check_hosted
 from xlperf.rollup.records import ReturnRecord, failed_record
 
@@ -92,7 +92,7 @@ class _Item:
 
 
 def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None,
-                 limits: Limits | None = None) -> list[ReturnRecord]:
+                 limits: Limits | None = None, check: Check | None = None) -> list[ReturnRecord]:
     """Runs on a worker: check the files of the batch, in order, under ``limits`` (by the
     worker's host: :mod:`xlperf.rollup.limitedhost`); bytes in a private folder, each file under
     its own name (a folder each: two files of a batch may share a name)."""
@@ -107,7 +107,7 @@ def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | Non
             local.parent.mkdir()
             local.write_bytes(item.data or b"")
             paths.append(local)
-        records = check_hosted(paths, key, roster, limits or Limits.from_env())
+        records = check_hosted(paths, key, roster, limits or Limits.from_env(), check)
         return [replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
                 for record, item in zip(records, items, strict=True)]
     finally:
@@ -136,11 +136,14 @@ def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
 
 def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Path | None = None,
                        progress: Progress | None = None, batch: int | None = None,
-                       roster: Roster | None = None, limits: Limits | None = None) -> list[ReturnRecord]:
+                       roster: Roster | None = None, limits: Limits | None = None,
+                       check: Check | None = None) -> list[ReturnRecord]:
     """Check ``paths`` on the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``, or a
     ``distributed.Client``); one record per path, in input order, as
     :func:`xlperf.rollup.collect_returns` gives them. ``roster`` is sent to every worker once;
-    ``limits`` (default: the environment's, as the local pool's) hold for every file."""
+    ``limits`` (default: the environment's, as the local pool's) hold for every file.
+    ``check``: the work of one file when not the roll-up's (the ledger's, for ``round
+    revalidate --scheduler``); a module-level callable the workers can import."""
     try:
         from distributed import Client  # an optional dependency (extra "dask"), needed only here
     except ImportError:
@@ -158,7 +161,7 @@ def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Pat
         results: list[ReturnRecord | None] = [None] * len(paths)
         units = client.scatter(roster, broadcast=True) if roster is not None else None
         # Arguments of every batch after its files (a future, the roster, is resolved by Dask).
-        extra = (key, units, limits or Limits.from_env())
+        extra = (key, units, limits or Limits.from_env(), check)
         suspects = _run(client, paths, chunks, shared, extra, threads * IN_FLIGHT_PER_THREAD, results, report)
         # One file per task and one task at a time: a worker that dies takes only the file that
         # killed it (Dask marks every task running on a dead worker as suspect).
@@ -204,7 +207,9 @@ def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Pa
         return future
 
     first = [f for f in (submit() for _ in range(window)) if f is not None]
-    pending = as_completed(first)
+    # The client's own loop: as_completed otherwise looks for a default client, and ours is made
+    # with set_as_default=False (a scheduler address given on the command line has no other).
+    pending = as_completed(first, loop=client.loop)
     for future in pending:
         chunk = in_flight.pop(future)
         try:

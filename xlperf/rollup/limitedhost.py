@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from xlperf.checks.limited import Limits
 from xlperf.read.roster import Roster
-from xlperf.rollup.collect import check_one, collect_returns
+from xlperf.rollup.collect import Check, check_one, collect_returns
 from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["HostError", "check_hosted"]
@@ -73,21 +73,24 @@ _hosts = threading.local()
 """A host per thread of the Dask worker: a worker with several threads checks batches at once."""
 
 
-def check_hosted(paths: Sequence[Path], key: bytes | None, roster: Roster | None, limits: Limits) -> list[ReturnRecord]:
-    """The records of ``paths`` (in order), checked by this thread's host under ``limits``."""
+def check_hosted(paths: Sequence[Path], key: bytes | None, roster: Roster | None, limits: Limits,
+                 check: Check | None = None) -> list[ReturnRecord]:
+    """The records of ``paths`` (in order), checked by this thread's host under ``limits``;
+    ``check``: a work of one file other than :func:`check_one` (picklable; then ``key`` and
+    ``roster`` are its own business, as in :func:`collect_returns`)."""
     host = getattr(_hosts, "host", None)
     if host is None:
         host = _hosts.host = _Host()
-    return host.check((list(paths), key, roster, limits))
+    return host.check((list(paths), key, roster, limits, check))
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     while True:
         try:
-            paths, key, roster, limits = pickle.load(requests)
+            paths, key, roster, limits, check = pickle.load(requests)
         except EOFError:
             return
-        work = functools.partial(check_one, key=key, roster=roster)
+        work = check or functools.partial(check_one, key=key, roster=roster)
         pickle.dump(collect_returns(paths, jobs=1, limits=limits, check=work), answers)
         answers.flush()
 
