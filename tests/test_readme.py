@@ -100,7 +100,7 @@ def test_every_documented_command_is_run_or_listed() -> None:
 @pytest.fixture
 def folder(tmp_path: Path, lo_recalc: Callable[..., dict[Path, Path]]) -> Path:
     """A folder with what README's examples name: 收件箱/ (the demo's returns), 单位名单.csv/.xlsx
-    and 名单.csv (the demo's roster), prefill.json, my_local_form.yaml, 申报表/ (a filled
+    and 名单.csv (the demo's roster), 新名单.csv (less one unit), prefill.json, my_local_form.yaml, 申报表/ (a filled
     declaration), 自评表/ (the demo's self-evaluations); an ``xlperf`` on PATH that runs this tree."""
     from test_spec_errors import MINI
 
@@ -116,6 +116,9 @@ def folder(tmp_path: Path, lo_recalc: Callable[..., dict[Path, Path]]) -> Path:
     roster = SAMPLES_DIR / "roster.csv"
     for name in ("单位名单.csv", "名单.csv"):
         shutil.copy(roster, work / name)
+    # 新名单.csv (`round roster`): the same roster less its last unit, which leaves the round
+    rows = roster.read_text(encoding="utf-8-sig").splitlines()
+    (work / "新名单.csv").write_text("\n".join(rows[:-1]) + "\n", encoding="utf-8")
     book = openpyxl.Workbook()
     with open(roster, encoding="utf-8-sig", newline="") as f:
         for row in csv.reader(f):

@@ -127,10 +127,13 @@ def test_cli_writes_a_template_from_a_local_spec(tmp_path: Path) -> None:
     assert book.sheetnames == ["表", "_xlperf"]  # the form's sheet, and the hidden one naming the form
     texts = {c.value for row in book["表"].iter_rows() for c in row if isinstance(c.value, str)}
     assert {"年度", "单位", "指标", "完成", "分值", "得分", "甲", "一", "二"} <= texts
-    for key in ("r1_score", "r2_score", "total_score", "grade"):
+    for key in ("r1_score", "total_score", "grade"):  # r1 has a rule: its score is computed
         sheet, row, col = layout.address(key)
-        value = book[sheet].cell(row + 1, col + 1).value
-        assert isinstance(value, str) and value.startswith("="), (key, value)
-    for key in ("year", "unit_name", "r1_value"):
+        cell = book[sheet].cell(row + 1, col + 1)
+        assert isinstance(cell.value, str) and cell.value.startswith("="), (key, cell.value)
+        assert cell.protection.locked, key
+    # r2 has no rule, so the unit types its score: an input like the others, empty and unlocked.
+    for key in ("year", "unit_name", "r1_value", "r2_score"):
         sheet, row, col = layout.address(key)
-        assert book[sheet].cell(row + 1, col + 1).value is None, key  # left for the unit to fill
+        cell = book[sheet].cell(row + 1, col + 1)
+        assert cell.value is None and not cell.protection.locked, key  # left for the unit to fill
