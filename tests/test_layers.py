@@ -259,3 +259,11 @@ def test_a_clean_tree_passes_and_sideways_needs_leave(tmp_path: Path) -> None:
     same = find_violations(root, "pkg", ranks, set(), ROOT)
     assert len(same) == 1 and "side imports high, of the same rank 2" in same[0]
     assert find_violations(root, "pkg", ranks, {("side", "high")}, ROOT) == []
+
+
+def test_every_folder_of_modules_is_a_package_a_wheel_carries() -> None:
+    """``packages = find:`` (setup.cfg) skips a folder without ``__init__.py``: the editable
+    install would still import it, an installed wheel would not."""
+    root = Path(__file__).resolve().parent.parent / "xlperf"
+    folders = {p.parent for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    assert sorted(str(f.relative_to(root)) for f in folders if not (f / "__init__.py").exists()) == []
