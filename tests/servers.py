@@ -78,20 +78,24 @@ class Store:
 
 
 class StoreThenDrop(Store):
-    """Stores the message, then drops the connection (``drop``) or answers after ``delay`` seconds,
-    for the first ``times`` messages: the server has it, the client never hears "250"."""
+    """Stores the message, then drops the connection (``late=False``) or holds back its "250"
+    until the client has hung up (``late=True``), for the first ``times`` messages: the server
+    has it, the client never hears "250". Held by an event (the client's hang-up), not a delay:
+    the client's own timeout decides when, so the other messages' exchanges can be given a
+    timeout no loaded machine reaches."""
 
-    def __init__(self, *, delay: float = 0.0, times: int = 1) -> None:
+    def __init__(self, *, late: bool = False, times: int = 1) -> None:
         super().__init__()
-        self.delay, self.times = delay, times
+        self.late, self.times = late, times
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = await super().handle_DATA(server, session, envelope)
         if self.times <= 0:
             return answer
         self.times -= 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.late:
+            while not server.transport.is_closing():  # aiosmtpd may also cancel this wait on hang-up
+                await asyncio.sleep(0.01)
             return answer
         server.transport.close()
         return answer
