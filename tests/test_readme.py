@@ -135,8 +135,7 @@ def fill_declaration(folder: Path) -> None:
     template (the sample declaration's values, the prefilled cells left as issued) into 申报表/."""
     from xlperf.cli.demo import sample_values
     from xlperf.excel.fill import fill_workbook
-    from xlperf.form.placing import builtin_layout
-
+    from xlperf.form.registry import builtin_layout
     [template] = [p for p in (folder / "申报模板").iterdir() if "东湖区科技局" in p.name]
     layout = builtin_layout("target_declaration")
     issued = openpyxl.load_workbook(template)

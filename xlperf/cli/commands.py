@@ -17,8 +17,9 @@ from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
 from xlperf.form.placing import layout_form
+from xlperf.form.registry import builtin_forms
 from xlperf.form.spec import FormSpec
-from xlperf.form.specload import builtin_forms, load_spec
+from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.read import read_return
 

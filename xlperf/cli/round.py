@@ -19,7 +19,7 @@ import click
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
 from xlperf.cli.storage import storage_error
-from xlperf.form.specload import builtin_forms, form_title
+from xlperf.form.registry import builtin_forms, form_title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

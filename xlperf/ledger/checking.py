@@ -28,9 +28,8 @@ from xlperf.checks.checker import check_file
 from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import Limits, run_limited
 from xlperf.checks.workers import WorkerPool
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
-from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.kept import kept, round_version
 from xlperf.ledger.models import Round

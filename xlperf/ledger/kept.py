@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger.models import Round
 
 __all__ = ["form_digest", "kept", "round_version"]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit

@@ -98,9 +98,7 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt an answer
-    from xlperf.form.placing import builtin_layout
-    from xlperf.form.specload import builtin_forms
-
+    from xlperf.form.registry import builtin_forms, builtin_layout
     for form_id in builtin_forms():  # loaded once here: every worker forked from the host has them
         builtin_layout(form_id)
     _serve(sys.stdin.buffer, answers)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger import round_status
 from xlperf.ledger.kept import round_version
 from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission

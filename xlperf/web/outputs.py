@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xlperf.cycle.issue import roster_templates
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, load_key
 from xlperf.ledger import Ledger, round_rollup
 from xlperf.ledger.models import Round

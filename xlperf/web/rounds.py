@@ -11,7 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger import LedgerError, create_round, list_rounds, round_status
 from xlperf.ledger.rounds import MAX_ROUND_NAME, round_name
 from xlperf.read.roster import Roster, RosterError, read_roster
