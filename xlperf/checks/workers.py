@@ -26,6 +26,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+from xlperf.form.registry import Setting, adopt
+from xlperf.form.registry import setting as forms_setting
+
 try:
     import resource
 except ImportError:  # Windows: no rlimits; the time limit still holds
@@ -91,7 +94,9 @@ class Worker:
 
     def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, work, limits), daemon=True)
+        # The forms are handed over, not inherited: a fork server started before --forms or
+        # XLPERF_FORMS took effect would otherwise check with other forms than this process.
+        self.process = ctx.Process(target=_serve, args=(child, work, limits, forms_setting()), daemon=True)
         self.process.start()
         child.close()
         self.tasks: deque[int] = deque()
@@ -220,9 +225,11 @@ class Failed:
         self.detail = detail
 
 
-def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
-    """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
+def _serve(conn: Connection, work: Work[Any], limits: Limits, forms: Setting) -> None:
+    """A worker's loop: take a path, send back ``(index, result)``; exit on None. ``forms``: the
+    parent's forms (:func:`xlperf.form.registry.setting`)."""
     _die_with_parent()
+    adopt(forms)
     # What the worker inherits from its parent is never collected here: without this, the
     # worker's first collections walk every inherited object, copying each page they touch
     # (tens of milliseconds in a worker forked from the desk's server).

@@ -77,7 +77,7 @@ class Known:
     source: str
     """:data:`BUILTIN` or the bureau's file."""
     replaces: str = ""
-    """The built-in spec file this one replaces ("" when none)."""
+    """The built-in form this one replaces, as people know it ("" when none)."""
 
     @property
     def digest(self) -> str:
@@ -171,7 +171,7 @@ def _registry(given: Setting) -> _Registry:
             continue
         bureau[spec.form_id] = name
         old = forms.get(spec.form_id)
-        forms[spec.form_id] = Known(spec, text, name, replaces=str(old.spec.source) if old else "")
+        forms[spec.form_id] = Known(spec, text, name, replaces=f"“{old.spec.title}”（版本 {old.spec.version}）" if old else "")
     return _Registry(forms, {k: v.spec for k, v in forms.items()}, tuple(problems))
 
 
