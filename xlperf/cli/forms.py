@@ -6,9 +6,19 @@ from pathlib import Path
 
 import click
 
-from xlperf.form.registry import BUILTIN, FORMS_ENV, known_forms, problems, use_folders
+from xlperf.form.registry import (
+    BUILTIN,
+    FORMS_ENV,
+    SPEC_SUFFIXES,
+    Known,
+    known_forms,
+    problems,
+    spec_of_text,
+    use_folders,
+)
+from xlperf.form.yamlsrc import SpecError
 
-__all__ = ["forms_command", "forms_option", "warn_problems"]
+__all__ = ["form_argument", "forms_command", "forms_option", "warn_problems"]
 
 
 def _use(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -22,6 +32,23 @@ forms_option = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help=f"本局的表单规格文件夹（可多次给出；也可用环境变量 {FORMS_ENV}，多个文件夹用路径分隔符连接）："
          "其中的表单与内置表单一起用于所有命令，表单编号与内置表单相同时替换内置表单。")
+
+
+def form_argument(value: str) -> Known:
+    """``--form ID|SPEC.yaml`` of the round commands: a form xlperf knows, or a spec file (read now)."""
+    if value.endswith(SPEC_SUFFIXES):
+        path = Path(value)
+        try:
+            return spec_of_text(path.read_text(encoding="utf-8"), path.name, source=str(path.resolve()))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"无法读取表单规格 {value}：{exc}", param_hint="--form") from None
+        except SpecError as exc:
+            raise click.BadParameter(f"表单规格有误：{exc}", param_hint="--form") from None
+    forms = known_forms()
+    if value not in forms:
+        raise click.BadParameter(f"未知的表单 '{value}'；可用：{', '.join(forms)}（或给出表单规格 .yaml 文件）",
+                                 param_hint="--form")
+    return forms[value]
 
 
 def warn_problems() -> None:
