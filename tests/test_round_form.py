@@ -93,3 +93,29 @@ def test_a_round_made_by_id_stores_that_spec_and_refuses_another_form(db: Ledger
     refused = db.run("revalidate", "按编号", "--form", str(other), ok=(2,))
     assert refused.output.splitlines()[-1] == (f"Error: 表单规格“{other.resolve()}”是表单“target_table”，而报送任务“按编号”"
                                                "收集的是“self_evaluation”：只能换成同一表单（表单编号相同）的另一版本")
+
+
+def test_rounds_made_before_0005_get_the_shipped_spec_of_their_form(db: LedgerDb) -> None:
+    """A ledger of revision 0004_current: its rounds named a form by id only. Upgraded, each gets
+    the text of the package's spec of that form; a form the package does not ship keeps none."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from xlperf.ledger.db import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    url = db.url if "://" in db.url else f"sqlite:///{db.url}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004_current")
+        for name, form in (("旧任务", FORM), ("外来表单", "not_shipped")):
+            conn.execute(text("INSERT INTO rounds (name, form, year, template_versions, signatures_required, roster_file, "
+                              "created_at, created_by) VALUES (:n, :f, 2024, '[]', false, '', '2024-01-01', '')"),
+                         {"n": name, "f": form})
+    engine.dispose()
+    with closing(db.open()) as ledger, ledger.session() as session:
+        rows = session.execute(select(Round.name, Round.form_spec, Round.form_hash).order_by(Round.id)).all()
+    assert [tuple(r) for r in rows] == [("旧任务", BUILTIN_TEXT, spec_digest(BUILTIN_TEXT)), ("外来表单", "", "")]

@@ -96,7 +96,8 @@ class Worker:
         self.conn, child = ctx.Pipe()
         # The forms are handed over, not inherited: a fork server started before --forms or
         # XLPERF_FORMS took effect would otherwise check with other forms than this process.
-        self.process = ctx.Process(target=_serve, args=(child, work, limits, forms_setting()), daemon=True)
+        self.forms = forms_setting()
+        self.process = ctx.Process(target=_serve, args=(child, work, limits, self.forms), daemon=True)
         self.process.start()
         child.close()
         self.tasks: deque[int] = deque()
@@ -164,9 +165,9 @@ class WorkerPool:
             with self._lock:
                 idle = self._idle.get(key)
                 worker = idle.pop() if idle else None
-            if worker is None or worker.process.is_alive():
+            if worker is None or (worker.process.is_alive() and worker.forms == forms_setting()):
                 return worker
-            worker.kill()  # died while idle (killed from outside): reaped, not used
+            worker.kill()  # died while idle (killed from outside), or has other forms: not used
 
     def prestart(self, work: Work[Any], limits: Limits, count: int) -> None:
         """Start ``count`` idle workers of ``work`` and ``limits`` (fewer if some are kept already)."""
