@@ -36,7 +36,7 @@ from xlperf.form.specload import FORMS_DIR, load_spec_text
 from xlperf.form.yamlsrc import SpecError
 
 __all__ = ["BUILTIN", "FORMS_ENV", "Known", "Problem", "Setting", "adopt", "builtin_forms", "builtin_layout",
-           "folders_from_env", "form_title", "get_form", "known", "known_forms", "pinned", "problems",
+           "folders_from_env", "folders_to_environment", "form_title", "get_form", "known", "known_forms", "pinned", "problems",
            "setting", "spec_digest", "spec_of_text", "use_folders"]
 
 FORMS_ENV = "XLPERF_FORMS"
@@ -113,6 +113,14 @@ def use_folders(folders: Sequence[Path]) -> None:
     _chosen, _adopted = tuple(Path(f) for f in folders), None
 
 
+def folders_to_environment() -> None:
+    """Put the folders of ``--forms`` into ``XLPERF_FORMS`` too, for processes started from here
+    that read the environment (``xlperf serve --workers N``: uvicorn's own worker processes)."""
+    folders = _folders()
+    if folders:
+        os.environ[FORMS_ENV] = os.pathsep.join(str(f) for f in folders)
+
+
 def adopt(given: Setting) -> None:
     """Use the forms of ``given`` (a parent's :func:`setting`) instead of reading folders."""
     global _adopted
@@ -123,7 +131,11 @@ def setting() -> Setting:
     """The bureau's forms of this process (read from the folders once per set of folders)."""
     if _adopted is not None:
         return _adopted
-    return _read((*_chosen, *folders_from_env()))
+    return _read(_folders())
+
+
+def _folders() -> tuple[Path, ...]:
+    return tuple(dict.fromkeys((*_chosen, *folders_from_env())))  # a folder named twice is read once
 
 
 @lru_cache(maxsize=8)
