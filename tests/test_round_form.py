@@ -119,3 +119,31 @@ def test_rounds_made_before_0005_get_the_shipped_spec_of_their_form(db: LedgerDb
     with closing(db.open()) as ledger, ledger.session() as session:
         rows = session.execute(select(Round.name, Round.form_spec, Round.form_hash).order_by(Round.id)).all()
     assert [tuple(r) for r in rows] == [("旧任务", BUILTIN_TEXT, spec_digest(BUILTIN_TEXT)), ("外来表单", "", "")]
+
+
+def test_the_desk_shows_the_kept_form_and_checks_uploads_with_it(db: LedgerDb, tmp_path: Path) -> None:
+    """A round made from a spec file whose file then changed: the dashboard names the kept edition
+    (title, version, short hash) and an upload is checked with it (the desk's own worker pool)."""
+    from deskclient import csrf, signed_in_local
+
+    spec_file = tmp_path / "本局自评表.yaml"
+    ours = variant("2026.1", "本局自评表")
+    spec_file.write_text(ours, encoding="utf-8")
+    db.run("new", "台上", "--form", str(spec_file), "--year", str(YEAR), "--roster", str(write_roster(tmp_path)))
+    spec_file.write_text(variant("2027", "改过的"), encoding="utf-8")
+    with pinned(spec_of_text(ours, spec_file.name)):
+        filled = make_return(tmp_path / "up" / "东城.xlsx", "东城区科技局", **CLEAN)
+    ledger = db.open()
+    try:
+        client = signed_in_local(ledger)
+        with ledger.session() as session:
+            round_id = find_round(session, "台上").id
+        response = client.post(f"/rounds/{round_id}/upload", data={"csrf_token": csrf(client)},
+                               files=[("files", (filled.name, filled.read_bytes(), "application/octet-stream"))],
+                               headers={"accept": "application/json"})
+        assert response.status_code == 200, response.text
+        page = client.get(f"/rounds/{round_id}").text
+        assert f"本局自评表（版本 2026.1，规格 {spec_digest(ours)[:12]}）" in page
+    finally:
+        ledger.close()
+    assert statuses(db, "台上")["3001"] == "通过（有提示）"
