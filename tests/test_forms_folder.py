@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -116,3 +117,15 @@ def test_a_fork_servers_workers_check_with_the_parents_forms(forms: Path, tmp_pa
         pool.close()
     assert (record.form, record.unit) == (NEW_ID, "东城区科技局")
     assert "UNKNOWN_FORM" not in {f.code for f in record.findings}
+
+
+def test_dask_workers_on_other_machines_check_with_the_senders_forms(forms: Path, tmp_path: Path,
+                                                                    dask_cluster: Any) -> None:
+    """``dask worker`` processes started before (and without) the folder: the spec texts travel
+    with each batch, so a worker on another machine needs no copy of the folder."""
+    from xlperf.rollup.distributed import collect_on_cluster
+
+    filled = bureau_return(forms, tmp_path / "东城.xlsx")
+    use_folders((forms,))
+    [record] = collect_on_cluster([filled], dask_cluster.address)
+    assert (record.form, record.unit, record.status) == (NEW_ID, "东城区科技局", "accepted_with_warnings")
