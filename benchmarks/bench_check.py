@@ -23,7 +23,7 @@ from bench_read import make_variants, recalculated
 
 from xlperf.checks.checker import check_file, check_return
 from xlperf.form.evaluate import evaluate
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.read import read_return
 from xlperf.read.guard import inspect_file
 from xlperf.report import write_batch_reports

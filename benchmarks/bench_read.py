@@ -34,7 +34,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from xlperf.excel.fill import fill_workbook
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.spec import Field
 from xlperf.read import read_return
 from xlperf.read.guard import inspect_file

@@ -79,7 +79,7 @@ def unit_name(i: int) -> str:
 def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
     """A sample return of ``form`` made the unit's own: name, 主管部门, money and scores."""
     from xlperf.cli.demo import sample_values
-    from xlperf.form.placing import builtin_layout
+    from xlperf.form.registry import builtin_layout
     from xlperf.form.roles import DEPT, PROJECT, UNIT
 
     layout = builtin_layout(form)
@@ -115,8 +115,7 @@ def unit_values(form: str, i: int, rng: random.Random) -> dict[str, Any]:
 
 def make_units(units: int, out: Path, seed: int) -> list[Path]:
     from xlperf.excel.template import TemplateOptions, write_template
-    from xlperf.form.placing import builtin_layout
-
+    from xlperf.form.registry import builtin_layout
     rng = random.Random(seed)
     weights = [w for _, w in FORMS]
     paths = []
@@ -285,7 +284,7 @@ def stages(files: Sequence[Path]) -> dict[str, float]:
     """check_file's stages on ``files``, serially in this process, ms per file."""
     from xlperf.checks.checker import check_file, check_return
     from xlperf.form.evaluate import evaluate
-    from xlperf.form.placing import builtin_layout
+    from xlperf.form.registry import builtin_layout
     from xlperf.read import read_return
     from xlperf.read.guard import inspect_file
     from xlperf.rollup import record_of

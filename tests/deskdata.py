@@ -14,7 +14,7 @@ from xlperf.cli.demo import DEMO_RETURNS, DemoReturn
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy, soffice_path
 from xlperf.excel.template import write_template
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 
 REJECTED_UNIT = "西山县中小企业局"
 """Its demo return has 差 typed over the grade formula: rejected by the checks."""

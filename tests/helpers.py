@@ -12,7 +12,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlperf.cli.demo import sample_values
 from xlperf.findings import Checked
 from xlperf.form.layout import FormLayout
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.spec import Field
 
 

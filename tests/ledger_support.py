@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.template import TemplateOptions, write_template
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.ledger import Ledger, open_ledger
 
 ROSTER = """单位代码,单位名称,主管部门,联系人,邮箱

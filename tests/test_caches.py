@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from xlperf.form.excelmath import RuleError
 from xlperf.form.layout import per_layout
 from xlperf.form.metasheet import parse_meta
-from xlperf.form.placing import builtin_layout, layout_form
+from xlperf.form.placing import layout_form
+from xlperf.form.registry import builtin_layout, get_form
 from xlperf.form.rules import KINDS
-from xlperf.form.specload import get_form
 from xlperf.model.targets import _parse, parse_value
 from xlperf.read import META_SHEET, container, read_return
 from xlperf.read.book import Book

@@ -14,7 +14,7 @@ import pytest
 import xlperf
 from xlperf.checks import CHECKS
 from xlperf.findings.catalogue import CATALOGUE, UnknownCode, markdown_table, with_table
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 
 PACKAGE = Path(xlperf.__file__).parent
 README = PACKAGE.parent / "README.md"

@@ -25,8 +25,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.findings import Checked
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

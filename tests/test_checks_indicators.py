@@ -23,7 +23,7 @@ from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateOptions, write_template
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.model.indicators import indicator_tables, table_rows
 from xlperf.model.targets import normalise_op, parse_value
 from xlperf.read import read_return

@@ -26,8 +26,9 @@ from xlperf.checks.checker import check_file, check_return
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.findings import Checked, Finding
-from xlperf.form.placing import builtin_layout, layout_form
-from xlperf.form.specload import builtin_forms, load_spec
+from xlperf.form.placing import layout_form
+from xlperf.form.registry import builtin_forms, builtin_layout
+from xlperf.form.specload import load_spec
 from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent

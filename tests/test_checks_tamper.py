@@ -27,8 +27,7 @@ from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.findings import Checked
 from xlperf.form.formulas import normalise_formula, template_formulas
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import read_return
 
 ROOT = Path(__file__).resolve().parent.parent

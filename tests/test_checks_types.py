@@ -12,7 +12,7 @@ from xlperf.checks.checker import check_file
 from xlperf.checks.types import number_meant
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import REJECTED, Checked
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates_xlsx"
 SE = "self_evaluation"

@@ -29,7 +29,7 @@ from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
 from xlperf.form.signkeys import KEY_ENV, KEY_FILE_ENV, UNVERIFIED_NOTE, SigningKeyError, load_key
 from xlperf.form.signkeys import main as signkeys_main

@@ -12,9 +12,8 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.cli.demo import DEMO_RETURNS, SAMPLES_DIR
 from xlperf.cycle import DeclarationIndex
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.signkeys import load_key
-from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster
 
 

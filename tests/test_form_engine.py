@@ -22,8 +22,7 @@ from helpers import random_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
 from xlperf.form.evaluate import Result, evaluate
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 
 SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
 SCORED_FORMS = ("self_evaluation", "evaluation_report")

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from xlperf.checks.limited import Limits, check_files_limited
 from xlperf.cli.console import finding_line, return_line
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 
 FORMS = tuple(builtin_forms())
 LIMITS = Limits(seconds=30, memory_mb=1024)

@@ -12,6 +12,7 @@ import pytest
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import select, text
 
+from xlperf.form.registry import known_forms
 from xlperf.ledger import find_round
 from xlperf.ledger.models import Event, Submission
 
@@ -155,7 +156,8 @@ def test_round_commands_refuse_bad_input(db: LedgerDb, tmp_path: Path) -> None:
     db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster))
     assert "已存在" in db.run("new", "x", "--form", FORM, "--year", "2024", "--roster", str(roster), ok=(2,)).output
     out = db.run("list").output
-    assert out.startswith("x  财政支出项目绩效自评表  2024") and "未报送 4" in out
+    kept = known_forms()[FORM].digest[:12]  # the round keeps its form: title, version, short hash
+    assert out.startswith(f"x  财政支出项目绩效自评表（版本 1.0，规格 {kept}）  2024") and "未报送 4" in out
     assert "名单中没有单位" in db.run("history", "x", "不存在的局", ok=(2,)).output
 
 

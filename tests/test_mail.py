@@ -33,7 +33,7 @@ from xlperf.cli import main
 from xlperf.cli.demo import DemoReturn
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.mail import LOG_NAME, PASSWORD_ENV, USER_ENV
 from xlperf.report import write_batch_reports
 

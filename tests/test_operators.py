@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from xlperf.form import alerts, operators
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.spec import TableSection
-from xlperf.form.specload import builtin_forms
 from xlperf.model.targets import normalise_op, parse_value
 
 REFS = {"op": "A1", "target": "B1", "actual": "C1", "reason": "D1"}

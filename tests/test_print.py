@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from required import missing
 
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates_xlsx"
 FORMS = sorted(builtin_forms())

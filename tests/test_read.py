@@ -24,8 +24,7 @@ import pytest
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
 from xlperf.form.evaluate import evaluate
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import ReadError, Return, read_return
 from xlperf.read import xlsx as xlsx_mod
 from xlperf.read.book import Book

@@ -52,6 +52,10 @@ NOT_RUN = {
     "xlperf serve --mail-config mail.ini": "serves until stopped; test_web_pages.py sends mail from the desk",
     "xlperf round watch 2024自评 --config xlperf.ini --interval 60": "watches until stopped: test_watch.py runs "
                                                                    "and kills a watcher with --interval",
+    "pip wheel --no-deps -w 安装包/ .": "builds a wheel: tests/test_package.py builds, downloads and installs "
+                                      "exactly so, with no index reachable",
+    "pip download -d 安装包/ 安装包/xlperf-0.1.0-py3-none-any.whl": "downloads from an index: tests/test_package.py",
+    "pip install --no-index --find-links 安装包/ xlperf": "installs the package: tests/test_package.py, into a new venv",
     **{f"python benchmarks/{name}": "a benchmark: minutes of measurement, run by hand (README's figures)"
        for name in ("bench_read.py", "bench_check.py", "bench_rollup.py", "bench_rollup.py --runs 4 --dask-workers 1,2",
                     "bench_write.py --keep DIR", "bench_ledger.py", "bench_desk.py", "bench_watch.py")},
@@ -135,8 +139,7 @@ def fill_declaration(folder: Path) -> None:
     template (the sample declaration's values, the prefilled cells left as issued) into 申报表/."""
     from xlperf.cli.demo import sample_values
     from xlperf.excel.fill import fill_workbook
-    from xlperf.form.placing import builtin_layout
-
+    from xlperf.form.registry import builtin_layout
     [template] = [p for p in (folder / "申报模板").iterdir() if "东湖区科技局" in p.name]
     layout = builtin_layout("target_declaration")
     issued = openpyxl.load_workbook(template)
@@ -202,7 +205,7 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     fill_declaration(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 40
+    assert len(ran) == 45
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

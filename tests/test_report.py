@@ -26,8 +26,7 @@ from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import ALERT_FILL, SUMMARY_SHEET
 from xlperf.findings import Checked, Finding
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import read_return
 from xlperf.report import ANNOTATED_SUFFIX, render_html, write_annotated, write_json, write_reports
 

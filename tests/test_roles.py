@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from xlperf.form.placing import builtin_layout, layout_form
+from xlperf.form.placing import layout_form
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.roles import BUDGET, DEPT, PROJECT, ROLES, UNIT, YEAR
-from xlperf.form.specload import builtin_forms, load_spec
+from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.model.projects import AMOUNT_UNITS, amount_in_wan, project_of, projects_of, wan_factor
 

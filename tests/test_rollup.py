@@ -34,9 +34,8 @@ from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
 from xlperf.form.evaluate import evaluate
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.spec import TableSection
-from xlperf.form.specload import builtin_forms
 from xlperf.read.roster import read_roster
 from xlperf.rollup import SHEETS, collect_returns, figures, rollup
 from xlperf.rollup import collect as collect_mod

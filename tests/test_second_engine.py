@@ -25,7 +25,7 @@ from xlperf.checks.checker import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
 from xlperf.form.evaluate import evaluate
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"

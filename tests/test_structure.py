@@ -34,7 +34,7 @@ from xlperf.checks.checker import check_file
 from xlperf.cli import main
 from xlperf.excel.fill import fill_workbook
 from xlperf.findings import Checked
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.rollup import rollup
 
 HERE = Path(__file__).resolve().parent

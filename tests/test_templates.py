@@ -17,8 +17,7 @@ from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import TemplateError, TemplateOptions, write_template
 from xlperf.form.layout import FormLayout
 from xlperf.form.metasheet import META_SHEET, NAME_PREFIX, FieldRef, field_rows, meta_rows
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import read_return
 
 FORMS = sorted(builtin_forms())

@@ -27,9 +27,8 @@ from xlperf.findings.catalogue import finding
 from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
 from xlperf.form.excelmath import RuleError
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.signkeys import FROM_ENV, UNVERIFIED_NOTE, SigningKeyError, key_from_env
-from xlperf.form.specload import builtin_forms
 from xlperf.model.declarations import Declarations
 from xlperf.model.projects import return_unit, return_year
 from xlperf.read import ReadError, Return, Value, read_return

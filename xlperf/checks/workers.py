@@ -26,6 +26,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+from xlperf.form.registry import Setting, adopt
+from xlperf.form.registry import setting as forms_setting
+
 try:
     import resource
 except ImportError:  # Windows: no rlimits; the time limit still holds
@@ -91,7 +94,10 @@ class Worker:
 
     def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, work, limits), daemon=True)
+        # The forms are handed over, not inherited: a fork server started before --forms or
+        # XLPERF_FORMS took effect would otherwise check with other forms than this process.
+        self.forms = forms_setting()
+        self.process = ctx.Process(target=_serve, args=(child, work, limits, self.forms), daemon=True)
         self.process.start()
         child.close()
         self.tasks: deque[int] = deque()
@@ -159,9 +165,9 @@ class WorkerPool:
             with self._lock:
                 idle = self._idle.get(key)
                 worker = idle.pop() if idle else None
-            if worker is None or worker.process.is_alive():
+            if worker is None or (worker.process.is_alive() and worker.forms == forms_setting()):
                 return worker
-            worker.kill()  # died while idle (killed from outside): reaped, not used
+            worker.kill()  # died while idle (killed from outside), or has other forms: not used
 
     def prestart(self, work: Work[Any], limits: Limits, count: int) -> None:
         """Start ``count`` idle workers of ``work`` and ``limits`` (fewer if some are kept already)."""
@@ -220,9 +226,11 @@ class Failed:
         self.detail = detail
 
 
-def _serve(conn: Connection, work: Work[Any], limits: Limits) -> None:
-    """A worker's loop: take a path, send back ``(index, result)``; exit on None."""
+def _serve(conn: Connection, work: Work[Any], limits: Limits, forms: Setting) -> None:
+    """A worker's loop: take a path, send back ``(index, result)``; exit on None. ``forms``: the
+    parent's forms (:func:`xlperf.form.registry.setting`)."""
     _die_with_parent()
+    adopt(forms)
     # What the worker inherits from its parent is never collected here: without this, the
     # worker's first collections walk every inherited object, copying each page they touch
     # (tens of milliseconds in a worker forked from the desk's server).

@@ -11,14 +11,16 @@ from typing import Any
 import click
 
 from xlperf.checks.limited import LimitError, Limits
+from xlperf.cli.forms import forms_command, forms_option, warn_problems
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import DEFAULT_PASSWORD, TemplateError, TemplateOptions
 from xlperf.findings.text import scrub
 from xlperf.form.placing import layout_form
+from xlperf.form.registry import builtin_forms
 from xlperf.form.spec import FormSpec
-from xlperf.form.specload import builtin_forms, load_spec
+from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.read import read_return
 
@@ -57,14 +59,14 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, help="xlperf：预算绩效管理表格工具（模板生成、审核与报告、汇总、邮件、年度循环）。")
 @click.version_option(package_name="xlperf")
-def main() -> None:
-    pass
+@forms_option
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand != "forms":  # forms lists them itself
+        warn_problems()
 
 
-@main.command("forms", help="列出内置表单。")
-def forms_command() -> None:
-    for form_id, spec in builtin_forms().items():
-        click.echo(f"{form_id:<20} {spec.version:<6} {spec.title}")
+main.add_command(forms_command)
 
 
 @main.command("template", help="生成锁定的 Excel 填报模板。FORM 为表单编号（见 xlperf forms）或表单规格 YAML 文件。"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, Checked, Finding
 from xlperf.findings.text import shown_name
-from xlperf.form.specload import form_title
+from xlperf.form.registry import form_title
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES
 
 

@@ -33,7 +33,7 @@ from xlperf.cycle.issue import prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.roles import PROJECT
 from xlperf.form.roles import YEAR as YEAR_ROLE
 from xlperf.form.signkeys import KEY_ENV, load_key

@@ -12,9 +12,8 @@ from typing import Any
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.excel.template import write_template
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.roles import UNIT
-from xlperf.form.specload import builtin_forms
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from xlperf.cli.commands import main
+from xlperf.form.registry import folders_to_environment
 
 if TYPE_CHECKING:
     from xlperf.ledger import Ledger
@@ -106,6 +107,7 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
             return
         ledger.close()
         config.to_environment()
+        folders_to_environment()  # --forms, for uvicorn's worker processes
         uvicorn.run("xlperf.web.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 

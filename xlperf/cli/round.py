@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from xlperf.cli.forms import form_argument
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
 from xlperf.cli.storage import storage_error
-from xlperf.form.specload import builtin_forms, form_title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -75,7 +75,8 @@ def round_group(ctx: click.Context, db: str | None, store: Path | None) -> None:
 
 @round_group.command("new", help="新建报送任务：NAME 为任务名称。")
 @click.argument("name")
-@click.option("--form", "form_id", required=True, help="表单编号（见 xlperf forms）。")
+@click.option("--form", "form_id", required=True, help="表单编号（见 xlperf forms）或表单规格 YAML 文件；任务保存该规格的全文，"
+              "此后本任务的审核一律用它，表单文件夹以后的变化不影响本任务（更换：xlperf round revalidate --form）。")
 @click.option("--year", required=True, type=click.IntRange(1990, 2200), help="年度。")
 @click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="单位名单（.xlsx 或 .csv）。")
@@ -92,16 +93,15 @@ def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: 
         name = round_name(name)
     except LedgerError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
-    if form_id not in builtin_forms():
-        raise click.BadParameter(f"未知的表单 '{form_id}'；可用：{', '.join(builtin_forms())}", param_hint="--form")
+    form = form_argument(form_id)
     units = roster_option(roster)
     with _ledger(ctx) as ledger:
         with ledger.session() as session, session.begin():
-            rnd = create_round(session, name, form_id, year, units, deadline=deadline.date() if deadline else None,
+            rnd = create_round(session, name, form, year, units, deadline=deadline.date() if deadline else None,
                                template_versions=versions, signatures_required=require_signature, actor=_actor())
         # Reported only now that it is committed: a reader that stops early (| head -1) can
         # no longer undo the round after being told it exists.
-        report_created([f"已新建报送任务“{rnd.name}”：{builtin_forms()[form_id].title}，{year} 年，"
+        report_created([f"已新建报送任务“{rnd.name}”：{form.spec.title}（版本 {form.spec.version}），{year} 年，"
                         f"名单 {len(units.units)} 个单位" + (f"，截止 {rnd.deadline}" if rnd.deadline else ""),
                         f"台账：{ledger.shown_url}；原文件存档：{ledger.store.root}"])
 
@@ -146,6 +146,7 @@ def roster_command(ctx: click.Context, name: str, roster: Path) -> None:
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     from xlperf.ledger import list_rounds, round_status
+    from xlperf.ledger.roundform import form_label
 
     with _ledger(ctx) as ledger, ledger.session() as session:
         rounds = list_rounds(session)
@@ -154,7 +155,7 @@ def list_command(ctx: click.Context) -> None:
         for rnd in rounds:
             status = round_status(session, rnd)
             deadline = f"  截止 {rnd.deadline}" if rnd.deadline else ""
-            click.echo(f"{rnd.name}  {form_title(rnd.form)}  {rnd.year}{deadline}  {status.progress()}")
+            click.echo(f"{rnd.name}  {form_label(rnd)}  {rnd.year}{deadline}  {status.progress()}")
 
 
 @round_group.command("intake", help="收报表：PATH 为文件或文件夹（递归），每个文件存档、审核并记入台账。"
@@ -263,14 +264,25 @@ round_group.add_command(_decision_command("void", "作废"), "void")
 @click.option("--held", is_flag=True, help="暂存待处理的文件也重新审核：现已符合规则的计为当前有效。")
 @click.option("--scheduler", metavar="tcp://主机:端口",
               help="在 Dask 分布式集群上重新审核（调度器地址，同 xlperf rollup --scheduler）；默认在本机多进程审核。")
+@click.option("--form", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="先把本任务的表单规格换成此文件（同一表单编号），记入任务记录（新旧规格的哈希），再重新审核。")
 @click.pass_context
-def revalidate_command(ctx: click.Context, name: str, jobs: int | None, held: bool, scheduler: str | None) -> None:
+def revalidate_command(ctx: click.Context, name: str, jobs: int | None, held: bool, scheduler: str | None,
+                       spec_file: Path | None) -> None:
     from xlperf.ledger import find_round, revalidate
+    from xlperf.ledger.roundform import change_form, form_label
     from xlperf.rollup.distributed import ClusterError
 
     with _ledger(ctx) as ledger:
+        if spec_file is not None:
+            form = form_argument(str(spec_file))
+            with ledger.session() as session, session.begin():
+                if change_form(session, find_round(session, name), form, actor=_actor()):
+                    click.echo(f"表单规格已更换：{form.source}")
         with ledger.session() as session:
             rnd = find_round(session, name)
+            if spec_file is not None:
+                click.echo(f"本任务的表单：{form_label(rnd)}")
         try:
             count, changes = revalidate(ledger, rnd, actor=_actor(), jobs=jobs, held=held, scheduler=scheduler)
         except ClusterError as exc:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlperf.excel.template import write_template
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates_xlsx"
 

@@ -1,10 +1,8 @@
 """Place every section of a form spec in cells: ``layout_form`` turns a :class:`FormSpec` into a
 :class:`~xlperf.form.layout.FormLayout` (grids placed like HTML tables, repeating tables with
-fixed groups, scorecards), and ``builtin_layout`` caches the layouts of the built-in forms."""
+fixed groups, scorecards); :mod:`xlperf.form.registry` keeps the layouts of the forms xlperf knows."""
 
 from __future__ import annotations
-
-from functools import cache
 
 from xlperf.form.layout import FormLayout, Highlight, Placed, SheetLayout, operand_keys
 from xlperf.form.rules import KINDS, qualitative_levels
@@ -21,10 +19,9 @@ from xlperf.form.spec import (
     TableSection,
     TitleSection,
 )
-from xlperf.form.specload import get_form
 from xlperf.form.yamlsrc import SpecError, Where
 
-__all__ = ["builtin_layout", "layout_form"]
+__all__ = ["layout_form"]
 
 
 class _Sheet:
@@ -369,9 +366,3 @@ def _in_dependency_order(calcs: list[Calc]) -> list[Calc]:
     for calc in calcs:
         visit(calc, ())
     return list(done.values())
-
-
-@cache
-def builtin_layout(form_id: str) -> FormLayout:
-
-    return layout_form(get_form(form_id))

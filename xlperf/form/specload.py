@@ -1,4 +1,5 @@
-"""Load a form spec from YAML and validate it: :func:`load_spec`, :func:`builtin_forms`.
+"""Load a form spec from YAML and validate it: :func:`load_spec`, :func:`load_spec_text`
+(which forms xlperf knows: :mod:`xlperf.form.registry`).
 
 This validates what it can without knowing cells: unknown keys, rule kinds and their
 parameters, weights that do not add up, references that do not resolve. Placement errors (a row
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from xlperf.form.spec import (
 )
 from xlperf.form.speckeys import KEY_RE, SpecKeys
 from xlperf.form.specscore import build_scorecard
-from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml
+from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml, load_yaml_text
 
 FORMS_DIR = Path(__file__).parent / "specs"
 
@@ -328,26 +328,6 @@ def load_spec(path: Path) -> FormSpec:
     return _Builder(path).form(load_yaml(path))
 
 
-@cache
-def builtin_forms() -> dict[str, FormSpec]:
-    """The forms shipped with xlperf, by form id."""
-    forms = {}
-    for path in sorted(FORMS_DIR.glob("*.yaml")):
-        spec = load_spec(path)
-        forms[spec.form_id] = spec
-    return forms
-
-
-def form_title(form_id: str | None) -> str:
-    """A form as people know it: its title ("—" for none; an unknown id as it is). Ids stay in JSON."""
-    if not form_id:
-        return "—"
-    forms = builtin_forms()
-    return forms[form_id].title if form_id in forms else form_id
-
-
-def get_form(form_id: str) -> FormSpec:
-    forms = builtin_forms()
-    if form_id not in forms:
-        raise KeyError(form_id)
-    return forms[form_id]
+def load_spec_text(text: str, path: Path) -> FormSpec:
+    """A spec from its ``text`` (as read from ``path``, or as a round keeps it in the ledger)."""
+    return _Builder(path).form(load_yaml_text(text, path))

@@ -70,7 +70,12 @@ _LineLoader.add_constructor(
 
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file into Nodes (dicts with lines), lists and scalars."""
-    text = path.read_text(encoding="utf-8")
+    return load_yaml_text(path.read_text(encoding="utf-8"), path)
+
+
+def load_yaml_text(text: str, path: Path) -> Any:
+    """Parse YAML ``text`` (read from ``path``, or kept from it: a round's stored spec) like
+    :func:`load_yaml`; errors name ``path``'s file name."""
     loader = _LineLoader(text)
     loader.source_name = path.name
     try:

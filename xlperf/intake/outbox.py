@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -44,6 +45,7 @@ from xlperf.ledger.models import (
     Submission,
     Unit,
 )
+from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_unit
 from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
 from xlperf.mail import SmtpSender
@@ -199,7 +201,9 @@ def _compose(session: Session, reply: Reply, sender: str, now: dt.datetime) -> E
         if result is None:
             continue
         checked = checked_of(session, sub, result)
-        reports.append(Report.of(render_reports(checked, unique_stem(checked.file, taken))))
+        rnd = session.get(Round, sub.round_id)
+        with round_pinned(rnd) if rnd is not None else nullcontext():  # the round's own spec
+            reports.append(Report.of(render_reports(checked, unique_stem(checked.file, taken))))
     if not reports:
         raise ValueError("没有可回复的审核结果")
     return report_reply(roster, reports, original, sender, now)

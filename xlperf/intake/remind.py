@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger import Ledger, round_status
 from xlperf.ledger.models import REPLY_CONFIRMED, REPLY_SENT, Reply, Result, Round, Submission, Unit
 from xlperf.ledger.rounds import roster_unit

@@ -28,12 +28,12 @@ from xlperf.checks.checker import check_file
 from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import Limits, run_limited
 from xlperf.checks.workers import WorkerPool
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import Known, builtin_forms, builtin_layout, pinned
 from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
-from xlperf.form.specload import builtin_forms
 from xlperf.ledger.codec import checked_to_json, record_to_json
 from xlperf.ledger.kept import kept, round_version
 from xlperf.ledger.models import Round
+from xlperf.ledger.roundform import round_form
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
 from xlperf.read.roster import Roster
@@ -93,9 +93,13 @@ class RoundCheck:
     """The signing key (None: the worker's environment's), read where the round's rules were checked (:func:`require_round_rules`)
     and handed to the workers: a fork server started before the key was set has no key in its
     environment. Compared, so that kept workers of an older key are not used."""
+    form: Known | None = field(default=None, compare=False)
+    """The spec the round keeps (:mod:`xlperf.ledger.roundform`; its hash is in ``version``):
+    the worker checks with it, whatever the forms folder holds."""
 
     def __call__(self, path: Path) -> ReturnRecord:
-        return ledger_check(path, self.roster, self.key)
+        with pinned(self.form):
+            return ledger_check(path, self.roster, self.key)
 
 
 class RoundNotReady(Exception):
@@ -123,9 +127,10 @@ def round_check(session: Session, rnd: Round) -> RoundCheck:
     round is unchanged: :func:`xlperf.ledger.kept.round_version`) and, when the round requires
     signatures, the signing key."""
     version = round_version(session, rnd.id)
-    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id))))
-    return (RoundCheck(work.round_id, work.version, work.roster, key=key_from_env()) if rnd.signatures_required
-            else work)
+    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id)),
+                                                           form=round_form(rnd)))
+    return (RoundCheck(work.round_id, work.version, work.roster, key=key_from_env(), form=work.form)
+            if rnd.signatures_required else work)
 
 
 def check_many(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,

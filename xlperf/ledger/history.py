@@ -15,8 +15,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.ledger.codec import loads
 from xlperf.ledger.current import effective_status
 from xlperf.ledger.db import LedgerError

@@ -5,7 +5,8 @@ The desk's upload of a few files to a 10,000-unit round read the units twice per
 and kept until the round changes. "Changes" is decided by :func:`round_version`: the round's
 identity (database, id, name, creation time: a ledger deleted and made again at the same path
 does not meet the old round's entry), its settings that the checks and the hold rules read (form,
-year, accepted template versions, signatures, roster file), the digest of its form's spec, and its
+year, accepted template versions, signatures, roster file), the hash of the spec it keeps (or of
+its form's spec as xlperf knows it now, for a round that keeps none), and its
 roster version (``rounds.roster_version``, counted up by the database on every change to the
 round's units, whoever makes it). A roster or form changed by a later command is therefore seen
 by the next upload, mail, status or check; nothing relies on rounds never changing.
@@ -15,18 +16,15 @@ Kept a few rounds at a time.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import known_forms
 from xlperf.ledger.models import Round
 
 __all__ = ["form_digest", "kept", "round_version"]
@@ -41,31 +39,20 @@ _lock = threading.Lock()
 def round_version(session: Session, round_id: int) -> tuple[Hashable, ...]:
     """What a value derived from round ``round_id`` depends on, read from the database now (a
     Round object a caller kept may be older): equal tuples, the same units and settings."""
-    row = session.execute(select(Round.name, Round.created_at, Round.form, Round.year, Round.template_versions,
-                                 Round.signatures_required, Round.roster_file, Round.roster_version)
+    row = session.execute(select(Round.name, Round.created_at, Round.form, Round.form_hash, Round.year,
+                                 Round.template_versions, Round.signatures_required, Round.roster_file,
+                                 Round.roster_version)
                           .where(Round.id == round_id)).one_or_none()
     if row is None:
         return (round_id,)
-    return (round_id, *row, form_digest(row.form))
+    return (round_id, *row, "" if row.form_hash else form_digest(row.form))
 
 
 def form_digest(form_id: str) -> str:
-    """SHA-256 of the spec file of ``form_id`` as it is on disk now ("" for a form xlperf does not
-    know): a spec edited or replaced makes a new digest."""
-    spec = builtin_forms().get(form_id)
-    if spec is None:
-        return ""
-    try:
-        stat = os.stat(spec.source)
-    except OSError:
-        return ""
-    return _file_digest(str(spec.source), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=64)
-def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    with open(path, "rb") as spec:
-        return hashlib.sha256(spec.read()).hexdigest()
+    """SHA-256 of the spec xlperf knows as ``form_id`` now ("" for none): for a round that keeps no
+    spec of its own (:mod:`xlperf.ledger.roundform`), a spec edited or replaced makes a new digest."""
+    forms = known_forms()
+    return forms[form_id].digest if form_id in forms else ""
 
 
 def kept(kind: str, session: Session, rnd: Round, make: Callable[[], T]) -> T:

@@ -32,6 +32,7 @@ from xlperf.findings import ACCEPTED
 from xlperf.ledger.checked import checked_of
 from xlperf.ledger.db import Ledger
 from xlperf.ledger.models import CURRENT, Result, Round, Submission
+from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
 from xlperf.mail import DEFAULT_RATE, Clock, SmtpSender, SystemClock
@@ -135,7 +136,8 @@ def _reports(session: Session, rnd: Round, codes: dict[int, str]) -> tuple[list[
     for sub, result in rows:
         try:
             checked = checked_of(session, sub, result)
-            report = Report.of(render_reports(checked, unique_stem(checked.file, taken)))
+            with round_pinned(rnd):  # the round's own spec
+                report = Report.of(render_reports(checked, unique_stem(checked.file, taken)))
         except Exception as exc:  # noqa: BLE001 - one return's stored result must not stop the others' mail
             broken[codes.get(sub.unit_id or 0, "")] = (f"报表“{header_text(sub.original_name, 60)}”的审核报告无法生成"
                             f"（{type(exc).__name__}: {header_text(str(exc), 200)}）")

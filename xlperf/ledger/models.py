@@ -74,6 +74,11 @@ class Round(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     form: Mapped[str] = mapped_column(String(100))
+    form_spec: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """The text of the form's spec as the round was made (or its form last changed): every check
+    of the round uses it, whatever the forms folder holds later (migration 0005_round_form)."""
+    form_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """SHA-256 of ``form_spec``."""
     year: Mapped[int] = mapped_column(Integer)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
     template_versions: Mapped[str] = mapped_column(Text, default="[]")

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from xlperf import __version__
 from xlperf.findings import STATUS_LABELS
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger.codec import record_to_json
 from xlperf.ledger.current import content_digest, replaced
 from xlperf.ledger.db import lock_round

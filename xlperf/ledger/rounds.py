@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import Known, known_forms
 from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
@@ -43,16 +43,19 @@ def round_name(text: str) -> str:
     return name
 
 
-def create_round(session: Session, name: str, form: str, year: int, roster: Roster, *,
+def create_round(session: Session, name: str, form: str | Known, year: int, roster: Roster, *,
                  deadline: dt.date | None = None, template_versions: tuple[str, ...] = (),
                  signatures_required: bool = False, actor: str = "") -> Round:
-    """A new round with the units of ``roster``; the caller commits."""
+    """A new round with the units of ``roster``; the caller commits. ``form``: a form id xlperf
+    knows, or a spec read from a file; the round keeps the spec's text (:mod:`xlperf.ledger.roundform`)."""
     name = round_name(name)
-    if form not in builtin_forms():
-        raise LedgerError(f"未知的表单“{form}”；可用：{'、'.join(builtin_forms())}")
+    if isinstance(form, str):
+        if form not in known_forms():
+            raise LedgerError(f"未知的表单“{form}”；可用：{'、'.join(known_forms())}")
+        form = known_forms()[form]
     if session.scalar(select(Round.id).where(Round.name == name)) is not None:
         raise LedgerError(f"报送任务“{name}”已存在，请换一个名称（xlperf round list 列出已有任务）")
-    rnd = Round(name=name, form=form, year=year, deadline=deadline,
+    rnd = Round(name=name, form=form.spec.form_id, form_spec=form.text, form_hash=form.digest, year=year, deadline=deadline,
                 template_versions=json.dumps(list(template_versions)),
                 signatures_required=signatures_required, roster_file=str(roster.path), created_by=actor)
     session.add(rnd)
@@ -61,7 +64,8 @@ def create_round(session: Session, name: str, form: str, year: int, roster: Rost
                          email="; ".join(u.addresses), row=u.row, projects=json.dumps(list(u.projects), ensure_ascii=False))
                     for u in roster.units)
     log_event(session, rnd.id, "created", actor=actor,
-              note=f"表单“{builtin_forms()[form].title}”，年度 {year}，名单 {len(roster.units)} 个单位")
+              note=f"表单“{form.spec.title}”版本 {form.spec.version}（规格 {form.digest}），年度 {year}，"
+                   f"名单 {len(roster.units)} 个单位")
     return rnd
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from xlperf.excel.signed import write_signed_template
 from xlperf.excel.template import TemplateError, TemplateOptions, template_bytes
 from xlperf.findings import REJECTED
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.mail.body import html_body, subject, text_body
 from xlperf.mail.message import Original, addressees, new_message

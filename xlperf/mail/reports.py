@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_LABELS
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.read.roster import RosterUnit
 from xlperf.report import ANNOTATED_SUFFIX, Rendered
 

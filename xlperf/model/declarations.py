@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from xlperf.findings import Checked
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.model.indicators import Row, indicator_tables, table_rows
 from xlperf.model.projects import AMOUNT_UNITS, WAN, project_of, to_amount_unit
 from xlperf.read import Value

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from xlperf.form.metasheet import FORM_ID, FORM_VERSION, NAME_PREFIX, UNIT, YEAR, find_meta_sheet
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.read.anchors import StructureMap, map_structure
 from xlperf.read.book import EXCEL_EPOCH, Book, Corrupt, TooLarge
 from xlperf.read.calamine import read_calamine

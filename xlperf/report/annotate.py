@@ -15,8 +15,7 @@ from pathlib import Path
 from xlperf.excel.template import SheetLink, Summary, TemplateOptions, template_bytes
 from xlperf.findings import Checked, Finding
 from xlperf.form.metasheet import ANNOTATED, COPY
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.report.view import (
     RECOMPUTED_NOTE,
     TITLE,

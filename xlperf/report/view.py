@@ -19,8 +19,7 @@ from xlperf.findings import (
     Finding,
 )
 from xlperf.findings.text import shown_name
-from xlperf.form.placing import builtin_layout
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms, builtin_layout
 
 TITLE = "绩效报表审核报告"
 RECOMPUTED_NOTE = "按填报内容重算"

@@ -42,6 +42,8 @@ from typing import Any
 
 from xlperf.checks.limited import WORKER_CRASHED, Limits
 from xlperf.findings.text import shown_name
+from xlperf.form.registry import Setting
+from xlperf.form.registry import setting as forms_setting
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Check, Progress, _failed, file_stat
@@ -92,7 +94,8 @@ class _Item:
 
 
 def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None,
-                 limits: Limits | None = None, check: Check | None = None) -> list[ReturnRecord]:
+                 limits: Limits | None = None, check: Check | None = None,
+                 forms: Setting | None = None) -> list[ReturnRecord]:
     """Runs on a worker: check the files of the batch, in order, under ``limits`` (by the
     worker's host: :mod:`xlperf.rollup.limitedhost`); bytes in a private folder, each file under
     its own name (a folder each: two files of a batch may share a name)."""
@@ -107,7 +110,7 @@ def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | Non
             local.parent.mkdir()
             local.write_bytes(item.data or b"")
             paths.append(local)
-        records = check_hosted(paths, key, roster, limits or Limits.from_env(), check)
+        records = check_hosted(paths, key, roster, limits or Limits.from_env(), check, forms)
         return [replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
                 for record, item in zip(records, items, strict=True)]
     finally:
@@ -161,7 +164,7 @@ def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Pat
         results: list[ReturnRecord | None] = [None] * len(paths)
         units = client.scatter(roster, broadcast=True) if roster is not None else None
         # Arguments of every batch after its files (a future, the roster, is resolved by Dask).
-        extra = (key, units, limits or Limits.from_env(), check)
+        extra = (key, units, limits or Limits.from_env(), check, forms_setting())  # this machine's forms
         suspects = _run(client, paths, chunks, shared, extra, threads * IN_FLIGHT_PER_THREAD, results, report)
         # One file per task and one task at a time: a worker that dies takes only the file that
         # killed it (Dask marks every task running on a dead worker as suspect).

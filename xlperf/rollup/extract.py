@@ -19,10 +19,9 @@ from typing import Any
 
 from xlperf.findings import Checked
 from xlperf.form.layout import FormLayout
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.roles import prefix_of
 from xlperf.form.spec import TableSection
-from xlperf.form.specload import builtin_forms
 from xlperf.model.indicators import in_use
 from xlperf.model.projects import project_of, wan_factor
 from xlperf.model.values import is_blank

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xlperf.checks.limited import Limits
+from xlperf.form.registry import Setting, adopt
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Check, check_one, collect_returns
 from xlperf.rollup.records import ReturnRecord
@@ -74,22 +75,25 @@ _hosts = threading.local()
 
 
 def check_hosted(paths: Sequence[Path], key: bytes | None, roster: Roster | None, limits: Limits,
-                 check: Check | None = None) -> list[ReturnRecord]:
+                 check: Check | None = None, forms: Setting | None = None) -> list[ReturnRecord]:
     """The records of ``paths`` (in order), checked by this thread's host under ``limits``;
     ``check``: a work of one file other than :func:`check_one` (picklable; then ``key`` and
-    ``roster`` are its own business, as in :func:`collect_returns`)."""
+    ``roster`` are its own business, as in :func:`collect_returns`); ``forms``: the bureau's forms of
+    the machine that sent the batch (:func:`xlperf.form.registry.setting`)."""
     host = getattr(_hosts, "host", None)
     if host is None:
         host = _hosts.host = _Host()
-    return host.check((list(paths), key, roster, limits, check))
+    return host.check((list(paths), key, roster, limits, check, forms))
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     while True:
         try:
-            paths, key, roster, limits, check = pickle.load(requests)
+            paths, key, roster, limits, check, forms = pickle.load(requests)
         except EOFError:
             return
+        if forms is not None:
+            adopt(forms)
         work = check or functools.partial(check_one, key=key, roster=roster)
         pickle.dump(collect_returns(paths, jobs=1, limits=limits, check=work), answers)
         answers.flush()
@@ -98,9 +102,7 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt an answer
-    from xlperf.form.placing import builtin_layout
-    from xlperf.form.specload import builtin_forms
-
+    from xlperf.form.registry import builtin_forms, builtin_layout
     for form_id in builtin_forms():  # loaded once here: every worker forked from the host has them
         builtin_layout(form_id)
     _serve(sys.stdin.buffer, answers)

@@ -47,7 +47,7 @@ import pandas as pd
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS
 from xlperf.findings.catalogue import code
 from xlperf.findings.text import scrub
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 from xlperf.rollup.records import (
     IGNORED,

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xlperf.form.specload import builtin_forms
 from xlperf.ledger import round_status
 from xlperf.ledger.kept import round_version
 from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission
+from xlperf.ledger.roundform import form_label
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS
 from xlperf.web.charts import bar_chart, stacked_bar
@@ -148,8 +148,7 @@ def dashboard(request: Request) -> Response:
     counts = status.counts()
     total = len(status.rows)
     done = counts[STATUS_ORDER[2]] + counts[STATUS_ORDER[3]]
-    form = builtin_forms().get(rnd.form)
-    return page(request, "dashboard.html", rnd=rnd, form_title=form.title if form else rnd.form,
+    return page(request, "dashboard.html", rnd=rnd, form_title=form_label(rnd),
                 counts=counts, order=STATUS_ORDER, classes=STATUS_CLASSES, total=total, done=done,
                 percent=f"{done / total:.0%}" if total else "—", progress=status.progress(),
                 overdue=sum(r.overdue for r in status.rows), held=status.held, ignored=status.ignored,

@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xlperf.cycle.issue import roster_templates
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, load_key
 from xlperf.ledger import Ledger, round_rollup
 from xlperf.ledger.models import Round
+from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.web.auth import action
 from xlperf.web.jobs import Build, Job, JobBoard
@@ -56,7 +57,7 @@ def _templates_build(ledger: Ledger, rnd: Round) -> Build:
     def build(output: Path, progress: Callable[[int, int], None]) -> None:
         with ledger.session() as session:
             roster = roster_of(rnd, units_of(session, rnd.id))
-        with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp, round_pinned(rnd):  # the round's own spec
             issued = roster_templates(builtin_layout(rnd.form), roster, Path(tmp), year=rnd.year, key=key,
                                       progress=progress)
             with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -11,8 +11,9 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from xlperf.form.specload import builtin_forms
+from xlperf.form.registry import builtin_forms
 from xlperf.ledger import LedgerError, create_round, list_rounds, round_status
+from xlperf.ledger.roundform import form_label
 from xlperf.ledger.rounds import MAX_ROUND_NAME, round_name
 from xlperf.read.roster import Roster, RosterError, read_roster
 from xlperf.web.auth import action
@@ -30,8 +31,7 @@ def _forms() -> list[tuple[str, str]]:
 def rounds_page(request: Request) -> Response:
     with ledger_of(request).session() as session:
         rounds = [(rnd, round_status(session, rnd)) for rnd in list_rounds(session)]
-        rows = [{"id": rnd.id, "name": rnd.name, "form": builtin_forms()[rnd.form].title if rnd.form in builtin_forms()
-                 else rnd.form, "year": rnd.year, "deadline": rnd.deadline, "progress": status.progress(),
+        rows = [{"id": rnd.id, "name": rnd.name, "form": form_label(rnd), "year": rnd.year, "deadline": rnd.deadline, "progress": status.progress(),
                  "units": len(status.rows), "counts": status.counts()} for rnd, status in rounds]
     return page(request, "rounds.html", rounds=rows)
 

@@ -17,6 +17,7 @@ from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_histor
 from xlperf.ledger.checked import submission_checked
 from xlperf.ledger.decisions import ACTION_LABELS
 from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
+from xlperf.ledger.roundform import round_pinned
 from xlperf.report import ANNOTATED_SUFFIX, annotated_bytes, json_bytes
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
@@ -42,7 +43,8 @@ def submission_page(request: Request) -> Response:
         unit = session.get(Unit, sub.unit_id) if sub.unit_id else None
         history = unit_history(session, rnd, unit) if unit is not None else []
         events = session.scalars(select(Event).where(Event.submission_id == sub.id).order_by(Event.id)).all()
-    view = build_view(checked, f"{Path(sub.original_name).stem}{ANNOTATED_SUFFIX}") if checked else None
+    with round_pinned(rnd):  # the round's own spec: labels and cells of the form it checked with
+        view = build_view(checked, f"{Path(sub.original_name).stem}{ANNOTATED_SUFFIX}") if checked else None
     # The unit's history says the status with the staff's decision; a file held outside the
     # roster has no history, and shows what its check said.
     status = next((v.status for v in history if v.submission.id == sub.id),
@@ -76,7 +78,8 @@ def download(request: Request) -> Response:
     if kind == "json":
         return Response(json_bytes(checked), media_type="application/json; charset=utf-8",
                         headers=attachment(f"{stem}.json"))
-    workbook = annotated_bytes(checked)
+    with round_pinned(rnd):
+        workbook = annotated_bytes(checked)
     if workbook is None:
         raise HTTPException(404, "表单未知，无法生成批注工作簿。")
     return Response(workbook, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
