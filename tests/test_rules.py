@@ -360,3 +360,22 @@ def test_unbound_operand() -> None:
         KINDS["ratio"].formula({}, 3, {"actual": "B2"})
     with pytest.raises(RuleError, match="list of cells"):
         KINDS["sum"].formula({}, None, {"items": "B2"})
+
+
+@pytest.mark.parametrize("value, usable", [
+    (0.0, True), (-0.0, True), (999_999_999_999_999.9, True), (-999_999_999_999_999.9, True), (1e15, False),
+    (-1e15, False), (float("nan"), False), (float("inf"), False), (float("-inf"), False), (7, True), (10**15, False),
+    (True, False), (Decimal("1e15"), False), (Decimal("12.5"), True), ("1", False), (None, False)])
+def test_number_tests_agree_on_every_kind_of_value(value: Any, usable: bool) -> None:
+    """The float fast paths (type(x) is float) say what the general tests say: finite, below 10^15."""
+    from xlperf.form.excelmath import arith, usable_number
+    from xlperf.model.values import as_number, unusable_number
+
+    number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    assert usable_number(value) is (usable and not isinstance(value, Decimal))
+    assert (as_number(value) is not None) is usable
+    if usable:
+        assert as_number(value) == float(value) and type(as_number(value)) is float
+    assert unusable_number(value) is (number and not usable)
+    if type(value) is float:
+        assert arith(value) is value

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from xlperf.form.excelmath import usable_number
+from xlperf.form.excelmath import NUMBER_TYPES, usable_number
 from xlperf.form.layout import FormLayout
 from xlperf.form.rulekind import Value
 from xlperf.form.rules import KINDS
@@ -35,4 +35,4 @@ def evaluate(layout: FormLayout, values: Mapping[str, Value]) -> dict[str, Resul
 
 
 def _is_unusable(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and not usable_number(value)
+    return isinstance(value, NUMBER_TYPES) and not isinstance(value, bool) and not usable_number(value)

@@ -33,8 +33,13 @@ _E44 = 2.0**-44
 _MAX_EXACT_INT = 2.0**53 - 1
 
 
+NUMBER_TYPES = (int, float)
+"""For isinstance: a tuple, because ``int | float`` builds a new union object at every call,
+and these tests run a few thousand times a return."""
+
+
 def is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, NUMBER_TYPES) and not isinstance(v, bool)
 
 
 MAX_MAGNITUDE = 1e15
@@ -44,6 +49,8 @@ or more (or NaN, or infinity, which only a crafted file holds) is no amount, rat
 
 def usable_number(x: object) -> bool:
     """A number the rules can compute with: finite and below :data:`MAX_MAGNITUDE`."""
+    if type(x) is float:  # the common case; NaN fails both comparisons
+        return -MAX_MAGNITUDE < x < MAX_MAGNITUDE
     return is_number(x) and math.isfinite(x) and abs(x) < MAX_MAGNITUDE  # type: ignore[arg-type]
 
 
@@ -129,7 +136,9 @@ def excel_round(x: float, digits: int = 2) -> Decimal:
 
 
 def arith(v: Scalar) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
+    if type(v) is float:
+        return v
+    if isinstance(v, bool) or not isinstance(v, NUMBER_TYPES):
         raise RuleError(f"expected a number, got {v!r}")
     return float(v)
 
@@ -171,7 +180,7 @@ CMP: dict[str, Callable[[int], bool]] = {
 
 
 def _n(v: Scalar) -> float:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0.0
+    return float(v) if isinstance(v, NUMBER_TYPES) and not isinstance(v, bool) else 0.0
 
 
 def _round_fn(mode: str) -> Callable[[list[Scalar]], Scalar]:

@@ -12,13 +12,16 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from xlperf.form.excelmath import excel_round, usable_number
+from xlperf.form.excelmath import MAX_MAGNITUDE, excel_round, usable_number
 
 BLANK = "空白"
 """How a message shows an empty cell."""
 
 __all__ = ["BLANK", "as_number", "cell_text", "cell_year", "compact", "display", "is_blank", "number_text", "or_blank", "plain", "show", "show_cell",
            "show_amount", "show_percent"]
+
+
+_NUMERIC = (int, float, Decimal)  # a tuple: ``int | float | Decimal`` is built anew at every call
 
 
 def is_blank(value: object) -> bool:
@@ -30,7 +33,9 @@ def as_number(value: object) -> float | None:
     """A number cell's value as float; None for text, dates, booleans, blanks, and numbers no
     form holds (inf/nan, which no spreadsheet holds but a crafted file can, and 10^15 or more:
     ``NUMBER_INVALID`` flags those)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+    if type(value) is float:  # the common case, a few hundred times a return; NaN fails both tests
+        return value if -MAX_MAGNITUDE < value < MAX_MAGNITUDE else None
+    if isinstance(value, bool) or not isinstance(value, _NUMERIC):
         return None
     number = float(value)
     return number if usable_number(number) else None
@@ -38,7 +43,9 @@ def as_number(value: object) -> float | None:
 
 def unusable_number(value: object) -> bool:
     """A number in a cell that no form holds: NaN, infinite, or 10^15 and more."""
-    return (as_number(value) is None and isinstance(value, int | float | Decimal)
+    if type(value) is float:
+        return not -MAX_MAGNITUDE < value < MAX_MAGNITUDE
+    return (as_number(value) is None and isinstance(value, _NUMERIC)
             and not isinstance(value, bool))
 
 
