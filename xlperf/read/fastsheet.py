@@ -63,7 +63,7 @@ class _Patterns:
     f_open: str
     t_attr: re.Pattern[str]
     c_open: str
-    odd: re.Pattern[str]
+    c_any: str
     si_open: str
     sst: str
     sheetdata: str
@@ -88,10 +88,14 @@ def _patterns(prefix: str) -> _Patterns:
         rph=re.compile(tag("rPh") + r"\b.*?" + end("rPh"), re.S),
         # (address, t, other attributes, <v> text of a value-only cell, text of a plain inline
         # string, other content)
-        cell=re.compile(tag("c") + r' r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+")?(?: t="([A-Za-z]+)")?([^<>]*?)'
+        # The optional attributes are written as "X or nothing" ((?:X|), which matches exactly
+        # what (?:X)? does): sre runs a branch without the repeat machinery that ? costs on a
+        # group, twice per cell. The other content is "normal* (special normal*)*": each
+        # repetition starts at a "<", so a run of text is consumed once, not character by character.
+        cell=re.compile(tag("c") + r' r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+"|)(?: t="([A-Za-z]+)"|)([^<>]*?)'
                         r"(?:/>|>(?:" + tag("v") + r">([^<]+)" + end("v") + end("c")
                         + "|" + tag("is") + ">" + tag("t") + r'(?: xml:space="preserve")?>([^<]*)' + end("t")
-                        + end("is") + end("c") + r"|((?:[^<]|<(?!" + p + r"c[\s/>]))*?)" + end("c") + "))"),
+                        + end("is") + end("c") + r"|([^<]*(?:<(?!" + p + r"c[\s/>])[^<]*)*?)" + end("c") + "))"),
         f=re.compile(tag("f") + r"\b([^<>]*?)(?:/>|>(.*?)" + end("f") + ")", re.S),
         v=re.compile(tag("v") + r">([^<]*)" + end("v")),
         v_empty=(tag("v") + "/>", tag("v") + " />"),
@@ -99,8 +103,7 @@ def _patterns(prefix: str) -> _Patterns:
         f_open=tag("f"),
         t_attr=re.compile(r"""\st\s*=\s*["']([A-Za-z]+)["']"""),
         c_open=tag("c") + " ",
-        # comments, CDATA, processing instructions, and cells opened other than "<c "
-        odd=re.compile("<(?:[!?]|" + p + "c[>/\t\r\n])"),
+        c_any=tag("c"),
         si_open=tag("si"),
         sst=tag("sst"),
         sheetdata=tag("sheetData"),
@@ -109,7 +112,12 @@ def _patterns(prefix: str) -> _Patterns:
 
 
 _PREFIX = re.compile(r"\s*(?:<\?[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<([A-Za-z_][\w.-]*:)?(\w+)\b", re.S)
-_MARKUP_DECL = re.compile(r"<[!?]")  # comments, CDATA, DTD, processing instructions
+
+
+def _markup_decl(body: str) -> bool:
+    """Comments, CDATA, DTD or processing instructions: two scans in C, where a regular
+    expression search stops at every "<" of the part."""
+    return "<!" in body or "<?" in body
 
 
 def _decode(data: bytes) -> tuple[str, _Patterns]:
@@ -131,7 +139,7 @@ def strings_fast(data: bytes) -> list[str]:
     if start < 0:
         raise Fallback
     body = text[start:]
-    if _MARKUP_DECL.search(body):
+    if _markup_decl(body):
         raise Fallback
     found = pat.si.findall(body)
     if len(found) != body.count(pat.si_open):
@@ -161,10 +169,14 @@ def sheet_fast(data: bytes, sink: SheetSink) -> None:
             return  # <sheetData/>
         raise Fallback
     body = text[start:end]
-    if pat.odd.search(body):
+    opened = body.count(pat.c_open)
+    # Comments, CDATA, processing instructions, and anything that starts like a cell but not
+    # with "<c " (<c>, <c/>, a tab or line break after the name; other names beginning with c):
+    # the element tree reads those.
+    if _markup_decl(body) or body.count(pat.c_any) != opened:
         raise Fallback
     found = pat.cell.findall(body)
-    if len(found) != body.count(pat.c_open):
+    if len(found) != opened:
         raise Fallback  # a cell the pattern did not match (no address, or attributes reordered)
     cells = sink.cells
     strings = sink.strings

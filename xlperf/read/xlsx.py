@@ -51,7 +51,11 @@ def read_xlsx(kind: FileKind, fast: bool = True) -> Book:
         cells={}, formulas={}, no_cache=set(), errors={},
         names=names, date1904=date1904,
     )
-    elements = sum(parts.get(part or "", b"").count(b"<") for _, _, part in sheets)
+    # Every element takes at least one byte ("<"), so sheets of MAX_ELEMENTS bytes in all need no count.
+    if sum(len(parts.get(part or "", b"")) for _, _, part in sheets) <= MAX_ELEMENTS:
+        elements = 0
+    else:
+        elements = sum(parts.get(part or "", b"").count(b"<") for _, _, part in sheets)
     if elements > MAX_ELEMENTS:
         raise TooLarge(f"工作表共有 {elements} 个 XML 元素")
     for name, _, part in sheets:
