@@ -27,7 +27,7 @@ import os
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -200,7 +200,7 @@ def _columns(ws: Worksheet, styles: _Styles, columns: Sequence[str], kinds: Sequ
              df: pd.DataFrame) -> None:
     sample = df.head(WIDTH_SAMPLE)
     for c, (header, kind) in enumerate(zip(columns, kinds, strict=True)):
-        width = FIXED_WIDTHS.get(kind) or min(50, max([_width(v) for v in sample.iloc[:, c]] + [6]))
+        width = FIXED_WIDTHS.get(kind) or min(50, max([_width(v) for v in _distinct(sample.iloc[:, c])] + [6]))
         width = max(width, min(24, _width(header)))
         ws.set_column(c, c, width + 1)
     ws.set_row(0, 30)
@@ -208,11 +208,22 @@ def _columns(ws: Worksheet, styles: _Styles, columns: Sequence[str], kinds: Sequ
         ws.write_string(0, c, header, styles.header)
 
 
+def _distinct(values: Iterable[object]) -> Iterable[object]:
+    """Each value once (a column repeats its units, statuses and forms), when all can be hashed."""
+    values = list(values)
+    try:
+        return set(values)
+    except TypeError:
+        return values
+
+
 def _width(value: object) -> int:
     if value is None or isinstance(value, float) and math.isnan(value):
         return 0
-    text = value if isinstance(value, str) else str(value)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:60])
+    text = (value if isinstance(value, str) else str(value))[:60]
+    if text.isascii():  # numbers, dates, codes: one column a character, without a lookup each
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _totals(ws: Worksheet, styles: _Styles, columns: Sequence[str], kinds: Sequence[str],
