@@ -292,6 +292,35 @@ def test_fast_path_falls_back_on_comments() -> None:
     assert ("S", "Z9") not in book.cells and book.cells[("S", "B3")] == 3.5
 
 
+@pytest.mark.parametrize("odd", ['<c><v>1</v></c>', '<c/>', '<c\tr="Z9"><v>1</v></c>', '<c\nr="Z9"><v>1</v></c>',
+                                 '<?pi x?>', '<![CDATA[<c r="Z9"><v>1</v></c>]]>'])
+def test_fast_path_falls_back_on_cells_it_does_not_read(odd: str) -> None:
+    """Cells opened otherwise than "<c ", processing instructions and CDATA go to the element tree
+    (found by counting "<c" against "<c " and by two searches, not by a regular expression)."""
+    sheet = SHEET.replace('<row r="3">', f'<row r="9">{odd}</row><row r="3">')
+    book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
+    sink = SheetSink("S", strings_tree(STRINGS.encode()), book)
+    with pytest.raises(Fallback):
+        sheet_fast(sheet.encode(), sink)
+
+
+def test_fast_path_reads_long_formulas_and_text_results_like_the_tree() -> None:
+    """A cell's other content (formula, cached text) is read in runs of text between "<"."""
+    formula = "IF(B2&gt;0," + "+".join(f"B{i}" for i in range(2, 400)) + ',"&lt;无&gt;")'
+    sheet = SHEET.replace('<row r="3">', f'<row r="7"><c r="A7" t="str"><f>{formula}</f><v>x &lt; y</v></c>'
+                                         '<c r="B7" s="2"><f>B2*2</f><v>4</v></c></row><row r="3">')
+    books = []
+    for reader in (sheet_fast, sheet_tree):
+        book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
+        sink = SheetSink("S", strings_tree(STRINGS.encode()), book)
+        reader(sheet.encode(), sink)
+        sink.finish()
+        books.append(book)
+    assert books[0] == books[1]
+    assert books[0].cells[("S", "A7")] == "x < y" and books[0].cells[("S", "B7")] == 4.0
+    assert books[0].formulas[("S", "A7")] == "=" + formula.replace("&gt;", ">").replace("&lt;", "<")
+
+
 # -- structure changes -----------------------------------------------------------------------------
 def test_missing_defined_name_falls_back_to_field_map(files: Files, tmp_path: Path) -> None:
     src = files.recalc["self_evaluation"]

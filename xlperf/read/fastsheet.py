@@ -82,7 +82,7 @@ def _patterns(prefix: str) -> _Patterns:
 
     return _Patterns(
         # (simple text, rich content) of each <si>; <si/> gives ("", "")
-        si=re.compile(tag("si") + r"(?:/>|>(?:" + tag("t") + r'(?: xml:space="preserve")?>([^<]*)' + end("t")
+        si=re.compile(tag("si") + r"(?:/>|>(?:" + tag("t") + r'(?: xml:space="preserve"|)>([^<]*)' + end("t")
                       + r"|([^<]*(?:<(?!/?" + p + r"si[\s/>])[^<]*)*))" + end("si") + ")"),
         t=re.compile(tag("t") + r"(?:\s[^>]*)?>(.*?)" + end("t"), re.S),
         rph=re.compile(tag("rPh") + r"\b.*?" + end("rPh"), re.S),
@@ -94,7 +94,7 @@ def _patterns(prefix: str) -> _Patterns:
         # repetition starts at a "<", so a run of text is consumed once, not character by character.
         cell=re.compile(tag("c") + r' r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+"|)(?: t="([A-Za-z]+)"|)([^<>]*?)'
                         r"(?:/>|>(?:" + tag("v") + r">([^<]+)" + end("v") + end("c")
-                        + "|" + tag("is") + ">" + tag("t") + r'(?: xml:space="preserve")?>([^<]*)' + end("t")
+                        + "|" + tag("is") + ">" + tag("t") + r'(?: xml:space="preserve"|)>([^<]*)' + end("t")
                         + end("is") + end("c") + r"|([^<]*(?:<(?!" + p + r"c[\s/>])[^<]*)*?)" + end("c") + "))"),
         f=re.compile(tag("f") + r"\b([^<>]*?)(?:/>|>(.*?)" + end("f") + ")", re.S),
         v=re.compile(tag("v") + r">([^<]*)" + end("v")),
