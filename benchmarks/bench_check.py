@@ -21,7 +21,7 @@ from typing import Any
 
 from bench_read import make_variants, recalculated
 
-from xlperf.checks.checker import check_file, check_return
+from xlperf.checks.check_return import check_file, check_return
 from xlperf.form.evaluate import evaluate
 from xlperf.form.registry import builtin_layout
 from xlperf.read import read_return

@@ -65,11 +65,11 @@ def fill_round(work: Path, n: int) -> tuple[object, int]:
     work.mkdir(parents=True, exist_ok=True)
     from bench_rollup import make_units, unit_name
 
+    from xlperf.checks.check_files import STORED, check_one
     from xlperf.ledger import Incoming, receive, round_view
-    from xlperf.ledger.checking import ledger_check
 
     units = [p for p in make_units(60, work / "units", 7) if "self_evaluation" in p.name][:20]
-    samples = [ledger_check(p) for p in units]
+    samples = [check_one(p, keep=STORED) for p in units]
     roster = work / "roster.csv"
     roster.write_text("单位代码,单位名称,主管部门,联系人,邮箱\n" + "".join(
         f"{500000 + i},{unit_name(i)},市财政局,联系人{i},u{i}@example.gov.cn\n" for i in range(n)), encoding="utf-8")

@@ -16,6 +16,7 @@ directly (no checking: the status, not the intake, is measured there).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -48,16 +49,16 @@ def xlperf(*argv: str) -> float:
 
 def status_round(work: Path, units: int) -> tuple[float, float]:
     """(seconds to fill, seconds for round_status) of a round of ``units`` units, each with a return."""
-    from xlperf.checks.checker import check_file
+    from xlperf.checks.check_files import STORED, check_one
+    from xlperf.checks.check_return import check_file
     from xlperf.ledger import Incoming, create_round, open_ledger, receive, round_status, round_view
-    from xlperf.ledger.checking import ledger_check
     from xlperf.read.roster import read_roster
 
     roster = work / "status_roster.csv"
     lines = ["单位代码,单位名称,主管部门"] + [f"{500000 + i},{unit_name(i)},主管部门{i % 40}" for i in range(units)]
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sample = next((work / "units").glob("*self_evaluation.xlsx"))
-    record = ledger_check(sample)
+    record = check_one(sample, keep=STORED)
     assert check_file(sample).form == "self_evaluation"
     ledger = open_ledger(str(work / "status.db"))
     with ledger.session() as session, session.begin():
@@ -69,8 +70,8 @@ def status_round(work: Path, units: int) -> tuple[float, float]:
     for start in range(0, units, 1000):
         items = []
         for i in range(start, min(start + 1000, units)):
-            mine = type(record)(**{**record.__dict__, "unit": unit_name(i),
-                                   "projects": tuple(p._replace(unit=unit_name(i)) for p in record.projects)})
+            mine = dataclasses.replace(record, unit=unit_name(i),
+                                       projects=tuple(p._replace(unit=unit_name(i)) for p in record.projects))
             items.append(Incoming(name=f"{i}.xlsx", sha256=f"{i:064x}", size=1, source="folder", record=mine))
         with ledger.session() as session, session.begin():
             receive(session, view, items)

@@ -170,7 +170,7 @@ def child(inbox: Path, output: Path, roster_path: Path, jobs: int, scheduler: st
     ``scheduler``: ``local:K`` starts a Dask LocalCluster of K single-threaded worker processes
     first (not timed), any other value is a scheduler's address; None: the local process pool."""
     t0 = time.perf_counter()
-    from xlperf.checks.checker import find_returns
+    from xlperf.checks.check_return import find_returns
     from xlperf.read.roster import read_roster
     from xlperf.rollup import build_tables, collect_records, paragraph, write_summary
     from xlperf.rollup.gcpause import cycle_collection_paused
@@ -282,27 +282,28 @@ def per_file_ms(fn: Callable[[Any], Any], items: Sequence[Any]) -> float:
 
 def stages(files: Sequence[Path]) -> dict[str, float]:
     """check_file's stages on ``files``, serially in this process, ms per file."""
-    from xlperf.checks.checker import check_file, check_return
+    from xlperf.checks.check_return import check_file, check_return
     from xlperf.form.evaluate import evaluate
     from xlperf.form.registry import builtin_layout
+    from xlperf.model.return_summary import summarised
     from xlperf.read import read_return
     from xlperf.read.guard import inspect_file
-    from xlperf.rollup import record_of
 
     returns = [read_return(p) for p in files]
     layouts = [builtin_layout(str(r.form_id)) for r in returns]
     inputs = [{f.key: r.values.get(f.key) for f in lay.inputs()} for r, lay in zip(returns, layouts, strict=True)]
     numeric = [{k: v for k, v in i.items() if not isinstance(v, dt.date)} for i in inputs]
     checked = [check_file(p) for p in files]
-    records = [record_of(c) for c in checked]
+    records = [summarised(c).slim() for c in checked]
     return {
         "guard (inspect_file)": per_file_ms(inspect_file, files),
         "read (read_return, guard included)": per_file_ms(read_return, files),
         "recompute (evaluate)": per_file_ms(lambda i: evaluate(layouts[i], numeric[i]), range(len(files))),
         "checks (check_return, recompute included)": per_file_ms(check_return, returns),
         "check_file (all of the above)": per_file_ms(check_file, files),
-        "record_of (slim record for the roll-up)": per_file_ms(record_of, checked),
-        "pickle Checked (bytes/file)": sum(len(pickle.dumps(c)) for c in checked) / len(checked),
+        "summarised + slim (the roll-up's record)": per_file_ms(lambda c: summarised(c).slim(), checked),
+        "encode (the ledger's JSON)": per_file_ms(lambda c: c.encode(), checked),
+        "pickle CheckedReturn (bytes/file)": sum(len(pickle.dumps(c)) for c in checked) / len(checked),
         "pickle record (bytes/file)": sum(len(pickle.dumps(r)) for r in records) / len(records),
     }
 

@@ -201,7 +201,7 @@ def make_tables(work: Path, n: int, jobs: int) -> Path:
         units = br.make_units(300, work / "units", 20240301)
         br.make_inbox(n, units, inbox, dt.datetime(2024, 3, 1).timestamp())
         br.write_roster(300, roster)
-    from xlperf.checks.checker import find_returns
+    from xlperf.checks.check_return import find_returns
     from xlperf.read.roster import read_roster
     from xlperf.rollup import build_tables, collect_returns, paragraph
 

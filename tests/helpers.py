@@ -10,7 +10,7 @@ from typing import Any
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.cli.demo import sample_values
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.layout import FormLayout
 from xlperf.form.registry import builtin_layout
 from xlperf.form.spec import Field
@@ -27,7 +27,7 @@ def cell_of(form: str, key: str) -> tuple[str, str]:
     return sheet, xl_rowcol_to_cell(row, col)
 
 
-def flat(checked: Checked, codes: Collection[str]) -> set[tuple[str, str, str, str]]:
+def flat(checked: CheckedReturn, codes: Collection[str]) -> set[tuple[str, str, str, str]]:
     """Findings as (code, severity, sheet, cell), for the codes asked about."""
     return {(f.code, f.severity, f.sheet, f.cell) for f in checked.findings if f.code in codes}
 

@@ -21,13 +21,13 @@ import pytest
 from click.testing import CliRunner
 from ledger_support import values_of, write_roster
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.registry import builtin_forms, builtin_layout, use_folders
 from xlperf.form.specload import FORMS_DIR
 from xlperf.read import read_return
@@ -57,7 +57,7 @@ def bureau(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     use_folders(())
 
 
-def same(form_id: str, checked: Checked) -> dict[str, Any]:
+def same(form_id: str, checked: CheckedReturn) -> dict[str, Any]:
     """What a check found, without the form's id and title (which differ by construction)."""
     assert checked.form == form_id, (checked.form, [f.code for f in checked.findings])
     return {"status": checked.status, "unit": checked.unit, "year": checked.year, "scores": checked.scores,

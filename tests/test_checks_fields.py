@@ -20,10 +20,10 @@ from helpers import cell_of as at
 from helpers import sample
 
 from xlperf.checks import consistency, dates, fields, text, types
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import TemplateOptions, write_template
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.registry import builtin_forms, builtin_layout
 
@@ -124,7 +124,7 @@ for _form in sorted(builtin_forms()):
 
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory: pytest.TempPathFactory,
-            lo_recalc: Callable[[Sequence[Path], Path], dict[Path, Path]]) -> dict[str, tuple[Checked, Checked]]:
+            lo_recalc: Callable[[Sequence[Path], Path], dict[Path, Path]]) -> dict[str, tuple[CheckedReturn, CheckedReturn]]:
     """Each case checked as filled (no cached results) and as recalculated by LibreOffice."""
     tmp = tmp_path_factory.mktemp("checks_fields")
     files = {}
@@ -141,11 +141,11 @@ def checked(tmp_path_factory: pytest.TempPathFactory,
     return {name: (check_file(path), check_file(recalculated[path])) for name, path in files.items()}
 
 
-def ours(result: Checked) -> set[Row]:
+def ours(result: CheckedReturn) -> set[Row]:
     return {(f.code, f.severity, f.sheet, f.cell) for f in result.findings if f.code in OUR_CODES}
 
 
-def found(checked: dict[str, tuple[Checked, Checked]], name: str, same: bool = True) -> set[Row]:
+def found(checked: dict[str, tuple[CheckedReturn, CheckedReturn]], name: str, same: bool = True) -> set[Row]:
     """The case's findings of our codes; the same whether cached results are present or not."""
     filled, recalculated = checked[name]
     assert not [f for f in filled.findings + recalculated.findings if f.code == "CHECK_FAILED"]
@@ -154,30 +154,30 @@ def found(checked: dict[str, tuple[Checked, Checked]], name: str, same: bool = T
     return ours(filled)
 
 
-def message(checked: dict[str, tuple[Checked, Checked]], name: str, code: str, key: str) -> str:
+def message(checked: dict[str, tuple[CheckedReturn, CheckedReturn]], name: str, code: str, key: str) -> str:
     return next(f.message for f in checked[name][0].findings if f.code == code and f.field == key)
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if n.startswith("clean_")])
-def test_clean_samples_raise_none_of_our_codes(checked: dict[str, tuple[Checked, Checked]], name: str) -> None:
+def test_clean_samples_raise_none_of_our_codes(checked: dict[str, tuple[CheckedReturn, CheckedReturn]], name: str) -> None:
     # The self_evaluation sample spends 11.70% but explains why in 资金使用情况: no finding either.
     assert found(checked, name) == set()
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if n.startswith("odd_")])
-def test_odd_values_everywhere_never_break_a_check(checked: dict[str, tuple[Checked, Checked]], name: str) -> None:
+def test_odd_values_everywhere_never_break_a_check(checked: dict[str, tuple[CheckedReturn, CheckedReturn]], name: str) -> None:
     # LibreOffice turns some odd values into others (TRUE in a date cell into the date 1899-12-31),
     # so the two shapes may differ here; neither may break a check.
     rows = found(checked, name, same=False)
     assert {"WRONG_TYPE", "OUT_OF_RANGE", "FORMULA_TEXT"} <= {code for code, *_ in rows}
 
 
-def test_unused_project_sheet_is_not_incomplete(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_unused_project_sheet_is_not_incomplete(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     # 项目3 of the sample is blank: with year and unit prefilled by the template it is still unused.
     assert found(checked, "prefilled_target_table") == set()
 
 
-def test_required_missing(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_required_missing(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     form = "self_evaluation"
     assert found(checked, "required") == {
         finding("REQUIRED_MISSING", "error", form, "project_name"),
@@ -187,13 +187,13 @@ def test_required_missing(checked: dict[str, tuple[Checked, Checked]]) -> None:
     assert "项目名称" in message(checked, "required", "REQUIRED_MISSING", "project_name")
 
 
-def test_required_missing_on_a_project_sheet_in_use(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_required_missing_on_a_project_sheet_in_use(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert found(checked, "required_project2") == {
         ("REQUIRED_MISSING", "error", *at("target_table", "p2_project_name"))}
     assert at("target_table", "p2_project_name")[0] == "项目2"
 
 
-def test_wrong_type(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_wrong_type(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     form = "self_evaluation"
     rows = found(checked, "wrong_type")
     for key in ("budget_city", "released", "start_date", "end_date", "year"):
@@ -203,7 +203,7 @@ def test_wrong_type(checked: dict[str, tuple[Checked, Checked]]) -> None:
     assert "年-月-日" in message(checked, "wrong_type", "WRONG_TYPE", "end_date")
 
 
-def test_choice_invalid(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_choice_invalid(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     form = "self_evaluation"
     assert found(checked, "choice") == {
         finding("CHOICE_INVALID", "error", form, "project_type"),
@@ -212,7 +212,7 @@ def test_choice_invalid(checked: dict[str, tuple[Checked, Checked]]) -> None:
     assert "“≥”" in message(checked, "choice", "CHOICE_INVALID", "ind_1_op")
 
 
-def test_out_of_range(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_out_of_range(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     form = "self_evaluation"
     assert found(checked, "out_of_range") == {
         finding("OUT_OF_RANGE", "error", form, "budget_other"),
@@ -228,12 +228,12 @@ def test_out_of_range(checked: dict[str, tuple[Checked, Checked]]) -> None:
         finding("OUT_OF_RANGE", "error", "target_declaration", "start_date")}
 
 
-def test_too_many_decimals(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_too_many_decimals(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert found(checked, "decimals") == {finding("TOO_MANY_DECIMALS", "warning", "self_evaluation", "released")}
     assert "5.56 万元" in message(checked, "decimals", "TOO_MANY_DECIMALS", "released")
 
 
-def test_amount_unit_suspect(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_amount_unit_suspect(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert finding("AMOUNT_UNIT_SUSPECT", "warning", "self_evaluation", "budget_city") in found(checked, "unit_wan")
     assert found(checked, "unit_yuan") == {
         finding("AMOUNT_UNIT_SUSPECT", "warning", "target_table", "p1_prev_budget"),
@@ -241,7 +241,7 @@ def test_amount_unit_suspect(checked: dict[str, tuple[Checked, Checked]]) -> Non
     }
 
 
-def test_row_incomplete(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_row_incomplete(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert found(checked, "row_incomplete") == {
         finding("ROW_INCOMPLETE", "warning", "target_declaration", "plan_3_start")}
     # a contact without a name; contacts without 科室 (as in the sample) are complete enough
@@ -249,7 +249,7 @@ def test_row_incomplete(checked: dict[str, tuple[Checked, Checked]]) -> None:
         finding("ROW_INCOMPLETE", "warning", "self_evaluation", "contact_1_name")}
 
 
-def test_consistency_rules(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_consistency_rules(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert finding("SPENT_OVER_RELEASED", "error", "self_evaluation", "spent_total") in found(
         checked, "spent_over_released")
     text_ = message(checked, "spent_over_released", "SPENT_OVER_RELEASED", "spent_total")
@@ -263,7 +263,7 @@ def test_consistency_rules(checked: dict[str, tuple[Checked, Checked]]) -> None:
         finding("YEAR_BUDGET_OVER_TOTAL", "warning", "target_table", "p2_year_budget")}
 
 
-def test_parts_not_sum(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_parts_not_sum(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert found(checked, "parts_not_sum") == {
         finding("PARTS_NOT_SUM", "error", "self_evaluation", "budget_total"),
         finding("PARTS_NOT_SUM", "error", "self_evaluation", "spent_total"),
@@ -273,13 +273,13 @@ def test_parts_not_sum(checked: dict[str, tuple[Checked, Checked]]) -> None:
     assert found(checked, "total_typed_right") == set()
 
 
-def test_low_execution_no_reason(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_low_execution_no_reason(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     assert found(checked, "low_execution") == {
         finding("LOW_EXECUTION_NO_REASON", "warning", "self_evaluation", "fund_usage")}
     assert "11.7%" in message(checked, "low_execution", "LOW_EXECUTION_NO_REASON", "fund_usage")
 
 
-def test_date_outside_year(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_date_outside_year(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     # the fill date (填报日期) of the next year is exempt
     assert found(checked, "date_outside_year") == {
         finding("DATE_OUTSIDE_YEAR", "warning", "target_declaration", "plan_1_end")}
@@ -287,7 +287,7 @@ def test_date_outside_year(checked: dict[str, tuple[Checked, Checked]]) -> None:
         finding("DATE_OUTSIDE_YEAR", "warning", "target_table", "p2_start_date")}
 
 
-def test_html_in_text(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_html_in_text(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     # "<=450家" in a target value is no HTML
     assert found(checked, "html") == {
         finding("HTML_IN_TEXT", "warning", "self_evaluation", "narrative"),
@@ -295,7 +295,7 @@ def test_html_in_text(checked: dict[str, tuple[Checked, Checked]]) -> None:
     }
 
 
-def test_formula_text(checked: dict[str, tuple[Checked, Checked]]) -> None:
+def test_formula_text(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
     # a phone number "+86 ..." and a dash before Chinese text are not formulas
     assert found(checked, "formula") == {
         finding("FORMULA_TEXT", "warning", "self_evaluation", key)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import indicators
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR

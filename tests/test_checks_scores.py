@@ -21,11 +21,12 @@ from helpers import cell_of as place
 from helpers import flat as _flat
 from helpers import sample
 
-from xlperf.checks import checker, scores, tamper
-from xlperf.checks.checker import check_file, check_return
+from xlperf.checks import check_return as checker
+from xlperf.checks import scores, tamper
+from xlperf.checks.check_return import check_file, check_return
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
-from xlperf.findings import Checked, Finding
+from xlperf.findings import CheckedReturn, Finding
 from xlperf.form.placing import layout_form
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.specload import load_spec
@@ -58,13 +59,13 @@ def at(code: str, severity: str, form: str, key: str) -> tuple[str, str, str, st
     return (code, severity, *place(form, key))
 
 
-def only(checked: Checked, code: str) -> Finding:
+def only(checked: CheckedReturn, code: str) -> Finding:
     found = [f for f in checked.findings if f.code == code]
     assert len(found) == 1, found
     return found[0]
 
 
-def errors(checked: Checked) -> set[str]:
+def errors(checked: CheckedReturn) -> set[str]:
     return {f.code for f in checked.errors if f.code in MINE}
 
 
@@ -194,7 +195,7 @@ def test_stale_cached_result_under_an_intact_formula(files: Files, tmp_path: Pat
 
 
 # -- typed scores -------------------------------------------------------------------------------
-def fill(tmp_path: Path, name: str, **changes: Any) -> Checked:
+def fill(tmp_path: Path, name: str, **changes: Any) -> CheckedReturn:
     values = {**sample("self_evaluation"), **changes}
     return check_file(fill_workbook(TEMPLATES / "self_evaluation.xlsx", values, tmp_path / f"{name}.xlsx"))
 
@@ -309,7 +310,7 @@ def test_checks_never_raise_on_odd_values(tmp_path: Path) -> None:
     assert at("SCORE_NOT_NUMBER", "error", "self_evaluation", "completion_rate_score") in flat(checked)
 
 
-def flat(checked: Checked, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
+def flat(checked: CheckedReturn, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
     return _flat(checked, MINE if codes is None else codes)
 
 

@@ -22,10 +22,10 @@ from openpyxl.workbook.workbook import Workbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.checks import scores, tamper
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.formulas import normalise_formula, template_formulas
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import read_return
@@ -48,7 +48,7 @@ def at(code: str, severity: str, key: str, form: str = SE) -> tuple[str, str, st
     return (code, severity, *place(form, key))
 
 
-def tampered(tmp_path: Path, edit: Callable[[Workbook], None], form: str = SE, name: str = "return") -> Checked:
+def tampered(tmp_path: Path, edit: Callable[[Workbook], None], form: str = SE, name: str = "return") -> CheckedReturn:
     """The sample filled into the template, then edited with openpyxl and saved."""
     path = fill_workbook(TEMPLATES / f"{form}.xlsx", sample(form), tmp_path / f"{name}.xlsx")
     wb = openpyxl.load_workbook(path)
@@ -231,5 +231,5 @@ def test_formulas_unverified(xls_return: Path) -> None:
     assert ".xls" in finding.message and "96.35" in finding.message
 
 
-def flat(checked: Checked, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
+def flat(checked: CheckedReturn, codes: set[str] | None = None) -> set[tuple[str, str, str, str]]:
     return _flat(checked, TAMPER if codes is None else codes)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from helpers import cell_of, sample
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.checks.types import number_meant
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import REJECTED, Checked
+from xlperf.findings import REJECTED, CheckedReturn
 from xlperf.form.registry import builtin_layout
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates_xlsx"
@@ -20,7 +20,7 @@ AMOUNT = next(f for f in builtin_layout(SE).inputs() if f.key == "spent_city")
 PERCENT = next(f for f in builtin_layout("evaluation_report").inputs() if f.type == "percent")
 
 
-def typed_in(tmp_path: Path, value: str, key: str = "spent_city") -> Checked:
+def typed_in(tmp_path: Path, value: str, key: str = "spent_city") -> CheckedReturn:
     path = fill_workbook(TEMPLATES / f"{SE}.xlsx", {**sample(SE), key: value}, tmp_path / "return.xlsx")
     return check_file(path, key=None)
 

@@ -23,11 +23,11 @@ from openpyxl.workbook.workbook import Workbook
 
 from xlperf.checks import crossform
 from xlperf.checks import signature as signature_checks
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.cycle import DeclarationIndex, prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Checked
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, CheckedReturn
 from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.registry import builtin_layout
 from xlperf.form.signature import KEY_ID_ROW, SIGNATURE_ROW, SIGNED_ROW
@@ -57,7 +57,7 @@ DECLARED = {
 }
 
 
-def codes(checked: Checked) -> set[tuple[str, str, str, str]]:
+def codes(checked: CheckedReturn) -> set[tuple[str, str, str, str]]:
     return {(f.code, f.severity, f.sheet, f.cell) for f in checked.findings if f.code in MINE}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.cli.demo import DEMO_RETURNS, SAMPLES_DIR
 from xlperf.cycle import DeclarationIndex

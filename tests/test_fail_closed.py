@@ -24,9 +24,9 @@ from deskclient import csrf, signed_in_local
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import select
 
-import xlperf.checks.checker as checker
+import xlperf.checks.check_return as checker
 from xlperf.checks import Check, Context
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.checks.limited import exceeded_finding
 from xlperf.checks.workers import Limits
 from xlperf.cli import main

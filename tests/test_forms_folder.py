@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from ledger_support import CLEAN, FORM, values_of
 
+from xlperf.checks.check_files import STORED, CheckContext, CheckWork
 from xlperf.checks.limited import Limits, in_order, run_limited
 from xlperf.checks.workers import WorkerPool
 from xlperf.cli import main
@@ -22,7 +23,6 @@ from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.placing import layout_form
 from xlperf.form.registry import use_folders
 from xlperf.form.specload import FORMS_DIR, load_spec
-from xlperf.ledger.checking import ledger_check
 
 NEW_ID = "bureau_self_evaluation"
 NEW_TITLE = "本局项目支出绩效自评表"
@@ -110,9 +110,10 @@ def test_a_fork_servers_workers_check_with_the_parents_forms(forms: Path, tmp_pa
     try:
         assert pool.context.get_start_method() == "forkserver"
         limits = Limits.from_env()
-        pool.prestart(ledger_check, limits, 1)  # the fork server runs now, before the folder is given
+        work = CheckWork(CheckContext(), STORED)
+        pool.prestart(work, limits, 1)  # the fork server runs now, before the folder is given
         use_folders((forms,))
-        [record] = list(in_order(run_limited([filled], ledger_check, lambda p, why, detail: why, limits, pool=pool)))
+        [record] = list(in_order(run_limited([filled], work, lambda p, why, detail: why, limits, pool=pool)))
     finally:
         pool.close()
     assert (record.form, record.unit) == (NEW_ID, "东城区科技局")

@@ -4,9 +4,9 @@ Hypothesis draws batches of mutations of real returns (every form's template fil
 sample values): cut short, bytes flipped, zip members swapped, duplicated or dropped, XML parts
 re-encoded (UTF-16 with and without BOM, Latin-1), DTDs injected, pathological XML (deep
 nesting, unclosed tags, huge attributes), extreme numbers and strings in cells. Each batch is
-checked through :func:`xlperf.checks.limited.check_files_limited` as ``xlperf check`` does.
+checked through :func:`xlperf.checks.check_files.check_files` as ``xlperf check`` does.
 
-The property: one :class:`Checked` per file, in order; every result is writable as standard
+The property: one :class:`CheckedReturn` per file, in order; every result is writable as standard
 JSON and as terminal text; no reader raised an unexpected exception (no
 ``CHECK_FAILED`` finding, which is what a traceback becomes) and none needed the limits to stop
 it (no ``FILE_TOO_COMPLEX`` / ``WORKER_CRASHED``): the readers refuse hostile input by themselves.
@@ -28,7 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xlperf.checks.limited import Limits, check_files_limited
+from xlperf.checks.check_files import check_files
+from xlperf.checks.limited import Limits, in_order
 from xlperf.cli.console import finding_line, return_line
 from xlperf.form.registry import builtin_forms
 
@@ -171,7 +172,7 @@ def test_every_mutated_return_gives_one_clean_result(returns: dict[str, bytes], 
         path = folder / f"{n:02d}_{name}"
         path.write_bytes(content)
         paths.append(path)
-    results = list(check_files_limited(paths, LIMITS, jobs=2))
+    results = list(in_order(check_files(paths, limits=LIMITS, jobs=2)))
     assert [r.file for r in results] == paths  # one result per file, in order
     for checked in results:
         codes = {f.code for f in checked.findings}

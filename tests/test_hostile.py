@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import cell_of
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.findings.text import REPLACEMENT
 from xlperf.read import ReadError, read_return

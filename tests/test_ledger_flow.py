@@ -226,7 +226,7 @@ def _misbehave(path: Path, **options: object) -> object:
     import os
     import time
 
-    from xlperf.checks.checker import check_file
+    from xlperf.checks.check_return import check_file
 
     if path.name == "慢.xlsx":
         time.sleep(600)
@@ -242,8 +242,8 @@ def test_intake_checks_every_file_under_the_limits(db: LedgerDb, rnd: str, tmp_p
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A file that hangs, bloats or kills its reader ends as one finding and the intake goes on:
     the same per-file limits as ``xlperf check`` (upload and mailbox intake take this path too)."""
+    from xlperf.checks import check_files as checking
     from xlperf.intake import intake_files
-    from xlperf.ledger import checking
 
     monkeypatch.setattr(checking, "check_file", _misbehave)  # fork: the workers see the patch
     monkeypatch.setenv("XLPERF_FILE_SECONDS", "3")
@@ -407,7 +407,7 @@ def test_what_is_kept_of_a_round_is_read_once_and_never_taken_for_another_round(
     path, with another roster, is not served the old round's units (a roster changed in place:
     tests/test_round_caches.py)."""
     from xlperf.ledger import create_round, open_ledger, round_view
-    from xlperf.ledger.checking import round_check
+    from xlperf.ledger.round_checks import round_check
     from xlperf.read.roster import read_roster
 
     def ledger_with(units: str):  # type: ignore[no-untyped-def]

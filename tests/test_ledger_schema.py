@@ -3,9 +3,7 @@ found where the user expects it (``--db``, ``XLPERF_DB``, or ``xlperf.db`` in th
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from decimal import Decimal
 from pathlib import Path
 
 from alembic import command
@@ -19,7 +17,6 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from xlperf.cli import main
 from xlperf.ledger import open_ledger
-from xlperf.ledger.codec import dumps, loads
 from xlperf.ledger.db import HEAD, MIGRATIONS
 from xlperf.ledger.models import Base, Reply
 
@@ -76,10 +73,3 @@ def test_default_database_is_xlperf_db_in_the_current_folder(tmp_path: Path) -> 
         result = runner.invoke(main, ["round", "list"], env={**env, "XLPERF_DB": str(other)})
         assert "还没有报送任务" in result.output and other.is_file()
         assert os.path.isfile(Path(here) / "xlperf.db")
-
-
-def test_values_keep_their_types_through_the_ledger() -> None:
-    values = {"a": 1.5, "b": "文本", "c": dt.date(2024, 1, 31), "d": Decimal("96.35"), "e": None, "f": 3,
-              "g": dt.datetime(2024, 1, 31, 8, 30)}
-    assert loads(dumps(values)) == values
-    assert loads(dumps({"x": float("nan")})) == {"x": None}

@@ -19,19 +19,19 @@ import hostile_corpus as corpus
 import pytest
 from click.testing import CliRunner
 
+from xlperf.checks import check_files as check_files_mod
 from xlperf.checks import limited
 from xlperf.checks import workers as workers_mod
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.checks.limited import (
     FILE_TOO_COMPLEX,
     WORKER_CRASHED,
     Limits,
-    check_files_limited,
+    in_order,
     run_limited,
 )
 from xlperf.cli import main
-from xlperf.findings import Checked
-from xlperf.rollup import collect as collect_mod
+from xlperf.findings import CheckedReturn
 from xlperf.rollup import collect_returns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HANGING = "慢.hanging"
 
 
-def misbehave(path: Path, **options: Any) -> Checked:
+def misbehave(path: Path, **options: Any) -> CheckedReturn:
     """Hang on 慢.xlsx (saying so with the file :data:`HANGING` beside it), allocate 2 GiB on
     大.xlsx, die on 崩.xlsx; check anything else."""
     if path.name == "慢.xlsx":
@@ -48,7 +48,7 @@ def misbehave(path: Path, **options: Any) -> Checked:
         time.sleep(600)
     if path.name == "大.xlsx":
         hog = bytearray(2 << 30)
-        return Checked(file=path, notes=[str(len(hog))])
+        return CheckedReturn(file=path, notes=[str(len(hog))])
     if path.name == "崩.xlsx":
         os._exit(3)
     return check_file(path, **options)
@@ -104,13 +104,13 @@ def clock(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> EventClock:
     return fake
 
 
-def outcome(checked: Checked) -> str:
+def outcome(checked: CheckedReturn) -> str:
     return checked.findings[0].code if checked.errors else checked.status
 
 
 def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path], clock: EventClock) -> None:
     limits = Limits(seconds=3, memory_mb=512)
-    results = dict(run_limited(batch, misbehave, lambda p, why, _: Checked(file=p, notes=[why]), limits, jobs=1))
+    results = dict(run_limited(batch, misbehave, lambda p, why, _: CheckedReturn(file=p, notes=[why]), limits, jobs=1))
     assert sorted(results) == list(range(len(batch)))  # every file exactly once
     why = {batch[i].name: r.notes[0] for i, r in results.items() if r.notes and r.notes[0] in ("time", "memory", "crash")}
     assert why == {"慢.xlsx": "time", "大.xlsx": "memory", "崩.xlsx": "crash"}
@@ -118,10 +118,10 @@ def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path], clock:
     assert len(good) == 3 and all(r.status == "accepted_with_warnings" for r in good)
 
 
-def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
-                                                            clock: EventClock) -> None:
-    monkeypatch.setattr(limited, "check_file", misbehave)  # fork: the workers see the patch
-    checked = list(check_files_limited(batch, Limits(seconds=3, memory_mb=512), jobs=1))
+def test_check_files_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
+                                                   clock: EventClock) -> None:
+    monkeypatch.setattr(check_files_mod, "check_file", misbehave)  # fork: the workers see the patch
+    checked = list(in_order(check_files_mod.check_files(batch, limits=Limits(seconds=3, memory_mb=512), jobs=1)))
     assert [c.file for c in checked] == batch
     assert [outcome(c) for c in checked] == [
         "accepted_with_warnings", FILE_TOO_COMPLEX, "accepted_with_warnings", FILE_TOO_COMPLEX, WORKER_CRASHED,
@@ -133,7 +133,7 @@ def test_check_files_limited_gives_findings_in_input_order(batch: list[Path], mo
 
 def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
                                          clock: EventClock) -> None:
-    monkeypatch.setattr(limited, "check_file", misbehave)
+    monkeypatch.setattr(check_files_mod, "check_file", misbehave)
     result = CliRunner().invoke(main, ["check", *map(str, batch[:3]), "--file-seconds", "2"])
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("[")]
@@ -143,7 +143,7 @@ def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest
 
 def test_rollup_applies_the_same_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
                                        clock: EventClock) -> None:
-    monkeypatch.setattr(collect_mod, "check_file", misbehave)
+    monkeypatch.setattr(check_files_mod, "check_file", misbehave)
     records = collect_returns(batch, jobs=1, limits=Limits(seconds=3, memory_mb=512))
     assert [r.file for r in records] == batch
     assert [r.findings[0].code if r.errors else r.status for r in records] == [

@@ -28,7 +28,7 @@ from click.testing import CliRunner, Result
 from servers import FakeClock, Store, make_certificate, over_tls
 from servers import SmtpStart as Start
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.cli.demo import DemoReturn
 from xlperf.excel.fill import fill_workbook

@@ -1,6 +1,6 @@
 """Reports of checked returns, read back: the HTML page parsed, the annotated workbook opened.
 
-Checked objects come from really checking real returns (a template filled like a clerk would,
+CheckedReturn objects come from really checking real returns (a template filled like a clerk would,
 then a mistake made with openpyxl), and, so that rendering is tested whatever the checks find
 today, from the same returns with findings placed at known cells.
 """
@@ -20,11 +20,11 @@ from helpers import cell_of as a1
 from helpers import sample
 from openpyxl.utils.cell import coordinate_to_tuple
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.template import ALERT_FILL, SUMMARY_SHEET
-from xlperf.findings import Checked, Finding
+from xlperf.findings import CheckedReturn, Finding
 from xlperf.form.metasheet import NAME_PREFIX
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.read import read_return
@@ -53,7 +53,7 @@ def make_return(folder: Path, name: str, form: str, changes: dict[str, Any] | No
 
 
 @pytest.fixture(scope="module")
-def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Checked]:
+def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckedReturn]:
     """Real returns, really checked: clean, with typical mistakes, unreadable, unscored form."""
     folder = tmp_path_factory.mktemp("returns")
     garbage = folder / "乱码.xlsx"
@@ -77,7 +77,7 @@ def placed(form: str, key: str, code: str, severity: str, message: str, **kw: An
     return Finding(code, severity, message, sheet=sheet, cell=cell, field=key, label=label, **kw)  # type: ignore[arg-type]
 
 
-def with_known_findings(checked: Checked) -> Checked:
+def with_known_findings(checked: CheckedReturn) -> CheckedReturn:
     """``checked`` with findings at known cells of both sheets, deliberately out of order."""
     form = "self_evaluation"
     findings = [
@@ -99,7 +99,7 @@ def with_known_findings(checked: Checked) -> Checked:
 
 
 @pytest.fixture(scope="module")
-def known(returns: dict[str, Checked]) -> Checked:
+def known(returns: dict[str, CheckedReturn]) -> CheckedReturn:
     return with_known_findings(returns["text_amount"])
 
 
@@ -157,7 +157,7 @@ def parse(html: str) -> Page:
     return page
 
 
-def expected_order(checked: Checked) -> list[Finding]:
+def expected_order(checked: CheckedReturn) -> list[Finding]:
     """Errors first, then by sheet (form order; file-level first) and by row, then column."""
     sheets = [s.name for s in builtin_layout(str(checked.form)).sheets] if checked.form in builtin_forms() else []
 
@@ -168,7 +168,7 @@ def expected_order(checked: Checked) -> list[Finding]:
     return sorted(checked.findings, key=key)
 
 
-def assert_findings_table(checked: Checked, html: str) -> None:
+def assert_findings_table(checked: CheckedReturn, html: str) -> None:
     page = parse(html)
     order = expected_order(checked)
     assert [r["code"] for r in page.rows] == [f.code for f in order]
@@ -187,7 +187,7 @@ def assert_findings_table(checked: Checked, html: str) -> None:
 # --- HTML ------------------------------------------------------------------------------------
 
 
-def test_html_lists_known_findings_errors_first_by_sheet_and_cell(known: Checked) -> None:
+def test_html_lists_known_findings_errors_first_by_sheet_and_cell(known: CheckedReturn) -> None:
     html = render_html(known)
     assert_findings_table(known, html)
     codes = [r["code"] for r in parse(html).rows]
@@ -197,11 +197,11 @@ def test_html_lists_known_findings_errors_first_by_sheet_and_cell(known: Checked
 
 
 @pytest.mark.parametrize("name", ["clean", "text_amount", "mistakes", "target_table", "unreadable"])
-def test_html_lists_what_the_checks_found(returns: dict[str, Checked], name: str) -> None:
+def test_html_lists_what_the_checks_found(returns: dict[str, CheckedReturn], name: str) -> None:
     assert_findings_table(returns[name], render_html(returns[name]))
 
 
-def test_html_header_names_the_return_and_recomputed_score(known: Checked) -> None:
+def test_html_header_names_the_return_and_recomputed_score(known: CheckedReturn) -> None:
     page = parse(render_html(known, generated=dt.datetime(2024, 5, 6, 7, 8)))
     text = "".join(page.text)
     spec = builtin_forms()["self_evaluation"]
@@ -216,7 +216,7 @@ def test_html_header_names_the_return_and_recomputed_score(known: Checked) -> No
     assert "无法计算（请先改正上表中的错误）" in text
 
 
-def test_html_header_shows_the_recomputed_score(returns: dict[str, Checked]) -> None:
+def test_html_header_shows_the_recomputed_score(returns: dict[str, CheckedReturn]) -> None:
     mistakes = returns["mistakes"]
     text = "".join(parse(render_html(mistakes)).text)
     assert mistakes.total_score is not None and f"{mistakes.total_score:.2f}" in text
@@ -227,7 +227,7 @@ def defang(text: str) -> str:
     return text.replace("<", "＜").replace(">", "＞")
 
 
-def test_html_escapes_everything_from_the_return(known: Checked) -> None:
+def test_html_escapes_everything_from_the_return(known: CheckedReturn) -> None:
     hostile = replace(known, unit=SCRIPT + MARKUP, file=Path(f"{MARKUP}.xlsx"))
     tame = replace(hostile, unit=defang(hostile.unit or ""), file=Path(defang(hostile.file.name)),
                    notes=[defang(n) for n in hostile.notes],
@@ -243,7 +243,7 @@ def test_html_escapes_everything_from_the_return(known: Checked) -> None:
     assert "&lt;script&gt;" in html and "<script" not in html
 
 
-def test_html_is_self_contained_for_a_mail_client(known: Checked) -> None:
+def test_html_is_self_contained_for_a_mail_client(known: CheckedReturn) -> None:
     html = render_html(known)
     assert '<meta charset="utf-8">' in html
     for banned in ("<script", "<link", "<img", "<style", "src=", "http://", "https://", "url(", "@import"):
@@ -256,13 +256,13 @@ def test_html_is_self_contained_for_a_mail_client(known: Checked) -> None:
     ([Finding("W", "warning", "提示")], "通过（有提示）", "#FFEB9C"),
     ([Finding("W", "warning", "提示"), Finding("E", "error", "错误")], "退回", "#FFC7CE"),
 ])
-def test_html_status_label_and_colour(returns: dict[str, Checked], findings: list[Finding], label: str,
+def test_html_status_label_and_colour(returns: dict[str, CheckedReturn], findings: list[Finding], label: str,
                                       colour: str) -> None:
     page = parse(render_html(replace(returns["clean"], findings=findings)))
     assert page.ids["status"] == label and colour in page.ids["status.style"]
 
 
-def test_html_of_a_clean_return_says_nothing_to_fix(returns: dict[str, Checked]) -> None:
+def test_html_of_a_clean_return_says_nothing_to_fix(returns: dict[str, CheckedReturn]) -> None:
     clean = returns["clean"]
     text = "".join(parse(render_html(clean)).text)
     if not clean.findings:
@@ -270,7 +270,7 @@ def test_html_of_a_clean_return_says_nothing_to_fix(returns: dict[str, Checked])
     assert clean.total_score is not None and f"{clean.total_score:.2f}" in text
 
 
-def test_html_of_an_unscored_form(returns: dict[str, Checked]) -> None:
+def test_html_of_an_unscored_form(returns: dict[str, CheckedReturn]) -> None:
     text = "".join(parse(render_html(returns["target_table"])).text)
     assert "本表不评分" in text and builtin_forms()["target_table"].title in text
 
@@ -289,7 +289,7 @@ def as_written(value: Any) -> Any:
     return value
 
 
-def assert_annotated(checked: Checked, path: Path) -> openpyxl.Workbook:
+def assert_annotated(checked: CheckedReturn, path: Path) -> openpyxl.Workbook:
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[0] == SUMMARY_SHEET
     assert wb.sheetnames[1:-1] == [s.name for s in builtin_layout(str(checked.form)).sheets]
@@ -317,7 +317,7 @@ def assert_annotated(checked: Checked, path: Path) -> openpyxl.Workbook:
     return wb
 
 
-def test_annotated_workbook_holds_every_known_finding_at_its_cell(known: Checked, tmp_path: Path) -> None:
+def test_annotated_workbook_holds_every_known_finding_at_its_cell(known: CheckedReturn, tmp_path: Path) -> None:
     path = write_annotated(known, tmp_path / "known_批注.xlsx")
     assert path is not None
     wb = assert_annotated(known, path)
@@ -332,13 +332,13 @@ def test_annotated_workbook_holds_every_known_finding_at_its_cell(known: Checked
 
 
 @pytest.mark.parametrize("name", ["clean", "text_amount", "mistakes", "target_table"])
-def test_annotated_workbook_of_real_returns(returns: dict[str, Checked], name: str, tmp_path: Path) -> None:
+def test_annotated_workbook_of_real_returns(returns: dict[str, CheckedReturn], name: str, tmp_path: Path) -> None:
     path = write_annotated(returns[name], tmp_path / f"{name}{ANNOTATED_SUFFIX}")
     assert path is not None
     assert_annotated(returns[name], path)
 
 
-def test_annotated_workbook_reads_back_as_the_same_return(known: Checked, tmp_path: Path) -> None:
+def test_annotated_workbook_reads_back_as_the_same_return(known: CheckedReturn, tmp_path: Path) -> None:
     path = write_annotated(known, tmp_path / "again.xlsx")
     assert path is not None
     ret = read_return(path)
@@ -350,14 +350,14 @@ def test_annotated_workbook_reads_back_as_the_same_return(known: Checked, tmp_pa
 # --- JSON, the set of files, an unreadable file -----------------------------------------------
 
 
-def test_json_is_to_dict(known: Checked, tmp_path: Path) -> None:
+def test_json_is_to_dict(known: CheckedReturn, tmp_path: Path) -> None:
     path = write_json(known, tmp_path / "known.json")
     text = path.read_text(encoding="utf-8")
     assert json.loads(text) == known.to_dict()
     assert "晋中市中小企业局" in text  # Chinese kept as is
 
 
-def test_write_reports_writes_three_files(known: Checked, tmp_path: Path) -> None:
+def test_write_reports_writes_three_files(known: CheckedReturn, tmp_path: Path) -> None:
     out = write_reports(known, tmp_path / "out")
     stem = known.file.stem
     assert out == {"html": tmp_path / "out" / f"{stem}.html", "json": tmp_path / "out" / f"{stem}.json",
@@ -369,7 +369,7 @@ def test_write_reports_writes_three_files(known: Checked, tmp_path: Path) -> Non
     assert_annotated(known, out["xlsx"])
 
 
-def test_unreadable_file_gives_html_and_json_only(returns: dict[str, Checked], tmp_path: Path) -> None:
+def test_unreadable_file_gives_html_and_json_only(returns: dict[str, CheckedReturn], tmp_path: Path) -> None:
     checked = returns["unreadable"]
     assert checked.form is None and checked.findings
     assert write_annotated(checked, tmp_path / "x.xlsx") is None
@@ -383,7 +383,7 @@ def test_unreadable_file_gives_html_and_json_only(returns: dict[str, Checked], t
     assert json.loads(out["json"].read_text(encoding="utf-8")) == checked.to_dict()
 
 
-def test_stems_are_unique_across_a_batch(known: Checked, tmp_path: Path) -> None:
+def test_stems_are_unique_across_a_batch(known: CheckedReturn, tmp_path: Path) -> None:
     twins = [replace(known, file=Path("甲单位") / "自评表.xlsx"), replace(known, file=Path("乙单位") / "自评表.xlsx"),
              replace(known, file=Path("丙") / "乙单位" / "自评表.xlsx")]
     taken: set[str] = set()

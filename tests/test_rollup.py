@@ -27,18 +27,18 @@ from click.testing import CliRunner
 from required import importable
 
 from xlperf import rollup as rollup_pkg
-from xlperf.checks.checker import check_file
+from xlperf.checks import check_files as check_files_mod
+from xlperf.checks.check_return import check_file
 from xlperf.checks.limited import Limits
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.evaluate import evaluate
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.spec import TableSection
 from xlperf.read.roster import read_roster
 from xlperf.rollup import SHEETS, collect_returns, figures, rollup
-from xlperf.rollup import collect as collect_mod
 from xlperf.rollup import workbook as workbook_mod
 from xlperf.rollup.distributed import (
     DEFAULT_FILE_SECONDS,
@@ -47,7 +47,6 @@ from xlperf.rollup.distributed import (
     batch_size,
     collect_on_cluster,
 )
-from xlperf.rollup.records import ReturnRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -133,7 +132,7 @@ def book(summary: rollup_pkg.Rollup) -> openpyxl.Workbook:
 
 
 @pytest.fixture(scope="module")
-def checked(inbox: Path) -> dict[str, Checked]:
+def checked(inbox: Path) -> dict[str, CheckedReturn]:
     """The checker's own outcome of every file, to compare statuses and findings with."""
     return {p.name: check_file(p) for p in sorted(inbox.iterdir())}
 
@@ -178,7 +177,7 @@ def test_every_sheet_prints_on_a4_one_page_wide(book: openpyxl.Workbook) -> None
 
 
 def test_inventory_has_one_row_per_input(inbox: Path, book: openpyxl.Workbook,
-                                         checked: dict[str, Checked]) -> None:
+                                         checked: dict[str, CheckedReturn]) -> None:
     inventory = rows(book, "清单")
     assert len(inventory) == len(list(inbox.iterdir())) == len(RETURNS) + 2
     by_file = {r["文件"]: r for r in inventory}
@@ -200,7 +199,7 @@ def test_inventory_has_one_row_per_input(inbox: Path, book: openpyxl.Workbook,
     assert [r["序号"] for r in inventory] == list(range(1, len(inventory) + 1))
 
 
-def test_projects_sheet_figures_equal_recomputed(book: openpyxl.Workbook, checked: dict[str, Checked]) -> None:
+def test_projects_sheet_figures_equal_recomputed(book: openpyxl.Workbook, checked: dict[str, CheckedReturn]) -> None:
     projects = rows(book, "汇总")
     expected = []
     for name, form, values in counted_returns():
@@ -278,7 +277,7 @@ def test_indicator_rows_come_from_tables_and_scorecards(book: openpyxl.Workbook)
     assert (progress["一级指标"], progress["二级指标"], progress["符号"], progress["计量单位"]) == ("产出指标", "成本指标", "≤", "万元")
 
 
-def test_findings_sheet_lists_every_finding(book: openpyxl.Workbook, checked: dict[str, Checked]) -> None:
+def test_findings_sheet_lists_every_finding(book: openpyxl.Workbook, checked: dict[str, CheckedReturn]) -> None:
     got = sorted((r["文件"], r["代码"], r["工作表"] or "", r["单元格"] or "", r["说明"])
                  for r in rows(book, "问题清单") if r["代码"] != "UNIT_NOT_IN_ROSTER")
     expected = sorted((name, f.code, f.sheet, f.cell, f.message) for name, c in checked.items() for f in c.findings)
@@ -305,7 +304,7 @@ def test_duplicates_sheet_names_the_return_that_counts(book: openpyxl.Workbook) 
 
 
 def test_stats_and_paragraph_figures(summary: rollup_pkg.Rollup, book: openpyxl.Workbook,
-                                     checked: dict[str, Checked]) -> None:
+                                     checked: dict[str, CheckedReturn]) -> None:
     # The grades from the fixtures' known totals (shared/rules.md: 预算执行率 = min(spent / budget, 1)
     # × 3, budget 40 + 0; 优 from 90), not from the code that rolls them up:
     # - the self-evaluation sample's typed scores sum to 96.00 (its total 96.35 less 4.68 / 40 × 3 = 0.35);
@@ -430,25 +429,25 @@ def test_interrupted_write_leaves_no_partial_file(inbox: Path, tmp_path: Path,
 # --------------------------------------------------------------------------- nothing lost
 
 
-def _raise_on_one(path: Path) -> ReturnRecord:
+def _raise_on_one(path: Path) -> CheckedReturn:
     """The roll-up's check, with the checker raising on one file (check_one must catch it)."""
     if path.name != "乙_评价报告.xlsx":
-        return collect_mod.check_one(path)
+        return check_files_mod.check_one(path, keep="summary")
 
-    def boom(path: Path, **options: Any) -> Checked:
+    def boom(path: Path, **options: Any) -> CheckedReturn:
         raise ValueError("boom")
 
-    real, collect_mod.check_file = collect_mod.check_file, boom  # type: ignore[assignment]
+    real, check_files_mod.check_file = check_files_mod.check_file, boom  # type: ignore[assignment]
     try:
-        return collect_mod.check_one(path)
+        return check_files_mod.check_one(path, keep="summary")
     finally:
-        collect_mod.check_file = real
+        check_files_mod.check_file = real
 
 
-def _crash_on_one(path: Path) -> ReturnRecord:
+def _crash_on_one(path: Path) -> CheckedReturn:
     if path.name == "丙_目标表.xlsx":
         os._exit(3)  # a worker killed mid-file
-    return collect_mod.check_one(path)
+    return check_files_mod.check_one(path, keep="summary")
 
 
 # The work is handed to collect_returns (a module-level function: pickled to the workers under
@@ -458,7 +457,7 @@ def _crash_on_one(path: Path) -> ReturnRecord:
     (_crash_on_one, "WORKER_CRASHED", "丙_目标表.xlsx"),
 ])
 def test_every_file_yields_one_outcome_even_when_a_worker_fails(
-        inbox: Path, work: Callable[[Path], ReturnRecord], code: str, name: str) -> None:
+        inbox: Path, work: Callable[[Path], CheckedReturn], code: str, name: str) -> None:
     files = sorted(inbox.iterdir())
     records = collect_returns(files, jobs=2, check=work)
     assert [r.file for r in records] == files
@@ -689,7 +688,7 @@ def test_the_roster_reaches_the_checks_locally_and_on_the_cluster(inbox: Path, c
     shutil.copy2(inbox / "甲_自评_第二次.xlsx", renamed)
     files = [inbox / "甲_自评_第二次.xlsx", renamed]
 
-    def flagged(records: list[ReturnRecord]) -> list[str]:
+    def flagged(records: list[CheckedReturn]) -> list[str]:
         return [r.file.name for r in records if any(f.code == "FILE_NAME_UNIT_MISMATCH" for f in r.findings)]
 
     assert collect_returns(files, jobs=1)[1].unit != "南城区商务局"

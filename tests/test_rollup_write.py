@@ -11,6 +11,7 @@ formulas kept as text. Records are made by hand here, so no return needs to be c
 from __future__ import annotations
 
 import gc
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,16 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, Finding
+from xlperf.findings import CheckedReturn, Finding
+from xlperf.model.summary_rows import IndicatorRow, ProjectRow
 from xlperf.rollup import build_tables, write_summary
 from xlperf.rollup import workbook as workbook_mod
 from xlperf.rollup.gcpause import cycle_collection_paused
-from xlperf.rollup.records import IndicatorRow, ProjectRow, ReturnRecord
 
 TEXTS = ("=HYPERLINK(\"http://x\")", "@SUM(A1)", "+cmd", " 前后空格 ", "_x0041_", "控制\x01字符", "长" * 300)
 
 
-def records() -> list[ReturnRecord]:
+def records() -> list[CheckedReturn]:
     out = []
     for i in range(12):
         text = TEXTS[i % len(TEXTS)]
@@ -37,11 +38,12 @@ def records() -> list[ReturnRecord]:
             IndicatorRow("", "指标表", "产出指标", "数量指标", f"指标{n}{text}", "≥", 12.0 if n % 2 else "≥95%",
                          "次", text if n == 3 else 10.0 + n, None, None, 0.5 + n / 10)
             for n in range(6))
-        out.append(ReturnRecord(
+        out.append(CheckedReturn(
             file=Path(f"inbox/{i:02d}.xlsx"), size=1000 + i, mtime_ns=1_700_000_000_000_000_000 + i * 10**9,
-            status=ACCEPTED if i % 3 else ACCEPTED_WITH_WARNINGS, form="self_evaluation", unit=f"单位{i % 4}",
-            year=2024, total_score=80.0 + i, grade="良", projects=(project,), indicators=indicators,
-            findings=(Finding("TEXT_CHECK", "warning", f"说明{text}", sheet="自评表", cell="B2", label=text),),
+            form="self_evaluation", unit=f"单位{i % 4}", year=2024,
+            scores={"total_score": Decimal(80 + i), "grade": "良"}, projects=(project,), indicators=indicators,
+            findings=[Finding("TEXT_CHECK", "warning", f"说明{text}", sheet="自评表", cell="B2", label=text)]
+            if i % 3 == 0 else [],
         ))
     return out
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from xlperf.form.registry import pinned, spec_digest, spec_of_text
 from xlperf.form.specload import FORMS_DIR
 from xlperf.ledger import find_round
-from xlperf.ledger.checking import round_check
 from xlperf.ledger.models import Event, Round
+from xlperf.ledger.round_checks import round_check
 
 BUILTIN_TEXT = (FORMS_DIR / f"{FORM}.yaml").read_text(encoding="utf-8")
 

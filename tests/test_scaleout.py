@@ -14,8 +14,7 @@ from sqlalchemy import select
 from xlperf.ledger.models import Result, Submission
 
 ROUND = "2024自评"
-RESULT_COLUMNS = ("status", "total_score", "grade", "errors", "warnings", "form_version", "checked_json",
-                  "record_json")
+RESULT_COLUMNS = ("status", "total_score", "grade", "errors", "warnings", "form_version", "checked_json")
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ import pytest
 from helpers import random_values, sample
 
 from xlperf.checks import tamper
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.evaluate import evaluate
 from xlperf.form.registry import builtin_layout
 
@@ -97,7 +97,7 @@ def test_gnumeric_agrees_with_evaluator(returns: dict[str, tuple[str, Path, dict
 @pytest.fixture(scope="module")
 def resaved(returns: dict[str, tuple[str, Path, dict[str, Any]]], lo_recalc: Callable[..., dict[Path, Path]],
             gn_convert: Callable[..., dict[Path, Path]],
-            tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], tuple[Checked, Checked]]:
+            tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], tuple[CheckedReturn, CheckedReturn]]:
     """(engine, format, name) → (check of the re-saved file, check of the return as filled)."""
     chosen = {name: path for name, (_, path, _) in returns.items()
               if name.endswith("__sample") or int(name[-2:]) < RESAVED_RANDOM}
@@ -116,7 +116,7 @@ def resaved(returns: dict[str, tuple[str, Path, dict[str, Any]]], lo_recalc: Cal
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_resaved_returns_pass_check(resaved: dict[tuple[str, str, str], tuple[Checked, Checked]],
+def test_resaved_returns_pass_check(resaved: dict[tuple[str, str, str], tuple[CheckedReturn, CheckedReturn]],
                                     engine: str, fmt: str) -> None:
     cases = {k: v for k, v in resaved.items() if k[:2] == (engine, fmt)}
     assert len(cases) == len(SCORED_FORMS) * (1 + RESAVED_RANDOM)

@@ -30,10 +30,10 @@ from helpers import sample
 from required import missing
 
 from xlperf.checks import tamper
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.cli import main
 from xlperf.excel.fill import fill_workbook
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.registry import builtin_layout
 from xlperf.rollup import rollup
 
@@ -98,15 +98,15 @@ def made(tmp_path_factory: pytest.TempPathFactory, lo_recalc: Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
-def checked(made: dict[str, Path]) -> dict[str, Checked]:
+def checked(made: dict[str, Path]) -> dict[str, CheckedReturn]:
     return {name: check_file(path, key=None) for name, path in made.items()}
 
 
-def errors(result: Checked) -> list[str]:
+def errors(result: CheckedReturn) -> list[str]:
     return [f.code for f in result.errors]
 
 
-def structure(result: Checked) -> str:
+def structure(result: CheckedReturn) -> str:
     finding, = [f for f in result.findings if f.code == "STRUCTURE_CHANGED"]
     assert (finding.sheet, finding.severity) == (SHEET, "error")
     return finding.message
@@ -121,7 +121,7 @@ def test_rows_used_here_are_the_layouts() -> None:
 
 
 @pytest.mark.parametrize("name", ["money_row.xls", "money_row.ods"])
-def test_row_above_a_money_row_saved_as_xls_or_ods(checked: dict[str, Checked], name: str) -> None:
+def test_row_above_a_money_row_saved_as_xls_or_ods(checked: dict[str, CheckedReturn], name: str) -> None:
     """Observed: values read at the template's addresses gave 96.77 for 96.35, no STRUCTURE_CHANGED."""
     result = checked[name]
     assert errors(result) == ["STRUCTURE_CHANGED"]
@@ -134,7 +134,7 @@ def test_row_above_a_money_row_saved_as_xls_or_ods(checked: dict[str, Checked], 
     assert not {f.code for f in result.findings} & (TAMPER - {"STRUCTURE_CHANGED"})
 
 
-def test_indicator_row_added_in_xlsx(checked: dict[str, Checked]) -> None:
+def test_indicator_row_added_in_xlsx(checked: dict[str, CheckedReturn]) -> None:
     """Observed: STRUCTURE_CHANGED under ~29 follow-on errors; the added indicator ignored."""
     result, original = checked["indicator_added.xlsx"], checked["se"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
@@ -147,7 +147,7 @@ def test_indicator_row_added_in_xlsx(checked: dict[str, Checked]) -> None:
         assert result.values[key] == original.values[key], key
 
 
-def test_rows_inserted_without_names_moving(checked: dict[str, Checked]) -> None:
+def test_rows_inserted_without_names_moving(checked: dict[str, CheckedReturn]) -> None:
     """Observed: no STRUCTURE_CHANGED at all; the values were read at the old rows."""
     result = checked["names_not_moved.xlsx"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
@@ -156,7 +156,7 @@ def test_rows_inserted_without_names_moving(checked: dict[str, Checked]) -> None
     assert result.values["project_name"] == checked["se"].values["project_name"]
 
 
-def test_row_deleted_cannot_be_mapped(checked: dict[str, Checked]) -> None:
+def test_row_deleted_cannot_be_mapped(checked: dict[str, CheckedReturn]) -> None:
     result = checked["row_deleted.xlsx"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
     message = structure(result)
@@ -164,14 +164,14 @@ def test_row_deleted_cannot_be_mapped(checked: dict[str, Checked]) -> None:
     assert result.scores == {}
 
 
-def test_column_inserted_cannot_be_mapped(checked: dict[str, Checked]) -> None:
+def test_column_inserted_cannot_be_mapped(checked: dict[str, CheckedReturn]) -> None:
     result = checked["column_inserted.xlsx"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
     assert "插入或删除了列" in structure(result)
     assert result.scores == {}
 
 
-def test_evaluation_report_row_inserted(checked: dict[str, Checked]) -> None:
+def test_evaluation_report_row_inserted(checked: dict[str, CheckedReturn]) -> None:
     result = checked["er_row.ods"]
     assert errors(result) == ["STRUCTURE_CHANGED"]
     finding, = [f for f in result.findings if f.code == "STRUCTURE_CHANGED"]
@@ -180,7 +180,7 @@ def test_evaluation_report_row_inserted(checked: dict[str, Checked]) -> None:
 
 
 @pytest.mark.parametrize("name", ["untouched.xlsx", "untouched.xls", "untouched.ods", "er_untouched.xlsx"])
-def test_untouched_returns_resaved_by_libreoffice_are_clean(checked: dict[str, Checked], name: str) -> None:
+def test_untouched_returns_resaved_by_libreoffice_are_clean(checked: dict[str, CheckedReturn], name: str) -> None:
     result = checked[name]
     original = checked["er" if name.startswith("er_") else "se"]
     assert errors(result) == []
@@ -189,7 +189,7 @@ def test_untouched_returns_resaved_by_libreoffice_are_clean(checked: dict[str, C
     assert {f.code for f in result.findings} & TAMPER == expected
 
 
-def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], checked: dict[str, Checked],
+def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], checked: dict[str, CheckedReturn],
                                                         gn_convert: Callable[..., dict[Path, Path]],
                                                         tmp_path: Path) -> None:
     """The observed files in one inbox (with a text amount and a Gnumeric re-save beside the
@@ -214,7 +214,7 @@ def test_check_on_a_folder_gives_one_clear_finding_each(made: dict[str, Path], c
             assert Decimal(str(r["total_score"])) == checked["se"].total_score, name
 
 
-def test_rollup_shows_no_wrong_amount_and_no_header_as_an_indicator(made: dict[str, Path], checked: dict[str, Checked],
+def test_rollup_shows_no_wrong_amount_and_no_header_as_an_indicator(made: dict[str, Path], checked: dict[str, CheckedReturn],
                                                                      tmp_path: Path) -> None:
     """Observed: 汇总 showed wrong 支出/执行率 and 指标明细 listed a header row as an indicator."""
     def summary(name: str) -> Any:

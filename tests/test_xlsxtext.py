@@ -10,7 +10,7 @@ import xlsxwriter
 from helpers import sample
 from python_calamine import CalamineWorkbook
 
-from xlperf.checks.checker import check_file
+from xlperf.checks.check_return import check_file
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.regen import TEMPLATES_DIR
 from xlperf.excel.xlsxtext import write_text

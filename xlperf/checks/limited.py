@@ -10,9 +10,8 @@ goes on. Workers are reused from file to file, so a small batch costs one fork p
 one per file; each worker also dies with its parent (``PR_SET_PDEATHSIG`` on Linux) and has a
 CPU-time limit per file as a backstop, so none keeps spinning after the batch is gone.
 
-:func:`run_limited` is the mechanism (any picklable ``work(path)``); :func:`check_files_limited`
-checks returns with it (``xlperf check``, later intake), and the roll-up runs its own work
-function (:mod:`xlperf.rollup.collect`) through the same mechanism.
+:func:`run_limited` is the mechanism (any picklable ``work(path)``); the one function that checks
+returns with it is :func:`xlperf.checks.check_files.check_files`.
 
 Limits: :class:`Limits` (defaults 30 s and 1 GiB), from the environment
 (``XLPERF_FILE_SECONDS``, ``XLPERF_FILE_MEMORY_MB``) or the commands' options. The worker
@@ -22,7 +21,6 @@ processes themselves, and the pool that keeps them between calls, are :mod:`xlpe
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
 from collections import deque
@@ -32,7 +30,6 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xlperf.checks.checker import check_file
 from xlperf.checks.failure import check_failed
 from xlperf.checks.workers import (
     MEMORY_ERROR,
@@ -45,13 +42,12 @@ from xlperf.checks.workers import (
     WorkerPool,
     start_context,
 )
-from xlperf.findings import Checked, Finding
+from xlperf.findings import Finding
 from xlperf.findings.catalogue import finding
 from xlperf.findings.text import shown_name
-from xlperf.form.signkeys import FROM_ENV
 
 __all__ = ["FILE_TOO_COMPLEX", "QUEUE_DEPTH", "WORKER_CRASHED", "LimitError", "Limits", "WorkerPool",
-           "check_files_limited", "exceeded_finding", "in_order", "run_limited"]
+           "exceeded_finding", "in_order", "run_limited"]
 
 FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
 """A file whose check exceeded the time or memory limit."""
@@ -208,20 +204,3 @@ def in_order(results: Iterable[tuple[int, T]]) -> Iterator[T]:
         while turn in held:
             yield held.pop(turn)
             turn += 1
-
-
-# -- returns --------------------------------------------------------------------------------------
-def check_files_limited(paths: Sequence[Path], limits: Limits | None = None, *, key: Any = FROM_ENV,
-                        against: Any = None, jobs: int | None = None, roster: Any = None,
-                        allow_unsigned: bool = False) -> Iterator[Checked]:
-    """:func:`xlperf.checks.checker.check_file` of every path, under ``limits``, in input order.
-
-    ``key`` and ``against`` as for ``check_file``. A file that exceeds a limit is a
-    :class:`Checked` with one error :data:`FILE_TOO_COMPLEX`."""
-    limits = limits or Limits.from_env()
-    work = functools.partial(check_file, key=key, against=against, roster=roster, allow_unsigned=allow_unsigned)
-    return in_order(run_limited(paths, work, functools.partial(_too_complex, limits=limits), limits, jobs))
-
-
-def _too_complex(path: Path, why: str, detail: str, limits: Limits) -> Checked:
-    return Checked(file=path, findings=[exceeded_finding(path, why, limits, detail)])

@@ -209,7 +209,8 @@ def _limits(seconds: float | None, memory_mb: int | None) -> Limits:
 def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | None, strict: bool,
                   against_dir: Path | None, key_file: Path | None, allow_unsigned: bool,
                   roster_file: Path | None, file_seconds: float | None, file_memory: int | None) -> None:
-    from xlperf.checks.limited import check_files_limited
+    from xlperf.checks.check_files import CheckContext, check_files
+    from xlperf.checks.limited import in_order
     from xlperf.cli.console import (
         finding_line,
         ignored_line,
@@ -233,8 +234,8 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
     results = []
     with click.progressbar(length=len(files), label="审核中", file=sys.stderr,
                            hidden=len(files) < 2 or not sys.stderr.isatty()) as bar:
-        for checked in check_files_limited(files, limits, key=key, against=against, roster=roster,
-                                           allow_unsigned=allow_unsigned):
+        context = CheckContext.with_key(key, roster=roster, declarations=against, allow_unsigned=allow_unsigned)
+        for checked in in_order(check_files(files, context, limits=limits)):
             results.append(checked)
             bar.update(1)
     if report_dir is not None:

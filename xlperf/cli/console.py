@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, Checked, Finding
+from xlperf.findings import SEVERITY_LABELS, STATUS_LABELS, CheckedReturn, Finding
 from xlperf.findings.text import shown_name
 from xlperf.form.registry import form_title
 from xlperf.read.inbox import SPREADSHEET_SUFFIXES
 
 
-def return_line(checked: Checked) -> str:
+def return_line(checked: CheckedReturn) -> str:
     total = f"{checked.total_score:.2f}" if checked.total_score is not None else "—"
     parts = [
         f"[{STATUS_LABELS[checked.status]}]", shown_name(checked.file),
@@ -44,7 +44,7 @@ def no_returns_message(others: Sequence[tuple[Path, str]]) -> str:
     return text
 
 
-def summary_line(results: Iterable[Checked]) -> str:
+def summary_line(results: Iterable[CheckedReturn]) -> str:
     results = list(results)
     counts = {status: sum(1 for r in results if r.status == status) for status in STATUS_LABELS}
     shown = "，".join(f"{STATUS_LABELS[s]} {n} 份" for s, n in counts.items())

@@ -26,7 +26,9 @@ from typing import Any
 
 import openpyxl
 
-from xlperf.checks.checker import check_file, find_returns
+from xlperf.checks.check_files import CheckContext, check_files
+from xlperf.checks.check_return import find_returns
+from xlperf.checks.limited import in_order
 from xlperf.cli.console import finding_line, return_line
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates
@@ -105,8 +107,8 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
 
     returns = outdir / "自评表"
     yield from _fill_self_evaluations(prefilled.files, sample["self_evaluation"], returns, recalc)
-    for path in sorted(returns.glob("*.xlsx")):
-        checked = check_file(path, key=key, against=index)
+    context = CheckContext.with_key(key, declarations=index)
+    for checked in in_order(check_files(sorted(returns.glob("*.xlsx")), context)):
         yield return_line(checked)
         yield from (finding_line(f) for f in checked.errors)
     yield from _rollup(returns, outdir / "自评汇总.xlsx", roster)

@@ -97,11 +97,13 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
 
 
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
-    from xlperf.checks.checker import check_file, find_returns
+    from xlperf.checks.check_files import check_files
+    from xlperf.checks.check_return import find_returns
+    from xlperf.checks.limited import in_order
     from xlperf.cli.console import finding_line, return_line, summary_line
     from xlperf.report import write_batch_reports
 
-    results = [check_file(path) for path in find_returns([returns])]
+    results = list(in_order(check_files(find_returns([returns]))))
     write_batch_reports(results, reports)
     for checked in results:
         yield return_line(checked)
@@ -111,7 +113,7 @@ def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
 
 
 def _rollup_returns(returns: Path, output: Path) -> Iterator[str]:
-    from xlperf.checks.checker import find_returns
+    from xlperf.checks.check_return import find_returns
     from xlperf.read.roster import read_roster
     from xlperf.rollup import rollup
 

@@ -171,8 +171,8 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
                    batch: int) -> None:
     from xlperf.intake import intake_paths
     from xlperf.ledger import find_round
-    from xlperf.ledger.checking import RoundNotReady, require_round_rules
     from xlperf.ledger.models import CURRENT, HELD
+    from xlperf.ledger.round_checks import RoundNotReady, require_round_rules
 
     with _ledger(ctx) as ledger:
         with ledger.session() as session:

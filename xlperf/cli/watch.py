@@ -53,7 +53,7 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
     from xlperf.intake.mailbox import MailboxError
     from xlperf.intake.watch import MAX_MESSAGES, Watcher
     from xlperf.ledger import find_round
-    from xlperf.ledger.checking import RoundNotReady
+    from xlperf.ledger.round_checks import RoundNotReady
     from xlperf.mail import ConfigError, sender_address, smtp_config
     from xlperf.mail.config import KEYS, SECTION, read_section
 

@@ -1,6 +1,6 @@
 """The accepted declarations of a folder: checked, the newest of each project kept.
 
-:class:`DeclarationIndex` checks every return of a folder (:func:`xlperf.checks.checker.check_file`,
+:class:`DeclarationIndex` checks every return of a folder (:func:`xlperf.checks.check_return.check_file`,
 with the signing key) and keeps the accepted ones (accepted, or accepted with warnings) of the
 declaration forms (:mod:`xlperf.model.declarations` reads them). Several accepted returns of one
 unit, project and year: the newest counts, as in the roll-up (latest modification time, then the
@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlperf.checks.checker import find_returns
-from xlperf.checks.limited import Limits, check_files_limited
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, Checked
+from xlperf.checks.check_files import CheckContext, check_files
+from xlperf.checks.check_return import find_returns
+from xlperf.checks.limited import Limits, in_order
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, CheckedReturn
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.model.declarations import DECLARATION_FORMS, Declaration, declarations_of
 from xlperf.read.roster import normalise_name
@@ -35,7 +36,7 @@ class DeclarationIndex:
     declarations: list[Declaration] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     """(file, why it is not used), in Chinese."""
-    checked: list[Checked] = field(default_factory=list)
+    checked: list[CheckedReturn] = field(default_factory=list)
     """Every return looked at, as checked."""
 
     def find(self, unit: object, project: object, year: int | None) -> Declaration | None:
@@ -53,7 +54,7 @@ class DeclarationIndex:
         from the environment, as ``xlperf check``), and index the accepted declarations."""
         index = cls()
         newest: dict[tuple[str, str, int | None], Declaration] = {}
-        for checked in check_files_limited(find_returns(list(paths)), limits, key=key):
+        for checked in in_order(check_files(find_returns(list(paths)), CheckContext.with_key(key), limits=limits)):
             path = checked.file
             index.checked.append(checked)
             if checked.form not in DECLARATION_FORMS:

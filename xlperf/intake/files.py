@@ -11,7 +11,7 @@ Every file is read and hashed once, here. Files go through three stages at once:
    up which contents the round already has (those are not checked again); files given as bytes
    are written under their own name to a temporary folder for the checker;
 2. check: one stream of worker processes for the whole intake, under the per-file limits
-   (:func:`xlperf.ledger.checking.check_stream`); it takes the next file as a worker has room,
+   (:func:`xlperf.checks.check_files.check_files`); it takes the next file as a worker has room,
    so batches are prepared while the earlier ones are checked, and no worker idles at the end
    of a batch;
 3. record: a batch whose files are all checked goes, in input order, to a recording thread
@@ -39,15 +39,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
 
+from xlperf.checks.check_files import STORED, check_files
 from xlperf.checks.workers import WorkerPool
+from xlperf.findings import CheckedReturn
 from xlperf.intake.given import Given, Unpacker
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
-from xlperf.ledger.checking import check_stream, checkable_name, require_round_rules, round_check
 from xlperf.ledger.models import Round
 from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_name
+from xlperf.ledger.round_checks import checkable_name, require_round_rules, round_check
 from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
 from xlperf.read.saved import saved_time
-from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["BATCH", "Intake", "Received", "intake_files", "intake_paths"]
 
@@ -109,7 +110,7 @@ class _Batch:
     fast: dict[int, int]
     """Files known by name, size and time (index → their submission): not read again."""
     tmp: tempfile.TemporaryDirectory[str] | None = None
-    records: dict[int, ReturnRecord] = field(default_factory=dict)
+    records: dict[int, CheckedReturn] = field(default_factory=dict)
     waiting: int = 0
     """Files of the batch still being checked."""
 
@@ -142,13 +143,13 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
     folder's listing), so a file is not asked twice. ``progress`` is called from the recording
     thread with the number of files just recorded. ``pool``: checking workers kept between
     intakes (the desk, the watcher). ``sent``: the Date (naive UTC) of the message that brought
-    the files, evidence of their order (:mod:`xlperf.ledger.current`). Raises :class:`xlperf.ledger.checking.RoundNotReady` before
+    the files, evidence of their order (:mod:`xlperf.ledger.current`). Raises :class:`xlperf.ledger.round_checks.RoundNotReady` before
     taking anything when a rule of the round cannot be enforced in this process."""
     require_round_rules(rnd)
     unpacker = Unpacker(cap, stats or {})
     with ledger.session() as session:
         view = round_view(session, rnd)
-        work = round_check(session, rnd)
+        context = round_check(session, rnd)
         # What the round has from this source and sender, read once: a folder taken in again is
         # mostly files known by name, size and time, skipped on the listing's stat.
         seen = receipts_by_name(session, view.round.id, source, sender)
@@ -170,7 +171,8 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units, sent)
     try:
-        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool, work=work):
+        for index, record in check_files(to_check(), context, keep=STORED, jobs=jobs, fork_lock=recorder.lock,
+                                         pool=pool):
             owner, place = owners.pop(index)
             owner.records[place] = record
             owner.waiting -= 1

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from xlperf.intake.mailtake import NOTICE, REPORT
 from xlperf.intake.replies import Repeat, notice_reply, report_reply
 from xlperf.ledger import Ledger
-from xlperf.ledger.checked import checked_of
 from xlperf.ledger.models import (
     HELD,
     MAIL_HELD,
@@ -48,6 +47,7 @@ from xlperf.ledger.models import (
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_unit
 from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
+from xlperf.ledger.stored_results import checked_of
 from xlperf.mail import SmtpSender
 from xlperf.mail.message import addressees, header_text
 from xlperf.mail.outgo import NOT_SENT, SEND_LABELS, SENT, Outcome, Outgoing, send_all

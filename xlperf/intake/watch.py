@@ -33,8 +33,8 @@ from xlperf.intake.mailtake import Taken, take_message
 from xlperf.intake.mime import parse_message
 from xlperf.intake.outbox import ReplySent, mark_uncertain, send_due
 from xlperf.ledger import Ledger, warmed
-from xlperf.ledger.checking import require_round_rules
 from xlperf.ledger.models import MAIL_HELD, Round
+from xlperf.ledger.round_checks import require_round_rules
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.send import DEFAULT_RATE

@@ -4,8 +4,8 @@ Alembic migrations shipped here and run when a ledger is opened.
 
 Modules: :mod:`~xlperf.ledger.db` (open, URL, SQLite settings, migrations, locks),
 :mod:`~xlperf.ledger.models` (tables), :mod:`~xlperf.ledger.store` (content-addressed files),
-:mod:`~xlperf.ledger.codec` (JSON of values and records), :mod:`~xlperf.ledger.rounds` (rounds,
-units, events), :mod:`~xlperf.ledger.checking` (checking files into records),
+:mod:`~xlperf.ledger.stored_results` (a stored result as its checked return), :mod:`~xlperf.ledger.rounds` (rounds,
+units, events), :mod:`~xlperf.ledger.round_checks` (a round's context and rules for checking its files),
 :mod:`~xlperf.ledger.receive` (recording what arrived), :mod:`~xlperf.ledger.receipts` (what a
 round has by digest or name), :mod:`~xlperf.ledger.current` (which return of a unit is current:
 the one definition status, summary and revalidation read), :mod:`~xlperf.ledger.status`,

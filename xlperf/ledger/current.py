@@ -30,7 +30,6 @@ them enter its totals (never a return that is 退回 or 已作废).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any, Unpack
@@ -41,7 +40,7 @@ from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, STATUS_L
 from xlperf.ledger.models import ACCEPT, CURRENT, RETURN, VOID, Result, Submission, local
 from xlperf.read.roster import normalise_name
 
-__all__ = ["AMBIGUOUS", "MISSING", "RETURNED", "VOIDED", "content_digest", "current_returns", "effective_status",
+__all__ = ["AMBIGUOUS", "MISSING", "RETURNED", "VOIDED", "current_returns", "effective_status",
            "order_reason", "replaced", "rolled_up", "same_return"]
 
 MISSING = "未报送"
@@ -126,9 +125,3 @@ def _shown(when: dt.datetime, attr: str) -> str:
     return f"{when if attr == 'file_mtime' else local(when):%Y-%m-%d %H:%M:%S}"
 
 
-def content_digest(checked_json: str | None) -> str:
-    """SHA-256 of what was read from a return (its values and what follows from them, as the
-    worker encoded them: the same values give the same text); "" when nothing was read."""
-    if not checked_json or checked_json == "{}" or checked_json.startswith('{"values":{}'):
-        return ""
-    return hashlib.sha256(checked_json.encode("utf-8")).hexdigest()

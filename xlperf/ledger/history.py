@@ -11,12 +11,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from xlperf.findings import CheckedReturn
 from xlperf.form.registry import builtin_forms, builtin_layout
-from xlperf.ledger.codec import loads
 from xlperf.ledger.current import effective_status
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import (
@@ -101,7 +102,7 @@ def unit_history(session: Session, rnd: Round, unit: Unit) -> list[Version]:
                           result.errors if result else 0, result.warnings if result else 0,
                           events=[e for e in events if e.submission_id == sub.id])
         if result is not None and sub.state in (CURRENT, SUPERSEDED):
-            values = (loads(result.checked_json) or {}).get("values") or {}
+            values = CheckedReturn.from_json(result.checked_json, file=Path(sub.original_name)).values
             if sub.project_key in last_values:
                 version.changes = field_changes(sub.form, last_values[sub.project_key], values)
             last_values[sub.project_key] = values

@@ -29,12 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xlperf.findings import ACCEPTED
-from xlperf.ledger.checked import checked_of
 from xlperf.ledger.db import Ledger
 from xlperf.ledger.models import CURRENT, Result, Round, Submission
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
+from xlperf.ledger.stored_results import checked_of
 from xlperf.mail import DEFAULT_RATE, Clock, SmtpSender, SystemClock
 from xlperf.mail.config import SmtpConfig
 from xlperf.mail.message import header_text

@@ -186,9 +186,8 @@ class Result(Base):
     xlperf_version: Mapped[str] = mapped_column(String(30))
     form_version: Mapped[str | None] = mapped_column(String(30))
     checked_json: Mapped[str] = mapped_column(Text)
-    """Values, scores and notes (xlperf.ledger.codec.checked_to_json)."""
-    record_json: Mapped[str] = mapped_column(Text)
-    """What the roll-up needs: projects and indicators (codec.record_to_json)."""
+    """The :class:`xlperf.findings.CheckedReturn` as its JSON (findings apart: rows of their
+    own); nothing but that type writes or reads it (migration 0005_checked_return)."""
 
 
 class FindingRow(Base):

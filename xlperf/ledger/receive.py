@@ -31,10 +31,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from xlperf import __version__
-from xlperf.findings import STATUS_LABELS
+from xlperf.findings import STATUS_LABELS, CheckedReturn
 from xlperf.form.registry import builtin_forms
-from xlperf.ledger.codec import record_to_json
-from xlperf.ledger.current import content_digest, replaced
+from xlperf.ledger.current import replaced
 from xlperf.ledger.db import lock_round
 from xlperf.ledger.kept import kept
 from xlperf.ledger.models import (
@@ -54,8 +53,8 @@ from xlperf.ledger.models import (
 )
 from xlperf.ledger.receipts import known_digests, known_receipts, receipts_by_name
 from xlperf.ledger.rounds import event_row, log_events, units_of
+from xlperf.model.summary_rows import projects_of
 from xlperf.read.roster import normalise_name
-from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["KNOWN", "Incoming", "Outcome", "RoundView", "bureau_file_reason", "held_reason", "known_digests",
            "known_receipts", "read_view", "receipts_by_name", "receive", "round_view", "store_result"]
@@ -80,8 +79,8 @@ class Incoming:
     """When the workbook says it was saved (:func:`xlperf.read.saved.saved_time`), naive UTC."""
     sent_at: dt.datetime | None = None
     """The Date of the message that brought it, naive UTC (mail only)."""
-    record: ReturnRecord | None = None
-    """The check (a :class:`xlperf.ledger.checking.LedgerRecord`); None when not checked."""
+    record: CheckedReturn | None = None
+    """The check (slim, with its JSON encoded where it was checked); None when not checked."""
     ignored: str | None = None
     """Why the file is not a return (not checked); None for a spreadsheet."""
     unread: bool = False
@@ -170,7 +169,7 @@ def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor:
             Submission.round_id == rnd.id, Submission.state == CURRENT, Submission.unit_id.in_(units))
             .order_by(Submission.id)):
         current.setdefault(old.unit_id, []).append(old)
-    digests = {content_digest(getattr(i.record, "checked_json", None)) for i in items if i.record} - {""}
+    digests = {i.record.content_digest() for i in items if i.record} - {""}
     values: dict[tuple[int | None, str], Submission] = {}
     for old in session.scalars(select(Submission).where(
             Submission.round_id == rnd.id, Submission.content_digest.in_(digests), Submission.unit_id.in_(units),
@@ -212,7 +211,7 @@ def receive(session: Session, view: RoundView, items: Sequence[Incoming], actor:
 class _Step:
     outcome: Outcome
     sub: Submission | None = None
-    record: ReturnRecord | None = None
+    record: CheckedReturn | None = None
     repeat_of: Submission | None = None
     supersedes: list[Submission] = field(default_factory=list)
     note: str = ""
@@ -244,7 +243,7 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission], current
     sub.project_key = _project_key(projects)
     unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
     sub.unit_id = unit.id if unit else None
-    sub.content_digest = content_digest(getattr(record, "checked_json", None))
+    sub.content_digest = record.content_digest()
     same = values.get((sub.unit_id, sub.content_digest)) if sub.unit_id and sub.content_digest else None
     if same is not None and not bureau_file_reason(record):
         sub.state, sub.result_id, sub.unit_name = REPEAT, same.result_id, same.unit_name
@@ -266,8 +265,8 @@ def _classify(view: RoundView, item: Incoming, before: list[Submission], current
     return step
 
 
-def _projects(record: ReturnRecord) -> list[str]:
-    return [p.project for p in record.projects if p.project]
+def _projects(record: CheckedReturn) -> list[str]:
+    return [p.project for p in projects_of(record) if p.project]
 
 
 def _project_key(projects: list[str]) -> str:
@@ -290,15 +289,14 @@ def _events(round_id: int, step: _Step, actor: str) -> list[dict[str, Any]]:
     return events
 
 
-def _result(sub: Submission, record: ReturnRecord) -> Result:
-    return Result(submission_id=sub.id, status=record.status, total_score=record.total_score,
-                  grade=record.grade, errors=record.errors, warnings=record.warnings,
-                  xlperf_version=__version__, form_version=record.form_version,
-                  checked_json=getattr(record, "checked_json", "{}"),
-                  record_json=getattr(record, "record_json", None) or record_to_json(record))
+def _result(sub: Submission, record: CheckedReturn) -> Result:
+    return Result(submission_id=sub.id, status=record.status,
+                  total_score=None if record.total_score is None else float(record.total_score),
+                  grade=record.grade, errors=len(record.errors), warnings=len(record.warnings),
+                  xlperf_version=__version__, form_version=record.form_version, checked_json=record.to_json())
 
 
-def _finding_rows(result: Result, record: ReturnRecord) -> list[dict[str, Any]]:
+def _finding_rows(result: Result, record: CheckedReturn) -> list[dict[str, Any]]:
     return [{"result_id": result.id, "code": f.code, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
              "field": f.field, "label": f.label, "message": f.message, "expected": f.expected, "found": f.found}
             for f in record.findings]
@@ -309,7 +307,7 @@ def _checked(sub: Submission, result: Result, actor: str) -> dict[str, Any]:
                      note=f"{STATUS_LABELS.get(result.status, result.status)}：错误 {result.errors}，提示 {result.warnings}")
 
 
-def store_result(session: Session, sub: Submission, record: ReturnRecord, actor: str = "") -> Result:
+def store_result(session: Session, sub: Submission, record: CheckedReturn, actor: str = "") -> Result:
     """A new result row (and its findings) for ``sub``, which then points at it (revalidation)."""
     result = _result(sub, record)
     session.add(result)
@@ -343,12 +341,12 @@ BUREAU_FILES = {  # the bureau's own files sent back to it, by the finding that 
 }
 
 
-def bureau_file_reason(record: ReturnRecord) -> str:
+def bureau_file_reason(record: CheckedReturn) -> str:
     """Why ``record`` is one of the bureau's own files (our annotated copy, a blank template); ""."""
     return next((BUREAU_FILES[f.code] for f in record.findings if f.code in BUREAU_FILES), "")
 
 
-def held_reason(view: RoundView, record: ReturnRecord, unit: Unit | None, projects: list[str]) -> str:
+def held_reason(view: RoundView, record: CheckedReturn, unit: Unit | None, projects: list[str]) -> str:
     """Why a checked return is held for staff under the round's rules ("" when it is not)."""
     rnd = view.round
     if not record.form or not record.projects and not record.unit:

@@ -25,16 +25,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.ledger.checking import check_many, materialised, round_check
+from xlperf.findings import CheckedReturn
 from xlperf.ledger.current import effective_status, replaced
 from xlperf.ledger.db import Ledger, lock_round
 from xlperf.ledger.models import CURRENT, HELD, STATE_LABELS, SUPERSEDED, Result, Round, Submission
 from xlperf.ledger.receive import RoundView, held_reason, read_view, store_result
+from xlperf.ledger.round_checks import check_many, materialised, round_check
 from xlperf.ledger.rounds import log_event
+from xlperf.model.summary_rows import projects_of
 from xlperf.read.roster import normalise_name
 from xlperf.read.saved import saved_time
 from xlperf.rollup.collect import Progress
-from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["Change", "revalidate"]
 
@@ -60,10 +61,10 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
                progress: Progress | None = None, held: bool = False,
                scheduler: Any = None) -> tuple[int, list[Change]]:
     """(submissions re-checked, those whose status changed); ``held``: the held files too;
-    ``scheduler``: on a Dask cluster (see :func:`xlperf.ledger.checking.check_many`)."""
+    ``scheduler``: on a Dask cluster (see :func:`xlperf.ledger.round_checks.check_many`)."""
     states = (CURRENT, HELD) if held else (CURRENT,)
     with ledger.session() as session:
-        work = round_check(session, rnd)
+        context = round_check(session, rnd)
         todo = session.execute(select(Submission.id, Submission.sha256, Submission.original_name)
                                .where(Submission.round_id == rnd.id, Submission.state.in_(states))
                                .order_by(Submission.id)).all()
@@ -71,7 +72,7 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         with materialised(ledger.store, [(sha, name) for _, sha, name in batch]) as paths:
-            records = check_many(paths, jobs=jobs, progress=progress, work=work, scheduler=scheduler)
+            records = check_many(paths, jobs=jobs, progress=progress, context=context, scheduler=scheduler)
             saved = [saved_time(path.read_bytes()) for path in paths]
         with ledger.session() as session, session.begin():
             lock_round(session, rnd.id)
@@ -87,12 +88,12 @@ def revalidate(ledger: Ledger, rnd: Round, actor: str = "", jobs: int | None = N
     return len(todo), changes
 
 
-def _apply(session: Session, view: RoundView, sub: Submission, record: ReturnRecord, actor: str) -> Change | None:
+def _apply(session: Session, view: RoundView, sub: Submission, record: CheckedReturn, actor: str) -> Change | None:
     """Record the new check of ``sub`` and re-apply the round's rules to it."""
     old = session.get(Result, sub.result_id) if sub.result_id else None
     before = effective_status(old.status if old else None, sub.decision) if sub.state == CURRENT else HELD_LABEL
     store_result(session, sub, record, actor)
-    projects = [p.project for p in record.projects if p.project]
+    projects = [p.project for p in projects_of(record) if p.project]
     unit = view.by_name.get(normalise_name(record.unit)) if record.unit else None
     sub.unit_name, sub.form, sub.year = record.unit or "", record.form, record.year
     sub.projects = json.dumps(projects, ensure_ascii=False)

@@ -18,14 +18,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Finding
-from xlperf.ledger.codec import record_from_json
+from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, CheckedReturn, Finding
 from xlperf.ledger.current import current_returns, rolled_up
 from xlperf.ledger.decisions import staff_finding, staff_note
 from xlperf.ledger.models import ACCEPT, VOID, FindingRow, Result, Round, Submission
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.rollup import Rollup, build_tables, paragraph, write_summary
-from xlperf.rollup.records import ReturnRecord
 
 __all__ = ["Steps", "round_records", "round_rollup"]
 
@@ -36,13 +34,13 @@ REPORT_EVERY = 200
 
 
 def round_records(session: Session, rnd: Round, progress: Steps | None = None,
-                  extra_steps: int = 0) -> list[ReturnRecord]:
+                  extra_steps: int = 0) -> list[CheckedReturn]:
     """The stored records of the submissions that count in ``rnd`` (submission order);
     ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``."""
-    rows = [(sid, name, size, received, rid, status, form_version, record_json, form, unit, year, decision, note)
+    rows = [(sid, name, size, received, rid, status, form_version, checked_json, form, unit, year, decision, note)
             for (sid, _unit, _key, received, decision, note, status, _total, _grade, name, size, rid, form_version,
-                 record_json, form, unit, year) in session.execute(current_returns(rnd.id).add_columns(
-                     Submission.original_name, Submission.size, Result.id, Result.form_version, Result.record_json,
+                 checked_json, form, unit, year) in session.execute(current_returns(rnd.id).add_columns(
+                     Submission.original_name, Submission.size, Result.id, Result.form_version, Result.checked_json,
                      Submission.form, Submission.unit_name, Submission.year))
             if rid is not None and decision != VOID]
     findings: dict[int, list[Finding]] = {}
@@ -51,9 +49,9 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
         for f in session.scalars(select(FindingRow).where(FindingRow.result_id.in_(result_ids[start:start + 900]))
                                  .order_by(FindingRow.id)):
             findings.setdefault(f.result_id, []).append(f.finding())
-    records: list[ReturnRecord] = []
+    records: list[CheckedReturn] = []
     steps = len(rows) + extra_steps
-    for (_sid, name, size, received, rid, status, form_version, record_json, form, unit, year,
+    for (_sid, name, size, received, rid, status, form_version, checked_json, form, unit, year,
          decision, note) in rows:
         mine = findings.get(rid, [])
         staff = staff_finding(decision, note)
@@ -63,10 +61,13 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
             status = REJECTED
         elif decision == ACCEPT and status == ACCEPTED_WITH_WARNINGS:
             status = ACCEPTED
-        records.append(record_from_json(
-            record_json, file=Path(name), size=size, mtime_ns=_ns(received), status=status, form=form,
-            form_version=form_version, unit=unit or None, year=year,
-            findings=tuple(mine), notes=tuple(filter(None, [staff_note(decision, note)]))))
+        record = CheckedReturn.from_json(checked_json, file=Path(name), findings=mine, size=size,
+                                         mtime_ns=_ns(received), summary_only=True)
+        # What the ledger knows better than the stored check: the submission's identity (staff
+        # may correct it), the staff's decision and its note.
+        record.form, record.form_version, record.unit, record.year = form, form_version, unit or None, year
+        record.decided, record.notes = status, list(filter(None, [staff_note(decision, note)]))
+        records.append(record)
         if progress is not None and len(records) % REPORT_EVERY == 0:
             progress(len(records), steps)
     if progress is not None:

@@ -1,7 +1,7 @@
 """The reports a mail carries: read from a report folder, as ``xlperf check --report-dir`` wrote
 them, or taken as rendered in memory (:func:`xlperf.report.render_reports`, the ledger's way).
 
-Each return has ``<stem>.json`` (``Checked.to_dict()``), ``<stem>.html`` and, when its form was
+Each return has ``<stem>.json`` (``CheckedReturn.to_dict()``), ``<stem>.html`` and, when its form was
 known, ``<stem>_批注.xlsx``. The JSON is the source of everything a mail says; the HTML page and
 the annotated workbook are sent as they are.
 """

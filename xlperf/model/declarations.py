@@ -2,7 +2,7 @@
 
 A declaration is one project of one unit for one year: its unit, project name, year, 主管部门,
 budget (in 万元) and indicators (一级/二级/三级, operator, target, unit), read from a *checked*
-return (``Checked.values``: its input values by key). A ``target_table`` return holds up to three
+return (``CheckedReturn.values``: its input values by key). A ``target_table`` return holds up to three
 projects, one per sheet (keys ``p1_`` … ``p3_``): each filled sheet (project name not blank) is a
 declaration of its own. Matching goes by :func:`xlperf.read.roster.normalise_name` of unit and
 project, and the year.
@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.model.indicators import Row, indicator_tables, table_rows
 from xlperf.model.projects import AMOUNT_UNITS, WAN, project_of, to_amount_unit
@@ -95,7 +95,7 @@ class Declarations(Protocol):
         """Declared project names of a unit in a year (for a message when a project does not match)."""
 
 
-def declarations_of(checked: Checked, mtime_ns: int = 0) -> list[Declaration]:
+def declarations_of(checked: CheckedReturn, mtime_ns: int = 0) -> list[Declaration]:
     """The declarations (one per filled project) of a checked return of a declaration form."""
     if checked.form not in DECLARATION_FORMS or checked.form not in builtin_forms():
         return []

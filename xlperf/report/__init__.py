@@ -1,6 +1,6 @@
 """Reports of checked returns for a unit's clerk: an HTML page, an annotated workbook, JSON.
 
-Reports render :class:`xlperf.findings.Checked`; they decide nothing about what is wrong.
+Reports render :class:`xlperf.findings.CheckedReturn`; they decide nothing about what is wrong.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable, MutableSet
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.findings.text import scrub
 from xlperf.report.annotate import annotated_bytes, write_annotated
 from xlperf.report.html import render_html
@@ -78,14 +78,14 @@ class Rendered:
         return files
 
 
-def render_reports(checked: Checked, stem: str) -> Rendered:
+def render_reports(checked: CheckedReturn, stem: str) -> Rendered:
     """The reports of ``checked``, named ``stem`` (see :func:`unique_stem`)."""
     workbook = annotated_bytes(checked)
     page = render_html(checked, annotated_name=f"{stem}{ANNOTATED_SUFFIX}" if workbook is not None else None)
     return Rendered(stem, json_bytes(checked), scrub(page).encode("utf-8"), workbook)
 
 
-def write_reports(checked: Checked, outdir: Path, taken: MutableSet[str] | None = None) -> dict[str, Path]:
+def write_reports(checked: CheckedReturn, outdir: Path, taken: MutableSet[str] | None = None) -> dict[str, Path]:
     """Write the reports of ``checked`` into ``outdir``: keys "html", "json" and "xlsx".
 
     ``<stem>.html``, ``<stem>.json`` and, when the form is known, ``<stem>_批注.xlsx`` (the
@@ -106,7 +106,7 @@ __all__ = ["ANNOTATED_SUFFIX", "Rendered", "annotated_bytes", "json_bytes", "ren
            "unique_stem", "write_annotated", "write_batch_reports", "write_json", "write_reports"]
 
 
-def write_batch_reports(results: Iterable[Checked], outdir: Path) -> list[dict[str, Path]]:
+def write_batch_reports(results: Iterable[CheckedReturn], outdir: Path) -> list[dict[str, Path]]:
     """The reports of every return of a batch, with distinct names for same-named files."""
     taken: set[str] = set()
     return [write_reports(checked, outdir, taken) for checked in results]

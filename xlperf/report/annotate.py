@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from xlperf.excel.template import SheetLink, Summary, TemplateOptions, template_bytes
-from xlperf.findings import Checked, Finding
+from xlperf.findings import CheckedReturn, Finding
 from xlperf.form.metasheet import ANNOTATED, COPY
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.report.view import (
@@ -48,7 +48,7 @@ def _describe(row: Row) -> str:
     return f"{text}（{detail}）" if detail else text
 
 
-def cell_comments(checked: Checked, view: View | None = None) -> dict[tuple[str, str], str]:
+def cell_comments(checked: CheckedReturn, view: View | None = None) -> dict[tuple[str, str], str]:
     """Comment text by (sheet, "A1"): every finding at that cell, errors first, one per line."""
     view = view or build_view(checked)
     by_cell: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -60,7 +60,7 @@ def cell_comments(checked: Checked, view: View | None = None) -> dict[tuple[str,
             for place, texts in by_cell.items()}
 
 
-def summary(checked: Checked, view: View | None = None) -> Summary:
+def summary(checked: CheckedReturn, view: View | None = None) -> Summary:
     """The "审核意见" sheet: what was checked, the outcome, what to do, then every finding."""
     view = view or build_view(checked)
     sheets = set(sheet_order(checked))
@@ -87,7 +87,7 @@ def summary(checked: Checked, view: View | None = None) -> Summary:
                    widths=SUMMARY_WIDTHS)
 
 
-def write_annotated(checked: Checked, path: Path) -> Path | None:
+def write_annotated(checked: CheckedReturn, path: Path) -> Path | None:
     """Write the annotated copy of ``checked`` to ``path``; None when its form is unknown."""
     data = annotated_bytes(checked)
     if data is None:
@@ -97,7 +97,7 @@ def write_annotated(checked: Checked, path: Path) -> Path | None:
     return path
 
 
-def annotated_bytes(checked: Checked) -> bytes | None:
+def annotated_bytes(checked: CheckedReturn) -> bytes | None:
     """The annotated copy of ``checked`` as .xlsx bytes; None when its form is unknown."""
     if checked.form not in builtin_forms():
         return None

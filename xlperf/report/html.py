@@ -8,7 +8,7 @@ from functools import cache
 import jinja2
 
 from xlperf import __version__
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, SEVERITY_COLOURS, TITLE, build_view
 
 TEMPLATE = "report.html.j2"
@@ -23,7 +23,7 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(checked: Checked, *, annotated_name: str | None = None,
+def render_html(checked: CheckedReturn, *, annotated_name: str | None = None,
                 generated: dt.datetime | None = None) -> str:
     """The report page of ``checked``.
 

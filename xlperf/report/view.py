@@ -15,7 +15,7 @@ from xlperf.findings import (
     REJECTED,
     SEVERITY_LABELS,
     STATUS_LABELS,
-    Checked,
+    CheckedReturn,
     Finding,
 )
 from xlperf.findings.text import shown_name
@@ -76,7 +76,7 @@ class View:
     how_to_fix: list[str]
 
 
-def sheet_order(checked: Checked) -> list[str]:
+def sheet_order(checked: CheckedReturn) -> list[str]:
     """The form's sheets in the order of its template (empty for an unknown form)."""
     if checked.form not in builtin_forms():
         return []
@@ -100,7 +100,7 @@ def cell_position(cell: str) -> tuple[int, int]:
     return (int(m.group(2)), col)
 
 
-def ordered(checked: Checked) -> list[Finding]:
+def ordered(checked: CheckedReturn) -> list[Finding]:
     """Errors first, then warnings; within each, file-level findings, then by sheet and cell.
 
     Sorting is stable, so findings at the same cell keep the order the checks gave them.
@@ -119,7 +119,7 @@ def ordered(checked: Checked) -> list[Finding]:
     return sorted(checked.findings, key=key)
 
 
-def form_title(checked: Checked) -> str:
+def form_title(checked: CheckedReturn) -> str:
     forms = builtin_forms()
     if checked.form in forms:
         return forms[str(checked.form)].title
@@ -128,7 +128,7 @@ def form_title(checked: Checked) -> str:
     return "未能识别"
 
 
-def _score_texts(checked: Checked) -> tuple[str, str]:
+def _score_texts(checked: CheckedReturn) -> tuple[str, str]:
     if checked.form not in builtin_forms():
         return "无法计算", BLANK
     if "total_score" not in builtin_layout(str(checked.form)).cells:
@@ -139,7 +139,7 @@ def _score_texts(checked: Checked) -> tuple[str, str]:
     return f"{total:.2f}", checked.grade or BLANK
 
 
-def _how_to_fix(checked: Checked, known_form: bool, annotated_name: str | None) -> list[str]:
+def _how_to_fix(checked: CheckedReturn, known_form: bool, annotated_name: str | None) -> list[str]:
     if not known_form:
         return [
             "本文件未能作为绩效报表读取，原因见上表。",
@@ -171,7 +171,7 @@ def show(value: object) -> str:
     return str(value)
 
 
-def build_view(checked: Checked, annotated_name: str | None = None) -> View:
+def build_view(checked: CheckedReturn, annotated_name: str | None = None) -> View:
     """Everything a report prints about ``checked``, in print order."""
     known = checked.form in builtin_forms()
     version = checked.form_version or (builtin_forms()[str(checked.form)].version if known else "")

@@ -17,23 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from xlperf.checks.limited import Limits
+    from xlperf.findings import CheckedReturn
     from xlperf.read.roster import Roster
     from xlperf.rollup.collect import Progress, collect_returns
     from xlperf.rollup.distributed import collect_on_cluster
-    from xlperf.rollup.extract import record_of
-    from xlperf.rollup.records import ReturnRecord
     from xlperf.rollup.summary import Figures, figures, paragraph
     from xlperf.rollup.tables import Tables, build_tables
     from xlperf.rollup.workbook import SHEETS, write_summary
 
 __all__ = [
-    "SHEETS", "Figures", "Progress", "ReturnRecord", "Rollup", "Tables", "build_tables", "collect_records",
-    "collect_on_cluster", "collect_returns", "figures", "paragraph", "record_of", "rollup", "write_summary",
+    "SHEETS", "Figures", "Progress", "Rollup", "Tables", "build_tables", "collect_records",
+    "collect_on_cluster", "collect_returns", "figures", "paragraph", "rollup", "write_summary",
 ]
 
 _LAZY = {
-    "Progress": "collect", "collect_returns": "collect", "record_of": "extract",
-    "ReturnRecord": "records", "Figures": "summary", "figures": "summary",
+    "Progress": "collect", "collect_returns": "collect", "Figures": "summary", "figures": "summary",
     "paragraph": "summary", "Tables": "tables", "build_tables": "tables", "SHEETS": "workbook",
     "write_summary": "workbook", "collect_on_cluster": "distributed",
 }
@@ -58,7 +56,7 @@ class Rollup:
 
 def collect_records(paths: Sequence[Path], jobs: int | None = None, progress: Progress | None = None,
             limits: Limits | None = None, scheduler: Any = None,
-            shared_folder: Path | None = None, roster: Roster | None = None) -> list[ReturnRecord]:
+            shared_folder: Path | None = None, roster: Roster | None = None) -> list[CheckedReturn]:
     """One record per path, in order: checked by this machine's process pool (``jobs``), or by
     the Dask cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``distributed.Client``; files
     under ``shared_folder`` go by path, the others as bytes). The records are the same either way.
@@ -84,7 +82,7 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
     ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
     environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect_records`)."""
-    from xlperf.rollup.collect import file_stat
+    from xlperf.checks.check_files import file_stat
     from xlperf.rollup.gcpause import cycle_collection_paused
     from xlperf.rollup.records import ignored_record
     from xlperf.rollup.summary import paragraph

@@ -2,8 +2,8 @@
 
 For a province (100,000+ returns, several machines) the check stage runs on an existing Dask
 cluster instead of this machine's process pool; everything after it (tables, workbook) stays
-here. Each task is a *batch* of files, checked one after another by the same code as the local
-pool (:func:`xlperf.rollup.collect.check_one`), so the records are the same.
+here. Each task is a *batch* of files, checked one after another by the same function as the local
+pool (:func:`xlperf.checks.check_files.check_files`, on the worker's host), so the returns are the same.
 
 - **Bytes, not paths.** The workers need not see this machine's disks: each file's bytes travel
   with its batch, and the worker writes them under the file's own name into a private temporary
@@ -35,20 +35,23 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from xlperf.checks.check_files import SUMMARY, CheckContext, Keep, file_stat
+from xlperf.checks.failure import check_failed
 from xlperf.checks.limited import WORKER_CRASHED, Limits
+from xlperf.findings import CheckedReturn
 from xlperf.findings.text import shown_name
 from xlperf.form.registry import Setting
 from xlperf.form.registry import setting as forms_setting
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.read.roster import Roster
-from xlperf.rollup.collect import Check, Progress, _failed, file_stat
+from xlperf.rollup.collect import Progress
 from xlperf.rollup.limitedhost import check_hosted
-from xlperf.rollup.records import ReturnRecord, failed_record
+from xlperf.rollup.records import failed_record
 
 __all__ = ["DEFAULT_FILE_SECONDS", "ClusterError", "batch_size", "collect_on_cluster"]
 
@@ -93,9 +96,9 @@ class _Item:
     shared: Path | None = None
 
 
-def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | None = None,
-                 limits: Limits | None = None, check: Check | None = None,
-                 forms: Setting | None = None) -> list[ReturnRecord]:
+def _check_batch(items: Sequence[_Item], context: CheckContext, roster: Roster | None, limits: Limits, keep: Keep,
+                 check: Callable[[Path], CheckedReturn] | None = None,
+                 forms: Setting | None = None) -> list[CheckedReturn]:
     """Runs on a worker: check the files of the batch, in order, under ``limits`` (by the
     worker's host: :mod:`xlperf.rollup.limitedhost`); bytes in a private folder, each file under
     its own name (a folder each: two files of a batch may share a name)."""
@@ -110,7 +113,7 @@ def _check_batch(items: Sequence[_Item], key: bytes | None, roster: Roster | Non
             local.parent.mkdir()
             local.write_bytes(item.data or b"")
             paths.append(local)
-        records = check_hosted(paths, key, roster, limits or Limits.from_env(), check, forms)
+        records = check_hosted(paths, replace(context, roster=roster), limits, keep, check, forms)
         return [replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
                 for record, item in zip(records, items, strict=True)]
     finally:
@@ -130,9 +133,10 @@ def _item(path: Path, shared: Path | None) -> _Item:
     return _Item(path, size, mtime_ns, data)
 
 
-def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
+def _lost(path: Path, exc: BaseException, crashed: bool) -> CheckedReturn:
     if not crashed:
-        return _failed(path, exc)
+        finding = check_failed(path, exc)
+        return failed_record(path, *file_stat(path), finding.code, finding.message)
     return failed_record(path, *file_stat(path), WORKER_CRASHED,
                          f"集群审核进程在处理文件“{shown_name(path)}”时异常退出（文件可能损坏或过大）：请检查该文件后重新报送")
 
@@ -140,31 +144,37 @@ def _lost(path: Path, exc: BaseException, crashed: bool) -> ReturnRecord:
 def collect_on_cluster(paths: Sequence[Path], scheduler: Any, shared_folder: Path | None = None,
                        progress: Progress | None = None, batch: int | None = None,
                        roster: Roster | None = None, limits: Limits | None = None,
-                       check: Check | None = None) -> list[ReturnRecord]:
+                       context: CheckContext | None = None, keep: Keep = SUMMARY,
+                       check: Callable[[Path], CheckedReturn] | None = None) -> list[CheckedReturn]:
     """Check ``paths`` on the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``, or a
     ``distributed.Client``); one record per path, in input order, as
     :func:`xlperf.rollup.collect_returns` gives them. ``roster`` is sent to every worker once;
     ``limits`` (default: the environment's, as the local pool's) hold for every file.
-    ``check``: the work of one file when not the roll-up's (the ledger's, for ``round
-    revalidate --scheduler``); a module-level callable the workers can import."""
+    ``context``: what the check knows (the ledger's round, for ``round revalidate --scheduler``;
+    default ``roster``), ``keep``: what comes back, as for
+    :func:`xlperf.checks.check_files.check_files` (``check``: its ``work``, tests)."""
     try:
         from distributed import Client  # an optional dependency (extra "dask"), needed only here
     except ImportError:
         raise ClusterError("使用 --scheduler 需要安装 Dask：pip install 'xlperf[dask]'") from None
-    try:
-        key = key_from_env()
-    except SigningKeyError as exc:
-        raise ClusterError(f"签名密钥配置有误（{exc}）：请更正后再在集群上汇总") from None
+    context = context or CheckContext(roster=roster)
+    if context.key is None and context.key_from_env:  # this machine's key, as a local check would
+        try:
+            context = replace(context, key=key_from_env(), key_from_env=False)
+        except SigningKeyError as exc:
+            raise ClusterError(f"签名密钥配置有误（{exc}）：请更正后再在集群上汇总") from None
     shared = shared_folder.resolve() if shared_folder is not None else None
     report = progress or (lambda n: None)
     with _client(scheduler, Client) as client:
         threads = max(1, sum(client.nthreads().values()))
         size = batch or batch_size(len(paths), threads)
         chunks = [list(range(i, min(i + size, len(paths)))) for i in range(0, len(paths), size)]
-        results: list[ReturnRecord | None] = [None] * len(paths)
-        units = client.scatter(roster, broadcast=True) if roster is not None else None
-        # Arguments of every batch after its files (a future, the roster, is resolved by Dask).
-        extra = (key, units, limits or Limits.from_env(), check, forms_setting())  # this machine's forms
+        results: list[CheckedReturn | None] = [None] * len(paths)
+        # Arguments of every batch after its files; the roster is sent to every worker once (a
+        # future, resolved by Dask), the rest of the context with each batch.
+        units = client.scatter(context.roster, broadcast=True) if context.roster is not None else None
+        extra = (replace(context, roster=None), units, limits or Limits.from_env(), keep, check,
+                 forms_setting())  # this machine's forms
         suspects = _run(client, paths, chunks, shared, extra, threads * IN_FLIGHT_PER_THREAD, results, report)
         # One file per task and one task at a time: a worker that dies takes only the file that
         # killed it (Dask marks every task running on a dead worker as suspect).
@@ -189,7 +199,7 @@ def _client(scheduler: Any, client_type: Any) -> Iterator[Any]:
 
 
 def _run(client: Any, paths: Sequence[Path], chunks: list[list[int]], shared: Path | None,
-         extra: tuple[Any, ...], window: int, results: list[ReturnRecord | None],
+         extra: tuple[Any, ...], window: int, results: list[CheckedReturn | None],
          report: Progress, last: bool = False) -> list[int]:
     """Submit ``chunks`` with at most ``window`` in flight; return the files of failed chunks
     (``last``: file them as crashed or failed instead)."""

@@ -4,7 +4,7 @@ A Dask worker is a daemon process, and a daemon process may not start multiproce
 processes: so the limited workers of :mod:`xlperf.checks.limited` cannot be started from it.
 A *host* can: an ordinary process (``python -m xlperf.rollup.limitedhost``) that the Dask
 worker starts once with :mod:`subprocess` and keeps, which checks each batch it is sent with
-:func:`xlperf.rollup.collect.collect_returns` (one limited worker at a time, forked from the
+:func:`xlperf.checks.check_files.check_files` (one limited worker at a time, forked from the
 host after it loaded the forms) and sends the records back. So a file that hangs or bloats a
 reader on the cluster ends as ``FILE_TOO_COMPLEX`` as it would on this machine, and one that
 kills its worker as ``WORKER_CRASHED``; the Dask worker itself never runs a reader.
@@ -15,21 +15,20 @@ the checks might print goes to stderr). A host that dies is started again for th
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from xlperf.checks.check_files import CheckContext, Keep
 from xlperf.checks.limited import Limits
+from xlperf.findings import CheckedReturn
 from xlperf.form.registry import Setting, adopt
-from xlperf.read.roster import Roster
-from xlperf.rollup.collect import Check, check_one, collect_returns
-from xlperf.rollup.records import ReturnRecord
+from xlperf.rollup.collect import collect_returns
 
 __all__ = ["HostError", "check_hosted"]
 
@@ -42,14 +41,14 @@ class _Host:
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
 
-    def check(self, request: tuple[Any, ...]) -> list[ReturnRecord]:
+    def check(self, request: tuple[Any, ...]) -> list[CheckedReturn]:
         for attempt in range(2):
             process = self._running()
             try:
                 assert process.stdin is not None and process.stdout is not None
                 pickle.dump(request, process.stdin)
                 process.stdin.flush()
-                records: list[ReturnRecord] = pickle.load(process.stdout)
+                records: list[CheckedReturn] = pickle.load(process.stdout)
                 return records
             except (EOFError, OSError, pickle.UnpicklingError):
                 self.stop()
@@ -74,28 +73,29 @@ _hosts = threading.local()
 """A host per thread of the Dask worker: a worker with several threads checks batches at once."""
 
 
-def check_hosted(paths: Sequence[Path], key: bytes | None, roster: Roster | None, limits: Limits,
-                 check: Check | None = None, forms: Setting | None = None) -> list[ReturnRecord]:
-    """The records of ``paths`` (in order), checked by this thread's host under ``limits``;
-    ``check``: a work of one file other than :func:`check_one` (picklable; then ``key`` and
-    ``roster`` are its own business, as in :func:`collect_returns`); ``forms``: the bureau's forms of
-    the machine that sent the batch (:func:`xlperf.form.registry.setting`)."""
+def check_hosted(paths: Sequence[Path], context: CheckContext, limits: Limits, keep: Keep,
+                 check: Callable[[Path], CheckedReturn] | None = None,
+                 forms: Setting | None = None) -> list[CheckedReturn]:
+    """The returns of ``paths`` (in order), checked by this thread's host under ``limits`` with
+    ``context``, as :func:`xlperf.checks.check_files.check_files` gives them (``keep``;
+    ``check``: its ``work``, tests); ``forms``: the bureau's forms of the machine that sent the
+    batch (:func:`xlperf.form.registry.setting`)."""
     host = getattr(_hosts, "host", None)
     if host is None:
         host = _hosts.host = _Host()
-    return host.check((list(paths), key, roster, limits, check, forms))
+    return host.check((list(paths), context, limits, keep, check, forms))
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     while True:
         try:
-            paths, key, roster, limits, check, forms = pickle.load(requests)
+            paths, context, limits, keep, check, forms = pickle.load(requests)
         except EOFError:
             return
         if forms is not None:
             adopt(forms)
-        work = check or functools.partial(check_one, key=key, roster=roster)
-        pickle.dump(collect_returns(paths, jobs=1, limits=limits, check=work), answers)
+        pickle.dump(collect_returns(paths, jobs=1, limits=limits, context=context, keep=keep, check=check),
+                    answers)
         answers.flush()
 
 

@@ -2,9 +2,9 @@
 
 Two halves:
 
-- :func:`xlperf.rollup.extract.record_of` runs in the worker that checked a file: it keeps what
-  the summary shows (one :class:`ProjectRow` per filled project, one :class:`IndicatorRow` per
-  indicator) and drops the rest.
+- :func:`xlperf.model.return_summary.summarised` runs in the worker that checked a file: it
+  derives what the summary shows (one :class:`ProjectRow` per filled project, one
+  :class:`IndicatorRow` per indicator), and the worker sends the return's slim form back.
 - :func:`build_tables` runs once over all records: it matches units to the roster, decides
   which return of a project counts, and builds every sheet's rows. Nothing is re-validated:
   statuses and findings are the checker's.
@@ -44,17 +44,19 @@ from typing import Any
 
 import pandas as pd
 
-from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SEVERITY_LABELS
+from xlperf.findings import (
+    ACCEPTED,
+    ACCEPTED_WITH_WARNINGS,
+    REJECTED,
+    SEVERITY_LABELS,
+    CheckedReturn,
+)
 from xlperf.findings.catalogue import code
 from xlperf.findings.text import scrub
 from xlperf.form.registry import builtin_forms
+from xlperf.model.summary_rows import ProjectRow, indicators_of, projects_of
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
-from xlperf.rollup.records import (
-    IGNORED,
-    RECORD_LABELS,
-    ProjectRow,
-    ReturnRecord,
-)
+from xlperf.rollup.records import IGNORED, RECORD_LABELS
 
 UNIT_NOT_IN_ROSTER = "UNIT_NOT_IN_ROSTER"
 GRADE_ORDER = ("优", "良", "中", "差")
@@ -81,10 +83,10 @@ INVENTORY_COLUMNS = ("序号", "文件", "大小（字节）", "修改时间", "
 class Entry:
     """A project row of a record, with its roster match and whether it counts."""
 
-    record: ReturnRecord
+    record: CheckedReturn
     project: ProjectRow
     unit: RosterUnit | None
-    counted_instead: ReturnRecord | None = None
+    counted_instead: CheckedReturn | None = None
     """The newer return of the same project that counts instead of this one."""
 
     @property
@@ -122,7 +124,7 @@ class Tables:
     form: str | None = None
 
 
-def build_tables(records: Sequence[ReturnRecord], roster: Roster | None = None,
+def build_tables(records: Sequence[CheckedReturn], roster: Roster | None = None,
                  form: str | None = None, *, count_rejected: bool = True) -> Tables:
     """Match, deduplicate and tabulate ``records`` (any order; the output is sorted).
     ``count_rejected=False`` (a round's summary from the ledger): a rejected return is listed
@@ -130,12 +132,12 @@ def build_tables(records: Sequence[ReturnRecord], roster: Roster | None = None,
     return _build_tables(records, roster, form, count_rejected)
 
 
-def _build_tables(records: Sequence[ReturnRecord], roster: Roster | None, form: str | None,
+def _build_tables(records: Sequence[CheckedReturn], roster: Roster | None, form: str | None,
                   count_rejected: bool = True) -> Tables:
     records = sorted(records, key=lambda r: str(r.file))
     names = _display_names(records)
     entries = [Entry(r, p, roster.find(p.unit) if roster else None)
-               for r in records if form is None or r.form == form for p in r.projects]
+               for r in records if form is None or r.form == form for p in projects_of(r)]
     _mark_duplicates(entries)
     counted = sorted((e for e in entries if e.counted_instead is None
                       and (count_rejected or e.record.status != REJECTED)),
@@ -158,7 +160,7 @@ def _frame(columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> pd.DataFr
     return pd.DataFrame(list(rows), columns=list(columns), dtype=object)
 
 
-def _display_names(records: Sequence[ReturnRecord]) -> dict[int, str]:
+def _display_names(records: Sequence[CheckedReturn]) -> dict[int, str]:
     """Each file as shown: its path relative to the folder that holds all inputs."""
     if not records:
         return {}
@@ -191,15 +193,15 @@ def _form_title(form: str | None) -> str:
     return spec.title if spec else (form or "")
 
 
-def _status(record: ReturnRecord) -> str:
+def _status(record: CheckedReturn) -> str:
     return RECORD_LABELS[record.status]
 
 
 def _project_row(e: Entry, names: dict[int, str]) -> tuple[Any, ...]:
     r, p = e.record, e.project
     return (e.dept, e.unit.code if e.unit else None, p.unit, p.project, _form_title(r.form), p.year,
-            p.budget, p.released, p.spent, p.rate, r.total_score, r.grade, _status(r), r.errors,
-            r.warnings, names[id(r)])
+            p.budget, p.released, p.spent, p.rate, _score(r), r.grade, _status(r), len(r.errors),
+            len(r.warnings), names[id(r)])
 
 
 def _indicator_rows(counted: Sequence[Entry], names: dict[int, str]) -> Iterable[tuple[Any, ...]]:
@@ -207,13 +209,13 @@ def _indicator_rows(counted: Sequence[Entry], names: dict[int, str]) -> Iterable
         r, p = e.record, e.project
         head = (e.dept, p.unit, p.project, _form_title(r.form), p.year)
         status, name = _status(r), names[id(r)]
-        for ind in r.indicators:
+        for ind in indicators_of(r):
             if ind.prefix == p.prefix:
                 yield (*head, ind.source, ind.level1, ind.level2, ind.name, ind.op, ind.target, ind.unit,
                        ind.actual, ind.weight, ind.score, ind.completion, status, name)
 
 
-def _finding_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], names: dict[int, str],
+def _finding_rows(records: Sequence[CheckedReturn], entries: Sequence[Entry], names: dict[int, str],
                   roster: Roster | None) -> Iterable[tuple[Any, ...]]:
     by_record: dict[int, list[Entry]] = {}
     for e in entries:
@@ -264,7 +266,7 @@ def _duplicate_rows(entries: Sequence[Entry], names: dict[int, str]) -> Iterable
                names[id(e.record)], e.record.mtime, _status(e.record), names[id(newer)], newer.mtime)
 
 
-def _inventory_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], names: dict[int, str],
+def _inventory_rows(records: Sequence[CheckedReturn], entries: Sequence[Entry], names: dict[int, str],
                     roster: Roster | None, form: str | None, count_rejected: bool) -> Iterable[tuple[Any, ...]]:
     by_record: dict[int, list[Entry]] = {}
     for e in entries:
@@ -276,10 +278,10 @@ def _inventory_rows(records: Sequence[ReturnRecord], entries: Sequence[Entry], n
         first_error = next((f.message for f in r.findings if f.severity == "error"),
                            r.notes[0] if r.status == IGNORED else None)
         yield (i, names[id(r)], r.size, r.mtime, _form_title(r.form), r.unit, mine[0].dept if mine else None,
-               len(r.projects), _status(r), r.errors, r.warnings, outcome, first_error)
+               len(r.projects), _status(r), len(r.errors), len(r.warnings), outcome, first_error)
 
 
-def _outcome(r: ReturnRecord, mine: Sequence[Entry], names: dict[int, str], roster: Roster | None,
+def _outcome(r: CheckedReturn, mine: Sequence[Entry], names: dict[int, str], roster: Roster | None,
              form: str | None) -> str:
     """What became of a file in the summary: counted, superseded by which file, or why not."""
     if r.status == IGNORED:
@@ -308,7 +310,7 @@ def _stats(counted: Sequence[Entry]) -> Stats:
     graded = Counter(e.record.grade for e in good if e.record.grade)
     order = [g for g in GRADE_ORDER] + sorted(g for g in graded if g not in GRADE_ORDER)
     grades = _frame(("等次", "份数"), ((g, graded.get(g, 0)) for g in order))
-    buckets = Counter(_bucket(e.record.total_score) for e in good if e.record.total_score is not None)
+    buckets = Counter(_bucket(score) for e in good if (score := _score(e.record)) is not None)
     scores = _frame(("分数段", "份数"), ((label, buckets.get(label, 0)) for _, label in SCORE_BUCKETS))
     by_dept: dict[str, list[Entry]] = {}
     for e in good:
@@ -322,6 +324,12 @@ def _stats(counted: Sequence[Entry]) -> Stats:
         rows.append((dept, len(by_dept[dept]), budget, spent, round(spent / budget, 4) if budget else None))
     exec_rates = _frame(("主管部门", "项目数", "预算（万元）", "支出（万元）", "执行率"), rows)
     return Stats(grades, scores, exec_rates)
+
+
+def _score(record: CheckedReturn) -> float | None:
+    """The total score as the tables hold numbers."""
+    total = record.total_score
+    return None if total is None else float(total)
 
 
 def _bucket(score: float) -> str:

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlperf.checks.workers import WorkerPool
-from xlperf.ledger import Ledger, LedgerError, checking, open_ledger, warmed
+from xlperf.ledger import Ledger, LedgerError, open_ledger, round_checks, warmed
 from xlperf.ledger.models import Round
 from xlperf.web import audit, dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
@@ -147,5 +147,5 @@ def _start_workers(app: Starlette) -> None:
         newest = session.scalar(select(Round).order_by(Round.id.desc()).limit(1))
         if newest is None:
             return
-        work = checking.round_check(session, newest)
-    checking.workers(app.state.checkers, app.state.checkers.size, work)
+        work = round_checks.round_check(session, newest)
+    round_checks.workers(app.state.checkers, app.state.checkers.size, work)

@@ -14,10 +14,10 @@ from starlette.responses import RedirectResponse, Response
 
 from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
-from xlperf.ledger.checked import submission_checked
 from xlperf.ledger.decisions import ACTION_LABELS
 from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
 from xlperf.ledger.roundform import round_pinned
+from xlperf.ledger.stored_results import submission_checked
 from xlperf.report import ANNOTATED_SUFFIX, annotated_bytes, json_bytes
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action

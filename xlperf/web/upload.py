@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from xlperf.intake import Intake, intake_files
 from xlperf.intake.archive import MAX_FILES as MAX_MEMBERS
 from xlperf.ledger import Outcome
-from xlperf.ledger.checking import RoundNotReady
 from xlperf.ledger.receive import KIND_LABELS
+from xlperf.ledger.round_checks import RoundNotReady
 from xlperf.web.auth import action
 from xlperf.web.render import page
 from xlperf.web.state import base_name, ledger_of, round_by_id

@@ -22,7 +22,7 @@ from xlperf.checks import CHECKS, Context
 from xlperf.checks.failure import check_failed
 from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.findings.catalogue import finding
 from xlperf.findings.text import has_surrogates, scrub
 from xlperf.form.evaluate import evaluate
@@ -39,7 +39,7 @@ __all__ = ["SPREADSHEET_SUFFIXES", "check_file", "check_return", "find_returns"]
 
 
 def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = None, *,
-               roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
+               roster: Roster | None = None, allow_unsigned: bool = False) -> CheckedReturn:
     """Check the return at ``path``; every problem, including an unreadable file, is a finding.
 
     ``key``: signing key bytes, None, or FROM_ENV; ``against``: declarations to compare targets with;
@@ -50,35 +50,35 @@ def check_file(path: Path, key: Any = FROM_ENV, against: Declarations | None = N
 
 
 def _check_file(path: Path, key: Any, against: Declarations | None, roster: Roster | None,
-                allow_unsigned: bool) -> Checked:
+                allow_unsigned: bool) -> CheckedReturn:
     try:
         ret = read_return(path)
     except ReadError as exc:
-        return Checked(file=path, findings=[finding(exc.code, exc.message)])
+        return CheckedReturn(file=path, findings=[finding(exc.code, exc.message)])
     except MemoryError:
         raise  # over the memory limit: xlperf.checks.limited says so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - a reader's own fault: fail closed, the batch goes on
-        return Checked(file=path, findings=[check_failed(path, exc)])
+        return CheckedReturn(file=path, findings=[check_failed(path, exc)])
     if ret.form_id not in builtin_forms():
-        return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[finding(
+        return CheckedReturn(file=path, form=ret.form_id, form_version=ret.form_version, findings=[finding(
             "UNKNOWN_FORM", f"文件“{path.name}”标明的表单“{ret.form_id}”不是本系统的表单，请使用财政局下发的模板填报")])
     try:
         return check_return(ret, key, against, roster=roster, allow_unsigned=allow_unsigned)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - xlperf's fault outside any one check: fail closed
-        return Checked(file=path, form=ret.form_id, form_version=ret.form_version, findings=[check_failed(path, exc)])
+        return CheckedReturn(file=path, form=ret.form_id, form_version=ret.form_version, findings=[check_failed(path, exc)])
 
 
 def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None = None, *,
-                 roster: Roster | None = None, allow_unsigned: bool = False) -> Checked:
+                 roster: Roster | None = None, allow_unsigned: bool = False) -> CheckedReturn:
     layout = builtin_layout(str(ret.form_id))
     garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
     # Wrong-typed values and cells that moved feed no figure and no other check (checks.taint).
     unusable = unusable_values(layout, ret, inputs)
     inputs = usable_inputs(layout, inputs, unusable)
-    checked = Checked(file=ret.path, form=ret.form_id, form_version=ret.form_version,
+    checked = CheckedReturn(file=ret.path, form=ret.form_id, form_version=ret.form_version,
                       unit=return_unit(layout, inputs, ret.meta_unit),
                       year=return_year(layout, inputs, ret.meta_year), values=dict(inputs),
                       notes=list(ret.notes))
@@ -128,7 +128,7 @@ def _replace_surrogates(ret: Return) -> list[str]:
     return garbled
 
 
-def _encodable(checked: Checked) -> Checked:
+def _encodable(checked: CheckedReturn) -> CheckedReturn:
     """``checked`` with lone surrogates replaced in its texts (a file name that is not UTF-8 is
     quoted in messages; a crafted cell's text may be quoted too)."""
     texts = [f.message + (f.expected or "") + (f.found or "") + f.label for f in checked.findings]

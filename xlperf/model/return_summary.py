@@ -1,9 +1,9 @@
-"""One checked return → the slim record the roll-up keeps of it (runs in the worker that checked it).
+"""One checked return → the roll-up's summary of it (runs in the worker that checked it).
 
-:func:`record_of` keeps what the summary shows (one :class:`~xlperf.rollup.records.ProjectRow` per
-filled project, one :class:`~xlperf.rollup.records.IndicatorRow` per indicator) and drops the
-rest. Which cells hold what comes from the form's layout/spec: the project's identity from the
-fields' roles (:mod:`xlperf.model.projects`), indicator tables are the table sections with a
+:func:`summarised` derives what the summary shows (one :class:`~xlperf.model.summary_rows.ProjectRow`
+per filled project, one :class:`~xlperf.model.summary_rows.IndicatorRow` per indicator) into the
+:class:`~xlperf.findings.CheckedReturn`. Which cells hold what comes from the form's layout/spec:
+the project's identity from the fields' roles (:mod:`xlperf.model.projects`), indicator tables are the table sections with a
 ``target`` column, scorecard rows give label, weight and score; the few conventions the spec does
 not express are the named tables below. :mod:`xlperf.rollup.tables` builds the sheets from them.
 """
@@ -17,17 +17,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from xlperf.findings import Checked
+from xlperf.findings import CheckedReturn
 from xlperf.form.layout import FormLayout
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.roles import prefix_of
 from xlperf.form.spec import TableSection
 from xlperf.model.indicators import in_use
 from xlperf.model.projects import project_of, wan_factor
+from xlperf.model.summary_rows import Cell, IndicatorRow, ProjectRow
 from xlperf.model.values import is_blank
-from xlperf.rollup.records import Cell, IndicatorRow, ProjectRow, ReturnRecord
 
-__all__ = ["INDICATOR_COLUMNS", "MONEY_KEYS", "SCORECARD_SOURCE", "TABLE_SOURCE", "record_of"]
+__all__ = ["INDICATOR_COLUMNS", "MONEY_KEYS", "SCORECARD_SOURCE", "TABLE_SOURCE", "summarised"]
 
 # The money figures of a project by form: which key holds the budget, the released amount, the
 # spending and the execution rate (per project sheet on forms with p1_/p2_ keys). Forms not
@@ -44,23 +44,17 @@ INDICATOR_COLUMNS = ("level1", "level2", "name", "op", "target", "unit", "actual
 TABLE_SOURCE, SCORECARD_SOURCE = "指标表", "评分表"
 
 
-def record_of(checked: Checked, size: int = 0, mtime_ns: int = 0) -> ReturnRecord:
-    """The slim record of one checked file (runs in the worker that checked it)."""
-    record = ReturnRecord(
-        file=checked.file, size=size, mtime_ns=mtime_ns, status=checked.status, form=checked.form,
-        form_version=checked.form_version, unit=checked.unit, year=checked.year,
-        total_score=_float(checked.total_score), grade=checked.grade,
-        findings=tuple(checked.findings), notes=tuple(checked.notes),
-    )
+def summarised(checked: CheckedReturn) -> CheckedReturn:
+    """``checked`` with its projects and indicators (runs in the worker that checked it)."""
     if checked.form not in builtin_forms() or not checked.values:
-        return record
+        return checked
     layout = builtin_layout(checked.form)
     projects = [p for p in (_project(checked, layout, prefix) for prefix in _project_prefixes(layout))
                 if p is not None]
     kept = {p.prefix for p in projects}
-    record.projects = tuple(projects)
-    record.indicators = tuple(row for row in _indicators(checked, layout) if row.prefix in kept)
-    return record
+    checked.projects = tuple(projects)
+    checked.indicators = tuple(row for row in _indicators(checked, layout) if row.prefix in kept)
+    return checked
 
 
 def _float(value: object) -> float | None:
@@ -72,7 +66,7 @@ def _float(value: object) -> float | None:
     return None
 
 
-def _lookup(checked: Checked, key: str) -> Any:
+def _lookup(checked: CheckedReturn, key: str) -> Any:
     """A key's recomputed result if it is a computed cell, else the input value as read."""
     return checked.scores[key] if key in checked.scores else checked.values.get(key)
 
@@ -81,7 +75,7 @@ def _project_prefixes(layout: FormLayout) -> tuple[str, ...]:
     return layout.project_prefixes()
 
 
-def _project(checked: Checked, layout: FormLayout, prefix: str) -> ProjectRow | None:
+def _project(checked: CheckedReturn, layout: FormLayout, prefix: str) -> ProjectRow | None:
     first = prefix == _project_prefixes(layout)[0]
     if not first and all(is_blank(v) for k, v in checked.values.items() if k.startswith(prefix)):
         return None  # an unused project sheet
@@ -167,7 +161,7 @@ def _prefix(key: str) -> str:
     return prefix_of(key)
 
 
-def _indicators(checked: Checked, layout: FormLayout) -> Iterable[IndicatorRow]:
+def _indicators(checked: CheckedReturn, layout: FormLayout) -> Iterable[IndicatorRow]:
     for plan in _indicator_plan(layout.spec.form_id):
         parts = [_cell(_lookup(checked, ref)) if kind == "key" else ref for kind, ref in plan.slots]
         if plan.source == TABLE_SOURCE:

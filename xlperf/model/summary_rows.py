@@ -1,0 +1,69 @@
+"""The rows of the roll-up's summary of a return: its projects and its indicators (plain data).
+
+:func:`xlperf.model.return_summary.summarised` derives them in the worker that checked the
+return; a :class:`~xlperf.findings.CheckedReturn` holds them as plain tuples (read back from its
+JSON they are tuples again), and :func:`projects_of` / :func:`indicators_of` give them as rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from xlperf.findings import CheckedReturn
+
+__all__ = ["Cell", "IndicatorRow", "ProjectRow", "indicators_of", "projects_of"]
+
+Cell = float | int | str | dt.date | None
+"""A value as read from a return: numbers, text (also text typed into number cells), dates."""
+
+
+class ProjectRow(NamedTuple):
+    """One project of a return (forms with one sheet per project hold several)."""
+
+    prefix: str
+    """Key prefix of the project's sheet: "" or "p1_", "p2_" ..."""
+    unit: str | None
+    dept: str | None
+    """主管部门 as typed in the return."""
+    project: str | None
+    year: int | None
+    budget: float | None
+    """Money in 万元, converted from the form's amount unit."""
+    released: float | None
+    spent: float | None
+    rate: float | None
+    """执行率 as a fraction (0.117 for 11.7%), recomputed."""
+
+
+class IndicatorRow(NamedTuple):
+    """One indicator of a return: a row of an indicator table or of a scorecard."""
+
+    prefix: str
+    source: str
+    """指标表 (a table with a target column) or 评分表 (a scorecard row)."""
+    level1: Cell
+    level2: Cell
+    name: Cell
+    op: Cell
+    target: Cell
+    unit: Cell
+    actual: Cell
+    weight: float | None
+    score: Cell
+    completion: float | None
+    """完成率 of a table indicator (recomputed); 得分率 (score / weight) of a scorecard row."""
+
+
+def projects_of(checked: CheckedReturn) -> tuple[ProjectRow, ...]:
+    rows = checked.projects
+    if rows and not isinstance(rows[0], ProjectRow):
+        rows = checked.projects = tuple(ProjectRow._make(p) for p in rows)
+    return rows  # type: ignore[return-value]
+
+
+def indicators_of(checked: CheckedReturn) -> tuple[IndicatorRow, ...]:
+    rows = checked.indicators
+    if rows and not isinstance(rows[0], IndicatorRow):
+        rows = checked.indicators = tuple(IndicatorRow._make(i) for i in rows)
+    return rows  # type: ignore[return-value]
