@@ -106,6 +106,18 @@ def record_from_json(text: str | None, *, file: Path, size: int, mtime_ns: int, 
     return ReturnRecord(
         file=file, size=size, mtime_ns=mtime_ns, status=status, form=form, form_version=form_version,
         unit=unit, year=year, total_score=data.get("total_score"), grade=data.get("grade"),
-        projects=tuple(ProjectRow(*p) for p in data.get("projects") or ()),
+        projects=tuple(_project(p) for p in data.get("projects") or ()),
         indicators=tuple(IndicatorRow(*i) for i in data.get("indicators") or ()),
         findings=findings, notes=notes)
+
+
+def _project(stored: list[Any]) -> ProjectRow:
+    row = ProjectRow(*stored)
+    if len(stored) == OLD_PROJECT_FIELDS and row.rate is not None:
+        # Stored before the spec named the execution rate's amounts: it was spent over budget.
+        row = row._replace(rate_numerator=row.spent, rate_denominator=row.budget)
+    return row
+
+
+OLD_PROJECT_FIELDS = 9
+"""A project row's fields as stored before 调整后预算 and the execution rate's amounts."""

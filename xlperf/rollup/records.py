@@ -39,6 +39,12 @@ class ProjectRow(NamedTuple):
     spent: float | None
     rate: float | None
     """执行率 as a fraction (0.117 for 11.7%), recomputed."""
+    adjusted_budget: float | None = None
+    """调整后预算 in 万元, where the form names one (spec ``amounts``)."""
+    rate_numerator: float | None = None
+    """The amounts the 执行率 is measured on (spec ``execution_rate``: spent over budget, or over
+    the adjusted budget), in 万元: what the statistics add up per 主管部门."""
+    rate_denominator: float | None = None
 
 
 class IndicatorRow(NamedTuple):
