@@ -73,6 +73,7 @@ def copied(text: str, new_id: str, source_name: str) -> str:
     text, forms = re.subn(r"^form:.*$", f"form: {new_id}", text, count=1, flags=re.M)
     if not forms:
         raise click.ClickException(f"{source_name} 没有 form: 一行，不是表单规格")
-    text = re.sub(r"^(title:[ \t]*)(.*?)[ \t]*$", lambda m: f"{m.group(1)}{m.group(2)}{COPY_TITLE}", text,
-                  count=1, flags=re.M)
+    text = re.sub(r"^(title:[ \t]*)(.*?)[ \t]*$",
+                  lambda m: m.group(0) if m.group(2).endswith(COPY_TITLE) else f"{m.group(1)}{m.group(2)}{COPY_TITLE}",
+                  text, count=1, flags=re.M)
     return f"# 复制自 {source_name}（xlperf form new）\n{text}"

@@ -168,7 +168,7 @@ def _roles(layout: FormLayout) -> Iterator[str]:
     missing = [r for r in ROLES if r not in found]
     yield "字段角色：没有 " + ("、".join(missing) or "无") + "（没有的角色，相应的预填和核对不做）"
     settings = {
-        "file_stem": spec.file_stem or None, "declares_targets": spec.declares_targets or None,
+        "file_stem": spec.file_stem or None, "declares_targets": "是" if spec.declares_targets else None,
         "amounts": ", ".join(f"{n}={k}" for n, k in spec.amounts) or None,
         "execution_rate": spec.execution_rate.calc if spec.execution_rate else None,
         "prefill_from": (spec.prefill_from.table or ",".join(spec.prefill_from.goals)) if spec.prefill_from else None,
