@@ -179,3 +179,60 @@ def test_a_repeated_sheets_amount_is_read_per_project_sheet() -> None:
     spec = builtin_forms()["target_table"]
     assert spec.amount_key("budget", "p2_") == "p2_year_budget"
     assert spec.amount_key("spent", "p2_") is None
+
+
+ADJUSTED = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+    import xlperf.form.specload as specload
+    specload.FORMS_DIR = Path(sys.argv[1])
+    from xlperf.checks.checker import check_file
+    from xlperf.cli.demo import sample_values
+    from xlperf.excel.fill import fill_workbook
+    from xlperf.excel.template import write_template
+    from xlperf.form.placing import builtin_layout
+    from xlperf.rollup.extract import record_of
+    from xlperf.rollup.tables import build_tables
+
+    out = Path(sys.argv[2])
+    template = write_template(builtin_layout("adjusted_self_evaluation"), out / "template.xlsx")
+    records = []
+    for n, (other, spent) in enumerate(((20.0, 4.68), (30.0, 15.0))):
+        values = {**sample_values("self_evaluation"), "budget_other": other, "spent_city": spent, "released": 30.0,
+                  "project_name": f"项目{n}"}
+        records.append(record_of(check_file(fill_workbook(template, values, out / f"{n}.xlsx"), key=None)))
+    tables = build_tables(records)
+    print(json.dumps({"projects": [list(p) for r in records for p in r.projects],
+                      "columns": list(tables.projects.columns),
+                      "adjusted": tables.projects["调整后预算（万元）"].tolist(),
+                      "rates": tables.stats.exec_rates.values.tolist()}, ensure_ascii=False))
+''')
+
+
+def test_the_execution_rate_measured_on_the_adjusted_budget(tmp_path: Path) -> None:
+    # A bureau whose form measures the rate on the adjusted budget says so in the spec only: the
+    # adjusted budget among the amounts, the rate calc's target on it (预算资金（其他） stands in
+    # for the adjusted budget field such a form adds).
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    text = _copy((FORMS_DIR / "self_evaluation.yaml").read_text(encoding="utf-8"), "self_evaluation")
+    for old, new in (("form: my_self_evaluation", "form: adjusted_self_evaluation"),
+                     ("amounts: {budget: budget_total,", "amounts: {budget: budget_total, adjusted_budget: budget_other,"),
+                     ("{calc: exec_rate, kind: completion, actual: spent_total, target: budget_total,",
+                      "{calc: exec_rate, kind: completion, actual: spent_total, target: budget_other,")):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    (forms / "adjusted_self_evaluation.yaml").write_text(text, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", ADJUSTED, str(forms), str(tmp_path)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=280, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    # budget, released, spent, rate, adjusted budget, the rate's numerator and denominator (万元)
+    assert [p[5:] for p in result["projects"]] == [[60.0, 30.0, 4.68, 0.234, 20.0, 4.68, 20.0],
+                                                   [70.0, 30.0, 15.0, 0.5, 30.0, 15.0, 30.0]]
+    columns = result["columns"]
+    assert columns[columns.index("预算（万元）") + 1] == "调整后预算（万元）"
+    assert sorted(result["adjusted"]) == [20.0, 30.0]
+    # 按主管部门: spent over the adjusted budget, added up (19.68 / 50), not over 预算 (130)
+    assert result["rates"] == [["晋中市中小企业局", 2, 50.0, 19.68, 0.3936]]
