@@ -236,3 +236,15 @@ def test_the_execution_rate_measured_on_the_adjusted_budget(tmp_path: Path) -> N
     assert sorted(result["adjusted"]) == [20.0, 30.0]
     # 按主管部门: spent over the adjusted budget, added up (19.68 / 50), not over 预算 (130)
     assert result["rates"] == [["晋中市中小企业局", 2, 50.0, 19.68, 0.3936]]
+
+
+def test_a_project_stored_before_the_rate_amounts_keeps_its_execution_rate() -> None:
+    # A ledger's records written before ProjectRow held the rate's amounts: the rate then was
+    # always spent over budget (the one form with a rate), so the statistics still add them up.
+    from xlperf.ledger.codec import record_from_json
+
+    stored = json.dumps({"projects": [["", "甲单位", "市财政局", "项目", 2024, 40.0, 5.55, 4.68, 0.117],
+                                      ["", "乙单位", "市财政局", "项目", 2024, 10.0, None, None, None]]})
+    record = record_from_json(stored, file=Path("a.xlsx"), size=1, mtime_ns=1, status="accepted", form=None,
+                              form_version=None, unit=None, year=None, findings=(), notes=())
+    assert [p[8:] for p in record.projects] == [(0.117, None, 4.68, 40.0), (None, None, None, None)]
