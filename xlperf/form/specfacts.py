@@ -1,5 +1,5 @@
-"""A spec's form-level facts the code would otherwise look up by form id (spec reference: README
-"表单规格的表单级设置 / form-level settings"):
+"""A spec's form-level facts the code would otherwise look up by form id (the spec reference:
+README, "Form specs / 表单规格", form-level settings / 表单级设置):
 
 - ``file_stem``: the short name issued templates' file names start with (default: the title);
 - ``declares_targets``: accepted returns of this form are declarations (default: false);
