@@ -35,18 +35,45 @@ __all__ = ["SpecCheck", "check_spec", "english", "problem_lines", "summary"]
 
 _BRACKETED = re.compile(r"\(([A-Za-z][A-Za-z ,'/_-]*)\)")
 _PHRASES = (
+    # specific phrases first: the first found names the problem
     ("不认识的键", "unknown key"), ("缺少必填项", "missing key"), ("不存在的键", "missing reference"),
-    ("重复", "duplicate"), ("应为文本", "expected text"), ("应为数字", "expected a number"),
-    ("应为映射", "expected a mapping"), ("应为 true/false", "expected true or false"),
-    ("YAML 语法错误", "YAML syntax error"), ("分值", "weights do not add up"), ("超出", "does not fit the sheet"),
-    ("未知的", "unknown name"), ("应为", "wrong value"),
+    ("引用了不存在的列", "refers to a column that does not exist"), ("重复", "duplicate"),
+    ("键只能用", "a key is lower-case letters, digits and _, starting with a letter"),
+    ("表单编号只能用", "a form id is lower-case letters, digits and _"),
+    ("至少需要一个工作表", "at least one sheet is needed"),
+    ("每个等级应为", "each grade band is [lower bound, name]"), ("等级下限应从高到低", "grade bands go from high to low"),
+    ("应为 error 或 warning", "must be error or warning"), ("须含 {n}", "a repeated sheet's name contains {n}"),
+    ("每个分区应为", "a section is title, subtitle, note, grid, table or scorecard"),
+    ("行列表", "a grid is a list of rows"), ("单元格列表", "a grid row is a list of cells"),
+    ("字段需要 label", "a field needs a label"), ("单元格需要", "a cell needs label, note, header, field or calc"),
+    ("未知的字段类型", "unknown field type"), ("只有 type: choice", "only a choice field has choices"),
+    ("未知的字段角色", "unknown role"), ("已用于字段", "a role is given to one field only"),
+    ("应为键列表", "expected a list of keys"), ("未知的计算类型", "unknown calc kind"),
+    ("分组应给出固定列", "a group gives the values of the fixed columns"), ("未知的列角色", "unknown column role"),
+    ("评分表必须有", "a scorecard needs label, weight and score columns"), ("之和", "weights do not add up"),
+    ("分值应大于 0", "a weight must be above 0"), ("[[说明, 分值]", "parts are [[text, weight], ...]"),
+    ("规则需要目标值", "the rule needs a target"), ("应为 number 或 percent", "must be number or percent"),
+    ("超出表格宽度", "the row is wider than the sheet"), ("rowspan 超出", "rowspan goes past the section"),
+    ("各列共", "the columns do not fill the sheet's width"),
+    ("最后两列须为", "a scorecard's last two columns are weight and score"),
+    ("须有 l1_score", "a scorecard with an l1 column needs an l1_score column"),
+    ("需要评分表有 value", "the rule needs the scorecard's value column"),
+    ("0 到 1 之间的比率", "a ratio between 0 and 1"), ("prefill_from 应写", "give table or goals, one of them"),
+    ("带 groups 的指标表", "must name a grouped indicator table"),
+    ("level2 应为", "a mapping of declared 二级 to this table's 二级"), ("评分行键的列表", "a list of score row keys"),
+    ("evidence_input 和目标值", "goals are score rows with evidence_input and a target"),
+    ("未知的指标体系", "unknown indicator framework"), ("level 应为 1", "level is 1 or 2"),
+    ("选项应为", "a choice list is a name, a list, or {indicator_levels, level}"),
+    ("应为文本", "expected text"), ("应为数字", "expected a number"), ("应为映射", "expected a mapping"),
+    ("应为 true/false", "expected true or false"), ("YAML 语法错误", "YAML syntax error"),
+    ("未知的", "unknown name"),
 )
 
 
 def english(error: SpecError) -> str:
     """The problem in English: the message's own bracketed English, else the kind of problem."""
     found = _BRACKETED.findall(error.message)
-    what = "; ".join(found) if found else next((en for zh, en in _PHRASES if zh in error.message), "invalid value")
+    what = "; ".join(found) or next((en for zh, en in _PHRASES if zh in error.message), "invalid value")
     place = f"{error.where.file} line {error.where.line}" if error.where else "the spec"
     return f"{what} at key '{error.key}' ({place})"
 
