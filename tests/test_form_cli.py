@@ -107,3 +107,25 @@ def test_check_lists_every_problem_with_line_and_key(tmp_path: Path, monkeypatch
         "bad.yaml:154  weight：一级指标 产出 分值 30 与其下各行之和 32 不符 (weights do not add up)",
         "    weights do not add up at key 'weight' (bad.yaml line 154)",
     ]
+
+
+def test_every_spec_problem_is_said_in_english_too() -> None:
+    # Each message the spec loader and the layout raise (read from their source) gets an English
+    # line naming its kind of problem, not the catch-all.
+    import re
+
+    from xlperf.form.speccheck import english
+    from xlperf.form.yamlsrc import SpecError, Where
+
+    messages = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "xlperf" / "form").glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if "fail(" in line or "SpecError(" in line:
+                texts = re.findall(r'f?"([^"]*[\u4e00-\u9fff][^"]*)"', " ".join(lines[i:i + 3]))
+                if texts:
+                    messages.append(" ".join(texts))
+    assert len(messages) >= 70
+    generic = [m for m in messages if english(SpecError(Where("x.yaml", 1), "k", m)).startswith(
+        ("invalid value", "unknown name"))]
+    assert generic == []
