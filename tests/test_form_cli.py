@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from xlperf.cli import main
 from xlperf.cli.formcmd import COPY_TITLE
-from xlperf.form.specload import builtin_forms, load_spec
+from xlperf.form.registry import builtin_forms
+from xlperf.form.specload import load_spec
 
 EDITS = (("label: 实际完成率, weight: 8", "label: 实际完成率, weight: 10"),
          ("label: 完成及时率, weight: 7", "label: 完成及时率, weight: 5"),

@@ -1,9 +1,8 @@
 """Every fact about a form is in its spec (issue 22): no form id in the code, and a copy of a
 built-in spec under another id behaves exactly as the original.
 
-The copies are loaded by the registry itself (the built-in forms folder pointed at a folder
-holding the four originals and their renamed copies) in a fresh process, so that no cache of the
-test process sees them. Each copy is written as a template, filled with the demo's seed values,
+The copies are loaded by the registry itself (a bureau's forms folder, ``XLPERF_FORMS``, holding
+the four renamed copies) in a fresh process, so that no cache of the test process sees them. Each copy is written as a template, filled with the demo's seed values,
 checked, rolled up, and (for the later forms) prefilled from and checked against the renamed
 declarations: every result must equal the original's.
 """
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from xlperf.form.specload import FORMS_DIR, builtin_forms, load_spec
+from xlperf.form.registry import builtin_forms
+from xlperf.form.specload import FORMS_DIR, load_spec
 from xlperf.form.yamlsrc import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +57,12 @@ def _copy(spec_text: str, form_id: str) -> str:
 SCRIPT = textwrap.dedent('''
     import json, sys
     from pathlib import Path
-    import xlperf.form.specload as specload
-    specload.FORMS_DIR = Path(sys.argv[1])
     from xlperf.checks.checker import check_file
     from xlperf.cli.demo import sample_values
     from xlperf.cycle import DeclarationIndex, file_stem, place
     from xlperf.excel.fill import fill_workbook
     from xlperf.excel.template import write_template
-    from xlperf.form.placing import builtin_layout
+    from xlperf.form.registry import builtin_layout
     from xlperf.rollup.extract import record_of
 
     out = Path(sys.argv[2])
@@ -108,9 +106,8 @@ def test_renamed_copies_behave_as_the_originals(tmp_path: Path) -> None:
     forms.mkdir()
     for spec in builtin_forms().values():
         text = spec.source.read_text(encoding="utf-8")
-        (forms / spec.source.name).write_text(text, encoding="utf-8")
         (forms / f"my_{spec.source.name}").write_text(_copy(text, spec.form_id), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLPERF_FORMS": str(forms)}
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(forms), str(tmp_path / "out")],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=280, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -184,13 +181,11 @@ def test_a_repeated_sheets_amount_is_read_per_project_sheet() -> None:
 ADJUSTED = textwrap.dedent('''
     import json, sys
     from pathlib import Path
-    import xlperf.form.specload as specload
-    specload.FORMS_DIR = Path(sys.argv[1])
     from xlperf.checks.checker import check_file
     from xlperf.cli.demo import sample_values
     from xlperf.excel.fill import fill_workbook
     from xlperf.excel.template import write_template
-    from xlperf.form.placing import builtin_layout
+    from xlperf.form.registry import builtin_layout
     from xlperf.rollup.extract import record_of
     from xlperf.rollup.tables import build_tables
 
@@ -223,7 +218,7 @@ def test_the_execution_rate_measured_on_the_adjusted_budget(tmp_path: Path) -> N
         assert text.count(old) == 1
         text = text.replace(old, new)
     (forms / "adjusted_self_evaluation.yaml").write_text(text, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLPERF_FORMS": str(forms)}
     run = subprocess.run([sys.executable, "-c", ADJUSTED, str(forms), str(tmp_path)], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=280, check=False)
     assert run.returncode == 0, run.stderr[-3000:]

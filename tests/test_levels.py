@@ -11,7 +11,7 @@ from openpyxl.utils.cell import range_boundaries
 from xlperf.excel.template import write_template
 from xlperf.form.levels import FRAMEWORKS
 from xlperf.form.metasheet import NAME_PREFIX
-from xlperf.form.placing import builtin_layout
+from xlperf.form.registry import builtin_layout
 from xlperf.model.indicators import VOCABULARIES, indicator_tables
 
 COST_LEVEL2 = ["经济成本指标", "社会成本指标", "生态环境成本指标"]

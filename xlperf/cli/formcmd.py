@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from xlperf.cli.commands import main
+from xlperf.form.registry import builtin_forms
 from xlperf.form.speccheck import check_spec, problem_lines, summary
 from xlperf.form.speckeys import KEY_RE
-from xlperf.form.specload import builtin_forms
 
 COPY_TITLE = "（副本：请改为本地表单的标题）"
 """Appended to a copied spec's title: a copy must not pass for the original on printed forms."""
