@@ -3,11 +3,9 @@ bureau's forms folder, goes through template, fill, LibreOffice recalculation, c
 round intake, cycle prefill and ``check --against`` with exactly the results of the original
 (over all four forms). Nothing about a form may hang on its id.
 
-Split in two while the form facts still keyed by id in code (the roll-up's amounts, which forms
-declare targets and how a later form takes them) move into the specs (issue 22, facts22):
-template, fill, recalculation, check and round intake hold now; the roll-up, the cycle's
-prefill and ``--against`` are a strict xfail until then, and fail as XPASS the day they hold,
-so that the marker is removed and the two become one test."""
+In two tests: template, fill, recalculation, check and round intake; then the roll-up, the
+cycle's prefill and ``--against``, which hold since the form facts moved from code keyed by id
+into the specs (``amounts``, ``declares_targets``, ``prefill_from``: issue 22)."""
 
 from __future__ import annotations
 
@@ -118,8 +116,6 @@ def test_a_copy_is_checked_and_taken_in_by_a_round_exactly_as_the_original(
     assert differences == [], "\n".join(differences)
 
 
-@pytest.mark.xfail(strict=True, reason="facts22: the roll-up's amounts and the declaration facts are still keyed by "
-                                       "form id in rollup/extract.py and model/declarations.py")
 def test_a_copy_is_rolled_up_prefilled_and_checked_against_exactly_as_the_original(
         returns: dict[str, Path], tmp_path: Path) -> None:
     differences = Differences()

@@ -75,13 +75,22 @@ CASES: dict[str, Case] = {
     "required": Case("self_evaluation", {"project_name": None, "fund_usage": "   "}),
     "required_project2": Case("target_table", {"p2_project_name": None}),
     "wrong_type": Case("self_evaluation", {
-        "budget_city": "40万元", "released": "约五万元", "start_date": "2019.1.1", "end_date": "2019011",
+        "budget_city": "40万元", "released": "约五万元", "start_date": "2019.1.32", "end_date": "2019011",
         "year": "二〇一九"}),
     "choice": Case("self_evaluation", {"project_type": "年度", "ind_1_op": ">=", "ind_1_unit": "公里"}),
     "out_of_range": Case("self_evaluation", {
         "budget_other": -1, "year": 1999, "fill_date": "2200-01-01", "approval_score": 5}),
     "out_of_range_percent": Case("evaluation_report", {"budget_completion_value": 95}),
     "date_typed_as_number": Case("target_declaration", {"start_date": 2019011}),
+    # seed 000 writes its dates as text: read as the dates (so the date checks see them), with a warning
+    "text_dates": Case("target_declaration", {
+        "start_date": "2022.1.1", "end_date": "2022/12/31", "plan_1_start": "2022年1月1日", "plan_1_end": "2023.1.15"}),
+    "text_dates_start_after_end": Case("self_evaluation", {"start_date": "2019.12.31", "end_date": "2019.1.1"}),
+    "text_not_dates": Case("target_declaration", {"start_date": "2022.13.1", "end_date": "明年"}),
+    # 成本指标 as a 一级 with its own 二级 (财预〔2021〕101号), chosen from the template's dropdowns
+    "cost_level1": Case("target_declaration", {
+        "ind_4_level1": "成本指标", "ind_4_level2": "经济成本指标", "ind_4_name": "项目成本控制",
+        "ind_4_op": "≤", "ind_4_target": 50, "ind_4_unit": "万元"}),
     "decimals": Case("self_evaluation", {"released": 5.555}),
     "unit_wan": Case("self_evaluation", {"budget_city": 400000}),
     "unit_yuan": Case("target_table", {"p1_prev_budget": 79, "p1_prev_exec": 71.08}),
@@ -199,8 +208,41 @@ def test_wrong_type(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> 
     for key in ("budget_city", "released", "start_date", "end_date", "year"):
         assert finding("WRONG_TYPE", "error", form, key) in rows
     assert "40.00 万元" in message(checked, "wrong_type", "WRONG_TYPE", "budget_city")
-    assert "2019-01-01" in message(checked, "wrong_type", "WRONG_TYPE", "start_date")
+    assert "年-月-日" in message(checked, "wrong_type", "WRONG_TYPE", "start_date")  # 1 月没有 32 日
     assert "年-月-日" in message(checked, "wrong_type", "WRONG_TYPE", "end_date")
+
+
+def test_text_dates_are_read_as_the_dates_with_a_warning(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
+    form = "target_declaration"
+    assert found(checked, "text_dates") == {
+        *(finding("DATE_AS_TEXT", "warning", form, key) for key in ("start_date", "end_date", "plan_1_start",
+                                                                     "plan_1_end")),
+        finding("DATE_OUTSIDE_YEAR", "warning", form, "plan_1_end"),  # 2023.1.15 is read as 2023-01-15
+    }
+    assert message(checked, "text_dates", "DATE_AS_TEXT", "plan_1_start") == (
+        "“项目实施进度计划第1行计划开始时间”的日期是按文字填写的“2022年1月1日”，已按 2022-01-01 读取；"
+        "请按“年-月-日”格式输入日期，如 2024-01-01（按文字填写的日期不能参与计算和排序）")
+    filled = checked["text_dates"][0]
+    assert (filled.values["start_date"], filled.values["end_date"]) == (dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+    assert found(checked, "text_dates_start_after_end") == {
+        finding("DATE_AS_TEXT", "warning", "self_evaluation", "start_date"),
+        finding("DATE_AS_TEXT", "warning", "self_evaluation", "end_date"),
+        finding("START_AFTER_END", "error", "self_evaluation", "start_date"),
+    }
+
+
+def test_text_that_is_not_a_date_stays_wrong_type(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
+    assert found(checked, "text_not_dates") == {
+        finding("WRONG_TYPE", "error", "target_declaration", "start_date"),
+        finding("WRONG_TYPE", "error", "target_declaration", "end_date"),
+    }
+
+
+def test_cost_indicators_of_the_2021_framework_pass(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:
+    row = {at("target_declaration", f"ind_4_{role}") for role in ("level1", "level2", "name", "op", "target", "unit")}
+    for shape in checked["cost_level1"]:
+        assert [(f.code, f.cell) for f in shape.findings if (f.sheet, f.cell) in row] == []
+    assert [c.status for c in checked["cost_level1"]] == [c.status for c in checked["clean_target_declaration"]]
 
 
 def test_choice_invalid(checked: dict[str, tuple[CheckedReturn, CheckedReturn]]) -> None:

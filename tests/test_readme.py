@@ -153,6 +153,15 @@ def fill_declaration(folder: Path) -> None:
     fill_workbook(template, values, folder / "申报表" / template.name)
 
 
+def fill_own_form(folder: Path) -> None:
+    """After ``template 本局表单/my_self_evaluation.yaml -o 我的自评表.xlsx``: a unit fills the bureau's
+    own form (the sample self-evaluation's values: its keys are the copy's) into 已填报/."""
+    from xlperf.cli.demo import sample_values
+    from xlperf.excel.fill import fill_workbook
+
+    fill_workbook(folder / "我的自评表.xlsx", sample_values("self_evaluation"), folder / "已填报" / "我的自评表.xlsx")
+
+
 def submission_of(folder: Path, env: dict[str, str], unit: str) -> str:
     """The number of ``unit``'s current submission (README's example says 17)."""
     out = subprocess.run(["bash", "-c", "xlperf round status 2024自评 --json"], cwd=folder, env=env,
@@ -203,9 +212,11 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     make_return(folder / "收件箱" / "自评表_东湖区科技局_2024.xlsx", "东湖区科技局", year=2024, **CLEAN)
                 if typed.startswith("xlperf template target_declaration --roster"):
                     fill_declaration(folder)
+                if typed.startswith("xlperf template 本局表单/my_self_evaluation.yaml"):
+                    fill_own_form(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 45
+    assert len(ran) == 52
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

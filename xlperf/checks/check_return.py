@@ -22,6 +22,7 @@ from xlperf.checks import CHECKS, Context
 from xlperf.checks.failure import check_failed
 from xlperf.checks.signature import has_signature
 from xlperf.checks.taint import unusable_values, usable_inputs, without_follow_ons
+from xlperf.checks.types import text_dates
 from xlperf.findings import CheckedReturn
 from xlperf.findings.catalogue import finding
 from xlperf.findings.text import has_surrogates, scrub
@@ -75,6 +76,7 @@ def check_return(ret: Return, key: Any = FROM_ENV, against: Declarations | None 
     layout = builtin_layout(str(ret.form_id))
     garbled = _replace_surrogates(ret)
     inputs: dict[str, Value] = {f.key: ret.values.get(f.key) for f in layout.inputs()}
+    inputs.update(text_dates(layout, inputs))  # 2022.1.1 typed as text: the date (DATE_AS_TEXT says so)
     # Wrong-typed values and cells that moved feed no figure and no other check (checks.taint).
     unusable = unusable_values(layout, ret, inputs)
     inputs = usable_inputs(layout, inputs, unusable)

@@ -4,6 +4,10 @@ explanation a low execution rate needs.
 Computed operands (a total, the execution rate) are taken as recomputed from the inputs, never
 from the file's cached results, so these checks hold for files saved without calculating.
 
+The execution rate is the spec's (``execution_rate``: its calc, the field that must explain a
+rate below ``explain_below``, 90% unless the spec says otherwise: local practice, see rules.md);
+a form without it has no low-rate check.
+
 Ownership: ``PARTS_NOT_SUM`` compares the cached result of every ``sum`` calc whose items are all
 amount fields (budget_total, spent_total) with the sum of its parts. The general comparison of
 cached against recomputed results (``SCORE_MISMATCH`` in ``scores``) skips exactly those calcs,
@@ -17,17 +21,11 @@ from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
 from xlperf.checks.fields import cents, plausible_date
+from xlperf.form.layout import FormLayout
 from xlperf.form.roles import prefix_of
-from xlperf.form.spec import Calc
+from xlperf.form.spec import Calc, ExecutionRate
 from xlperf.model.values import as_number, is_blank, show, show_amount, show_percent
 
-EXEC_RATE_KEY = "exec_rate"
-"""The execution-rate calc (``completion`` of spent_total over budget_total) and the field that
-must explain a low rate (资金使用情况). The spec has no way to say this yet; forms (or project
-sheets, ``p{n}_``) without both keys are skipped."""
-EXPLANATION_KEY = "fund_usage"
-LOW_EXECUTION_RATE = Decimal("0.9")
-"""执行率 below 90% needs an explanation (local practice, see rules.md)."""
 MIN_EXPLANATION_CHARS = 10
 """Shorter than this (e.g. "无", "已支出") explains nothing."""
 
@@ -117,14 +115,23 @@ def parts_not_sum(ctx: Context) -> None:
 
 
 # -- LOW_EXECUTION_NO_REASON --------------------------------------------------------------
+def execution_rates(layout: FormLayout) -> list[tuple[Calc, ExecutionRate]]:
+    """The execution-rate calc of each project sheet, with the spec's setting (none without it)."""
+    setting = layout.spec.execution_rate
+    if setting is None:
+        return []
+    return [(calc, setting) for calc in layout.calcs if calc.key == prefix_of(calc.key) + setting.calc]
+
+
 def low_execution_no_reason(ctx: Context) -> None:
-    for calc in ctx.layout.calcs:
+    for calc, setting in execution_rates(ctx.layout):
         prefix = prefix_of(calc.key)
-        explanation = prefix + EXPLANATION_KEY
-        if calc.key != prefix + EXEC_RATE_KEY or explanation not in ctx.layout.cells:
+        explanation = prefix + setting.explanation
+        if not setting.explanation or explanation not in ctx.layout.cells:
             continue
         rate = ctx.recomputed.get(calc.key)
-        if not isinstance(rate, Decimal) or rate >= LOW_EXECUTION_RATE:
+        low = setting.explain_below
+        if not isinstance(rate, Decimal) or rate >= low:
             continue
         text = ctx.inputs.get(explanation)
         text = text.strip() if isinstance(text, str) else ""
@@ -134,7 +141,7 @@ def low_execution_no_reason(ctx: Context) -> None:
         label = ctx.place(explanation)[2]
         written = f"只写了“{text}”" if text else "未填写"
         ctx.flag(explanation,
-                 f"{calc.label}为 {show_percent(rate)}，低于 {show_percent(LOW_EXECUTION_RATE)}，但“{label}”{written}："
+                 f"{calc.label}为 {show_percent(rate)}，低于 {show_percent(low)}，但“{label}”{written}："
                  f"请在“{label}”中说明执行率偏低的原因（如资金退回、项目调整、支付进度）",
                  expected=f"不少于 {MIN_EXPLANATION_CHARS} 个字的说明", found=text)
 

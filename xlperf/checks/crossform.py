@@ -4,8 +4,8 @@ its unit declared.
 Run only when declarations reach the check (``ctx.declarations``, seen through
 :class:`xlperf.model.declarations.Declarations`; the cycle builds them from the accepted
 declarations in DIR), and only
-on forms that have a place for declared indicators (a grouped indicator table, or achievement
-rows): the declaration forms themselves are skipped. A return matches the declaration of the same
+on forms whose spec says where declared indicators go (``prefill_from``: a grouped indicator
+table, or achievement rows): the declaration forms themselves are skipped. A return matches the declaration of the same
 unit, project and year (:func:`xlperf.read.roster.normalise_name` of unit and project).
 
 Where the declared content should be is computed by the same placement the prefill uses
@@ -25,9 +25,8 @@ import math
 
 from xlperf.checks.base import Check, Context
 from xlperf.form.roles import PROJECT
-from xlperf.model.declarations import DECLARATION_FORMS
-from xlperf.model.indicators import Row, indicator_tables, table_rows
-from xlperf.model.placement import evidence_text, place
+from xlperf.model.indicators import Row, table_rows
+from xlperf.model.placement import evidence_text, place, prefill_table
 from xlperf.model.projects import project_of
 from xlperf.model.values import cell_year, number_text
 from xlperf.read import Value
@@ -45,12 +44,9 @@ def _identity(ctx: Context) -> tuple[str, str, int | None]:
 
 
 def _applies(ctx: Context) -> bool:
-    if ctx.declarations is None or ctx.ret.form_id in DECLARATION_FORMS:
-        return False
-    has_table = any(t.section.groups for t in indicator_tables(ctx.layout))
-    has_goals = any(r.evidence_input and r.target_key for card in ctx.layout.spec.scorecards()
-                    for b in card.blocks for r in b.rows)
-    return has_table or has_goals
+    """On later forms: those whose spec says where declared indicators go (``prefill_from``)."""
+    spec = ctx.layout.spec
+    return ctx.declarations is not None and not spec.declares_targets and spec.prefill_from is not None
 
 
 def declaration_not_found(ctx: Context) -> None:
@@ -100,11 +96,11 @@ def _compare_rows(ctx: Context) -> None:
     assert ctx.declarations is not None
     unit, project, year = _identity(ctx)
     decl = ctx.declarations.find(unit, project, year)
-    tables = [t for t in indicator_tables(ctx.layout) if t.section.groups]
-    if decl is None or not tables:
+    table = prefill_table(ctx.layout)
+    if decl is None or table is None:
         return
     placement = place(ctx.layout, decl)
-    rows = table_rows(tables[0], ctx.inputs)
+    rows = table_rows(table, ctx.inputs)
     by_n = {r.n: r for r in rows}
     by_name: dict[str, Row] = {}
     for r in rows:
@@ -117,7 +113,7 @@ def _compare_rows(ctx: Context) -> None:
         if found is None:
             if n is None:
                 continue  # the form has no row for it: the prefill said so, nothing to compare
-            key = tables[0].key(n, "name")
+            key = table.key(n, "name")
             now = f"第 {n} 行现为“{here.name}”" if here is not None and here.name else f"第 {n} 行为空"
             ctx.flag(key, f"申报的指标“{indicator.name}”（目标 {indicator.text}）在本表中找不到（{now}）：{_advice(decl.file.name)}",
                      expected=f"{indicator.name} {indicator.text}", found=here.name if here is not None and here.name else "空白")

@@ -6,7 +6,7 @@ Everything is derived from the form spec: a field's type, ``required``, ``choice
 The small helpers at the top (blank, number, display, project prefix) are shared by the other
 field-level check modules (consistency, dates, text).
 
-Repeated project sheets (target_table's 项目1..3, keys ``p1_``, ``p2_`` ...): a unit declares as many
+Repeated project sheets (spec ``repeat``: 项目1..3, keys ``p1_``, ``p2_`` ...): a unit declares as many
 projects as it has, so an unused copy (nothing typed on it) is not incomplete. The first copy
 is always checked.
 """

@@ -10,19 +10,18 @@ hear of it: ``FILE_NAME_UNIT_MISMATCH`` (warning) names both. Run only with a ro
 from __future__ import annotations
 
 from xlperf.checks.base import Check, Context
+from xlperf.form.roles import UNIT
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
-
-UNIT_KEYS = ("unit_name", "p1_unit_name")
 
 
 def _unit_inside(ctx: Context) -> tuple[str | None, str]:
-    """(field key, unit name) of the return: its unit field, else the template's meta unit."""
-    for key in UNIT_KEYS:
-        value = ctx.inputs.get(key)
-        if key in ctx.layout.cells and isinstance(value, str) and value.strip():
-            return key, value.strip()
-    place = next((k for k in UNIT_KEYS if k in ctx.layout.cells), None)
-    return place, (ctx.ret.meta_unit or "").strip()
+    """(field key, unit name) of the return: its unit field (role ``unit``; on the first project
+    sheet of a form with one sheet per project), else the template's meta unit."""
+    key = ctx.layout.role_key(UNIT, ctx.layout.project_prefixes()[0])
+    value = ctx.inputs.get(key) if key else None
+    if key and isinstance(value, str) and value.strip():
+        return key, value.strip()
+    return key, (ctx.ret.meta_unit or "").strip()
 
 
 def units_named(file_stem: str, roster: Roster) -> list[RosterUnit]:

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from xlperf.checks.base import Check, Context
-from xlperf.checks.consistency import EXEC_RATE_KEY
+from xlperf.checks.consistency import execution_rates
 from xlperf.checks.scorecard import (
     find_block,
     grade_calcs,
@@ -57,8 +57,6 @@ from xlperf.read import Value
 # -- conventions the spec does not express yet; forms without these keys are skipped ---------
 OUTPUT_BLOCK = "output"
 """The scorecard block of 产出 scores."""
-LOW_EXEC_RATE = Decimal("0.9")
-"""执行率 below 90% is low (rules.md: it needs an explanation)."""
 HIGH_OUTPUT_SHARE = Decimal("0.9")
 """产出 scored at 90% of its weight or more is a high score beside a low execution rate."""
 
@@ -289,16 +287,22 @@ def cache_missing(ctx: Context) -> None:
 
 # -- LOW_EXECUTION_HIGH_SCORES ----------------------------------------------------------------
 def low_execution_high_scores(ctx: Context) -> None:
-    rate = ctx.recomputed.get(EXEC_RATE_KEY)
+    # the form's own rate (spec execution_rate; a rate is low below its explain_below)
+    found = [(calc, setting) for calc, setting in execution_rates(ctx.layout) if calc.key == setting.calc]
+    if not found:
+        return
+    calc, setting = found[0]
+    low = setting.explain_below
+    rate = ctx.recomputed.get(calc.key)
     block = find_block(ctx.layout, OUTPUT_BLOCK)
-    if not isinstance(rate, Decimal) or block is None or rate >= LOW_EXEC_RATE:
+    if not isinstance(rate, Decimal) or block is None or rate >= low:
         return
     score = ctx.recomputed.get(block.score_key)
     weight = Decimal(plain(block.weight))
     if not isinstance(score, Decimal) or score < HIGH_OUTPUT_SHARE * weight:
         return
-    ctx.flag(EXEC_RATE_KEY,
-             f"预算执行率仅 {show(rate, percent=True)}（低于 {show(LOW_EXEC_RATE, percent=True, places=0)}），"
+    ctx.flag(calc.key,
+             f"预算执行率仅 {show(rate, percent=True)}（低于 {show(low, percent=True, places=0)}），"
              f"而“{block.label}”得分 {show(score)} / {plain(weight)}（达到分值的 "
              f"{show(HIGH_OUTPUT_SHARE, percent=True, places=0)} 以上）：资金执行率低而产出得分高，"
              f"请说明原因，或按实际完成情况核实“{block.label}”各项得分",

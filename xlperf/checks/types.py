@@ -8,6 +8,11 @@ separators in their places (1,234.5). ``4,68`` (a decimal comma? a slip?) or ``4
 
 A wrong-typed value feeds no figure and no other check (:mod:`xlperf.checks.taint`): the
 checker takes the keys :func:`wrong_typed_keys` returns out of the recomputation.
+
+A date typed as text that is certainly a date (``2022.1.1`` as seed 000 writes them,
+``2022年1月1日``, ``2022/1/1``, ``20220101``) is read as that date (:func:`text_dates`, before any
+check runs, so the date checks see it) with ``DATE_AS_TEXT`` (warning) at the cell; text that is
+not a date (``2022.13.1``, ``明年``) stays ``WRONG_TYPE``.
 """
 
 from __future__ import annotations
@@ -72,6 +77,16 @@ def wrong_typed_keys(layout: FormLayout, inputs: Mapping[str, object]) -> set[st
 def _typed_fields(layout: FormLayout) -> tuple[Field, ...]:
     """The input fields whose values WRONG_TYPE looks at (numbers and dates), listed once per form."""
     return tuple(f for f in layout.inputs() if f.type in NUMERIC_TYPES or f.type == "date")
+
+
+def text_dates(layout: FormLayout, inputs: Mapping[str, object]) -> dict[str, dt.date]:
+    """Date fields holding text that is certainly a date, with the date meant."""
+    found = {}
+    for fld in _typed_fields(layout):
+        value = inputs.get(fld.key)
+        if fld.type == "date" and isinstance(value, str) and (meant := date_meant(value)) is not None:
+            found[fld.key] = meant
+    return found
 
 
 # -- showing what was typed -------------------------------------------------------------------
@@ -183,6 +198,16 @@ def wrong_type(ctx: Context) -> None:
                      expected="整数", found=value)
 
 
+def date_as_text(ctx: Context) -> None:
+    for fld in input_fields(ctx, "date"):
+        typed_text, meant = ctx.ret.values.get(fld.key), ctx.inputs.get(fld.key)
+        if isinstance(typed_text, str) and isinstance(meant, dt.date):
+            ctx.flag(fld.key, f"“{fld.label}”的日期是按文字填写的{typed(typed_text)}，已按 {meant.isoformat()} 读取；"
+                              f"{DATE_FORMAT_HINT}（按文字填写的日期不能参与计算和排序）",
+                     expected=meant.isoformat(), found=typed_text)
+
+
 CHECKS: tuple[Check, ...] = (
     Check("WRONG_TYPE", wrong_type),
+    Check("DATE_AS_TEXT", date_as_text),
 )

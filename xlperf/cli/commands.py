@@ -145,7 +145,6 @@ def _signing_key(key_file: Path | None) -> bytes | None:
 def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file: Path | None,
                      returns_dir: Path | None, password: str, key: bytes | None) -> None:
     from xlperf.cycle import (
-        DECLARATION_FORMS,
         DeclarationIndex,
         prefilled_templates,
         roster_templates,
@@ -156,7 +155,7 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
     except SpecError as exc:
         raise click.ClickException(f"表单规格有误：{exc}") from None
     if returns_dir is not None:
-        if spec.form_id in DECLARATION_FORMS:
+        if spec.declares_targets:
             raise click.UsageError("--from-returns 用于由申报表预填自评表或评价报告，不能生成申报表本身")
         index = DeclarationIndex.build([returns_dir], key=key)
         issued = prefilled_templates(layout, index, outdir, year=year, roster=roster, password=password, key=key)

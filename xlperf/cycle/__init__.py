@@ -1,7 +1,7 @@
 """The yearly cycle: templates issued per unit, prefilled from earlier returns, checked against them.
 
-- :mod:`~xlperf.cycle.declared`: the accepted declarations (target_declaration, target_table) of
-  a folder by unit, project and year (what a declaration holds, and where its content goes in a
+- :mod:`~xlperf.cycle.declared`: the accepted declarations (returns of the forms whose spec says
+  ``declares_targets``) of a folder by unit, project and year (what a declaration holds, and where its content goes in a
   later form, are :mod:`xlperf.model.declarations` and :mod:`xlperf.model.placement`: the prefill
   and ``check --against`` share them);
 - :mod:`~xlperf.cycle.issue`: writing the templates (per roster unit, or prefilled), signed with
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import Issued, file_stem, prefilled_templates, roster_templates
-from xlperf.model.declarations import DECLARATION_FORMS, Declaration, Indicator, declarations_of
+from xlperf.model.declarations import Declaration, Indicator, declarations_of, declares_targets
 from xlperf.model.placement import Placement, place
 
 __all__ = [
-    "DECLARATION_FORMS", "Declaration", "DeclarationIndex", "Indicator", "Issued", "Placement",
-    "declarations_of", "file_stem", "place", "prefilled_templates", "roster_templates",
+    "Declaration", "DeclarationIndex", "Indicator", "Issued", "Placement",
+    "declarations_of", "declares_targets", "file_stem", "place", "prefilled_templates", "roster_templates",
 ]

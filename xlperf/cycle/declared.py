@@ -21,7 +21,7 @@ from xlperf.checks.check_return import find_returns
 from xlperf.checks.limited import Limits, in_order
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, CheckedReturn
 from xlperf.form.signkeys import FROM_ENV
-from xlperf.model.declarations import DECLARATION_FORMS, Declaration, declarations_of
+from xlperf.model.declarations import Declaration, declarations_of, declares_targets
 from xlperf.read.roster import normalise_name
 
 __all__ = ["NOT_DECLARATION", "DeclarationIndex"]
@@ -57,7 +57,7 @@ class DeclarationIndex:
         for checked in in_order(check_files(find_returns(list(paths)), CheckContext.with_key(key), limits=limits)):
             path = checked.file
             index.checked.append(checked)
-            if checked.form not in DECLARATION_FORMS:
+            if not declares_targets(checked.form):
                 index.skipped.append((path, NOT_DECLARATION if checked.form else "无法识别的文件"))
                 continue
             if checked.status not in (ACCEPTED, ACCEPTED_WITH_WARNINGS):

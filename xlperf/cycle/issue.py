@@ -2,19 +2,20 @@
 
 - :func:`roster_templates` (``xlperf template FORM --roster ROSTER -o DIR``): one template per
   roster unit; where the roster lists projects (its optional 项目名称 column), one per project,
-  except on forms with one sheet per project (target_table: ``p1_`` … ``p3_``), where a unit's
+  except on forms with one sheet per project (spec ``repeat``: ``p1_`` … ``p3_``), where a unit's
   projects fill the sheets in roster order, three to a file (a fourth project starts a second
   file). Prefilled and locked: the unit's name (and the meta ``unit`` row), its 主管部门 where the
   form has a field with role ``dept``, its code where the form has one with role ``unit_code``
-  (self_evaluation's 代码 beside 主管部门 is the only code field of the four forms: the roster's
-  单位代码 goes there),
+  (the built-in self-evaluation's 代码 beside 主管部门 is the only code field of the four built-in
+  forms: the roster's 单位代码 goes there),
   the project name, and the year when given.
-- :func:`prefilled_templates` (``template self_evaluation|evaluation_report --from-returns DIR``):
+- :func:`prefilled_templates` (``template FORM --from-returns DIR``, FORM a later form: one whose
+  spec does not say ``declares_targets``):
   one template per accepted declaration (:class:`~xlperf.cycle.declared.DeclarationIndex`; a
-  target_table return gives one per filled project sheet), its content placed by
+  return of a form with one sheet per project gives one per filled project sheet), its content placed by
   :func:`~xlperf.model.placement.place`; a roster, when given, adds the code and a missing 主管部门.
 
-File names say form and unit (and project): ``自评表_东湖区科技局.xlsx``,
+File names say form (its spec's ``file_stem``, else its title) and unit (and project): ``自评表_东湖区科技局.xlsx``,
 ``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
 ``_``; a name already written in the same run gets the unit code (or a number) appended. Each
 template is signed when a key is given (:func:`xlperf.excel.signed.write_signed_template`). One
@@ -42,13 +43,8 @@ from xlperf.model.placement import place
 from xlperf.read import read_return
 from xlperf.read.roster import Roster, RosterUnit
 
-__all__ = ["FILE_STEMS", "Issued", "file_stem", "prefilled_templates", "roster_templates"]
+__all__ = ["Issued", "file_stem", "prefilled_templates", "roster_templates"]
 
-FILE_STEMS = {
-    "self_evaluation": "自评表", "target_declaration": "目标申报表", "target_table": "绩效目标表",
-    "evaluation_report": "评价报告",
-}
-"""Short form names that start file names (other forms: their title)."""
 MAX_NAME = 120
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
@@ -71,7 +67,8 @@ class Issued:
 
 
 def file_stem(layout: FormLayout) -> str:
-    return FILE_STEMS.get(layout.spec.form_id, layout.spec.title)
+    """The short form name that starts file names (spec ``file_stem``; without it, the title)."""
+    return layout.spec.stem
 
 
 def _safe(name: str) -> str:

@@ -63,6 +63,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- fields (xlperf.checks.fields, dates, text) ----------------------------------------------
     ("REQUIRED_MISSING", "error", "必填项未填", "填写该项", _C),
     ("WRONG_TYPE", "error", "数据类型错误", "按单元格要求填写数字、日期或年份", _C),
+    ("DATE_AS_TEXT", "warning", "日期按文字填写", "按“年-月-日”输入日期（如 2022-01-01）；已按所写日期读取", _C),
     ("NUMBER_INVALID", "error", "数值无效或过大", "填写正确的数值（文件可能被其他工具改动过）", _C),
     ("CHOICE_INVALID", "error", "不是可选项", "从下拉列表中选择", _C),
     ("OUT_OF_RANGE", "error", "数值超出范围", "核对数值是否在允许范围内", _C),

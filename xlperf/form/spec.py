@@ -281,6 +281,40 @@ class Consistency:
     where: Where
 
 
+AMOUNT_NAMES = ("budget", "adjusted_budget", "released", "spent")
+"""The amounts a spec may name (``amounts:``) for the roll-up: 预算, 调整后预算, 下达, 支出."""
+
+
+@dataclass(frozen=True)
+class ExecutionRate:
+    """The spec's ``execution_rate``: the completion calc that is the 预算执行率 (its ``actual``
+    is the numerator, its ``target`` the denominator, both among the spec's amounts), and the
+    field that must explain a rate below ``explain_below``."""
+
+    calc: str
+    numerator: str
+    """The name (:data:`AMOUNT_NAMES`) of the amount the calc's ``actual`` is."""
+    denominator: str
+    explanation: str = ""
+    explain_below: Decimal = Decimal("0.9")
+
+
+@dataclass(frozen=True)
+class PrefillFrom:
+    """The spec's ``prefill_from``: where a declaration's indicators go in this (later) form.
+
+    ``table``: the grouped indicator table whose rows take them by 二级 group; ``level2`` maps a
+    declared 二级 (without 指标/目标) to this table's group where the words differ. ``goals``:
+    score rows (with ``evidence_input`` and a target) that take declared indicators instead."""
+
+    table: str = ""
+    level2: tuple[tuple[str, str], ...] = ()
+    goals: tuple[str, ...] = ()
+
+    def group_for(self, level2: str) -> str:
+        return dict(self.level2).get(level2, level2)
+
+
 @dataclass(frozen=True)
 class FormSpec:
     form_id: str
@@ -292,6 +326,24 @@ class FormSpec:
     grade_bands: tuple[tuple[Decimal, str], ...]
     grade_else: str
     source: Path
+    file_stem: str = ""
+    """Short name that starts issued templates' file names (``file_stem``; default: the title)."""
+    declares_targets: bool = False
+    """Accepted returns of this form declare targets later forms are prefilled from and checked against."""
+    amounts: tuple[tuple[str, str], ...] = ()
+    """(amount name, key without project-sheet prefix) the roll-up reports (``amounts``)."""
+    execution_rate: ExecutionRate | None = None
+    prefill_from: PrefillFrom | None = None
+    """None: this form takes nothing from declarations but its header (by roles)."""
+
+    @property
+    def stem(self) -> str:
+        return self.file_stem or self.title
+
+    def amount_key(self, name: str, prefix: str = "") -> str | None:
+        """The key of amount ``name`` on the project sheet of ``prefix``; None when not named."""
+        key = dict(self.amounts).get(name)
+        return prefix + key if key else None
 
     def scorecards(self) -> Iterator[ScorecardSection]:
         for sheet in self.sheets:

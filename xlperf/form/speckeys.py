@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from xlperf.form.yamlsrc import MappingReader, SpecError, Where
+from xlperf.form.levels import FRAMEWORKS
+from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -45,10 +46,24 @@ class SpecKeys:
             return self.choices[value]
         if isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
             return tuple(str(v) for v in value)
-        raise reader.fail(key, "选项应为选项表名称或非空列表")
+        if isinstance(value, Node):
+            return _levels(MappingReader(value, key, reader.where(key)))
+        raise reader.fail(key, "选项应为选项表名称、非空列表或 {indicator_levels: 指标体系, level: 1 或 2}")
 
     def check_references(self) -> None:
         """Raise for the first reference to a key the form does not define."""
         for full, where, what in self.references:
             if full not in self.keys:
                 raise SpecError(where, full, f"{what} 引用了不存在的键 (missing reference)")
+
+
+def _levels(r: MappingReader) -> tuple[str, ...]:
+    """A dropdown of 一级 or 二级 indicators from the one table of levels (:mod:`xlperf.form.levels`)."""
+    r.only("indicator_levels", "level")
+    name = r.text("indicator_levels")
+    if name not in FRAMEWORKS:
+        raise r.fail("indicator_levels", f"未知的指标体系 '{name}'; 可用: {', '.join(FRAMEWORKS)}")
+    level = r.number("level")
+    if level not in (1, 2):
+        raise r.fail("level", "level 应为 1（一级指标）或 2（二级指标）")
+    return FRAMEWORKS[name].names(int(level))

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from xlperf.form import specfacts
 from xlperf.form.roles import ROLES
 from xlperf.form.rules import KINDS
 from xlperf.form.spec import (
@@ -34,6 +35,7 @@ from xlperf.form.spec import (
     TableSection,
     TitleSection,
 )
+from xlperf.form.specfacts import FACT_KEYS
 from xlperf.form.speckeys import KEY_RE, SpecKeys
 from xlperf.form.specscore import build_scorecard
 from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml, load_yaml_text
@@ -47,7 +49,7 @@ class _Builder(SpecKeys):
     # -- form -------------------------------------------------------------------
     def form(self, root: Any) -> FormSpec:
         r = MappingReader(root, "form", Where(self.path.name, 1))
-        r.only("form", "version", "title", "amount_unit", "choices", "grade", "sheets", "consistency")
+        r.only("form", "version", "title", "amount_unit", "choices", "grade", "sheets", "consistency", *FACT_KEYS)
         for name, values in (r.get("choices") or {}).items():
             self.choices[name] = self.choice_list(values, MappingReader(r.get("choices"), "choices", r.where()), name)
         self.choices.setdefault("yes_no", YES_NO)
@@ -65,6 +67,7 @@ class _Builder(SpecKeys):
         form_id = r.text("form")
         if not KEY_RE.match(form_id):
             raise r.fail("form", "表单编号只能用小写字母、数字和下划线")
+        named = specfacts.amounts(self, r)
         return FormSpec(
             form_id=form_id,
             version=r.text("version"),
@@ -75,6 +78,11 @@ class _Builder(SpecKeys):
             grade_bands=bands,
             grade_else=grade_else,
             source=self.path,
+            file_stem=r.text("file_stem", ""),
+            declares_targets=r.flag("declares_targets"),
+            amounts=named,
+            execution_rate=specfacts.execution_rate(self, r, sheets, named),
+            prefill_from=specfacts.prefill_from(r, sheets),
         )
 
     def grade(self, r: MappingReader) -> tuple[tuple[tuple[Decimal, str], ...], str]:

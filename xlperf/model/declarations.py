@@ -1,10 +1,11 @@
-"""Declared targets: what a unit's accepted ``target_declaration`` / ``target_table`` return says.
+"""Declared targets: what a unit's accepted return of a declaration form says (a form whose spec
+says ``declares_targets: true``).
 
 A declaration is one project of one unit for one year: its unit, project name, year, 主管部门,
 budget (in 万元) and indicators (一级/二级/三级, operator, target, unit), read from a *checked*
-return (``CheckedReturn.values``: its input values by key). A ``target_table`` return holds up to three
-projects, one per sheet (keys ``p1_`` … ``p3_``): each filled sheet (project name not blank) is a
-declaration of its own. Matching goes by :func:`xlperf.read.roster.normalise_name` of unit and
+return (``CheckedReturn.values``: its input values by key). A form with one sheet per project (spec
+``repeat``: keys ``p1_`` …) holds several projects: each filled sheet (project name not blank) is
+a declaration of its own. Matching goes by :func:`xlperf.read.roster.normalise_name` of unit and
 project, and the year.
 
 Which returns are accepted, and which of several counts, is decided where they are checked
@@ -26,10 +27,14 @@ from xlperf.model.projects import AMOUNT_UNITS, WAN, project_of, to_amount_unit
 from xlperf.read import Value
 from xlperf.read.roster import normalise_name
 
-__all__ = ["DECLARATION_FORMS", "Declaration", "Declarations", "Indicator", "declarations_of"]
+__all__ = ["Declaration", "Declarations", "Indicator", "declarations_of", "declares_targets"]
 
-DECLARATION_FORMS = ("target_declaration", "target_table")
-"""Forms whose accepted returns declare targets that later forms are prefilled from and checked against."""
+
+def declares_targets(form_id: str | None) -> bool:
+    """Whether accepted returns of the form declare targets that later forms are prefilled from
+    and checked against (its spec's ``declares_targets``); an unknown form does not."""
+    spec = builtin_forms().get(form_id or "")
+    return spec is not None and spec.declares_targets
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Declaration:
     file: Path
     form: str
     prefix: str
-    """``p1_`` … for a project sheet of target_table, else ''."""
+    """``p1_`` … for a project sheet of a form with one sheet per project, else ''."""
     unit: str
     project: str
     year: int | None
@@ -97,7 +102,7 @@ class Declarations(Protocol):
 
 def declarations_of(checked: CheckedReturn, mtime_ns: int = 0) -> list[Declaration]:
     """The declarations (one per filled project) of a checked return of a declaration form."""
-    if checked.form not in DECLARATION_FORMS or checked.form not in builtin_forms():
+    if checked.form is None or not declares_targets(checked.form):
         return []
     layout = builtin_layout(checked.form)
     values: dict[str, Value] = checked.values

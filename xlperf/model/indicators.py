@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from xlperf.form.layout import FormLayout, per_layout
+from xlperf.form.levels import FRAMEWORKS, Framework
 from xlperf.form.roles import PREFILLED, REPEAT_PREFIX
 from xlperf.form.spec import TableColumn, TableSection
 from xlperf.model.targets import Parsed, normalise_op, parse_value
@@ -49,24 +50,11 @@ class Vocabulary:
     """The 一级 that must hold at least one indicator (产出)."""
 
 
-VOCABULARIES: tuple[Vocabulary, ...] = (
-    # National framework (rules.md; 成本指标 as a 一级 from 财预〔2021〕101号, whose 二级 are
-    # 经济/社会/生态环境成本; the older 成本 二级 under 产出 stays valid).
-    Vocabulary({
-        "产出": ("数量", "质量", "时效", "成本"),
-        "效益": ("经济效益", "社会效益", "生态效益", "可持续影响"),
-        "满意度": ("服务对象满意度",),
-        "成本": ("经济成本", "社会成本", "生态环境成本", "成本"),
-    }, output="产出"),
-    # Shanghai's 目标表 as read from seed 003 (forms.md): 满意度 sits under 效果目标 there.
-    Vocabulary({
-        "投入与管理": ("投入管理", "财务管理", "实施管理"),
-        "产出": ("数量", "质量", "时效", "成本"),
-        "效果": ("经济效益", "社会效益", "生态效益", "可持续影响", "满意度"),
-        "影响力": ("信息共享", "部门协助"),
-    }, output="产出"),
-)
-"""A table uses the first vocabulary whose 一级 include every 一级 the table offers."""
+def _vocabulary(framework: Framework) -> Vocabulary:
+    return Vocabulary({level_name(l1) or l1: tuple(level_name(l2) or l2 for l2 in l2s)
+                       for l1, l2s in framework.levels}, output=framework.output)
+
+
 
 LEVEL_SUFFIXES = ("指标", "目标")
 """Dropped before comparing levels: 数量指标 and 数量 are the same 二级."""
@@ -99,6 +87,12 @@ def level_name(value: Value) -> str | None:
         if text.endswith(suffix) and len(text) > len(suffix):
             return text[: -len(suffix)]
     return text
+
+
+VOCABULARIES: tuple[Vocabulary, ...] = tuple(_vocabulary(f) for f in FRAMEWORKS.values())
+"""The one table of levels (:mod:`xlperf.form.levels`, which the templates' dropdowns read too),
+names without 指标/目标. A table uses the first vocabulary whose 一级 include every 一级 the
+table offers."""
 
 
 # --------------------------------------------------------------------------- tables and rows

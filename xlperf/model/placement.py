@@ -2,16 +2,18 @@
 
 Used twice, so that prefilling and checking cannot disagree: ``template --from-returns`` writes
 :attr:`Placement.values` (locked), and ``check --against`` compares a return with the same
-placement (:mod:`xlperf.checks.crossform`). Everything is found from the target form's layout:
+placement (:mod:`xlperf.checks.crossform`). Everything is found from the target form's layout and
+its spec's ``prefill_from`` (without it, only the header is prefilled):
 
 - **Header** (the fields with roles :data:`HEADER_ROLES`, where the form has them): year, unit,
   project, 主管部门, and the budget (the field with role ``budget``, converted to the form's
-  ``amount_unit`` and rounded half up to 2 decimals: target_table's 790,000 元 → 79.00 万元).
-- **A grouped indicator table** (self_evaluation's 绩效目标 table: fixed 一级/二级 rows, 2 per
+  ``amount_unit`` and rounded half up to 2 decimals: a declaration's 790,000 元 → 79.00 万元).
+- **A grouped indicator table** (``prefill_from: {table: KEY}``; the built-in self-evaluation's
+  绩效目标 table: fixed 一级/二级 rows, 2 per
   二级): each declared indicator goes to the next free row of its 二级 group, in declared order,
   with its 三级 name, operator, target (as typed: a number stays a number, shown as 95% where the
   unit is %) and unit. The group is found by the declared 二级 (without 指标/目标), through
-  :data:`LEVEL2_ALIASES` for other vocabularies (seed 003's 数量, 满意度, 信息共享 …); a blank
+  the spec's ``prefill_from.level2`` for other vocabularies (seed 003's 满意度, 信息共享 …); a blank
   二级 goes by the name (满意 → 满意度) or by a 一级 with a single group. 二级 wins over 一级 when
   the two disagree (seed 000 files 满意度 under 产出指标).
 
@@ -21,8 +23,8 @@ placement (:mod:`xlperf.checks.crossform`). Everything is found from the target 
   listed in :attr:`Placement.unplaced` with the reason (the command prints each one), and in a
   comment on the form's free-text field with role ``notes`` (其他), highlighted, asking
   the unit to report its completion there; that field stays editable.
-- **Achievement rows** (evaluation_report's goal1..goal3: score rows with a typed evidence text
-  and a target): a row whose value type is percent takes the first 满意度 indicator with a
+- **Achievement rows** (``prefill_from: {goals: [KEY, …]}``; the built-in evaluation report's
+  goal1..goal3: score rows with a typed evidence text and a target): a row whose value type is percent takes the first 满意度 indicator with a
   numeric target; the other rows, in order, take the declared 产出 indicators with a numeric
   target that is a count (unit not %, operator ≥, ＞, ＝ or none: these rows score "reach the
   target"), 数量 indicators first, then the others, each in declared order. Evidence: the indicator's name with its unit in brackets (服务企业
@@ -39,26 +41,20 @@ from decimal import Decimal
 from xlperf.form.layout import FormLayout
 from xlperf.form.operators import POSITIVE
 from xlperf.form.roles import BUDGET, DEPT, NOTES, PROJECT, UNIT, YEAR
-from xlperf.form.spec import ScoreRow
+from xlperf.form.spec import PrefillFrom, ScoreRow
 from xlperf.model.declarations import Declaration, Indicator
 from xlperf.model.indicators import IndicatorTable, Row, indicator_tables, level_name
 from xlperf.model.projects import AMOUNT_UNITS, WAN
 from xlperf.model.targets import Parsed, normalise_op
 from xlperf.read import Value
 
-__all__ = ["GoalSlot", "Placement", "RowSlot", "place"]
+__all__ = ["GoalSlot", "Placement", "RowSlot", "goal_rows", "place", "prefill_table"]
 
 HEADER_ROLES = (YEAR, UNIT, PROJECT, DEPT)
 """Header fields prefilled from a declaration (where the target form has them). The budget goes
-to the field with role ``budget`` (self_evaluation's 预算资金（市级预算资金）, evaluation_report's
-年度预算金额); the comment listing indicators the form has no row for, to the field with role
-``notes`` (其他)."""
-LEVEL2_ALIASES = {
-    "满意度": "服务对象满意度", "社会公众满意度": "服务对象满意度", "服务对象满意": "服务对象满意度",
-    "信息共享": "可持续影响", "部门协助": "可持续影响",  # seed 003's 影响力目标: effects beyond the year
-    "经济成本": "成本", "社会成本": "成本", "生态环境成本": "成本",  # 成本指标 as a 一级 (财预〔2021〕101号)
-}
-"""Declared 二级 (without 指标/目标) → the 二级 of the target form's group."""
+to the field with role ``budget`` (the self-evaluation's 预算资金（市级预算资金）, the evaluation
+report's 年度预算金额); the comment listing indicators the form has no row for, to the field with
+role ``notes`` (其他)."""
 SATISFACTION = "满意"
 """A name or 二级 containing this is a satisfaction indicator."""
 OUTPUT_LEVEL1 = "产出"
@@ -125,16 +121,33 @@ def place(layout: FormLayout, decl: Declaration) -> Placement:
         exact = decl.budget * AMOUNT_UNITS[WAN] / AMOUNT_UNITS[layout.spec.amount_unit]
         if exact != Decimal(f"{budget}"):
             out.notes.append(f"预算 {exact.normalize():f} {layout.spec.amount_unit}已按两位小数取为 {budget:.2f}")
-    tables = [t for t in indicator_tables(layout) if t.section.groups]
-    goals = [r for r in _score_rows(layout) if r.evidence_key and r.target_key]
-    if tables:
-        _place_rows(out, tables[0], decl)
+    table = prefill_table(layout)
+    goals = goal_rows(layout)
+    if table is not None:
+        _place_rows(out, table, decl, layout.spec.prefill_from)
     elif goals:
         _place_goals(out, goals, decl)
     else:
         out.unplaced += [(i, "本表没有绩效指标行") for i in decl.indicators]
     out.note_key = layout.role_key(NOTES)
     return out
+
+
+def prefill_table(layout: FormLayout) -> IndicatorTable | None:
+    """The grouped indicator table declared indicators go to (spec ``prefill_from.table``)."""
+    prefill = layout.spec.prefill_from
+    if prefill is None or not prefill.table:
+        return None
+    return next((t for t in indicator_tables(layout) if t.section.key == prefill.table), None)
+
+
+def goal_rows(layout: FormLayout) -> list[ScoreRow]:
+    """The achievement rows declared indicators go to (spec ``prefill_from.goals``), in order."""
+    prefill = layout.spec.prefill_from
+    if prefill is None:
+        return []
+    rows = {r.key: r for r in _score_rows(layout)}
+    return [rows[key] for key in prefill.goals if key in rows]
 
 
 # -- grouped table -----------------------------------------------------------------------------
@@ -157,11 +170,12 @@ def _level1_of(table: IndicatorTable) -> dict[str, set[str]]:
     return owners
 
 
-def group_of(table: IndicatorTable, row: Row) -> str | None:
-    """The 二级 group (without suffix) of ``table`` that a declared row belongs in, if any."""
+def group_of(table: IndicatorTable, row: Row, prefill: PrefillFrom | None) -> str | None:
+    """The 二级 group (without suffix) of ``table`` that a declared row belongs in, if any
+    (``prefill.level2`` maps a declared 二级 to one of the table's)."""
     groups = _groups(table)
     if row.level2:
-        level2 = LEVEL2_ALIASES.get(row.level2, row.level2)
+        level2 = prefill.group_for(row.level2) if prefill is not None else row.level2
         if level2 in groups:
             return level2
         return None
@@ -171,10 +185,10 @@ def group_of(table: IndicatorTable, row: Row) -> str | None:
     return next(iter(owned)) if len(owned) == 1 else None
 
 
-def _place_rows(out: Placement, table: IndicatorTable, decl: Declaration) -> None:
+def _place_rows(out: Placement, table: IndicatorTable, decl: Declaration, prefill: PrefillFrom | None) -> None:
     free = {g: list(rows) for g, rows in _groups(table).items()}
     for indicator in decl.indicators:
-        group = group_of(table, indicator.row)
+        group = group_of(table, indicator.row, prefill)
         if group is None:
             what = indicator.row.table.show(indicator.row.level2) or indicator.row.table.show(indicator.row.level1)
             out.unplaced.append((indicator, f"本表没有“{what or '（未填二级指标）'}”对应的指标行"))

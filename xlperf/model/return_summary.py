@@ -27,18 +27,8 @@ from xlperf.model.projects import project_of, wan_factor
 from xlperf.model.summary_rows import Cell, IndicatorRow, ProjectRow
 from xlperf.model.values import is_blank
 
-__all__ = ["INDICATOR_COLUMNS", "MONEY_KEYS", "SCORECARD_SOURCE", "TABLE_SOURCE", "summarised"]
+__all__ = ["INDICATOR_COLUMNS", "SCORECARD_SOURCE", "TABLE_SOURCE", "summarised"]
 
-# The money figures of a project by form: which key holds the budget, the released amount, the
-# spending and the execution rate (per project sheet on forms with p1_/p2_ keys). Forms not
-# listed, or keys a form lacks, leave the column blank. ONE table on purpose: a new form adds a line.
-MONEY_KEYS: dict[str, dict[str, str]] = {
-    "self_evaluation": {"budget": "budget_total", "released": "released", "spent": "spent_total",
-                        "rate": "exec_rate"},
-    "target_declaration": {"budget": "fund_total"},
-    "evaluation_report": {"budget": "budget"},
-    "target_table": {"budget": "year_budget"},
-}
 # Column keys of an indicator table (a table section with a ``target`` column), by role.
 INDICATOR_COLUMNS = ("level1", "level2", "name", "op", "target", "unit", "actual")
 TABLE_SOURCE, SCORECARD_SOURCE = "指标表", "评分表"
@@ -79,18 +69,24 @@ def _project(checked: CheckedReturn, layout: FormLayout, prefix: str) -> Project
     first = prefix == _project_prefixes(layout)[0]
     if not first and all(is_blank(v) for k, v in checked.values.items() if k.startswith(prefix)):
         return None  # an unused project sheet
-    form = layout.spec.form_id
-    scale = wan_factor(layout.spec.amount_unit)
-    money = {role: _float(_lookup(checked, prefix + key)) for role, key in MONEY_KEYS.get(form, {}).items()}
-    for role in ("budget", "released", "spent"):
-        if money.get(role) is not None:
-            money[role] = round(money[role] * scale, 6)  # type: ignore[operator]
+    spec = layout.spec
+    scale = wan_factor(spec.amount_unit)
+    # The amounts the spec names (``amounts``), in 万元; others stay blank.
+    money = {name: _float(_lookup(checked, prefix + key)) for name, key in spec.amounts}
+    for name, amount in money.items():
+        if amount is not None:
+            money[name] = round(amount * scale, 6)
+    rate = spec.execution_rate
+    if rate is not None:
+        money["rate"] = _float(_lookup(checked, prefix + rate.calc))
     typed = project_of(layout, checked.values, prefix)
     # A blank unit is the return's (first project or meta sheet), a blank year the return's.
     unit = typed.unit or (checked.unit if first else None)
     return ProjectRow(prefix, unit, typed.dept or None, typed.project or None,
                       typed.year if typed.year is not None else checked.year,
-                      money.get("budget"), money.get("released"), money.get("spent"), money.get("rate"))
+                      money.get("budget"), money.get("released"), money.get("spent"), money.get("rate"),
+                      money.get("adjusted_budget"),
+                      money.get(rate.numerator) if rate else None, money.get(rate.denominator) if rate else None)
 
 
 Slot = tuple[str, Any]

@@ -8,7 +8,7 @@ JSON they are tuples again), and :func:`projects_of` / :func:`indicators_of` giv
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from xlperf.findings import CheckedReturn
 
@@ -34,6 +34,12 @@ class ProjectRow(NamedTuple):
     spent: float | None
     rate: float | None
     """执行率 as a fraction (0.117 for 11.7%), recomputed."""
+    adjusted_budget: float | None = None
+    """调整后预算 in 万元, where the form names one (spec ``amounts``)."""
+    rate_numerator: float | None = None
+    """The amounts the 执行率 is measured on (spec ``execution_rate``: spent over budget, or over
+    the adjusted budget), in 万元: what the statistics add up per 主管部门."""
+    rate_denominator: float | None = None
 
 
 class IndicatorRow(NamedTuple):
@@ -55,11 +61,23 @@ class IndicatorRow(NamedTuple):
     """完成率 of a table indicator (recomputed); 得分率 (score / weight) of a scorecard row."""
 
 
+OLD_PROJECT_FIELDS = 9
+"""A project row's fields as stored before 调整后预算 and the execution rate's amounts."""
+
+
 def projects_of(checked: CheckedReturn) -> tuple[ProjectRow, ...]:
     rows = checked.projects
     if rows and not isinstance(rows[0], ProjectRow):
-        rows = checked.projects = tuple(ProjectRow._make(p) for p in rows)
+        rows = checked.projects = tuple(_project_row(p) for p in rows)
     return rows  # type: ignore[return-value]
+
+
+def _project_row(stored: Any) -> ProjectRow:
+    row = ProjectRow(*stored)
+    if len(stored) == OLD_PROJECT_FIELDS and row.rate is not None:
+        # Stored before the spec named the execution rate's amounts: it was spent over budget.
+        row = row._replace(rate_numerator=row.spent, rate_denominator=row.budget)
+    return row
 
 
 def indicators_of(checked: CheckedReturn) -> tuple[IndicatorRow, ...]:

@@ -18,7 +18,7 @@ Decisions (also in the reply of issue 4):
 - **主管部门**: the roster's when the unit matched, else the return's (field with role ``dept``).
 - **Project identity**: (unit, project name, form, year); the unit is its roster code when
   matched, else its normalised name; the project name is normalised the same way. Forms with one
-  sheet per project (``target_table``: keys ``p1_``, ``p2_``, ``p3_``) give one row per filled
+  sheet per project (spec ``repeat``: keys ``p1_``, ``p2_``, ``p3_``) give one row per filled
   project sheet, and each project is deduplicated on its own.
 - **Duplicates**: of several returns of one project, the newest counts: latest file
   modification time, then the file name sorting last (``..._v2`` after ``..._v1``), then the
@@ -66,6 +66,8 @@ NO_DEPT = "（未注明）"
 
 PROJECT_COLUMNS = ("主管部门", "单位代码", "单位", "项目", "表单", "年度", "预算（万元）", "下达（万元）",
                    "支出（万元）", "执行率", "总分", "等次", "审核结果", "错误", "提示", "文件")
+ADJUSTED_COLUMN = "调整后预算（万元）"
+"""Inserted after 预算 only when some counted project has an adjusted budget."""
 INDICATOR_HEADERS = ("主管部门", "单位", "项目", "表单", "年度", "来源", "一级指标", "二级指标", "三级指标",
                      "符号", "目标值", "计量单位", "实际值", "分值", "得分", "完成率", "审核结果", "文件")
 FINDING_COLUMNS = ("文件", "单位", "主管部门", "表单", "审核结果", "代码", "类别", "工作表", "单元格", "字段",
@@ -144,7 +146,7 @@ def _build_tables(records: Sequence[CheckedReturn], roster: Roster | None, form:
                      key=lambda e: (e.dept, e.unit_name, e.record.form or "", e.project.year or 0,
                                     e.project.project or "", names[id(e.record)], e.project.prefix))
     return Tables(
-        projects=_frame(PROJECT_COLUMNS, (_project_row(e, names) for e in counted)),
+        projects=_with_adjusted(_frame(PROJECT_COLUMNS, (_project_row(e, names) for e in counted)), counted),
         indicators=_frame(INDICATOR_HEADERS, _indicator_rows(counted, names)),
         findings=_frame(FINDING_COLUMNS, _finding_rows(records, entries, names, roster)),
         missing=_frame(MISSING_COLUMNS, _missing_rows(roster, entries, names)),
@@ -202,6 +204,15 @@ def _project_row(e: Entry, names: dict[int, str]) -> tuple[Any, ...]:
     return (e.dept, e.unit.code if e.unit else None, p.unit, p.project, _form_title(r.form), p.year,
             p.budget, p.released, p.spent, p.rate, _score(r), r.grade, _status(r), len(r.errors),
             len(r.warnings), names[id(r)])
+
+
+def _with_adjusted(projects: pd.DataFrame, counted: Sequence[Entry]) -> pd.DataFrame:
+    """调整后预算 beside 预算 when a counted project's form names one (spec ``amounts``)."""
+    adjusted = [e.project.adjusted_budget for e in counted]
+    if all(a is None for a in adjusted):
+        return projects
+    projects.insert(PROJECT_COLUMNS.index("预算（万元）") + 1, ADJUSTED_COLUMN, adjusted)
+    return projects
 
 
 def _indicator_rows(counted: Sequence[Entry], names: dict[int, str]) -> Iterable[tuple[Any, ...]]:
@@ -315,12 +326,13 @@ def _stats(counted: Sequence[Entry]) -> Stats:
     by_dept: dict[str, list[Entry]] = {}
     for e in good:
         p = e.project
-        if p.rate is not None and p.budget is not None and p.spent is not None:
+        # the amounts the form's execution rate is measured on (spec execution_rate)
+        if p.rate is not None and p.rate_denominator is not None and p.rate_numerator is not None:
             by_dept.setdefault(e.dept or NO_DEPT, []).append(e)
     rows = []
     for dept in sorted(by_dept):
-        budget = round(math.fsum(e.project.budget or 0.0 for e in by_dept[dept]), 6)
-        spent = round(math.fsum(e.project.spent or 0.0 for e in by_dept[dept]), 6)
+        budget = round(math.fsum(e.project.rate_denominator or 0.0 for e in by_dept[dept]), 6)
+        spent = round(math.fsum(e.project.rate_numerator or 0.0 for e in by_dept[dept]), 6)
         rows.append((dept, len(by_dept[dept]), budget, spent, round(spent / budget, 4) if budget else None))
     exec_rates = _frame(("主管部门", "项目数", "预算（万元）", "支出（万元）", "执行率"), rows)
     return Stats(grades, scores, exec_rates)

@@ -60,7 +60,8 @@ same either way."""
 
 # Number format by column header; other columns are text or plain numbers.
 KINDS = {
-    "预算（万元）": "money", "下达（万元）": "money", "支出（万元）": "money", "执行率": "rate",
+    "预算（万元）": "money", "调整后预算（万元）": "money", "下达（万元）": "money", "支出（万元）": "money",
+    "执行率": "rate",
     "完成率": "rate", "总分": "score", "分值": "score", "得分": "score", "年度": "int", "错误": "int",
     "提示": "int", "序号": "int", "项目数": "int", "份数": "int", "大小（字节）": "int",
     "修改时间": "datetime", "其修改时间": "datetime",
