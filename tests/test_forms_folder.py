@@ -14,9 +14,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from ledger_support import CLEAN, FORM, values_of
+from xlperf.checks.workers import WorkerPool
 
 from xlperf.checks.limited import Limits, in_order, run_limited
-from xlperf.checks.workers import WorkerPool
 from xlperf.cli import main
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.placing import layout_form

@@ -28,9 +28,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xlperf.checks.limited import Limits, check_files_limited
+from xlperf.checks.limited import check_files_limited
 from xlperf.cli.console import finding_line, return_line
 from xlperf.form.registry import builtin_forms
+from xlperf.workers.limits import Limits
 
 FORMS = tuple(builtin_forms())
 LIMITS = Limits(seconds=30, memory_mb=1024)

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import select, text
+from startmethod import forked_workers
 
 from xlperf.form.registry import known_forms
 from xlperf.ledger import find_round
@@ -245,7 +246,8 @@ def test_intake_checks_every_file_under_the_limits(db: LedgerDb, rnd: str, tmp_p
     from xlperf.intake import intake_files
     from xlperf.ledger import checking
 
-    monkeypatch.setattr(checking, "check_file", _misbehave)  # fork: the workers see the patch
+    forked_workers(monkeypatch)  # the workers see the patch
+    monkeypatch.setattr(checking, "check_file", _misbehave)
     monkeypatch.setenv("XLPERF_FILE_SECONDS", "3")
     monkeypatch.setenv("XLPERF_FILE_MEMORY_MB", "512")
     good = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()

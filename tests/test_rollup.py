@@ -28,7 +28,6 @@ from required import importable
 
 from xlperf import rollup as rollup_pkg
 from xlperf.checks.checker import check_file
-from xlperf.checks.limited import Limits
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
@@ -48,6 +47,7 @@ from xlperf.rollup.distributed import (
     collect_on_cluster,
 )
 from xlperf.rollup.records import ReturnRecord
+from xlperf.workers.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -652,14 +652,14 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
     def setup(self, worker: Any) -> None:
         from xlperf.rollup import distributed as on_cluster
 
-        real, name = on_cluster.check_hosted, self.name
+        real, name = on_cluster.run_hosted, self.name
 
         def check_or_die(paths: list[Path], *args: Any) -> Any:
             if any(path.name == name for path in paths):
                 os._exit(3)  # the Dask worker itself killed mid-batch (its host would survive a reader's crash)
             return real(paths, *args)
 
-        on_cluster.check_hosted = check_or_die
+        on_cluster.run_hosted = check_or_die
 
 
 def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:

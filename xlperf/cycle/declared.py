@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks.checker import find_returns
-from xlperf.checks.limited import Limits, check_files_limited
+from xlperf.checks.limited import check_files_limited
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, Checked
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.model.declarations import DECLARATION_FORMS, Declaration, declarations_of
 from xlperf.read.roster import normalise_name
+from xlperf.workers.limits import Limits
 
 __all__ = ["NOT_DECLARATION", "DeclarationIndex"]
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
 
-from xlperf.checks.workers import WorkerPool
 from xlperf.intake.given import Given, Unpacker
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
 from xlperf.ledger.checking import check_stream, checkable_name, require_round_rules, round_check
@@ -48,6 +47,7 @@ from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_n
 from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
 from xlperf.read.saved import saved_time
 from xlperf.rollup.records import ReturnRecord
+from xlperf.workers.pool import WorkerPool
 
 __all__ = ["BATCH", "Intake", "Received", "intake_files", "intake_paths"]
 
@@ -57,7 +57,7 @@ kill costs little."""
 QUEUED_BATCHES = 4
 """Checked batches waiting for the recording thread before the checking waits for it."""
 
-Seen = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
+ReceiptsByName = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
 """A round's receipts from one source and sender by (name, size, file time): (digest, submission)."""
 
 
@@ -88,7 +88,7 @@ class Intake:
 
 
 @dataclass
-class _Loaded:
+class _StoredFile:
     name: str
     sha256: str
     mtime: dt.datetime | None
@@ -105,7 +105,7 @@ class _Loaded:
 
 @dataclass
 class _Batch:
-    loaded: list[_Loaded]
+    loaded: list[_StoredFile]
     fast: dict[int, int]
     """Files known by name, size and time (index → their submission): not read again."""
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -239,7 +239,7 @@ class _Recorder:
                 self.error = exc
 
 
-def _received(item: _Loaded) -> Received:
+def _received(item: _StoredFile) -> Received:
     given = item.given
     if given is None:
         return Received(item.name, item.sha256, item.size)
@@ -257,10 +257,10 @@ def _chunks(files: Iterable[Given], size: int) -> Iterable[list[Given]]:
         yield chunk
 
 
-def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
+def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: ReceiptsByName,
              stats: Mapping[Path, os.stat_result]) -> _Batch:
     """Read, hash and store a batch, and say which of its files are to be checked."""
-    loaded: list[_Loaded] = []
+    loaded: list[_StoredFile] = []
     fast: dict[int, int] = {}
     data: dict[int, bytes] = {}
     """Contents given as bytes that are to be checked: written to a temporary folder below."""
@@ -271,7 +271,7 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
             try:
                 stat = stats.get(content) or content.stat()
                 if not S_ISREG(stat.st_mode):  # a FIFO named like a return: reading it blocks for ever
-                    loaded.append(_Loaded(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, given=given,
+                    loaded.append(_StoredFile(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, given=given,
                                           unread=True))
                     continue
                 mtime = dt.datetime.fromtimestamp(stat.st_mtime)
@@ -280,18 +280,18 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
                 same = seen.get((name, stat.st_size, mtime))
                 if same is not None:
                     fast[len(loaded)] = same[1]
-                    loaded.append(_Loaded(name, same[0], mtime, ignored, stat.st_size, given=given))
+                    loaded.append(_StoredFile(name, same[0], mtime, ignored, stat.st_size, given=given))
                     continue
                 raw = content.read_bytes()
             except OSError as exc:  # a broken link, a vanished file: recorded with the reason
-                loaded.append(_Loaded(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
+                loaded.append(_StoredFile(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
                                       given=given, unread=True))
                 continue
             check = content
         else:
             raw, check = content, None
             data[len(loaded)] = raw
-        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given, saved=saved_time(raw)))
+        loaded.append(_StoredFile(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given, saved=saved_time(raw)))
     fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
     if fresh:
         with ledger.session() as session:
@@ -310,7 +310,7 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
     return batch
 
 
-def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names: set[str], index: int) -> Path:
+def _named_copy(ledger: Ledger, folder: Path, item: _StoredFile, data: bytes, names: set[str], index: int) -> Path:
     """The stored file under its original name in ``folder`` (:func:`checkable_name`; a folder of
     its own when the batch has that name twice): a hard link to the stored copy, written out
     where linking fails."""

@@ -1,7 +1,7 @@
 """Checking files for the ledger: the roll-up's record plus what the ledger keeps besides.
 
 A worker process under the per-file limits (:func:`check_stream` for an intake,
-:func:`check_many` for a revalidation; :mod:`xlperf.checks.limited`) checks a file of a round
+:func:`check_many` for a revalidation; :mod:`xlperf.workers`) checks a file of a round
 with :func:`xlperf.checks.checker.check_file` and the round's roster (:class:`RoundCheck`), and
 sends back a :class:`LedgerRecord`: the roll-up's slim record, plus the values, scores and notes
 as JSON (encoded in the worker, so the main process only writes rows). A file the workers could
@@ -26,13 +26,11 @@ from sqlalchemy.orm import Session
 
 from xlperf.checks.checker import check_file
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import Limits, run_limited
-from xlperf.checks.workers import WorkerPool
 from xlperf.form.registry import Known, builtin_forms, builtin_layout, pinned
 from xlperf.form.signkeys import FROM_ENV, SigningKeyError, key_from_env
 from xlperf.ledger.codec import checked_to_json, record_to_json
-from xlperf.ledger.kept import kept, round_version
 from xlperf.ledger.models import Round
+from xlperf.ledger.roundcache import round_cached, round_version
 from xlperf.ledger.roundform import round_form
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
@@ -40,6 +38,9 @@ from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress, collect_returns, exceeded_record, file_stat
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
+from xlperf.workers.limits import Limits
+from xlperf.workers.pool import WorkerPool
+from xlperf.workers.run import run_limited
 
 __all__ = ["MAX_NAME_BYTES", "LedgerRecord", "RoundCheck", "RoundNotReady", "require_round_rules", "check_many", "check_stream", "checkable_name",
            "ledger_check", "materialised", "round_check", "warm", "workers"]
@@ -86,7 +87,7 @@ class RoundCheck:
 
     round_id: int
     version: tuple[Hashable, ...] = ()
-    """The round as it was when this was made (:func:`xlperf.ledger.kept.round_version`): workers
+    """The round as it was when this was made (:func:`xlperf.ledger.roundcache.round_version`): workers
     kept for a round whose roster or form has changed since are not found again."""
     roster: Roster | None = field(default=None, compare=False)
     key: bytes | None = None
@@ -124,10 +125,10 @@ def require_round_rules(rnd: Round) -> None:
 
 def round_check(session: Session, rnd: Round) -> RoundCheck:
     """The work of checking a file of ``rnd``, with its roster (read once per process while the
-    round is unchanged: :func:`xlperf.ledger.kept.round_version`) and, when the round requires
+    round is unchanged: :func:`xlperf.ledger.roundcache.round_version`) and, when the round requires
     signatures, the signing key."""
     version = round_version(session, rnd.id)
-    work = kept("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id)),
+    work = round_cached("check", session, rnd, lambda: RoundCheck(rnd.id, version, roster_of(rnd, units_of(session, rnd.id)),
                                                            form=round_form(rnd)))
     return (RoundCheck(work.round_id, work.version, work.roster, key=key_from_env(), form=work.form)
             if rnd.signatures_required else work)
@@ -153,12 +154,12 @@ def check_stream(paths: Iterable[Path], jobs: int | None = None,
     """``(index, record)`` of every path of ``paths`` (a lazy iterable is taken as the workers
     have room), as they finish: an intake's files checked the way ``xlperf check`` and the
     roll-up check them, every file in a worker process under the per-file limits
-    (:func:`xlperf.checks.limited.run_limited`: wall time, memory), so a file that hangs or
+    (:func:`xlperf.workers.run.run_limited`: wall time, memory), so a file that hangs or
     bloats a reader ends as ``FILE_TOO_COMPLEX`` and one that kills its worker as
     ``WORKER_CRASHED``, and the intake goes on. Even a single uploaded file is checked in a
     worker: the limits hold for every intake (folder, upload, mailbox). ``fork_lock``: see
     :func:`run_limited` (the intake records in a thread of its own while files are checked);
-    ``pool``: workers kept between intakes (:class:`xlperf.checks.limited.WorkerPool`)."""
+    ``pool``: workers kept between intakes (:class:`xlperf.workers.pool.WorkerPool`)."""
     warm()
     limits = Limits.from_env()
     return run_limited(paths, work or ledger_check, functools.partial(exceeded_record, limits=limits), limits,

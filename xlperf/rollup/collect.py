@@ -1,6 +1,6 @@
 """Check many files in parallel; every input yields exactly one :class:`ReturnRecord`.
 
-Files go to worker processes through :func:`xlperf.checks.limited.run_limited`, the mechanism
+Files go to worker processes through :func:`xlperf.workers.run.run_limited`, the mechanism
 ``xlperf check`` uses too: each file is checked under the per-file limits (wall time, memory),
 and a worker sends back the slim record of :func:`xlperf.rollup.extract.record_of`, not the whole
 ``Checked``, so memory stays flat however large the inbox.
@@ -23,11 +23,14 @@ from typing import Any
 
 from xlperf.checks.checker import check_file
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import Limits, exceeded_finding, run_limited
+from xlperf.checks.limited import exceeded_finding
+from xlperf.form.registry import BUILTIN_PRELOAD
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.read.roster import Roster
 from xlperf.rollup.extract import record_of
 from xlperf.rollup.records import ReturnRecord, failed_record
+from xlperf.workers.limits import Limits
+from xlperf.workers.run import run_limited
 
 __all__ = ["check_one", "collect_returns", "exceeded_record", "file_stat"]
 
@@ -65,7 +68,8 @@ def collect_returns(paths: Sequence[Path], jobs: int | None = None, progress: Pr
         check = functools.partial(check_one, roster=roster)
     results: list[ReturnRecord | None] = [None] * len(paths)
     report = progress or (lambda n: None)
-    for index, record in run_limited(paths, check, functools.partial(exceeded_record, limits=limits), limits, jobs):
+    for index, record in run_limited(paths, check, functools.partial(exceeded_record, limits=limits), limits, jobs,
+                                     preload=[BUILTIN_PRELOAD]):
         results[index] = record
         report(1)
     missing = [i for i, r in enumerate(results) if r is None]
