@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from browser import serving
 from ledger_support import CLEAN, make_return
-from startmethod import Started, probe_env, started
+from startmethod import PROBE_ENV, Started, probe_env, started
 from test_intake_routes import http_upload, round_id
 from test_watch import (  # noqa: F401  (the room fixture)
     BUREAU,
@@ -70,44 +70,57 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
-def test_check_and_rollup_start_workers_from_the_fork_server(inbox: Path, tmp_path: Path) -> None:
+def test_check_starts_workers_from_the_fork_server(inbox: Path, tmp_path: Path) -> None:
     env, probe = probe_env(tmp_path, {"XLPERF_SIGNING_KEY": None, "XLPERF_KEY_FILE": None})
     seen, out = run(["check", str(inbox)], probe, env, ok=(1,))
     assert_safe(seen, "check")
     assert "东城区科技局" in out and "西山县中小企业局" in out
-    probe.unlink()
+
+
+def test_rollup_starts_workers_from_the_fork_server(inbox: Path, tmp_path: Path) -> None:
+    env, probe = probe_env(tmp_path, {"XLPERF_SIGNING_KEY": None, "XLPERF_KEY_FILE": None})
     seen, _ = run(["rollup", str(inbox), "-o", str(tmp_path / "summary.xlsx")], probe, env, ok=(0, 1))
     assert_safe(seen, "rollup")
     assert (tmp_path / "summary.xlsx").stat().st_size > 0
 
 
-def test_every_route_into_a_round_starts_workers_from_the_fork_server(room: Room, inbox: Path,  # noqa: F811
-                                                                      tmp_path: Path) -> None:
-    env, probe = probe_env(tmp_path, {**room.env(), "XLPERF_STORE": str(room.files)})
+def test_round_intake_starts_workers_from_the_fork_server(room: Room, inbox: Path, tmp_path: Path) -> None:  # noqa: F811
+    env, probe = probe_env(tmp_path, room.env())
     seen, _ = run([*room.args(), "intake", ROUND, str(inbox)], probe, env, ok=(0, 1))
     assert_safe(seen, "round intake")
-    probe.unlink()
-    seen, _ = run([*room.args(), "revalidate", ROUND], probe, env, ok=(0, 1))
+    assert seen.forks and all(f["parent"]["pid"] in seen.fork_servers() for f in seen.forks)
+
+
+def test_round_revalidate_starts_workers_from_the_fork_server(room: Room, inbox: Path,  # noqa: F811
+                                                              tmp_path: Path) -> None:
+    room.run("intake", ROUND, str(inbox), ok=(0, 1))
+    env, probe = probe_env(tmp_path, room.env())
+    seen, out = run([*room.args(), "revalidate", ROUND], probe, env, ok=(0, 1))
+    assert out.splitlines()[-1] == "已重新审核 2 份，结果变化 0 份。"
     assert_safe(seen, "round revalidate")
 
-    probe.unlink()
+
+def test_round_watch_starts_workers_from_the_fork_server(room: Room, tmp_path: Path) -> None:  # noqa: F811
     data = room.workbook("南城.xlsx", "南城区商务局", **CLEAN)
     room.deliver(client_message("nancheng@example.gov.cn", "报表", [("自评表_南城区商务局.xlsx", data)],
                                 message_id="start-1@m"))
-    seen, _ = run([*room.args(), *room.watch_args("--once")], probe, {**env, USER_ENV: BUREAU, PASSWORD_ENV: PASSWORD})
+    env, probe = probe_env(tmp_path, {**room.env(), USER_ENV: BUREAU, PASSWORD_ENV: PASSWORD})
+    seen, _ = run([*room.args(), *room.watch_args("--once")], probe, env)
     assert_safe(seen, "round watch")
+    assert [s.original_name for s in room.ledger_rows(Submission)] == ["自评表_南城区商务局.xlsx"]
 
-    probe.unlink()
-    with serving(room.db, room.files.parent, "--workers", "1", env={k: env[k] for k in ("XLPERF_STORE", "PYTHONPATH",
-                                                                                      "XLPERF_TEST_START_PROBE")}) as desk:
-        desk_pid = desk.process.pid
+
+def test_a_desk_upload_starts_workers_from_the_fork_server(room: Room, tmp_path: Path) -> None:  # noqa: F811
+    env, probe = probe_env(tmp_path, {})
+    with serving(room.db, room.files.parent, "--workers", "1",
+                 env={"XLPERF_STORE": str(room.files), "PYTHONPATH": env["PYTHONPATH"],
+                      PROBE_ENV: env[PROBE_ENV]}) as desk:
         response = http_upload(desk.url, round_id(room, ROUND),
                                [("自评表_北湖县工信局.xlsx", room.workbook("北湖.xlsx", "北湖县工信局", **CLEAN))])
         assert response.status_code == 200, response.text
-    seen = started(probe, desk_pid)
+        seen = started(probe, desk.process.pid)
     assert_safe(seen, "desk upload")
-    assert sorted(s.original_name for s in room.ledger_rows(Submission)) == [
-        "自评表_东城区科技局.xlsx", "自评表_北湖县工信局.xlsx", "自评表_南城区商务局.xlsx", "自评表_西山县中小企业局.xlsx"]
+    assert [s.original_name for s in room.ledger_rows(Submission)] == ["自评表_北湖县工信局.xlsx"]
 
 
 def test_a_batch_under_spawn_is_checked_as_under_the_fork_server(room: Room, tmp_path: Path) -> None:  # noqa: F811
