@@ -654,10 +654,10 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
 
         real, name = on_cluster.run_hosted, self.name
 
-        def check_or_die(paths: list[Path], *args: Any) -> Any:
+        def check_or_die(paths: list[Path], *args: Any, **kwargs: Any) -> Any:
             if any(path.name == name for path in paths):
                 os._exit(3)  # the Dask worker itself killed mid-batch (its host would survive a reader's crash)
-            return real(paths, *args)
+            return real(paths, *args, **kwargs)
 
         on_cluster.run_hosted = check_or_die
 
