@@ -215,7 +215,7 @@ def _size_or_die(path: Path) -> int:
 
 
 class CountingLock:
-    """A fork lock that counts how often it was taken (the fork happens inside it)."""
+    """A lock that counts how often it was taken (a worker starts inside it)."""
 
     def __init__(self) -> None:
         self.taken = 0
@@ -227,9 +227,9 @@ class CountingLock:
         pass
 
 
-def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_fork_holds_the_lock(batch: list[Path]) -> None:
-    """The intake's pipeline relies on both: files are prepared while earlier ones are checked,
-    and no worker is forked while its recording thread is inside the database driver."""
+def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_start_holds_the_lock(batch: list[Path]) -> None:
+    """The intake's pipeline relies on the first: files are prepared while earlier ones are
+    checked. ``fork_lock`` is held around every start of a worker."""
     files = [batch[0]] * 12 + [batch[4]] + [batch[2]] * 3  # 崩.xlsx kills its worker once
     taken: list[Path] = []
 

@@ -16,9 +16,8 @@ Every file is read and hashed once, here. Files go through three stages at once:
    of a batch;
 3. record: a batch whose files are all checked goes, in input order, to a recording thread
    that writes it in one transaction with the round locked (:func:`xlperf.ledger.receive`),
-   while the workers go on checking. Recording holds the stream's fork lock, so a worker is
-   never forked while the recording thread is inside the database driver (a child would
-   inherit its locks held).
+   while the workers go on checking. No worker is forked from this process, which holds the
+   database engine and that thread: they come from a fork server (:mod:`xlperf.workers.start`).
 
 A batch is committed before the next is recorded, so an intake killed half-way keeps every
 batch it finished, and running it again records only the rest (the finished files are
@@ -170,7 +169,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units, sent)
     try:
-        for index, record in check_stream(to_check(), jobs, fork_lock=recorder.lock, pool=pool, work=work):
+        for index, record in check_stream(to_check(), jobs, pool=pool, work=work):
             owner, place = owners.pop(index)
             owner.records[place] = record
             owner.waiting -= 1
@@ -189,8 +188,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 class _Recorder:
     """The recording thread: records checked batches in the order given, one transaction each.
 
-    It holds :attr:`lock` while it works, which the checking stream holds around each fork; an
-    error stops the recording (the batches after it are not recorded, so none is recorded out
+    An error stops the recording (the batches after it are not recorded, so none is recorded out
     of order) and is raised again by :meth:`give` and :meth:`finish` in the intake's thread."""
 
     def __init__(self, ledger: Ledger, view: RoundView, source: str, sender: str, actor: str,
@@ -198,7 +196,6 @@ class _Recorder:
                  sent: dt.datetime | None = None) -> None:
         self.ledger, self.view, self.source, self.sender, self.actor = ledger, view, source, sender, actor
         self.progress, self.sender_units, self.sent = progress, sender_units, sent
-        self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self.files: list[Received] = []
         self.error: BaseException | None = None
@@ -229,9 +226,8 @@ class _Recorder:
             if self.error is not None:
                 continue  # drained, not recorded: the intake's thread raises the error
             try:
-                with self.lock:
-                    self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
-                                             self.sender_units, self.sent)
+                self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
+                                         self.sender_units, self.sent)
                 self.files += [_received(item) for item in batch.loaded]
                 if self.progress is not None:
                     self.progress(len(batch.loaded))
