@@ -172,6 +172,7 @@ def test_revalidate_after_a_rule_change(db: LedgerDb, rnd: str, tmp_path: Path, 
     # The bureau tightens a rule: an indicator above its target now needs an explanation.
     import xlperf.checks.indicators as indicators
 
+    forked_workers(monkeypatch)  # the workers see the tightened rule
     monkeypatch.setattr(indicators, "OVERSHOOT", -0.99)
     out = db.run("revalidate", rnd).output
     assert "通过 → 通过（有提示）" in out and "已重新审核 1 份，结果变化 1 份" in out
