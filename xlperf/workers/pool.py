@@ -4,8 +4,9 @@ the pool that keeps idle ones between calls.
 A :class:`Worker` is one process, started by :func:`xlperf.workers.start.start_context` (a fork
 server, or a fresh interpreter: never forked from the process that asks for it), that takes a
 path, runs the work on it and sends back the result; the kernel holds it to the memory limit
-(``RLIMIT_AS``), a CPU-time backstop is set for each file, and it dies with its parent. It runs
-in the environment and working folder of the process that started it, as a forked one would.
+(``RLIMIT_AS``), a CPU-time backstop is set for each file, and it ends when the process that
+started it ends (even in the middle of a file), and with its own parent. It runs in the
+environment and working folder of the process that started it, as a forked one would.
 The scheduling of many files over workers is :func:`xlperf.workers.run.run_limited`'s.
 """
 
@@ -78,11 +79,11 @@ class Worker:
 
     def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
         self.conn, child = ctx.Pipe()
-        # The parent's environment and folder as they are now: a fork server's are as they were
-        # when it started (a signing key set since, a relative path given since).
         # The worker ends when this process does, whoever its parent (a fork server outlives us
         # while a worker runs): it watches a pipe whose only writing end is held here.
         watched, self._alive = ctx.Pipe(duplex=False)
+        # This process's environment and folder as they are now: a fork server's are as they
+        # were when it started (a signing key set since, a relative path given since).
         self.handed = handed()
         self.process = ctx.Process(target=_serve, args=(child, watched, work, limits, dict(os.environ), os.getcwd(),
                                                         self.handed), daemon=True)
