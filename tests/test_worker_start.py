@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from browser import serving
+from click.testing import CliRunner
 from ledger_support import CLEAN, make_return
 from startmethod import PROBE_ENV, Started, probe_env, started
 from test_intake_routes import http_upload, round_id
@@ -31,6 +32,7 @@ from test_watch import (  # noqa: F401  (the room fixture)
     room,
 )
 
+from xlperf.cli import main
 from xlperf.intake.imapconf import PASSWORD_ENV, USER_ENV
 from xlperf.ledger.models import Submission
 from xlperf.workers.start import START_ENV
@@ -138,3 +140,10 @@ def test_a_batch_under_spawn_is_checked_as_under_the_fork_server(room: Room, tmp
     assert {r["unit"]: r["status"] for r in status["rows"] if r["unit"] in units} == {
         "东城区科技局": "通过（有提示）", "西山县中小企业局": "退回", "南城区商务局": "通过（有提示）",
         "北湖县工信局": "退回"}
+
+
+def test_fork_is_not_offered(room: Room, inbox: Path) -> None:  # noqa: F811
+    result = CliRunner().invoke(main, [*room.args(), "intake", ROUND, str(inbox)], env={START_ENV: "fork"})
+    assert result.exit_code == 2
+    assert "环境变量 XLPERF_START_METHOD='fork' 无效：应为 forkserver 或 spawn" in result.output
+    assert room.ledger_rows(Submission) == []

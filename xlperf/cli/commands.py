@@ -63,6 +63,10 @@ class _Main(click.Group):
 @forms_option
 @click.pass_context
 def main(ctx: click.Context) -> None:
+    try:
+        start_method()  # XLPERF_START_METHOD, refused before any command starts a worker
+    except LimitError as exc:
+        raise click.UsageError(str(exc)) from None
     if ctx.invoked_subcommand != "forms":  # forms lists them itself
         warn_problems()
 
@@ -186,7 +190,6 @@ def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
 
 def _limits(seconds: float | None, memory_mb: int | None) -> Limits:
     try:
-        start_method()  # XLPERF_START_METHOD, checked before any work
         return Limits.from_env(seconds=seconds, memory_mb=memory_mb)
     except LimitError as exc:
         raise click.UsageError(str(exc)) from None
