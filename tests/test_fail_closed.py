@@ -4,8 +4,9 @@
 ``xlperf round revalidate`` -- and the traceback is logged for the operator with the file's name.
 
 The fault: the registry's ``SCORE_MISMATCH`` check replaced by one that raises. It reaches the
-worker processes because they are forked from this process after the patch (the desk's pool,
-which starts its workers from a fork server, is given the fork start method for that reason).
+worker processes because these tests fork them from this process after the patch
+(:func:`startmethod.forked_workers`; xlperf itself starts them from a fork server, which
+imports the checks afresh).
 The return is otherwise clean: without the fault every path accepts it with warnings, which is
 what a return whose check crashed was before (通过（有提示）).
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 from pathlib import Path
 
 import openpyxl
@@ -23,16 +23,17 @@ from click.testing import CliRunner
 from deskclient import csrf, signed_in_local
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import select
+from startmethod import forked_workers
 
 import xlperf.checks.check_return as checker
 from xlperf.checks import Check, Context
 from xlperf.checks.check_return import check_file
 from xlperf.checks.limited import exceeded_finding
-from xlperf.checks.workers import Limits
 from xlperf.cli import main
 from xlperf.ledger import find_round
 from xlperf.ledger.models import FindingRow, Result, Submission
 from xlperf.rollup.collect import collect_returns
+from xlperf.workers.limits import Limits
 
 FAULTY = "SCORE_MISMATCH"
 NEVER = "请重新保存后报送"
@@ -47,6 +48,7 @@ def make_faulty(monkeypatch: pytest.MonkeyPatch) -> None:
     checks = tuple(Check(FAULTY, _raise) if c.code == FAULTY else c for c in checker.CHECKS)
     assert sum(c.code == FAULTY for c in checks) == 1
     monkeypatch.setattr(checker, "CHECKS", checks)
+    forked_workers(monkeypatch)
 
 
 @pytest.fixture()
@@ -166,9 +168,7 @@ def test_desk_upload_rejects(faulty: None, tmp_path: Path, clean: Path) -> None:
     db.run("new", rnd, "--form", FORM, "--year", str(YEAR), "--roster", str(write_roster(tmp_path / "roster")))
     ledger = db.open()
     client = signed_in_local(ledger)
-    # The desk's workers come from a fork server, which imports the checks afresh: forked from
-    # here, they carry the faulty check.
-    client.app.state.checkers.context = multiprocessing.get_context("fork")
+    assert client.app.state.checkers.context.get_start_method() == "fork"  # made after the patch
     with ledger.session() as session:
         round_id = find_round(session, rnd).id
     response = client.post(f"/rounds/{round_id}/upload", data={"csrf_token": csrf(client)},

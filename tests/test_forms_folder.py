@@ -16,13 +16,14 @@ from click.testing import CliRunner
 from ledger_support import CLEAN, FORM, values_of
 
 from xlperf.checks.check_files import STORED, CheckContext, CheckWork
-from xlperf.checks.limited import Limits, in_order, run_limited
-from xlperf.checks.workers import WorkerPool
 from xlperf.cli import main
 from xlperf.excel.template import TemplateOptions, write_template
 from xlperf.form.placing import layout_form
 from xlperf.form.registry import use_folders
 from xlperf.form.specload import FORMS_DIR, load_spec
+from xlperf.workers.limits import Limits
+from xlperf.workers.pool import WorkerPool
+from xlperf.workers.run import in_order, run_limited
 
 NEW_ID = "bureau_self_evaluation"
 NEW_TITLE = "本局项目支出绩效自评表"

@@ -29,9 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xlperf.checks.check_files import check_files
-from xlperf.checks.limited import Limits, in_order
 from xlperf.cli.console import finding_line, return_line
 from xlperf.form.registry import builtin_forms
+from xlperf.workers.limits import Limits
+from xlperf.workers.run import in_order
 
 FORMS = tuple(builtin_forms())
 LIMITS = Limits(seconds=30, memory_mb=1024)

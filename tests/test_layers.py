@@ -7,7 +7,10 @@ to top (a package may import its own modules and any package of a lower rank):
 ====  ===================================  ==================================================
 rank  packages                             job
 ====  ===================================  ==================================================
-0     findings                             what a check finds; the catalogue of codes
+0     findings, workers                    what a check finds; the catalogue of codes; worker
+                                           processes that run a work on files under per-file
+                                           limits (below everything: they import nothing of
+                                           xlperf, so any work can run in them)
 1     form                                 form specs, layout, rules, formulas, meta sheet
 2     excel                                writing workbooks (templates, signed templates)
 3     read                                 reading returns back (guard, readers, roster)
@@ -35,7 +38,7 @@ from pathlib import Path
 import xlperf
 
 RANKS: dict[str, int] = {
-    "findings": 0, "form": 1, "excel": 2, "read": 3, "model": 4, "checks": 5,
+    "findings": 0, "workers": 0, "form": 1, "excel": 2, "read": 3, "model": 4, "checks": 5,
     "report": 6, "rollup": 6, "mail": 6, "cycle": 6,
     "ledger": 7, "intake": 8, "web": 9, "cli": 10,
 }

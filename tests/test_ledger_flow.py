@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from ledger_support import CLEAN, FORM, YEAR, LedgerDb, make_return, write_roster
 from sqlalchemy import select, text
+from startmethod import forked_workers
 
 from xlperf.form.registry import known_forms
 from xlperf.ledger import find_round
@@ -171,6 +172,7 @@ def test_revalidate_after_a_rule_change(db: LedgerDb, rnd: str, tmp_path: Path, 
     # The bureau tightens a rule: an indicator above its target now needs an explanation.
     import xlperf.checks.indicators as indicators
 
+    forked_workers(monkeypatch)  # the workers see the tightened rule
     monkeypatch.setattr(indicators, "OVERSHOOT", -0.99)
     out = db.run("revalidate", rnd).output
     assert "通过 → 通过（有提示）" in out and "已重新审核 1 份，结果变化 1 份" in out
@@ -245,7 +247,8 @@ def test_intake_checks_every_file_under_the_limits(db: LedgerDb, rnd: str, tmp_p
     from xlperf.checks import check_files as checking
     from xlperf.intake import intake_files
 
-    monkeypatch.setattr(checking, "check_file", _misbehave)  # fork: the workers see the patch
+    forked_workers(monkeypatch)  # the workers see the patch
+    monkeypatch.setattr(checking, "check_file", _misbehave)
     monkeypatch.setenv("XLPERF_FILE_SECONDS", "3")
     monkeypatch.setenv("XLPERF_FILE_MEMORY_MB", "512")
     good = make_return(tmp_path / "x.xlsx", "南城区商务局", **CLEAN).read_bytes()

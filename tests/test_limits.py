@@ -1,4 +1,4 @@
-"""xlperf.checks.limited: every file under a wall-time and a memory limit, the batch goes on.
+"""xlperf.workers and xlperf.checks.limited: every file under a wall-time and a memory limit, the batch goes on.
 
 The work functions below misbehave on one named file (sleep, allocate, die) and check the others
 for real, so each test shows both the limit and that the rest of the batch is untouched.
@@ -18,21 +18,19 @@ from typing import Any
 import hostile_corpus as corpus
 import pytest
 from click.testing import CliRunner
+from startmethod import forked_workers
 
 from xlperf.checks import check_files as check_files_mod
-from xlperf.checks import limited
-from xlperf.checks import workers as workers_mod
 from xlperf.checks.check_return import check_file
-from xlperf.checks.limited import (
-    FILE_TOO_COMPLEX,
-    WORKER_CRASHED,
-    Limits,
-    in_order,
-    run_limited,
-)
+from xlperf.checks.limited import FILE_TOO_COMPLEX, WORKER_CRASHED
 from xlperf.cli import main
 from xlperf.findings import CheckedReturn
 from xlperf.rollup import collect_returns
+from xlperf.workers import pool as pool_mod
+from xlperf.workers import run as run_mod
+from xlperf.workers.limits import LimitError, Limits
+from xlperf.workers.pool import QUEUE_DEPTH, WorkerPool
+from xlperf.workers.run import in_order, run_limited
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,8 +64,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 class EventClock:
-    """Stands in for the ``time`` module of the limits' parent side (xlperf.checks.limited and
-    .workers): its clock stands still, so no file runs out of time by the wall clock however
+    """Stands in for the ``time`` module of the limits' parent side (xlperf.workers.run and
+    .pool): its clock stands still, so no file runs out of time by the wall clock however
     slow the machine; while the hanging file says it hangs, every reading leaps past the time
     limit, so its worker is stopped by time at the next look, however fast the machine. Killing
     that worker ends the leaping (the event is removed): the files after it run on a still clock
@@ -91,15 +89,15 @@ def clock(batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> EventClock:
     event = batch[0].parent / HANGING
     event.unlink(missing_ok=True)
     fake = EventClock(event)
-    monkeypatch.setattr(limited, "time", fake)
-    monkeypatch.setattr(workers_mod, "time", fake)
-    real_kill = workers_mod.Worker.kill
+    monkeypatch.setattr(run_mod, "time", fake)
+    monkeypatch.setattr(pool_mod, "time", fake)
+    real_kill = pool_mod.Worker.kill
 
-    def kill(worker: workers_mod.Worker) -> None:
+    def kill(worker: pool_mod.Worker) -> None:
         real_kill(worker)
         event.unlink(missing_ok=True)
 
-    monkeypatch.setattr(workers_mod.Worker, "kill", kill)
+    monkeypatch.setattr(pool_mod.Worker, "kill", kill)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one worker where a command picks the number
     return fake
 
@@ -120,7 +118,8 @@ def test_time_memory_and_crash_each_end_as_one_finding(batch: list[Path], clock:
 
 def test_check_files_gives_findings_in_input_order(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
                                                    clock: EventClock) -> None:
-    monkeypatch.setattr(check_files_mod, "check_file", misbehave)  # fork: the workers see the patch
+    forked_workers(monkeypatch)  # the workers see the patch
+    monkeypatch.setattr(check_files_mod, "check_file", misbehave)
     checked = list(in_order(check_files_mod.check_files(batch, limits=Limits(seconds=3, memory_mb=512), jobs=1)))
     assert [c.file for c in checked] == batch
     assert [outcome(c) for c in checked] == [
@@ -133,6 +132,7 @@ def test_check_files_gives_findings_in_input_order(batch: list[Path], monkeypatc
 
 def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
                                          clock: EventClock) -> None:
+    forked_workers(monkeypatch)
     monkeypatch.setattr(check_files_mod, "check_file", misbehave)
     result = CliRunner().invoke(main, ["check", *map(str, batch[:3]), "--file-seconds", "2"])
     assert result.exit_code == 1, result.output
@@ -143,6 +143,7 @@ def test_check_command_applies_the_limits(batch: list[Path], monkeypatch: pytest
 
 def test_rollup_applies_the_same_limits(batch: list[Path], monkeypatch: pytest.MonkeyPatch,
                                        clock: EventClock) -> None:
+    forked_workers(monkeypatch)
     monkeypatch.setattr(check_files_mod, "check_file", misbehave)
     records = collect_returns(batch, jobs=1, limits=Limits(seconds=3, memory_mb=512))
     assert [r.file for r in records] == batch
@@ -155,31 +156,37 @@ def test_limits_from_environment_and_options() -> None:
     assert Limits.from_env({}) == Limits(30.0, 1024)
     assert Limits.from_env({"XLPERF_FILE_SECONDS": "5", "XLPERF_FILE_MEMORY_MB": "300"}) == Limits(5.0, 300)
     assert Limits.from_env({"XLPERF_FILE_SECONDS": "5"}, seconds=9) == Limits(9, 1024)
-    with pytest.raises(limited.LimitError):
+    with pytest.raises(LimitError):
         Limits.from_env({"XLPERF_FILE_MEMORY_MB": "-1"})
 
 
 HANG = """
 import sys, time
 from pathlib import Path
-from xlperf.checks.limited import Limits, run_limited
+from xlperf.workers.limits import Limits
+from xlperf.workers.run import run_limited
 
 def hang(path):
     time.sleep(600)
 
-results = run_limited([Path("x.xlsx")], hang, lambda p, why, _: why, Limits(seconds=600), jobs=1)
-import multiprocessing, threading
-def report():
-    time.sleep(1)
-    print(*[c.pid for c in multiprocessing.active_children()], flush=True)
-threading.Thread(target=report, daemon=True).start()
-next(results)
+if __name__ == "__main__":  # the fork server imports this module too (to find hang)
+    results = run_limited([Path("x.xlsx")], hang, lambda p, why, _: why, Limits(seconds=600), jobs=1)
+    import multiprocessing, threading
+    def report():
+        time.sleep(1)
+        print(*[c.pid for c in multiprocessing.active_children()], flush=True)
+    threading.Thread(target=report, daemon=True).start()
+    next(results)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
-def test_workers_die_with_their_parent() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", HANG], stdout=subprocess.PIPE, text=True,
+def test_workers_die_with_their_parent(tmp_path: Path) -> None:
+    """Killed without a chance to clean up, the parent leaves no worker behind: a worker's parent
+    is the fork server, which ends when the last process that uses it has gone."""
+    script = tmp_path / "hang.py"
+    script.write_text(HANG, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert parent.stdout is not None
     pids = [int(p) for p in parent.stdout.readline().split()]
@@ -207,7 +214,7 @@ def _size_or_die(path: Path) -> int:
 
 
 class CountingLock:
-    """A fork lock that counts how often it was taken (the fork happens inside it)."""
+    """A lock that counts how often it was taken (a worker starts inside it)."""
 
     def __init__(self) -> None:
         self.taken = 0
@@ -219,9 +226,9 @@ class CountingLock:
         pass
 
 
-def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_fork_holds_the_lock(batch: list[Path]) -> None:
-    """The intake's pipeline relies on both: files are prepared while earlier ones are checked,
-    and no worker is forked while its recording thread is inside the database driver."""
+def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_start_holds_the_lock(batch: list[Path]) -> None:
+    """The intake's pipeline relies on the first: files are prepared while earlier ones are
+    checked. ``fork_lock`` is held around every start of a worker."""
     files = [batch[0]] * 12 + [batch[4]] + [batch[2]] * 3  # 崩.xlsx kills its worker once
     taken: list[Path] = []
 
@@ -239,7 +246,7 @@ def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_fork_holds_the_lo
         results[index] = result
     assert sorted(results) == list(range(len(files)))  # every file exactly once
     assert results[12] == "crash" and {results[i] for i in range(12)} == {batch[0].stat().st_size}
-    assert seen_when[0] <= 2 * limited.QUEUE_DEPTH < len(files)  # not read ahead of the workers
+    assert seen_when[0] <= 2 * QUEUE_DEPTH < len(files)  # not read ahead of the workers
     assert lock.taken == 3  # two workers, and the one that replaced the crashed worker
 
 
@@ -253,7 +260,7 @@ def test_a_worker_pool_keeps_its_workers_between_calls_and_drops_dead_ones(batch
     """The desk's uploads: workers survive from one request to the next, are started by a fork
     server (not forked from the server process, whose files and locks they would inherit), and
     a worker that died is replaced, never handed out again."""
-    pool = limited.WorkerPool(size=2)
+    pool = WorkerPool(size=2)
     limits = Limits(seconds=20)
     try:
         def run(paths: list[Path]) -> dict[int, Any]:

@@ -29,7 +29,7 @@ from required import importable
 from xlperf import rollup as rollup_pkg
 from xlperf.checks import check_files as check_files_mod
 from xlperf.checks.check_return import check_file
-from xlperf.checks.limited import Limits
+from xlperf.workers.limits import Limits
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
@@ -651,14 +651,14 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
     def setup(self, worker: Any) -> None:
         from xlperf.rollup import distributed as on_cluster
 
-        real, name = on_cluster.check_hosted, self.name
+        real, name = on_cluster.run_hosted, self.name
 
-        def check_or_die(paths: list[Path], *args: Any) -> Any:
+        def check_or_die(paths: list[Path], *args: Any, **kwargs: Any) -> Any:
             if any(path.name == name for path in paths):
                 os._exit(3)  # the Dask worker itself killed mid-batch (its host would survive a reader's crash)
-            return real(paths, *args)
+            return real(paths, *args, **kwargs)
 
-        on_cluster.check_hosted = check_or_die
+        on_cluster.run_hosted = check_or_die
 
 
 def test_a_file_that_kills_cluster_workers_is_rejected_alone(inbox: Path, tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from ledger_support import CLEAN, FORM, ROSTER, YEAR, LedgerDb, make_return, wri
 from sqlalchemy import select, text
 
 from xlperf.ledger import find_round, round_view
-from xlperf.ledger.kept import round_version
 from xlperf.ledger.models import FindingRow, Round, Submission, Unit
 from xlperf.ledger.round_checks import round_check
+from xlperf.ledger.roundcache import round_version
 
 XISHAN = "3002,西山县中小企业局,市工业和信息化局,李华,xishan@example.gov.cn"
 WITHOUT_XISHAN = ROSTER.replace(XISHAN + "\n", "")

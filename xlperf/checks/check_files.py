@@ -3,7 +3,8 @@
 ``xlperf check``, the roll-up (also on a Dask cluster, whose hosts call it), every intake route
 (folder, upload, mail), ``round revalidate`` and the desk all check through :func:`check_files`.
 Each file is checked by :func:`xlperf.checks.check_return.check_file` in a worker process under
-the limits (:func:`xlperf.checks.limited.run_limited`: wall time, memory), so a file that hangs
+the limits (:func:`xlperf.workers.run.run_limited`: wall time, memory; on a Dask worker, its
+host process: :func:`xlperf.workers.host.run_hosted`), so a file that hangs
 or bloats a reader ends as ``FILE_TOO_COMPLEX``, one that kills its worker as ``WORKER_CRASHED``,
 and a check that raises as ``CHECK_FAILED`` (fail closed, :mod:`xlperf.checks.failure`); every
 file gives exactly one :class:`~xlperf.findings.CheckedReturn`.
@@ -24,17 +25,20 @@ from typing import Any, Literal
 
 from xlperf.checks.check_return import check_file
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import Limits, exceeded_finding, run_limited
-from xlperf.checks.workers import WorkerPool
+from xlperf.checks.limited import exceeded_finding
 from xlperf.findings import CheckedReturn
-from xlperf.form.registry import Known, builtin_forms, builtin_layout, pinned
+from xlperf.form.registry import BUILTIN_PRELOAD, Known, pinned
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.model.declarations import Declarations
 from xlperf.model.return_summary import summarised
 from xlperf.read.roster import Roster
+from xlperf.workers.host import run_hosted
+from xlperf.workers.limits import Limits
+from xlperf.workers.pool import WorkerPool
+from xlperf.workers.run import run_limited
 
 __all__ = ["ALL", "STORED", "SUMMARY", "CheckContext", "CheckWork", "Keep", "check_files", "check_one",
-           "file_stat", "warm"]
+           "file_stat"]
 
 Keep = Literal["all", "summary", "stored"]
 ALL: Keep = "all"
@@ -69,7 +73,7 @@ class CheckContext:
     allow_unsigned: bool = False
     version: tuple[Hashable, ...] = ()
     """What the roster and declarations are (the ledger: round id and
-    :func:`xlperf.ledger.kept.round_version`): two contexts with other rosters differ here."""
+    :func:`xlperf.ledger.roundcache.round_version`): two contexts with other rosters differ here."""
 
     @classmethod
     def with_key(cls, key: Any, **kwargs: Any) -> CheckContext:
@@ -117,31 +121,26 @@ def check_one(path: Path, context: CheckContext = CheckContext(), keep: Keep = A
 def check_files(paths: Iterable[Path], context: CheckContext = CheckContext(), *, keep: Keep = ALL,
                 limits: Limits | None = None, jobs: int | None = None, pool: WorkerPool | None = None,
                 fork_lock: AbstractContextManager[Any] | None = None,
-                work: Callable[[Path], CheckedReturn] | None = None) -> Iterator[tuple[int, CheckedReturn]]:
+                work: Callable[[Path], CheckedReturn] | None = None,
+                hosted: bool = False) -> Iterator[tuple[int, CheckedReturn]]:
     """``(index, checked)`` for every path of ``paths`` (its place there), as they finish, each
     checked in a worker process under ``limits`` (default: the environment's) with ``context``.
-
     ``paths`` may be lazy: a path is taken when a worker has room (an intake hashes and stores
     the next file meanwhile). ``jobs``: worker processes (default every core, at most one per
     file); ``pool``: workers kept between calls; ``fork_lock``: see :func:`run_limited`.
-    :func:`xlperf.checks.limited.in_order` gives the returns in input order. ``work``: what a
+    :func:`xlperf.workers.run.in_order` gives the returns in input order. ``work``: what a
     worker does with a file instead of :func:`check_one` (tests make a worker fail with it; a
-    picklable callable that never raises), ``context`` and ``keep`` are then its own business."""
+    picklable callable that never raises), ``context`` and ``keep`` are then its own business.
+    ``hosted``: on a Dask worker, a daemon process that may not start workers itself: the
+    files go to this thread's host process (:func:`xlperf.workers.host.run_hosted`), one at a
+    time, in order."""
     limits = limits or Limits.from_env()
-    warm()
-    return run_limited(paths, work or CheckWork(context, keep), functools.partial(_stopped, limits=limits), limits,
-                       jobs, fork_lock=fork_lock, pool=pool)
-
-
-def warm() -> None:
-    """Load the built-in forms and their layouts once, in this process, before workers are
-    forked: each worker then starts with them in its (copy-on-write) memory instead of loading
-    them again, a tenth of a second of CPU per worker on the first file of each form."""
-    try:
-        for form_id in builtin_forms():
-            builtin_layout(form_id)
-    except Exception:  # noqa: BLE001 - only a head start: a broken form is reported by the check itself
-        pass
+    work = work or CheckWork(context, keep)
+    stopped = functools.partial(_stopped, limits=limits)
+    if hosted:
+        return enumerate(run_hosted(list(paths), work, stopped, limits, preload=[BUILTIN_PRELOAD]))
+    return run_limited(paths, work, stopped, limits, jobs, fork_lock=fork_lock, pool=pool,
+                       preload=[BUILTIN_PRELOAD])
 
 
 def _stopped(path: Path, why: str, detail: str, limits: Limits) -> CheckedReturn:

@@ -1,60 +1,29 @@
-"""Check files under enforced limits: wall time and memory per file, in worker processes.
+"""Checking returns under the per-file limits, and what a file the limits stopped becomes.
 
-Readers are written to refuse hostile input early, but a file may still find a path nobody
-foresaw (a pattern that backtracks, a C or Rust library that loops or allocates without end).
-So every file of a batch is checked in a worker process that the kernel holds to the memory
-limit (``RLIMIT_AS``) and the parent holds to the time limit (the worker is killed when its
-file takes longer). A file that exceeds a limit, or whose worker dies, ends as one finding
-:data:`FILE_TOO_COMPLEX` on that file (:data:`WORKER_CRASHED` when its worker died); a fresh worker takes the dead one's place and the batch
-goes on. Workers are reused from file to file, so a small batch costs one fork per worker, not
-one per file; each worker also dies with its parent (``PR_SET_PDEATHSIG`` on Linux) and has a
-CPU-time limit per file as a backstop, so none keeps spinning after the batch is gone.
-
-:func:`run_limited` is the mechanism (any picklable ``work(path)``); the one function that checks
-returns with it is :func:`xlperf.checks.check_files.check_files`.
-
-Limits: :class:`Limits` (defaults 30 s and 1 GiB), from the environment
-(``XLPERF_FILE_SECONDS``, ``XLPERF_FILE_MEMORY_MB``) or the commands' options. The worker
-processes themselves, and the pool that keeps them between calls, are :mod:`xlperf.checks.workers`.
+Every file of a batch is checked in a worker process under the per-file limits
+(:func:`xlperf.workers.run.run_limited`: wall time and memory, see :mod:`xlperf.workers`). A
+file that exceeds a limit, or whose worker dies, ends as one finding :data:`FILE_TOO_COMPLEX` on
+that file (:data:`WORKER_CRASHED` when its worker died; :data:`~xlperf.checks.failure.CHECK_FAILED`
+when the work raised): :func:`exceeded_finding`. The one function that checks returns through
+that mechanism is :func:`xlperf.checks.check_files.check_files`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, TypeVar
 
 from xlperf.checks.failure import check_failed
-from xlperf.checks.workers import (
-    MEMORY_ERROR,
-    QUEUE_DEPTH,
-    Failed,
-    LimitError,
-    Limits,
-    Work,
-    Worker,
-    WorkerPool,
-    start_context,
-)
 from xlperf.findings import Finding
 from xlperf.findings.catalogue import finding
 from xlperf.findings.text import shown_name
+from xlperf.workers.limits import Limits
 
-__all__ = ["FILE_TOO_COMPLEX", "QUEUE_DEPTH", "WORKER_CRASHED", "LimitError", "Limits", "WorkerPool",
-           "exceeded_finding", "in_order", "run_limited"]
+__all__ = ["FILE_TOO_COMPLEX", "WORKER_CRASHED", "exceeded_finding"]
 
 FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
 """A file whose check exceeded the time or memory limit."""
 WORKER_CRASHED = "WORKER_CRASHED"
 """A file whose worker process died while checking it."""
-
-T = TypeVar("T")
 
 
 def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> Finding:
@@ -72,135 +41,3 @@ def exceeded_finding(path: Path, why: str, limits: Limits, detail: str = "") -> 
              else f"审核所需内存超过上限 {limits.memory_mb:g} MB")
     return finding(FILE_TOO_COMPLEX, f"文件“{name}”结构异常复杂，{cause}，已停止审核（可能是损坏或恶意构造的文件）："
                    "请用 Excel 或 WPS 打开后另存为 .xlsx 再报送")
-
-
-
-
-def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
-                limits: Limits | None = None, jobs: int | None = None,
-                fork_lock: AbstractContextManager[Any] | None = None,
-                pool: WorkerPool | None = None) -> Iterator[tuple[int, T]]:
-    """``(index, work(path))`` for every path (``index``: its place in ``paths``), as they
-    finish, each under ``limits``.
-
-    ``work`` runs in up to ``jobs`` worker processes (default: every core, at most one per
-    file); a file that exceeds a limit or kills its worker yields ``on_exceeded(path, why, detail)``
-    (why: "time", "memory" or "crash"; "error" with the exception as ``detail`` when ``work``
-    raised) and, unless the worker survived, a fresh worker takes over. Every index is yielded
-    exactly once.
-
-    ``paths`` may be a lazy iterable: a path is taken from it only when a worker has room for
-    it, so the caller can prepare files (read, hash, store) while the workers check the earlier
-    ones. ``fork_lock``: held around every fork, for a caller with a second thread that holds it
-    while inside a library with locks of its own (a database driver): a child forked while that
-    thread held such a lock would inherit it held for ever. ``pool``: idle workers to use first,
-    and to give the idle ones back to at the end (:class:`WorkerPool`)."""
-    limits = limits or Limits.from_env()
-    if isinstance(paths, Sequence):
-        if not paths:
-            return
-        jobs = min(jobs or os.cpu_count() or 1, len(paths))
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    ctx = pool.context if pool is not None else start_context()
-    source = enumerate(paths)
-    given: dict[int, Path] = {}
-    """Paths handed out and not yet finished, by index."""
-    pending: deque[int] = deque()
-    """Indexes given back by a lost worker: they go out again before new paths."""
-    workers: list[Worker] = []
-    exhausted = False
-
-    def take() -> int | None:
-        nonlocal exhausted
-        if pending:
-            return pending.popleft()
-        if exhausted:
-            return None
-        try:
-            index, path = next(source)
-        except StopIteration:
-            exhausted = True
-            return None
-        given[index] = path
-        return index
-
-    def feed(worker: Worker) -> None:
-        while len(worker.tasks) < QUEUE_DEPTH and (index := take()) is not None:
-            worker.give(index, given[index])
-
-    key = (work, limits)
-
-    def fork() -> Worker:
-        kept = pool.take(key) if pool is not None else None
-        if kept is not None:
-            return kept
-        with fork_lock or contextlib.nullcontext():
-            return Worker(ctx, work, limits)
-
-    try:
-        while len(workers) < jobs:
-            if not exhausted and not pending:
-                first = take()  # no worker for a batch that turns out to be empty
-                if first is None:
-                    break
-                pending.appendleft(first)
-            workers.append(fork())
-            feed(workers[-1])
-        while any(w.tasks for w in workers):
-            busy = [w for w in workers if w.tasks]
-            timeout = max(0.0, min(w.started + limits.seconds for w in busy) - time.monotonic())
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
-            for i, worker in enumerate(workers):
-                if not worker.tasks:
-                    continue
-                index = worker.tasks[0]
-                path = given[index]
-                outcome: tuple[int, T] | None = None
-                lost = False  # the worker is dead or must be killed
-                if worker.conn in ready:
-                    try:
-                        got, result = worker.conn.recv()
-                    except (EOFError, OSError):
-                        outcome, lost = (index, on_exceeded(path, "crash", "")), True
-                    except Exception as exc:  # noqa: BLE001 - a result that cannot be unpickled
-                        outcome = (index, on_exceeded(path, "error", f"{type(exc).__name__}: {exc}"))
-                        worker.finished()
-                    else:
-                        if isinstance(result, Failed):
-                            result = on_exceeded(path, "error", result.detail)
-                        elif isinstance(result, str) and result == MEMORY_ERROR:
-                            result = on_exceeded(path, "memory", "")
-                        outcome = (got, result)
-                        worker.finished()
-                elif worker.process.sentinel in ready:
-                    outcome, lost = (index, on_exceeded(path, "crash", "")), True
-                elif time.monotonic() - worker.started >= limits.seconds:
-                    outcome, lost = (index, on_exceeded(path, "time", "")), True
-                if outcome is None:
-                    continue
-                if lost:  # its other files go back to the front of the queue; a fresh worker takes over
-                    worker.tasks.popleft()
-                    pending.extendleft(reversed(worker.tasks))
-                    worker.kill()
-                    worker = workers[i] = fork()
-                del given[outcome[0]]
-                yield outcome
-                for each in workers:  # also the idle ones, when a lost worker's files came back
-                    feed(each)
-    finally:
-        for worker in workers:
-            if worker.tasks:
-                worker.kill()
-            elif pool is None or not pool.give_back(key, worker):
-                worker.stop()
-
-
-def in_order(results: Iterable[tuple[int, T]]) -> Iterator[T]:
-    """The results of :func:`run_limited` in input order (held back until their turn)."""
-    held: dict[int, T] = {}
-    turn = 0
-    for index, result in results:
-        held[index] = result
-        while turn in held:
-            yield held.pop(turn)
-            turn += 1

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from xlperf.checks.limited import LimitError, Limits
 from xlperf.cli.forms import forms_command, forms_option, warn_problems
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
@@ -23,6 +22,8 @@ from xlperf.form.spec import FormSpec
 from xlperf.form.specload import load_spec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.read import read_return
+from xlperf.workers.limits import LimitError, Limits
+from xlperf.workers.start import start_method
 
 PASSWORD_ENV = "XLPERF_PASSWORD"
 
@@ -62,6 +63,10 @@ class _Main(click.Group):
 @forms_option
 @click.pass_context
 def main(ctx: click.Context) -> None:
+    try:
+        start_method()  # XLPERF_START_METHOD, refused before any command starts a worker
+    except LimitError as exc:
+        raise click.UsageError(str(exc)) from None
     if ctx.invoked_subcommand != "forms":  # forms lists them itself
         warn_problems()
 
@@ -171,7 +176,7 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
 
 
 def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
-    """--file-seconds and --file-memory: the limits of :mod:`xlperf.checks.limited`."""
+    """--file-seconds and --file-memory: the limits of :mod:`xlperf.workers.limits`."""
     command = click.option(
         "--file-memory", type=click.IntRange(64), metavar="MB",
         help="每份文件审核时可用的内存上限（MB，默认 1024，也可用环境变量 XLPERF_FILE_MEMORY_MB）；超出的文件判为 FILE_TOO_COMPLEX。",
@@ -209,7 +214,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
                   against_dir: Path | None, key_file: Path | None, allow_unsigned: bool,
                   roster_file: Path | None, file_seconds: float | None, file_memory: int | None) -> None:
     from xlperf.checks.check_files import CheckContext, check_files
-    from xlperf.checks.limited import in_order
+    from xlperf.workers.run import in_order
     from xlperf.cli.console import (
         finding_line,
         ignored_line,

@@ -28,7 +28,7 @@ import openpyxl
 
 from xlperf.checks.check_files import CheckContext, check_files
 from xlperf.checks.check_return import find_returns
-from xlperf.checks.limited import in_order
+from xlperf.workers.run import in_order
 from xlperf.cli.console import finding_line, return_line
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates

@@ -99,7 +99,7 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
     from xlperf.checks.check_files import check_files
     from xlperf.checks.check_return import find_returns
-    from xlperf.checks.limited import in_order
+    from xlperf.workers.run import in_order
     from xlperf.cli.console import finding_line, return_line, summary_line
     from xlperf.report import write_batch_reports
 

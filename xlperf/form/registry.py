@@ -34,12 +34,16 @@ from xlperf.form.placing import layout_form
 from xlperf.form.spec import FormSpec
 from xlperf.form.specload import FORMS_DIR, load_spec_text
 from xlperf.form.yamlsrc import SpecError
+from xlperf.workers.pool import hand_over
 
 __all__ = ["BUILTIN", "FORMS_ENV", "Known", "Problem", "Setting", "adopt", "builtin_forms", "builtin_layout",
            "folders_from_env", "folders_to_environment", "form_title", "get_form", "known", "known_forms", "pinned", "problems",
            "setting", "spec_digest", "spec_of_text", "use_folders"]
 
 FORMS_ENV = "XLPERF_FORMS"
+BUILTIN_PRELOAD = "xlperf.form.builtinpreload"
+"""The module a fork server of checking workers imports to load the built-in forms once (by name:
+importing it here would load them in every process that only names it)."""
 BUILTIN = "内置"
 """The source shown for a spec shipped in the package."""
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -263,3 +267,8 @@ def pinned(form: Known | None) -> Iterator[None]:
     finally:
         if token is not None:
             _pinned.reset(token)
+
+
+# Every worker process checks with this process's forms: handed over, not inherited (a fork
+# server started before --forms or XLPERF_FORMS took effect would have others).
+hand_over(setting, adopt)

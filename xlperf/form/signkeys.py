@@ -41,6 +41,9 @@ class _FromEnv:
     def __repr__(self) -> str:
         return "FROM_ENV"
 
+    def __reduce__(self) -> str:
+        return "FROM_ENV"  # pickled by name: the same object in a worker process
+
 
 FROM_ENV: Any = _FromEnv()
 """Default of ``key`` arguments: take the key from the environment (:func:`key_from_env`)."""

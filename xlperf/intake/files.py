@@ -16,9 +16,8 @@ Every file is read and hashed once, here. Files go through three stages at once:
    of a batch;
 3. record: a batch whose files are all checked goes, in input order, to a recording thread
    that writes it in one transaction with the round locked (:func:`xlperf.ledger.receive`),
-   while the workers go on checking. Recording holds the stream's fork lock, so a worker is
-   never forked while the recording thread is inside the database driver (a child would
-   inherit its locks held).
+   while the workers go on checking. No worker is forked from this process, which holds the
+   database engine and that thread: they come from a fork server (:mod:`xlperf.workers.start`).
 
 A batch is committed before the next is recorded, so an intake killed half-way keeps every
 batch it finished, and running it again records only the rest (the finished files are
@@ -40,7 +39,6 @@ from pathlib import Path
 from stat import S_ISREG
 
 from xlperf.checks.check_files import STORED, check_files
-from xlperf.checks.workers import WorkerPool
 from xlperf.findings import CheckedReturn
 from xlperf.intake.given import Given, Unpacker
 from xlperf.ledger import Incoming, Ledger, Outcome, receive, round_view
@@ -49,6 +47,7 @@ from xlperf.ledger.receive import KNOWN, RoundView, known_digests, receipts_by_n
 from xlperf.ledger.round_checks import checkable_name, require_round_rules, round_check
 from xlperf.read.inbox import find_inputs, not_a_file, not_a_return
 from xlperf.read.saved import saved_time
+from xlperf.workers.pool import WorkerPool
 
 __all__ = ["BATCH", "Intake", "Received", "intake_files", "intake_paths"]
 
@@ -58,7 +57,7 @@ kill costs little."""
 QUEUED_BATCHES = 4
 """Checked batches waiting for the recording thread before the checking waits for it."""
 
-Seen = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
+ReceiptsByName = dict[tuple[str, int, dt.datetime | None], tuple[str, int]]
 """A round's receipts from one source and sender by (name, size, file time): (digest, submission)."""
 
 
@@ -89,7 +88,7 @@ class Intake:
 
 
 @dataclass
-class _Loaded:
+class _StoredFile:
     name: str
     sha256: str
     mtime: dt.datetime | None
@@ -106,7 +105,7 @@ class _Loaded:
 
 @dataclass
 class _Batch:
-    loaded: list[_Loaded]
+    loaded: list[_StoredFile]
     fast: dict[int, int]
     """Files known by name, size and time (index → their submission): not read again."""
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -171,8 +170,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 
     recorder = _Recorder(ledger, view, source, sender, actor, progress, sender_units, sent)
     try:
-        for index, record in check_files(to_check(), context, keep=STORED, jobs=jobs, fork_lock=recorder.lock,
-                                         pool=pool):
+        for index, record in check_files(to_check(), context, keep=STORED, jobs=jobs, pool=pool):
             owner, place = owners.pop(index)
             owner.records[place] = record
             owner.waiting -= 1
@@ -191,8 +189,7 @@ def intake_files(ledger: Ledger, rnd: Round, files: Iterable[tuple[str, bytes | 
 class _Recorder:
     """The recording thread: records checked batches in the order given, one transaction each.
 
-    It holds :attr:`lock` while it works, which the checking stream holds around each fork; an
-    error stops the recording (the batches after it are not recorded, so none is recorded out
+    An error stops the recording (the batches after it are not recorded, so none is recorded out
     of order) and is raised again by :meth:`give` and :meth:`finish` in the intake's thread."""
 
     def __init__(self, ledger: Ledger, view: RoundView, source: str, sender: str, actor: str,
@@ -200,7 +197,6 @@ class _Recorder:
                  sent: dt.datetime | None = None) -> None:
         self.ledger, self.view, self.source, self.sender, self.actor = ledger, view, source, sender, actor
         self.progress, self.sender_units, self.sent = progress, sender_units, sent
-        self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self.files: list[Received] = []
         self.error: BaseException | None = None
@@ -231,9 +227,8 @@ class _Recorder:
             if self.error is not None:
                 continue  # drained, not recorded: the intake's thread raises the error
             try:
-                with self.lock:
-                    self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
-                                             self.sender_units, self.sent)
+                self.outcomes += _record(self.ledger, self.view, batch, self.source, self.sender, self.actor,
+                                         self.sender_units, self.sent)
                 self.files += [_received(item) for item in batch.loaded]
                 if self.progress is not None:
                     self.progress(len(batch.loaded))
@@ -241,7 +236,7 @@ class _Recorder:
                 self.error = exc
 
 
-def _received(item: _Loaded) -> Received:
+def _received(item: _StoredFile) -> Received:
     given = item.given
     if given is None:
         return Received(item.name, item.sha256, item.size)
@@ -259,10 +254,10 @@ def _chunks(files: Iterable[Given], size: int) -> Iterable[list[Given]]:
         yield chunk
 
 
-def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
+def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: ReceiptsByName,
              stats: Mapping[Path, os.stat_result]) -> _Batch:
     """Read, hash and store a batch, and say which of its files are to be checked."""
-    loaded: list[_Loaded] = []
+    loaded: list[_StoredFile] = []
     fast: dict[int, int] = {}
     data: dict[int, bytes] = {}
     """Contents given as bytes that are to be checked: written to a temporary folder below."""
@@ -273,7 +268,7 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
             try:
                 stat = stats.get(content) or content.stat()
                 if not S_ISREG(stat.st_mode):  # a FIFO named like a return: reading it blocks for ever
-                    loaded.append(_Loaded(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, given=given,
+                    loaded.append(_StoredFile(name, ledger.store.put(b""), None, not_a_file(stat.st_mode), 0, given=given,
                                           unread=True))
                     continue
                 mtime = dt.datetime.fromtimestamp(stat.st_mtime)
@@ -282,18 +277,18 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
                 same = seen.get((name, stat.st_size, mtime))
                 if same is not None:
                     fast[len(loaded)] = same[1]
-                    loaded.append(_Loaded(name, same[0], mtime, ignored, stat.st_size, given=given))
+                    loaded.append(_StoredFile(name, same[0], mtime, ignored, stat.st_size, given=given))
                     continue
                 raw = content.read_bytes()
             except OSError as exc:  # a broken link, a vanished file: recorded with the reason
-                loaded.append(_Loaded(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
+                loaded.append(_StoredFile(name, ledger.store.put(b""), mtime, f"无法读取文件（{exc.strerror or exc}）", 0,
                                       given=given, unread=True))
                 continue
             check = content
         else:
             raw, check = content, None
             data[len(loaded)] = raw
-        loaded.append(_Loaded(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given, saved=saved_time(raw)))
+        loaded.append(_StoredFile(name, ledger.store.put(raw), mtime, ignored, len(raw), check, given, saved=saved_time(raw)))
     fresh = [item.sha256 for i, item in enumerate(loaded) if i not in fast]
     if fresh:
         with ledger.session() as session:
@@ -312,7 +307,7 @@ def _prepare(ledger: Ledger, view: RoundView, chunk: list[Given], seen: Seen,
     return batch
 
 
-def _named_copy(ledger: Ledger, folder: Path, item: _Loaded, data: bytes, names: set[str], index: int) -> Path:
+def _named_copy(ledger: Ledger, folder: Path, item: _StoredFile, data: bytes, names: set[str], index: int) -> Path:
     """The stored file under its original name in ``folder`` (:func:`checkable_name`; a folder of
     its own when the batch has that name twice): a hard link to the stored copy, written out
     where linking fails."""

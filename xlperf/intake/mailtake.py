@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.checks.workers import WorkerPool
 from xlperf.intake.archive import MAX_FILES
 from xlperf.intake.files import intake_files
 from xlperf.intake.mime import ParsedMessage
@@ -58,8 +57,9 @@ from xlperf.ledger.models import (
 from xlperf.ledger.receive import KNOWN
 from xlperf.ledger.rounds import log_event, roster_unit
 from xlperf.read.roster import Roster
+from xlperf.workers.pool import WorkerPool
 
-__all__ = ["NOTICE", "REPORT", "Taken", "take_message"]
+__all__ = ["NOTICE", "REPORT", "MailIntake", "take_message"]
 
 REPORT = "report"
 """Reply kind: the reports of the returns a message brought, for one unit."""
@@ -68,7 +68,10 @@ NOTICE = "notice"
 
 
 @dataclass
-class Taken:
+class MailIntake:
+    """What taking one message did: its row, its state and why, what its files became, and the
+    replies recorded as due."""
+
     mail_id: int
     state: str
     reason: str = ""
@@ -80,7 +83,7 @@ class Taken:
 
 def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessage, *, reply: bool = True,
                  too_large: str = "", actor: str = "", now: dt.datetime | None = None,
-                 pool: WorkerPool | None = None) -> Taken:
+                 pool: WorkerPool | None = None) -> MailIntake:
     """Record ``parsed`` (and what it brought) in round ``rnd``; ``too_large``: why only its
     header was read. ``reply``: record the replies it is owed as due. ``pool``: the checking
     workers (the watcher's, started by a fork server)."""
@@ -91,7 +94,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
                                                           MailMessage.message_id == parsed.message_id,
                                                           MailMessage.digest == parsed.digest))
         if before is not None:
-            return Taken(before.id, before.state, before.reason, new=False)
+            return MailIntake(before.id, before.state, before.reason, new=False)
         units = {u.code: u for u in session.scalars(select(Unit).where(Unit.round_id == rnd.id))}
     senders = roster.units_for_address(parsed.sender) if parsed.sender else ()
     held = _held_reason(parsed, bool(senders), too_large)
@@ -137,7 +140,7 @@ def take_message(ledger: Ledger, rnd: Round, roster: Roster, parsed: ParsedMessa
         replies = []
         if reply and not held and sender_unit is not None:
             replies = _due_replies(session, rnd, mail, outcomes, units, sender_unit, archives)
-        return Taken(mail.id, mail.state, mail.reason, outcomes, replies)
+        return MailIntake(mail.id, mail.state, mail.reason, outcomes, replies)
 
 
 def _held_reason(parsed: ParsedMessage, known: bool, too_large: str) -> str:

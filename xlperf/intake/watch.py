@@ -15,7 +15,7 @@ Every message is its own transaction, so no transaction outlives one message eit
 A dropped connection or a server restart ends the pass; the next pass reconnects. A message that
 cannot be taken in (a bug, a database error) is logged, left in the folder and tried on the next
 pass, :data:`MAX_FAILURES` times at most in one run, so one bad message never stops the others.
-Files are checked by workers started by a fork server (:class:`~xlperf.checks.workers.WorkerPool`,
+Files are checked by workers started by a fork server (:class:`~xlperf.workers.pool.WorkerPool`,
 as the desk's), never forked from the watcher itself, which holds the database engine and, while
 an intake records, a second thread. Time and sleeping come from a :class:`~xlperf.mail.send.Clock`; ``stop`` is polled between
 messages and while waiting, so SIGTERM ends the watcher between two messages.
@@ -26,18 +26,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xlperf.checks.workers import WorkerPool
 from xlperf.intake.imapconf import ImapConfig
 from xlperf.intake.mailbox import MAX_MESSAGE, Mailbox, MailboxError, Waiting
-from xlperf.intake.mailtake import Taken, take_message
+from xlperf.intake.mailtake import MailIntake, take_message
 from xlperf.intake.mime import parse_message
 from xlperf.intake.outbox import ReplySent, mark_uncertain, send_due
-from xlperf.ledger import Ledger, warmed
+from xlperf.ledger import Ledger, workerpreload
 from xlperf.ledger.models import MAIL_HELD, Round
 from xlperf.ledger.round_checks import require_round_rules
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.send import DEFAULT_RATE
+from xlperf.workers.pool import WorkerPool
 
 __all__ = ["MAX_FAILURES", "MAX_MESSAGES", "PassResult", "Watcher"]
 
@@ -79,7 +79,7 @@ class Watcher:
         self.max_message, self.max_messages = max_message, max_messages
         self.box: Mailbox | None = None
         self.failures: dict[int, int] = {}
-        self.checkers = WorkerPool(preload=[warmed.__name__])
+        self.checkers = WorkerPool(preload=[workerpreload.__name__])
         with ledger.session() as session:
             self.roster = roster_of(rnd, units_of(session, rnd.id))
         uncertain = mark_uncertain(ledger, rnd)
@@ -164,7 +164,7 @@ class Watcher:
             self.log(f"已连接收件服务器 {self.imap.where}，监视文件夹“{self.imap.folder}”，已处理的邮件移至“{box.processed}”")
         return self.box
 
-    def _take(self, box: Mailbox, waiting: Waiting) -> Taken | None:
+    def _take(self, box: Mailbox, waiting: Waiting) -> MailIntake | None:
         """Take one message in, then move it; None when it went away or failed (logged)."""
         too_large = ""
         if waiting.size > self.max_message:
@@ -194,7 +194,7 @@ class Watcher:
         return sent
 
     @staticmethod
-    def _line(address: str, subject: str, taken: Taken) -> str:
+    def _line(address: str, subject: str, taken: MailIntake) -> str:
         head = f"{address or '（无发件人）'}「{subject or '（无主题）'}」"
         if not taken.new:
             return f"{head}：此前已登记，仅移入已处理"

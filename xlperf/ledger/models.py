@@ -88,7 +88,7 @@ class Round(Base):
     roster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Counted up by the database itself (triggers on ``units``, migration 0004_roster_version)
     whenever a unit of the round is added, changed or removed, by any command or statement: what
-    is kept of a round in a process is keyed by it (:mod:`xlperf.ledger.kept`)."""
+    is kept of a round in a process is keyed by it (:mod:`xlperf.ledger.roundcache`)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     created_by: Mapped[str] = mapped_column(String(200), default="")
 

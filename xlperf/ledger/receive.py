@@ -35,7 +35,6 @@ from xlperf.findings import STATUS_LABELS, CheckedReturn
 from xlperf.form.registry import builtin_forms
 from xlperf.ledger.current import replaced
 from xlperf.ledger.db import lock_round
-from xlperf.ledger.kept import kept
 from xlperf.ledger.models import (
     CURRENT,
     HELD,
@@ -52,6 +51,7 @@ from xlperf.ledger.models import (
     Unit,
 )
 from xlperf.ledger.receipts import known_digests, known_receipts, receipts_by_name
+from xlperf.ledger.roundcache import round_cached
 from xlperf.ledger.rounds import event_row, log_events, units_of
 from xlperf.model.summary_rows import projects_of
 from xlperf.read.roster import normalise_name
@@ -130,7 +130,7 @@ class RoundView:
 
 
 def round_view(session: Session, rnd: Round) -> RoundView:
-    """The round's view, read once per process (:func:`xlperf.ledger.kept.kept`): its units are
+    """The round's view, read once per process (:func:`xlperf.ledger.roundcache.round_cached`): its units are
     detached from ``session``, so that no later commit of it expires what is kept."""
 
     def read() -> RoundView:
@@ -139,7 +139,7 @@ def round_view(session: Session, rnd: Round) -> RoundView:
             session.expunge(unit)
         return view
 
-    return kept("view", session, rnd, read)
+    return round_cached("view", session, rnd, read)
 
 
 def read_view(session: Session, rnd: Round) -> RoundView:

@@ -22,20 +22,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from xlperf.checks.check_files import STORED, CheckContext, CheckWork, warm
-from xlperf.checks.limited import Limits
-from xlperf.checks.workers import WorkerPool
+from xlperf.checks.check_files import STORED, CheckContext, CheckWork
 from xlperf.findings import CheckedReturn
 from xlperf.form.signkeys import SigningKeyError, key_from_env
-from xlperf.ledger.kept import kept, round_version
+from xlperf.ledger.roundcache import round_cached, round_version
 from xlperf.ledger.models import Round
 from xlperf.ledger.roundform import round_form
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
 from xlperf.rollup.collect import Progress, collect_returns
+from xlperf.workers.limits import Limits
+from xlperf.workers.pool import WorkerPool
 
 __all__ = ["MAX_NAME_BYTES", "RoundNotReady", "check_many", "checkable_name", "materialised",
-           "require_round_rules", "round_check", "warm", "workers"]
+           "require_round_rules", "round_check", "workers"]
 
 
 class RoundNotReady(Exception):
@@ -60,12 +60,12 @@ def require_round_rules(rnd: Round) -> None:
 
 def round_check(session: Session, rnd: Round) -> CheckContext:
     """The context of checking a file of ``rnd``: the spec it keeps and its roster (read once per process
-    while the round is unchanged: :func:`xlperf.ledger.kept.round_version`, which also tells
+    while the round is unchanged: :func:`xlperf.ledger.roundcache.round_version`, which also tells
     kept workers of an older roster apart) and, when the round requires signatures, the signing
     key read here (:func:`require_round_rules`): a fork server started before the key was set
     has no key in its environment."""
     version = round_version(session, rnd.id)
-    context = kept("check", session, rnd, lambda: CheckContext(
+    context = round_cached("check", session, rnd, lambda: CheckContext(
         form=round_form(rnd), roster=roster_of(rnd, units_of(session, rnd.id)), version=version))
     return replace(context, key=key_from_env(), key_from_env=False) if rnd.signatures_required else context
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from xlperf.checks.limited import Limits
     from xlperf.findings import CheckedReturn
     from xlperf.read.roster import Roster
     from xlperf.rollup.collect import Progress, collect_returns
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from xlperf.rollup.summary import Figures, figures, paragraph
     from xlperf.rollup.tables import Tables, build_tables
     from xlperf.rollup.workbook import SHEETS, write_summary
+    from xlperf.workers.limits import Limits
 
 __all__ = [
     "SHEETS", "Figures", "Progress", "Rollup", "Tables", "build_tables", "collect_records",
@@ -80,7 +80,7 @@ def rollup(paths: Sequence[Path], output: Path, roster: Roster | None = None, fo
 
     ``others``: files of the inbox that are not checked, each with the reason (see
     :func:`xlperf.read.inbox.find_inputs`); they are listed in 清单 so that inputs = rows there.
-    ``limits``: per-file time and memory (:class:`xlperf.checks.limited.Limits`, default from the
+    ``limits``: per-file time and memory (:class:`xlperf.workers.limits.Limits`, default from the
     environment). ``scheduler`` / ``shared_folder``: check on a Dask cluster (see :func:`collect_records`)."""
     from xlperf.checks.check_files import file_stat
     from xlperf.rollup.gcpause import cycle_collection_paused

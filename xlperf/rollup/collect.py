@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from xlperf.checks.check_files import SUMMARY, CheckContext, Keep, check_files
-from xlperf.checks.limited import Limits
 from xlperf.findings import CheckedReturn
 from xlperf.read.roster import Roster
+from xlperf.workers.limits import Limits
 
 __all__ = ["Progress", "collect_returns"]
 

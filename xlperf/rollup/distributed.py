@@ -16,10 +16,10 @@ pool (:func:`xlperf.checks.check_files.check_files`, on the worker's host), so t
   batch's checking time while leaving several batches per worker to balance the load.
 - **Flat memory here.** At most a few batches per worker thread are in flight; a file's bytes
   are read when its batch is submitted and dropped when its records come back.
-- **Limits.** The per-file limits of the local pool (:mod:`xlperf.checks.limited`, resolved
+- **Limits.** The per-file limits of the local pool (:mod:`xlperf.workers`, resolved
   here) hold on the workers too. A Dask worker is a daemon process and may not start the
   limited workers itself, so it hands each batch to a host process of its own
-  (:mod:`xlperf.rollup.limitedhost`), which does; a file that hangs or bloats a reader on the
+  (:mod:`xlperf.workers.host`), which does; a file that hangs or bloats a reader on the
   cluster ends as ``FILE_TOO_COMPLEX``, as it would here.
 - **Nothing lost.** A batch that fails as a whole (a worker that died on it, after Dask's own
   retries on other workers) is re-run one file per task, one task at a time: the file that kills
@@ -40,18 +40,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xlperf.checks.check_files import SUMMARY, CheckContext, Keep, file_stat
+from xlperf.checks.check_files import SUMMARY, CheckContext, Keep, check_files, file_stat
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import WORKER_CRASHED, Limits
+from xlperf.checks.limited import WORKER_CRASHED
 from xlperf.findings import CheckedReturn
 from xlperf.findings.text import shown_name
-from xlperf.form.registry import Setting
+from xlperf.form.registry import Setting, adopt
 from xlperf.form.registry import setting as forms_setting
 from xlperf.form.signkeys import SigningKeyError, key_from_env
 from xlperf.read.roster import Roster
 from xlperf.rollup.collect import Progress
-from xlperf.rollup.limitedhost import check_hosted
 from xlperf.rollup.records import failed_record
+from xlperf.workers.limits import Limits
 
 __all__ = ["DEFAULT_FILE_SECONDS", "ClusterError", "batch_size", "collect_on_cluster"]
 
@@ -100,7 +100,7 @@ def _check_batch(items: Sequence[_Item], context: CheckContext, roster: Roster |
                  check: Callable[[Path], CheckedReturn] | None = None,
                  forms: Setting | None = None) -> list[CheckedReturn]:
     """Runs on a worker: check the files of the batch, in order, under ``limits`` (by the
-    worker's host: :mod:`xlperf.rollup.limitedhost`); bytes in a private folder, each file under
+    worker's host: :mod:`xlperf.workers.host`); bytes in a private folder, each file under
     its own name (a folder each: two files of a batch may share a name)."""
     folder = Path(tempfile.mkdtemp(prefix="xlperf-batch-"))
     try:
@@ -113,7 +113,10 @@ def _check_batch(items: Sequence[_Item], context: CheckContext, roster: Roster |
             local.parent.mkdir()
             local.write_bytes(item.data or b"")
             paths.append(local)
-        records = check_hosted(paths, replace(context, roster=roster), limits, keep, check, forms)
+        if forms is not None:
+            adopt(forms)  # this batch's forms, handed on to the host and its workers
+        records = [checked for _, checked in check_files(paths, replace(context, roster=roster), keep=keep,
+                                                         limits=limits, work=check, hosted=True)]
         return [replace(record, file=item.path, size=item.size, mtime_ns=item.mtime_ns)
                 for record, item in zip(records, items, strict=True)]
     finally:

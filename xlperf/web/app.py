@@ -19,8 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from xlperf.checks.workers import WorkerPool
-from xlperf.ledger import Ledger, LedgerError, open_ledger, round_checks, warmed
+from xlperf.ledger import Ledger, LedgerError, open_ledger, round_checks, workerpreload
 from xlperf.ledger.models import Round
 from xlperf.web import audit, dashboard, login, mail, outputs, rounds, submission, upload
 from xlperf.web.auth import AuthGate
@@ -31,6 +30,7 @@ from xlperf.web.security import BodyLimit, SecurityHeaders
 from xlperf.web.session import SESSION_HOURS
 from xlperf.web.state import storage_trouble
 from xlperf.web.throttle import LoginThrottle
+from xlperf.workers.pool import WorkerPool
 
 SESSION_COOKIE = "xlperf_desk"
 SERVER_ERROR = "服务器内部错误，操作未完成。请稍后重试；如仍出现，请联系信息技术人员查看服务器日志。"
@@ -122,7 +122,7 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     # Uploads are checked by workers kept from one request to the next (a fork per request of
     # a few files cost more than checking them), started by a fork server that has imported the
     # checks once.
-    app.state.checkers = WorkerPool(preload=[warmed.__name__])
+    app.state.checkers = WorkerPool(preload=[workerpreload.__name__])
     return app
 
 

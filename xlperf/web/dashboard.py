@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xlperf.ledger import round_status
-from xlperf.ledger.kept import round_version
 from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission
+from xlperf.ledger.roundcache import round_version
 from xlperf.ledger.roundform import form_label
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS

@@ -1,10 +1,13 @@
-"""Worker processes that check files one after another under the per-file limits.
+"""Worker processes that run a work on files one after another under the per-file limits, and
+the pool that keeps idle ones between calls.
 
-A :class:`Worker` is one process (forked, or started by a fork server for a :class:`WorkerPool`)
-that takes a path, runs the work on it and sends back the result; the kernel holds it to the
-memory limit (``RLIMIT_AS``), a CPU-time backstop is set for each file, and it dies with its
-parent. :class:`Limits` says what checking one file may cost. The scheduling of many files over
-workers, and what a file that exceeds a limit becomes, are :mod:`xlperf.checks.limited`'s.
+A :class:`Worker` is one process, started by :func:`xlperf.workers.start.start_context` (a fork
+server, or a fresh interpreter: never forked from the process that asks for it), that takes a
+path, runs the work on it and sends back the result; the kernel holds it to the memory limit
+(``RLIMIT_AS``), a CPU-time backstop is set for each file, and it ends when the process that
+started it ends (even in the middle of a file), and with its own parent. It runs in the
+environment and working folder of the process that started it, as a forked one would.
+The scheduling of many files over workers is :func:`xlperf.workers.run.run_limited`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import contextlib
 import ctypes
 import gc
 import logging
-import multiprocessing
 import os
 import signal
 import sys
@@ -21,67 +23,50 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xlperf.form.registry import Setting, adopt
-from xlperf.form.registry import setting as forms_setting
+from xlperf.workers.limits import Limits
+from xlperf.workers.start import start_context
 
 try:
     import resource
 except ImportError:  # Windows: no rlimits; the time limit still holds
     resource = None  # type: ignore[assignment]
 
-__all__ = ["MEMORY_ERROR", "QUEUE_DEPTH", "Failed", "LimitError", "Limits", "Work", "Worker", "WorkerPool",
-           "start_context"]
-
-DEFAULT_SECONDS = 30.0
-DEFAULT_MEMORY_MB = 1024
-SECONDS_ENV = "XLPERF_FILE_SECONDS"
-MEMORY_ENV = "XLPERF_FILE_MEMORY_MB"
+__all__ = ["MEMORY_ERROR", "QUEUE_DEPTH", "Failed", "Work", "Worker", "WorkerPool", "hand_over", "handed", "preload_of"]
 
 log = logging.getLogger("xlperf.checks")
+"""The operator's logger for a check that failed (the same as the checker's, see README)."""
 T = TypeVar("T")
 Work = Callable[[Path], T]
 
 
-class LimitError(ValueError):
-    """A limit given in the environment or an option that is no positive number (Chinese)."""
+def preload_of(work: Any) -> list[str]:
+    """The module that defines ``work`` (a function, a ``functools.partial`` of one, an instance
+    of a class): what a fork server imports so that its workers need not."""
+    target = getattr(work, "func", work)
+    module = getattr(target, "__module__", None) or type(target).__module__
+    return [module] if module and module not in ("__main__", "builtins") else []
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What checking one file may cost."""
-
-    seconds: float = DEFAULT_SECONDS
-    """Wall time from the moment a worker takes the file."""
-    memory_mb: int = DEFAULT_MEMORY_MB
-    """Address space a file's check may add to the worker's size at its start (``RLIMIT_AS``), in
-    MiB: a worker forked from a large parent is not starved by what it inherits."""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, seconds: float | None = None,
-                 memory_mb: int | None = None) -> Limits:
-        """Given values first, then ``XLPERF_FILE_SECONDS`` / ``XLPERF_FILE_MEMORY_MB``, then defaults."""
-        env = os.environ if env is None else env
-        return cls(seconds=seconds if seconds is not None else _positive(env, SECONDS_ENV, float, DEFAULT_SECONDS),
-                   memory_mb=memory_mb if memory_mb is not None else _positive(env, MEMORY_ENV, int, DEFAULT_MEMORY_MB))
+_handovers: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
 
 
-def _positive(env: Mapping[str, str], name: str, kind: type[Any], default: Any) -> Any:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = 0
-    if not value > 0:
-        raise LimitError(f"环境变量 {name}={raw!r} 无效：应为正数")
-    return value
+def hand_over(current: Callable[[], Any], adopt: Callable[[Any], None]) -> None:
+    """Have every worker started from now on call ``adopt(current())`` -- ``current`` called in
+    the process that starts it -- before its first file: state of this process that a worker
+    started afresh would not have (the bureau's forms, :mod:`xlperf.form.registry`). Both are
+    module-level functions (pickled by name). A kept worker given another value than ``current()``
+    gives now is not reused."""
+    if (current, adopt) not in _handovers:
+        _handovers.append((current, adopt))
 
+
+def handed() -> tuple[tuple[Callable[[Any], None], Any], ...]:
+    """What a worker started now is handed: ``(adopt, value)`` of every :func:`hand_over`."""
+    return tuple((adopt, current()) for current, adopt in _handovers)
 
 
 QUEUE_DEPTH = 2
@@ -94,12 +79,17 @@ class Worker:
 
     def __init__(self, ctx: Any, work: Work[Any], limits: Limits) -> None:
         self.conn, child = ctx.Pipe()
-        # The forms are handed over, not inherited: a fork server started before --forms or
-        # XLPERF_FORMS took effect would otherwise check with other forms than this process.
-        self.forms = forms_setting()
-        self.process = ctx.Process(target=_serve, args=(child, work, limits, self.forms), daemon=True)
+        # The worker ends when this process does, whoever its parent (a fork server outlives us
+        # while a worker runs): it watches a pipe whose only writing end is held here.
+        watched, self._alive = ctx.Pipe(duplex=False)
+        # This process's environment and folder as they are now: a fork server's are as they
+        # were when it started (a signing key set since, a relative path given since).
+        self.handed = handed()
+        self.process = ctx.Process(target=_serve, args=(child, watched, work, limits, dict(os.environ), os.getcwd(),
+                                                        self.handed), daemon=True)
         self.process.start()
         child.close()
+        watched.close()
         self.tasks: deque[int] = deque()
         self.started = 0.0
         """When the worker started the first of ``tasks``."""
@@ -123,6 +113,7 @@ class Worker:
             self.process.kill()
         self.process.join()
         self.conn.close()
+        self._alive.close()
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -131,43 +122,36 @@ class Worker:
         if self.process.is_alive():
             self.kill()
         self.conn.close()
+        self._alive.close()
 
 
 class WorkerPool:
     """Idle workers kept from one :func:`run_limited` call to the next, for a long-running process
     that checks a few files at a time (the desk: each upload request checks a handful). A worker
-    forked per call costs more than its files: the fork of a large process, then the first file
-    touching half of what it inherited. A call takes idle workers of the same work and limits
+    started per call costs more than its files (the start, then the first file loading the
+    forms). A call takes idle workers of the same work and limits
     before it starts new ones, and gives back those that are idle at its end (at most ``size``
     are kept in all); a worker that was killed (a limit, a crash) is never given back. Safe to
     share between threads: a worker belongs to one call at a time.
 
-    The pool's workers are started by multiprocessing's fork server where there is one (Linux,
-    macOS): a small single-threaded process that imports ``preload`` once and forks each worker.
-    A worker forked from the desk's server itself would inherit its open files and database
-    connections for as long as it lives (a PostgreSQL connection the server closed would stay
-    open), and could inherit a lock that another of the server's threads held at the fork."""
+    The pool's workers are started as every worker is (:mod:`xlperf.workers.start`), with
+    ``preload`` imported by the fork server once (a module that loads the forms)."""
 
     def __init__(self, size: int | None = None, preload: Sequence[str] = ()) -> None:
         self.size = max(1, size or os.cpu_count() or 1)
         self._idle: dict[tuple[Any, Limits], list[Worker]] = {}
         self._lock = threading.Lock()
         self._closed = False
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            self.context: Any = multiprocessing.get_context("forkserver")
-            if preload:
-                self.context.set_forkserver_preload(list(preload))
-        else:
-            self.context = start_context()
+        self.context: Any = start_context(preload)
 
     def take(self, key: tuple[Any, Limits]) -> Worker | None:
         while True:
             with self._lock:
                 idle = self._idle.get(key)
                 worker = idle.pop() if idle else None
-            if worker is None or (worker.process.is_alive() and worker.forms == forms_setting()):
+            if worker is None or (worker.process.is_alive() and worker.handed == handed()):
                 return worker
-            worker.kill()  # died while idle (killed from outside), or has other forms: not used
+            worker.kill()  # died while idle (killed from outside), or handed other state (forms): not used
 
     def prestart(self, work: Work[Any], limits: Limits, count: int) -> None:
         """Start ``count`` idle workers of ``work`` and ``limits`` (fewer if some are kept already)."""
@@ -226,14 +210,20 @@ class Failed:
         self.detail = detail
 
 
-def _serve(conn: Connection, work: Work[Any], limits: Limits, forms: Setting) -> None:
-    """A worker's loop: take a path, send back ``(index, result)``; exit on None. ``forms``: the
-    parent's forms (:func:`xlperf.form.registry.setting`)."""
+def _serve(conn: Connection, watched: Connection, work: Work[Any], limits: Limits, environ: Mapping[str, str],
+           folder: str, given: Sequence[tuple[Callable[[Any], None], Any]] = ()) -> None:
+    """A worker's loop: take a path, send back ``(index, result)``; exit on None. ``given``: what
+    the parent hands over (:func:`hand_over`)."""
     _die_with_parent()
-    adopt(forms)
-    # What the worker inherits from its parent is never collected here: without this, the
-    # worker's first collections walk every inherited object, copying each page they touch
-    # (tens of milliseconds in a worker forked from the desk's server).
+    threading.Thread(target=_exit_when_closed, args=(watched,), name="xlperf-worker-watch", daemon=True).start()
+    os.environ.clear()
+    os.environ.update(environ)
+    with contextlib.suppress(OSError):
+        os.chdir(folder)
+    for adopt, value in given:
+        adopt(value)
+    # What the worker inherits from the fork server is never collected here: without this, the
+    # worker's first collections walk every inherited object, copying each page they touch.
     gc.freeze()
     if resource is not None:
         limit = _address_space() + limits.memory_mb * 1024 * 1024
@@ -293,14 +283,15 @@ def _address_space() -> int:
     return 0
 
 
+def _exit_when_closed(watched: Connection) -> None:
+    """End this worker when the process it works for is gone (its end of ``watched`` closed),
+    even in the middle of a file."""
+    with contextlib.suppress(EOFError, OSError):
+        watched.recv()
+    os._exit(1)
+
+
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def start_context() -> Any:
-    # fork: a worker starts in milliseconds with the parent's modules already imported.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-

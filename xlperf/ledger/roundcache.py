@@ -1,4 +1,4 @@
-"""What is read of a round once and kept in this process, keyed by what it depends on.
+"""Caches of what is read of a round, kept in this process and keyed by what it depends on.
 
 The desk's upload of a few files to a 10,000-unit round read the units twice per request
 (250–340 ms) before this; what is derived from a round's units and settings is now read once
@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from xlperf.form.registry import known_forms
 from xlperf.ledger.models import Round
 
-__all__ = ["form_digest", "kept", "round_version"]
+__all__ = ["form_digest", "round_cached", "round_version"]
 
 T = TypeVar("T")
 ROUNDS_KEPT = 8
 
-_kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -55,17 +55,17 @@ def form_digest(form_id: str) -> str:
     return forms[form_id].digest if form_id in forms else ""
 
 
-def kept(kind: str, session: Session, rnd: Round, make: Callable[[], T]) -> T:
+def round_cached(kind: str, session: Session, rnd: Round, make: Callable[[], T]) -> T:
     """``make()`` the first time ``kind`` is asked of ``rnd`` as it is now (:func:`round_version`);
     what it made, after that."""
     key = (kind, str(session.get_bind().engine.url), *round_version(session, rnd.id))
     with _lock:
-        if key in _kept:
-            _kept.move_to_end(key)
-            return _kept[key]
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
     value = make()
     with _lock:
-        _kept[key] = value
-        while len(_kept) > ROUNDS_KEPT * 2:  # two kinds a round
-            _kept.popitem(last=False)
+        _cache[key] = value
+        while len(_cache) > ROUNDS_KEPT * 2:  # two kinds a round
+            _cache.popitem(last=False)
     return value
