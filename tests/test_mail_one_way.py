@@ -5,7 +5,7 @@ A real mail intake (``xlperf round watch --once`` against Dovecot and aiosmtpd o
 room of tests/test_watch.py) with the lower layers patched to count what they are asked:
 ``hashlib.sha256`` (what bytes are hashed), the one check function
 (:func:`xlperf.checks.check_files.check_files`) and the worker mechanism below it
-(:func:`xlperf.checks.limited.run_limited`, and who calls it), the one send loop
+(:func:`xlperf.workers.run.run_limited`, and who calls it), the one send loop
 (:func:`xlperf.mail.outgo.send_all`) and every way :mod:`tempfile` makes a file or folder (and
 which module asked).
 """
@@ -30,8 +30,8 @@ from test_watch import (  # noqa: F401  (the room fixture)
 )
 
 from xlperf.checks import check_files as check_files_mod
-from xlperf.checks import limited
 from xlperf.mail import outgo
+from xlperf.workers import run as worker_runs
 
 TEMP_MAKERS = ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile",
                "TemporaryDirectory")
@@ -91,7 +91,7 @@ def test_an_emailed_return_is_hashed_once_checked_once_and_answered_without_temp
     _everywhere(monkeypatch, real_check_files, counting_check_files)
 
     limited_callers: list[str] = []
-    real_run_limited = limited.run_limited
+    real_run_limited = worker_runs.run_limited
 
     def counting_run_limited(*args: Any, **kwargs: Any) -> Any:
         limited_callers.append(_caller())

@@ -29,7 +29,6 @@ from required import importable
 from xlperf import rollup as rollup_pkg
 from xlperf.checks import check_files as check_files_mod
 from xlperf.checks.check_return import check_file
-from xlperf.workers.limits import Limits
 from xlperf.cli import main
 from xlperf.cli.demo import sample_values
 from xlperf.excel.fill import fill_workbook
@@ -47,6 +46,7 @@ from xlperf.rollup.distributed import (
     batch_size,
     collect_on_cluster,
 )
+from xlperf.workers.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
@@ -649,7 +649,8 @@ class _CrashOn(WorkerPlugin):  # type: ignore[misc,valid-type]
         self.name = name
 
     def setup(self, worker: Any) -> None:
-        from xlperf.rollup import distributed as on_cluster
+        # where a Dask worker's batch goes to its host
+        from xlperf.checks import check_files as on_cluster
 
         real, name = on_cluster.run_hosted, self.name
 

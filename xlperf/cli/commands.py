@@ -214,7 +214,6 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
                   against_dir: Path | None, key_file: Path | None, allow_unsigned: bool,
                   roster_file: Path | None, file_seconds: float | None, file_memory: int | None) -> None:
     from xlperf.checks.check_files import CheckContext, check_files
-    from xlperf.workers.run import in_order
     from xlperf.cli.console import (
         finding_line,
         ignored_line,
@@ -223,6 +222,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool, report_dir: Path | Non
         summary_line,
     )
     from xlperf.read.inbox import find_inputs
+    from xlperf.workers.run import in_order
 
     files, others, _ = find_inputs(paths)
     if not files:

@@ -28,7 +28,6 @@ import openpyxl
 
 from xlperf.checks.check_files import CheckContext, check_files
 from xlperf.checks.check_return import find_returns
-from xlperf.workers.run import in_order
 from xlperf.cli.console import finding_line, return_line
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates
@@ -42,6 +41,7 @@ from xlperf.form.signkeys import KEY_ENV, load_key
 from xlperf.read import read_return
 from xlperf.read.roster import Roster
 from xlperf.rollup import rollup
+from xlperf.workers.run import in_order
 
 __all__ = ["DEMO_KEY", "run_cycle"]
 

@@ -99,9 +99,9 @@ def _fill_returns(templates: Path, returns: Path, recalc: bool) -> Iterator[str]
 def _check_returns(returns: Path, reports: Path) -> Iterator[str]:
     from xlperf.checks.check_files import check_files
     from xlperf.checks.check_return import find_returns
-    from xlperf.workers.run import in_order
     from xlperf.cli.console import finding_line, return_line, summary_line
     from xlperf.report import write_batch_reports
+    from xlperf.workers.run import in_order
 
     results = list(in_order(check_files(find_returns([returns]))))
     write_batch_reports(results, reports)

@@ -18,12 +18,12 @@ from typing import Any
 
 from xlperf.checks.check_files import CheckContext, check_files
 from xlperf.checks.check_return import find_returns
-from xlperf.workers.run import in_order
 from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, STATUS_LABELS, CheckedReturn
 from xlperf.form.signkeys import FROM_ENV
 from xlperf.model.declarations import Declaration, declarations_of, declares_targets
 from xlperf.read.roster import normalise_name
 from xlperf.workers.limits import Limits
+from xlperf.workers.run import in_order
 
 __all__ = ["NOT_DECLARATION", "DeclarationIndex"]
 

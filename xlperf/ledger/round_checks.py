@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from xlperf.checks.check_files import STORED, CheckContext, CheckWork
 from xlperf.findings import CheckedReturn
 from xlperf.form.signkeys import SigningKeyError, key_from_env
-from xlperf.ledger.roundcache import round_cached, round_version
 from xlperf.ledger.models import Round
+from xlperf.ledger.roundcache import round_cached, round_version
 from xlperf.ledger.roundform import round_form
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.store import FileStore
