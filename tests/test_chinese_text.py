@@ -3,6 +3,7 @@ demo's output without LibreOffice, form titles instead of form ids."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from ledger_support import CLEAN, FORM, YEAR, make_return, write_roster
 from sqlalchemy import select
 
 from xlperf.cli import main
+from xlperf.form.specload import FORMS_DIR
 from xlperf.ledger import open_ledger
 from xlperf.ledger.models import Event, Submission
 from xlperf.ledger.rounds import log_event
@@ -61,7 +63,10 @@ def test_the_desk_s_event_log_names_where_a_file_came_from_in_words(tmp_path: Pa
         log_event(session, sub.round_id, "some_future_kind", submission_id=sub.id, actor="旧版", note="")
     with ledger.session() as session:
         created = session.scalars(select(Event.note).where(Event.kind == "created")).one()
-    assert created == f"表单“财政支出项目绩效自评表”，年度 {YEAR}，名单 4 个单位"
+    # The round keeps its form (issue 22): the note names the spec's version and the SHA-256 of
+    # its text, here the built-in spec file's.
+    spec_hash = hashlib.sha256((FORMS_DIR / f"{FORM}.yaml").read_bytes()).hexdigest()
+    assert created == f"表单“财政支出项目绩效自评表”版本 1.0（规格 {spec_hash}），年度 {YEAR}，名单 4 个单位"
     client = signed_in_local(ledger_at(tmp_path))
     page = client.get(f"/rounds/{sub.round_id}/submissions/{sub.id}").text
     log = page.split('id="event-log"')[1].split("</table>")[0]
