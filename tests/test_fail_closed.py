@@ -28,7 +28,7 @@ from startmethod import forked_workers
 import xlperf.checks.check_return as checker
 from xlperf.checks import Check, Context
 from xlperf.checks.check_return import check_file
-from xlperf.checks.limited import exceeded_finding
+from xlperf.checks.exceeded import exceeded_finding
 from xlperf.cli import main
 from xlperf.ledger import find_round
 from xlperf.ledger.models import FindingRow, Result, Submission

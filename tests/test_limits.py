@@ -1,4 +1,4 @@
-"""xlperf.workers and xlperf.checks.limited: every file under a wall-time and a memory limit, the batch goes on.
+"""xlperf.workers and xlperf.checks.exceeded: every file under a wall-time and a memory limit, the batch goes on.
 
 The work functions below misbehave on one named file (sleep, allocate, die) and check the others
 for real, so each test shows both the limit and that the rest of the batch is untouched.
@@ -22,7 +22,7 @@ from startmethod import forked_workers
 
 from xlperf.checks import check_files as check_files_mod
 from xlperf.checks.check_return import check_file
-from xlperf.checks.limited import FILE_TOO_COMPLEX, WORKER_CRASHED
+from xlperf.checks.exceeded import FILE_TOO_COMPLEX, WORKER_CRASHED
 from xlperf.cli import main
 from xlperf.findings import CheckedReturn
 from xlperf.rollup import collect_returns
@@ -213,22 +213,10 @@ def _size_or_die(path: Path) -> int:
     return path.stat().st_size
 
 
-class CountingLock:
-    """A lock that counts how often it was taken (a worker starts inside it)."""
-
-    def __init__(self) -> None:
-        self.taken = 0
-
-    def __enter__(self) -> None:
-        self.taken += 1
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_start_holds_the_lock(batch: list[Path]) -> None:
+def test_a_lazy_stream_is_taken_as_workers_have_room_and_a_dead_worker_is_replaced_once(
+        batch: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """The intake's pipeline relies on the first: files are prepared while earlier ones are
-    checked. ``fork_lock`` is held around every start of a worker."""
+    checked. Workers started: the two asked for, and one in place of the worker that died."""
     files = [batch[0]] * 12 + [batch[4]] + [batch[2]] * 3  # 崩.xlsx kills its worker once
     taken: list[Path] = []
 
@@ -237,17 +225,24 @@ def test_a_lazy_stream_is_taken_as_workers_have_room_and_every_start_holds_the_l
             taken.append(path)
             yield path
 
-    lock = CountingLock()
+    started = 0
+    worker_class = run_mod.Worker
+
+    def counted_worker(*args: Any) -> Any:
+        nonlocal started
+        started += 1
+        return worker_class(*args)
+
+    monkeypatch.setattr(run_mod, "Worker", counted_worker)
     seen_when: list[int] = []
     results = {}
-    for index, result in run_limited(stream(), _size_or_die, lambda p, why, _: why, Limits(seconds=20), jobs=2,
-                                     fork_lock=lock):
+    for index, result in run_limited(stream(), _size_or_die, lambda p, why, _: why, Limits(seconds=20), jobs=2):
         seen_when.append(len(taken))
         results[index] = result
     assert sorted(results) == list(range(len(files)))  # every file exactly once
     assert results[12] == "crash" and {results[i] for i in range(12)} == {batch[0].stat().st_size}
     assert seen_when[0] <= 2 * QUEUE_DEPTH < len(files)  # not read ahead of the workers
-    assert lock.taken == 3  # two workers, and the one that replaced the crashed worker
+    assert started == 3  # two workers, and the one that replaced the crashed worker
 
 
 def _worker_identity(path: Path) -> tuple[int, int]:

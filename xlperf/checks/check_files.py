@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from xlperf.checks.check_return import check_file
+from xlperf.checks.exceeded import exceeded_finding
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import exceeded_finding
 from xlperf.findings import CheckedReturn
 from xlperf.form.registry import BUILTIN_PRELOAD, Known, pinned
 from xlperf.form.signkeys import FROM_ENV
@@ -120,14 +119,13 @@ def check_one(path: Path, context: CheckContext = CheckContext(), keep: Keep = A
 
 def check_files(paths: Iterable[Path], context: CheckContext = CheckContext(), *, keep: Keep = ALL,
                 limits: Limits | None = None, jobs: int | None = None, pool: WorkerPool | None = None,
-                fork_lock: AbstractContextManager[Any] | None = None,
                 work: Callable[[Path], CheckedReturn] | None = None,
                 hosted: bool = False) -> Iterator[tuple[int, CheckedReturn]]:
     """``(index, checked)`` for every path of ``paths`` (its place there), as they finish, each
     checked in a worker process under ``limits`` (default: the environment's) with ``context``.
     ``paths`` may be lazy: a path is taken when a worker has room (an intake hashes and stores
     the next file meanwhile). ``jobs``: worker processes (default every core, at most one per
-    file); ``pool``: workers kept between calls; ``fork_lock``: see :func:`run_limited`.
+    file); ``pool``: workers kept between calls.
     :func:`xlperf.workers.run.in_order` gives the returns in input order. ``work``: what a
     worker does with a file instead of :func:`check_one` (tests make a worker fail with it; a
     picklable callable that never raises), ``context`` and ``keep`` are then its own business.
@@ -139,14 +137,14 @@ def check_files(paths: Iterable[Path], context: CheckContext = CheckContext(), *
     stopped = functools.partial(_stopped, limits=limits)
     if hosted:
         return enumerate(run_hosted(list(paths), work, stopped, limits, preload=[BUILTIN_PRELOAD]))
-    return run_limited(paths, work, stopped, limits, jobs, fork_lock=fork_lock, pool=pool,
+    return run_limited(paths, work, stopped, limits, jobs, pool=pool,
                        preload=[BUILTIN_PRELOAD])
 
 
 def _stopped(path: Path, why: str, detail: str, limits: Limits) -> CheckedReturn:
     """The return of a file the limits stopped (``on_exceeded`` of :func:`run_limited`)."""
-    return CheckedReturn(file=path, size=file_stat(path)[0], mtime_ns=file_stat(path)[1],
-                         findings=[exceeded_finding(path, why, limits, detail)])
+    size, mtime_ns = file_stat(path)
+    return CheckedReturn(file=path, size=size, mtime_ns=mtime_ns, findings=[exceeded_finding(path, why, limits, detail)])
 
 
 def file_stat(path: Path) -> tuple[int, int]:

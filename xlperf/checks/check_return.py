@@ -57,7 +57,7 @@ def _check_file(path: Path, key: Any, against: Declarations | None, roster: Rost
     except ReadError as exc:
         return CheckedReturn(file=path, findings=[finding(exc.code, exc.message)])
     except MemoryError:
-        raise  # over the memory limit: xlperf.checks.limited.exceeded_finding says so (FILE_TOO_COMPLEX)
+        raise  # over the memory limit: xlperf.checks.exceeded.exceeded_finding says so (FILE_TOO_COMPLEX)
     except Exception as exc:  # noqa: BLE001 - a reader's own fault: fail closed, the batch goes on
         return CheckedReturn(file=path, findings=[check_failed(path, exc)])
     if ret.form_id not in builtin_forms():

@@ -22,7 +22,7 @@ class ReadError(Exception):
     ``FILE_CORRUPT``, ``FILE_TRUNCATED``, ``ZIP_BOMB``, ``FILE_FOREIGN``, ``FILE_MISSING``,
     ``FILE_NOT_REGULAR``), passed through. A file whose check exceeds the per-file limits is
     ``FILE_TOO_COMPLEX`` (``WORKER_CRASHED`` when its worker dies): see
-    :mod:`xlperf.checks.limited` and :mod:`xlperf.workers`.
+    :mod:`xlperf.checks.exceeded` and :mod:`xlperf.workers`.
     """
 
     def __init__(self, code: str, message: str, path: Path | None = None) -> None:

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from xlperf.checks.check_files import SUMMARY, CheckContext, Keep, check_files, file_stat
+from xlperf.checks.exceeded import WORKER_CRASHED
 from xlperf.checks.failure import check_failed
-from xlperf.checks.limited import WORKER_CRASHED
 from xlperf.findings import CheckedReturn
 from xlperf.findings.text import shown_name
 from xlperf.form.registry import Setting, adopt

@@ -13,15 +13,13 @@ and has a CPU-time limit per file as a backstop, so none keeps spinning after th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from xlperf.workers.limits import Limits
 from xlperf.workers.pool import (
@@ -42,7 +40,6 @@ T = TypeVar("T")
 
 def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Path, str, str], T],
                 limits: Limits | None = None, jobs: int | None = None,
-                fork_lock: AbstractContextManager[Any] | None = None,
                 pool: WorkerPool | None = None, preload: Sequence[str] = ()) -> Iterator[tuple[int, T]]:
     """``(index, work(path))`` for every path (``index``: its place in ``paths``), as they
     finish, each under ``limits``.
@@ -55,11 +52,10 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
 
     ``paths`` may be a lazy iterable: a path is taken from it only when a worker has room for
     it, so the caller can prepare files (read, hash, store) while the workers check the earlier
-    ones. ``fork_lock``: held around every start of a worker (no longer needed: no worker is
-    forked from this process, see :mod:`xlperf.workers.start`). ``pool``: idle workers to use
-    first, and to give the idle ones back to at the end (:class:`WorkerPool`). ``preload``:
-    modules the fork server imports before it forks a worker, besides ``work``'s own (a module
-    that loads the forms), when the server is not running yet."""
+    ones. ``pool``: idle workers to use first, and to give the idle ones back to at the end
+    (:class:`WorkerPool`). ``preload``: modules the fork server imports before it forks a
+    worker, besides ``work``'s own (a module that loads the forms), when the server is not
+    running yet."""
     limits = limits or Limits.from_env()
     if isinstance(paths, Sequence):
         if not paths:
@@ -99,8 +95,7 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
         kept = pool.take(key) if pool is not None else None
         if kept is not None:
             return kept
-        with fork_lock or contextlib.nullcontext():
-            return Worker(ctx, work, limits)
+        return Worker(ctx, work, limits)
 
     try:
         while len(workers) < jobs:
