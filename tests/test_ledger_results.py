@@ -28,12 +28,14 @@ MINUS_15 = {"economic_score": 0, "social_score": 0, "satisfaction_score": 5}  # 
 MINUS_30 = {**MINUS_15, "quality_rate_score": 0, "cost_saving_score": 0}  # + 8 + 7
 MINUS_50 = {**MINUS_30, "timeliness_score": 0, "completion_rate_score": 0, "ecological_score": 0}  # + 7 + 8 + 5
 
+FORMULA_LIKE = '=HYPERLINK("http://example.com","工业技改专项")'
+"""A project name that a spreadsheet would run as a formula if it were written as one."""
 # unit, 主管部门 (roster), project, budget (万元), score changes → score, grade
 THIS_YEAR = [
     ("3001", "东城区科技局", "市科学技术局", "科技创新券补助", 100, {}, 100.0, "优"),
     ("3002", "西山县中小企业局", "市工业和信息化局", "中小企业公共服务平台运营经费", 200, MINUS_15, 85.0, "良"),
     ("3003", "南城区商务局", "市商务局", "商贸流通体系建设", 50, MINUS_30, 70.0, "中"),
-    ("3004", "北湖县工信局", "市工业和信息化局", "工业技改专项", 80, MINUS_50, 50.0, "差"),
+    ("3004", "北湖县工信局", "市工业和信息化局", FORMULA_LIKE, 80, MINUS_50, 50.0, "差"),
 ]
 LAST_YEAR = [  # 3004 sent nothing last year
     ("3001", "东城区科技局", "市科学技术局", "科技创新券补助", 90, {}, 100.0, "优"),
@@ -85,7 +87,7 @@ def test_results_consequences_budgets_workbook_and_last_year(db: LedgerDb, inbox
         "3001": ("市科学技术局", "科技创新券补助", 100.0, "优", 100.0, "优先保障", 100.0, "优", False),
         "3002": ("市工业和信息化局", "中小企业公共服务平台运营经费", 85.0, "良", 200.0, "保持", 200.0, "优", True),
         "3003": ("市商务局", "商贸流通体系建设", 70.0, "中", 50.0, "压减 10%", 45.0, "中", False),
-        "3004": ("市工业和信息化局", "工业技改专项", 50.0, "差", 80.0, "取消或暂停安排", 0.0, None, False),
+        "3004": ("市工业和信息化局", FORMULA_LIKE, 50.0, "差", 80.0, "取消或暂停安排", 0.0, None, False),
     }
     assert [(t["grade"], t["projects"], t["budget"], t["suggested_budget"]) for t in data["totals"]] == [
         ("优", 1, 100.0, 100.0), ("良", 1, 200.0, 200.0), ("中", 1, 50.0, 45.0), ("差", 1, 80.0, 0.0)]
@@ -123,6 +125,8 @@ def test_results_consequences_budgets_workbook_and_last_year(db: LedgerDb, inbox
     pick = [header.index(h) for h in ("单位代码", "等次", "上年等次", "等次变化", "应用结果", "预算（万元）", "建议下年预算（万元）")]
     assert [[r[i] for i in pick] for r in rows[1:]] == [
         ["3002", "良", "优", "下降", "压减 5%", 200, 190], ["3004", "差", None, None, "取消或暂停安排", 80, 0]]
+    project = industry.cell(3, header.index("项目") + 1)
+    assert (project.value, project.data_type) == (FORMULA_LIKE, "s")  # text from a return stays text
     grades = [[c.value for c in row] for row in industry.iter_rows(min_row=6, max_row=11, max_col=6)]
     assert grades[1:] == [["优", "优先保障", 1, 0, 0, 0], ["良", "压减 5%", 0.95, 1, 200, 190],
                           ["中", "压减 20%", 0.8, 0, 0, 0], ["差", "取消或暂停安排", 0, 1, 80, 0],
