@@ -10,6 +10,7 @@ made with (a full scorecard is 100; the lowered rows below take off what their w
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import openpyxl
 import pytest
 from deskclient import csrf_of, server_client, sign_in
 from ledger_support import YEAR, LedgerDb, make_return, write_roster
+from test_web_pages import _build
 
 from xlperf.web import AUDITOR, STAFF
 
@@ -165,6 +167,9 @@ def test_results_and_year_over_year_pages(db: LedgerDb, inboxes: tuple[Path, Pat
         assert saved.status_code == 303 and saved.headers["location"] == "/rounds/2/results?saved=1"
         html = staff.get("/rounds/2/results?saved=1").text
         assert "压减 30%" in html and "35.00" in html  # 50 × 0.7
+        book = openpyxl.load_workbook(io.BytesIO(_build(staff, 2, "results")))  # the page's 生成 button
+        assert book.sheetnames == ["等次汇总", "市商务局", "市工业和信息化局", "市科学技术局", "指标对比"]
+        assert [c.value for c in book["等次汇总"][7][:6]] == ["中", "压减 30%", 0.7, 1, 50, 35]
         wrong = staff.post("/rounds/2/results/settings", data={**settings, "factor_2": "七折", "csrf_token": token})
         assert wrong.status_code == 400 and "预算系数“七折”无效" in wrong.text
 
