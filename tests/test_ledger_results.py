@@ -94,6 +94,12 @@ def test_results_consequences_budgets_workbook_and_last_year(db: LedgerDb, inbox
     assert [(t["grade"], t["projects"], t["budget"], t["suggested_budget"]) for t in data["totals"]] == [
         ("优", 1, 100.0, 100.0), ("良", 1, 200.0, 200.0), ("中", 1, 50.0, 45.0), ("差", 1, 80.0, 0.0)]
 
+    # A form without scores (a declaration) has nothing to apply.
+    roster = inboxes[0]
+    db.run("new", "申报", "--form", "target_declaration", "--year", str(YEAR), "--roster", str(roster))
+    refused = db.run("results", "申报", ok=(2,)).output
+    assert "不评分（没有总分和等次）" in refused
+
     # The bureau's own rules: 中 cut by 20%, 良 by 5% (typed as a percentage); recorded in the log.
     out = db.run("consequence", THIS, "中", "压减 20%", "0.8").output
     assert "中：压减 10% ×0.9 → 压减 20% ×0.8" in out
