@@ -182,6 +182,8 @@ def test_results_and_year_over_year_pages(db: LedgerDb, inboxes: tuple[Path, Pat
         years = staff.get("/rounds/2/results/project", params={"code": "3002", "unit": "西山县中小企业局",
                                                                "project": "中小企业公共服务平台运营经费"})
         assert years.status_code == 200
+        chart = years.text.split("历年总分与等次")[1].split("</svg>")[0]  # a column a year, labelled
+        assert f">{LAST} 年</text>" in chart and f">{YEAR} 年</text>" in chart and ">85.00 良</text>" in chart
         cells = years.text.split('<table id="years">')[1]
         assert f"<td>{LAST}</td><td>{BEFORE}</td><td class=\"num\">100.00</td><td>优</td>" in cells
         assert f"<td>{YEAR}</td><td>{THIS}</td><td class=\"num\">85.00</td><td>良</td>" in cells

@@ -25,6 +25,7 @@ from xlperf.ledger.models import Round
 from xlperf.ledger.roundform import round_spec
 from xlperf.ledger.rounds import log_event, roster_of, same_form_rounds, units_of
 from xlperf.ledger.summary import last_year, round_records
+from xlperf.read.roster import normalise_name
 from xlperf.rollup.results import (
     Consequence,
     Past,
@@ -155,7 +156,7 @@ def project_years(session: Session, rnd: Round, code: str, unit: str, project: s
     years = []
     for other in same_form_rounds(session, rnd):
         roster = roster_of(other, units_of(session, other.id))
-        for e in accepted_entries(round_records(session, other), roster):
+        for e in accepted_entries(round_records(session, other, project=normalise_name(project)), roster):
             if set(entry_keys(e)) & set(keys):
                 p = e.project
                 years.append(Past(other.year, other.name, score_of(e.record), e.record.grade, p.budget, p.spent, p.rate))
