@@ -397,8 +397,3 @@ from xlperf.cli.watch import messages_command, remind_command, watch_command  # 
 round_group.add_command(watch_command)
 round_group.add_command(remind_command)
 round_group.add_command(messages_command)
-
-from xlperf.cli.results import consequence_command, results_command  # noqa: E402
-
-round_group.add_command(results_command)
-round_group.add_command(consequence_command)

@@ -1,5 +1,6 @@
 """``xlperf round results`` and ``xlperf round consequence``: 结果应用 of a round (thin commands;
-the work is in xlperf.ledger.results). Registered on the ``round`` group by commands.py."""
+the work is in xlperf.ledger.results). Registered on the ``round`` group here, imported by the
+package's __init__."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from xlperf.cli.round import _actor, _ledger
+from xlperf.cli.round import _actor, _ledger, round_group
 from xlperf.cli.storage import writing
 
 __all__ = ["consequence_command", "results_command"]
@@ -97,3 +98,7 @@ def consequence_command(ctx: click.Context, name: str, grade: str | None, action
         rnd = find_round(session, name)
         for c in consequences(rnd):
             click.echo(f"{c.grade}  {c.action}  ×{c.factor}")
+
+
+round_group.add_command(results_command)
+round_group.add_command(consequence_command)
