@@ -157,6 +157,16 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     book = openpyxl.load_workbook(summary, read_only=True)
     text = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
     assert REJECTED_UNIT in text and "东湖区教育局" in text
+
+    # 结果应用: every project whose return counts (通过, with or without 提示), with its consequence.
+    driver.get(dashboard)
+    passed = {r.get_attribute("data-unit") for r in driver.find_elements(By.CSS_SELECTOR, "#roster-table tbody tr")
+              if r.get_attribute("data-status").startswith("通过")}
+    driver.find_element(By.LINK_TEXT, "结果应用").click()
+    rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    assert {r.find_elements(By.TAG_NAME, "td")[1].text for r in rows} == passed and REJECTED_UNIT in passed
+    _fits(driver)
+    screenshot(driver, "results")
     assert console_problems(driver) == []
 
 

@@ -3,6 +3,7 @@
 from xlperf.cli import (
     desk,  # noqa: F401  (registers serve and user on main)
     formcmd,  # noqa: F401  (registers form check / form new on main)
+    results,  # noqa: F401  (registers round results / round consequence)
 )
 from xlperf.cli.commands import main
 

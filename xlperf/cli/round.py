@@ -19,7 +19,7 @@ import click
 from xlperf.cli.forms import form_argument
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
-from xlperf.cli.storage import storage_error
+from xlperf.cli.storage import storage_error, writing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -302,17 +302,8 @@ def rollup_command(ctx: click.Context, name: str, output: Path) -> None:
 
     with _ledger(ctx) as ledger, ledger.session() as session:
         rnd = find_round(session, name)
-        try:
-            with cycle_collection_paused():  # this command's process only: never the desk's
-                result = round_rollup(session, rnd, output)
-        except Exception as exc:  # xlsxwriter wraps a system error in its own
-            error = storage_error(exc, output=(output, "汇总工作簿"))
-            if error is not None:
-                raise error from None
-            if not isinstance(exc, OSError):
-                raise
-            raise click.ClickException(
-                f"无法写入汇总工作簿 {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None
+        with writing(output, "汇总工作簿"), cycle_collection_paused():  # this command's process only
+            result = round_rollup(session, rnd, output)
     click.echo(f"汇总工作簿：{result.output}")
     click.echo(result.paragraph)
 

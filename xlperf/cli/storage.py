@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,3 +31,19 @@ def storage_error(exc: BaseException, ledger: Ledger | None = None, db: str | No
     database = database_place(ledger.url if ledger is not None else db)
     problem = storage_problem(exc, places, database=database, unnamed=output[0].resolve() if output else None)
     return StorageError(problem.message()) if problem is not None else None
+
+
+@contextmanager
+def writing(output: Path, what: str) -> Iterator[None]:
+    """Errors of writing the workbook ``output`` (``what`` it is) as a command's error in words:
+    a full or read-only store, a file open in Excel or a folder that cannot be written."""
+    try:
+        yield
+    except Exception as exc:  # xlsxwriter wraps a system error in its own
+        error = storage_error(exc, output=(output, what))
+        if error is not None:
+            raise error from None
+        if not isinstance(exc, OSError):
+            raise
+        raise click.ClickException(
+            f"无法写入{what} {output}（{exc.strerror or exc}）：请关闭已打开的该文件或换一个位置") from None

@@ -91,6 +91,9 @@ class Round(Base):
     is kept of a round in a process is keyed by it (:mod:`xlperf.ledger.roundcache`)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     created_by: Mapped[str] = mapped_column(String(200), default="")
+    results_rules: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """JSON of the 结果应用 settings: the consequence and budget factor of each grade
+    (:mod:`xlperf.ledger.results`); "" means the defaults (migration 0006_results_rules)."""
 
     units: Mapped[list[Unit]] = relationship(back_populates="round", order_by="Unit.id")
 
@@ -314,7 +317,8 @@ class Event(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     """created, received, repeat, held, ignored, checked, superseded, accepted, returned, voided,
-    revalidated, mailed, mail_failed, mail_uncertain, mail_confirmed, mail_resend, roster_changed;
+    revalidated, mailed, mail_failed, mail_uncertain, mail_confirmed, mail_resend, roster_changed,
+    results_rules_changed;
     from the mailbox: mail_taken, mail_held, reminded"""
     actor: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)

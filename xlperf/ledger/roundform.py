@@ -13,13 +13,14 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy.orm import Session
 
-from xlperf.form.registry import Known, pinned, spec_of_text
+from xlperf.form.registry import Known, builtin_forms, pinned, spec_of_text
+from xlperf.form.spec import FormSpec
 from xlperf.form.yamlsrc import SpecError
 from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import Round
 from xlperf.ledger.rounds import log_event
 
-__all__ = ["change_form", "form_label", "round_form", "round_pinned", "short_hash"]
+__all__ = ["change_form", "form_label", "round_form", "round_pinned", "round_spec", "short_hash"]
 
 
 def round_form(rnd: Round) -> Known | None:
@@ -30,6 +31,12 @@ def round_form(rnd: Round) -> Known | None:
         return spec_of_text(rnd.form_spec, f"{rnd.form}.yaml", source=f"报送任务“{rnd.name}”")
     except SpecError as exc:  # stored by an older xlperf that accepted it: say which round
         raise LedgerError(f"报送任务“{rnd.name}”保存的表单规格无法载入：{exc}") from None
+
+
+def round_spec(rnd: Round) -> FormSpec | None:
+    """The spec of ``rnd``'s form: the one it keeps, else the form of that id xlperf knows (None: none)."""
+    form = round_form(rnd)
+    return form.spec if form is not None else builtin_forms().get(rnd.form)
 
 
 def round_pinned(rnd: Round) -> AbstractContextManager[None]:

@@ -16,8 +16,8 @@ from xlperf.ledger.db import LedgerError, lock_round
 from xlperf.ledger.models import Event, Round, Unit
 from xlperf.read.roster import EMAIL_SEPARATORS, Roster, RosterUnit
 
-__all__ = ["MAX_ROUND_NAME", "create_round", "find_round", "list_rounds", "log_event", "replace_roster", "roster_of",
-           "round_name", "roster_unit", "units_of"]
+__all__ = ["MAX_ROUND_NAME", "create_round", "find_round", "list_rounds", "log_event", "previous_round",
+           "replace_roster", "roster_of", "round_name", "roster_unit", "same_form_rounds", "units_of"]
 
 MAX_ROUND_NAME = 60
 """Characters in a round's name. A name is typed by staff and read everywhere: in mail subjects,
@@ -76,6 +76,18 @@ def find_round(session: Session, name: str) -> Round:
         hint = f"已有：{'、'.join(known)}" if known else "还没有任何任务，请先用 xlperf round new 创建"
         raise LedgerError(f"没有名为“{name}”的报送任务（{hint}）")
     return rnd
+
+
+def previous_round(session: Session, rnd: Round) -> Round | None:
+    """Last year's round of ``rnd``'s form: the round of the same form whose year is one less
+    (the newest made, when a bureau ran several), or None."""
+    return session.scalar(select(Round).where(Round.form == rnd.form, Round.year == rnd.year - 1)
+                          .order_by(Round.id.desc()).limit(1))
+
+
+def same_form_rounds(session: Session, rnd: Round) -> list[Round]:
+    """Every round of ``rnd``'s form, by year (then as made)."""
+    return list(session.scalars(select(Round).where(Round.form == rnd.form).order_by(Round.year, Round.id)))
 
 
 def list_rounds(session: Session) -> list[Round]:

@@ -22,10 +22,12 @@ from xlperf.findings import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, CheckedR
 from xlperf.ledger.current import current_returns, rolled_up
 from xlperf.ledger.decisions import staff_finding, staff_note
 from xlperf.ledger.models import ACCEPT, VOID, FindingRow, Result, Round, Submission
-from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.ledger.roundform import round_spec
+from xlperf.ledger.rounds import previous_round, roster_of, units_of
 from xlperf.rollup import Rollup, build_tables, paragraph, write_summary
+from xlperf.rollup.results import Past, ProjectIndex, add_last_year, past_index
 
-__all__ = ["Steps", "round_records", "round_rollup"]
+__all__ = ["Steps", "last_year", "round_records", "round_rollup"]
 
 Steps = Callable[[int, int], None]
 """Called with (steps done, steps in all) while a summary is built: one step a return, then
@@ -34,12 +36,17 @@ REPORT_EVERY = 200
 
 
 def round_records(session: Session, rnd: Round, progress: Steps | None = None,
-                  extra_steps: int = 0) -> list[CheckedReturn]:
+                  extra_steps: int = 0, *, project: str = "") -> list[CheckedReturn]:
     """The stored records of the submissions that count in ``rnd`` (submission order);
-    ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``."""
+    ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``.
+    ``project`` (normalised): only returns that name it (and a few more, whose names contain it):
+    one project's years read a handful of rows, not every round whole."""
+    query = current_returns(rnd.id)
+    if project:
+        query = query.where(Submission.project_key.contains(project, autoescape=True))
     rows = [(sid, name, size, received, rid, status, form_version, checked_json, form, unit, year, decision, note)
             for (sid, _unit, _key, received, decision, note, status, _total, _grade, name, size, rid, form_version,
-                 checked_json, form, unit, year) in session.execute(current_returns(rnd.id).add_columns(
+                 checked_json, form, unit, year) in session.execute(query.add_columns(
                      Submission.original_name, Submission.size, Result.id, Result.form_version, Result.checked_json,
                      Submission.form, Submission.unit_name, Submission.year))
             if rid is not None and decision != VOID]
@@ -81,13 +88,30 @@ def round_rollup(session: Session, rnd: Round, output: Path, progress: Steps | N
     report = progress or (lambda done, steps: None)
     steps = len(records) + 2
     roster = roster_of(rnd, units_of(session, rnd.id))
+    previous = last_year(session, rnd)
     session.commit()  # end the read here: on SQLite it holds the write lock; writing takes seconds
     tables = build_tables(records, roster, rnd.form, count_rejected=False)
+    if previous is not None:  # a scored form with last year's round: its score and grade beside this year's
+        tables.projects = add_last_year(tables.projects, previous[1])
     report(steps - 1, steps)
     text = paragraph(tables)
     write_summary(tables, output, text)
     report(steps, steps)
     return Rollup(output, tables, text)
+
+
+def last_year(session: Session, rnd: Round) -> tuple[Round, ProjectIndex[Past]] | None:
+    """Last year's round of ``rnd`` (:func:`xlperf.ledger.rounds.previous_round`) and its counted
+    projects, when the round's form is scored (has a scorecard) and there is one."""
+    spec = round_spec(rnd)
+    if spec is None or not any(spec.scorecards()):
+        return None
+    previous = previous_round(session, rnd)
+    if previous is None:
+        return None
+    records = round_records(session, previous)
+    roster = roster_of(previous, units_of(session, previous.id))
+    return previous, past_index(records, roster, previous.year, previous.name)
 
 
 def _ns(when: dt.datetime) -> int:

@@ -27,7 +27,7 @@ import os
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +43,7 @@ from xlperf.excel.printsetup import a4_one_page_wide
 from xlperf.excel.xlsxtext import write_text
 from xlperf.rollup.tables import Tables
 
-__all__ = ["SHEETS", "write_summary"]
+__all__ = ["SHEETS", "put", "write_atomically", "write_summary"]
 
 SHEETS = ("汇总", "指标明细", "问题清单", "未报送", "重复报送", "统计", "清单")
 CREATED = dt.datetime(2024, 1, 1)
@@ -62,7 +62,7 @@ same either way."""
 KINDS = {
     "预算（万元）": "money", "调整后预算（万元）": "money", "下达（万元）": "money", "支出（万元）": "money",
     "执行率": "rate",
-    "完成率": "rate", "总分": "score", "分值": "score", "得分": "score", "年度": "int", "错误": "int",
+    "完成率": "rate", "总分": "score", "上年总分": "score", "分值": "score", "得分": "score", "年度": "int", "错误": "int",
     "提示": "int", "序号": "int", "项目数": "int", "份数": "int", "大小（字节）": "int",
     "修改时间": "datetime", "其修改时间": "datetime",
 }
@@ -77,12 +77,18 @@ SUBTOTAL = {"money": 109, "score": 101, "int": 109}
 
 def write_summary(tables: Tables, path: Path, paragraph: str = "") -> Path:
     """Write the summary workbook at ``path`` atomically; returns ``path``."""
+    return write_atomically(path, lambda tmp: _write(tables, tmp, paragraph))
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Have ``write`` make the workbook in a temporary file beside ``path``, then rename it over
+    ``path`` (see the module's notes); returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".~{path.stem}-", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
-        _write(tables, tmp, paragraph)
+        write(tmp)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:

@@ -48,3 +48,26 @@ def stacked_bar(items: Sequence[tuple[str, int, str]], width: int = 1000, height
         x += w
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+COLUMN_W = 72
+CHART_H = 180
+
+
+def column_chart(title: str, items: Sequence[tuple[str, float | None, str]], top: float) -> Markup:
+    """Vertical columns, one per (label under it, value or None, caption above it), on a scale
+    from 0 to ``top`` (a score's 100): a project's years side by side."""
+    width = max(COLUMN_W * len(items) + 16, 160)
+    base = CHART_H - 24
+    span = base - 28
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {CHART_H}" width="{width}" height="{CHART_H}" '
+             f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+             f'<line x1="4" y1="{base}" x2="{width - 4}" y2="{base}" stroke="#9aa5b1"/>']
+    for i, (label, value, caption) in enumerate(items):
+        x = 12 + i * COLUMN_W
+        h = round(span * max(0.0, min(value, top)) / top, 1) if value is not None and top else 0
+        parts.append(f'<rect x="{x}" y="{base - h}" width="{COLUMN_W - 20}" height="{h}" fill="{BAR}" rx="2"/>'
+                     f'<text x="{x + (COLUMN_W - 20) / 2}" y="{base - h - 6}" text-anchor="middle">{escape(caption)}</text>'
+                     f'<text x="{x + (COLUMN_W - 20) / 2}" y="{base + 17}" text-anchor="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -38,7 +38,8 @@ EVENT_LABELS = {"created": "新建任务", "received": "收到", "repeat": "重�
                 "returned": "退回", "voided": "作废", "revalidated": "重新审核", "mailed": "已发邮件", "reminded": "已催报",
                 "mail_taken": "收到邮件", "mail_held": "邮件暂存",
                 "mail_failed": "邮件发送失败", "mail_uncertain": "邮件待确认",
-                "mail_confirmed": "邮件已确认送达", "mail_resend": "邮件重新发送", "roster_changed": "更换名单"}
+                "mail_confirmed": "邮件已确认送达", "mail_resend": "邮件重新发送", "roster_changed": "更换名单",
+                "results_rules_changed": "修改结果应用设置"}
 _NO_VALUE = float("-inf")
 
 SORTS: dict[str, Callable[[StatusRow], Any]] = {

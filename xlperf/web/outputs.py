@@ -18,6 +18,7 @@ from xlperf.form.registry import builtin_layout
 from xlperf.form.signkeys import SigningKeyError, load_key
 from xlperf.ledger import Ledger, round_rollup
 from xlperf.ledger.models import Round
+from xlperf.ledger.results import write_round_results
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.web.auth import action
@@ -79,9 +80,20 @@ def _summary_build(ledger: Ledger, rnd: Round) -> Build:
     return build
 
 
+def _results_build(ledger: Ledger, rnd: Round) -> Build:
+    def build(output: Path, progress: Callable[[int, int], None]) -> None:
+        progress(0, 1)
+        with ledger.session() as session:
+            write_round_results(session, session.merge(rnd, load=False), output)
+        progress(1, 1)
+
+    return build
+
+
 # kind -> (what it builds, suffix, download name, media type)
 KINDS: dict[str, tuple[Callable[[Ledger, Round], Build], str, str, str]] = {
     "summary": (_summary_build, ".xlsx", "{name}_汇总.xlsx", XLSX),
+    "results": (_results_build, ".xlsx", "{name}_结果应用.xlsx", XLSX),
     "templates": (_templates_build, ".zip", "{name}_模板.zip", "application/zip"),
 }
 
