@@ -45,7 +45,7 @@ def build_table(keys: SpecKeys, raw: Any, where: Where) -> TableSection:
         m.only("op", "target", "actual", "reason", "overshoot")
         overshoot = m.get("overshoot", OVERSHOOT)
         if overshoot is not False and not (isinstance(overshoot, int | float) and overshoot > 0):
-            raise m.fail("overshoot", "应为大于 0 的比率（如 0.3），或 false（只有未完成目标才须说明）")
+            raise m.fail("overshoot", "应为大于 0 的比率（如 0.3），或 false（只有未完成目标才须说明） (a share above 0, or false)")
         missed = MissedTarget(m.text("op"), m.text("target"), m.text("actual"), m.text("reason"),
                               None if overshoot is False else float(overshoot))
         for ref in (missed.op, missed.target, missed.actual, missed.reason):
@@ -78,7 +78,7 @@ def _column(keys: SpecKeys, raw: Any, where: Where) -> TableColumn:
         raise c.fail("type", f"未知的字段类型 '{ctype}'")
     missing = [name for name in operands if name not in c.node]
     if calc is not None and missing and calc != "completion":
-        raise c.fail("calc", f"{calc} 需要指明 {', '.join(missing)} 各是哪一列")
+        raise c.fail("calc", f"{calc} 需要指明 {', '.join(missing)} 各是哪一列 (name the column of each operand)")
     choices = keys.choice_list(c.need("choices"), c, "choices") if ctype == "choice" else ()
     low, high = c.get("min"), c.get("max")
     return TableColumn(
@@ -95,9 +95,9 @@ def _scoring(t: MappingReader, columns: list[TableColumn], points: float | None)
     column accepts 0 to the points unless the spec bounds it otherwise."""
     scored = [c for c in columns if c.calc == "row_score"]
     if len(scored) > 1:
-        raise t.fail("columns", "一个表格只能有一列 row_score（每行得分）")
+        raise t.fail("columns", "一个表格只能有一列 row_score（每行得分） (one row_score column a table)")
     if (points is None) != (not scored):
-        raise t.fail("points", "有 row_score 列（每行得分）的表格须写 points（本部分分值，各行权重之和），反之亦然")
+        raise t.fail("points", "有 row_score 列（每行得分）的表格须写 points（本部分分值，各行权重之和），反之亦然 (points and a row_score column go together)")
     if not scored:
         return columns
     weight = scored[0].calc_operands["weight"]
@@ -105,7 +105,7 @@ def _scoring(t: MappingReader, columns: list[TableColumn], points: float | None)
     for col in columns:
         if col.key == weight:
             if col.type != "number" or col.fixed:
-                raise t.fail("columns", f"权重列 '{weight}' 应为 type: number 的输入列")
+                raise t.fail("columns", f"权重列 '{weight}' 应为 type: number 的输入列 (the weight column is a number input)")
             col = replace(col, min=0.0 if col.min is None else col.min, max=points if col.max is None else col.max)
         out.append(col)
     return out
