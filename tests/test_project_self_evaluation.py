@@ -25,6 +25,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from helpers import cell_of, sample
+from ledger_support import LedgerDb, make_return, write_roster
 
 from xlperf.checks.check_return import check_file
 from xlperf.cli import main
@@ -152,6 +153,13 @@ def test_qualitative_row_and_levels(returns: dict[str, tuple[Path, CheckedReturn
     assert Decimal(repr(float(_cached(path, "total_score")))) == total
 
 
+def test_levels_come_from_the_one_table_with_cost_indicators() -> None:
+    layout = builtin_layout(FORM)
+    level1, level2 = (layout.cells[f"ind_20_{k}"][1].field for k in ("level1", "level2"))
+    assert level1 is not None and level1.choices == ("产出指标", "效益指标", "满意度指标", "成本指标")
+    assert level2 is not None and {"经济成本指标", "社会成本指标", "生态环境成本指标"} <= set(level2.choices)
+
+
 def test_a_row_missed_lower_is_better(tmp_path: Path) -> None:
     """≤ 30 reached 40 with weight 20: 20 × 30 / 40 = 15.00 (no engine: the evaluator of check)."""
     values = _values({"ind_2_weight": 10, "ind_3_level1": "成本指标", "ind_3_level2": "经济成本指标",
@@ -183,3 +191,38 @@ def test_roll_up_shows_each_rows_weight_and_score(returns: dict[str, tuple[Path,
 def test_forms_lists_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["forms"])
     assert result.exit_code == 0 and FORM in result.output and "部门预算项目支出绩效自评表" in result.output
+
+
+def test_the_execution_weight_is_fixed(returns: dict[str, tuple[Path, CheckedReturn]], tmp_path: Path) -> None:
+    """The 10 of 预算执行率 is the spec's (``weight_of``): a unit's 20 typed over it is refused."""
+    wb = openpyxl.load_workbook(returns["real"][0])
+    sheet, cell = cell_of(FORM, "exec_score_weight")
+    wb[sheet][cell] = 20
+    wb.save(tmp_path / "weight.xlsx")
+    checked = check_file(tmp_path / "weight.xlsx")
+    # openpyxl keeps no computed results: CACHE_MISSING; the total is still 100 (the weight is 10)
+    assert _findings(checked) == {_at("WEIGHT_ALTERED", "error", "exec_score_weight"),
+                                  _at("CACHE_MISSING", "warning", "total_score")}
+    assert checked.total_score == Decimal("100.00")
+
+
+def test_a_round_takes_and_rolls_up_the_form(db: LedgerDb, tmp_path: Path) -> None:
+    """A collection round of the form (nothing in the ledger knows its id): the clean return is
+    通过 and rolled up with each row's weight and score, the one with the mistakes 退回."""
+    name = "2023年一体化项目自评"
+    db.run("new", name, "--form", FORM, "--year", "2023", "--roster", str(write_roster(tmp_path / "r")))
+    make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", form=FORM)
+    make_return(tmp_path / "in" / "西山.xlsx", "西山县中小企业局", form=FORM, **MISTAKES)
+    db.run("intake", name, str(tmp_path / "in"), ok=(0, 1))
+    status = db.run("status", name).output
+    assert "东城区科技局" in status and "西山县中小企业局" in status
+    out = tmp_path / "汇总.xlsx"
+    db.run("rollup", name, "-o", str(out))
+    book = openpyxl.load_workbook(out)
+    values = list(book["汇总"].iter_rows(values_only=True))
+    projects = [dict(zip(values[0], r, strict=True)) for r in values[1:] if r[0] and not str(r[0]).startswith("合计")]
+    assert [(p["单位"], p["总分"], p["等次"], p["审核结果"]) for p in projects] == [("东城区科技局", 100, "优", "通过")]
+    values = list(book["指标明细"].iter_rows(values_only=True))
+    rows = [dict(zip(values[0], r, strict=True)) for r in values[1:] if r[0]]
+    assert sorted((r["单位"], r["三级指标"], r["分值"], r["得分"]) for r in rows) == [
+        ("东城区科技局", "发放（缴纳）覆盖率", 60, 60), ("东城区科技局", "足额保障率", 30, 30)]

@@ -83,7 +83,7 @@ class _Sheet:
                 if cell.field is not None:
                     self.input(r, c, cell.span, cell.field, cell.rowspan)
                 elif cell.number is not None:
-                    self.fixed_number(r, c, cell.span, cell.key, cell.key, cell.number, cell.rowspan)
+                    self.fixed_number(r, c, cell.span, cell.key, cell.text, cell.number, cell.rowspan)
                 elif cell.calc is not None:
                     self.formula(r, c, cell.span, cell.calc, cell.rowspan)
                 else:

@@ -67,7 +67,8 @@ class GridCell:
     calc: Calc | None = None
     style: str = "label"
     number: float | None = None
-    """A fixed number printed in the cell (``weight_of``: the weight of a scored calc)."""
+    """A fixed number printed in the cell (``weight_of``: the weight of a scored calc; ``text``
+    is then its label in messages)."""
     key: str = ""
     """The key of a fixed number (``<calc>_weight``), so that a changed weight is found."""
 

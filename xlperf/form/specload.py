@@ -214,7 +214,7 @@ class _Builder(SpecKeys):
                     if calc is None or calc.weight is None:
                         raise SpecError(where, "weight_of", f"weight_of '{cell.text}' 应为本分区中带 weight 的计算单元格 (weight_of names a scored calc of this grid)")
                     key = self.define(f"{cell.text}_weight", where)
-                    cell = replace(cell, text="", number=calc.weight, key=key)
+                    cell = replace(cell, text=f"{calc.label}权重", number=calc.weight, key=key)
                 cells.append(cell)
             out.append(tuple(cells))
         return tuple(out)
