@@ -48,9 +48,10 @@ MISTAKES = {
     **COST_ROW,  # 完成 as a 完成值; weights 60 + 30 + 10 = 100, not 90
 }
 QUALITATIVE = {
+    "unit_name": "南城区教育局",  # another unit's return (one return a unit and project counts in a roll-up)
     # 60 → 40 and a 定性 row of 20 (weights 40 + 30 + 20 = 90), a ≤ row missed
     "ind_1_weight": 40,
-    "ind_3_level1": "效益指标", "ind_3_level2": "社会效益指标", "ind_3_name": "群众满意程度",
+    "ind_3_level1": "效益指标", "ind_3_level2": "社会效益指标", "ind_3_name": "群众获得感",
     "ind_3_op": "定性", "ind_3_target": "明显提高", "ind_3_actual": "部分达成", "ind_3_qscore": 17,
     "ind_3_weight": 20,
     # 产出指标·经济成本指标 as the real return files it: the one table of levels has it under 成本指标
@@ -181,7 +182,7 @@ def test_roll_up_shows_each_rows_weight_and_score(returns: dict[str, tuple[Path,
     assert shown == sorted([
         ("发放（缴纳）覆盖率", 60, 60, 1), ("足额保障率", 30, 30, 1),  # the real return
         ("发放（缴纳）覆盖率", 40, 40, 1), ("足额保障率", 30, 30, 1),
-        ("群众满意程度", 20, 17, 0.85), ("成本控制数", 0, 0, None),
+        ("群众获得感", 20, 17, 0.85), ("成本控制数", 0, 0, None),
     ])
     summary = openpyxl.load_workbook(out.output)["汇总"]
     header = next(summary.iter_rows(values_only=True))

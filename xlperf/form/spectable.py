@@ -45,7 +45,7 @@ def build_table(keys: SpecKeys, raw: Any, where: Where) -> TableSection:
         m.only("op", "target", "actual", "reason", "overshoot")
         overshoot = m.get("overshoot", OVERSHOOT)
         if overshoot is not False and not (isinstance(overshoot, int | float) and overshoot > 0):
-            raise m.fail("overshoot", "应为大于 0 的比率（如 0.3），或 false（只有未完成目标才须说明） (a share above 0, or false)")
+            raise m.fail("overshoot", "应为大于 0 的比率（如 0.3），或 false（只有未完成目标才须说明） (a positive share, or false)")
         missed = MissedTarget(m.text("op"), m.text("target"), m.text("actual"), m.text("reason"),
                               None if overshoot is False else float(overshoot))
         for ref in (missed.op, missed.target, missed.actual, missed.reason):
