@@ -16,6 +16,7 @@ All workbooks are recalculated by one soffice call (module fixture); the roll-up
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from helpers import cell_of, sample
-from ledger_support import LedgerDb, make_return, write_roster
+from ledger_support import LedgerDb, write_roster
 
 from xlperf.checks.check_return import check_file
 from xlperf.cli import main
@@ -207,23 +208,29 @@ def test_the_execution_weight_is_fixed(returns: dict[str, tuple[Path, CheckedRet
     assert checked.total_score == Decimal("100.00")
 
 
-def test_a_round_takes_and_rolls_up_the_form(db: LedgerDb, tmp_path: Path) -> None:
+def test_a_round_takes_and_rolls_up_the_form(db: LedgerDb, returns: dict[str, tuple[Path, CheckedReturn]],
+                                             tmp_path: Path) -> None:
     """A collection round of the form (nothing in the ledger knows its id): the clean return is
-    通过 and rolled up with each row's weight and score, the one with the mistakes 退回."""
+    通过 and rolled up with each row's weight and score; the one with an out-of-band 定性 score 退回."""
     name = "2023年一体化项目自评"
-    db.run("new", name, "--form", FORM, "--year", "2023", "--roster", str(write_roster(tmp_path / "r")))
-    make_return(tmp_path / "in" / "东城.xlsx", "东城区科技局", form=FORM)
-    make_return(tmp_path / "in" / "西山.xlsx", "西山县中小企业局", form=FORM, **MISTAKES)
-    db.run("intake", name, str(tmp_path / "in"), ok=(0, 1))
-    status = db.run("status", name).output
-    assert "东城区科技局" in status and "西山县中小企业局" in status
+    roster = write_roster(tmp_path / "r", "单位代码,单位名称,主管部门,联系人,邮箱\n"
+                                          "7001,东湖区教育局,市教育局,周丽,donghu@example.gov.cn\n"
+                                          "7002,南城区教育局,市教育局,王芳,nancheng@example.gov.cn\n")
+    db.run("new", name, "--form", FORM, "--year", "2023", "--roster", str(roster))
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for which in ("real", "qualitative"):
+        shutil.copy(returns[which][0], inbox / f"{which}.xlsx")
+    db.run("intake", name, str(inbox), ok=(0, 1))
     out = tmp_path / "汇总.xlsx"
     db.run("rollup", name, "-o", str(out))
     book = openpyxl.load_workbook(out)
     values = list(book["汇总"].iter_rows(values_only=True))
     projects = [dict(zip(values[0], r, strict=True)) for r in values[1:] if r[0] and not str(r[0]).startswith("合计")]
-    assert [(p["单位"], p["总分"], p["等次"], p["审核结果"]) for p in projects] == [("东城区科技局", 100, "优", "通过")]
+    assert [(p["单位"], p["总分"], p["等次"], p["审核结果"]) for p in projects] == [("东湖区教育局", 100, "优", "通过")]
     values = list(book["指标明细"].iter_rows(values_only=True))
     rows = [dict(zip(values[0], r, strict=True)) for r in values[1:] if r[0]]
     assert sorted((r["单位"], r["三级指标"], r["分值"], r["得分"]) for r in rows) == [
-        ("东城区科技局", "发放（缴纳）覆盖率", 60, 60), ("东城区科技局", "足额保障率", 30, 30)]
+        ("东湖区教育局", "发放（缴纳）覆盖率", 60, 60), ("东湖区教育局", "足额保障率", 30, 30)]
+    status = db.run("status", name).output
+    assert "退回" in next(line for line in status.splitlines() if "南城区教育局" in line)
