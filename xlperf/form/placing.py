@@ -12,6 +12,7 @@ from xlperf.form.spec import (
     Field,
     FormSpec,
     GridSection,
+    PageBreak,
     ScoreBlock,
     ScorecardSection,
     ScoreRow,
@@ -346,6 +347,8 @@ def layout_form(spec: FormSpec) -> FormLayout:
                 sheet.grid(section)
             elif isinstance(section, TableSection):
                 sheet.table(section)
+            elif isinstance(section, PageBreak):
+                sheet.out.breaks.append(sheet.row)
             else:
                 sheet.scorecard(section)
         sheets.append(sheet.out)

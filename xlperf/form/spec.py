@@ -278,7 +278,15 @@ class ScorecardSection:
         return "column" if any(c.role == "l1" for c in self.columns) else "header_row"
 
 
-Section = TitleSection | GridSection | TableSection | ScorecardSection
+@dataclass(frozen=True)
+class PageBreak:
+    """``- page_break: true``: the next section starts a new printed page (the official form's
+    page, where the automatic break would leave a page holding a row or two)."""
+
+    where: Where
+
+
+Section = TitleSection | GridSection | TableSection | ScorecardSection | PageBreak
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from xlperf.form.spec import (
     FormSpec,
     GridCell,
     GridSection,
+    PageBreak,
     Section,
     SheetSpec,
     TableSection,
@@ -159,7 +160,7 @@ class _Builder(SpecKeys):
 
     def section(self, raw: Any, where: Where) -> Section:
         if not isinstance(raw, Node) or len(raw) != 1:
-            raise SpecError(where, "sections", "每个分区应为 title / subtitle / note / grid / table / scorecard 之一")
+            raise SpecError(where, "sections", "每个分区应为 title / subtitle / note / grid / table / scorecard / page_break 之一")
         (kind, body), = raw.items()
         at = raw.at(kind)
         if kind in ("title", "subtitle", "note"):
@@ -174,6 +175,10 @@ class _Builder(SpecKeys):
             return self.table(body, at)
         if kind == "scorecard":
             return build_scorecard(self, body, at)
+        if kind == "page_break":
+            if body is not True:
+                raise SpecError(at, kind, "应写 page_break: true (page_break takes true)")
+            return PageBreak(at)
         raise SpecError(at, kind, "未知的分区类型 (unknown section kind)")
 
     # -- grid ---------------------------------------------------------------------
