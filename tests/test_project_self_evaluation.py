@@ -163,13 +163,18 @@ def test_levels_come_from_the_one_table_with_cost_indicators() -> None:
 
 
 def test_a_row_missed_lower_is_better(tmp_path: Path) -> None:
-    """≤ 30 reached 40 with weight 20: 20 × 30 / 40 = 15.00 (no engine: the evaluator of check)."""
+    """≤ 30 reached 40 with weight 20: 20 × 30 / 40 = 15.00 (no engine: the evaluator of check).
+    A target beaten by half needs no 未完成原因分析 on this form (``overshoot: false``)."""
     values = _values({"ind_2_weight": 10, "ind_3_level1": "成本指标", "ind_3_level2": "经济成本指标",
                       "ind_3_name": "成本控制数", "ind_3_op": "≤", "ind_3_target": 30, "ind_3_unit": "万元",
-                      "ind_3_actual": 40, "ind_3_weight": 20, "ind_3_reason": "物价上涨"})
+                      "ind_3_actual": 40, "ind_3_weight": 20, "ind_3_reason": "物价上涨",
+                      "ind_4_level1": "产出指标", "ind_4_level2": "数量指标", "ind_4_name": "培训人次",
+                      "ind_4_op": "≥", "ind_4_target": 100, "ind_4_unit": "人次", "ind_4_actual": 150,
+                      "ind_4_weight": 0})
     checked = check_file(fill_workbook(TEMPLATE, values, tmp_path / "reverse.xlsx"))
     assert checked.scores["ind_3_score"] == Decimal("15.00")
     assert checked.total_score == Decimal("10") + 60 + 10 + 15
+    assert _findings(checked) == {_at("CACHE_MISSING", "warning", "total_score")}  # openpyxl computes nothing
 
 
 def test_roll_up_shows_each_rows_weight_and_score(returns: dict[str, tuple[Path, CheckedReturn]],
