@@ -12,8 +12,16 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlperf.cli.demo import sample_values
 from xlperf.findings import CheckedReturn
 from xlperf.form.layout import FormLayout
-from xlperf.form.registry import builtin_layout
+from xlperf.form.operators import QUALITATIVE
+from xlperf.form.qualitative import SHORT_LEVELS
+from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.spec import Field
+from xlperf.model.scoredrows import NUMERIC_OPS, ScoredTable, scored_tables
+
+
+def scored_forms() -> tuple[str, ...]:
+    """The forms that compute a total and a grade (the engine tests fill them at random)."""
+    return tuple(sorted(f for f in builtin_forms() if any(c.kind == "grade" for c in builtin_layout(f).calcs)))
 
 
 def sample(form: str) -> dict[str, Any]:
@@ -100,4 +108,34 @@ def random_values(layout: FormLayout, seed: str) -> dict[str, Any]:
             target = key.rsplit("_", 1)[0] + "_target"
             if target in values and rng.random() < 0.2:
                 values[key] = values[target]
+    for table in scored_tables(layout):
+        _score_rows(rng, table, values, quality)
     return values
+
+
+def _score_rows(rng: random.Random, table: ScoredTable, values: dict[str, Any], quality: float) -> None:
+    """Rows the unit scores as a unit would fill them: the weights mostly adding up to the points
+    (so that totals spread over the grades), a 定性 row's 完成值 mostly a level and its typed score
+    near the level's band."""
+    rows = range(1, table.section.rows + 1)
+    used = [n for n in rows if table.key(n, "weight") in values]
+    if used and rng.random() < 0.75:
+        weights = [float(values[table.key(n, "weight")]) + 1 for n in used]
+        shares = [round(table.points * w / sum(weights), 2) for w in weights]
+        shares[-1] = round(table.points - sum(shares[:-1]), 2)
+        for n, share in zip(used, shares, strict=True):
+            values[table.key(n, "weight")] = share
+    for n in used:
+        target = values.get(table.key(n, "target"))
+        if values.get(table.key(n, "op")) in NUMERIC_OPS and rng.random() < 0.85:
+            if not isinstance(target, int | float):
+                target = values[table.key(n, "target")] = rng.choice((1, 12, 30, 0.95, 100))
+            factor = rng.choice((1, 1, quality, quality, 0.9, 1.2, 0.5, 2))
+            values[table.key(n, "actual")] = round(target * factor, 2)
+        if values.get(table.key(n, "op")) != QUALITATIVE:
+            continue
+        if rng.random() < 0.8:
+            values[table.key(n, "actual")] = rng.choice((*SHORT_LEVELS, *SHORT_LEVELS.values()))
+        if rng.random() < 0.8:
+            weight = float(values[table.key(n, "weight")])
+            values[table.key(n, "typed")] = round(weight * rng.choice((0, 0.6, 0.8, 1, rng.random())), 2)

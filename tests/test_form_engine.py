@@ -17,7 +17,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from helpers import random_values
+from helpers import random_values, scored_forms
 
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.template import write_template
@@ -25,7 +25,7 @@ from xlperf.form.evaluate import Result, evaluate
 from xlperf.form.registry import builtin_forms, builtin_layout
 
 SAMPLES = Path(__file__).resolve().parent.parent / "xlperf" / "samples"
-SCORED_FORMS = ("self_evaluation", "evaluation_report")
+SCORED_FORMS = scored_forms()
 RANDOM_RETURNS = {form: 25 if form in SCORED_FORMS else 5 for form in builtin_forms()}
 ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
 
@@ -117,6 +117,7 @@ def test_libreoffice_agrees_with_evaluator(engine: dict[str, tuple[Case, Path]],
 RANDOM_GRADES = {
     "self_evaluation": {"差": 14, "中": 8, "良": 3},
     "evaluation_report": {"差": 14, "中": 8, "良": 2, "优": 1},
+    "project_self_evaluation": {"中": 11, "差": 10, "良": 2, "优": 2},
 }
 """Grades of the random fills as LibreOffice computes them. The seeds ("FORM-i") fix every
 fill, so the counts are fixed: a change in a rule, a formula or the fills shows here. Every grade

@@ -31,7 +31,8 @@ ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "samples/")
 
 def test_no_builtin_form_id_in_the_code() -> None:
     ids = sorted(builtin_forms())
-    assert ids == ["evaluation_report", "self_evaluation", "target_declaration", "target_table"]
+    assert ids == ["evaluation_report", "project_self_evaluation", "self_evaluation", "target_declaration",
+                   "target_table"]
     pattern = re.compile(r"\b(" + "|".join(ids) + r")\b")
     found = []
     for path in sorted(PACKAGE.rglob("*")):
@@ -155,7 +156,7 @@ def _spec_with(tmp_path: Path, form_id: str, old: str, new: str) -> Path:
      "amounts: {budget: budget_total, released: released}", 8, "calc", "不在 amounts 中"),
     ("self_evaluation", "execution_rate: {calc: exec_rate, explanation: fund_usage}",
      "execution_rate: {calc: exec_rate, explanation: fund_use}", 8, "explanation", "不存在的键 'fund_use'"),
-    ("self_evaluation", "  table: ind\n", "  table: contact\n", 10, "table", "带 groups 的指标表"),
+    ("self_evaluation", "  table: ind\n", "  table: contact\n", 10, "table", "应为本表中的指标表"),
     ("evaluation_report", "goals: [goal1, goal2, goal3]", "goals: [goal1, budget_completion]", 9, "goals",
      "budget_completion"),
     ("target_table", "declares_targets: true", "declares_targets: 是", 7, "declares_targets", "true/false"),

@@ -65,6 +65,7 @@ def test_forms_lists_sources_replacements_and_specs_that_did_not_load(forms: Pat
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "evaluation_report    1.0    项目支出绩效评价报告  [内置]",
+        "project_self_evaluation 1.0    部门预算项目支出绩效自评表  [内置]",
         "self_evaluation      1.0    财政支出项目绩效自评表  [内置]",
         "target_declaration   1.0    项目支出绩效目标申报表  [内置]",
         f"target_table         2026   财政项目支出绩效目标表  [{forms / '目标表.yaml'}]",
@@ -74,9 +75,9 @@ def test_forms_lists_sources_replacements_and_specs_that_did_not_load(forms: Pat
         f"  {forms / '坏.yaml'}:7: sectons: sheet 不认识的键 (unknown key); 可用: name, columns, sections, landscape, "
         "repeat, repeat_rows, pages",
     ]
-    plain = CliRunner().invoke(main, ["forms"])  # without the folder: the four built-in forms
+    plain = CliRunner().invoke(main, ["forms"])  # without the folder: the built-in forms
     assert [line.split()[0] for line in plain.output.splitlines()] == [
-        "evaluation_report", "self_evaluation", "target_declaration", "target_table"]
+        "evaluation_report", "project_self_evaluation", "self_evaluation", "target_declaration", "target_table"]
 
 
 def test_template_check_and_rollup_know_the_bureaus_form(forms: Path, tmp_path: Path) -> None:

@@ -14,11 +14,14 @@ REFS = {"op": "A1", "target": "B1", "actual": "C1", "reason": "D1"}
 
 
 def test_the_forms_offer_exactly_the_operators() -> None:
-    offered = [(form, c.choices) for form in builtin_forms() for sheet in builtin_layout(form).spec.sheets
+    offered = [(form, c.choices, sec.row_score is not None) for form in builtin_forms()
+               for sheet in builtin_layout(form).spec.sheets
                for sec in sheet.sections if isinstance(sec, TableSection) and sec.missed_target
                for c in sec.columns if c.key == sec.missed_target.op]
-    assert offered
-    assert all(choices == operators.OPERATORS for _, choices in offered), offered
+    assert offered and any(scored for *_, scored in offered)
+    # a table whose rows are scored by formula offers 定性 too (the unit then types the score)
+    assert all(choices == operators.OPERATORS + ((operators.QUALITATIVE,) if scored else ())
+               for _, choices, scored in offered), offered
 
 
 def test_the_conditional_format_takes_the_overshoot_from_operators(monkeypatch: pytest.MonkeyPatch) -> None:

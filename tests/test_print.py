@@ -48,11 +48,12 @@ def test_no_page_holds_only_a_row_or_two(pages: dict[str, list[str]], form: str)
         assert len(lines(page)) >= MIN_LINES, f"{form} page {number} holds only:\n{page}"
 
 
-BLANK_PAGES = {"evaluation_report": 3, "self_evaluation": 2, "target_declaration": 2}
+BLANK_PAGES = {"evaluation_report": 3, "self_evaluation": 2, "target_declaration": 2, "project_self_evaluation": 2}
 """Pages of the blank templates whose spec leaves a sheet's page count free (``pages: 0``): the
 fixed sheets' pages (evaluation_report 2, self_evaluation 1) plus what the free sheets take
-as LibreOffice prints them today (1, 1, and 2 for the declaration's long indicator table); a
-layout change that adds or loses a page shows here."""
+as LibreOffice prints them today (1, 1, and 2 for the declaration's long indicator table;
+project_self_evaluation's 绩效指标 starts page 2 by its spec's ``page_break``); a layout change
+that adds or loses a page shows here."""
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -70,3 +71,11 @@ def test_other_prints_with_project_implementation(pages: dict[str, list[str]]) -
     first = pages["self_evaluation"][0]
     assert "财政支出项目绩效自评表" in first and "项目实施情况" in first
     assert any(line.strip() == "其他" for line in lines(first)), first
+
+
+def test_indicators_start_the_second_page(pages: dict[str, list[str]]) -> None:
+    """The 一体化 self-evaluation prints as the official form: 项目基本情况 and 预算执行情况 on the
+    first page, the 20 indicator rows with 合计, 自评等次 and 评价结论 on the second."""
+    first, second = pages["project_self_evaluation"]
+    assert "预算执行情况（10分）" in first and "绩效指标（90分）" not in first
+    assert "绩效指标（90分）" in second and "评价结论" in second and "财务负责人" in second

@@ -278,9 +278,9 @@ def test_grade_labels_are_quoted() -> None:
 def test_registry_is_complete() -> None:
     assert set(KINDS) == {
         "ratio", "positive", "reverse", "tiers", "deduction", "all_or_nothing", "yes_no",
-        "checklist", "qualitative", "judged", "sum", "grade", "completion",
+        "checklist", "qualitative", "judged", "sum", "grade", "completion", "rate_score", "row_score",
     }  # fmt: skip
-    assert {k for k, v in KINDS.items() if not v.scored} == {"sum", "grade", "completion"}
+    assert {k for k, v in KINDS.items() if not v.scored} == {"sum", "grade", "completion", "row_score"}
 
 
 @pytest.mark.parametrize(

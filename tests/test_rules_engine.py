@@ -25,12 +25,16 @@ from hypothesis import strategies as st
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from xlperf.form.expr import IF, Cell, Expr, N, call, cmp
+from xlperf.form.qualitative import SHORT_LEVELS
+from xlperf.form.rowrules import row_out_of_band, row_score_in_band
 from xlperf.form.rules import KINDS, out_of_band_formula, qualitative_levels, score_in_band
 
 GENERATED = 250
 MIN_ROWS = 200
 BAND_SHEET = "qualitative_band"
+ROW_BAND_SHEET = "row_qualitative_band"
 ARITH_SHEET = "arithmetic"
+NOT_KINDS = {BAND_SHEET, ROW_BAND_SHEET, ARITH_SHEET}
 WEIGHTS = [1, 2, 3, 5, 10, 15, 20, 2.5, 0.75, 0.5, 7.25]
 TEXTS = ["是", "否", "abc", "5", " ", "是 ", ""]
 LEVELS = [*qualitative_levels(), "其他", None]
@@ -212,6 +216,40 @@ def band_case(draw: st.DrawFn) -> Case:
 
 
 @st.composite
+def rate_score_case(draw: st.DrawFn) -> Case:
+    params = draw(st.sampled_from([{}, {"cap": 1}, {"cap": 0.9}, {"cap": 1.2}]))
+    rate = draw(st.one_of(cell(PERCENT), st.sampled_from([1, 0.9999, 1.0001, 0.9, 0.1170, ""])))
+    return Case(params, draw(WEIGHT), {"rate": rate})
+
+
+NATURES = ["≥", "＞", "＝", "≤", "＜", ">=", ">", "=", "<=", "<", "定性", "定性", None, "", "abc", "≥ "]
+ROW_WEIGHTS = [None, 0, 60, 30, 10, 2.5, 7.25, 0.01, 90, "x", "30", -5]
+ROW_LEVELS = [*SHORT_LEVELS, *SHORT_LEVELS.values(), "达成 ", "其他", None, 1]
+
+
+@st.composite
+def row_score_case(draw: st.DrawFn) -> Case:
+    """A unit-set indicator row: 指标性质, 指标值, 完成值 (a level on 定性 rows), 权重, typed score."""
+    op = draw(st.sampled_from(NATURES))
+    values = draw(actual_and_target())
+    if op == "定性" and draw(st.booleans()):
+        values["actual"] = draw(st.sampled_from(ROW_LEVELS))
+    weight = draw(st.one_of(st.sampled_from(ROW_WEIGHTS), decimals(0, 90, 2)))
+    typed = draw(st.one_of(SCORE, st.sampled_from([0, 18, 24, 30, 30.01, 23.99, 17.99])))
+    return Case({}, None, {"op": op, **values, "weight": weight, "typed": typed})
+
+
+@st.composite
+def row_band_case(draw: st.DrawFn) -> Case:
+    weight = draw(st.one_of(st.sampled_from([10, 30, 60, 7.25, 2.5, None, "x"]), decimals(0, 90, 2)))
+    edges = [weight * f for f in (0, 0.6, 0.8, 1)] if isinstance(weight, int | float) else [0]
+    near = st.sampled_from(edges).flatmap(lambda e: st.sampled_from([e, e - 0.01, e + 0.01]))
+    return Case({}, None, {"op": draw(st.sampled_from(["定性", "定性", "≥", None])),
+                           "actual": draw(st.sampled_from(ROW_LEVELS)),
+                           "typed": draw(st.one_of(near, SCORE)), "weight": weight})
+
+
+@st.composite
 def sum_case(draw: st.DrawFn) -> Case:
     items = draw(st.lists(cell(st.one_of(AMOUNT, decimals(0, 100, 2))), min_size=1, max_size=12))
     return Case({}, None, {"items": items})
@@ -280,7 +318,10 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "sum": sum_case(),
     "grade": grade_case(),
     "completion": completion_case(),
+    "rate_score": rate_score_case(),
+    "row_score": row_score_case(),
     BAND_SHEET: band_case(),
+    ROW_BAND_SHEET: row_band_case(),
     ARITH_SHEET: arithmetic_case(),
 }
 
@@ -366,10 +407,32 @@ def edges() -> dict[str, list[Case]]:
         ]
         + [Case({}, None, {"total": 50, "inputs": [None] * 299 + [1]})],
         "completion": pairs({}, None, PAIR_EDGES),
+        "rate_score": [Case(p, w, {"rate": r}) for p, w in (({}, 10), ({"cap": 0.95}, 3))
+                       for r in [1, 1.0001, 0.9999, 0, -0.1, None, "", "x", 0.95, 1.5, 0.117, 0.9584]],
+        # forms.md's rows (＝100%, 60 and 30; ≤ 30 万元 with 完成 typed), misses, 0 targets, 定性 bands
+        "row_score": [
+            Case({}, None, {"op": op, "actual": b, "target": t, "weight": w, "typed": None})
+            for op in ("≥", "＞", "＝", "≤", "＜")
+            for b, t in [(1, 1), (0.95, 1), (1.05, 1), (0, 0), (2, 0), (-1, 0), (35, 30), (25, 30),
+                         ("完成", 30), (30, "30"), (0, 30), (0.1 + 0.2, 0.3), (5, -10)]
+            for w in (60, 30, 7.25)
+        ] + [
+            Case({}, None, {"op": "定性", "actual": level, "target": "有效", "weight": w, "typed": typed})
+            for level in ("达成", "部分达成", "未达成", None)
+            for w in (30, 10)
+            for typed in (None, 0, 0.6 * w, 0.8 * w, w, w + 5, -1, 0.8 * w - 0.005, "x")
+        ] + [Case({}, None, {"op": "≥", "actual": 1, "target": 1, "weight": w, "typed": None})
+             for w in (None, "", "x", 0, "60")],
         BAND_SHEET: [
             Case({}, w, {"level": lvl, "score": s})
             for w in (10, 3)
             for lvl in (achieved, partly, missed)
+            for s in [0, 0.6 * w, 0.8 * w, w, w + 0.01, -0.01, 0.6 * w - 0.01, None, "5"]
+        ],
+        ROW_BAND_SHEET: [
+            Case({}, None, {"op": "定性", "actual": level, "typed": s, "weight": w})
+            for w in (30, 7.25)
+            for level in (*SHORT_LEVELS, *SHORT_LEVELS.values())
             for s in [0, 0.6 * w, 0.8 * w, w, w + 0.01, -0.01, 0.6 * w - 0.01, None, "5"]
         ],
         ARITH_SHEET: [
@@ -439,6 +502,8 @@ def write_case(ws: Any, row: int, sheet: str, case: Case) -> None:
             col += 1
     if sheet == BAND_SHEET:
         case.formula = out_of_band_formula(refs["level"], refs["score"], float(case.weight or 0))
+    elif sheet == ROW_BAND_SHEET:
+        case.formula = "=" + row_out_of_band().render(refs)
     elif sheet == ARITH_SHEET:
         case.formula = "=" + ARITHMETIC[case.params["expr"]].render(refs)
     else:
@@ -517,7 +582,7 @@ def check_rows(
 
 
 def test_every_kind_has_engine_proof() -> None:
-    assert set(STRATEGIES) - {BAND_SHEET, ARITH_SHEET} == set(KINDS)
+    assert set(STRATEGIES) - NOT_KINDS == set(KINDS)
     assert set(edges()) == set(STRATEGIES)
 
 
@@ -535,6 +600,19 @@ def test_out_of_band_formula_equals_score_in_band(engine: dict[str, list[Case]])
         if isinstance(case.lo, bool):
             case.lo = "TRUE" if case.lo else "FALSE"
     check_rows(BAND_SHEET, engine[BAND_SHEET], flagged)
+
+
+def test_row_out_of_band_formula_equals_row_score_in_band(engine: dict[str, list[Case]]) -> None:
+    def flagged(case: Case) -> str:
+        v = case.values
+        return "FALSE" if row_score_in_band(v["op"], v["actual"], v["typed"], v["weight"]) else "TRUE"
+
+    for case in engine[ROW_BAND_SHEET]:
+        if isinstance(case.lo, bool):
+            case.lo = "TRUE" if case.lo else "FALSE"
+    check_rows(ROW_BAND_SHEET, engine[ROW_BAND_SHEET], flagged)
+    flags = [c.lo for c in engine[ROW_BAND_SHEET]]
+    assert flags.count("TRUE") > 50 and flags.count("FALSE") > 50
 
 
 def test_arithmetic_equals_libreoffice(engine: dict[str, list[Case]]) -> None:

@@ -1,7 +1,8 @@
 """A second spreadsheet engine: Gnumeric recalculates the scored forms as LibreOffice does, and
 returns re-saved by either program (as .xlsx, .xls or .ods) pass ``check`` without tamper findings.
 
-Gnumeric (``ssconvert --recalc``) recalculates random fills of both scored forms; every formula
+Gnumeric (``ssconvert --recalc``) recalculates random fills of every scored form (those with a
+grade: :func:`helpers.scored_forms`); every formula
 cell is compared with the Python evaluator, as tests/test_form_engine.py does for LibreOffice.
 Then the samples and a few random returns are re-saved by LibreOffice (one soffice call per
 format) and by Gnumeric, and checked: no error, no tamper finding (an .xls/.ods gets only
@@ -18,7 +19,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from helpers import random_values, sample
+from helpers import random_values, sample, scored_forms
 
 from xlperf.checks import tamper
 from xlperf.checks.check_return import check_file
@@ -29,7 +30,8 @@ from xlperf.form.registry import builtin_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates_xlsx"
-SCORED_FORMS = ("self_evaluation", "evaluation_report")
+SCORED_FORMS = scored_forms()
+"""Every form with a total and a grade, as the registry has them (each 1 sample + RANDOM fills)."""
 RANDOM = 12
 RESAVED_RANDOM = 2
 FORMATS = ("xlsx", "xls", "ods")
@@ -89,9 +91,10 @@ def test_gnumeric_agrees_with_evaluator(returns: dict[str, tuple[str, Path, dict
             checked += 1
         grades[expected.get("grade")] += 1
     # Every calculated cell of every return compared, and the seeded fills (fixed by their seeds,
-    # "gnumeric-FORM-i") reach every grade: 2 samples + 2 × 12 random fills.
+    # "gnumeric-FORM-i") reach every grade: 3 samples + 3 × 12 random fills.
     assert checked == sum(len(builtin_layout(form).calcs) for form, _, _ in returns.values())
-    assert grades == {"差": 13, "中": 8, "优": 3, "良": 2}
+    assert len(returns) == len(SCORED_FORMS) * (1 + RANDOM) and len(SCORED_FORMS) >= 3
+    assert grades == {"差": 13, "中": 14, "优": 7, "良": 5}
 
 
 @pytest.fixture(scope="module")

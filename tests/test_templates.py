@@ -37,8 +37,9 @@ def cell_name(row: int, col: int) -> str:
     return f"{get_column_letter(col + 1)}{row + 1}"
 
 
-def test_the_four_official_forms_are_built_in() -> None:
-    assert FORMS == ["evaluation_report", "self_evaluation", "target_declaration", "target_table"]
+def test_the_official_forms_are_built_in() -> None:
+    assert FORMS == ["evaluation_report", "project_self_evaluation", "self_evaluation", "target_declaration",
+                     "target_table"]
 
 
 @pytest.mark.parametrize("form_id", FORMS)

@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterator
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.operators import OPERATORS_TEXT, OVERSHOOT, POSITIVE_OPS, REVERSE_OPS
+from xlperf.form.operators import OPERATORS_TEXT, OVERSHOOT, POSITIVE_OPS, QUALITATIVE, REVERSE_OPS
+from xlperf.form.qualitative import REACHED, level_of
 from xlperf.model.indicators import (
     Row,
     Vocabulary,
@@ -62,10 +63,16 @@ def _not_done(actual: Value) -> bool:
 
 
 def deviation(row: Row) -> str | None:
-    """Why a row's actual needs an explanation (missed, or ≥30% over), or None."""
+    """Why a row's actual needs an explanation (missed, or beaten by the table's overshoot, 30%
+    unless its spec says otherwise), or None. A 定性 row needs one below 达成 (部分达成, 未达成)."""
     target, actual = row.target, row.actual
     if target is None or actual is None:
         return None
+    level = level_of(row.actual_raw) if row.nature == QUALITATIVE else None
+    if level is not None:
+        return None if level == REACHED else f"完成情况为“{actual.text}”，未完全达成目标"
+    setting = row.table.section.missed_target
+    overshoot = setting.overshoot if setting is not None else OVERSHOOT
     number = actual.number
     if _not_done(row.actual_raw):
         missed = f"实际完成为“{actual.text}”，未完成目标"
@@ -84,8 +91,8 @@ def deviation(row: Row) -> str | None:
         return "未达到目标值"
     if row.op in REVERSE_OPS and a > t and not near:
         return "超过了目标上限"
-    if row.op in POSITIVE_OPS and t > 0 and a >= t * (1 + OVERSHOOT) - 1e-12:
-        return f"超出目标 {OVERSHOOT:.0%} 以上"
+    if overshoot is not None and row.op in POSITIVE_OPS and t > 0 and a >= t * (1 + overshoot) - 1e-12:
+        return f"超出目标 {overshoot:.0%} 以上"
     return None
 
 

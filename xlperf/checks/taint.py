@@ -31,8 +31,10 @@ from xlperf.read import Return, Value
 KEPT_CODES = frozenset({"WRONG_TYPE", "NUMBER_INVALID", "STRUCTURE_CHANGED", "SIGNATURE_MISMATCH",
                         "SIGNATURE_MISSING", "TEXT_UNENCODABLE"})
 """Codes never dropped: they say why the return is rejected, or what is wrong with the value itself."""
-VALUE_TRUE_CODES = frozenset({"FORMULA_OVERWRITTEN", "FORMULA_ALTERED", "WEIGHT_ALTERED", "LOCKED_CELL_ALTERED"})
-"""About the file's formulas and fixed cells, true whatever the values: kept at a cell fed by a
+VALUE_TRUE_CODES = frozenset({"FORMULA_OVERWRITTEN", "FORMULA_ALTERED", "WEIGHT_ALTERED", "LOCKED_CELL_ALTERED",
+                              "FORMULAS_UNVERIFIED"})
+"""About the file's formulas and fixed cells (or, FORMULAS_UNVERIFIED, placed at the total: what the
+.xls/.ods format keeps from being verified), true whatever the values: kept at a cell fed by a
 wrong-typed value, dropped where a shift of rows explains them."""
 NOT_ROLLED_UP = ("amount",)
 """Field types whose moved value is dropped, not only kept out of the scores (the roll-up sums them)."""

@@ -27,6 +27,8 @@ from xlperf.checks.base import Check, Context
 from xlperf.checks.fields import DATE_FORMAT_HINT, NUMERIC_TYPES, amount_unit, input_fields
 from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.spec import Field
+from xlperf.form.yamlsrc import Where
+from xlperf.model.scoredrows import numeric_text_cells, numeric_text_keys
 from xlperf.model.values import (
     as_number,
     is_blank,
@@ -45,6 +47,7 @@ _DATE_TEXT = re.compile(r"^(\d{4})\s*[./\-年]\s*(\d{1,2})\s*[./\-月]\s*(\d{1,2
 _DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SHOWN_AS = {" ": "␠", "\u00a0": "␠", "\u3000": "␠", "\t": "⇥", "\n": "↵", "\r": ""}
 MAX_SHOWN = 60
+_NOWHERE = Where("", 0)
 
 
 def _problem(fld: Field, value: object) -> str | None:
@@ -70,7 +73,7 @@ def _problem(fld: Field, value: object) -> str | None:
 def wrong_typed_keys(layout: FormLayout, inputs: Mapping[str, object]) -> set[str]:
     """Keys of the inputs WRONG_TYPE flags: they must feed no figure and no other check."""
     return {fld.key for fld in _typed_fields(layout)
-            if (value := inputs.get(fld.key)) is not None and _problem(fld, value)}
+            if (value := inputs.get(fld.key)) is not None and _problem(fld, value)} | numeric_text_keys(layout, inputs)
 
 
 @per_layout
@@ -198,6 +201,20 @@ def wrong_type(ctx: Context) -> None:
                      expected="整数", found=value)
 
 
+def numeric_row_text(ctx: Context) -> None:
+    """Text in the 指标值 or 完成值 of a row whose 指标性质 is an operator (a real return typed
+    完成 as the 完成值 of 成本控制数 ≤ 30 万元): the row score needs the number."""
+    for key, row in numeric_text_cells(ctx.layout, ctx.inputs).items():
+        value = ctx.inputs.get(key)
+        label = ctx.place(key)[2]
+        meant = number_meant(str(value), Field(key, label, "number", _NOWHERE), amount_unit(ctx.layout))
+        hint = f"；应为 {show(meant)}" if meant is not None else ""
+        ctx.flag(key, f"“{label}”应填数字（本行{row.table.label('op')}为“{show(row.op)}”，是定量指标），"
+                      f"现填的是文字{typed(value)}：请直接填写数值{hint}，计量单位填在“{row.table.label('unit')}”列；"
+                      f"定性指标请把{row.table.label('op')}改为“定性”。此项改正前，本行得分和总分都无法计算",
+                 expected="数字", found=value)
+
+
 def date_as_text(ctx: Context) -> None:
     for fld in input_fields(ctx, "date"):
         typed_text, meant = ctx.ret.values.get(fld.key), ctx.inputs.get(fld.key)
@@ -209,5 +226,6 @@ def date_as_text(ctx: Context) -> None:
 
 CHECKS: tuple[Check, ...] = (
     Check("WRONG_TYPE", wrong_type),
+    Check("WRONG_TYPE", numeric_row_text),
     Check("DATE_AS_TEXT", date_as_text),
 )

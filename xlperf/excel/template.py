@@ -121,6 +121,8 @@ class _Writer:
             self.write_cell(ws, sheet.name, placed)
         ws.protect(self.options.password, {"format_rows": True, "format_columns": True})
         a4_one_page_wide(ws, spec.landscape, spec.repeat_rows, pages=spec.pages)
+        if sheet.breaks:
+            ws.set_h_pagebreaks(sheet.breaks)
         ws.print_area(0, 0, sheet.rows - 1, len(spec.widths) - 1)
         ws.hide_gridlines(2)
 

@@ -101,6 +101,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("SCORE_OVER_WEIGHT", "error", "得分超过分值", "得分不超过该项分值", _C),
     ("SCORE_NEGATIVE", "error", "得分为负数", "得分不小于 0", _C),
     ("QUAL_SCORE_OUT_OF_BAND", "error", "定性得分不在等级区间内", "按所选等级的分数区间打分", _C),
+    ("WEIGHTS_NOT_SUM", "error", "权重合计与分值不符", "调整各项指标的权重，使其合计等于该部分的分值", _C),
     ("SCORE_MISMATCH", "error", "得分与重算结果不符", "恢复模板中的公式，或按评分规则改正得分", _C),
     ("TOTAL_MISMATCH", "error", "总分与重算结果不符", "恢复模板中的总分公式", _C),
     ("GRADE_MISMATCH", "error", "等次与总分不符", "按总分选择等次", _C),

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from xlperf.form.operators import OVERSHOOT, POSITIVE_OPS, REVERSE_OPS
+from xlperf.form.rowrules import row_out_of_band
 from xlperf.form.rules import out_of_band_formula
 
 
@@ -18,12 +19,15 @@ def _any_equal(ref: str, options: tuple[str, ...]) -> str:
 
 
 def missed_target_no_reason(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
-    """A numeric target missed, or beaten by OVERSHOOT (30%) or more, with the reason cell left blank."""
+    """A numeric target missed, or beaten by the table's ``overshoot`` (OVERSHOOT, 30%, unless
+    the spec says otherwise; None: a miss only), with the reason cell left blank."""
     op, t, a, reason = refs["op"], refs["target"], refs["actual"], refs["reason"]
+    overshoot = params.get("overshoot", OVERSHOOT)
+    beaten = ("" if overshoot is None else
+              f",AND({_any_equal(op, POSITIVE_OPS)},N({t})>0,N({a})>=N({t})*{1 + overshoot:g})")
     missed = (
         f"OR(AND({_any_equal(op, POSITIVE_OPS)},N({a})<N({t})),"
-        f"AND({_any_equal(op, REVERSE_OPS)},N({a})>N({t})),"
-        f"AND({_any_equal(op, POSITIVE_OPS)},N({t})>0,N({a})>=N({t})*{1 + OVERSHOOT:g}))"
+        f"AND({_any_equal(op, REVERSE_OPS)},N({a})>N({t})){beaten})"
     )
     return f'AND(LEN({reason})=0,COUNT({t})=1,COUNT({a})=1,{missed})'
 
@@ -42,6 +46,10 @@ def qualitative_band(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
     return out_of_band_formula(refs["level"], refs["score"], float(params["weight"])).lstrip("=")
 
 
+def row_qualitative_band(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    return row_out_of_band().render(refs)
+
+
 def unit_is_percent(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
     unit = refs["unit"]
     return f'OR({unit}="%",{unit}="％")'
@@ -53,4 +61,5 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str], Mapping[str, Any]], str]] = {
     "not_greater": not_greater,
     "qualitative_band": qualitative_band,
     "unit_is_percent": unit_is_percent,
+    "row_qualitative_band": row_qualitative_band,
 }

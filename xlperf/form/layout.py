@@ -67,6 +67,8 @@ class SheetLayout:
     cells: list[Placed] = field(default_factory=list)
     heights: dict[int, float] = field(default_factory=dict)
     rows: int = 0
+    breaks: list[int] = field(default_factory=list)
+    """Rows (0-based) that start a printed page (spec ``page_break``)."""
 
     @property
     def name(self) -> str:

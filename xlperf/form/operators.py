@@ -11,6 +11,9 @@ from __future__ import annotations
 OPERATORS = ("≥", "＞", "＝", "≤", "＜")
 """The operators as the forms print them (full width)."""
 OPERATORS_TEXT = "、".join(OPERATORS[:-1]) + " 或 " + OPERATORS[-1]
+QUALITATIVE = "定性"
+"""The 指标性质 of a qualitative indicator (the 一体化 forms offer it beside the operators): its
+score is typed by the unit inside the band of the level reached (:mod:`xlperf.form.rowrules`)."""
 """The operators as a message lists them: ≥、＞、＝、≤ 或 ＜."""
 POSITIVE = ("≥", "＞", "＝")
 """Reached when the actual is at least the target."""

@@ -12,6 +12,7 @@ from xlperf.form.spec import (
     Field,
     FormSpec,
     GridSection,
+    PageBreak,
     ScoreBlock,
     ScorecardSection,
     ScoreRow,
@@ -82,6 +83,8 @@ class _Sheet:
                         taken.add((rr, cc))
                 if cell.field is not None:
                     self.input(r, c, cell.span, cell.field, cell.rowspan)
+                elif cell.number is not None:
+                    self.fixed_number(r, c, cell.span, cell.key, cell.text, cell.number, cell.rowspan)
                 elif cell.calc is not None:
                     self.formula(r, c, cell.span, cell.calc, cell.rowspan)
                 else:
@@ -124,12 +127,16 @@ class _Sheet:
                     self.fixed_group_cell(sec, group_of, n, column.key, r, c, column.span)
                 elif column.calc:
                     operands = {name: sec.row_key(n, ref) for name, ref in column.calc_operands.items()}
-                    calc = Calc(key, label, column.calc, dict(operands), {}, sec.where, percent=True)
+                    calc = Calc(key, label, column.calc, dict(operands), {}, sec.where,
+                                percent=column.calc == "completion")
                     self.formula(r, c, column.span, calc)
+                    if column.calc == "row_score":  # a 定性 row's typed score outside its level's band
+                        self.form.highlights.append(Highlight(
+                            self.spec.name, operands["typed"], "row_qualitative_band", operands))
                 else:
                     fld = Field(key=key, label=label, type=column.type, where=sec.where,
                                 choices=column.choices, strict_choices=column.strict_choices,
-                                hint=column.hint)
+                                hint=column.hint, min=column.min, max=column.max)
                     self.input(r, c, column.span, fld)
             if "unit" in starts:
                 # A value whose unit is "%" is typed as 95% (0.95): show it as a percentage.
@@ -143,6 +150,7 @@ class _Sheet:
                 self.form.highlights.append(Highlight(
                     self.spec.name, sec.row_key(n, m.reason), "missed_target_no_reason",
                     {name: sec.row_key(n, getattr(m, name)) for name in ("op", "target", "actual", "reason")},
+                    {"overshoot": m.overshoot},
                 ))
         self.row = top + sec.rows + 1
 
@@ -339,6 +347,8 @@ def layout_form(spec: FormSpec) -> FormLayout:
                 sheet.grid(section)
             elif isinstance(section, TableSection):
                 sheet.table(section)
+            elif isinstance(section, PageBreak):
+                sheet.out.breaks.append(sheet.row)
             else:
                 sheet.scorecard(section)
         sheets.append(sheet.out)

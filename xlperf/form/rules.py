@@ -42,6 +42,8 @@ from xlperf.form.expr import (
     num_text,
     scaled,
 )
+from xlperf.form.qualitative import LEVELS, qualitative_band, qualitative_levels
+from xlperf.form.rowrules import ROW_KINDS
 from xlperf.form.rulekind import (
     REQUIRED,
     Kind,
@@ -293,6 +295,7 @@ KINDS: dict[str, Kind] = {
             defaults={"bands": DEFAULT_GRADE_BANDS, "else": DEFAULT_GRADE_ELSE},
         ),
         _Completion("completion", ("actual", "target"), scored=False),
+        *ROW_KINDS,
     )
 }
 """Every rule kind by name."""
@@ -310,34 +313,15 @@ def grade_of(
     return else_
 
 
-# --- Qualitative levels -------------------------------------------------------------------
+# --- Qualitative levels (xlperf.form.qualitative) ------------------------------------------
 
-# level → (low, high) as fractions of the weight, and whether high is inside the band
-_LEVELS: dict[str, tuple[Decimal, Decimal, bool]] = {
-    "达成年度指标": (Decimal("0.8"), Decimal("1"), True),
-    "部分达成年度指标并具有一定效果": (Decimal("0.6"), Decimal("0.8"), False),
-    "未达成年度指标且效果较差": (Decimal("0"), Decimal("0.6"), False),
-}
 LEVEL = Cell("level")
-
-
-def qualitative_levels() -> tuple[str, ...]:
-    """The levels a qualitative indicator can be given, best first."""
-    return tuple(_LEVELS)
-
-
-def qualitative_band(level: str, w: float) -> tuple[Decimal, Decimal, bool]:
-    """(low, high, high_inclusive) of the scores a level allows under weight ``w``."""
-    if level not in _LEVELS:
-        raise RuleError(f"unknown qualitative level {level!r}")
-    low, high, inclusive = _LEVELS[level]
-    return low * decimal_of(w), high * decimal_of(w), inclusive
 
 
 def _out_of_band(w: float) -> Expr:
     score = N(SCORE)
     outside = []
-    for level in _LEVELS:
+    for level in LEVELS:
         low, high, inclusive = qualitative_band(level, w)
         above = cmp(score, ">" if inclusive else ">=", float(high))
         below = cmp(score, "<", float(low))
@@ -356,6 +340,6 @@ def out_of_band_formula(level_ref: Ref, score_ref: Ref, w: float) -> str:
 
 def score_in_band(level: Value, score: Value, w: float) -> bool | None:
     """Whether a typed score lies in its level's band; None when either is missing or unknown."""
-    if not is_number(score) or not isinstance(level, str) or level not in _LEVELS:
+    if not is_number(score) or not isinstance(level, str) or level not in LEVELS:
         return None
     return not _out_of_band(w).eval({"level": level, "score": score})

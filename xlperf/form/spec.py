@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from xlperf.form.operators import OVERSHOOT
 from xlperf.form.rules import KINDS
 from xlperf.form.yamlsrc import Where
 
@@ -65,6 +66,11 @@ class GridCell:
     field: Field | None = None
     calc: Calc | None = None
     style: str = "label"
+    number: float | None = None
+    """A fixed number printed in the cell (``weight_of``: the weight of a scored calc; ``text``
+    is then its label in messages)."""
+    key: str = ""
+    """The key of a fixed number (``<calc>_weight``), so that a changed weight is found."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,9 @@ class TableColumn:
     fixed: bool = False
     calc: str | None = None
     calc_operands: dict[str, str] = field(default_factory=dict)
+    """The calc's operands (its kind's names) → the column of the same row that holds each."""
+    min: float | None = None
+    max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ class MissedTarget:
     target: str
     actual: str
     reason: str
+    overshoot: float | None = OVERSHOOT
+    """Beating a ≥/＞/＝ target by this share or more needs a reason too; None: only a missed
+    target does (a 未完成原因分析 column)."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +139,22 @@ class TableSection:
     height: float | None = None
     title: str = ""
     """How messages name the table (labels of its cells: "<title>第3行<column>")."""
+    points: float | None = None
+    """The section's points (``points``): the rows' weights (the row score's ``weight`` column)
+    must add up to them (WEIGHTS_NOT_SUM); None: a table without scores."""
 
     def row_key(self, n: int, column: str) -> str:
         return f"{self.key}_{n}_{column}"
+
+    @property
+    def row_score(self) -> TableColumn | None:
+        """The column computing each row's score (``calc: row_score``), if the table scores rows."""
+        return next((c for c in self.columns if c.calc == "row_score"), None)
+
+    def scoring_column(self, operand: str) -> str | None:
+        """The column that plays ``operand`` (weight, typed, op …) in the row score, if any."""
+        column = self.row_score
+        return column.calc_operands.get(operand) if column else None
 
 
 @dataclass(frozen=True)
@@ -253,7 +278,15 @@ class ScorecardSection:
         return "column" if any(c.role == "l1" for c in self.columns) else "header_row"
 
 
-Section = TitleSection | GridSection | TableSection | ScorecardSection
+@dataclass(frozen=True)
+class PageBreak:
+    """``- page_break: true``: the next section starts a new printed page (the official form's
+    page, where the automatic break would leave a page holding a row or two)."""
+
+    where: Where
+
+
+Section = TitleSection | GridSection | TableSection | ScorecardSection | PageBreak
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from xlperf.form.formulas import template_formulas
 from xlperf.form.layout import FormLayout
 from xlperf.form.placing import layout_form
 from xlperf.form.roles import ROLES
-from xlperf.form.spec import Consistency, FormSpec, ScorecardSection, Section, TitleSection
+from xlperf.form.spec import (
+    Consistency,
+    FormSpec,
+    ScorecardSection,
+    Section,
+    TableSection,
+    TitleSection,
+)
 from xlperf.form.specload import _Builder
 from xlperf.form.yamlsrc import SpecError, Where, load_yaml
 
@@ -170,17 +177,28 @@ def summary(layout: FormLayout) -> Iterator[str]:
     for key, (formula, _) in formulas.items():
         where, placed = layout.cells[key]
         yield f"  {key}  {placed.label or key}  {where}!{xl_rowcol_to_cell(placed.row, placed.col)}  {formula}"
-    yield from _rules(spec)
+    yield from _rules(layout)
     yield from _roles(layout)
 
 
-def _rules(spec: FormSpec) -> Iterator[str]:
+def _rules(layout: FormLayout) -> Iterator[str]:
+    spec = layout.spec
     cards = [s for s in spec.scorecards() if isinstance(s, ScorecardSection)]
     rows = [(block, row) for card in cards for block in card.blocks for row in block.rows]
-    yield f"评分规则 {len(rows)} 条（总分 {sum(c.total_weight for c in cards):g}）："
+    in_cards = {row.score_key for _, row in rows}
+    calcs = [c for c in layout.calcs if c.weight is not None and c.key not in in_cards]
+    tables = [t for sheet in spec.sheets for t in sheet.sections if isinstance(t, TableSection) and t.points]
+    points = sum(c.total_weight for c in cards) + sum(c.weight or 0 for c in calcs) + sum(t.points or 0 for t in tables)
+    yield f"评分规则 {len(rows) + len(calcs) + len(tables)} 条（总分 {points:g}）："
     for block, row in rows:
         yield f"  {block.label} / {row.label}（{row.key}）：{row.kind}，分值 {row.weight:g}"
-    if cards:
+    for calc in calcs:
+        yield f"  {calc.label}（{calc.key}）：{calc.kind}，分值 {calc.weight:g}"
+    for table in tables:
+        weight = table.scoring_column("weight")
+        yield (f"  {table.title or table.key}（{table.key}）：单位自设 {table.rows} 行，每行 row_score，"
+               f"“{weight}”列的权重合计应为 {table.points:g}")
+    if any(c.kind == "grade" for c in layout.calcs):
         bands = "，".join(f"≥{low:g} {name}" for low, name in spec.grade_bands)
         yield f"  等次：{bands}，其余 {spec.grade_else}"
     yield f"审核公式 {len(spec.consistency)} 条："

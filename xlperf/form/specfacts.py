@@ -7,7 +7,8 @@ README, "Form specs / 表单规格", form-level settings / 表单级设置):
   roll-up's amount columns stay blank);
 - ``execution_rate``: the completion calc that is the 预算执行率, and the field that must explain
   a low rate (default: none: no 执行率 in the roll-up, no low-rate checks);
-- ``prefill_from``: where a declaration's indicators go in this later form (default: nowhere:
+- ``prefill_from``: where a declaration's indicators go in this later form: a grouped indicator
+  table, a table whose rows the unit sets (一级/二级/target input columns), or score rows (default: nowhere:
   ``template --from-returns`` prefills only the header, ``check --against`` compares nothing).
 
 Keys are written without the project-sheet prefix; on a form with repeated sheets (``repeat``)
@@ -110,6 +111,14 @@ def execution_rate(keys: SpecKeys, r: MappingReader, sheets: list[SheetSpec],
     return ExecutionRate(key, parts[0], parts[1], explanation, Decimal(str(below)))
 
 
+def _indicator_table(section: TableSection) -> bool:
+    """A grouped indicator table, or one whose 一级, 二级 and target the unit types (unit-set rows)."""
+    if section.groups:
+        return True
+    typed = {c.key for c in section.columns if not c.fixed and not c.calc}
+    return {"level1", "level2", "target"} <= typed
+
+
 def prefill_from(r: MappingReader, sheets: list[SheetSpec]) -> PrefillFrom | None:
     raw = r.get("prefill_from")
     if raw is None:
@@ -120,8 +129,9 @@ def prefill_from(r: MappingReader, sheets: list[SheetSpec]) -> PrefillFrom | Non
         raise p.fail("prefill_from", "prefill_from 应写 table（分组的指标表）或 goals（评分行）之一，只写一个")
     table = p.text("table", "")
     sections = [s for sheet in sheets for s in sheet.sections]
-    if table and not any(isinstance(s, TableSection) and s.key == table and s.groups for s in sections):
-        raise p.fail("table", f"prefill_from.table '{table}' 应为本表中带 groups 的指标表 (a grouped table)")
+    if table and not any(isinstance(s, TableSection) and s.key == table and _indicator_table(s) for s in sections):
+        raise p.fail("table", f"prefill_from.table '{table}' 应为本表中的指标表：带 groups（固定的一级、二级），"
+                              "或有一级、二级、目标值输入列 (a grouped table, or one whose rows the unit sets)")
     level2: Any = p.get("level2") or {}
     if not isinstance(level2, dict) or not all(isinstance(v, str) for v in level2.values()):
         raise p.fail("level2", "level2 应为“申报表的二级指标: 本表的二级指标”的映射")

@@ -22,6 +22,8 @@ class SpecKeys:
         self.keys: dict[str, Where] = {}
         self.references: list[tuple[str, Where, str]] = []
         self.prefix = ""
+        self.tables: dict[str, Any] = {}
+        """Table sections built so far, by key: a grid's calc may sum a column of one above it."""
         self.roles: dict[tuple[str, str], str] = {}
         """(role, sheet prefix) → the key that has it (a role is given once per sheet copy)."""
 

@@ -10,6 +10,7 @@ that does not fill the grid) are found by ``layout``. Scorecard sections are bui
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,17 +28,16 @@ from xlperf.form.spec import (
     FormSpec,
     GridCell,
     GridSection,
-    MissedTarget,
+    PageBreak,
     Section,
     SheetSpec,
-    TableColumn,
-    TableGroup,
     TableSection,
     TitleSection,
 )
 from xlperf.form.specfacts import FACT_KEYS
 from xlperf.form.speckeys import KEY_RE, SpecKeys
 from xlperf.form.specscore import build_scorecard
+from xlperf.form.spectable import build_table
 from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml, load_yaml_text
 
 FORMS_DIR = Path(__file__).parent / "specs"
@@ -45,6 +45,10 @@ FORMS_DIR = Path(__file__).parent / "specs"
 
 class _Builder(SpecKeys):
     """Builds a FormSpec from parsed YAML, collecting keys to check uniqueness and references."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.grade_params: dict[str, Any] = {}
 
     # -- form -------------------------------------------------------------------
     def form(self, root: Any) -> FormSpec:
@@ -54,6 +58,7 @@ class _Builder(SpecKeys):
             self.choices[name] = self.choice_list(values, MappingReader(r.get("choices"), "choices", r.where()), name)
         self.choices.setdefault("yes_no", YES_NO)
         bands, grade_else = self.grade(r)
+        self.grade_params = {"bands": [[float(b), g] for b, g in bands], "else": grade_else}
         sheets: list[SheetSpec] = []
         raw_sheets = r.need("sheets")
         if not isinstance(raw_sheets, list) or not raw_sheets:
@@ -155,7 +160,7 @@ class _Builder(SpecKeys):
 
     def section(self, raw: Any, where: Where) -> Section:
         if not isinstance(raw, Node) or len(raw) != 1:
-            raise SpecError(where, "sections", "每个分区应为 title / subtitle / note / grid / table / scorecard 之一")
+            raise SpecError(where, "sections", "每个分区应为 title / subtitle / note / grid / table / scorecard / page_break 之一")
         (kind, body), = raw.items()
         at = raw.at(kind)
         if kind in ("title", "subtitle", "note"):
@@ -170,6 +175,10 @@ class _Builder(SpecKeys):
             return self.table(body, at)
         if kind == "scorecard":
             return build_scorecard(self, body, at)
+        if kind == "page_break":
+            if body is not True:
+                raise SpecError(at, kind, "应写 page_break: true (page_break takes true)")
+            return PageBreak(at)
         raise SpecError(at, kind, "未知的分区类型 (unknown section kind)")
 
     # -- grid ---------------------------------------------------------------------
@@ -196,7 +205,24 @@ class _Builder(SpecKeys):
                 cells.append(cell)
             rows.append(tuple(cells))
             heights.append(height)
-        return GridSection(tuple(rows), tuple(heights), where)
+        return GridSection(self.weights_of(rows, where), tuple(heights), where)
+
+    def weights_of(self, rows: list[tuple[GridCell, ...]], where: Where) -> tuple[tuple[GridCell, ...], ...]:
+        """The grid with each ``weight_of`` cell given the weight of its scored calc (of this grid)."""
+        calcs = {cell.calc.key: cell.calc for row in rows for cell in row if cell.calc is not None}
+        out = []
+        for row in rows:
+            cells = []
+            for cell in row:
+                if cell.key and cell.number is None:
+                    calc = calcs.get(self.prefix + cell.text)
+                    if calc is None or calc.weight is None:
+                        raise SpecError(where, "weight_of", f"weight_of '{cell.text}' 应为本分区中带 weight 的计算单元格 (weight_of names a scored calc of this grid)")
+                    key = self.define(f"{cell.text}_weight", where)
+                    cell = replace(cell, text=f"{calc.label}权重", number=calc.weight, key=key)
+                cells.append(cell)
+            out.append(tuple(cells))
+        return tuple(out)
 
     def grid_cell(self, raw: Any, where: Where, last_label: str) -> GridCell:
         if isinstance(raw, str):
@@ -211,11 +237,13 @@ class _Builder(SpecKeys):
                 raise c.fail("field", "字段需要 label（本行前面没有标签）")
             return GridCell(span, rowspan, field=self.field(c, c.text("field"), label), style="input")
         if "calc" in c.node:
-            c.only("calc", "label", "kind", "items", "actual", "target", "percent", "span", "rowspan")
             label = c.text("label", last_label.replace("\n", "")) or ""
             kind = c.text("kind", "sum")
             calc = self.calc(c, c.text("calc"), label, kind)
             return GridCell(span, rowspan, calc=calc, style="formula")
+        if "weight_of" in c.node:  # resolved by weights_of once the grid's calcs are known
+            c.only("weight_of", "span", "rowspan")
+            return GridCell(span, rowspan, text=c.text("weight_of"), style="fixed", key="weight_of")
         c.only("label", "note", "header", "span", "rowspan")
         for style in ("label", "note", "header"):
             if style in c.node:
@@ -253,82 +281,45 @@ class _Builder(SpecKeys):
         )
 
     def calc(self, c: MappingReader, key: str, label: str, kind_name: str) -> Calc:
+        """A computed grid cell: a calculation kind, or a scored kind with its ``weight`` and
+        parameters (``rate_score``); a ``grade`` takes the form's grade bands."""
         where = c.where("calc")
-        full = self.define(key, where)
         kind = KINDS.get(kind_name)
-        if kind is None or kind.scored:
+        if kind is None or kind.name == "row_score":
             raise c.fail("kind", f"未知的计算类型 (unknown calc kind) '{kind_name}'")
+        params = [] if kind.name == "grade" else list(kind.defaults)
+        c.only("calc", "label", "kind", "percent", "span", "rowspan", *kind.operands, *kind.list_operands,
+               *params, *(["weight"] if kind.scored else []))
+        full = self.define(key, where)
         operands: dict[str, str | tuple[str, ...]] = {}
         for name in kind.list_operands:
             items = c.need(name)
             if not isinstance(items, list) or not items:
                 raise c.fail(name, "应为键列表")
-            operands[name] = tuple(self.refer(str(i), c.where(name), f"calc {key}") for i in items)
+            operands[name] = tuple(k for i in items for k in self.items(str(i), c, name, key))
         for name in kind.operands:
             operands[name] = self.refer(c.text(name), c.where(name), f"calc {key}")
-        return Calc(full, label, kind_name, operands, {}, where, percent=c.flag("percent"))
+        values = self.grade_params if kind.name == "grade" else {p: c.get(p) for p in params if p in c.node}
+        weight = c.number("weight") if kind.scored else None
+        problems = kind.check_params(values, weight)
+        if problems:
+            raise c.fail("weight" if kind.scored and weight is None else "kind", "; ".join(problems))
+        return Calc(full, label, kind_name, operands, dict(values), where, weight=weight, percent=c.flag("percent"))
+
+    def items(self, item: str, c: MappingReader, name: str, calc: str) -> list[str]:
+        """A list operand's item: a key, or ``TABLE.COLUMN``: that column's cell in every row."""
+        if "." not in item:
+            return [self.refer(item, c.where(name), f"calc {calc}")]
+        table_key, column = item.split(".", 1)
+        table = self.tables.get(self.prefix + table_key)
+        if table is None or column not in {col.key for col in table.columns}:
+            raise c.fail(name, f"'{item}' 应为“表格键.列键”，且表格在此单元格之前 (a table column above)")
+        return [self.refer(table.row_key(n, column), c.where(name), f"calc {calc}")
+                for n in range(1, table.rows + 1)]
 
     # -- table ------------------------------------------------------------------
     def table(self, raw: Any, where: Where) -> TableSection:
-        t = MappingReader(raw, "table", where)
-        t.only("key", "title", "side", "side_span", "rows", "columns", "groups", "missed_target", "height")
-        key = t.text("key")
-        columns = []
-        for raw_col in t.need("columns"):
-            c = MappingReader(raw_col, "column", t.where("columns"))
-            c.only("key", "label", "span", "type", "choices", "strict", "hint", "fixed", "calc",
-                   "actual", "target")
-            ctype = c.text("type", "text")
-            if ctype not in FIELD_TYPES:
-                raise c.fail("type", f"未知的字段类型 '{ctype}'")
-            calc = c.get("calc")
-            if calc is not None and (calc not in KINDS or KINDS[calc].scored):
-                raise c.fail("calc", f"未知的计算类型 '{calc}'")
-            choices = self.choice_list(c.need("choices"), c, "choices") if ctype == "choice" else ()
-            columns.append(
-                TableColumn(
-                    key=c.text("key"), label=c.text("label"), span=int(c.number("span", 1)),
-                    type=ctype, choices=choices, strict_choices=c.flag("strict", True),
-                    hint=c.text("hint", ""), fixed=c.flag("fixed"), calc=calc,
-                    calc_operands={n: c.text(n) for n in ("actual", "target") if n in c.node},
-                )
-            )
-        col_keys = [col.key for col in columns]
-        if len(set(col_keys)) != len(col_keys):
-            raise t.fail("columns", "列键重复 (duplicate key)")
-        for col in columns:
-            for name, ref in col.calc_operands.items():
-                if ref not in col_keys:
-                    raise t.fail("columns", f"列 {col.key} 的 {name} 引用了不存在的列 '{ref}'")
-        groups = []
-        fixed_cols = [c.key for c in columns if c.fixed]
-        for raw_group in t.get("groups") or []:
-            g = MappingReader(raw_group, "group", t.where("groups"))
-            g.only("values", "rows")
-            values = {str(k): str(v) for k, v in (g.need("values") or {}).items()}
-            if sorted(values) != sorted(fixed_cols):
-                raise g.fail("values", f"分组应给出固定列 {fixed_cols} 的值")
-            groups.append(TableGroup(values, int(g.number("rows"))))
-        rows = sum(g.rows for g in groups) if groups else int(t.number("rows"))
-        missed = None
-        if "missed_target" in t.node:
-            m = MappingReader(t.get("missed_target"), "missed_target", t.where("missed_target"))
-            m.only("op", "target", "actual", "reason")
-            missed = MissedTarget(m.text("op"), m.text("target"), m.text("actual"), m.text("reason"))
-            for ref in (missed.op, missed.target, missed.actual, missed.reason):
-                if ref not in col_keys:
-                    raise m.fail("missed_target", f"引用了不存在的列 '{ref}'")
-        section = TableSection(
-            key=self.prefix + t.text("key"), columns=tuple(columns), rows=rows, where=where,
-            side=t.text("side", ""), side_span=int(t.number("side_span", 1 if t.get("side") else 0)),
-            groups=tuple(groups), missed_target=missed, height=t.number("height", 0) or None,
-            title=t.text("title", "") or t.text("side", "").replace("\n", ""),
-        )
-        for n in range(1, rows + 1):
-            for col in columns:
-                if not col.fixed:
-                    self.define(f"{key}_{n}_{col.key}", t.where("columns"))
-        return section
+        return build_table(self, raw, where)
 
 
 def load_spec(path: Path) -> FormSpec:

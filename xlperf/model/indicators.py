@@ -168,6 +168,8 @@ class Row:
     reason: str
     level1: str | None
     level2: str | None
+    nature: str = ""
+    """The operator cell as typed (stripped): 定性 marks a qualitative row on the 一体化 forms."""
 
     def key(self, role: str) -> str | None:
         return self.table.key(self.n, role)
@@ -268,7 +270,7 @@ def table_rows(table: IndicatorTable, inputs: Mapping[str, Value]) -> list[Row]:
             unit=display(unit_cell) or (target.unit if target else ""),
             actual=parse_value(actual_raw, table.units, lenient=True), actual_raw=actual_raw,
             reason=display(reason),
-            level1=level1, level2=level2,
+            level1=level1, level2=level2, nature=display(value(n, "op")),
         ))
     return rows
 

@@ -102,6 +102,8 @@ class _IndicatorPlan:
     weight: float | None
     score_key: str | None
     completion_key: str | None
+    weight_key: str | None = None
+    """A weight the unit types (a table with a row score, ``points``); ``weight`` is then None."""
 
 
 @cache
@@ -133,6 +135,7 @@ def _table_plan(section: TableSection) -> list[_IndicatorPlan]:
     columns = {c.key: c for c in section.columns}
     group_of = [g for g in section.groups for _ in range(g.rows)]
     progress = next((c.key for c in section.columns if c.calc == "completion"), None)
+    scored, weight = section.row_score, section.scoring_column("weight")
     plans = []
     for n in range(1, section.rows + 1):
         slots: list[Slot] = []
@@ -144,8 +147,10 @@ def _table_plan(section: TableSection) -> list[_IndicatorPlan]:
                 slots.append(("fixed", group_of[n - 1].values.get(role) if group_of else None))
             else:
                 slots.append(("key", section.row_key(n, role)))
-        plans.append(_IndicatorPlan(_prefix(section.key), TABLE_SOURCE, tuple(slots), None, None,
-                                    section.row_key(n, progress) if progress else None))
+        plans.append(_IndicatorPlan(_prefix(section.key), TABLE_SOURCE, tuple(slots), None,
+                                    section.row_key(n, scored.key) if scored else None,
+                                    section.row_key(n, progress) if progress else None,
+                                    section.row_key(n, weight) if weight else None))
     return plans
 
 
@@ -160,18 +165,21 @@ def _prefix(key: str) -> str:
 def _indicators(checked: CheckedReturn, layout: FormLayout) -> Iterable[IndicatorRow]:
     for plan in _indicator_plan(layout.spec.form_id):
         parts = [_cell(_lookup(checked, ref)) if kind == "key" else ref for kind, ref in plan.slots]
+        weight = plan.weight
         if plan.source == TABLE_SOURCE:
             if not in_use(dict(zip(INDICATOR_COLUMNS, parts, strict=True))):
                 continue  # xlperf.model.indicators: in use when name, target or actual is filled
             score: Cell = None
             completion = _float(checked.scores.get(plan.completion_key)) if plan.completion_key else None
-        else:
-            score = _cell(_lookup(checked, plan.score_key or ""))
+        if plan.weight_key:  # a row the unit weighs and the formula scores: its weight and 得分率
+            weight = _float(checked.values.get(plan.weight_key))
+        if plan.score_key:
+            score = _cell(_lookup(checked, plan.score_key))
             number = _float(score)
-            completion = round(number / plan.weight, 4) if number is not None and plan.weight else None
+            completion = round(number / weight, 4) if number is not None and weight else None
         level1, level2, name, op, target, unit, actual = parts
         yield IndicatorRow(plan.prefix, plan.source, level1, level2, name, op, target, unit, actual,
-                           plan.weight, score, completion)
+                           weight, score, completion)
 
 
 def _cell(value: object) -> Cell:

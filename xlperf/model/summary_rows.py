@@ -58,7 +58,8 @@ class IndicatorRow(NamedTuple):
     weight: float | None
     score: Cell
     completion: float | None
-    """完成率 of a table indicator (recomputed); 得分率 (score / weight) of a scorecard row."""
+    """完成率 of a table indicator (recomputed); 得分率 (score / weight) of a scorecard row and of
+    a table row scored by formula (``row_score``: its weight is the one the unit typed)."""
 
 
 OLD_PROJECT_FIELDS = 9
