@@ -49,6 +49,15 @@ def _errors(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return wrap
 
 
+def _existing(db: str | None) -> None:
+    """An SQLite ledger that is not there is said so (opening it would make an empty one)."""
+    from xlperf.ledger import LedgerError, database_url
+
+    url = database_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise LedgerError(f"台账不存在：{url.removeprefix('sqlite:///')}（请用 --db 指定台账）")
+
+
 def _size(count: int) -> str:
     return f"{count / 1_000_000:.1f} MB"
 
@@ -69,6 +78,7 @@ def backup_command(output: Path, db: str | None, store: Path | None) -> None:
     from xlperf.ledger import open_ledger
     from xlperf.ledger.backup import make_backup
 
+    _existing(db)
     ledger = open_ledger(db, store, migrate=False)  # a backup takes the ledger as it is
     try:
         summary = make_backup(ledger, output)
@@ -99,12 +109,10 @@ def restore_command(archive: Path, db: str | None, store: Path | None) -> None:
 @_ledger_options
 @_errors("台账")
 def verify_command(db: str | None, store: Path | None) -> None:
-    from xlperf.ledger import LedgerError, database_url, open_ledger
+    from xlperf.ledger import open_ledger
     from xlperf.ledger.verify import verify_ledger
 
-    url = database_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise LedgerError(f"台账不存在：{url.removeprefix('sqlite:///')}（请用 --db 指定台账）")
+    _existing(db)
     ledger = open_ledger(db, store, migrate=False)  # checked as it is, never changed
     try:
         found = verify_ledger(ledger)

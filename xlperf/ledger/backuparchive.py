@@ -58,19 +58,23 @@ class BackupArchive:
         return ArchiveError(f"备份文件 {self.path} 已损坏：其中的 {member}{what}与清单记录的 SHA-256 不符，拒绝恢复。"
                             "请换用另一份备份")
 
+    def _bad_manifest(self) -> ArchiveError:
+        return ArchiveError(f"备份文件 {self.path} 已损坏：其中的清单 {MANIFEST} 与 zip 注释中记录的 SHA-256 不符，拒绝恢复。"
+                            "请换用另一份备份")
+
     def _manifest(self) -> dict[str, Any]:
         if MANIFEST not in self._infos:
             raise ArchiveError(f"{self.path} 不是 xlperf 备份文件（其中没有清单 {MANIFEST}），拒绝恢复")
         try:
             data = self.zip.read(MANIFEST)
         except _READ_ERRORS:
-            raise self.damaged(MANIFEST, "（清单）") from None
+            raise self._bad_manifest() from None
         if self.zip.comment.decode("ascii", "replace") != COMMENT_PREFIX + sha256_of(data):
-            raise self.damaged(MANIFEST, "（清单）")
+            raise self._bad_manifest()
         try:
             manifest = json.loads(data)
         except ValueError:
-            raise self.damaged(MANIFEST, "（清单）") from None
+            raise self._bad_manifest() from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ArchiveError(f"{self.path} 不是 xlperf 备份文件（清单格式不符），拒绝恢复")
         if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:

@@ -200,7 +200,7 @@ def _advance_sequences(conn: Connection, metadata: MetaData) -> None:
                                 {"t": f'"{table.name}"', "c": key[0].name}).scalar()
         if sequence:
             largest = conn.execute(select(key[0]).order_by(key[0].desc()).limit(1)).scalar()
-            conn.execute(text("SELECT setval(:s, :v, :called)"),
+            conn.execute(text("SELECT setval(CAST(:s AS regclass), CAST(:v AS BIGINT), CAST(:called AS BOOLEAN))"),
                          {"s": sequence, "v": largest or 1, "called": largest is not None})
 
 
