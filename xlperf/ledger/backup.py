@@ -73,6 +73,7 @@ def make_backup(ledger: Ledger, output: Path) -> BackupSummary:
     into place when complete: a failed backup never leaves a partial archive under the name)."""
     started = time.monotonic()
     output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.{os.getpid()}.part")
     try:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
