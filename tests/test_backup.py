@@ -113,6 +113,7 @@ def record_of(db: LedgerDb, folder: Path) -> dict[str, Any]:
     def run(*args: str) -> str:
         return db.run(*args).output
 
+    folder.mkdir(parents=True, exist_ok=True)
     rollup = folder / "汇总.xlsx"
     said = [line for line in run("rollup", ROUND, "-o", str(rollup)).splitlines() if not line.startswith("汇总工作簿：")]
     book = openpyxl.load_workbook(rollup)
@@ -319,6 +320,8 @@ def test_a_damaged_archive_is_refused_naming_the_bad_part(tmp_path: Path) -> Non
     refused(flipped, f"已损坏：其中的 {stored}（原文件）")
     cut = tmp_path / "f.zip"
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    refused(cut, "中没有清单 xlperf-backup.json：不是 xlperf 备份文件，或文件不完整（被截断、未复制完），拒绝恢复")
+    cut.write_bytes(archive.read_bytes()[:100])
     refused(cut, "不是完整的 zip 文件")
 
     # Nothing was left behind: the good archive restores into the same place.

@@ -41,8 +41,10 @@ class BackupArchive:
         self.path = path
         try:
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ArchiveError(f"无法读取备份文件 {path}：不是完整的 zip 文件，可能不完整或已损坏（{exc}），拒绝恢复") from None
+        except OSError as exc:
+            raise ArchiveError(f"无法读取备份文件 {path}（{exc.strerror or exc}）") from None
+        except (zipfile.BadZipFile, EOFError):
+            raise ArchiveError(f"备份文件 {path} 不是完整的 zip 文件：可能不完整（被截断、未复制完）或已损坏，拒绝恢复") from None
         self._infos = {info.filename: info for info in self.zip.infolist()}
         manifest = self._manifest()
         self.revision: str = manifest["revision"]
@@ -64,7 +66,10 @@ class BackupArchive:
 
     def _manifest(self) -> dict[str, Any]:
         if MANIFEST not in self._infos:
-            raise ArchiveError(f"{self.path} 不是 xlperf 备份文件（其中没有清单 {MANIFEST}），拒绝恢复")
+            # A cut-off archive can still open as a zip: the last workbook inside it, whose own
+            # directory is then the last one found.
+            raise ArchiveError(f"备份文件 {self.path} 中没有清单 {MANIFEST}：不是 xlperf 备份文件，或文件不完整"
+                               "（被截断、未复制完），拒绝恢复")
         try:
             data = self.zip.read(MANIFEST)
         except _READ_ERRORS:
