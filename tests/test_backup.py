@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ ROUND = "2025年项目支出绩效自评"
 REJECTED = {**CLEAN, "released": 5.55, "spent_city": 6.2}
 CODES = ("3001", "3002", "3003", "3004")
 STRANGER = "陌生人 <someone@elsewhere.example>"
-LATER = 6
+LATER = 8
 """Returns of the intake that runs during the backup."""
 
 
@@ -132,27 +132,52 @@ def count(db: LedgerDb) -> int:
         ledger.close()
 
 
-@contextmanager
-def writers_held(db: LedgerDb) -> Iterator[Callable[[], int]]:
-    """Hold the write lock every writer of the round takes (SQLite's database lock; PostgreSQL's
-    row lock on the round): writers wait, readers and backups do not. Yields the number of
-    submissions as the holder sees them (on SQLite a ledger session would wait for the lock too)."""
-    if db.kind == "sqlite":
-        conn = sqlite3.connect(db.url, timeout=60, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
+class Writers:
+    """Watches the submissions a round's writers commit, and holds the write lock every writer of
+    the round takes (SQLite's database lock; PostgreSQL's row lock on the round), so that writers
+    wait while readers and backups do not. One connection of its own, cheap to ask often (a
+    ledger session would also wait for the lock on SQLite)."""
+
+    def __init__(self, db: LedgerDb) -> None:
+        self.db = db
+        if db.kind == "sqlite":
+            self.sqlite = sqlite3.connect(db.url, timeout=60, isolation_level=None)
+        else:
+            self.engine = create_engine(db.url)
+            self.conn = self.engine.connect()
+
+    def submissions(self) -> int:
+        if self.db.kind == "sqlite":
+            return int(self.sqlite.execute("SELECT count(*) FROM submissions").fetchone()[0])
+        if self.conn.in_transaction() and not self.held:
+            self.conn.rollback()  # a fresh snapshot for every look
+        return int(self.conn.execute(text("SELECT count(*) FROM submissions")).scalar_one())
+
+    held = False
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.db.kind == "sqlite":
+            self.sqlite.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn.rollback()
+            self.conn.execute(text("SELECT id FROM rounds FOR UPDATE"))
+        self.held = True
         try:
-            yield lambda: conn.execute("SELECT count(*) FROM submissions").fetchone()[0]
+            yield
         finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    engine = create_engine(db.url)
-    try:
-        with engine.begin() as held:
-            held.execute(text("SELECT id FROM rounds FOR UPDATE"))
-            yield lambda: held.execute(text("SELECT count(*) FROM submissions")).scalar_one()
-    finally:
-        engine.dispose()
+            self.held = False
+            if self.db.kind == "sqlite":
+                self.sqlite.execute("ROLLBACK")
+            else:
+                self.conn.rollback()
+
+    def close(self) -> None:
+        if self.db.kind == "sqlite":
+            self.sqlite.close()
+        else:
+            self.conn.close()
+            self.engine.dispose()
 
 
 def restored_sqlite(folder: Path) -> LedgerDb:
@@ -167,13 +192,10 @@ def test_a_backup_taken_during_an_intake_and_an_upload_restores_whole(db: Ledger
         make_return(later / f"南城_{i}.xlsx", "南城区商务局", age=100 - i, **{**CLEAN, "spent_city": 30 + i})
     upload = make_return(tmp_path / "upload" / "北湖.xlsx", "北湖县工信局", **CLEAN)
     before = count(db)
+    writers = Writers(db)
     intake = subprocess.Popen([sys.executable, "-m", "xlperf", "round", *db.args(), "intake", ROUND, str(later),
                                "--batch", "1", "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while count(db) == before:  # the intake has committed its first return
-            assert intake.poll() is None and time.monotonic() < deadline, intake.communicate()
-            time.sleep(0.05)
         ledger = db.open()
         uploaded: list[Any] = []
         try:
@@ -182,8 +204,12 @@ def test_a_backup_taken_during_an_intake_and_an_upload_restores_whole(db: Ledger
             token = csrf(client)
             uploader = threading.Thread(target=lambda: uploaded.append(client.post(
                 "/rounds/1/upload", files=files, data={"csrf_token": token}, headers={"accept": "application/json"})))
-            with writers_held(db) as submissions:
-                taken = submissions() - before
+            deadline = time.monotonic() + 240
+            while writers.submissions() == before:  # the intake has committed its first return
+                assert intake.poll() is None and time.monotonic() < deadline, intake.communicate()
+                time.sleep(0.005)
+            with writers.hold():
+                taken = writers.submissions() - before
                 assert 1 <= taken < LATER and intake.poll() is None  # mid-intake, and it goes on
                 uploader.start()  # it waits for the lock to record the file: in progress during the backup
                 xlperf("backup", "-o", str(tmp_path / "load.zip"), *db.args())
@@ -193,6 +219,7 @@ def test_a_backup_taken_during_an_intake_and_an_upload_restores_whole(db: Ledger
         assert [r.status_code for r in uploaded] == [200]
         assert intake.wait(240) in (0, 1), intake.communicate()  # 1: a return sent back
     finally:
+        writers.close()
         if intake.poll() is None:
             intake.kill()
     assert count(db) == before + LATER + 1
