@@ -251,7 +251,7 @@ def test_a_sqlite_backup_restores_into_another_folder_and_into_postgresql(db: Le
     rows = table_rows(source)
     counts = (f"任务 {len(rows['rounds'])}，单位 4，报送 5，审核结果 {len(rows['results'])}，日志 {len(rows['events'])}，"
               f"邮件 1，账户 0")
-    assert said[0] == f"已备份台账 sqlite:///{source.url}（台账结构 {HEAD}）：{counts}"
+    assert said[0] == f"已备份台账 {source.url}（台账结构 {HEAD}）：{counts}"
     assert said[1].startswith("原文件 6 个，共 0.") and said[1].endswith(f"（存档：{source.store}）")
 
     done = xlperf("restore", str(archive), *db.args()).stdout.splitlines()

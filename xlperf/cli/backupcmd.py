@@ -58,6 +58,13 @@ def _existing(db: str | None) -> None:
         raise LedgerError(f"台账不存在：{url.removeprefix('sqlite:///')}（请用 --db 指定台账）")
 
 
+def _place(url: str) -> str:
+    """Where a ledger is, as people look for it (an SQLite file's path; a URL without password)."""
+    from xlperf.ledger.storage_errors import database_place
+
+    return database_place(url)
+
+
 def _size(count: int) -> str:
     return f"{count / 1_000_000:.1f} MB"
 
@@ -84,7 +91,7 @@ def backup_command(output: Path, db: str | None, store: Path | None) -> None:
         summary = make_backup(ledger, output)
     finally:
         ledger.close()
-    click.echo(f"已备份台账 {ledger.shown_url}（台账结构 {summary.revision}）：{_counts(summary.rows)}")
+    click.echo(f"已备份台账 {_place(ledger.url)}（台账结构 {summary.revision}）：{_counts(summary.rows)}")
     click.echo(f"原文件 {summary.files} 个，共 {_size(summary.file_bytes)}（存档：{ledger.store.root}）")
     click.echo(f"备份文件：{summary.output}（{_size(summary.output.stat().st_size)}，用时 {summary.seconds:.1f} 秒）")
 
@@ -99,7 +106,7 @@ def restore_command(archive: Path, db: str | None, store: Path | None) -> None:
     from xlperf.ledger.restore import restore_backup
 
     summary = restore_backup(archive, db, store)
-    click.echo(f"已恢复到台账 {summary.url}：{_counts(summary.rows)}")
+    click.echo(f"已恢复到台账 {_place(summary.url)}：{_counts(summary.rows)}")
     click.echo(f"原文件 {summary.files} 个，共 {_size(summary.file_bytes)}，已逐一核对 SHA-256（存档：{summary.store}）")
     click.echo(f"用时 {summary.seconds:.1f} 秒。可用 xlperf verify 检查恢复后的台账。")
 
@@ -120,7 +127,7 @@ def verify_command(db: str | None, store: Path | None) -> None:
         ledger.close()
     for problem in found.problems:
         click.echo(problem)
-    checked = (f"已检查台账 {ledger.shown_url}：原文件 {found.files} 个（{_size(found.file_bytes)}），"
+    checked = (f"已检查台账 {_place(ledger.url)}：原文件 {found.files} 个（{_size(found.file_bytes)}），"
                f"台账记录所指的原文件 {found.named} 个")
     if found.problems:
         click.echo(f"{checked}；发现 {len(found.problems)} 个问题。")

@@ -51,6 +51,7 @@ from xlperf.ledger.backupfile import (
     table_member,
 )
 from xlperf.ledger.db import BUSY_TIMEOUT_MS, Ledger, LedgerError, revision_of
+from xlperf.ledger.storage_errors import database_place
 from xlperf.ledger.store import FileStore, sha256_of
 
 __all__ = ["BackupSummary", "make_backup"]
@@ -80,13 +81,13 @@ def make_backup(ledger: Ledger, output: Path) -> BackupSummary:
             with _snapshot(ledger, output.parent) as conn:
                 revision = revision_of(conn)
                 if revision is None:
-                    raise LedgerError(f"{ledger.shown_url} 不是 xlperf 台账（没有台账结构），无法备份")
+                    raise LedgerError(f"{database_place(ledger.url)} 不是 xlperf 台账（没有台账结构），无法备份")
                 summary = BackupSummary(output, revision)
                 tables, referenced = _dump(conn, archive, summary)
             files = _copy_files(archive, ledger.store, referenced, summary)
             manifest = {"format": FORMAT, "version": VERSION, "xlperf": xlperf.__version__,
                         "made_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                        "database": make_url(ledger.url).get_backend_name(), "source": ledger.shown_url,
+                        "database": make_url(ledger.url).get_backend_name(), "source": database_place(ledger.url),
                         "store": str(ledger.store.root), "revision": revision, "tables": tables, "files": files}
             data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
             archive.writestr(MANIFEST, data)

@@ -30,6 +30,7 @@ from xlperf.ledger.db import (
     revision_of,
     upgrade,
 )
+from xlperf.ledger.storage_errors import database_place
 from xlperf.ledger.store import FileStore
 
 __all__ = ["RestoreSummary", "restore_backup"]
@@ -60,7 +61,7 @@ def restore_backup(path: Path, url: str | None, store: Path | None) -> RestoreSu
                                "请先安装该版本或更新的 xlperf 再恢复")
         ledger = open_ledger(url, store, migrate=False)
         try:
-            summary = RestoreSummary(ledger.shown_url, ledger.store.root, archive.revision)
+            summary = RestoreSummary(ledger.url, ledger.store.root, archive.revision)
             _restore(archive, ledger, summary)
         finally:
             ledger.close()
@@ -108,14 +109,14 @@ def _require_empty_database(conn: Connection, ledger: Ledger, archive: BackupArc
     names = set(inspect(conn).get_table_names())
     for name in sorted(names & ({t["name"] for t in archive.tables} | {"alembic_version"})):
         if name != "alembic_version" and conn.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1')).first() is not None:
-            raise LedgerError(f"目标数据库 {ledger.shown_url} 不是空的（表 {name} 已有数据）：恢复只写入空的数据库，"
+            raise LedgerError(f"目标数据库 {database_place(ledger.url)} 不是空的（表 {name} 已有数据）：恢复只写入空的数据库，"
                               "以免覆盖现有台账。请新建一个空数据库（或换一个 SQLite 文件名）后再恢复")
     revision = revision_of(conn)
     if revision is not None and revision != archive.revision:
-        raise LedgerError(f"目标数据库 {ledger.shown_url} 已建有台账结构（{revision}），与备份的台账结构（{archive.revision}）"
+        raise LedgerError(f"目标数据库 {database_place(ledger.url)} 已建有台账结构（{revision}），与备份的台账结构（{archive.revision}）"
                           "不同：请新建一个空数据库后再恢复")
     if revision is None and names & {t["name"] for t in archive.tables}:
-        raise LedgerError(f"目标数据库 {ledger.shown_url} 已有与台账同名的表（{', '.join(sorted(names))}）："
+        raise LedgerError(f"目标数据库 {database_place(ledger.url)} 已有与台账同名的表（{', '.join(sorted(names))}）："
                           "请新建一个空数据库后再恢复")
     return revision is None
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 
 from xlperf.ledger.backupfile import SHA256, store_files
 from xlperf.ledger.db import HEAD, Ledger, known_revision, revision_of
+from xlperf.ledger.storage_errors import database_place
 
 __all__ = ["Verification", "verify_ledger"]
 
@@ -42,7 +43,7 @@ def verify_ledger(ledger: Ledger) -> Verification:
         revision = revision_of(conn)
         found = Verification(revision)
         if revision is None:
-            found.problems.append(f"{ledger.shown_url} 没有台账结构：不是 xlperf 台账，或是空数据库")
+            found.problems.append(f"{database_place(ledger.url)} 没有台账结构：不是 xlperf 台账，或是空数据库")
             return found
         if revision != HEAD:
             found.problems.append(
