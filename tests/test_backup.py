@@ -323,9 +323,10 @@ def test_a_damaged_archive_is_refused_naming_the_bad_part(tmp_path: Path) -> Non
     fill(source, tmp_path)
     archive = tmp_path / "备份.zip"
     assert CliRunner().invoke(main, ["backup", "-o", str(archive), *source.args()]).exit_code == 0
+    [final_sha] = [r[2] for r in table_rows(source)["submissions"] if r[4] == "东城_定稿.xlsx"]
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
-        stored = next(n for n in names if n.startswith("files/"))
+        stored = next(n for n in names if n.replace("/", "").endswith(final_sha))  # a workbook: a zip itself
         info = zf.getinfo(stored)
     target = restored_sqlite(tmp_path / "target")
 
@@ -342,11 +343,12 @@ def test_a_damaged_archive_is_refused_naming_the_bad_part(tmp_path: Path) -> Non
     refused(_rewritten(archive, tmp_path / "d.zip", extra="files/../../evil"), "中有清单未列出的 files/../../evil，拒绝恢复")
     flipped = tmp_path / "e.zip"  # a byte of a stored file flipped on disk: the zip's CRC tells
     data = bytearray(archive.read_bytes())
-    data[info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 10] ^= 0xFF
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 10] ^= 0xFF
     flipped.write_bytes(bytes(data))
     refused(flipped, f"已损坏：其中的 {stored}（原文件）")
     cut = tmp_path / "f.zip"
-    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    cut.write_bytes(archive.read_bytes()[:start + info.compress_size])  # cut after a workbook: opens as it
     refused(cut, "中没有清单 xlperf-backup.json：不是 xlperf 备份文件，或文件不完整（被截断、未复制完），拒绝恢复")
     cut.write_bytes(archive.read_bytes()[:100])
     refused(cut, "不是完整的 zip 文件")
