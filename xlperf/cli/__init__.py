@@ -1,6 +1,7 @@
 """Command-line interface (click). Thin commands; exit codes."""
 
 from xlperf.cli import (
+    backupcmd,  # noqa: F401  (registers backup, restore and verify on main)
     desk,  # noqa: F401  (registers serve and user on main)
     formcmd,  # noqa: F401  (registers form check / form new on main)
     results,  # noqa: F401  (registers round results / round consequence)

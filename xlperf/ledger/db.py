@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = ["DB_ENV", "DEFAULT_DB", "STORE_ENV", "Ledger", "LedgerError", "database_url", "lock_round",
-           "open_ledger"]
+           "open_ledger", "revision_of", "upgrade"]
 
 DB_ENV = "XLPERF_DB"
 STORE_ENV = "XLPERF_STORE"
@@ -145,11 +145,17 @@ def _read_only_url(file: Path) -> URL:
     return URL.create("sqlite", database=f"file:{file}", query=query)
 
 
+def revision_of(conn: Connection) -> str | None:
+    """The schema's migration revision (None: no ledger schema there)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _check_current(engine: Engine, url: str) -> None:
     """A read-only ledger cannot be migrated: it must be of the newest schema already."""
     with engine.connect() as conn:
-        version = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                   if inspect(conn).has_table("alembic_version") else None)
+        version = revision_of(conn)
     if version != HEAD:
         raise LedgerError(f"台账 {_shown(url)} 在只读存储上，且是较早版本的台账（{version or '空'}），无法就地升级："
                           "请复制到可写的位置后打开")
@@ -189,17 +195,33 @@ def _config() -> Config:
 def _migrate(engine: Engine) -> None:
     """Upgrade to the newest schema; concurrent openers wait for each other (one migrates)."""
     with engine.connect() as conn:  # cheap check first: nothing to do on an up-to-date ledger
-        if inspect(conn).has_table("alembic_version"):
-            if conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD:
-                return
+        if revision_of(conn) == HEAD:
+            return
+    with engine.begin() as conn:
+        upgrade(conn)
+
+
+def upgrade(conn: Connection, revision: str = "head") -> None:
+    """Migrate the schema on ``conn`` (in the caller's transaction) up to ``revision``; concurrent
+    migrations of a PostgreSQL database wait for each other."""
     from alembic import command
 
     config = _config()
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of the migrations shipped with this xlperf."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def lock_round(session: Session, round_id: int) -> None:
