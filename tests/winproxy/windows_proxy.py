@@ -108,6 +108,7 @@ def in_effect() -> dict[str, Any]:
 
 def main() -> None:
     import windows_proxy  # this module by its name (not __main__), for the spawned process to import
+
     from xlperf.workers.start import start_context, start_method
 
     expected = {"rlimits": False, "os.fchmod": False, "signal.SIGKILL": False, "resource": False, "fcntl": False}
