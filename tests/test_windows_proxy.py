@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,8 @@ def findings_by_file(stdout: str) -> dict[str, list[tuple[str, str]]]:
 
 def test_the_memory_limit_holds_without_rlimits_with_the_rlimit_s_finding(inbox: Path, tmp_path: Path) -> None:
     args = ("check", str(inbox), "--json", "--file-memory", "64", "--file-seconds", "200")
-    linux = xlperf(*args, env={**os.environ, "XLPERF_START_METHOD": ""})
+    linux = xlperf(*args, env={k: v for k, v in os.environ.items()
+                               if k not in ("PYTHONUSERBASE", "PYTHONIOENCODING", "XLPERF_START_METHOD")})
     windows = xlperf(*args, env=windows_env(tmp_path))
     assert linux[0] == windows[0] == 1, (linux[2], windows[2])
     expected = {"东城区科技局.xlsx": [],
@@ -106,3 +108,28 @@ def test_round_intake_of_a_chinese_folder_on_windows_keeps_every_name(tmp_path: 
         stored: Any = session.scalars(select(Submission)).one()
         assert (stored.original_name, stored.unit_name) == (name, "东城区科技局")
         assert ledger.store.path(stored.sha256).read_bytes() == (inbox / name).read_bytes()
+
+
+SPIN = """
+import threading, time
+import psutil
+from xlperf.workers import pool
+from xlperf.workers.limits import Limits
+
+assert pool.resource is None  # the proxy: no rlimits for xlperf
+pool._cpu_backstop(Limits(seconds=0.1))  # this file's ceiling: what was used, 0.4 s and a minute more
+pool._file_cpu[:] = [pool._file_cpu[0] - 60]  # (less the minute: a test may not wait one)
+looked = threading.Event()
+threading.Thread(target=pool._watch_cpu, args=(psutil.Process(), looked, 0.05), daemon=True).start()
+started = time.process_time()
+while time.process_time() - started < 30:  # a file that spins in Python
+    pass
+print("still running")
+"""
+
+
+def test_without_rlimits_a_worker_that_spins_ends_itself_on_cpu_time(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", SPIN], env={**windows_env(tmp_path), "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, encoding="gbk", errors="replace", timeout=120)
+    assert done.returncode == 1 and done.stdout == "", (done.stdout, done.stderr)
+    assert re.search(r"worker \d+ ended: CPU time over \d+ s on one file", done.stderr), done.stderr

@@ -266,9 +266,11 @@ def _serve(conn: Connection, watched: Connection, work: Work[Any], limits: Limit
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     else:
         me = psutil.Process()
+        looked = threading.Event()
+        threading.Thread(target=_watch_cpu, args=(me, looked), name="xlperf-worker-cpu", daemon=True).start()
+        looked.wait(10)  # the thread's stack and its memory (an arena of its own) not counted against a file
         if ceiling is not None:
             ceiling.value = me.memory_info().vms + limits.memory_mb * 1024 * 1024
-        threading.Thread(target=_watch_cpu, args=(me, limits), name="xlperf-worker-cpu", daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
     while True:
         try:
@@ -317,17 +319,18 @@ _file_cpu: list[float] = []
 """Where no rlimit holds the worker: the CPU seconds at which it ends itself (set per file)."""
 
 
-def _watch_cpu(me: psutil.Process, limits: Limits, interval: float = 1.0) -> None:
+def _watch_cpu(me: psutil.Process, looked: threading.Event, interval: float = 1.0) -> None:
     """The CPU-time backstop where there are no rlimits: end this worker when its CPU time
     passes the ceiling :func:`_cpu_backstop` set for its file. A thread, so it looks only when
-    the interpreter lets it run (not inside a C call that holds the GIL, as ``RLIMIT_CPU`` would)."""
+    the interpreter lets it run (not inside a C call that holds the GIL, as ``RLIMIT_CPU`` would).
+    ``looked`` is set after its first look."""
     while True:
+        used = me.cpu_times()
+        looked.set()
+        if _file_cpu and used.user + used.system > _file_cpu[-1]:
+            log.error("worker %d ended: CPU time over %.0f s on one file", os.getpid(), _file_cpu[-1])
+            os._exit(1)
         time.sleep(interval)
-        if _file_cpu:
-            used = me.cpu_times()
-            if used.user + used.system > _file_cpu[-1]:
-                log.error("worker %d ended: CPU time over %.0f s on one file", os.getpid(), _file_cpu[-1])
-                os._exit(1)
 
 
 def _address_space() -> int:
