@@ -23,7 +23,7 @@ from ledger_support import CLEAN, FORM, YEAR, make_return, write_roster
 from sqlalchemy import select
 from winenv import windows_env
 
-from xlperf.checks.limited import FILE_TOO_COMPLEX
+from xlperf.checks.exceeded import FILE_TOO_COMPLEX
 from xlperf.ledger import open_ledger
 from xlperf.ledger.models import Submission
 
