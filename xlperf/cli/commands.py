@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from xlperf.cli.console import tolerant_console
 from xlperf.cli.forms import forms_command, forms_option, warn_problems
 from xlperf.cli.mailopts import finish_mail_run, mail_settings
 from xlperf.cli.rosteropt import roster_option
@@ -37,8 +38,7 @@ class OutputError(click.ClickException):
 def _output_error(what: str, exc: OSError, where: Path | None = None) -> OutputError:
     place = exc.filename if exc.filename else where
     shown = scrub(str(place)) if place is not None else ""
-    return OutputError(f"无法写入{what}：{shown}（{exc.strerror or exc}）：请检查该位置是否存在、可写、磁盘是否已满，"
-                       "或换一个输出位置")
+    return OutputError(f"无法写入{what}：{shown}（{exc.strerror or exc}）：请检查该位置是否存在、可写、磁盘是否已满，或换一个输出位置")
 
 
 class _Main(click.Group):
@@ -63,6 +63,7 @@ class _Main(click.Group):
 @forms_option
 @click.pass_context
 def main(ctx: click.Context) -> None:
+    tolerant_console()
     try:
         start_method()  # XLPERF_START_METHOD, refused before any command starts a worker
     except LimitError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import io
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -49,3 +52,16 @@ def summary_line(results: Iterable[CheckedReturn]) -> str:
     counts = {status: sum(1 for r in results if r.status == status) for status in STATUS_LABELS}
     shown = "，".join(f"{STATUS_LABELS[s]} {n} 份" for s, n in counts.items())
     return f"共审核 {len(results)} 份报表：{shown}。"
+
+
+def tolerant_console() -> None:
+    """Have this process's output print what its console cannot show as "?" instead of stopping
+    with an error. A Windows console is often GBK (code page 936), and a return's text may hold
+    what GBK has no code for (an emoji, a rare character): ``PYTHONIOENCODING=gbk`` makes
+    standard output strict, so one such name in a batch's lines would end the command half way.
+    Standard error replaces already (backslashes). A UTF console can show every character and
+    stays strict (text we failed to clean, such as a lone surrogate, is our error to see)."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict" \
+            and not codecs.lookup(stream.encoding).name.startswith("utf"):
+        stream.reconfigure(errors="replace")

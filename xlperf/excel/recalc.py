@@ -145,7 +145,10 @@ def _run(command: list[str], timeout: float) -> str:
     try:
         _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # Windows: no process groups to kill; the launcher at least
+            proc.kill()
         proc.communicate()
         raise
     return stderr or ""

@@ -128,7 +128,7 @@ def _on_read_only_storage(file: Path) -> bool:
     if not file.is_file():
         return False
     try:
-        if os.statvfs(file.parent).f_flag & os.ST_RDONLY:
+        if hasattr(os, "statvfs") and os.statvfs(file.parent).f_flag & os.ST_RDONLY:  # not on Windows
             return True
     except OSError:
         return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,13 +103,13 @@ def _file_system_state(database: str) -> str | None:
     """FULL or READ_ONLY when the file system holding the SQLite file ``database`` is so now."""
     if not database or "://" in database:
         return None
+    folder = Path(database).parent
     try:
-        stat = os.statvfs(Path(database).parent)
+        if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:  # (Windows has no statvfs)
+            return READ_ONLY
+        return FULL if shutil.disk_usage(folder).free == 0 else None
     except OSError:
         return None
-    if stat.f_flag & os.ST_RDONLY:
-        return READ_ONLY
-    return FULL if stat.f_bavail == 0 else None
 
 
 def _what(path: str, places: Mapping[Path, str]) -> tuple[str, str]:

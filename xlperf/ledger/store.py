@@ -49,7 +49,7 @@ class FileStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-                os.fchmod(out.fileno(), 0o444)
+            os.chmod(tmp, 0o444)  # by name: Windows has no fchmod before Python 3.13
             os.replace(tmp, target)  # same content under the same name: a race is harmless
         except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)

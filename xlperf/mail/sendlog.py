@@ -7,10 +7,11 @@ begins, and the outcome right after it; a message whose last line is ``sending``
 killed) or ``uncertain`` (handed over, then no answer) may have arrived: it is never sent again
 without ``--resend``, so a run that is interrupted never sends a message twice on the next run.
 
-One run at a time: :func:`locked` holds an exclusive ``flock`` on ``.mail_log.lock`` in the report
-folder for the whole run, so a second ``xlperf mail`` on the same folder (which would read the
-same log and mail every unit again) is refused with :class:`SendLogBusy`. The kernel drops the
-lock when the process ends, however it ends.
+One run at a time: :func:`locked` holds an exclusive lock on ``.mail_log.lock`` in the report
+folder for the whole run (filelock: ``flock`` on Linux and macOS, ``msvcrt.locking`` on Windows),
+so a second ``xlperf mail`` on the same folder (which would read the same log and mail every
+unit again) is refused with :class:`SendLogBusy`. The system drops the lock when the process
+ends, however it ends.
 """
 
 from __future__ import annotations
@@ -23,15 +24,11 @@ from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from xlperf.mail.outgo import ALREADY_SENT, FAILED, SENDING, SENT, UNCERTAIN, Outgoing
 from xlperf.mail.reports import Report, UnitReports
 from xlperf.mail.send import Clock, SendResult
-
-try:
-    import fcntl
-except ImportError:  # Windows: msvcrt's byte-range lock does the same job
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
 
 LOG_NAME = "mail_log.jsonl"
 LOCK_NAME = ".mail_log.lock"
@@ -44,20 +41,16 @@ class SendLogBusy(Exception):
 @contextlib.contextmanager
 def locked(report_dir: Path) -> Iterator[None]:
     """Hold the send log of ``report_dir`` for one run; raise :class:`SendLogBusy` if another has it."""
-    path = report_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    lock = FileLock(report_dir / LOCK_NAME, timeout=0)  # a lock of its own: also refused in one process
     try:
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except (BlockingIOError, PermissionError):
-            raise SendLogBusy(f"另一个 xlperf mail 正在向 {report_dir} 中的报告发送邮件（发送记录 {LOG_NAME} 已被占用）："
-                              "请等它结束后再运行，以免同一单位收到两封邮件") from None
+        lock.acquire()
+    except Timeout:
+        raise SendLogBusy(f"另一个 xlperf mail 正在向 {report_dir} 中的报告发送邮件（发送记录 {LOG_NAME} 已被占用）："
+                          "请等它结束后再运行，以免同一单位收到两封邮件") from None
+    try:
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        lock.release()
 
 
 @dataclass(frozen=True)

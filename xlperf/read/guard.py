@@ -106,7 +106,8 @@ def inspect_file(
     # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; fstat then tells
     # what was opened (no race between a check of the name and the read).
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+        # (Windows has neither FIFOs in folders nor O_NONBLOCK, and needs O_BINARY.)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise UnsafeFile("FILE_MISSING", f"文件“{name}”不存在（或是失效的快捷方式），无法读取", path) from None
     with os.fdopen(fd, "rb") as handle:

@@ -8,6 +8,16 @@ path, runs the work on it and sends back the result; the kernel holds it to the 
 started it ends (even in the middle of a file), and with its own parent. It runs in the
 environment and working folder of the process that started it, as a forked one would.
 The scheduling of many files over workers is :func:`xlperf.workers.run.run_limited`'s.
+
+Where there are no rlimits (Windows: no :mod:`resource`), the memory limit is a watchdog: the
+worker says where its ceiling lies (its size at its start plus the limit), and the parent,
+which watches it anyway for the time limit, kills it when its size passes the ceiling
+(:meth:`Worker.over_memory`), with the same finding as a ``MemoryError`` under ``RLIMIT_AS``.
+The size is psutil's ``vms``: the address space on Linux (what ``RLIMIT_AS`` bounds), the
+committed private memory on Windows. Being a look every :data:`WATCH_SECONDS`, it lets a file
+overshoot by what it allocates in that time, where the kernel refuses the first byte over. The
+CPU-time backstop becomes a thread of the worker's that looks at its CPU time
+(:func:`_watch_cpu`).
 """
 
 from __future__ import annotations
@@ -27,15 +37,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
+
 from xlperf.workers.limits import Limits
 from xlperf.workers.start import start_context
 
 try:
     import resource
-except ImportError:  # Windows: no rlimits; the time limit still holds
+except ImportError:  # Windows: no rlimits; the parent watches the memory, a thread the CPU time
     resource = None  # type: ignore[assignment]
 
-__all__ = ["MEMORY_ERROR", "QUEUE_DEPTH", "Failed", "Work", "Worker", "WorkerPool", "hand_over", "handed", "preload_of"]
+__all__ = ["MEMORY_ERROR", "QUEUE_DEPTH", "WATCH_SECONDS", "Failed", "Work", "Worker", "WorkerPool", "hand_over", "handed", "preload_of"]
 
 log = logging.getLogger("xlperf.checks")
 """The operator's logger for a check that failed (the same as the checker's, see README)."""
@@ -72,6 +84,8 @@ def handed() -> tuple[tuple[Callable[[Any], None], Any], ...]:
 QUEUE_DEPTH = 2
 """Files handed to a worker at once: the next is waiting when one finishes, so a worker never
 idles while the parent is busy; the time limit runs from the moment the worker starts a file."""
+WATCH_SECONDS = 0.05
+"""How often the parent looks at a busy worker's size where no rlimit holds it (no :mod:`resource`)."""
 
 
 class Worker:
@@ -85,11 +99,15 @@ class Worker:
         # This process's environment and folder as they are now: a fork server's are as they
         # were when it started (a signing key set since, a relative path given since).
         self.handed = handed()
+        # Where no rlimit holds the worker: the size at which the parent kills it, in bytes,
+        # written by the worker once it has started (0 until then).
+        self.ceiling = ctx.RawValue("q", 0) if resource is None else None
         self.process = ctx.Process(target=_serve, args=(child, watched, work, limits, dict(os.environ), os.getcwd(),
-                                                        self.handed), daemon=True)
+                                                        self.handed, self.ceiling), daemon=True)
         self.process.start()
         child.close()
         watched.close()
+        self._watched: psutil.Process | None = None
         self.tasks: deque[int] = deque()
         self.started = 0.0
         """When the worker started the first of ``tasks``."""
@@ -107,6 +125,22 @@ class Worker:
         """The first task is done; the worker goes on with the next at once."""
         self.tasks.popleft()
         self.started = time.monotonic()
+
+    @property
+    def watched(self) -> bool:
+        """Whether the parent holds this worker to the memory limit (no rlimit does)."""
+        return self.ceiling is not None
+
+    def over_memory(self) -> bool:
+        """Whether the worker has grown past its ceiling (only where no rlimit holds it)."""
+        if self.ceiling is None or not self.ceiling.value or self.process.pid is None:
+            return False
+        try:
+            if self._watched is None:
+                self._watched = psutil.Process(self.process.pid)
+            return bool(self._watched.memory_info().vms > self.ceiling.value)
+        except psutil.Error:  # gone: its sentinel says so
+            return False
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -211,9 +245,10 @@ class Failed:
 
 
 def _serve(conn: Connection, watched: Connection, work: Work[Any], limits: Limits, environ: Mapping[str, str],
-           folder: str, given: Sequence[tuple[Callable[[Any], None], Any]] = ()) -> None:
+           folder: str, given: Sequence[tuple[Callable[[Any], None], Any]] = (), ceiling: Any = None) -> None:
     """A worker's loop: take a path, send back ``(index, result)``; exit on None. ``given``: what
-    the parent hands over (:func:`hand_over`)."""
+    the parent hands over (:func:`hand_over`); ``ceiling``: a shared value to say the size the
+    parent holds this worker to, where no rlimit does."""
     _die_with_parent()
     threading.Thread(target=_exit_when_closed, args=(watched,), name="xlperf-worker-watch", daemon=True).start()
     os.environ.clear()
@@ -229,6 +264,13 @@ def _serve(conn: Connection, watched: Connection, work: Work[Any], limits: Limit
         limit = _address_space() + limits.memory_mb * 1024 * 1024
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    else:
+        me = psutil.Process()
+        looked = threading.Event()
+        threading.Thread(target=_watch_cpu, args=(me, looked), name="xlperf-worker-cpu", daemon=True).start()
+        looked.wait(10)  # the thread's stack and its memory (an arena of its own) not counted against a file
+        if ceiling is not None:
+            ceiling.value = me.memory_info().vms + limits.memory_mb * 1024 * 1024
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
     while True:
         try:
@@ -260,7 +302,9 @@ def _cpu_backstop(limits: Limits) -> None:
     its wall-time limit and a minute more. Set afresh for each file (the soft limit, which a
     process may raise again): a worker lives for a whole intake, or longer in a pool, and what
     it spent on earlier files must not count against this one."""
-    if resource is None:
+    if resource is None:  # _watch_cpu holds the worker to it
+        used = psutil.Process().cpu_times()
+        _file_cpu[:] = [used.user + used.system + limits.seconds * 4 + 60]
         return
     with contextlib.suppress(ValueError, OSError):
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -269,6 +313,24 @@ def _cpu_backstop(limits: Limits) -> None:
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+_file_cpu: list[float] = []
+"""Where no rlimit holds the worker: the CPU seconds at which it ends itself (set per file)."""
+
+
+def _watch_cpu(me: psutil.Process, looked: threading.Event, interval: float = 1.0) -> None:
+    """The CPU-time backstop where there are no rlimits: end this worker when its CPU time
+    passes the ceiling :func:`_cpu_backstop` set for its file. A thread, so it looks only when
+    the interpreter lets it run (not inside a C call that holds the GIL, as ``RLIMIT_CPU`` would).
+    ``looked`` is set after its first look."""
+    while True:
+        used = me.cpu_times()
+        looked.set()
+        if _file_cpu and used.user + used.system > _file_cpu[-1]:
+            log.error("worker %d ended: CPU time over %.0f s on one file", os.getpid(), _file_cpu[-1])
+            os._exit(1)
+        time.sleep(interval)
 
 
 def _address_space() -> int:

@@ -3,8 +3,9 @@
 Readers are written to refuse hostile input early, but a file may still find a path nobody
 foresaw (a pattern that backtracks, a C or Rust library that loops or allocates without end).
 So every file of a batch is handled in a worker process (:mod:`xlperf.workers.pool`) that the
-kernel holds to the memory limit (``RLIMIT_AS``) and the parent holds to the time limit (the
-worker is killed when its file takes longer). A file that exceeds a limit, or whose worker dies,
+kernel holds to the memory limit (``RLIMIT_AS``; where there is none, the parent looks at its
+size every :data:`~xlperf.workers.pool.WATCH_SECONDS`) and the parent holds to the time limit
+(the worker is killed when its file takes longer). A file that exceeds a limit, or whose worker dies,
 ends as what the caller's ``on_exceeded`` makes of it; a fresh worker takes the dead one's place
 and the batch goes on. Workers are reused from file to file, so a batch costs one start per
 worker, not one per file; each worker also dies with its parent (``PR_SET_PDEATHSIG`` on Linux)
@@ -25,6 +26,7 @@ from xlperf.workers.limits import Limits
 from xlperf.workers.pool import (
     MEMORY_ERROR,
     QUEUE_DEPTH,
+    WATCH_SECONDS,
     Failed,
     Work,
     Worker,
@@ -109,6 +111,8 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
         while any(w.tasks for w in workers):
             busy = [w for w in workers if w.tasks]
             timeout = max(0.0, min(w.started + limits.seconds for w in busy) - time.monotonic())
+            if any(w.watched for w in busy):
+                timeout = min(timeout, WATCH_SECONDS)
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
             for i, worker in enumerate(workers):
                 if not worker.tasks:
@@ -136,6 +140,8 @@ def run_limited(paths: Iterable[Path], work: Work[T], on_exceeded: Callable[[Pat
                     outcome, lost = (index, on_exceeded(path, "crash", "")), True
                 elif time.monotonic() - worker.started >= limits.seconds:
                     outcome, lost = (index, on_exceeded(path, "time", "")), True
+                elif worker.over_memory():
+                    outcome, lost = (index, on_exceeded(path, "memory", "")), True
                 if outcome is None:
                     continue
                 if lost:  # its other files go back to the front of the queue; a fresh worker takes over
