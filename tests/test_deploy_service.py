@@ -5,6 +5,7 @@ a running server-mode desk with one staff account and its unit."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser import serving
+from browser import ROOT, START_TIMEOUT_S, read_line, stop
 from click.testing import CliRunner
 from deskclient import PASSWORD, csrf_of
 from ledger_support import LedgerDb
@@ -58,7 +59,7 @@ def test_units_name_this_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_a_password_stays_out_of_the_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XLPERF_FORMS", raising=False)
     result = CliRunner().invoke(main, ["service", "print", "--db", "postgresql+psycopg://xlperf:s3cret@db.local/jixiao",
-                                       "--store", str(tmp_path / "files"), "--workers", "1"])
+                                       "--store", str(tmp_path / "files"), "--workers", "1", "--host", "0.0.0.0"])
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.stdout
     assert "Environment=XLPERF_DB=postgresql+psycopg://xlperf@db.local/jixiao\n" in result.stdout
@@ -82,21 +83,47 @@ def test_systemd_accepts_the_units(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
 
 
+def _unit_command(text: str) -> tuple[list[str], dict[str, str]]:
+    """What systemd runs for a unit: ExecStart's words and the Environment= variables (% and $
+    as the unit escapes them)."""
+    env = dict(line.removeprefix("Environment=").replace("%%", "%").split("=", 1)
+               for line in text.splitlines() if line.startswith("Environment="))
+    [command] = [line.removeprefix("ExecStart=") for line in text.splitlines() if line.startswith("ExecStart=")]
+    return shlex.split(command.replace("%%", "%").replace("$$", "$")), env
+
+
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_init_takes_an_empty_database_to_a_running_desk(db: LedgerDb, tmp_path: Path) -> None:
+    """``serve --init`` on an empty PostgreSQL database, then the desk as its unit starts it (as
+    root, which these tests run as, --init stops after writing the unit, as systemd is to start
+    the desk as its own user): the first account signs in."""
     units = tmp_path / "units"
-    env = {"XLPERF_USER_PASSWORD": PASSWORD, "XLPERF_STORE": str(db.store)}
-    with serving(db.url, tmp_path, "--init", "--admin", "张三", "--units-dir", str(units), "--host", "127.0.0.1",
-                 "--forwarded-allow-ips", "127.0.0.1", "--workers", "1", env=env) as desk, \
-            httpx.Client(base_url=desk.base) as client:
-        form = client.get("/login")
-        assert form.status_code == 200  # server mode (accounts) behind a proxy, although on loopback
-        signed = client.post("/login", data={"name": "张三", "password": PASSWORD, "csrf_token": csrf_of(form.text),
-                                             "next": "/"})
-        assert (signed.status_code, signed.headers["location"]) == (303, "/")
-        assert "张三（经办人员）" in client.get("/rounds").text
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLPERF_USER_PASSWORD": PASSWORD, "XLPERF_STORE": str(db.store)}
+    init = subprocess.run([sys.executable, "-m", "xlperf", "serve", "--init", "--admin", "张三", "--db", db.url,
+                           "--units-dir", str(units), "--forwarded-allow-ips", "127.0.0.1", "--port", "0",
+                           "--workers", "1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert "已添加账户：张三（经办人员）" in init.stdout
+    assert f"已写出服务单元：{units / 'xlperf-desk.service'}" in init.stdout
     written = (units / "xlperf-desk.service").read_text(encoding="utf-8")
-    assert "ExecStart=" + sys.executable + " -m xlperf serve --host 127.0.0.1 --port 0 --workers 1 " \
-           "--forwarded-allow-ips 127.0.0.1\n" in written
-    assert f"Environment=XLPERF_STORE={db.store}\n" in written
     assert os.environ["PGPASSWORD"] not in written
+    command, variables = _unit_command(written)
+    assert command == [sys.executable, "-m", "xlperf", "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1",
+                       "--forwarded-allow-ips", "127.0.0.1"]
+    assert variables["XLPERF_STORE"] == str(db.store)
+    # The password comes from the private environment file under systemd; here from PGPASSWORD.
+    process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), **variables},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = read_line(process, lambda text: text.strip().startswith("http://"), START_TIMEOUT_S).strip()
+        with httpx.Client(base_url=url) as client:
+            form = client.get("/login")
+            assert form.status_code == 200  # server mode (accounts) behind a proxy, although on loopback
+            signed = client.post("/login", data={"name": "张三", "password": PASSWORD,
+                                                 "csrf_token": csrf_of(form.text), "next": "/"})
+            assert (signed.status_code, signed.headers["location"]) == (303, "/")
+            assert "张三（经办人员）" in client.get("/rounds").text
+    finally:
+        stop(process)
+    again = subprocess.run(init.args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "已有账户，未新建账户。" in again.stdout, again.stdout + again.stderr

@@ -54,8 +54,8 @@ log_options = _stack(
                  help="日志文件（追加写入，logrotate 轮转后自动重新打开）；默认写到标准错误输出。"))
 init_options = _stack(
     click.option("--init", is_flag=True,
-                 help="首次部署：建立数据库表、创建第一个办理人员账户（--admin）、写出 systemd 服务单元（--units-dir），然后启动。"),
-    click.option("--admin", metavar="姓名", help="--init 创建的办理人员（staff）账户；密码从环境变量 XLPERF_USER_PASSWORD 读取，未设置时提示输入。"),
+                 help="首次部署：建立数据库表、创建第一个经办人员账户（--admin）、写出 systemd 服务单元（--units-dir），然后启动。"),
+    click.option("--admin", metavar="姓名", help="--init 创建的经办人员（staff）账户；密码从环境变量 XLPERF_USER_PASSWORD 读取，未设置时提示输入。"),
     click.option("--units-dir", type=click.Path(file_okay=False),
                  help=f"--init 写出服务单元的文件夹（默认 {UNITS_DIR}）。"),
     click.option("--service-user", default=SERVICE_USER, show_default=True, help="服务单元中运行程序的系统用户。"))
@@ -92,10 +92,13 @@ def install_of(db: str | None, store: str | Path | None, user: str) -> tuple[Ins
                    postgres=url.get_backend_name() == "postgresql"), had_password
 
 
-def quote(arg: str) -> str:
-    """One argument of ExecStart= or Environment= as systemd reads it (its own quoting, with
-    % and $ doubled so that they are not specifiers or variables)."""
-    arg = arg.replace("%", "%%").replace("$", "$$")
+def quote(arg: str, command: bool = True) -> str:
+    """One word of ExecStart= (``command``) or one assignment of Environment= as systemd reads it:
+    its own quoting, % doubled (a specifier otherwise), and $ doubled in a command line (a
+    variable otherwise; Environment= expands none)."""
+    arg = arg.replace("%", "%%")
+    if command:
+        arg = arg.replace("$", "$$")
     if arg and not any(c in arg for c in ' \t"\'\\;'):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -117,8 +120,8 @@ def _unit(install: Install, description: str, command: list[str], restart_sec: i
         "Type=simple",
         f"User={install.user}",
         f"Group={install.user}",
-        f"WorkingDirectory={quote(str(install.store.parent))}",
-        *(f"Environment={quote(e)}" for e in env),
+        "WorkingDirectory=" + str(install.store.parent).replace("%", "%%"),  # a path: never quoted
+        *(f"Environment={quote(e, command=False)}" for e in env),
         f"EnvironmentFile=-{ENV_FILE}",
         "ExecStart=" + " ".join(quote(a) for a in [install.python, "-m", "xlperf", *command]),
         "Restart=on-failure",
@@ -160,6 +163,15 @@ def serve_args(host: str, port: int, workers: int, root_path: str, forwarded_all
     return args
 
 
+def require_server_mode(host: str, forwarded_allow_ips: str | None) -> None:
+    """A service is the bureau's desk, with accounts: on loopback only behind a proxy."""
+    from xlperf.web.config import is_loopback
+
+    if is_loopback(host) and not forwarded_allow_ips:
+        raise click.UsageError(f"以服务运行的收报台须为服务器模式：在反向代理之后请给出 --forwarded-allow-ips 代理地址，"
+                               f"否则请用 --host 给出本机在内网中的地址（现为 {host}，仅本机可访问）。")
+
+
 PASSWORD_NOTE = (f"数据库地址中的口令未写入服务单元（单元文件人人可读）：请写入 {ENV_FILE}（chmod 600），"
                  "如 PGPASSWORD=口令。")
 
@@ -175,13 +187,15 @@ def write_units(units: dict[str, str], folder: Path) -> list[Path]:
 
 
 def first_run(db: str | None, admin: str | None, units_dir: str | None, user: str,
-              open_ledger: Callable[[str | None], Ledger], actor: str, serve: list[str]) -> Ledger:
+              open_ledger: Callable[[str | None], Ledger], actor: str, serve: list[str],
+              host: str, forwarded_allow_ips: str | None) -> Ledger:
     """``xlperf serve --init``: the schema (opening migrates), the first staff account unless there
     is one, the desk's unit; the ledger, open, for the desk to start on."""
     from xlperf.web import add_user, has_users
 
     if not admin:
-        raise click.UsageError("--init 需要 --admin 姓名：第一个办理人员账户。")
+        raise click.UsageError("--init 需要 --admin 姓名：第一个经办人员账户。")
+    require_server_mode(host, forwarded_allow_ips)
     folder = Path(units_dir or UNITS_DIR)
     probe = folder if folder.exists() else folder.parent
     if not os.access(probe, os.W_OK):
@@ -229,6 +243,7 @@ def print_command(db: str | None, store: str | None, host: str, port: int, worke
                   round_name: str | None, user: str, folder: str | None) -> None:
     from xlperf.web.paths import normal_root
 
+    require_server_mode(host, forwarded_allow_ips)
     install, had_password = install_of(db, store, user)
     units = {DESK_UNIT: desk_unit(install, serve_args(host, port, workers, normal_root(root_path),
                                                       forwarded_allow_ips, mail_config, log_level, log_file))}

@@ -96,7 +96,8 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
     root_path = normal_root(root_path)
     if init:
         ledger = first_run(db, admin, units_dir, service_user, _ledger, _cli_actor(),
-                           serve_args(host, port, workers, root_path, forwarded_allow_ips, mail_config, log_level, log_file))
+                           serve_args(host, port, workers, root_path, forwarded_allow_ips, mail_config, log_level, log_file),
+                           host, forwarded_allow_ips)
         if getattr(os, "geteuid", lambda: -1)() == 0:  # the desk never runs as root; systemd starts it as its user
             click.echo("以 root 运行：不在前台启动收报台，请按上面的说明以服务启动。")
             return

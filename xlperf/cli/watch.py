@@ -114,8 +114,8 @@ def _watch(ctx: click.Context, name: str, imap: str | None, tls: str | None, fol
     if once:
         failed = sum(1 for r in last.replies if not r.ok)
         click.echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
-              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else "")
-              + (f"；还有 {last.left} 封待处理（超过每遍上限），请再运行一遍" if last.left else ""))
+                   + (f"，回复失败 {failed} 封（下一遍重试）" if failed else "")
+                   + (f"；还有 {last.left} 封待处理（超过每遍上限），请再运行一遍" if last.left else ""))
     # --once from a scheduler: 1 when the pass could not finish (the server dropped the connection)
     # or a reply failed, so that the scheduler's own alerting notices.
     sys.exit(1 if once and (last.error or any(not r.ok for r in last.replies)) else 0)
