@@ -85,7 +85,7 @@ def install_of(db: str | None, store: str | Path | None, user: str) -> tuple[Ins
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         url = url.set(database=str(Path(str(url.database)).resolve()))  # the service starts elsewhere
     had_password = url.password is not None
-    shown = url.set(password=None).render_as_string(hide_password=False)
+    shown = url._replace(password=None).render_as_string(hide_password=False)  # set() ignores None
     chosen = store or os.environ.get(STORE_ENV) or default_store(shown)
     return Install(python=sys.executable, db_url=shown, store=Path(chosen).resolve(),
                    forms=os.pathsep.join(str(f.resolve()) for f in forms_folders()), user=user,

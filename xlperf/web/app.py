@@ -119,7 +119,7 @@ def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
         Middleware(SecurityHeaders),
         # The cookie is the desk's only (path: its root path), not every application's on the proxy's host.
         Middleware(Sessions, secure=config.secure_cookies, secret_key=config.secret, session_cookie=SESSION_COOKIE,
-                   max_age=SESSION_HOURS * 3600, same_site="strict", path=config.root_path or "/"),
+                   max_age=SESSION_HOURS * 3600, path=config.root_path or "/"),
         Middleware(AuthGate, config=config),
         Middleware(BodyLimit, limit=config.max_upload),
     ]

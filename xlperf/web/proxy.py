@@ -15,10 +15,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class Sessions:
-    """Signed session cookies on ``path``: Secure always (``secure`` True), never (False), or as
-    the request's scheme is (None)."""
+    """Signed session cookies on ``path`` (SameSite=Strict, HttpOnly): Secure always (``secure``
+    True), never (False), or as the request's scheme is (None)."""
 
-    def __init__(self, app: ASGIApp, secure: bool | None, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, secure: bool | None, secret_key: str, session_cookie: str, max_age: int,
+                 path: str) -> None:
+        options: dict[str, Any] = {"secret_key": secret_key, "session_cookie": session_cookie, "max_age": max_age,
+                                   "path": path, "same_site": "strict"}
         self.plain = SessionMiddleware(app, https_only=bool(secure), **options)
         self.secure = SessionMiddleware(app, https_only=True, **options)
         self.follow_scheme = secure is None
