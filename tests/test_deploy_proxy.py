@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -58,8 +59,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     log = work / "desk.log"
     with serving(f"sqlite:///{db}", work, "--host", "127.0.0.1", "--root-path", SUB + "/", "--workers", "1",
                  "--forwarded-allow-ips", PROXY_ADDRESS, "--log-file", str(log)) as desk, \
-            proxy(work / "nginx", SUB + "/", int(desk.base.rsplit(":", 1)[1])) as base:
-        yield Site(base + SUB, base, desk.base, db, log)
+            proxy(work / "nginx", SUB + "/", int(urlsplit(desk.url).port or 0)) as base:
+        yield Site(base + SUB, base, desk.base.rstrip("/"), db, log)
 
 
 def one_return(folder: Path) -> Path:
