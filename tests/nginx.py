@@ -27,7 +27,7 @@ START_TIMEOUT_S = 30
 
 
 def nginx_path() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+    found = shutil.which("nginx")
     if found is None:
         missing("nginx", "apt-get install nginx")
     return found

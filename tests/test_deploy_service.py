@@ -68,10 +68,15 @@ def test_a_password_stays_out_of_the_units(tmp_path: Path, monkeypatch: pytest.M
                              "如 PGPASSWORD=口令。\n")
 
 
-def test_systemd_accepts_the_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
+def systemd_analyze() -> str:
+    found = shutil.which("systemd-analyze")
+    if found is None:
         missing("systemd-analyze", "apt-get install systemd")
+    return found
+
+
+def test_systemd_accepts_the_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    analyze = systemd_analyze()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "forms").mkdir()
     result = CliRunner().invoke(main, _print_args(tmp_path, "--dir", str(tmp_path / "units")))
