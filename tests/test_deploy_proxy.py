@@ -20,6 +20,7 @@ from deskclient import PASSWORD, csrf_of
 from deskdata import demo_year
 from ledger_support import LedgerDb
 from nginx import PROXY_ADDRESS, proxy
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -72,7 +73,8 @@ def one_return(folder: Path) -> Path:
 
 
 def _wait(driver, seconds: float = 60) -> WebDriverWait:  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, seconds)
+    # htmx replaces the roster table while a condition reads it: read it again (as test_web_browser).
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def test_the_desk_through_nginx_on_a_sub_path(site: Site, browser, tmp_path: Path) -> None:  # noqa: F811
