@@ -202,7 +202,8 @@ def test_every_url_of_every_page_is_under_the_sub_path(tmp_path: Path) -> None:
     client = TestClient(create_app(config, ledger), root_path=SUB, follow_redirects=False)
     assert client.get(f"{SUB}/?token={config.token}").headers["location"] == f"{SUB}/"
     pages = ["/rounds", "/rounds/new", "/rounds/1", "/rounds/1/upload", "/rounds/1/submissions/1",
-             "/rounds/1/templates", "/rounds/1/summary", "/rounds/1/mail", "/audit", "/rounds/9"]
+             "/rounds/1/templates", "/rounds/1/summary", "/rounds/1/results", "/rounds/1/mail", "/audit",
+             "/rounds/9"]
     seen: set[str] = set()
     for path in pages:
         response = client.get(SUB + path)
