@@ -31,7 +31,7 @@ NOT_RUN = {
     "pip install -e . && xlperf demo": "installs the package: what .ci/run does before the tests ("
                                        "`xlperf demo` is run on its own below)",
     "apt-get update && apt-get install -y libreoffice-calc-nogui fonts-noto-cjk python3-uno gnumeric poppler-utils "
-    "postgresql dovecot-imapd chromium chromium-driver nginx && pip install -e \".[test]\" && ruff check xlperf tests "
+    "postgresql dovecot-imapd chromium chromium-driver nginx systemd && pip install -e \".[test]\" && ruff check xlperf tests "
     "benchmarks && mypy && XLPERF_REQUIRE_ALL=1 pg_virtualenv -- pytest":
         "installs system packages and runs this suite: .ci/run does the same",
     "xlperf serve": "serves until stopped: tests/browser.py starts `xlperf serve` for every browser test",
