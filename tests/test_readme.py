@@ -31,7 +31,7 @@ NOT_RUN = {
     "pip install -e . && xlperf demo": "installs the package: what .ci/run does before the tests ("
                                        "`xlperf demo` is run on its own below)",
     "apt-get update && apt-get install -y libreoffice-calc-nogui fonts-noto-cjk python3-uno gnumeric poppler-utils "
-    "postgresql dovecot-imapd chromium chromium-driver && pip install -e \".[test]\" && ruff check xlperf tests "
+    "postgresql dovecot-imapd chromium chromium-driver nginx systemd && pip install -e \".[test]\" && ruff check xlperf tests "
     "benchmarks && mypy && XLPERF_REQUIRE_ALL=1 pg_virtualenv -- pytest":
         "installs system packages and runs this suite: .ci/run does the same",
     "xlperf serve": "serves until stopped: tests/browser.py starts `xlperf serve` for every browser test",
@@ -52,6 +52,14 @@ NOT_RUN = {
     "xlperf serve --mail-config mail.ini": "serves until stopped; test_web_pages.py sends mail from the desk",
     "xlperf round watch 2024自评 --config xlperf.ini --interval 60": "watches until stopped: test_watch.py runs "
                                                                    "and kills a watcher with --interval",
+    "XLPERF_STORE=/srv/xlperf/files xlperf serve --init --admin 李会计 --db postgresql+psycopg://xlperf@localhost/jixiao "
+    "--forwarded-allow-ips 127.0.0.1 --root-path /jixiao/": "serves until stopped, on the bureau's database: "
+                                                          "test_deploy_service.py runs --init on a real PostgreSQL",
+    "useradd --system --home-dir /srv/xlperf xlperf": "adds a system user (root): the units name it",
+    "xlperf service print --dir /etc/systemd/system": "writes into /etc (root): test_deploy_service.py writes the "
+                                                      "units into a temporary folder and runs systemd-analyze verify",
+    "systemctl daemon-reload && systemctl enable --now xlperf-desk.service xlperf-watch.service":
+        "starts services under systemd (root, a running systemd)",
     "pip wheel --no-deps -w 安装包/ .": "builds a wheel: tests/test_package.py builds, downloads and installs "
                                       "exactly so, with no index reachable",
     "pip download -d 安装包/ 安装包/xlperf-0.1.0-py3-none-any.whl": "downloads from an index: tests/test_package.py",
@@ -223,7 +231,7 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     fill_own_form(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 58  # 54 before, and the four lines of 备份与恢复
+    assert len(ran) == 59  # 54 before, the four lines of 备份与恢复, and `xlperf service print` (部署)
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

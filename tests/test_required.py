@@ -1,5 +1,5 @@
 """The one guard for required components (tests/required.py, conftest.py): with
-``XLPERF_REQUIRE_ALL=1`` a missing LibreOffice, Gnumeric, Dovecot, Chromium or PostgreSQL fails
+``XLPERF_REQUIRE_ALL=1`` a missing LibreOffice, Gnumeric, Dovecot, Chromium, nginx, systemd-analyze or PostgreSQL fails
 the test naming it, whatever ``CI`` says; without it the test is skipped and the reason says what
 to install; a skip written anywhere else fails too. Shown by running pytest on a small test file
 with this suite's fixtures (``-p conftest``), the programs hidden from PATH."""
@@ -16,7 +16,7 @@ import pytest
 from servers import refused_port
 
 TESTS = Path(__file__).resolve().parent
-HIDDEN = ("soffice", "libreoffice", "ssconvert", "dovecot", "chromium", "chromedriver")
+HIDDEN = ("soffice", "libreoffice", "ssconvert", "dovecot", "chromium", "chromedriver", "nginx", "systemd-analyze")
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
 NEEDS = '''
@@ -28,6 +28,12 @@ def test_gnumeric(gn_convert): pass
 def test_dovecot(dovecot): pass
 def test_chromium(browser): pass  # noqa: F811
 def test_postgresql(db): pass
+def test_nginx():
+    from nginx import nginx_path
+    nginx_path()
+def test_systemd_analyze():
+    from test_deploy_service import systemd_analyze
+    systemd_analyze()
 def test_a_skip_written_anywhere():
     pytest.skip("not today")
 '''
@@ -39,6 +45,8 @@ MISSING = {
     "test_chromium": "Chromium (chromium and chromedriver on PATH) is missing: apt-get install chromium chromium-driver",
     "test_postgresql[postgresql]": "PostgreSQL (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE not set) is missing: "
                                    "apt-get install postgresql, then run the tests under pg_virtualenv -- pytest",
+    "test_nginx": "nginx is missing: apt-get install nginx",
+    "test_systemd_analyze": "systemd-analyze is missing: apt-get install systemd",
     "test_a_skip_written_anywhere": "not today",
 }
 

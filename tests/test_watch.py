@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -199,6 +200,10 @@ def test_correct_and_rejected_returns_are_answered_in_their_threads(room: Room) 
                                 message_id="xs-1@mail.example.gov.cn", style="2231"))
     output = room.watch_once().output
     assert "自评表_东城区科技局（镕）.xlsx" in output
+    # The operator's log, in the desk's format: time, level, round, the submission it recorded.
+    taken = re.findall(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO 任务=(\S+) 报送=(\S+) dongcheng@example\.gov\.cn「", output, re.M)
+    subs = {s.original_name: s for s in room.ledger_rows(Submission)}
+    assert taken == [(ROUND, str(subs["自评表_东城区科技局（镕）.xlsx"].id))]
 
     assert room.imap.messages(BUREAU) == []
     assert len(room.imap.messages(BUREAU, PROCESSED_FOLDER)) == 2

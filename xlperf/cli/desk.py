@@ -15,12 +15,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from xlperf.cli.commands import main
+from xlperf.cli.deploy import (
+    USER_PASSWORD_ENV,
+    first_run,
+    init_options,
+    log_options,
+    proxy_options,
+    serve_args,
+    service_group,
+)
 from xlperf.form.registry import folders_to_environment
 
 if TYPE_CHECKING:
     from xlperf.ledger import Ledger
 
-USER_PASSWORD_ENV = "XLPERF_USER_PASSWORD"
 SESSION_SECRET_ENV = "XLPERF_SESSION_SECRET"
 DB_OPTION_HELP = "账本数据库（SQLAlchemy URL；也可用环境变量 XLPERF_DB；默认当前文件夹的 xlperf.db）。"
 
@@ -72,18 +80,37 @@ def _ledger(db: str | None) -> Ledger:
 @click.option("--mail-from", metavar="地址", help="发件人（也可写在 --mail-config 中）。")
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 证书（PEM）。")
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="服务器模式的 TLS 私钥（PEM）。")
+@proxy_options
+@log_options
+@init_options
 def serve_command(db: str | None, host: str, port: int, workers: int, mail_config: str | None, smtp: str | None,
-                  mail_from: str | None, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
+                  mail_from: str | None, ssl_certfile: str | None, ssl_keyfile: str | None, root_path: str,
+                  forwarded_allow_ips: str | None, log_level: str, log_file: str | None, init: bool,
+                  admin: str | None, units_dir: str | None, service_user: str) -> None:
     import uvicorn
 
+    from xlperf.ledger.oplog import configure
     from xlperf.web import DeskConfig, create_app, has_users
+    from xlperf.web.paths import normal_root
 
-    ledger = _ledger(db)
+    root_path = normal_root(root_path)
+    if init:
+        ledger = first_run(db, admin, units_dir, service_user, _ledger, _cli_actor(),
+                           serve_args(host, port, workers, root_path, forwarded_allow_ips, mail_config, log_level, log_file),
+                           host, forwarded_allow_ips)
+        if getattr(os, "geteuid", lambda: -1)() == 0:  # the desk never runs as root; systemd starts it as its user
+            click.echo("以 root 运行：不在前台启动收报台，请按上面的说明以服务启动。")
+            return
+    else:
+        ledger = _ledger(db)
     config = DeskConfig.for_host(ledger.url, host, port, secret=os.environ.get(SESSION_SECRET_ENV),
-                                 mail_config=mail_config, smtp=smtp, mail_from=mail_from)
+                                 mail_config=mail_config, smtp=smtp, mail_from=mail_from, root_path=root_path,
+                                 forwarded_allow_ips=forwarded_allow_ips)
+    config = dataclasses.replace(config, log_level=log_level, log_file=log_file)
     if not config.local and not has_users(ledger):
         raise click.ClickException(
-            f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户。")
+            f"服务器模式（--host {host}）需要账户：请先用 xlperf user add 姓名 --role staff 创建至少一个账户"
+            "（或用 xlperf serve --init --admin 姓名 一步完成）。")
     # Bound here, then handed to uvicorn (--fd): the URL printed names the port really held, also
     # with --port 0 (the system's choice: nothing else can take it between choosing and binding).
     listener = _listen(host, port)
@@ -91,14 +118,21 @@ def serve_command(db: str | None, host: str, port: int, workers: int, mail_confi
     config = dataclasses.replace(config, port=port)
     if config.local:
         click.echo("收报台仅本机可访问。请在浏览器中打开：")
+    elif forwarded_allow_ips:
+        click.echo(f"收报台以服务器模式监听 {host}:{port}，经反向代理（{forwarded_allow_ips}）访问"
+                   f"{'，路径 ' + root_path + '/' if root_path else ''}；请用账户登录。")
     else:
         click.echo(f"收报台以服务器模式监听 {host}:{port}，请用账户登录。")
         if not ssl_certfile:
             click.echo("注意：登录 Cookie 只经 HTTPS 发送；请在前面配置 HTTPS 反向代理，或给出 --ssl-certfile/--ssl-keyfile。")
     click.echo(f"    {config.start_url()}")
     sys.stdout.flush()
-    options = {"fd": listener.fileno(), "log_level": "warning", "ssl_certfile": ssl_certfile,
-               "ssl_keyfile": ssl_keyfile, "server_header": False}
+    configure(log_level, log_file)
+    # Forwarded headers are believed from the proxy's addresses only, and not at all without
+    # --forwarded-allow-ips (uvicorn would otherwise believe 127.0.0.1: any local process).
+    options = {"fd": listener.fileno(), "log_level": log_level, "log_config": None, "ssl_certfile": ssl_certfile,
+               "ssl_keyfile": ssl_keyfile, "server_header": False, "root_path": root_path,
+               "proxy_headers": bool(forwarded_allow_ips), "forwarded_allow_ips": forwarded_allow_ips or None}
     # One folder for the background builds of every worker process, removed when serving stops.
     with tempfile.TemporaryDirectory(prefix="xlperf-desk-jobs-") as jobs_dir:
         config = dataclasses.replace(config, jobs_dir=jobs_dir)
@@ -209,3 +243,6 @@ def _switch_command(disabled: bool, help_text: str) -> click.Command:
 user_group.add_command(_switch_command(True, "停用账户：不能再登录，已登录的会话立即结束（账户保留，可用 xlperf user enable 恢复）。"),
                        "disable")
 user_group.add_command(_switch_command(False, "恢复已停用的账户。"), "enable")
+
+
+main.add_command(service_group)

@@ -8,6 +8,7 @@ XLPERF_SMTP_USER / XLPERF_SMTP_PASSWORD or its [smtp] section (the file must be 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from types import FrameType
 
 import click
 
+from xlperf.cli.deploy import log_options
 from xlperf.cli.mailopts import mail_settings
 from xlperf.cli.round import _actor, _ledger
 
@@ -45,14 +47,27 @@ TLS = click.Choice(["ssl", "starttls", "none"])
 @click.option("--rate", type=click.IntRange(1, 600), default=30, show_default=True, help="每分钟最多发送的回复数。")
 @click.option("--max-messages", type=click.IntRange(1, 100000),
               help="每遍最多处理的邮件数（默认 200）：邮件过多（如邮件轰炸）时分几遍处理，回复不被拖延；其余的下一遍接着处理。")
+@log_options
 @click.pass_context
 def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | None, folder: str | None, once: bool,
                   interval: float, no_reply: bool, smtp: str | None, smtp_tls: str | None, sender: str | None,
-                  config_file: Path | None, rate: int, max_messages: int | None) -> None:
+                  config_file: Path | None, rate: int, max_messages: int | None, log_level: str,
+                  log_file: str | None) -> None:
+    from xlperf.ledger.oplog import operator_log
+
+    with operator_log(log_level, log_file) as log:
+        _watch(ctx, name, imap, tls, folder, once, interval, no_reply, smtp, smtp_tls, sender, config_file, rate,
+               max_messages, log)
+
+
+def _watch(ctx: click.Context, name: str, imap: str | None, tls: str | None, folder: str | None, once: bool,
+           interval: float, no_reply: bool, smtp: str | None, smtp_tls: str | None, sender: str | None,
+           config_file: Path | None, rate: int, max_messages: int | None, log: logging.Logger) -> None:
     from xlperf.intake.imapconf import imap_config, read_imap_section
     from xlperf.intake.mailbox import MailboxError
     from xlperf.intake.watch import MAX_MESSAGES, Watcher
     from xlperf.ledger import find_round
+    from xlperf.ledger.oplog import fields
     from xlperf.ledger.round_checks import RoundNotReady
     from xlperf.mail import ConfigError, sender_address, smtp_config
     from xlperf.mail.config import KEYS, SECTION, read_section
@@ -70,6 +85,10 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)  # finish the message at hand, then stop
 
+    def event(line: str, failed: bool, submissions: tuple[int, ...]) -> None:
+        log.log(logging.WARNING if failed else logging.INFO, line,
+                extra=fields(name, ",".join(str(s) for s in submissions)))
+
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         with _ledger(ctx) as ledger:
@@ -77,26 +96,26 @@ def watch_command(ctx: click.Context, name: str, imap: str | None, tls: str | No
                 rnd = find_round(session, name)
             try:
                 watcher = Watcher(ledger, rnd, imap_cfg, smtp=smtp_cfg, sender=from_header, reply=not no_reply,
-                                  rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log=_echo,
+                                  rate=rate, clock=ctx.obj.get("clock"), actor=_actor(), log_event=event,
                                   max_messages=max_messages or MAX_MESSAGES)
             except RoundNotReady as exc:
                 raise click.UsageError(str(exc)) from None
             if not once:
-                _echo(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）")
+                log.info(f"开始监视（每 {interval:g} 秒一遍；Ctrl+C 结束）", extra=fields(name))
             try:
                 last = watcher.run(once=once, interval=interval, stop=lambda: bool(stopping))
             except MailboxError as exc:
                 raise click.UsageError(str(exc)) from None
             except KeyboardInterrupt:
-                _echo("已停止")
+                log.info("已停止", extra=fields(name))
                 return
     finally:
         signal.signal(signal.SIGTERM, previous)
     if once:
         failed = sum(1 for r in last.replies if not r.ok)
-        _echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
-              + (f"，回复失败 {failed} 封（下一遍重试）" if failed else "")
-              + (f"；还有 {last.left} 封待处理（超过每遍上限），请再运行一遍" if last.left else ""))
+        click.echo(f"本遍：登记 {last.taken} 封，暂存待处理 {last.held} 封，回复 {len(last.replies) - failed} 封"
+                   + (f"，回复失败 {failed} 封（下一遍重试）" if failed else "")
+                   + (f"；还有 {last.left} 封待处理（超过每遍上限），请再运行一遍" if last.left else ""))
     # --once from a scheduler: 1 when the pass could not finish (the server dropped the connection)
     # or a reply failed, so that the scheduler's own alerting notices.
     sys.exit(1 if once and (last.error or any(not r.ok for r in last.replies)) else 0)
@@ -150,6 +169,3 @@ def messages_command(ctx: click.Context, name: str, held: bool) -> None:
         click.echo(row.line())
     click.echo(f"共 {len(rows)} 封" + ("暂存待处理的邮件" if held else "邮件"))
 
-
-def _echo(line: str) -> None:
-    click.echo(f"{dt.datetime.now():%H:%M:%S} {line}")

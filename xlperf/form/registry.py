@@ -37,7 +37,7 @@ from xlperf.form.yamlsrc import SpecError
 from xlperf.workers.pool import hand_over
 
 __all__ = ["BUILTIN", "FORMS_ENV", "Known", "Problem", "Setting", "adopt", "builtin_forms", "builtin_layout",
-           "folders_from_env", "folders_to_environment", "form_title", "get_form", "known", "known_forms", "pinned", "problems",
+           "folders_from_env", "folders_to_environment", "forms_folders", "form_title", "get_form", "known", "known_forms", "pinned", "problems",
            "setting", "spec_digest", "spec_of_text", "use_folders"]
 
 FORMS_ENV = "XLPERF_FORMS"
@@ -140,6 +140,11 @@ def setting() -> Setting:
 
 def _folders() -> tuple[Path, ...]:
     return tuple(dict.fromkeys((*_chosen, *folders_from_env())))  # a folder named twice is read once
+
+
+def forms_folders() -> tuple[Path, ...]:
+    """The forms folders in use: ``--forms``, then ``XLPERF_FORMS`` (what a service must be given)."""
+    return _folders()
 
 
 @lru_cache(maxsize=8)

@@ -59,11 +59,14 @@ class PassResult:
 
 
 class Watcher:
-    """Watches one folder for one round; ``log`` receives one Chinese line per event."""
+    """Watches one folder for one round; ``log`` receives one Chinese line per event, or
+    ``log_event`` (when given) the line, whether it is a failure, and the submissions it recorded
+    (the operator's log of ``xlperf round watch`` names them)."""
 
     def __init__(self, ledger: Ledger, rnd: Round, imap: ImapConfig, *, smtp: SmtpConfig | None, sender: str,
                  reply: bool = True, rate: int = DEFAULT_RATE, clock: Clock | None = None,
                  log: Callable[[str], None] = print, actor: str = "",
+                 log_event: Callable[[str, bool, tuple[int, ...]], None] | None = None,
                  mailbox: Callable[[ImapConfig], Mailbox] = Mailbox, max_message: int = MAX_MESSAGE,
                  max_messages: int = MAX_MESSAGES) -> None:
         if reply and smtp is None:
@@ -75,6 +78,7 @@ class Watcher:
         self.smtp, self.sender, self.reply, self.rate = smtp, sender, reply, rate
         self.clock = clock or SystemClock()
         self.log, self.actor = log, actor
+        self.log_event = log_event or (lambda line, _failed, _submissions: log(line))
         self._make_box = mailbox
         self.max_message, self.max_messages = max_message, max_messages
         self.box: Mailbox | None = None
@@ -84,7 +88,8 @@ class Watcher:
             self.roster = roster_of(rnd, units_of(session, rnd.id))
         uncertain = mark_uncertain(ledger, rnd)
         if uncertain:
-            self.log(f"有 {uncertain} 封回复在上次中断时正在发送，可能已送达：不再重发，请人工核实（见台账 replies 表）")
+            self.log_event(f"有 {uncertain} 封回复在上次中断时正在发送，可能已送达：不再重发，请人工核实（见台账 replies 表）",
+                           False, ())
 
     def run(self, *, once: bool = False, interval: float = 60.0,
             stop: Callable[[], bool] = lambda: False) -> PassResult:
@@ -128,8 +133,8 @@ class Watcher:
             waiting_now = [w for w in box.waiting() if self.failures.get(w.uid, 0) < MAX_FAILURES]
             result.left = max(0, len(waiting_now) - self.max_messages)
             if result.left:
-                self.log(f"收件箱中有 {len(waiting_now)} 封待处理的邮件，本遍只处理最早的 {self.max_messages} 封"
-                         f"（每遍上限），其余 {result.left} 封下一遍继续")
+                self.log_event(f"收件箱中有 {len(waiting_now)} 封待处理的邮件，本遍只处理最早的 {self.max_messages} 封"
+                               f"（每遍上限），其余 {result.left} 封下一遍继续", False, ())
             for waiting in waiting_now[:self.max_messages]:
                 if stop():
                     break
@@ -149,7 +154,7 @@ class Watcher:
             if exc.permanent:
                 raise
             result.error = str(exc)
-            self.log(f"{exc}；稍后重新连接")
+            self.log_event(f"{exc}；稍后重新连接", True, ())
             self._disconnect()
         finally:
             for opened in senders:
@@ -161,7 +166,8 @@ class Watcher:
             box = self._make_box(self.imap)
             box.open()
             self.box = box
-            self.log(f"已连接收件服务器 {self.imap.where}，监视文件夹“{self.imap.folder}”，已处理的邮件移至“{box.processed}”")
+            self.log_event(f"已连接收件服务器 {self.imap.where}，监视文件夹“{self.imap.folder}”，"
+                           f"已处理的邮件移至“{box.processed}”", False, ())
         return self.box
 
     def _take(self, box: Mailbox, waiting: Waiting) -> MailIntake | None:
@@ -179,18 +185,19 @@ class Watcher:
                                  too_large=too_large, actor=self.actor, now=self.clock.now(), pool=self.checkers)
         except Exception as exc:  # noqa: BLE001 - one message must not stop the watcher; it stays for the next pass
             count = self.failures[waiting.uid] = self.failures.get(waiting.uid, 0) + 1
-            self.log(f"处理邮件（UID {waiting.uid}）出错（{type(exc).__name__}: {exc}），留在收件箱"
-                     + ("，下一轮重试" if count < MAX_FAILURES else "，本次运行不再尝试，请人工处理"))
+            self.log_event(f"处理邮件（UID {waiting.uid}）出错（{type(exc).__name__}: {exc}），留在收件箱"
+                     + ("，下一轮重试" if count < MAX_FAILURES else "，本次运行不再尝试，请人工处理"), True, ())
             return None
         box.mark_processed(waiting.uid)
-        self.log(self._line(parsed.sender, parsed.subject, taken))
+        self.log_event(self._line(parsed.sender, parsed.subject, taken), False,
+                       tuple(o.submission_id for o in taken.outcomes if o.submission_id is not None))
         return taken
 
     def _send(self, sender: SmtpSender, mail_ids: set[int] | None) -> list[ReplySent]:
         sent = send_due(self.ledger, self.round, sender, self.sender, self.clock.now, actor=self.actor,
                         mail_ids=mail_ids)
         for item in sent:
-            self.log(item.line())
+            self.log_event(item.line(), False, ())
         return sent
 
     @staticmethod

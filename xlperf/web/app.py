@@ -13,19 +13,21 @@ from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
-from xlperf.ledger import Ledger, LedgerError, open_ledger, round_checks, workerpreload
+from xlperf.ledger import Ledger, LedgerError, open_ledger, oplog, round_checks, workerpreload
 from xlperf.ledger.models import Round
 from xlperf.web import audit, dashboard, login, mail, outputs, results, rounds, submission, upload
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
+from xlperf.web.proxy import Sessions
 from xlperf.web.render import error_page
+from xlperf.web.requestlog import RequestIds, log_failure
 from xlperf.web.security import BodyLimit, SecurityHeaders
 from xlperf.web.session import SESSION_HOURS
 from xlperf.web.state import storage_trouble
@@ -33,7 +35,7 @@ from xlperf.web.throttle import LoginThrottle
 from xlperf.workers.pool import WorkerPool
 
 SESSION_COOKIE = "xlperf_desk"
-SERVER_ERROR = "服务器内部错误，操作未完成。请稍后重试；如仍出现，请联系信息技术人员查看服务器日志。"
+SERVER_ERROR = "服务器内部错误，操作未完成。请稍后重试；如仍出现，请把下面的错误编号告诉信息技术人员，以便在服务器日志中查到这次错误。"
 
 
 STATUS_TEXT = {400: "请求无效。", 401: "请先登录。", 403: "没有权限执行此操作。", 404: "没有这个页面。",
@@ -60,11 +62,12 @@ async def _storage_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     """What escaped every handler, the sign-in check's ledger lookup included: a full or
-    read-only store is still 507 and said in words; anything else a plain 500 page."""
+    read-only store is still 507 and said in words; anything else a 500 page with the id under
+    which its traceback is in the server's log."""
     problem = storage_trouble(request.app.state.ledger, exc)
     if problem is not None:
         return error_page(request, 507, problem)
-    return error_page(request, 500, SERVER_ERROR)
+    return error_page(request, 500, SERVER_ERROR, request_id=log_failure(request, exc))
 
 
 def routes() -> list[Route | Mount]:
@@ -103,16 +106,24 @@ def routes() -> list[Route | Mount]:
     ]
 
 
+class Desk(Starlette):
+    """Starlette with a request id outside its error handling (see :mod:`xlperf.web.requestlog`)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIds(super().build_middleware_stack())
+
+
 def create_app(config: DeskConfig, ledger: Ledger) -> Starlette:
     """The desk on ``ledger`` (opened, so migrated)."""
     middleware = [
         Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=config.secret, session_cookie=SESSION_COOKIE,
-                   max_age=SESSION_HOURS * 3600, same_site="strict", https_only=config.secure_cookies),
+        # The cookie is the desk's only (path: its root path), not every application's on the proxy's host.
+        Middleware(Sessions, secure=config.secure_cookies, secret_key=config.secret, session_cookie=SESSION_COOKIE,
+                   max_age=SESSION_HOURS * 3600, path=config.root_path or "/"),
         Middleware(AuthGate, config=config),
         Middleware(BodyLimit, limit=config.max_upload),
     ]
-    app = Starlette(routes=routes(), middleware=middleware,
+    app = Desk(routes=routes(), middleware=middleware,
                     exception_handlers={HTTPException: _http_error, OSError: _storage_error,
                                         DBAPIError: _storage_error, LedgerError: _storage_error,
                                         Exception: _server_error},
@@ -141,6 +152,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 def app_from_environment() -> Starlette:
     """The app of one worker process of ``xlperf serve --workers N`` (see DeskConfig.to_environment)."""
     config = DeskConfig.from_environment()
+    oplog.configure(config.log_level, config.log_file)  # a worker process starts with no logging set up
     return create_app(config, open_ledger(config.db_url))
 
 

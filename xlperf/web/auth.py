@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xlperf.web.config import DeskConfig
+from xlperf.web.paths import root, route_path, to
 from xlperf.web.render import error_page
 from xlperf.web.session import CSRF_FIELD, current_user, local_user, same, sign_in
 from xlperf.web.users import User
@@ -77,7 +78,7 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        path = conn.url.path
+        path = route_path(conn)
         if path.startswith(PUBLIC_PREFIXES) or (path == LOGIN_PATH and not self.config.local):
             await self.app(scope, receive, send)
             return
@@ -104,12 +105,13 @@ class AuthGate:
             return error_page(conn, 401, NO_TOKEN)
         if conn.scope.get("method") == "GET":
             query = urlencode({"next": conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")})
-            return RedirectResponse(f"{LOGIN_PATH}?{query}", status_code=303)
+            return RedirectResponse(f"{to(conn, LOGIN_PATH)}?{query}", status_code=303)
         return error_page(conn, 401, "请先登录。")
 
 
-def safe_next(target: Any) -> str:
-    """Where to go after login: only a path of this site (no open redirect)."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def safe_next(conn: HTTPConnection, target: Any) -> str:
+    """Where to go after login: only a path of this desk, under its root path (no open redirect)."""
+    base = root(conn) + "/"
+    if isinstance(target, str) and target.startswith(base) and not target.startswith("//") and "\\" not in target:
         return target
-    return "/"
+    return base

@@ -46,7 +46,9 @@ class DeskConfig:
     token: str | None = None
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     max_upload: int = MAX_UPLOAD
-    secure_cookies: bool = False
+    secure_cookies: bool | None = False
+    """True: the session cookie is sent over HTTPS only; None: as the request came (behind a
+    trusted proxy, https when its X-Forwarded-Proto says so)."""
     mail_config: str | None = None
     """An INI file with an [smtp] section (as ``xlperf mail --config``)."""
     smtp: str | None = None
@@ -54,6 +56,14 @@ class DeskConfig:
     jobs_dir: str | None = None
     """Where background builds keep their state and files, shared by all worker processes
     (``xlperf serve`` makes and removes it); none: each process makes its own."""
+    root_path: str = ""
+    """The sub-path a reverse proxy serves the desk under ("/jixiao"; "" at the top of a site)."""
+    forwarded_allow_ips: str | None = None
+    """The proxy's addresses, whose X-Forwarded-For/-Proto are believed (none: no proxy, and
+    such headers are ignored from anyone)."""
+    log_level: str = "info"
+    log_file: str | None = None
+    """The operator's log (:mod:`xlperf.ledger.oplog`); none: stderr."""
 
     @property
     def local(self) -> bool:
@@ -62,14 +72,24 @@ class DeskConfig:
     @classmethod
     def for_host(cls, db_url: str, host: str, port: int, secret: str | None = None,
                  secure_cookies: bool | None = None, mail_config: str | None = None,
-                 smtp: str | None = None, mail_from: str | None = None) -> DeskConfig:
-        """Local mode with a new token on loopback, server mode (accounts, Secure cookies) otherwise."""
-        local = is_loopback(host)
+                 smtp: str | None = None, mail_from: str | None = None, root_path: str = "",
+                 forwarded_allow_ips: str | None = None) -> DeskConfig:
+        """Local mode with a new token on loopback, server mode (accounts, Secure cookies) otherwise.
+
+        Behind a reverse proxy (``forwarded_allow_ips`` given) the desk is reached by others through
+        the proxy even when it listens on loopback: server mode, and the cookie is Secure when the
+        proxy says the browser came by https (a proxy that serves plain http inside the
+        intranet still lets people sign in).
+        """
+        proxied = bool(forwarded_allow_ips)
+        local = is_loopback(host) and not proxied
+        if secure_cookies is None:
+            secure_cookies = None if proxied else not local
         return cls(db_url=db_url, host=host, port=port,
                    token=secrets.token_urlsafe(24) if local else None,
-                   secret=secret or secrets.token_urlsafe(32),
-                   secure_cookies=(not local) if secure_cookies is None else secure_cookies,
-                   mail_config=mail_config, smtp=smtp, mail_from=mail_from)
+                   secret=secret or secrets.token_urlsafe(32), secure_cookies=secure_cookies,
+                   mail_config=mail_config, smtp=smtp, mail_from=mail_from, root_path=root_path,
+                   forwarded_allow_ips=forwarded_allow_ips)
 
     def start_url(self) -> str:
         """The URL to open: with the token in local mode (as notebook servers print it)."""

@@ -22,6 +22,7 @@ from xlperf.ledger.roundform import form_label
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
 from xlperf.rollup.tables import GRADE_ORDER, SCORE_BUCKETS
 from xlperf.web.charts import bar_chart, stacked_bar
+from xlperf.web.paths import root
 from xlperf.web.render import page
 from xlperf.web.state import ledger_of, round_by_id
 
@@ -76,20 +77,21 @@ def _filtered(rows: list[StatusRow], query: dict[str, str]) -> list[StatusRow]:
     return rows
 
 
-def _link(round_id: int, query: dict[str, str], change: dict[str, str], fragment: bool = False) -> str:
+def _link(base: str, round_id: int, query: dict[str, str], change: dict[str, str], fragment: bool = False) -> str:
     params = {k: v for k, v in {**query, **change}.items() if v and not (k == "page" and v == "1")}
-    path = f"/rounds/{round_id}/rows" if fragment else f"/rounds/{round_id}"
+    path = f"{base}/rounds/{round_id}/rows" if fragment else f"{base}/rounds/{round_id}"
     return path + (f"?{urlencode(params)}" if params else "")
 
 
-def _table(round_id: int, rows: list[StatusRow], query: dict[str, str]) -> dict[str, Any]:
+def _table(base: str, round_id: int, rows: list[StatusRow], query: dict[str, str]) -> dict[str, Any]:
+    """The roster table's page of rows and its links (``base``: the desk's root path)."""
     shown = _filtered(rows, query)
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     number = min(max(int(query["page"]) if query["page"].isdigit() else 1, 1), pages)
     start = (number - 1) * PAGE_SIZE
 
     def link(**change: str) -> dict[str, str]:
-        return {"href": _link(round_id, query, change), "hx": _link(round_id, query, change, fragment=True)}
+        return {"href": _link(base, round_id, query, change), "hx": _link(base, round_id, query, change, fragment=True)}
 
     sorts = {key: link(sort=key, dir="desc" if query["sort"] == key and query["dir"] == "asc" else "asc", page="1")
              for key in SORTS}
@@ -153,7 +155,7 @@ def dashboard(request: Request) -> Response:
                 counts=counts, order=STATUS_ORDER, classes=STATUS_CLASSES, total=total, done=done,
                 percent=f"{done / total:.0%}" if total else "—", progress=status.progress(),
                 overdue=sum(r.overdue for r in status.rows), held=status.held, ignored=status.ignored,
-                repeats=status.repeats, charts=_charts(status.rows, counts), t=_table(rnd.id, status.rows, query),
+                repeats=status.repeats, charts=_charts(status.rows, counts), t=_table(root(request), rnd.id, status.rows, query),
                 events=events, event_labels=EVENT_LABELS, overdue_key=OVERDUE, held_files=held,
                 held_shown=HELD_SHOWN)
 
@@ -164,4 +166,4 @@ def roster_rows(request: Request) -> Response:
     with ledger_of(request).session() as session:
         rnd = round_by_id(session, round_id)
         status = _status(request, session, rnd)
-    return page(request, "_roster_table.html", t=_table(rnd.id, status.rows, _query(request)))
+    return page(request, "_roster_table.html", t=_table(root(request), rnd.id, status.rows, _query(request)))

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from xlperf.web.auth import action, check_csrf, safe_next
+from xlperf.web.paths import to
 from xlperf.web.render import error_page, page
 from xlperf.web.session import SESSION_FIELD, client_address, sign_in, sign_out
 from xlperf.web.throttle import LoginThrottle, login_keys
@@ -21,16 +22,16 @@ NO_ACCOUNT = "本机模式没有账户和密码：用启动 xlperf serve 时显�
 
 async def login_form(request: Request) -> Response:
     if request.app.state.config.local:
-        return RedirectResponse("/", status_code=303)
-    return page(request, "login.html", next=safe_next(request.query_params.get("next")), error="")
+        return RedirectResponse(to(request, "/"), status_code=303)
+    return page(request, "login.html", next=safe_next(request, request.query_params.get("next")), error="")
 
 
 async def login(request: Request) -> Response:
     if request.app.state.config.local:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(to(request, "/"), status_code=303)
     form = await request.form(max_files=0, max_fields=10)
     check_csrf(request, form)
-    target = safe_next(form.get("next"))
+    target = safe_next(request, form.get("next"))
     name = str(form.get("name", ""))
     throttle: LoginThrottle = request.app.state.login_throttle
     address = client_address(request)
@@ -62,7 +63,7 @@ async def logout(request: Request) -> Response:
     sign_out(request)
     if request.app.state.config.local:
         return error_page(request, 200, "已退出。如需再次使用，请用启动 xlperf serve 时显示的链接打开。")
-    return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(to(request, "/login"), status_code=303)
 
 
 logout.csrf_checked = True  # type: ignore[attr-defined]

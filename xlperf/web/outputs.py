@@ -23,6 +23,7 @@ from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.web.auth import action
 from xlperf.web.jobs import Build, Job, JobBoard
+from xlperf.web.paths import to
 from xlperf.web.render import page
 from xlperf.web.state import attachment, ledger_of, round_by_id
 from xlperf.web.users import User
@@ -131,7 +132,7 @@ def job_status(request: Request) -> Response:
 
 def _status(request: Request, job: Job) -> Response:
     done, total = job.done, job.total
-    base = f"/rounds/{job.round_id}/{job.kind}/jobs/{job.id}"
+    base = to(request, f"/rounds/{job.round_id}/{job.kind}/jobs/{job.id}")
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"id": job.id, "state": job.state, "done": done, "total": total, "error": job.error,
                              "status_url": base, "file_url": f"{base}/file" if job.state == "done" else None})

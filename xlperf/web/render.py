@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 
 from xlperf.ledger.models import SOURCE_LABELS, Event, local
+from xlperf.web.paths import root
 from xlperf.web.session import csrf_token, current_user
 
 TITLE = "xlperf 绩效报表收报台"
@@ -49,10 +50,13 @@ def render(name: str, **context: Any) -> str:
 def page(conn: HTTPConnection, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A full page (or an htmx fragment) with the signed-in user and the session's CSRF token."""
     html = render(name, request=conn, user=current_user(conn), csrf=csrf_token(conn),
-                  local=conn.app.state.config.local if hasattr(conn.app, "state") else True, **context)
+                  local=conn.app.state.config.local if hasattr(conn.app, "state") else True, root=root(conn),
+                  **context)
     return HTMLResponse(html, status_code=status_code)
 
 
-def error_page(conn: HTTPConnection, status: int, message: str) -> HTMLResponse:
-    html = render("error.html", request=conn, user=None, csrf="", local=True, status=status, message=message)
+def error_page(conn: HTTPConnection, status: int, message: str, request_id: str = "") -> HTMLResponse:
+    """A page saying what went wrong; ``request_id`` names a server error in the server's log."""
+    html = render("error.html", request=conn, user=None, csrf="", local=True, status=status, message=message,
+                  root=root(conn), request_id=request_id)
     return HTMLResponse(html, status_code=status)

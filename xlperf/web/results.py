@@ -15,6 +15,7 @@ from xlperf.ledger.results import consequences, project_years, round_results, se
 from xlperf.rollup.results import ResultRow
 from xlperf.web.auth import action
 from xlperf.web.charts import bar_chart, column_chart
+from xlperf.web.paths import root, to
 from xlperf.web.render import page
 from xlperf.web.session import current_user
 from xlperf.web.state import ledger_of, round_by_id
@@ -24,10 +25,10 @@ GRADE_COLOURS = {"优": "#2e8b57", "良": "#4472c4", "中": "#d4a017", "差": "#
 SCORE_TOP = 100.0
 
 
-def project_link(round_id: int, row: ResultRow) -> str:
-    """The year-over-year page of a project of the round."""
+def project_link(base: str, round_id: int, row: ResultRow) -> str:
+    """The year-over-year page of a project of the round (``base``: the desk's root path)."""
     query = urlencode({"code": row.unit_code, "unit": row.unit, "project": row.project})
-    return f"/rounds/{round_id}/results/project?{query}"
+    return f"{base}/rounds/{round_id}/results/project?{query}"
 
 
 def _results_page(request: Request, error: str = "", status_code: int = 200, typed: dict[str, str] | None = None,
@@ -43,7 +44,7 @@ def _results_page(request: Request, error: str = "", status_code: int = 200, typ
     user = current_user(request)
     chart = bar_chart("评价等次分布", [(t.grade, t.count) for t in results.totals],
                       [GRADE_COLOURS.get(t.grade, "#9aa5b1") for t in results.totals])
-    links = [project_link(round_id, r) for r in results.rows]
+    links = [project_link(root(request), round_id, r) for r in results.rows]
     return page(request, "results.html", status_code=status_code, rnd=rnd, results=results, chart=chart,
                 links=links, can_edit=user is not None and user.can_act, error=error, typed=typed or {},
                 saved=saved, problem="")
@@ -64,7 +65,7 @@ async def _save_settings(request: Request, form: FormData, user: User) -> Respon
             set_consequences(session, rnd, changes, actor=user.name)
     except LedgerError as exc:
         return _results_page(request, error=str(exc), status_code=400, typed=typed)
-    return RedirectResponse(f"/rounds/{round_id}/results?saved=1", status_code=303)
+    return RedirectResponse(to(request, f"/rounds/{round_id}/results?saved=1"), status_code=303)
 
 
 save_settings = action(_save_settings)

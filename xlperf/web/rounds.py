@@ -17,6 +17,7 @@ from xlperf.ledger.roundform import form_label
 from xlperf.ledger.rounds import MAX_ROUND_NAME, round_name
 from xlperf.read.roster import Roster, RosterError, read_roster
 from xlperf.web.auth import action
+from xlperf.web.paths import to
 from xlperf.web.render import page
 from xlperf.web.state import base_name, ledger_of
 from xlperf.web.users import User
@@ -92,7 +93,7 @@ async def create_round_action(request: Request, form: FormData, user: User) -> R
             except LedgerError as exc:
                 error = str(exc)
             else:
-                return RedirectResponse(f"/rounds/{round_id}", status_code=303)
+                return RedirectResponse(to(request, f"/rounds/{round_id}"), status_code=303)
     return page(request, "round_new.html", status_code=400, forms=_forms(), values=values, problems=problems,
                 error=error, max_name=MAX_ROUND_NAME)
 
@@ -110,4 +111,4 @@ create_round_endpoint = action(create_round_action)
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/rounds", status_code=303)
+    return RedirectResponse(to(request, "/rounds"), status_code=303)

@@ -16,13 +16,16 @@ from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
 from xlperf.ledger.decisions import ACTION_LABELS
 from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
+from xlperf.ledger.oplog import fields
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.stored_results import submission_checked
 from xlperf.report import ANNOTATED_SUFFIX, annotated_bytes, json_bytes
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
 from xlperf.web.dashboard import EVENT_LABELS, STATUS_CLASSES
+from xlperf.web.paths import to
 from xlperf.web.render import error_page, page
+from xlperf.web.requestlog import log
 from xlperf.web.state import attachment, ledger_of, round_by_id, submission_of
 from xlperf.web.users import User
 
@@ -90,7 +93,7 @@ async def decide_action(request: Request, form: FormData, user: User) -> Respons
     round_id, submission_id = _ids(request)
     what = str(form.get("action", ""))
     note = str(form.get("note", "")).strip()
-    target = f"/rounds/{round_id}/submissions/{submission_id}"
+    target = to(request, f"/rounds/{round_id}/submissions/{submission_id}")
     if what not in (ACCEPT, RETURN, VOID):
         raise HTTPException(400, "未知的操作。")
     try:
@@ -98,8 +101,11 @@ async def decide_action(request: Request, form: FormData, user: User) -> Respons
             rnd = round_by_id(session, round_id)
             submission_of(session, rnd, submission_id)
             decide(session, rnd, submission_id, what, note, actor=user.name)
+            round_name = rnd.name
     except LedgerError as exc:
         return error_page(request, 409, str(exc))
+    log.info("%s：%s%s", user.name, ACTION_LABELS[what], f"（{note}）" if note else "",
+             extra=fields(round_name, submission_id))
     return RedirectResponse(f"{target}#events", status_code=303)
 
 

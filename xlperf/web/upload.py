@@ -20,10 +20,13 @@ from starlette.responses import JSONResponse, Response
 from xlperf.intake import Intake, intake_files
 from xlperf.intake.archive import MAX_FILES as MAX_MEMBERS
 from xlperf.ledger import Outcome
+from xlperf.ledger.oplog import fields
 from xlperf.ledger.receive import KIND_LABELS
 from xlperf.ledger.round_checks import RoundNotReady
 from xlperf.web.auth import action
+from xlperf.web.paths import root
 from xlperf.web.render import page
+from xlperf.web.requestlog import log
 from xlperf.web.state import base_name, ledger_of, round_by_id
 from xlperf.web.users import User
 
@@ -39,20 +42,20 @@ def upload_page(request: Request) -> Response:
                 results=None)
 
 
-def _row(round_id: int, outcome: Outcome, given: int) -> dict[str, Any]:
+def _row(base: str, round_id: int, outcome: Outcome, given: int) -> dict[str, Any]:
     return {"name": outcome.name, "kind": outcome.kind, "label": KIND_LABELS.get(outcome.kind, outcome.kind),
             "status": outcome.status, "unit": outcome.unit, "line": outcome.line(), "given": given,
-            "url": f"/rounds/{round_id}/submissions/{outcome.submission_id}" if outcome.submission_id else ""}
+            "url": f"{base}/rounds/{round_id}/submissions/{outcome.submission_id}" if outcome.submission_id else ""}
 
 
-def _rows(round_id: int, intake: Intake) -> list[dict[str, Any]]:
+def _rows(base: str, round_id: int, intake: Intake) -> list[dict[str, Any]]:
     """One row per file recorded, each with the place of the uploaded file it came from (a zip's
     members follow the zip, which comes out of the request in the order given)."""
     rows, given = [], -1
     for outcome, got in zip(intake.outcomes, intake.files, strict=True):
         if not got.within:
             given += 1
-        rows.append(_row(round_id, outcome, max(given, 0)))
+        rows.append(_row(base, round_id, outcome, max(given, 0)))
     return rows
 
 
@@ -83,9 +86,11 @@ async def upload_action(request: Request, form: FormData, user: User) -> Respons
         rows = [_refused(name, str(exc), i) for i, (name, _) in enumerate(files)]
         status = 409
     else:
-        rows = _rows(round_id, intake) + [_refused("压缩包中略过的文件", note, len(files) - 1)
-                                        for note in intake.notes]
+        rows = _rows(root(request), round_id, intake) + [_refused("压缩包中略过的文件", note, len(files) - 1)
+                                                         for note in intake.notes]
         status = 200
+        for outcome in intake.outcomes:
+            log.info("网页上传（%s）：%s", user.name, outcome.line(), extra=fields(rnd.name, outcome.submission_id))
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": rows}, status_code=status)
     return page(request, "upload.html", rnd=rnd, max_mb=request.app.state.config.max_upload // (1024 * 1024),
