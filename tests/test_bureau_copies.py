@@ -1,7 +1,7 @@
 """Issue 22's done-when test: a copy of each built-in spec under a new id and title, in the
 bureau's forms folder, goes through template, fill, LibreOffice recalculation, check, roll-up,
 round intake, cycle prefill and ``check --against`` with exactly the results of the original
-(over every built-in form of issue 22, and issue 23's project_self_evaluation). Nothing about a form may hang on its id.
+(over every built-in form of issue 22, and issue 23's project_self_evaluation and performance_monitoring). Nothing about a form may hang on its id.
 
 In two tests: template, fill, recalculation, check and round intake; then the roll-up, the
 cycle's prefill and ``--against``, which hold since the form facts moved from code keyed by id
@@ -31,7 +31,8 @@ from xlperf.form.specload import FORMS_DIR
 from xlperf.read import read_return
 from xlperf.rollup import collect_records
 
-FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report", "project_self_evaluation")
+FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report", "project_self_evaluation",
+         "performance_monitoring")
 UNIT = "东城区科技局"
 
 
@@ -125,7 +126,7 @@ def test_a_copy_is_rolled_up_prefilled_and_checked_against_exactly_as_the_origin
         compare(f"rollup {form_id}", record_facts(records[form_id]), record_facts(records[copy_of(form_id)]))
     # cycle prefill from the declaration, and the prefilled forms checked --against it
     indexes = {fid: DeclarationIndex.build([returns[fid]]) for fid in ("target_declaration", copy_of("target_declaration"))}
-    for later in ("self_evaluation", "evaluation_report"):
+    for later in ("self_evaluation", "evaluation_report", "performance_monitoring", "project_self_evaluation"):
         prefilled: list[dict[str, Any]] = []
         against: list[dict[str, Any]] = []
         for fid, decl in ((later, "target_declaration"), (copy_of(later), copy_of("target_declaration"))):

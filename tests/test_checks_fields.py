@@ -123,8 +123,12 @@ ODD_VALUES: tuple[Any, ...] = (
 
 
 def odd_values(form: str) -> dict[str, Any]:
-    keys = [f.key for f in builtin_layout(form).inputs()]
-    return {key: ODD_VALUES[i % len(ODD_VALUES)] for i, key in enumerate(keys)}
+    inputs = builtin_layout(form).inputs()
+    values = {f.key: ODD_VALUES[i % len(ODD_VALUES)] for i, f in enumerate(inputs)}
+    amounts = [f.key for f in inputs if f.type == "amount"]
+    if amounts and not any(values[k] == -1 and values[k] is not True for k in amounts):
+        values[amounts[-1]] = -1  # where the deal gives no amount a negative number, the last one gets it
+    return values
 
 
 for _form in sorted(builtin_forms()):

@@ -59,6 +59,22 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     xishan_cycle = check_file(cycle / "自评表" / "自评表_西山县中小企业局.xlsx", key=key, against=index)
     assert {"TARGET_CHANGED", "SIGNATURE_MISMATCH"} <= {f.code for f in xishan_cycle.errors}
     assert "TARGET_CHANGED" in result.output and "申报为 ≥40场，本表为 ≥30场" in result.output
+    # Mid-year monitoring between them: templates prefilled from the accepted declarations; one
+    # unit behind the time progress, with 有可能 unexplained; rolled up.
+    assert sorted(p.name for p in (cycle / "监控模板").glob("*.xlsx")) == [
+        "绩效监控表_东湖区科技局_科技成果转化服务平台运营.xlsx", "绩效监控表_西山县中小企业局_中小企业公共服务平台运营.xlsx"]
+    monitored = {unit: check_file(cycle / "监控表" / f"绩效监控表_{unit}.xlsx", key=key, against=index)
+                 for unit in ("东湖区科技局", "西山县中小企业局")}
+    assert monitored["东湖区科技局"].findings == []
+    assert sorted(f.code for f in monitored["西山县中小企业局"].findings) == [
+        "REQUIRED_BY_CHOICE", "REQUIRED_BY_CHOICE", "TIME_PROGRESS_BEHIND"]
+    assert "REQUIRED_BY_CHOICE" in result.output and (cycle / "监控汇总.xlsx").is_file()
+    # Then the 一体化 self-evaluation, prefilled from the same declarations: the units set the
+    # weights (90) and report their results; checked against the declarations, rolled up.
+    assessed = {unit: check_file(cycle / "一体化自评表" / f"项目自评表_{unit}.xlsx", key=key, against=index)
+                for unit in ("东湖区科技局", "西山县中小企业局")}
+    assert {u: (c.errors, c.grade) for u, c in assessed.items()} == {"东湖区科技局": ([], "优"), "西山县中小企业局": ([], "优")}
+    assert (cycle / "一体化自评汇总.xlsx").is_file()
     # The roll-up and the mails of the first round.
     assert (tmp_path / "summary.xlsx").is_file()
     emls = sorted((tmp_path / "mail").glob("*.eml"))

@@ -25,13 +25,14 @@ from xlperf.form.yamlsrc import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "xlperf"
-ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "samples/")
+ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "cli/monitoring_demo.py", "cli/selfeval_demo.py", "samples/")
 """Where a built-in form id may appear: the specs themselves and the demo."""
 
 
 def test_no_builtin_form_id_in_the_code() -> None:
     ids = sorted(builtin_forms())
-    assert ids == ["evaluation_report", "project_self_evaluation", "self_evaluation", "target_declaration",
+    assert ids == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation",
+                   "target_declaration",
                    "target_table"]
     pattern = re.compile(r"\b(" + "|".join(ids) + r")\b")
     found = []

@@ -164,6 +164,26 @@ def fill_declaration(folder: Path) -> None:
     fill_workbook(template, values, folder / "申报表" / template.name)
 
 
+def fill_monitoring(folder: Path) -> None:
+    """After ``template performance_monitoring --from-returns 申报表/ -o 监控模板/``: the unit fills its
+    prefilled template (the sample's execution, progress and footer; the locked cells left as
+    issued) into 监控表/."""
+    from xlperf.cli.demo import sample_values
+    from xlperf.excel.fill import fill_workbook
+    from xlperf.read import read_return
+
+    [template] = list((folder / "监控模板").iterdir())
+    issued = {k for k, v in read_return(template).values.items() if v not in (None, "")}
+    values = {k: v for k, v in sample_values("performance_monitoring").items() if k not in issued}
+    budget = float(read_return(template).values["budget_general"] or 0)
+    values["exec_general"] = round(budget * 0.55, 2)  # ahead of the time progress, within the declared budget
+    for key in issued:
+        if key.endswith("_name") and key.startswith("ind_"):  # each declared indicator: progress and likelihood
+            row = key.removesuffix("_name")
+            values.update({f"{row}_progress": "按计划推进", f"{row}_likelihood": "确定能"})
+    fill_workbook(template, values, folder / "监控表" / template.name)
+
+
 def fill_own_form(folder: Path) -> None:
     """After ``template 本局表单/my_self_evaluation.yaml -o 我的自评表.xlsx``: a unit fills the bureau's
     own form (the sample self-evaluation's values: its keys are the copy's) into 已填报/."""
@@ -227,11 +247,13 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     make_return(folder / "收件箱" / "自评表_东湖区科技局_2024.xlsx", "东湖区科技局", year=2024, **CLEAN)
                 if typed.startswith("xlperf template target_declaration --roster"):
                     fill_declaration(folder)
+                if typed.startswith("xlperf template performance_monitoring --from-returns"):
+                    fill_monitoring(folder)
                 if typed.startswith("xlperf template 本局表单/my_self_evaluation.yaml"):
                     fill_own_form(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 59  # 54 before, the four lines of 备份与恢复, and `xlperf service print` (部署)
+    assert len(ran) == 61  # 54 before, the four lines of 备份与恢复, `xlperf service print` (部署), the two monitoring lines of 年度循环
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

@@ -2,7 +2,7 @@
 returns re-saved by either program (as .xlsx, .xls or .ods) pass ``check`` without tamper findings.
 
 Gnumeric (``ssconvert --recalc``) recalculates random fills of every scored form (those with a
-grade: :func:`helpers.scored_forms`); every formula
+grade: :func:`helpers.scored_forms`) and of the monitoring form (its totals); every formula
 cell is compared with the Python evaluator, as tests/test_form_engine.py does for LibreOffice.
 Then the samples and a few random returns are re-saved by LibreOffice (one soffice call per
 format) and by Gnumeric, and checked: no error, no tamper finding (an .xls/.ods gets only
@@ -33,6 +33,9 @@ TEMPLATES = ROOT / "templates_xlsx"
 SCORED_FORMS = scored_forms()
 """Every form with a total and a grade, as the registry has them (each 1 sample + RANDOM fills)."""
 RANDOM = 12
+FORMULA_FORMS = {**{form: RANDOM for form in SCORED_FORMS}, "performance_monitoring": 13}
+"""The forms with formula cells and their random fills (besides the sample): the scored forms,
+and the monitoring form's totals (no score: at least 13 random fills of its own)."""
 RESAVED_RANDOM = 2
 FORMATS = ("xlsx", "xls", "ods")
 TAMPER = {c.code for c in tamper.CHECKS}
@@ -47,11 +50,11 @@ def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Pa
     """name → (form, filled return, its inputs): each form's sample and random fills."""
     root = tmp_path_factory.mktemp("second_engine_in")
     out = {}
-    for form in SCORED_FORMS:
+    for form, count in FORMULA_FORMS.items():
         layout = builtin_layout(form)
         fills = {f"{form}__sample": sample(form)}
         fills |= {f"{form}__random{i:02d}": random_values(layout, seed=f"gnumeric-{form}-{i}")
-                  for i in range(RANDOM)}
+                  for i in range(count)}
         for name, values in fills.items():
             path, _ = _fill(root, form, name, values)
             out[name] = (form, path, values)
@@ -91,10 +94,12 @@ def test_gnumeric_agrees_with_evaluator(returns: dict[str, tuple[str, Path, dict
             checked += 1
         grades[expected.get("grade")] += 1
     # Every calculated cell of every return compared, and the seeded fills (fixed by their seeds,
-    # "gnumeric-FORM-i") reach every grade: 3 samples + 3 × 12 random fills.
+    # "gnumeric-FORM-i") of the scored forms reach every grade: 3 samples + 3 × 12 random fills;
+    # the monitoring form has no grade (its sample + 13 random fills).
     assert checked == sum(len(builtin_layout(form).calcs) for form, _, _ in returns.values())
-    assert len(returns) == len(SCORED_FORMS) * (1 + RANDOM) and len(SCORED_FORMS) >= 3
-    assert grades == {"差": 13, "中": 14, "优": 7, "良": 5}
+    assert len(SCORED_FORMS) >= 3
+    assert len(returns) == sum(1 + count for count in FORMULA_FORMS.values())
+    assert grades == {"差": 13, "中": 14, "优": 7, "良": 5, None: 14}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +127,7 @@ def resaved(returns: dict[str, tuple[str, Path, dict[str, Any]]], lo_recalc: Cal
 def test_resaved_returns_pass_check(resaved: dict[tuple[str, str, str], tuple[CheckedReturn, CheckedReturn]],
                                     engine: str, fmt: str) -> None:
     cases = {k: v for k, v in resaved.items() if k[:2] == (engine, fmt)}
-    assert len(cases) == len(SCORED_FORMS) * (1 + RESAVED_RANDOM)
+    assert len(cases) == len(FORMULA_FORMS) * (1 + RESAVED_RANDOM)
     for (_, _, name), (checked, original) in cases.items():
         codes = {f.code for f in checked.findings}
         expected_tamper = {"FORMULAS_UNVERIFIED"} if fmt != "xlsx" else set()

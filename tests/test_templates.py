@@ -38,7 +38,8 @@ def cell_name(row: int, col: int) -> str:
 
 
 def test_the_official_forms_are_built_in() -> None:
-    assert FORMS == ["evaluation_report", "project_self_evaluation", "self_evaluation", "target_declaration",
+    assert FORMS == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation",
+                     "target_declaration",
                      "target_table"]
 
 

@@ -119,11 +119,19 @@ def _compare_rows(ctx: Context) -> None:
                      expected=f"{indicator.name} {indicator.text}", found=here.name if here is not None and here.name else "空白")
             continue
         roles = _differs(found, indicator.row)
-        if not roles:
+        if not roles or _as_written(ctx, placement.values, table.key(n, "target") if n else None, found):
             continue
         key = next((k for k in (found.key(r) for r in roles) if k), found.key("name"))
         ctx.flag(key, f"指标“{indicator.name}”的目标与申报表不符：申报为 {indicator.text}，本表为 {found.target_text or '空白'}："
                       f"{_advice(decl.file.name)}", expected=indicator.text, found=found.target_text or "空白")
+
+
+def _as_written(ctx: Context, placed: dict[str, Value], key: str | None, found: Row) -> bool:
+    """Whether ``found``'s target cell holds the text the prefill wrote (a target placed as one
+    text, ≥12座次, need not parse as a number to be unchanged)."""
+    written = placed.get(key) if key else None
+    cell = found.key("target")
+    return isinstance(written, str) and cell is not None and normalise_name(ctx.inputs.get(cell)) == normalise_name(written)
 
 
 def _shown_number(x: float, percent: bool, unit: str) -> str:

@@ -25,6 +25,7 @@ from xlperf.form.layout import FormLayout, per_layout
 from xlperf.form.operators import ASCII_ALIASES
 from xlperf.form.roles import PREFILLED, prefix_of
 from xlperf.form.spec import Field, TableSection
+from xlperf.model.indicators import indicator_tables, table_rows
 from xlperf.model.values import (
     as_number,
     is_blank,
@@ -266,14 +267,17 @@ def tables(layout: FormLayout) -> Iterator[TableSection]:
 
 
 def row_incomplete(ctx: Context) -> None:
-    """A row with something typed in it must have its subject (first column) and every typed
-    column (dates, numbers, phone); further free-text columns (职称, 科室, 备注) may stay blank.
-    Indicator tables (a ``target`` column) are left to the indicator checks."""
+    """A row with something typed in it must have its subject (first column), every typed
+    column (dates, numbers, phone) and every column the spec marks ``required``; further
+    free-text columns (职称, 科室, 备注) may stay blank. In indicator tables (a ``target`` column)
+    the rest is left to the indicator checks: each indicator (row in use) must have only the
+    ``required`` columns (the monitoring form's progress and 完成目标可能性)."""
+    indicator_rows_incomplete(ctx)
     for table in tables(ctx.layout):
         columns = [c for c in table.columns if not c.fixed and not c.calc]
         if not columns or any(c.key == "target" for c in table.columns):
             continue
-        essential = [c for i, c in enumerate(columns) if i == 0 or c.type not in ("text", "longtext")]
+        essential = [c for i, c in enumerate(columns) if i == 0 or c.type not in ("text", "longtext") or c.required]
         name = table.side.replace("\n", "") or "表格"
         for n in range(1, table.rows + 1):
             filled = [c.label for c in columns if not is_blank(ctx.inputs.get(table.row_key(n, c.key)))]
@@ -283,6 +287,21 @@ def row_incomplete(ctx: Context) -> None:
             ctx.flag(table.row_key(n, missing[0].key),
                      f"{name}第 {n} 行已填写{'、'.join(filled)}，但{'、'.join(c.label for c in missing)}未填写："
                      f"请补全本行，或清空整行", expected="、".join(c.label for c in essential))
+
+
+def indicator_rows_incomplete(ctx: Context) -> None:
+    for table in indicator_tables(ctx.layout):
+        required = [c for c in table.section.columns if c.required and not c.fixed and not c.calc]
+        if not required:
+            continue
+        for row in table_rows(table, ctx.inputs):
+            missing = [c for c in required if is_blank(ctx.inputs.get(table.section.row_key(row.n, c.key)))]
+            if not missing:
+                continue
+            what = "、".join(c.label for c in missing)
+            ctx.flag(table.section.row_key(row.n, missing[0].key),
+                     f"{table.section.title or '表格'}第 {row.n} 行{row.title}未填写{what}：请逐项填写",
+                     expected=what)
 
 
 CHECKS: tuple[Check, ...] = (

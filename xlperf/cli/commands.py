@@ -87,7 +87,7 @@ main.add_command(forms_command)
 @click.option("--roster", "roster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="单位名单（.xlsx 或 .csv）：为每个单位（名单列有项目名称时为每个项目）各生成一份模板，单位、代码、项目预填并锁定。")
 @click.option("--from-returns", "returns_dir", type=click.Path(exists=True, path_type=Path),
-              help="绩效目标申报表所在文件夹：为每份审核通过的申报表（每个项目）生成自评表或评价报告模板，项目、预算和申报的指标目标预填并锁定。")
+              help="绩效目标申报表所在文件夹：为每份审核通过的申报表（每个项目）生成后续表单（自评表、监控表、评价报告等）的模板，项目、预算和申报的指标目标预填并锁定。")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="签名密钥文件（也可用环境变量 XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE）。")
 @click.option("--password", envvar=PASSWORD_ENV, default=DEFAULT_PASSWORD, show_default=True,
@@ -162,7 +162,7 @@ def _issue_templates(spec: FormSpec, outdir: Path, year: int | None, roster_file
         raise click.ClickException(f"表单规格有误：{exc}") from None
     if returns_dir is not None:
         if spec.declares_targets:
-            raise click.UsageError("--from-returns 用于由申报表预填自评表或评价报告，不能生成申报表本身")
+            raise click.UsageError("--from-returns 用于由申报表预填后续表单（自评表、监控表、评价报告等），不能生成申报表本身")
         index = DeclarationIndex.build([returns_dir], key=key)
         issued = prefilled_templates(layout, index, outdir, year=year, roster=roster, password=password, key=key)
     else:

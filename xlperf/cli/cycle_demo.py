@@ -4,11 +4,13 @@
    target_declaration template per roster unit (``申报模板/``);
 2. three units declare (``申报表/``): two clean, one with its start after its end (rejected, so
    not used later); the declarations are checked and rolled up (``申报汇总.xlsx``);
-3. self-evaluation templates are prefilled from the accepted declarations (``自评模板/``);
-4. the units fill them as a clerk would (openpyxl, only the unit's inputs); one unit removes the
+3. mid-year monitoring (:mod:`xlperf.cli.monitoring_demo`): monitoring templates prefilled from
+   the accepted declarations, filled in July, checked against the declarations, rolled up;
+4. self-evaluation templates are prefilled from the accepted declarations (``自评模板/``);
+5. the units fill them as a clerk would (openpyxl, only the unit's inputs); one unit removes the
    sheet protection and lowers a declared target, the mistake this cycle exists to catch;
    LibreOffice recalculates them when available (``自评表/``);
-5. the self-evaluations are checked against the declarations with the key, and rolled up
+6. the self-evaluations are checked against the declarations with the key, and rolled up
    (``自评汇总.xlsx``).
 
 The roll-up checks its files itself (:func:`xlperf.rollup.rollup` has no key argument): the key
@@ -29,6 +31,10 @@ import openpyxl
 from xlperf.checks.check_files import CheckContext, check_files
 from xlperf.checks.check_return import find_returns
 from xlperf.cli.console import finding_line, return_line
+from xlperf.cli.monitoring_demo import FORM as MONITORING_FORM
+from xlperf.cli.monitoring_demo import run_monitoring
+from xlperf.cli.selfeval_demo import FORM as SELF_EVALUATION_FORM
+from xlperf.cli.selfeval_demo import run_self_evaluation
 from xlperf.cycle.declared import DeclarationIndex
 from xlperf.cycle.issue import prefilled_templates, roster_templates
 from xlperf.excel.fill import fill_workbook
@@ -84,7 +90,7 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
     key_file = outdir / "演示签名密钥.key"
     key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
     key = load_key(key_file)
-    yield f"年度循环演示（{YEAR} 年）：申报 → 审核 → 汇总 → 预填自评表 → 填报 → 对照申报审核 → 汇总"
+    yield f"年度循环演示（{YEAR} 年）：申报 → 审核 → 汇总 → 年中绩效监控 → 一体化自评 → 预填自评表 → 填报 → 对照申报审核 → 汇总"
     issued = roster_templates(builtin_layout("target_declaration"), roster, outdir / "申报模板", year=YEAR, key=key)
     yield f"申报模板 {len(issued.files)} 份（每个单位一份，单位已锁定并签名，演示密钥 {key_file.name}）：{outdir / '申报模板'}"
 
@@ -99,6 +105,11 @@ def run_cycle(outdir: Path, roster: Roster, sample: Mapping[str, Mapping[str, An
         yield return_line(checked)
         yield from (finding_line(f) for f in checked.errors)
     yield from _rollup(declarations, outdir / "申报汇总.xlsx", roster)
+    yield from run_monitoring(outdir, index, roster, sample[MONITORING_FORM], year=YEAR, key=key, recalc=recalc,
+                              unit_inputs=_unit_inputs, rollup_lines=lambda folder, out: _rollup(folder, out, roster))
+    yield from run_self_evaluation(outdir, index, roster, sample[SELF_EVALUATION_FORM], year=YEAR, key=key,
+                                   recalc=recalc, unit_inputs=_unit_inputs,
+                                   rollup_lines=lambda folder, out: _rollup(folder, out, roster))
 
     prefilled = prefilled_templates(builtin_layout("self_evaluation"), index, outdir / "自评模板", year=YEAR,
                                     roster=roster, key=key)

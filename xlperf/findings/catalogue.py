@@ -83,6 +83,11 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("START_AFTER_END", "error", "开始日期晚于结束日期", "核对项目起止日期", _S),
     ("PREV_EXEC_OVER_BUDGET", "warning", "上年执行数超过上年预算", "核对上年预算额和执行数", _S),
     ("YEAR_BUDGET_OVER_TOTAL", "warning", "当年预算超过总预算", "核对项目当年预算和总预算", _S),
+    # -- progress forms (xlperf.checks.progress, and the monitoring spec's rules) ------------------
+    ("TIME_PROGRESS_BEHIND", "warning", "执行进度低于时间进度", "说明执行偏慢的原因，或核对执行数", _C),
+    ("REQUIRED_BY_CHOICE", "error", "所选情况须说明而未填写", "按表中所选（如完成目标可能性为有可能、不可能）填写原因分析和建议举措", _C),
+    ("EXEC_OVER_BUDGET", "error", "执行数超过年初预算数", "核对执行数和年初预算数", _S),
+    ("FORECAST_OVER_BUDGET", "warning", "全年预计执行数超过年初预算数", "核对预计执行数；年中追加预算的请说明", _S),
     # -- indicators (xlperf.checks.indicators) -----------------------------------------------------
     ("TARGET_MISSING", "error", "指标缺少目标值", "填写目标值，不设此指标的删除该行", _C),
     ("NAME_MISSING", "warning", "目标值缺少指标名称", "填写三级指标名称，或清除该行", _C),

@@ -55,6 +55,15 @@ def unit_is_percent(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
     return f'OR({unit}="%",{unit}="％")'
 
 
+def required_by_choice(refs: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    """A blank field that a row's choice requires (spec ``explain_when``): operands ``field`` and
+    one per row of the choosing column."""
+    field = refs["field"]
+    chosen = ",".join(f'{ref}="{str(v).replace(chr(34), chr(34) * 2)}"'
+                      for name, ref in refs.items() if name != "field" for v in params["values"])
+    return f"AND(LEN({field})=0,OR({chosen}))"
+
+
 CONDITIONS: dict[str, Callable[[Mapping[str, str], Mapping[str, Any]], str]] = {
     "missed_target_no_reason": missed_target_no_reason,
     "score_over_weight": score_over_weight,
@@ -62,4 +71,5 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str], Mapping[str, Any]], str]] = {
     "qualitative_band": qualitative_band,
     "unit_is_percent": unit_is_percent,
     "row_qualitative_band": row_qualitative_band,
+    "required_by_choice": required_by_choice,
 }

@@ -356,6 +356,13 @@ def layout_form(spec: FormSpec) -> FormLayout:
         sheet_name = form.cells[rule.left][0]
         form.highlights.append(Highlight(sheet_name, rule.left, "not_greater",
                                          {"left": rule.left, "right": rule.right}))
+    tables = {s.key: s for sheet_spec in spec.sheets for s in sheet_spec.sections if isinstance(s, TableSection)}
+    for choice in spec.explain_when:
+        section = tables[choice.table]
+        rows = {f"row{n}": section.row_key(n, choice.column) for n in range(1, section.rows + 1)}
+        for key in choice.fields:
+            form.highlights.append(Highlight(form.cells[key][0], key, "required_by_choice", {"field": key, **rows},
+                                             {"values": list(choice.values)}))
     return FormLayout(spec, sheets, form.cells, _in_dependency_order(form.calcs), form.highlights)
 
 

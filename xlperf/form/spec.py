@@ -103,6 +103,8 @@ class TableColumn:
     """The calc's operands (its kind's names) → the column of the same row that holds each."""
     min: float | None = None
     max: float | None = None
+    required: bool = False
+    """Every row in use must have it (an indicator table's: every indicator; ``ROW_INCOMPLETE``)."""
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,30 @@ class PrefillFrom:
 
 
 @dataclass(frozen=True)
+class TimeProgress:
+    """The spec's ``time_progress``: execution to date (``actual``) below ``share`` of the budget
+    (``budget``), by default the share of the year the reporting period covers (``period``), is a
+    warning unless ``explanation`` (a field, optional) explains it. Keys without project-sheet prefix."""
+
+    actual: str
+    budget: str
+    share: Decimal
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class ExplainWhen:
+    """One rule of the spec's ``explain_when``: a row of ``table`` whose ``column`` holds one of
+    ``values`` requires every field of ``fields`` (keys with project-sheet prefix)."""
+
+    table: str
+    column: str
+    values: tuple[str, ...]
+    fields: tuple[str, ...]
+    where: Where
+
+
+@dataclass(frozen=True)
 class FormSpec:
     form_id: str
     version: str
@@ -368,6 +394,10 @@ class FormSpec:
     execution_rate: ExecutionRate | None = None
     prefill_from: PrefillFrom | None = None
     """None: this form takes nothing from declarations but its header (by roles)."""
+    period_months: int = 0
+    """The months the form reports on (``period: {months: 6}``: 1-6月); 0: not a progress form."""
+    time_progress: TimeProgress | None = None
+    explain_when: tuple[ExplainWhen, ...] = ()
 
     @property
     def stem(self) -> str:

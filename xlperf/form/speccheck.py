@@ -36,6 +36,7 @@ from xlperf.form.spec import (
     TitleSection,
 )
 from xlperf.form.specload import _Builder
+from xlperf.form.specprogress import PROGRESS_KEYS
 from xlperf.form.yamlsrc import SpecError, Where, load_yaml
 
 __all__ = ["SpecCheck", "check_spec", "english", "problem_lines", "summary"]
@@ -219,6 +220,15 @@ def _roles(layout: FormLayout) -> Iterator[str]:
         "prefill_from": (spec.prefill_from.table or ",".join(spec.prefill_from.goals)) if spec.prefill_from else None,
     }
     assert tuple(settings) == specfacts.FACT_KEYS
+    progress = {
+        "period": f"1-{spec.period_months}月" if spec.period_months else None,
+        "time_progress": f"{spec.time_progress.actual} / {spec.time_progress.budget} ≥ {spec.time_progress.share:.4g}"
+        if spec.time_progress else None,
+        "explain_when": "；".join(f"{r.table}.{r.column} 为 {'/'.join(r.values)} 时须填 {', '.join(r.fields)}"
+                                 for r in spec.explain_when) or None,
+    }
+    assert tuple(progress) == PROGRESS_KEYS
+    settings |= progress
     yield "表单级设置：已有 " + ("、".join(f"{k}: {v}" for k, v in settings.items() if v) or "无")
     yield "表单级设置：没有 " + ("、".join(k for k, v in settings.items() if not v) or "无") + \
         "（含义及没有时的做法见 README“表单级设置”）"

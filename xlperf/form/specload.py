@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from xlperf.form import specfacts
+from xlperf.form import specfacts, specprogress
 from xlperf.form.roles import ROLES
 from xlperf.form.rules import KINDS
 from xlperf.form.spec import (
@@ -36,6 +36,7 @@ from xlperf.form.spec import (
 )
 from xlperf.form.specfacts import FACT_KEYS
 from xlperf.form.speckeys import KEY_RE, SpecKeys
+from xlperf.form.specprogress import PROGRESS_KEYS
 from xlperf.form.specscore import build_scorecard
 from xlperf.form.spectable import build_table
 from xlperf.form.yamlsrc import MappingReader, Node, SpecError, Where, load_yaml, load_yaml_text
@@ -53,7 +54,9 @@ class _Builder(SpecKeys):
     # -- form -------------------------------------------------------------------
     def form(self, root: Any) -> FormSpec:
         r = MappingReader(root, "form", Where(self.path.name, 1))
-        r.only("form", "version", "title", "amount_unit", "choices", "grade", "sheets", "consistency", *FACT_KEYS)
+        r.only("form", "version", "title", "amount_unit", "choices", "grade", "sheets", "consistency", *FACT_KEYS,
+               *PROGRESS_KEYS)
+        months = specprogress.period_months(root, r)  # before any text is read: they may say {months}
         for name, values in (r.get("choices") or {}).items():
             self.choices[name] = self.choice_list(values, MappingReader(r.get("choices"), "choices", r.where()), name)
         self.choices.setdefault("yes_no", YES_NO)
@@ -88,6 +91,9 @@ class _Builder(SpecKeys):
             amounts=named,
             execution_rate=specfacts.execution_rate(self, r, sheets, named),
             prefill_from=specfacts.prefill_from(r, sheets),
+            period_months=months,
+            time_progress=specprogress.time_progress(self, r, months),
+            explain_when=specprogress.explain_when(self, r, sheets),
         )
 
     def grade(self, r: MappingReader) -> tuple[tuple[tuple[Decimal, str], ...], str]:

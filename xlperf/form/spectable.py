@@ -72,7 +72,7 @@ def _column(keys: SpecKeys, raw: Any, where: Where) -> TableColumn:
         raise c.fail("calc", f"未知的计算类型 '{calc}'")
     operands = KINDS[calc].operands if calc is not None else ()
     c.only("key", "label", "span", "type", "choices", "strict", "hint", "fixed", "calc", "min", "max",
-           *operands)
+           "required", *operands)
     ctype = c.text("type", "text")
     if ctype not in FIELD_TYPES:
         raise c.fail("type", f"未知的字段类型 '{ctype}'")
@@ -87,6 +87,7 @@ def _column(keys: SpecKeys, raw: Any, where: Where) -> TableColumn:
         hint=c.text("hint", ""), fixed=c.flag("fixed"), calc=calc,
         calc_operands={n: c.text(n) for n in operands if n in c.node},
         min=float(low) if low is not None else None, max=float(high) if high is not None else None,
+        required=c.flag("required"),
     )
 
 

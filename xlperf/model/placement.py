@@ -23,6 +23,13 @@ its spec's ``prefill_from`` (without it, only the header is prefilled):
   listed in :attr:`Placement.unplaced` with the reason (the command prints each one), and in a
   comment on the form's free-text field with role ``notes`` (其他), highlighted, asking
   the unit to report its completion there; that field stays editable.
+- **An indicator table whose rows the unit sets** (``prefill_from: {table: KEY}`` naming a table
+  without groups; the built-in monitoring form's 绩效指标): the declared indicators fill its rows
+  in declared order, each with its 一级/二级 as this table prints them (:func:`levels_in`: the
+  declared 二级 through ``prefill_from.level2``; the 一级 that owns it where the declared one does
+  not), its name and target. Where the table has no operator or unit column, the target is
+  written as one text (:func:`whole_target`: ≥12次, ≥95%, 规范). Indicators beyond its last row are
+  unplaced.
 - **Achievement rows** (``prefill_from: {goals: [KEY, …]}``; the built-in evaluation report's
   goal1..goal3: score rows with a typed evidence text and a target): a row whose value type is percent takes the first 满意度 indicator with a
   numeric target; the other rows, in order, take the declared 产出 indicators with a numeric
@@ -46,9 +53,10 @@ from xlperf.model.declarations import Declaration, Indicator
 from xlperf.model.indicators import IndicatorTable, Row, indicator_tables, level_name
 from xlperf.model.projects import AMOUNT_UNITS, WAN
 from xlperf.model.targets import Parsed, normalise_op
+from xlperf.model.values import number_text
 from xlperf.read import Value
 
-__all__ = ["GoalSlot", "Placement", "RowSlot", "goal_rows", "place", "prefill_table"]
+__all__ = ["GoalSlot", "Placement", "RowSlot", "goal_rows", "levels_in", "place", "prefill_table", "whole_target"]
 
 HEADER_ROLES = (YEAR, UNIT, PROJECT, DEPT)
 """Header fields prefilled from a declaration (where the target form has them). The budget goes
@@ -66,7 +74,7 @@ QUANTITY_LEVEL2 = "数量"
 
 @dataclass(frozen=True)
 class RowSlot:
-    """A declared indicator placed in row ``n`` of a grouped table."""
+    """A declared indicator placed in row ``n`` of an indicator table."""
 
     indicator: Indicator
     table: IndicatorTable
@@ -123,8 +131,10 @@ def place(layout: FormLayout, decl: Declaration) -> Placement:
             out.notes.append(f"预算 {exact.normalize():f} {layout.spec.amount_unit}已按两位小数取为 {budget:.2f}")
     table = prefill_table(layout)
     goals = goal_rows(layout)
-    if table is not None:
+    if table is not None and table.section.groups:
         _place_rows(out, table, decl, layout.spec.prefill_from)
+    elif table is not None:
+        _place_in_order(out, table, decl, layout.spec.prefill_from)
     elif goals:
         _place_goals(out, goals, decl)
     else:
@@ -201,11 +211,57 @@ def _place_rows(out: Placement, table: IndicatorTable, decl: Declaration, prefil
         _row_values(out, slot)
 
 
+# -- rows the unit sets -------------------------------------------------------------------------
+def _place_in_order(out: Placement, table: IndicatorTable, decl: Declaration, prefill: PrefillFrom | None) -> None:
+    """A table without groups: each declared indicator in the next row, with its 一级/二级."""
+    rows = table.section.rows
+    for n, indicator in enumerate(decl.indicators, 1):
+        if n > rows:
+            out.unplaced.append((indicator, f"本表绩效指标只有 {rows} 行，已占满"))
+            continue
+        slot = RowSlot(indicator, table, n)
+        out.rows.append(slot)
+        for role, value in zip(("level1", "level2"), levels_in(table, indicator.row, prefill), strict=True):
+            key, column = slot.key(role), table.columns.get(role)
+            if key is None or column is None or not value:
+                continue
+            if column.strict_choices and value not in column.choices:
+                continue  # the unit picks it: a locked cell may hold only what its dropdown offers
+            out.values[key] = value
+        _row_values(out, slot)
+
+
+def levels_in(table: IndicatorTable, row: Row, prefill: PrefillFrom | None) -> tuple[str, str]:
+    """A declared row's 一级 and 二级 as ``table`` prints them: the 二级 through ``prefill.level2``
+    (a blank one by the name: 满意 → 满意度), the 一级 the owner of that 二级 in the table's
+    vocabulary where the declared 一级 does not own it (二级 wins, as in grouped tables)."""
+    level2 = prefill.group_for(row.level2) if row.level2 and prefill is not None else row.level2
+    vocabulary = table.vocabulary
+    if level2 is None and SATISFACTION in row.name and vocabulary is not None:
+        level2 = next((l2 for l2s in vocabulary.level2.values() for l2 in l2s if SATISFACTION in l2), None)
+    level1 = row.level1
+    if vocabulary is not None and level2 is not None and level2 not in vocabulary.level2.get(level1 or "", ()):
+        level1 = next((l1 for l1, l2s in vocabulary.level2.items() if level2 in l2s), level1)
+    return table.show(level1), table.show(level2)
+
+
+def whole_target(row: Row, op: bool, unit: bool) -> Value:
+    """A declared target as one text for a table without an operator (``op``) or unit (``unit``)
+    column: ≥12次, ≥95%, 规范 (a number with its operator and unit, as the indicator checks show it)."""
+    target = row.target
+    if target is None or target.number is None:
+        return target.text if target is not None else None
+    number = target.number * 100 if row.unit == "%" else target.number
+    return f"{(row.op or '') if op else ''}{number_text(number, row.unit if unit or row.unit == '%' else '')}"
+
+
 def _row_values(out: Placement, slot: RowSlot) -> None:
     raw = slot.indicator.raw
     op = normalise_op(raw.get("op"))
     unit = raw.get("unit")
-    for role, value in (("name", slot.indicator.name), ("op", op), ("target", raw.get("target")),
+    no_op, no_unit = slot.key("op") is None, slot.key("unit") is None
+    target = whole_target(slot.indicator.row, no_op, no_unit) if no_op or no_unit else raw.get("target")
+    for role, value in (("name", slot.indicator.name), ("op", op), ("target", target),
                         ("unit", unit.strip() if isinstance(unit, str) else unit)):
         key = slot.key(role)
         if key is None or value is None or value == "":
