@@ -64,14 +64,14 @@ def test_forms_lists_sources_replacements_and_specs_that_did_not_load(forms: Pat
     result = CliRunner().invoke(main, ["--forms", str(forms), "forms"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "evaluation_report    1.0    项目支出绩效评价报告  [内置]",
-        "performance_monitoring 1.0    项目支出绩效监控表  [内置]",
+        "evaluation_report       1.0    项目支出绩效评价报告  [内置]",
+        "performance_monitoring  1.0    项目支出绩效监控表  [内置]",
         "project_self_evaluation 1.0    部门预算项目支出绩效自评表  [内置]",
-        "self_evaluation      1.0    财政支出项目绩效自评表  [内置]",
-        "target_declaration   1.0    项目支出绩效目标申报表  [内置]",
-        f"target_table         2026   财政项目支出绩效目标表  [{forms / '目标表.yaml'}]",
-        "                     替换了内置表单 “财政项目支出绩效目标表”（版本 1.0）",
-        f"{NEW_ID} 1.0    {NEW_TITLE}  [{forms / '自评表.yaml'}]",
+        "self_evaluation         1.0    财政支出项目绩效自评表  [内置]",
+        "target_declaration      1.0    项目支出绩效目标申报表  [内置]",
+        f"target_table            2026   财政项目支出绩效目标表  [{forms / '目标表.yaml'}]",
+        "                        替换了内置表单 “财政项目支出绩效目标表”（版本 1.0）",
+        f"{NEW_ID:<23} 1.0    {NEW_TITLE}  [{forms / '自评表.yaml'}]",
         "未载入（规格有误）：",
         f"  {forms / '坏.yaml'}:7: sectons: sheet 不认识的键 (unknown key); 可用: name, columns, sections, landscape, "
         "repeat, repeat_rows, pages",

@@ -59,11 +59,13 @@ def warn_problems() -> None:
 
 @click.command("forms", help="列出表单：内置表单和本局表单文件夹中的表单（来源、版本、名称）。")
 def forms_command() -> None:
-    for form_id, form in known_forms().items():
+    listed = known_forms()
+    width = max(map(len, listed), default=0)  # ids line up however long the longest is
+    for form_id, form in listed.items():
         source = BUILTIN if form.source == BUILTIN else str(form.source)
-        click.echo(f"{form_id:<20} {form.spec.version:<6} {form.spec.title}  [{source}]")
+        click.echo(f"{form_id:<{width}} {form.spec.version:<6} {form.spec.title}  [{source}]")
         if form.replaces:
-            click.echo(f"{'':<20} 替换了内置表单 {form.replaces}")
+            click.echo(f"{'':<{width}} 替换了内置表单 {form.replaces}")
     if problems():
         click.echo("未载入（规格有误）：")
         for problem in problems():
