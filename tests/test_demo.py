@@ -98,6 +98,11 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     assert "共 8 行：未报送 5，退回 1，通过（有提示） 2" in result.output
     listed = CliRunner().invoke(main, ["round", "--db", str(tmp_path / "xlperf.db"), "list"])
     assert listed.exit_code == 0 and "演示自评" in listed.output
+    # A second round on the 一体化 form takes in the cycle's 部门预算项目支出绩效自评表 returns.
+    assert "演示一体化自评" in listed.output
+    assert "101001  东湖区科技局  通过  #8  99.6 优" in result.output
+    assert "101002  西山县中小企业局  通过  #9  91.7 优" in result.output
+    assert "共 8 行：未报送 6，退回 0，通过（有提示） 0，通过 2，已作废 0；已通过 2/8（25%）" in result.output
     # It ends by saying how to open the round in the desk, naming the ledger it filled.
     last = result.output.strip().splitlines()[-2]
     assert f"xlperf serve --db {tmp_path / 'xlperf.db'}" in last

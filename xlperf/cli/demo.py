@@ -75,6 +75,7 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _mail_reports(outdir / "reports", outdir / "mail")
     yield from _collection_round(outdir, returns, recalc)
     yield from _yearly_cycle(outdir / "cycle", recalc)
+    yield from _integrated_round(outdir, outdir / "cycle")
     yield from _desk_hint(outdir)
 
 
@@ -173,6 +174,32 @@ def _collection_round(outdir: Path, returns: Path, recalc: bool) -> Iterator[str
         with ledger.session() as session:
             summary = round_rollup(session, rnd, outdir / "round_summary.xlsx")
             yield f"报送任务汇总工作簿（取自台账，未重读文件）：{summary.output}"
+            yield from round_status(session, rnd).lines()
+    finally:
+        ledger.close()
+
+
+def _integrated_round(outdir: Path, cycle: Path) -> Iterator[str]:
+    """A second round on the demo's ledger, on the 一体化 form: the cycle's 部门预算项目支出绩效自评表
+    returns taken in, then the status table."""
+    import datetime as dt
+
+    from xlperf.cli.cycle_demo import YEAR
+    from xlperf.cli.selfeval_demo import FORM, RETURNS_FOLDER
+    from xlperf.intake import intake_paths
+    from xlperf.ledger import create_round, open_ledger, round_status
+    from xlperf.read.roster import read_roster
+
+    ledger = open_ledger(str(outdir / "xlperf.db"))
+    name = f"演示一体化自评 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+    try:
+        with ledger.session() as session, session.begin():
+            rnd = create_round(session, name, FORM, YEAR, read_roster(SAMPLES_DIR / "roster.csv"),
+                               deadline=dt.date.today() + dt.timedelta(days=14), actor="demo")
+        yield f"报送任务“{name}”（部门预算项目支出绩效自评表）：收取年度循环中各单位填报的一体化自评表"
+        taken = intake_paths(ledger, rnd, [cycle / RETURNS_FOLDER], sender="演示收件箱", actor="demo", jobs=1)
+        yield from (o.line() for o in taken.outcomes)
+        with ledger.session() as session:
             yield from round_status(session, rnd).lines()
     finally:
         ledger.close()

@@ -22,9 +22,11 @@ from xlperf.read import read_return
 from xlperf.read.roster import Roster
 from xlperf.workers.run import in_order
 
-__all__ = ["FORM", "RESULTS", "run_self_evaluation"]
+__all__ = ["FORM", "RESULTS", "RETURNS_FOLDER", "run_self_evaluation"]
 
 FORM = "project_self_evaluation"
+RETURNS_FOLDER = "一体化自评表"
+"""Where the units' filled returns are written, under the cycle's folder."""
 _TEXTS = {
     "annual_target": "保障平台全年运营，按计划开展公益服务活动，服务辖区中小企业。",
     "target_done": "全年平台正常运营，公益服务活动和服务企业数量达到或接近年度目标，服务对象满意。",
@@ -50,7 +52,7 @@ def run_self_evaluation(outdir: Path, index: DeclarationIndex, roster: Roster, s
     prefilled = prefilled_templates(builtin_layout(FORM), index, outdir / "一体化自评模板", year=year, roster=roster, key=key)
     yield (f"由审核通过的申报表预填部门预算项目支出绩效自评表（一体化）{len(prefilled.files)} 份"
            f"（项目、预算、指标和指标值已锁定，权重由单位填写）：{outdir / '一体化自评模板'}")
-    returns = outdir / "一体化自评表"
+    returns = outdir / RETURNS_FOLDER
     with tempfile.TemporaryDirectory(prefix="xlperf-selfeval-") as tmp:
         filled = []
         for template in prefilled.files:
