@@ -83,11 +83,16 @@ def round_group(ctx: click.Context, db: str | None, store: Path | None) -> None:
 @click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), help="截止日期 YYYY-MM-DD。")
 @click.option("--template-version", "versions", multiple=True, help="只接受这些模板版本（可重复）；默认不限。")
 @click.option("--require-signature", is_flag=True, help="要求报表带财政局签名（须配置签名密钥）。")
+@click.option("--from-round", "earlier_name", metavar="EARLIER",
+              help="承接前一环节的报送任务（如 目标申报 → 运行监控 → 自评）：模板由该任务已通过的报表预填，"
+                   "报表自动与之比对。")
 @click.pass_context
 def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: Path,
-                deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool) -> None:
+                deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool,
+                earlier_name: str | None) -> None:
     from xlperf.ledger import LedgerError, create_round
-    from xlperf.ledger.rounds import round_name
+    from xlperf.ledger.models import FOLLOWS_CHAIN
+    from xlperf.ledger.rounds import find_round, round_name
 
     try:
         name = round_name(name)
@@ -97,8 +102,10 @@ def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: 
     units = roster_option(roster)
     with _ledger(ctx) as ledger:
         with ledger.session() as session, session.begin():
+            earlier = find_round(session, earlier_name) if earlier_name is not None else None
             rnd = create_round(session, name, form, year, units, deadline=deadline.date() if deadline else None,
-                               template_versions=versions, signatures_required=require_signature, actor=_actor())
+                               template_versions=versions, signatures_required=require_signature, actor=_actor(),
+                               follows=earlier, follows_kind=FOLLOWS_CHAIN)
         # Reported only now that it is committed: a reader that stops early (| head -1) can
         # no longer undo the round after being told it exists.
         report_created([f"已新建报送任务“{rnd.name}”：{form.spec.title}（版本 {form.spec.version}），{year} 年，"

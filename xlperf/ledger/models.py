@@ -50,6 +50,9 @@ SOURCE_LABELS = {"folder": "文件夹", "upload": "网页上传", "mail": "邮�
 """How a submission's state is shown (history, the desk); "未审核" as ``xlperf check`` lists a file
 that is not a return."""
 
+# How a round follows an earlier one (Round.follows_kind).
+FOLLOWS_CHAIN, FOLLOWS_RECTIFY = "chain", "rectify"
+
 # Staff decisions.
 ACCEPT, RETURN, VOID = "accept", "return", "void"
 
@@ -94,6 +97,12 @@ class Round(Base):
     results_rules: Mapped[str] = mapped_column(Text, default="", server_default="")
     """JSON of the 结果应用 settings: the consequence and budget factor of each grade
     (:mod:`xlperf.ledger.results`); "" means the defaults (migration 0006_results_rules)."""
+    follows_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The round this one follows (``rounds.id``), or None (migration 0007_round_chain)."""
+    follows_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    """How it follows: :data:`FOLLOWS_CHAIN` (``round new --from-round``: templates prefilled from
+    the earlier round's accepted returns, returns checked against them) or :data:`FOLLOWS_RECTIFY`
+    (``round new --rectify``: the 整改 round of the earlier one); "" when it follows none."""
 
     units: Mapped[list[Unit]] = relationship(back_populates="round", order_by="Unit.id")
 

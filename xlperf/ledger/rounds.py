@@ -45,9 +45,11 @@ def round_name(text: str) -> str:
 
 def create_round(session: Session, name: str, form: str | Known, year: int, roster: Roster, *,
                  deadline: dt.date | None = None, template_versions: tuple[str, ...] = (),
-                 signatures_required: bool = False, actor: str = "") -> Round:
+                 signatures_required: bool = False, actor: str = "", follows: Round | None = None,
+                 follows_kind: str = "") -> Round:
     """A new round with the units of ``roster``; the caller commits. ``form``: a form id xlperf
-    knows, or a spec read from a file; the round keeps the spec's text (:mod:`xlperf.ledger.roundform`)."""
+    knows, or a spec read from a file; the round keeps the spec's text (:mod:`xlperf.ledger.roundform`).
+    ``follows``: the earlier round this one follows, ``follows_kind`` how (models.FOLLOWS_*)."""
     name = round_name(name)
     if isinstance(form, str):
         if form not in known_forms():
@@ -57,7 +59,9 @@ def create_round(session: Session, name: str, form: str | Known, year: int, rost
         raise LedgerError(f"报送任务“{name}”已存在，请换一个名称（xlperf round list 列出已有任务）")
     rnd = Round(name=name, form=form.spec.form_id, form_spec=form.text, form_hash=form.digest, year=year, deadline=deadline,
                 template_versions=json.dumps(list(template_versions)),
-                signatures_required=signatures_required, roster_file=str(roster.path), created_by=actor)
+                signatures_required=signatures_required, roster_file=str(roster.path), created_by=actor,
+                follows_id=follows.id if follows is not None else None,
+                follows_kind=follows_kind if follows is not None else "")
     session.add(rnd)
     session.flush()
     session.add_all(Unit(round_id=rnd.id, code=u.code, name=u.name, dept=u.dept, contact=u.contact,
@@ -65,7 +69,8 @@ def create_round(session: Session, name: str, form: str | Known, year: int, rost
                     for u in roster.units)
     log_event(session, rnd.id, "created", actor=actor,
               note=f"表单“{form.spec.title}”版本 {form.spec.version}（规格 {form.digest}），年度 {year}，"
-                   f"名单 {len(roster.units)} 个单位")
+                   f"名单 {len(roster.units)} 个单位"
+                   + (f"；承接任务“{follows.name}”" if follows is not None else ""))
     return rnd
 
 
