@@ -1,0 +1,69 @@
+"""A round's templates from the ledger (``round templates``, ``round issue``, the desk's 下发模板).
+
+A round that follows another (``round new --from-round``, :mod:`xlperf.ledger.chain`): one
+template per unit and project with an accepted return in the round followed, prefilled from the
+accepted declaration (:func:`xlperf.cycle.issue.chained_templates`: project, budget, indicators
+and targets placed by :func:`xlperf.model.placement.place` and locked), the others listed. The
+accepted returns are the ledger's stored check results (:mod:`xlperf.ledger.accepted`: values as
+read at intake or the last revalidation; no file is read again). Any other round: one template
+per roster unit (or project), the unit prefilled (:func:`xlperf.cycle.issue.roster_templates`).
+Signed when ``key`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from xlperf.cycle.issue import Issued, Passed, chained_templates, roster_templates
+from xlperf.excel.template import DEFAULT_PASSWORD
+from xlperf.form.registry import builtin_layout
+from xlperf.ledger.accepted import accepted_returns
+from xlperf.ledger.chain import NO_DECLARATION, ChainSource, chain_of
+from xlperf.ledger.models import Round
+from xlperf.ledger.roundform import round_pinned
+from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.model.declarations import Declaration, declarations_of
+from xlperf.read.roster import normalise_name
+
+__all__ = ["passed_projects", "round_templates"]
+
+
+def _projects(session: Session, rnd: Round, *, header_only: bool) -> list[Declaration]:
+    """Every project of ``rnd``'s accepted returns, read with the round's own spec."""
+    records = accepted_returns(session, rnd)
+    with round_pinned(rnd):
+        return [d for r in records for d in declarations_of(r, header_only=header_only)]
+
+
+def passed_projects(session: Session, source: ChainSource) -> list[Passed]:
+    """The projects with an accepted return in the round followed, each with the declaration
+    that gives its template's content (None: no accepted declaration in the declaring round)."""
+    own = source.declaring is not None and source.declaring.id == source.earlier.id
+    gate = _projects(session, source.earlier, header_only=not own)
+    if source.declaring is None or own:
+        return [(d, d) for d in gate]
+    declared = {(normalise_name(d.unit), normalise_name(d.project)): d
+                for d in _projects(session, source.declaring, header_only=False)}
+    return [(d, declared.get((normalise_name(d.unit), normalise_name(d.project)))) for d in gate]
+
+
+def round_templates(session: Session, rnd: Round, outdir: Path, *, key: bytes | None = None,
+                    password: str = DEFAULT_PASSWORD,
+                    progress: Callable[[int, int], None] | None = None) -> Issued:
+    """Write ``rnd``'s templates into ``outdir`` (see above)."""
+    roster = roster_of(rnd, units_of(session, rnd.id))
+    source = chain_of(session, rnd)
+    if source is None:
+        with round_pinned(rnd):
+            return roster_templates(builtin_layout(rnd.form), roster, outdir, year=rnd.year, password=password,
+                                    key=key, progress=progress)
+    passed = passed_projects(session, source)
+    with round_pinned(rnd):
+        issued = chained_templates(builtin_layout(rnd.form), roster, passed, outdir, year=rnd.year,
+                                   missing=source.missing, undeclared=NO_DECLARATION, password=password, key=key)
+    if progress is not None:
+        progress(len(roster.units), len(roster.units))
+    return issued
