@@ -213,10 +213,10 @@ def chained_templates(layout: FormLayout, roster: Roster, passed: Sequence[Passe
     is left out with ``missing``; one whose content is None with ``undeclared``."""
     out = Issued()
     by_unit: dict[str, list[Passed]] = {}
-    for item in passed:
-        unit = roster.find(item[0].unit)
-        if unit is not None:
-            by_unit.setdefault(unit.code, []).append(item)
+    for pair in passed:
+        owner = roster.find(pair[0].unit)
+        if owner is not None:
+            by_unit.setdefault(owner.code, []).append(pair)
     for unit in roster.units:
         mine = by_unit.get(unit.code, [])
         wanted: list[tuple[str, Passed | None]]

@@ -35,7 +35,16 @@ from xlperf.ledger.sendclaims import ClaimFacts, LedgerRecorder
 from xlperf.mail import Clock, SmtpConfig, SmtpSender, SystemClock
 from xlperf.mail.compose import XLSX_TYPE
 from xlperf.mail.message import addressees, header_text, new_message, set_text
-from xlperf.mail.outgo import FAILURES, SEND_LABELS, WRITTEN, Outcome, Outgoing, send_all, send_key, write_all
+from xlperf.mail.outgo import (
+    FAILURES,
+    SEND_LABELS,
+    WRITTEN,
+    Outcome,
+    Outgoing,
+    send_all,
+    send_key,
+    write_all,
+)
 from xlperf.mail.run import eml_name
 from xlperf.mail.send import DEFAULT_RATE
 from xlperf.read.roster import RosterUnit
