@@ -5,14 +5,20 @@ returns, locked and signed; ``round issue`` mails each unit its own, once (real 
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
+from deskclient import signed_in_local
 from ledger_support import FORM, YEAR, LedgerDb, make_return, write_roster
 from openpyxl import load_workbook
 from servers import SmtpStart
 from sqlalchemy import select
 from test_ledger_mail import Clock
+from test_web_pages import _build as build_output
 
 from xlperf.ledger.models import FOLLOWS_CHAIN, Round
 
@@ -99,6 +105,24 @@ def test_a_chained_round_issues_prefilled_templates_and_mails_each_unit_once(
                   ["C2", "C3", "C19", "D19", "E19", "F19", "D21", "E21", "F21", "G19"]) == [
         (2022, True), (PROJECT, True), ("公益服务活动", True), ("≥", True), (12, True), ("次", True),
         ("≥", True), (0.95, True), ("%", True), (None, False)]
+
+    # The desk's 下发模板 page: the prefilled templates, per unit and all as a zip, and who gets none.
+    ledger = db.open()
+    try:
+        with ledger.session() as session:
+            monitoring = session.scalar(select(Round.id).where(Round.name == "运行监控"))
+        client = signed_in_local(ledger)
+        page = client.get(f"/rounds/{monitoring}/templates").text
+        assert re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>(.+?)</td><td>(\w+)</td></tr>", page) == [
+            ("3003", "南城区商务局", "—", "无已通过的申报"), ("3004", "北湖县工信局", "—", "无已通过的申报")]
+        own = client.get(f"/rounds/{monitoring}/templates/unit/3001")
+        assert own.status_code == 200 and quote(east) in own.headers["content-disposition"]
+        assert load_workbook(io.BytesIO(own.content))["监控表"]["D13"].value == "≥12次"
+        assert client.get(f"/rounds/{monitoring}/templates/unit/3004").status_code == 404
+        archive = zipfile.ZipFile(io.BytesIO(build_output(client, monitoring, "templates")))
+        assert sorted(archive.namelist()) == sorted([east, west])
+    finally:
+        ledger.close()
 
     # round issue: each unit its own templates, once; --resend again.
     controller, inbox = smtp_server()

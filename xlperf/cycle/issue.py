@@ -43,7 +43,7 @@ from xlperf.model.placement import place
 from xlperf.read import read_return
 from xlperf.read.roster import Roster, RosterUnit, normalise_name
 
-__all__ = ["Issued", "Passed", "chained_templates", "file_stem", "prefilled_templates", "roster_templates"]
+__all__ = ["Chained", "Issued", "Passed", "chained_templates", "plan_chained", "file_stem", "prefilled_templates", "roster_templates"]
 
 MAX_NAME = 120
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -204,19 +204,30 @@ Passed = tuple[Declaration, Declaration | None]
 declaration giving the template's content; None when there is none to give)."""
 
 
-def chained_templates(layout: FormLayout, roster: Roster, passed: Sequence[Passed], outdir: Path, *,
-                      year: int, missing: str, undeclared: str, password: str = DEFAULT_PASSWORD,
-                      key: bytes | None = None) -> Issued:
-    """A chained round's templates: for each roster unit, one per project it has in ``passed``
-    (where the roster lists its projects: one per listed project), prefilled from the content
-    declaration and locked, for ``year``. A listed project, or a unit, with nothing in ``passed``
-    is left out with ``missing``; one whose content is None with ``undeclared``."""
-    out = Issued()
+@dataclass(frozen=True)
+class Chained:
+    """What a chained round issues: the templates to write, and who gets none."""
+
+    issue: list[tuple[RosterUnit, Declaration]]
+    """(roster unit, the declaration its template is prefilled from), in roster order."""
+    left_out: list[tuple[RosterUnit, str, str]]
+    """(roster unit, project or "", why in Chinese), in roster order."""
+
+    def only(self, code: str) -> Chained:
+        """What unit ``code`` is issued (its own templates)."""
+        return Chained([i for i in self.issue if i[0].code == code], [x for x in self.left_out if x[0].code == code])
+
+
+def plan_chained(roster: Roster, passed: Sequence[Passed], *, missing: str, undeclared: str) -> Chained:
+    """For each roster unit, one template per project it has in ``passed`` (where the roster lists
+    its projects: one per listed project); a listed project, or a unit, with nothing in ``passed``
+    is left out with ``missing``, one whose declaration is None with ``undeclared``."""
     by_unit: dict[str, list[Passed]] = {}
     for pair in passed:
         owner = roster.find(pair[0].unit)
         if owner is not None:
             by_unit.setdefault(owner.code, []).append(pair)
+    plan = Chained([], [])
     for unit in roster.units:
         mine = by_unit.get(unit.code, [])
         wanted: list[tuple[str, Passed | None]]
@@ -227,9 +238,20 @@ def chained_templates(layout: FormLayout, roster: Roster, passed: Sequence[Passe
             wanted = [(g.project, (g, c)) for g, c in mine] or [("", None)]
         for project, item in wanted:
             if item is None or item[1] is None:
-                why = missing if item is None else undeclared
-                out.left_out.append((unit, project, why))
-                out.lines.append(f"未生成：{unit.name}" + (f"，项目“{project}”" if project else "") + f"：{why}")
-                continue
-            _write_prefilled(out, layout, item[1], outdir, unit=unit, password=password, key=key, year=year)
+                plan.left_out.append((unit, project, missing if item is None else undeclared))
+            else:
+                plan.issue.append((unit, item[1]))
+    return plan
+
+
+def chained_templates(layout: FormLayout, plan: Chained, outdir: Path, *, year: int,
+                      password: str = DEFAULT_PASSWORD, key: bytes | None = None) -> Issued:
+    """A chained round's templates (:func:`plan_chained`), prefilled and locked, for ``year``: one
+    line per file, then one per unit or project left out."""
+    out = Issued()
+    for unit, decl in plan.issue:
+        _write_prefilled(out, layout, decl, outdir, unit=unit, password=password, key=key, year=year)
+    for unit, project, why in plan.left_out:
+        out.left_out.append((unit, project, why))
+        out.lines.append(f"未生成：{unit.name}" + (f"，项目“{project}”" if project else "") + f"：{why}")
     return out

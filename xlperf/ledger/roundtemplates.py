@@ -17,7 +17,14 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from xlperf.cycle.issue import Issued, Passed, chained_templates, roster_templates
+from xlperf.cycle.issue import (
+    Chained,
+    Issued,
+    Passed,
+    chained_templates,
+    plan_chained,
+    roster_templates,
+)
 from xlperf.excel.template import DEFAULT_PASSWORD
 from xlperf.form.registry import builtin_layout
 from xlperf.ledger.accepted import accepted_returns
@@ -26,9 +33,9 @@ from xlperf.ledger.models import Round
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.model.declarations import Declaration, declarations_of
-from xlperf.read.roster import normalise_name
+from xlperf.read.roster import Roster, normalise_name
 
-__all__ = ["passed_projects", "round_templates"]
+__all__ = ["passed_projects", "round_plan", "round_templates"]
 
 
 def _projects(session: Session, rnd: Round, *, header_only: bool) -> list[Declaration]:
@@ -50,20 +57,36 @@ def passed_projects(session: Session, source: ChainSource) -> list[Passed]:
     return [(d, declared.get((normalise_name(d.unit), normalise_name(d.project)))) for d in gate]
 
 
-def round_templates(session: Session, rnd: Round, outdir: Path, *, key: bytes | None = None,
-                    password: str = DEFAULT_PASSWORD,
-                    progress: Callable[[int, int], None] | None = None) -> Issued:
-    """Write ``rnd``'s templates into ``outdir`` (see above)."""
-    roster = roster_of(rnd, units_of(session, rnd.id))
+def round_plan(session: Session, rnd: Round) -> tuple[ChainSource, Chained] | None:
+    """What a chained round issues (who gets which template, who none), nothing written; None
+    for a round that follows no other."""
     source = chain_of(session, rnd)
     if source is None:
+        return None
+    roster = roster_of(rnd, units_of(session, rnd.id))
+    return source, plan_chained(roster, passed_projects(session, source), missing=source.missing,
+                                undeclared=NO_DECLARATION)
+
+
+def round_templates(session: Session, rnd: Round, outdir: Path, *, key: bytes | None = None,
+                    password: str = DEFAULT_PASSWORD, unit: str | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> Issued:
+    """Write ``rnd``'s templates into ``outdir`` (see above); ``unit`` (a roster code): that unit's only."""
+    planned = round_plan(session, rnd)
+    if planned is None:
+        roster = roster_of(rnd, units_of(session, rnd.id))
+        if unit is not None:
+            roster = Roster(roster.path, tuple(u for u in roster.units if u.code == unit))
         with round_pinned(rnd):
             return roster_templates(builtin_layout(rnd.form), roster, outdir, year=rnd.year, password=password,
                                     key=key, progress=progress)
-    passed = passed_projects(session, source)
-    with round_pinned(rnd):
-        issued = chained_templates(builtin_layout(rnd.form), roster, passed, outdir, year=rnd.year,
-                                   missing=source.missing, undeclared=NO_DECLARATION, password=password, key=key)
+    plan = planned[1] if unit is None else planned[1].only(unit)
+    done, total = 0, len(plan.issue) + 1
     if progress is not None:
-        progress(len(roster.units), len(roster.units))
+        progress(done, total)
+    with round_pinned(rnd):
+        issued = chained_templates(builtin_layout(rnd.form), plan, outdir, year=rnd.year, password=password,
+                                   key=key)
+    if progress is not None:
+        progress(total, total)
     return issued
