@@ -27,7 +27,7 @@ from pathlib import Path
 from xlperf.cycle.issue import Issued
 from xlperf.form.spec import FormSpec
 from xlperf.ledger.db import Ledger
-from xlperf.ledger.models import Round
+from xlperf.ledger.models import FOLLOWS_CHAIN, Round
 from xlperf.ledger.roundform import round_spec
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.ledger.roundtemplates import round_templates
@@ -114,6 +114,7 @@ def round_issue(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | N
             units = units_of(session, rnd.id)
             issued = round_templates(session, rnd, Path(tmp), key=key)
             spec = round_spec(rnd)
+            chained = rnd.follows_id is not None and rnd.follows_kind == FOLLOWS_CHAIN
         run.lines = issued.lines
         ids = {u.code: u.id for u in units}
         outgoing: list[Outgoing] = []
@@ -131,7 +132,7 @@ def round_issue(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | N
             facts[send] = ClaimFacts(ids.get(unit.code))
 
             def build(unit: RosterUnit = unit, files: list[Path] = files) -> EmailMessage:
-                return issue_message(rnd, spec, unit, files, issued, sender, now)
+                return issue_message(rnd, spec, unit, files, issued, sender, now, chained=chained)
 
             outgoing.append(Outgoing(send, tuple(unit.addresses), build, item=(unit, len(files)), label=unit.name))
 
@@ -159,17 +160,18 @@ def round_issue(ledger: Ledger, rnd: Round, *, sender: str, smtp: SmtpConfig | N
 
 
 def issue_message(rnd: Round, spec: FormSpec | None, unit: RosterUnit, files: list[Path], issued: Issued,
-                  sender: str, now: dt.datetime) -> EmailMessage:
+                  sender: str, now: dt.datetime, *, chained: bool = True) -> EmailMessage:
     """The message handing ``unit`` its templates: what to do, the deadline, where to reply."""
     title = spec.title if spec is not None else rnd.form
     reply_to = parseaddr(sender)[1] or sender
     lines = [f"{header_text(unit.contact or unit.name)}：", "",
              f"您好！现下发{rnd.year}年度{title}的填报模板（报送任务“{rnd.name}”），共 {len(files)} 份，见附件："]
     lines += [f"- {path.name}" for path in files]
+    locked = "单位、项目、预算、绩效指标及目标值" if chained else "单位、年度"
     lines += ["", "填报说明：",
-              "1. 请用 Excel 或 WPS 打开附件中的模板填写。已预填的栏目（单位、项目、预算、绩效指标及目标值等）已锁定，不能修改；"
+              f"1. 请用 Excel 或 WPS 打开附件中的模板填写。已预填的栏目（{locked}）已锁定，不能修改；"
               "如预填内容有误，请与财政局联系，不要另做表格。",
-              "2. 每个项目一份模板，请分别填写，不要合并或改名后另存为其他格式。"]
+              "2. 每份模板请分别填写，保持 .xlsx 格式，不要合并，不要另存为其他格式。"]
     left = [(p, w) for u, p, w in issued.left_out if u.code == unit.code]
     if left:
         lines.append("3. 以下项目本次没有模板：" + "；".join(f"“{p}”{w}" if p else w for p, w in left)
