@@ -29,6 +29,7 @@ from xlperf.excel.template import DEFAULT_PASSWORD
 from xlperf.form.registry import builtin_layout
 from xlperf.ledger.accepted import accepted_returns
 from xlperf.ledger.chain import NO_DECLARATION, ChainSource, chain_of
+from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import Round
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
@@ -71,7 +72,12 @@ def round_plan(session: Session, rnd: Round) -> tuple[ChainSource, Chained] | No
 def round_templates(session: Session, rnd: Round, outdir: Path, *, key: bytes | None = None,
                     password: str = DEFAULT_PASSWORD, unit: str | None = None,
                     progress: Callable[[int, int], None] | None = None) -> Issued:
-    """Write ``rnd``'s templates into ``outdir`` (see above); ``unit`` (a roster code): that unit's only."""
+    """Write ``rnd``'s templates into ``outdir`` (see above); ``unit`` (a roster code): that unit's only.
+    A round that requires signed returns refuses to issue unsigned templates (LedgerError): every
+    return filled in one would be held."""
+    if rnd.signatures_required and key is None:
+        raise LedgerError(f"报送任务“{rnd.name}”要求报表带财政局签名，但未配置签名密钥（XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE）："
+                          "不带签名的模板填好交回后都会被暂存，未生成模板")
     planned = round_plan(session, rnd)
     if planned is None:
         roster = roster_of(rnd, units_of(session, rnd.id))

@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from xlperf.form.registry import form_title
 from xlperf.form.signkeys import SigningKeyError, load_key
-from xlperf.ledger import Ledger, round_rollup
+from xlperf.ledger import Ledger, LedgerError, round_rollup
 from xlperf.ledger.models import Round
 from xlperf.ledger.results import write_round_results
 from xlperf.ledger.rounds import roster_of, units_of
@@ -46,7 +46,10 @@ def templates_page(request: Request) -> Response:
     rnd = _round(request)
     with ledger_of(request).session() as session:
         units = units_of(session, rnd.id)
-        planned = round_plan(session, session.merge(rnd, load=False))
+        try:
+            planned = round_plan(session, session.merge(rnd, load=False))
+        except LedgerError as exc:  # its chain no longer maps (the form was changed since)
+            raise HTTPException(409, str(exc)) from None
         chain = None
         if planned is not None:
             source, plan = planned
@@ -77,7 +80,10 @@ def unit_templates(request: Request) -> Response:
         with ledger_of(request).session() as session:
             if code not in {u.code for u in units_of(session, rnd.id)}:
                 raise HTTPException(404, "名单中没有这个单位。")
-            issued = round_templates(session, session.merge(rnd, load=False), Path(tmp), key=key, unit=code)
+            try:
+                issued = round_templates(session, session.merge(rnd, load=False), Path(tmp), key=key, unit=code)
+            except LedgerError as exc:
+                raise HTTPException(409, str(exc)) from None
         if not issued.files:
             raise HTTPException(404, "该单位没有模板：" + "；".join(why for _, _, why in issued.left_out))
         if len(issued.files) == 1:
