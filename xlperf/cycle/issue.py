@@ -14,6 +14,10 @@
   one template per accepted declaration (:class:`~xlperf.cycle.declared.DeclarationIndex`; a
   return of a form with one sheet per project gives one per filled project sheet), its content placed by
   :func:`~xlperf.model.placement.place`; a roster, when given, adds the code and a missing 主管部门.
+- :func:`plan_chained` and :func:`chained_templates` (a round that follows another in the ledger,
+  :mod:`xlperf.ledger.roundtemplates`): per roster unit, one template per project with an
+  accepted return in the earlier round, prefilled by the same :func:`_write_prefilled` and locked,
+  for the new round's year; the units and projects without one are listed (无已通过的申报).
 
 File names say form (its spec's ``file_stem``, else its title) and unit (and project): ``自评表_东湖区科技局.xlsx``,
 ``自评表_东湖区科技局_科技创新服务.xlsx``; characters Windows refuses in names are replaced by
