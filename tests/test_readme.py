@@ -47,6 +47,8 @@ NOT_RUN = {
         "reads a password from the terminal (test_mail.py sets these variables)",
     "xlperf round mail 2024自评 --smtp … --from …": "\"…\" stands for a server and a sender: "
                                                     "test_ledger_mail.py runs round mail against aiosmtpd",
+    "xlperf round issue 2025自评 --smtp … --from …": "\"…\" stands for a server and a sender: "
+                                                     "test_round_chain.py runs round issue against aiosmtpd",
     "xlperf serve --host 0.0.0.0 --db postgresql+psycopg://…/xlperf --ssl-certfile cert.pem --ssl-keyfile key.pem":
         "serves until stopped; test_web_server_mode.py runs it with --workers 2, TLS and PostgreSQL",
     "xlperf serve --mail-config mail.ini": "serves until stopped; test_web_pages.py sends mail from the desk",
@@ -253,7 +255,7 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     fill_own_form(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 61  # 54 before, the four lines of 备份与恢复, `xlperf service print` (部署), the two monitoring lines of 年度循环
+    assert len(ran) == 63  # 54 before, the four lines of 备份与恢复, `xlperf service print` (部署), the two monitoring lines of 年度循环, round new --from-round and round templates
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

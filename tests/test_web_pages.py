@@ -360,7 +360,7 @@ def _routes(app) -> list[Route]:  # type: ignore[no-untyped-def]
 def _concrete(path: str, round_id: int, submission_id: int) -> str:
     return (path.replace("{round_id:int}", str(round_id)).replace("{submission_id:int}", str(submission_id))
             .replace("{kind}", "original").replace("{output}", "summary").replace("{job_id}", "nosuchjob")
-            .replace("{reply_id:int}", "1"))
+            .replace("{reply_id:int}", "1").replace("{code}", "101001"))  # a unit of the sample roster
 
 
 def test_auditor_reads_every_page_and_cannot_act(ledger, returns) -> None:  # type: ignore[no-untyped-def]

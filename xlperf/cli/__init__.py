@@ -4,6 +4,7 @@ from xlperf.cli import (
     backupcmd,  # noqa: F401  (registers backup, restore and verify on main)
     desk,  # noqa: F401  (registers serve and user on main)
     formcmd,  # noqa: F401  (registers form check / form new on main)
+    issuecmd,  # noqa: F401  (registers round templates / round issue)
     results,  # noqa: F401  (registers round results / round consequence)
 )
 from xlperf.cli.commands import main

@@ -91,6 +91,7 @@ def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: 
                 deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool,
                 earlier_name: str | None) -> None:
     from xlperf.ledger import LedgerError, create_round
+    from xlperf.ledger.chain import chain_source
     from xlperf.ledger.models import FOLLOWS_CHAIN
     from xlperf.ledger.rounds import find_round, round_name
 
@@ -103,6 +104,8 @@ def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: 
     with _ledger(ctx) as ledger:
         with ledger.session() as session, session.begin():
             earlier = find_round(session, earlier_name) if earlier_name is not None else None
+            if earlier is not None:  # forms that do not map onto each other: refused, no round made
+                chain_source(session, form.spec, earlier)
             rnd = create_round(session, name, form, year, units, deadline=deadline.date() if deadline else None,
                                template_versions=versions, signatures_required=require_signature, actor=_actor(),
                                follows=earlier, follows_kind=FOLLOWS_CHAIN)

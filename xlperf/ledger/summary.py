@@ -36,11 +36,12 @@ REPORT_EVERY = 200
 
 
 def round_records(session: Session, rnd: Round, progress: Steps | None = None,
-                  extra_steps: int = 0, *, project: str = "") -> list[CheckedReturn]:
+                  extra_steps: int = 0, *, project: str = "", values: bool = False) -> list[CheckedReturn]:
     """The stored records of the submissions that count in ``rnd`` (submission order);
     ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``.
     ``project`` (normalised): only returns that name it (and a few more, whose names contain it):
-    one project's years read a handful of rows, not every round whole."""
+    one project's years read a handful of rows, not every round whole. ``values``: with each
+    return's values and scores (prefilling from them), not only its summary."""
     query = current_returns(rnd.id)
     if project:
         query = query.where(Submission.project_key.contains(project, autoescape=True))
@@ -69,7 +70,7 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
         elif decision == ACCEPT and status == ACCEPTED_WITH_WARNINGS:
             status = ACCEPTED
         record = CheckedReturn.from_json(checked_json, file=Path(name), findings=mine, size=size,
-                                         mtime_ns=_ns(received), summary_only=True)
+                                         mtime_ns=_ns(received), summary_only=not values)
         # What the ledger knows better than the stored check: the submission's identity (staff
         # may correct it), the staff's decision and its note.
         record.form, record.form_version, record.unit, record.year = form, form_version, unit or None, year

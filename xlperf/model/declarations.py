@@ -100,9 +100,13 @@ class Declarations(Protocol):
         """Declared project names of a unit in a year (for a message when a project does not match)."""
 
 
-def declarations_of(checked: CheckedReturn, mtime_ns: int = 0) -> list[Declaration]:
-    """The declarations (one per filled project) of a checked return of a declaration form."""
-    if checked.form is None or not declares_targets(checked.form):
+def declarations_of(checked: CheckedReturn, mtime_ns: int = 0, *, header_only: bool = False) -> list[Declaration]:
+    """The declarations (one per filled project) of a checked return of a declaration form.
+    ``header_only``: of a return of any known form, each project's header (unit, project, year,
+    主管部门, budget) without indicators: what a later round of the same form is prefilled with."""
+    if checked.form is None or checked.form not in builtin_forms():
+        return []
+    if not header_only and not declares_targets(checked.form):
         return []
     layout = builtin_layout(checked.form)
     values: dict[str, Value] = checked.values
@@ -112,7 +116,7 @@ def declarations_of(checked: CheckedReturn, mtime_ns: int = 0) -> list[Declarati
         if not project.project:
             continue
         indicators = []
-        for table in indicator_tables(layout):
+        for table in [] if header_only else indicator_tables(layout):
             if not table.section.key.startswith(prefix):
                 continue
             for row in table_rows(table, values):

@@ -91,6 +91,7 @@ def routes() -> list[Route | Mount]:
         Route(sub + "/download/{kind}", submission.download),
         Route(sub + "/decide", submission.decide_endpoint, methods=["POST"]),
         Route("/rounds/{round_id:int}/templates", outputs.templates_page),
+        Route("/rounds/{round_id:int}/templates/unit/{code}", outputs.unit_templates),
         Route("/rounds/{round_id:int}/summary", outputs.summary_page),
         Route("/rounds/{round_id:int}/results", results.results_page),
         Route("/rounds/{round_id:int}/results/settings", results.save_settings, methods=["POST"]),

@@ -1,10 +1,15 @@
 """What the desk hands out for a round: the per-unit templates as one zip, the summary workbook,
-both built as background jobs (see jobs.py) that the page follows."""
+both built as background jobs (see jobs.py) that the page follows; and one unit's templates at
+once. A round that follows another (``round new --from-round``) hands out the templates prefilled
+from the earlier round's accepted returns, and its page lists the units and projects that get
+none (无已通过的申报), as ``round templates`` does (:mod:`xlperf.ledger.roundtemplates`)."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,14 +18,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from xlperf.cycle.issue import roster_templates
-from xlperf.form.registry import builtin_layout
+from xlperf.form.registry import form_title
 from xlperf.form.signkeys import SigningKeyError, load_key
-from xlperf.ledger import Ledger, round_rollup
+from xlperf.ledger import Ledger, LedgerError, round_rollup
 from xlperf.ledger.models import Round
 from xlperf.ledger.results import write_round_results
-from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
+from xlperf.ledger.roundtemplates import round_plan, round_templates
 from xlperf.web.auth import action
 from xlperf.web.jobs import Build, Job, JobBoard
 from xlperf.web.paths import to
@@ -41,13 +45,56 @@ def _round(request: Request) -> Round:
 def templates_page(request: Request) -> Response:
     rnd = _round(request)
     with ledger_of(request).session() as session:
-        units = len(units_of(session, rnd.id))
+        units = units_of(session, rnd.id)
+        try:
+            planned = round_plan(session, session.merge(rnd, load=False))
+        except LedgerError as exc:  # its chain no longer maps (the form was changed since)
+            raise HTTPException(409, str(exc)) from None
+        chain = None
+        if planned is not None:
+            source, plan = planned
+            counts = Counter(unit.code for unit, _ in plan.issue)
+            chain = {"earlier": source.earlier.name, "earlier_form": form_title(source.earlier.form),
+                     "declaring": source.declaring.name if source.declaring is not None else "",
+                     "files": len(plan.issue),
+                     "units": [(u.code, u.name, counts[u.code]) for u in roster_of(rnd, units).units if counts[u.code]],
+                     "left_out": [(u.code, u.name, project, why) for u, project, why in plan.left_out]}
     try:
         signed = load_key() is not None
         key_problem = ""
     except SigningKeyError as exc:
         signed, key_problem = False, str(exc)
-    return page(request, "templates.html", rnd=rnd, units=units, signed=signed, key_problem=key_problem)
+    return page(request, "templates.html", rnd=rnd, units=len(units), signed=signed, key_problem=key_problem,
+                chain=chain)
+
+
+def unit_templates(request: Request) -> Response:
+    """One unit's templates, at once: the file itself, or a zip when it has several."""
+    rnd = _round(request)
+    code = str(request.path_params["code"])
+    try:
+        key = load_key()
+    except SigningKeyError as exc:
+        raise HTTPException(409, f"签名密钥无法使用：{exc}") from None
+    with tempfile.TemporaryDirectory(prefix="xlperf-unit-templates-") as tmp:
+        with ledger_of(request).session() as session:
+            if code not in {u.code for u in units_of(session, rnd.id)}:
+                raise HTTPException(404, "名单中没有这个单位。")
+            try:
+                issued = round_templates(session, session.merge(rnd, load=False), Path(tmp), key=key, unit=code)
+            except LedgerError as exc:
+                raise HTTPException(409, str(exc)) from None
+        if not issued.files:
+            raise HTTPException(404, "该单位没有模板：" + "；".join(why for _, _, why in issued.left_out))
+        if len(issued.files) == 1:
+            path = issued.files[0]
+            return Response(path.read_bytes(), media_type=XLSX, headers=attachment(path.name))
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in issued.files:
+                archive.write(path, path.name)
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers=attachment(f"{rnd.name}_{code}_模板.zip"))
 
 
 def _templates_build(ledger: Ledger, rnd: Round) -> Build:
@@ -57,11 +104,10 @@ def _templates_build(ledger: Ledger, rnd: Round) -> Build:
         raise HTTPException(409, f"签名密钥无法使用：{exc}") from None
 
     def build(output: Path, progress: Callable[[int, int], None]) -> None:
-        with ledger.session() as session:
-            roster = roster_of(rnd, units_of(session, rnd.id))
-        with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp, round_pinned(rnd):  # the round's own spec
-            issued = roster_templates(builtin_layout(rnd.form), roster, Path(tmp), year=rnd.year, key=key,
-                                      progress=progress)
+        with tempfile.TemporaryDirectory(prefix="xlperf-templates-") as tmp:
+            with ledger.session() as session:
+                issued = round_templates(session, session.merge(rnd, load=False), Path(tmp), key=key,
+                                         progress=progress)
             with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in issued.files:
                     archive.write(path, path.relative_to(tmp).as_posix())
