@@ -31,7 +31,8 @@ ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "cli/monitoring_de
 
 def test_no_builtin_form_id_in_the_code() -> None:
     ids = sorted(builtin_forms())
-    assert ids == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation",
+    assert ids == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "rectification",
+                   "self_evaluation",
                    "target_declaration",
                    "target_table"]
     pattern = re.compile(r"\b(" + "|".join(ids) + r")\b")

@@ -84,11 +84,11 @@ def test_a_rectify_round_selects_prefills_checks_and_closes(db: LedgerDb, tmp_pa
     returned = forms / "整改表_西山县中小企业局_中小企业公共服务平台运营经费.xlsx"
     graded = forms / "整改表_南城区商务局_商贸流通体系建设.xlsx"
     sheet = openpyxl.load_workbook(graded)["整改情况"]
-    assert [sheet[c].value for c in ("B2", "D2", "G2", "B3", "F3", "H3", "A5", "A6", "A7")] == [
-        YEAR, "南城区商务局", "市商务局", "商贸流通体系建设", 70, "中", GRADE_ROW, UNMET, None]
-    assert sheet.protection.sheet and all(sheet[c].protection.locked for c in ("A5", "A6", "B3", "H3"))
-    assert not any(sheet[c].protection.locked for c in ("A7", "C5", "E5", "F5", "G5", "H5"))
-    assert [openpyxl.load_workbook(returned)["整改情况"][c].value for c in ("A5", "A6")] == [f"财政局退回意见：{NOTE}", UNMET]
+    assert [sheet[c].value for c in ("B2", "D2", "G2", "B3", "F3", "B4", "F4", "A6", "A7", "A8")] == [
+        YEAR, "南城区商务局", "市商务局", "商贸流通体系建设", 100, 70, "中", GRADE_ROW, UNMET, None]
+    assert sheet.protection.sheet and all(sheet[c].protection.locked for c in ("A6", "A7", "B3", "F3", "B4", "F4"))
+    assert not any(sheet[c].protection.locked for c in ("A8", "C6", "E6", "F6", "G6", "H6"))
+    assert [openpyxl.load_workbook(returned)["整改情况"][c].value for c in ("A6", "A7")] == [f"财政局退回意见：{NOTE}", UNMET]
 
     # The units' returns: 南城 closes its item; 西山 leaves it open past its 完成时限; a third
     # return has 是否完成 off the list and a date typed as words: rejected, closing nothing.
@@ -117,7 +117,7 @@ def test_a_rectify_round_selects_prefills_checks_and_closes(db: LedgerDb, tmp_pa
             from xlperf.ledger.models import Submission
             checked = submission_checked(session, session.get(Submission, sub))
             assert checked is not None
-            assert sorted((f.code, f.cell) for f in checked.findings) == [("CHOICE_INVALID", "H5"), ("WRONG_TYPE", "F5")]
+            assert sorted((f.code, f.cell) for f in checked.findings) == [("CHOICE_INVALID", "H6"), ("WRONG_TYPE", "F6")]
     finally:
         ledger.close()
 

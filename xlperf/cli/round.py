@@ -105,11 +105,14 @@ def new_command(ctx: click.Context, name: str, form_id: str | None, year: int | 
     except LedgerError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     if rectify_name is not None:
-        from xlperf.cli.rectify import new_rectify_round
+        from xlperf.cli.rectify_new import rectify_round
 
         if earlier_name is not None or roster is not None:
             raise click.UsageError("--rectify 不与 --from-round、--roster 同用：整改任务的名单取自被评价的任务")
-        new_rectify_round(ctx, name, rectify_name, select, form_id, year, deadline.date() if deadline else None)
+        with _ledger(ctx) as ledger:
+            lines = rectify_round(ledger, name, rectify_name, select, form_id, year,
+                                  deadline.date() if deadline else None, _actor())
+        report_created(lines)
         return
     missing = [opt for opt, value in (("--form", form_id), ("--year", year), ("--roster", roster)) if value is None]
     if missing:
@@ -224,13 +227,13 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
-    from xlperf.cli.rectify import status_data
     from xlperf.ledger import find_round, round_status
+    from xlperf.ledger.rectify_status import rectify_status
 
     with _ledger(ctx) as ledger, ledger.session() as session:
         rnd = find_round(session, name)
         status = round_status(session, rnd)
-        rectify = status_data(session, rnd)  # a 整改 round: its items, open and closed
+        rectify = rectify_status(session, rnd)  # a 整改 round: its items, open and closed
     if as_json:
         click.echo(json.dumps({**status.to_dict(), **({"rectify": rectify.to_dict()} if rectify else {})},
                               ensure_ascii=False, indent=1))
