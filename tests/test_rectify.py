@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 from ledger_support import YEAR, LedgerDb, make_return, set_saved, write_roster
 
+from xlperf.cli.rectify_demo import run_rectify
 from xlperf.excel.fill import fill_workbook
 from xlperf.ledger.rectify_status import rectify_status
 from xlperf.ledger.rounds import find_round
@@ -113,8 +114,8 @@ def test_a_rectify_round_selects_prefills_checks_and_closes(db: LedgerDb, tmp_pa
     try:
         with ledger.session() as session:
             [sub] = [r["submission"] for r in data["rows"] if r["code"] == "3002"]
-            from xlperf.ledger.stored_results import submission_checked
             from xlperf.ledger.models import Submission
+            from xlperf.ledger.stored_results import submission_checked
             checked = submission_checked(session, session.get(Submission, sub))
             assert checked is not None
             assert sorted((f.code, f.cell) for f in checked.findings) == [("CHOICE_INVALID", "H6"), ("WRONG_TYPE", "F6")]
@@ -132,3 +133,27 @@ def test_a_rectify_round_selects_prefills_checks_and_closes(db: LedgerDb, tmp_pa
             assert later is not None and later.closed and later.count("逾期") == 0
     finally:
         ledger.close()
+
+
+def test_the_demo_ends_with_a_rectify_round(tmp_path: Path) -> None:
+    """``run_rectify`` (the demo chain's last step) on a self-evaluation round with one project graded
+    中: its 整改 form comes back with the first problem 已完成 and the last 未完成 past its 完成时限."""
+    db = LedgerDb("sqlite", str(tmp_path / "demo.db"), tmp_path / "demo.db.files")
+    db.run("new", EARLIER, "--form", "self_evaluation", "--year", str(YEAR), "--roster",
+           str(write_roster(tmp_path / "roster")))
+    make_return(tmp_path / "in" / "自评表_3003.xlsx", "南城区商务局", project_name="商贸流通体系建设",
+                start_date=dt.datetime(YEAR, 1, 1), end_date=dt.datetime(YEAR, 12, 31),
+                fill_date=dt.datetime(YEAR + 1, 6, 15), **{**FULL, **MINUS_30})
+    db.run("intake", EARLIER, str(tmp_path / "in"))
+    ledger = db.open()
+    try:
+        lines = list(run_rectify(ledger, EARLIER, tmp_path / "out", today=dt.date(2030, 5, 1)))
+    finally:
+        ledger.close()
+    assert lines[0] == f"整改任务“{EARLIER}整改”（承接“{EARLIER}”）：等次为中、差或被退回的项目 1 个，问题 2 项，截止 2030-05-31"
+    sent = tmp_path / "out" / "整改报送" / "整改表_南城区商务局_商贸流通体系建设.xlsx"
+    assert lines[2] == f"南城区商务局 报送整改表（2 个问题中最后一个未完成且已过完成时限）：{sent}"
+    assert lines[-3:] == [
+        "3003  南城区商务局  商贸流通体系建设  通过  问题 2 项：已完成 1 项，未完成 1 项（其中逾期 1 项）",
+        f"    2. 【逾期】{UNMET}（完成时限 2030-04-21）",
+        "整改未完成：共 2 项问题，已完成 1 项，未完成 1 项，其中逾期 1 项"]
