@@ -21,7 +21,18 @@ from starlette.types import ASGIApp
 
 from xlperf.ledger import Ledger, LedgerError, open_ledger, oplog, round_checks, workerpreload
 from xlperf.ledger.models import Round
-from xlperf.web import audit, dashboard, login, mail, outputs, rectify, results, rounds, submission, upload
+from xlperf.web import (
+    audit,
+    dashboard,
+    login,
+    mail,
+    outputs,
+    rectify,
+    results,
+    rounds,
+    submission,
+    upload,
+)
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
