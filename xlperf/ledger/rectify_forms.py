@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ __all__ = ["rectify_templates"]
 
 
 def rectify_templates(session: Session, rnd: Round, outdir: Path, *, password: str = DEFAULT_PASSWORD,
-                      key: bytes | None = None) -> Issued:
-    """Write the 整改 forms of ``rnd`` into ``outdir``; LedgerError when it is not a 整改 round."""
+                      key: bytes | None = None, unit: str | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> Issued:
+    """Write the 整改 forms of ``rnd`` into ``outdir``; LedgerError when it is not a 整改 round.
+    ``unit`` (a roster code): that unit's only; ``progress`` hears (units done, units in all)."""
     if rnd.follows_kind != FOLLOWS_RECTIFY:
         raise LedgerError(f"报送任务“{rnd.name}”不是整改任务（xlperf round new 名称 --rectify 被评价的任务）")
     items: dict[tuple[int, str], list[RectifyItem]] = defaultdict(list)
@@ -48,17 +51,18 @@ def rectify_templates(session: Session, rnd: Round, outdir: Path, *, password: s
     outdir.mkdir(parents=True, exist_ok=True)
     with round_pinned(rnd):  # the round's own spec, also where the signature reads the written form back
         layout = builtin_layout(rnd.form)
-        _write(session, rnd, layout, items, graded, outdir, out, password, key)
+        _write(session, rnd, layout, items, graded, outdir, out, password, key, unit, progress)
     return out
 
 
 def _write(session: Session, rnd: Round, layout: FormLayout, items: dict[tuple[int, str], list[RectifyItem]],
            graded: dict[int, tuple[str | None, float | None, str]], outdir: Path, out: Issued, password: str,
-           key: bytes | None) -> None:
+           key: bytes | None, only: str | None, progress: Callable[[int, int], None] | None) -> None:
     tracked = layout.spec.tracked_items
     assert tracked is not None
     table = tracked_table(layout.spec)
-    for unit in units_of(session, rnd.id):
+    units = [u for u in units_of(session, rnd.id) if only is None or u.code == only]
+    for done, unit in enumerate(units, 1):
         for project in json.loads(unit.projects or "[]") or [""]:
             mine = items.get((unit.id, project), [])
             values: dict[str, Any] = {table.row_key(i.n, tracked.item): i.problem for i in mine}
@@ -77,6 +81,8 @@ def _write(session: Session, rnd: Round, layout: FormLayout, items: dict[tuple[i
             about = f"，{project}" if project else ""
             out.lines.append(f"已生成 {path.name}（{unit.name}{about}，问题 {len(mine)} 项"
                              f"{'，已签名' if key is not None else ''}）")
+        if progress is not None:
+            progress(done, len(units))
 
 
 def _budget(checked_json: str, project: str) -> float | None:
