@@ -175,6 +175,7 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path],
     db.run("new", RECTIFY, "--rectify", ROUND, "--select", "returned", "--deadline", "2020-06-30")
     driver.get(desk.base + "/rounds")
     driver.find_element(By.LINK_TEXT, RECTIFY).click()
+    assert driver.find_element(By.ID, "rectify-line").text.startswith("整改未完成：共 ")
     driver.find_element(By.LINK_TEXT, "整改情况").click()
     [row] = driver.find_elements(By.CSS_SELECTOR, "#rectify tbody tr")
     assert row.get_attribute("data-unit") == "东湖区科技局"
