@@ -2,8 +2,9 @@
 a round for the projects of EARLIER that need fixing, and keeps what each must fix.
 
 **Which projects.** Those whose current return in EARLIER (the one its status shows; a voided
-one never) is graded 中 or 差 (:data:`WEAK_GRADES`, selection ``grade``), or was sent back by
-staff with a note (退回, selection ``returned``); by default both.
+one never) counts (通过, as in the roll-up) and is graded 中 or 差 (:data:`WEAK_GRADES`, selection
+``grade``: a return the checks rejected has no grade that stands), or was sent back by staff with
+a note (退回, selection ``returned``); by default both.
 
 **The roster.** Derived from EARLIER's: each selected unit with its code, name, 主管部门,
 contact and addresses as EARLIER's roster has them, listing the selected projects (so the
@@ -29,10 +30,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xlperf.findings.catalogue import code
+from xlperf.findings.catalogue import READING, code
 from xlperf.form.registry import Known, known_forms
 from xlperf.form.spec import FormSpec, TableSection
-from xlperf.ledger.current import current_returns
+from xlperf.ledger.current import current_returns, rolled_up
 from xlperf.ledger.db import LedgerError
 from xlperf.ledger.models import (
     FOLLOWS_RECTIFY,
@@ -98,12 +99,11 @@ def rectify_form(form: Known | None = None) -> Known:
 
 NOT_PROBLEMS = frozenset({"CACHE_MISSING"})
 """Findings about how the file was saved, not about the project: nothing to rectify (the
-readers' findings, :data:`_READING`, neither)."""
-_READING = "读取"
+readers' findings, source :data:`~xlperf.findings.catalogue.READING`, neither)."""
 
 
 def _problem(row: FindingRow) -> bool:
-    return row.code not in NOT_PROBLEMS and code(row.code).source != _READING
+    return row.code not in NOT_PROBLEMS and code(row.code).source != READING
 
 
 def _finding_text(row: FindingRow) -> str:
@@ -119,12 +119,12 @@ def rectify_targets(session: Session, earlier: Round, selection: Iterable[str] =
                                                                 Unit.in_roster.is_(True)))}
     found: list[Target] = []
     query = current_returns(earlier.id).add_columns(Submission.projects, Submission.result_id)
-    for sid, unit_id, _key, _at, decision, note, _status, total, grade, projects, result_id in session.execute(query):
+    for sid, unit_id, _key, _at, decision, note, status, total, grade, projects, result_id in session.execute(query):
         unit = units.get(unit_id)
         if unit is None or decision == VOID:
             continue
         why, problems = [], []
-        if GRADE in chosen and grade in WEAK_GRADES:
+        if GRADE in chosen and grade in WEAK_GRADES and rolled_up(status, decision):
             why.append(SELECTIONS[GRADE])
             shown = f"（总分 {total:.2f}）" if total is not None else ""
             problems.append(f"评价等次为“{grade}”{shown}：请针对扣分的指标分析原因并整改")
