@@ -1,7 +1,8 @@
 """Issue 22's done-when test: a copy of each built-in spec under a new id and title, in the
 bureau's forms folder, goes through template, fill, LibreOffice recalculation, check, roll-up,
 round intake, cycle prefill and ``check --against`` with exactly the results of the original
-(over every built-in form of issue 22, and issue 23's project_self_evaluation and performance_monitoring). Nothing about a form may hang on its id.
+(over every built-in form of issue 22, issue 23's project_self_evaluation and performance_monitoring, and
+issue 24's 整改 form rectification). Nothing about a form may hang on its id.
 
 In two tests: template, fill, recalculation, check and round intake; then the roll-up, the
 cycle's prefill and ``--against``, which hold since the form facts moved from code keyed by id
@@ -32,7 +33,7 @@ from xlperf.read import read_return
 from xlperf.rollup import collect_records
 
 FORMS = ("target_declaration", "target_table", "self_evaluation", "evaluation_report", "project_self_evaluation",
-         "performance_monitoring")
+         "performance_monitoring", "rectification")
 UNIT = "东城区科技局"
 
 

@@ -74,7 +74,7 @@ def test_check_says_what_the_template_holds(tmp_path: Path, monkeypatch: pytest.
         "字段角色：没有 无（没有的角色，相应的预填和核对不做）",
         "表单级设置：已有 file_stem: 自评表、amounts: budget=budget_total, released=released, spent=spent_total、"
         "execution_rate: exec_rate、prefill_from: ind",
-        "表单级设置：没有 declares_targets、period、time_progress、explain_when（含义及没有时的做法见 README“表单级设置”）",
+        "表单级设置：没有 declares_targets、period、time_progress、explain_when、tracked_items（含义及没有时的做法见 README“表单级设置”）",
     ]
 
 

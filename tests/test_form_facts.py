@@ -31,7 +31,8 @@ ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "cli/monitoring_de
 
 def test_no_builtin_form_id_in_the_code() -> None:
     ids = sorted(builtin_forms())
-    assert ids == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation",
+    assert ids == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "rectification",
+                   "self_evaluation",
                    "target_declaration",
                    "target_table"]
     pattern = re.compile(r"\b(" + "|".join(ids) + r")\b")
@@ -163,6 +164,8 @@ def _spec_with(tmp_path: Path, form_id: str, old: str, new: str) -> Path:
     ("target_table", "declares_targets: true", "declares_targets: 是", 7, "declares_targets", "true/false"),
     ("target_table", "amounts: {budget: year_budget}", "amounts: {budget: p1_year_budgett}", 8, "budget",
      "不存在的键"),
+    ("rectification", "due: due, done: done", "due: result, done: done", 11, "due", "type: date 的输入列"),
+    ("rectification", "closed: 已完成", "closed: 完成了", 11, "closed", "已完成/未完成"),
 ])
 def test_a_wrong_form_fact_is_reported_with_line_and_key(tmp_path: Path, form_id: str, old: str, new: str,
                                                          line: int, key: str, says: str) -> None:

@@ -67,6 +67,7 @@ def test_forms_lists_sources_replacements_and_specs_that_did_not_load(forms: Pat
         "evaluation_report       1.0    项目支出绩效评价报告  [内置]",
         "performance_monitoring  1.0    项目支出绩效监控表  [内置]",
         "project_self_evaluation 1.0    部门预算项目支出绩效自评表  [内置]",
+        "rectification           1.0    绩效问题整改情况表  [内置]",
         "self_evaluation         1.0    财政支出项目绩效自评表  [内置]",
         "target_declaration      1.0    项目支出绩效目标申报表  [内置]",
         f"target_table            2026   财政项目支出绩效目标表  [{forms / '目标表.yaml'}]",
@@ -78,8 +79,8 @@ def test_forms_lists_sources_replacements_and_specs_that_did_not_load(forms: Pat
     ]
     plain = CliRunner().invoke(main, ["forms"])  # without the folder: the built-in forms
     assert [line.split()[0] for line in plain.output.splitlines()] == [
-        "evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation", "target_declaration",
-        "target_table"]
+        "evaluation_report", "performance_monitoring", "project_self_evaluation", "rectification", "self_evaluation",
+        "target_declaration", "target_table"]
 
 
 def test_template_check_and_rollup_know_the_bureaus_form(forms: Path, tmp_path: Path) -> None:

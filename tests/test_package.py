@@ -118,8 +118,8 @@ def test_offline_install_into_a_new_venv_runs_the_demo(wheel: Path, tmp_path: Pa
     output = run([venv / "bin" / "xlperf", "demo"], env=env, cwd=work)
     out = work / "output"
     assert sorted(p.name for p in (out / "templates").glob("*.xlsx")) == [
-        "evaluation_report.xlsx", "performance_monitoring.xlsx", "project_self_evaluation.xlsx", "self_evaluation.xlsx",
-        "target_declaration.xlsx", "target_table.xlsx"]
+        "evaluation_report.xlsx", "performance_monitoring.xlsx", "project_self_evaluation.xlsx", "rectification.xlsx",
+        "self_evaluation.xlsx", "target_declaration.xlsx", "target_table.xlsx"]
     for made in ("summary.xlsx", "xlperf.db", "cycle"):
         assert (out / made).exists(), made
     assert len(list((out / "reports").glob("*.html"))) == len(list((out / "returns").glob("*.xlsx"))) > 0

@@ -45,6 +45,11 @@ NOT_RUN = {
                                              "aiosmtpd by test_mail.py, and `--config mail.ini` below",
     "read -rs XLPERF_SMTP_PASSWORD && export XLPERF_SMTP_PASSWORD XLPERF_SMTP_USER=jixiao@czj.example.gov.cn":
         "reads a password from the terminal (test_mail.py sets these variables)",
+    "xlperf round new 2024整改 --rectify 2024自评 --deadline 2025-09-30":
+        "needs a project graded 中 or 差 or sent back with a note; the block's 2024自评 holds one return of its year, "
+        "made CLEAN: test_rectify.py runs --rectify, --select and rectify-forms on SQLite and PostgreSQL",
+    "xlperf round rectify-forms 2024整改 -o 整改表/": "writes the forms of the 整改 round above: test_rectify.py "
+                                                    "opens them with openpyxl",
     "xlperf round mail 2024自评 --smtp … --from …": "\"…\" stands for a server and a sender: "
                                                     "test_ledger_mail.py runs round mail against aiosmtpd",
     "xlperf round issue 2025自评 --smtp … --from …": "\"…\" stands for a server and a sender: "

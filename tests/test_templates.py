@@ -38,7 +38,8 @@ def cell_name(row: int, col: int) -> str:
 
 
 def test_the_official_forms_are_built_in() -> None:
-    assert FORMS == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "self_evaluation",
+    assert FORMS == ["evaluation_report", "performance_monitoring", "project_self_evaluation", "rectification",
+                     "self_evaluation",
                      "target_declaration",
                      "target_table"]
 
@@ -170,7 +171,7 @@ def test_formulas_use_only_shared_functions(form_id: str, generated: dict[str, P
     for ws in wb.worksheets:
         for cf in ws.conditional_formatting:
             texts += [f for rule in cf.rules for f in rule.formula]
-    assert texts
+    assert texts or not builtin_layout(form_id).calcs  # a form that computes nothing (the 整改 form) has none
     used = {name for t in texts for name in re.findall(r"([A-Z][A-Z0-9.]*)\(", t)}
     assert used <= SHARED_FUNCTIONS, used - SHARED_FUNCTIONS
 

@@ -19,6 +19,7 @@ from deskdata import (
     make_returns,
     rejected_demo,
 )
+from ledger_support import LedgerDb
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -27,6 +28,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from xlperf.cli.demo import SAMPLES_DIR
 
 ROUND = "2019年度项目支出绩效自评"
+RECTIFY = "2019年度自评整改"
 
 
 def test_start_url_signs_in_and_drops_the_token(desk: Desk, browser) -> None:  # noqa: F811
@@ -70,7 +72,7 @@ def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {p.name: p for p in paths}
 
 
-def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path]) -> None:  # noqa: F811
+def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path], db: LedgerDb) -> None:  # noqa: F811
     driver = browser
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow",
                                                           "downloadPath": str(driver.download_dir)})
@@ -167,6 +169,22 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path])
     assert {r.find_elements(By.TAG_NAME, "td")[1].text for r in rows} == passed and REJECTED_UNIT in passed
     _fits(driver)
     screenshot(driver, "results")
+
+    # 整改: the round's 整改 round (made on the command line) follows the returned project's
+    # problems; nothing has come back and the deadline has passed: every item is overdue.
+    db.run("new", RECTIFY, "--rectify", ROUND, "--select", "returned", "--deadline", "2020-06-30")
+    driver.get(desk.base + "/rounds")
+    driver.find_element(By.LINK_TEXT, RECTIFY).click()
+    assert driver.find_element(By.ID, "rectify-line").text.startswith("整改未完成：共 ")
+    driver.find_element(By.LINK_TEXT, "整改情况").click()
+    [row] = driver.find_elements(By.CSS_SELECTOR, "#rectify tbody tr")
+    assert row.get_attribute("data-unit") == "东湖区科技局"
+    items = row.find_elements(By.CSS_SELECTOR, "li")
+    assert items[0].text == f"逾期 财政局退回意见：{note}"
+    assert {i.get_attribute("data-state") for i in items} == {"逾期"}
+    assert driver.find_element(By.ID, "rectify-summary").text.startswith(f"整改未完成：共 {len(items)} 项问题，已完成 0 项")
+    _fits(driver)
+    screenshot(driver, "rectify")
     assert console_problems(driver) == []
 
 

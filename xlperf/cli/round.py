@@ -75,21 +75,26 @@ def round_group(ctx: click.Context, db: str | None, store: Path | None) -> None:
 
 @round_group.command("new", help="新建报送任务：NAME 为任务名称。")
 @click.argument("name")
-@click.option("--form", "form_id", required=True, help="表单编号（见 xlperf forms）或表单规格 YAML 文件；任务保存该规格的全文，"
+@click.option("--form", "form_id", help="表单编号（见 xlperf forms）或表单规格 YAML 文件；任务保存该规格的全文，"
               "此后本任务的审核一律用它，表单文件夹以后的变化不影响本任务（更换：xlperf round revalidate --form）。")
-@click.option("--year", required=True, type=click.IntRange(1990, 2200), help="年度。")
-@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="单位名单（.xlsx 或 .csv）。")
+@click.option("--year", type=click.IntRange(1990, 2200), help="年度（--rectify 时默认为被评价任务的年度）。")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="单位名单（.xlsx 或 .csv；--rectify 时不需要：取被评价任务中要整改的单位）。")
 @click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), help="截止日期 YYYY-MM-DD。")
 @click.option("--template-version", "versions", multiple=True, help="只接受这些模板版本（可重复）；默认不限。")
 @click.option("--require-signature", is_flag=True, help="要求报表带财政局签名（须配置签名密钥）。")
 @click.option("--from-round", "earlier_name", metavar="EARLIER",
               help="承接前一环节的报送任务（如 目标申报 → 运行监控 → 自评）：模板由该任务已通过的报表预填，"
                    "报表自动与之比对。")
+@click.option("--rectify", "rectify_name", metavar="EARLIER",
+              help="新建 EARLIER 的整改任务：等次为中、差或被退回并附有意见的项目，各自的问题逐项跟踪到整改完成"
+                   "（表单默认为整改表单，名单取自 EARLIER）。")
+@click.option("--select", "select", default="grade,returned", show_default=True,
+              help="--rectify 的范围：grade（等次为中或差）、returned（被退回并附有意见），用逗号连接。")
 @click.pass_context
-def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: Path,
+def new_command(ctx: click.Context, name: str, form_id: str | None, year: int | None, roster: Path | None,
                 deadline: dt.datetime | None, versions: tuple[str, ...], require_signature: bool,
-                earlier_name: str | None) -> None:
+                earlier_name: str | None, rectify_name: str | None, select: str) -> None:
     from xlperf.ledger import LedgerError, create_round
     from xlperf.ledger.chain import chain_source
     from xlperf.ledger.models import FOLLOWS_CHAIN
@@ -99,6 +104,20 @@ def new_command(ctx: click.Context, name: str, form_id: str, year: int, roster: 
         name = round_name(name)
     except LedgerError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
+    if rectify_name is not None:
+        from xlperf.cli.rectify_new import rectify_round
+
+        if earlier_name is not None or roster is not None:
+            raise click.UsageError("--rectify 不与 --from-round、--roster 同用：整改任务的名单取自被评价的任务")
+        with _ledger(ctx) as ledger:
+            lines = rectify_round(ledger, name, rectify_name, select, form_id, year,
+                                  deadline.date() if deadline else None, _actor())
+        report_created(lines)
+        return
+    missing = [opt for opt, value in (("--form", form_id), ("--year", year), ("--roster", roster)) if value is None]
+    if missing:
+        raise click.UsageError(f"缺少选项 {'、'.join(missing)}")
+    assert form_id is not None and year is not None and roster is not None
     form = form_argument(form_id)
     units = roster_option(roster)
     with _ledger(ctx) as ledger:
@@ -209,13 +228,17 @@ def intake_command(ctx: click.Context, name: str, paths: tuple[Path, ...], sende
 @click.pass_context
 def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
     from xlperf.ledger import find_round, round_status
+    from xlperf.ledger.rectify_status import rectify_status
 
     with _ledger(ctx) as ledger, ledger.session() as session:
-        status = round_status(session, find_round(session, name))
+        rnd = find_round(session, name)
+        status = round_status(session, rnd)
+        rectify = rectify_status(session, rnd)  # a 整改 round: its items, open and closed
     if as_json:
-        click.echo(json.dumps(status.to_dict(), ensure_ascii=False, indent=1))
+        click.echo(json.dumps({**status.to_dict(), **({"rectify": rectify.to_dict()} if rectify else {})},
+                              ensure_ascii=False, indent=1))
         return
-    for line in status.lines():
+    for line in [*status.lines(), *(rectify.lines() if rectify else [])]:
         click.echo(line)
 
 

@@ -42,6 +42,8 @@ class UnknownCode(KeyError):
 
 
 _R, _C, _S, _U, _D = "读取", "审核", "审核公式", "汇总", "财政局"
+READING = _R
+"""The source of the readers' findings (a file that cannot be read as a return): about the file, not its content."""
 
 _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     # -- reading the file (xlperf.read) -------------------------------------------------------

@@ -375,6 +375,22 @@ class ExplainWhen:
 
 
 @dataclass(frozen=True)
+class TrackedItems:
+    """The spec's ``tracked_items``: the rows of ``table`` are items followed until closed (the
+    整改 form: one problem a row). ``item``: the column naming the item (prefilled, locked);
+    ``due``: its date column (完成时限); ``done``: its choice column, closed when it holds ``closed``;
+    ``grade`` and ``score``: the fields that take the earlier round's grade and score ("": none)."""
+
+    table: str
+    item: str
+    due: str
+    done: str
+    closed: str
+    grade: str = ""
+    score: str = ""
+
+
+@dataclass(frozen=True)
 class FormSpec:
     form_id: str
     version: str
@@ -398,6 +414,8 @@ class FormSpec:
     """The months the form reports on (``period: {months: 6}``: 1-6月); 0: not a progress form."""
     time_progress: TimeProgress | None = None
     explain_when: tuple[ExplainWhen, ...] = ()
+    tracked_items: TrackedItems | None = None
+    """None: no row of this form is followed until closed."""
 
     @property
     def stem(self) -> str:

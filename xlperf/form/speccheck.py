@@ -226,6 +226,8 @@ def _roles(layout: FormLayout) -> Iterator[str]:
         if spec.time_progress else None,
         "explain_when": "；".join(f"{r.table}.{r.column} 为 {'/'.join(r.values)} 时须填 {', '.join(r.fields)}"
                                  for r in spec.explain_when) or None,
+        "tracked_items": (f"{spec.tracked_items.table}：{spec.tracked_items.done} 为 {spec.tracked_items.closed} "
+                          f"即完成，{spec.tracked_items.due} 为完成时限") if spec.tracked_items else None,
     }
     assert tuple(progress) == PROGRESS_KEYS
     settings |= progress

@@ -94,6 +94,7 @@ class _Builder(SpecKeys):
             period_months=months,
             time_progress=specprogress.time_progress(self, r, months),
             explain_when=specprogress.explain_when(self, r, sheets),
+            tracked_items=specprogress.tracked_items(self, r, sheets),
         )
 
     def grade(self, r: MappingReader) -> tuple[tuple[tuple[Decimal, str], ...], str]:

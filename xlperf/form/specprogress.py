@@ -12,6 +12,10 @@
   table whose column holds one of ``values`` requires every field of ``fields``
   (``REQUIRED_BY_CHOICE``; the monitoring form: a row judged 有可能 or 不可能 requires the deviation
   analysis and the measures).
+- ``tracked_items: {table: KEY, item: KEY, due: KEY, done: KEY, closed: TEXT, grade: KEY, score: KEY}``:
+  the rows of the table are items followed until closed (the 整改 form: one problem a row, a
+  row closed when its ``done`` column holds ``closed``, overdue when open past its ``due`` date);
+  ``grade`` and ``score`` name the fields that take the earlier round's grade and score.
 
 Keys are written without the project-sheet prefix; on a form with repeated sheets (``repeat``) a
 rule holds on every copy (``p1_…``, ``p2_…``).
@@ -23,11 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from xlperf.form.roles import REPEAT_PREFIX, prefix_of
-from xlperf.form.spec import ExplainWhen, SheetSpec, TableSection, TimeProgress
+from xlperf.form.spec import ExplainWhen, SheetSpec, TableSection, TimeProgress, TrackedItems
 from xlperf.form.speckeys import SpecKeys
 from xlperf.form.yamlsrc import MappingReader, Node, SpecError
 
-PROGRESS_KEYS = ("period", "time_progress", "explain_when")
+PROGRESS_KEYS = ("period", "time_progress", "explain_when", "tracked_items")
 """Top-level spec keys read here."""
 MONTHS = "{months}"
 """Where a text of the spec says the period's last month."""
@@ -129,3 +133,31 @@ def explain_when(keys: SpecKeys, r: MappingReader, sheets: list[SheetSpec]) -> t
                     raise e.fail("fields", f"explain_when.fields 引用了不存在的键 '{name}' (missing reference)")
             rules.append(ExplainWhen(prefix + table, column, tuple(values), tuple(prefix + f for f in fields), e.where()))
     return tuple(rules)
+
+
+def tracked_items(keys: SpecKeys, r: MappingReader, sheets: list[SheetSpec]) -> TrackedItems | None:
+    raw = r.get("tracked_items")
+    if raw is None:
+        return None
+    t = MappingReader(raw, "tracked_items", r.where("tracked_items"))
+    t.only("table", "item", "due", "done", "closed", "grade", "score")
+    tables = {s.key: s for sheet in sheets for s in sheet.sections if isinstance(s, TableSection)}
+    section = tables.get(t.text("table"))
+    if section is None:
+        raise t.fail("table", f"tracked_items.table '{t.text('table')}' 不是本表中的表格 (not a table of this form)")
+    columns = {c.key: c for c in section.columns if not c.fixed and not c.calc}
+    for name, kind in (("item", None), ("due", "date"), ("done", "choice")):
+        col = columns.get(t.text(name))
+        if col is None or (kind is not None and col.type != kind):
+            what = {"item": "输入列", "due": "type: date 的输入列", "done": "type: choice 的输入列"}[name]
+            raise t.fail(name, f"tracked_items.{name} '{t.text(name)}' 应为表格 {section.key} 中的{what}"
+                               " (not such a column of the table)")
+    closed = t.text("closed")
+    if closed not in columns[t.text("done")].choices:
+        raise t.fail("closed", f"tracked_items.closed '{closed}' 应为列 {t.text('done')} 的选项"
+                               f"（{'/'.join(columns[t.text('done')].choices)}）之一 (not among the column's choices)")
+    for name in ("grade", "score"):
+        if t.text(name, "") and t.text(name) not in keys.keys:
+            raise t.fail(name, f"tracked_items.{name} 引用了不存在的键 '{t.text(name)}' (missing reference)")
+    return TrackedItems(section.key, t.text("item"), t.text("due"), t.text("done"), closed,
+                        t.text("grade", ""), t.text("score", ""))

@@ -38,7 +38,7 @@ STORE_ENV = "XLPERF_STORE"
 DEFAULT_DB = "xlperf.db"
 BUSY_TIMEOUT_MS = 60_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0007_round_chain"
+HEAD = "0008_rectify"
 """The newest migration (a test checks it is Alembic's head): an up-to-date ledger is opened
 without importing Alembic at all, which saves a command a good part of its start-up."""
 _MIGRATION_LOCK = 0x786C7066  # "xlpf": PostgreSQL advisory lock held while migrating

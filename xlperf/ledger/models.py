@@ -28,8 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from xlperf.findings import Finding, stored_finding
 
-__all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "Reply", "Result", "Round", "StoredFile",
-           "Submission", "Unit"]
+__all__ = ["Base", "Decision", "Event", "FindingRow", "MailMessage", "RectifyItem", "Reply", "Result", "Round",
+           "StoredFile", "Submission", "Unit"]
 
 # Submission states: what the ledger decided about a file when it arrived (staff decisions are
 # separate, see Submission.decision).
@@ -314,6 +314,25 @@ class MailMessage(Base):
     """JSON list of the submission ids its attachments became."""
     files: Mapped[str] = mapped_column(Text, default="[]")
     """JSON list of {name, sha256, size, note} of every attachment and zip member, as stored."""
+
+
+class RectifyItem(Base):
+    """One problem a 整改 round follows (migration 0008_rectify): fixed when the round is made,
+    row ``n`` of the unit's and project's 整改 form."""
+
+    __tablename__ = "rectify_items"
+    __table_args__ = (UniqueConstraint("round_id", "unit_id", "project", "n", name="uq_rectify_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    project: Mapped[str] = mapped_column(Text, default="")
+    """The project as the roster of the 整改 round lists it ("" for a unit without projects)."""
+    n: Mapped[int] = mapped_column(Integer)
+    problem: Mapped[str] = mapped_column(Text)
+    """What the unit reads in the form's locked cell (Chinese)."""
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    """The earlier round's return it was found in (its grade and score go in the form's header)."""
 
 
 class Event(Base):

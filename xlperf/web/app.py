@@ -21,7 +21,18 @@ from starlette.types import ASGIApp
 
 from xlperf.ledger import Ledger, LedgerError, open_ledger, oplog, round_checks, workerpreload
 from xlperf.ledger.models import Round
-from xlperf.web import audit, dashboard, login, mail, outputs, results, rounds, submission, upload
+from xlperf.web import (
+    audit,
+    dashboard,
+    login,
+    mail,
+    outputs,
+    rectify,
+    results,
+    rounds,
+    submission,
+    upload,
+)
 from xlperf.web.auth import AuthGate
 from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
@@ -96,6 +107,7 @@ def routes() -> list[Route | Mount]:
         Route("/rounds/{round_id:int}/results", results.results_page),
         Route("/rounds/{round_id:int}/results/settings", results.save_settings, methods=["POST"]),
         Route("/rounds/{round_id:int}/results/project", results.project_page),
+        Route("/rounds/{round_id:int}/rectify", rectify.rectify_page),
         Route("/rounds/{round_id:int}/{output}/jobs", outputs.start_job, methods=["POST"]),
         Route("/rounds/{round_id:int}/{output}/jobs/{job_id}", outputs.job_status),
         Route("/rounds/{round_id:int}/{output}/jobs/{job_id}/file", outputs.job_file),

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from xlperf.ledger import round_status
 from xlperf.ledger.models import HELD, IGNORED, Event, Round, Submission
+from xlperf.ledger.rectify_status import rectify_status
 from xlperf.ledger.roundcache import round_version
 from xlperf.ledger.roundform import form_label
 from xlperf.ledger.status import MISSING, STATUS_ORDER, RoundStatus, StatusRow
@@ -148,6 +149,7 @@ def dashboard(request: Request) -> Response:
         held = session.scalars(select(Submission).where(Submission.round_id == rnd.id,
                                                         Submission.state.in_((HELD, IGNORED)))
                                .order_by(Submission.id.desc()).limit(HELD_SHOWN)).all()
+        rectify = rectify_status(session, rnd)  # a 整改 round: its items' summary (the 整改情况 tab lists them)
     counts = status.counts()
     total = len(status.rows)
     done = counts[STATUS_ORDER[2]] + counts[STATUS_ORDER[3]]
@@ -157,7 +159,7 @@ def dashboard(request: Request) -> Response:
                 overdue=sum(r.overdue for r in status.rows), held=status.held, ignored=status.ignored,
                 repeats=status.repeats, charts=_charts(status.rows, counts), t=_table(root(request), rnd.id, status.rows, query),
                 events=events, event_labels=EVENT_LABELS, overdue_key=OVERDUE, held_files=held,
-                held_shown=HELD_SHOWN)
+                held_shown=HELD_SHOWN, rectify=rectify)
 
 
 def roster_rows(request: Request) -> Response:

@@ -10,7 +10,7 @@ import jinja2
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 
-from xlperf.ledger.models import SOURCE_LABELS, Event, local
+from xlperf.ledger.models import FOLLOWS_RECTIFY, SOURCE_LABELS, Event, local
 from xlperf.web.paths import root
 from xlperf.web.session import csrf_token, current_user
 
@@ -23,6 +23,7 @@ def environment() -> jinja2.Environment:
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.globals["site_title"] = TITLE
+    env.globals["FOLLOWS_RECTIFY"] = FOLLOWS_RECTIFY  # a 整改 round's pages have the 整改 tab
     env.filters["when"] = when
     env.filters["event_note"] = event_note
     return env
