@@ -90,6 +90,12 @@ def test_a_rectify_round_selects_prefills_checks_and_closes(db: LedgerDb, tmp_pa
     assert sheet.protection.sheet and all(sheet[c].protection.locked for c in ("A6", "A7", "B3", "F3", "B4", "F4"))
     assert not any(sheet[c].protection.locked for c in ("A8", "C6", "E6", "F6", "G6", "H6"))
     assert [openpyxl.load_workbook(returned)["整改情况"][c].value for c in ("A6", "A7")] == [f"财政局退回意见：{NOTE}", UNMET]
+    # round templates (and so the desk's 下发模板 and round issue, which go through the same
+    # function) hands out the same prefilled 整改 forms, not blank ones.
+    templates = tmp_path / "下发"
+    db.run("templates", RECTIFY, "-o", str(templates))
+    assert sorted(p.name for p in templates.iterdir()) == sorted(p.name for p in forms.iterdir())
+    assert openpyxl.load_workbook(templates / graded.name)["整改情况"]["A7"].value == UNMET
 
     # The units' returns: 南城 closes its item; 西山 leaves it open past its 完成时限; a third
     # return has 是否完成 off the list and a date typed as words: rejected, closing nothing.

@@ -30,7 +30,8 @@ from xlperf.form.registry import builtin_layout
 from xlperf.ledger.accepted import accepted_returns
 from xlperf.ledger.chain import NO_DECLARATION, ChainSource, chain_of
 from xlperf.ledger.db import LedgerError
-from xlperf.ledger.models import Round
+from xlperf.ledger.models import FOLLOWS_RECTIFY, Round
+from xlperf.ledger.rectify_forms import rectify_templates
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.model.declarations import Declaration, declarations_of
@@ -78,6 +79,10 @@ def round_templates(session: Session, rnd: Round, outdir: Path, *, key: bytes | 
     if rnd.signatures_required and key is None:
         raise LedgerError(f"报送任务“{rnd.name}”要求报表带财政局签名，但未配置签名密钥（XLPERF_SIGNING_KEY 或 XLPERF_KEY_FILE）："
                           "不带签名的模板填好交回后都会被暂存，未生成模板")
+    if rnd.follows_kind == FOLLOWS_RECTIFY:
+        # A 整改 round's templates are its prefilled 整改 forms: the 下发模板 page, round templates
+        # and round issue all hand them out through here.
+        return rectify_templates(session, rnd, outdir, password=password, key=key, unit=unit, progress=progress)
     planned = round_plan(session, rnd)
     if planned is None:
         roster = roster_of(rnd, units_of(session, rnd.id))
