@@ -20,7 +20,8 @@ from sqlalchemy import select
 from test_ledger_mail import Clock
 from test_web_pages import _build as build_output
 
-from xlperf.ledger.models import FOLLOWS_CHAIN, Round
+from xlperf.form.registry import builtin_layout
+from xlperf.ledger.models import CURRENT, FOLLOWS_CHAIN, FindingRow, Round, Submission, Unit
 
 
 def test_a_round_made_from_an_earlier_round_follows_it(db: LedgerDb, tmp_path: Path) -> None:
