@@ -43,3 +43,17 @@ def self_evaluation(path: Path, declared: Path, age: float = 0.0, **changes: Any
     return make_return(path, decl.unit, age=age, **{
         **placed, **FULL, "start_date": dt.datetime(YEAR, 1, 1), "end_date": dt.datetime(YEAR, 12, 31),
         "fill_date": dt.datetime(YEAR + 1, 2, 20), "released": budget, "spent_city": budget, **changes})
+
+
+MONITORING = "performance_monitoring"
+MONITORED = {"exec_general": 60, "forecast_general": 100, "fill_date": dt.datetime(YEAR, 7, 8),
+             "ind_1_progress": "已开展7次", "ind_1_likelihood": "确定能", "ind_2_progress": "已服务企业68家",
+             "ind_2_likelihood": "确定能", "ind_3_progress": "上半年抽样调查满意度96%", "ind_3_likelihood": "确定能"}
+"""A unit's July figures: 60 of its 100 万元 spent, every target judged 确定能."""
+
+
+def monitoring(path: Path, declared: Path, **changes: Any) -> Path:
+    """A mid-year monitoring return filled in the template prefilled from ``declared``."""
+    decl, = declarations_of(check_file(declared))
+    placed = place(builtin_layout(MONITORING), decl).values
+    return make_return(path, decl.unit, form=MONITORING, **{**placed, "impl_unit": decl.unit, **MONITORED, **changes})

@@ -22,6 +22,7 @@ from test_web_pages import _build as build_output
 
 from xlperf.form.registry import builtin_layout
 from xlperf.ledger.models import CURRENT, FOLLOWS_CHAIN, FindingRow, Round, Submission, Unit
+from xlperf.web import STAFF
 
 
 def test_a_round_made_from_an_earlier_round_follows_it(db: LedgerDb, tmp_path: Path) -> None:
