@@ -1,7 +1,7 @@
 """One project along its chain of rounds (目标申报 → 运行监控 → 自评): each stage's figures side by
 side, for the desk's chain page and ``round chain``.
 
-A stage is a round of the chain (:func:`xlperf.ledger.chain.chain_of`, earliest first); its
+A stage is a round of the chain (:func:`chain_rounds`, earliest first); its
 figures are those of the project's accepted return in that round
 (:mod:`xlperf.ledger.accepted`), read from the ledger as stored: budget, spent and 执行率 (万元,
 as the roll-up reads them), total score and grade where the form scores, and each indicator's
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xlperf.ledger.accepted import accepted_returns
-from xlperf.ledger.chain import chain_of
-from xlperf.ledger.models import Round
+from xlperf.ledger.models import FOLLOWS_CHAIN, Round
 from xlperf.ledger.roundform import round_spec
 from xlperf.ledger.rounds import roster_of, units_of
 from xlperf.model.return_summary import TABLE_SOURCE
@@ -27,7 +27,36 @@ from xlperf.model.values import display, number_text
 from xlperf.read.roster import normalise_name
 from xlperf.rollup.results import accepted_entries, entry_keys, project_keys, score_of
 
-__all__ = ["ProjectChain", "Stage", "project_chain"]
+__all__ = ["ProjectChain", "Stage", "chain_rounds", "project_chain"]
+
+MAX_CHAIN = 50
+"""Rounds followed at most each way (a chain is a handful; a loop made by hand in the database ends here)."""
+
+
+def chain_rounds(session: Session, rnd: Round) -> list[Round]:
+    """The chain ``rnd`` belongs to, earliest first: the rounds it follows (``--from-round``), ``rnd``,
+    and the rounds that follow it (where several follow one round, the first made: a chain page
+    shows one path)."""
+    seen = {rnd.id}
+    earlier: list[Round] = []
+    here: Round | None = rnd
+    while here is not None and here.follows_id is not None and here.follows_kind == FOLLOWS_CHAIN \
+            and len(earlier) < MAX_CHAIN:
+        here = session.get(Round, here.follows_id)
+        if here is None or here.id in seen:
+            break
+        earlier.append(here)
+        seen.add(here.id)
+    later: list[Round] = []
+    here = rnd
+    while len(later) < MAX_CHAIN:
+        here = session.scalar(select(Round).where(Round.follows_id == here.id, Round.follows_kind == FOLLOWS_CHAIN)
+                              .order_by(Round.id).limit(1))
+        if here is None or here.id in seen:
+            break
+        later.append(here)
+        seen.add(here.id)
+    return [*reversed(earlier), rnd, *later]
 
 
 @dataclass(frozen=True)
@@ -67,11 +96,11 @@ def project_chain(session: Session, rnd: Round, code: str, unit: str, project: s
     keys = set(project_keys(code, unit, project))
     stages: list[Stage] = []
     names: dict[str, str] = {}
-    for here in chain_of(session, rnd):
+    for here in chain_rounds(session, rnd):
         spec = round_spec(here)
         title = spec.title if spec is not None else here.form
         roster = roster_of(here, units_of(session, here.id))
-        entries = accepted_entries(accepted_returns(session, here, whole=False, project=normalise_name(project)),
+        entries = accepted_entries(accepted_returns(session, here, values=False, project=normalise_name(project)),
                                    roster)
         entry = next((e for e in entries if set(entry_keys(e)) & keys), None)
         if entry is None:

@@ -59,7 +59,7 @@ def round_cached(kind: str, session: Session, rnd: Round, make: Callable[[], T],
                  depends: tuple[Hashable, ...] = ()) -> T:
     """``make()`` the first time ``kind`` is asked of ``rnd`` as it is now (:func:`round_version`)
     and of what else it ``depends`` on as it is now (another round's accepted returns:
-    :func:`xlperf.ledger.chain.declarations_version`); what it made, after that."""
+    :func:`xlperf.ledger.chaincheck.declarations_version`); what it made, after that."""
     key = (kind, str(session.get_bind().engine.url), *round_version(session, rnd.id), *depends)
     with _lock:
         if key in _cache:

@@ -39,8 +39,6 @@ def round_records(session: Session, rnd: Round, progress: Steps | None = None,
                   extra_steps: int = 0, *, project: str = "", values: bool = False) -> list[CheckedReturn]:
     """The stored records of the submissions that count in ``rnd`` (submission order);
     ``progress`` hears of them every few hundred, out of their number plus ``extra_steps``.
-    ``whole``: with their values and scores (what a declaration is read from), not only the
-    summary a roll-up reads.
     ``project`` (normalised): only returns that name it (and a few more, whose names contain it):
     one project's years read a handful of rows, not every round whole. ``values``: with each
     return's values and scores (prefilling from them), not only its summary."""
