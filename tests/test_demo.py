@@ -103,6 +103,17 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     assert "101001  东湖区科技局  通过  #8  99.6 优" in result.output
     assert "101002  西山县中小企业局  通过  #9  91.7 优" in result.output
     assert "共 8 行：未报送 6，退回 0，通过（有提示） 0，通过 2，已作废 0；已通过 2/8（25%）" in result.output
+    # The year on the ledger: the cycle's declarations, monitoring returns and self-evaluations in
+    # a chain of rounds (each --from-round the one before); 西山县中小企业局's lowered target is
+    # found with no --against and sent back, its corrected return replaces it; then 结果应用.
+    for stage in ("演示目标申报", "演示运行监控", "演示年度自评"):
+        assert stage in listed.output
+    chain = result.output[result.output.index("台账上的年度链条"):]
+    assert ("已登记  自评表_西山县中小企业局.xlsx  #16  西山县中小企业局：退回\n"
+            "    错误 TARGET_CHANGED 自评表!F21 绩效目标第1行目标值：指标“企业培训”的目标与申报表不符：申报为 ≥40场，本表为 ≥30场") in chain
+    assert "已登记  自评表_西山县中小企业局_改回申报目标.xlsx  #17  西山县中小企业局：通过（有提示）（取代 #16）" in chain
+    assert "结果应用（2 个项目）" in chain and (tmp_path / "结果应用.xlsx").is_file()
+    assert "优：2 个项目，预算 75.00 万元，优先保障（×1.0），建议下年预算 75.00 万元" in chain  # 45 + 30 declared
     # It ends by saying how to open the round in the desk, naming the ledger it filled.
     last = result.output.strip().splitlines()[-2]
     assert f"xlperf serve --db {tmp_path / 'xlperf.db'}" in last

@@ -260,7 +260,7 @@ def test_readme_commands_run_as_documented(folder: Path, tmp_path: Path, smtp_se
                     fill_own_form(folder)
     assert failures == [], "\n\n".join(failures)
     assert ran == [typed for block in readme_commands() for line in block if line not in NOT_RUN for typed in as_run(line)]
-    assert len(ran) == 63  # 54 before, the four lines of 备份与恢复, `xlperf service print` (部署), the two monitoring lines of 年度循环, round new --from-round and round templates
+    assert len(ran) == 64  # 54 before, the four lines of 备份与恢复, `xlperf service print` (部署), the two monitoring lines of 年度循环, round new --from-round, round templates, round chain
     # Real mail: `round remind` to all 8 units of the watch block's 2024自评 (its mailbox was empty,
     # so none has sent anything), and `mail --config mail.ini --only-failed` to the 5 demo units
     # whose returns need changes.

@@ -11,6 +11,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 from browser import Desk, browser, console_problems, desk, screenshot  # noqa: F401  (fixtures)
+from chain_support import (
+    DECLARATION,
+    MONITORING,
+    SELF_EVALUATION,
+    declaration,
+    monitoring,
+    self_evaluation,
+)
 from deskdata import (
     CORRECTED_NAME,
     REJECTED_UNIT,
@@ -66,13 +74,39 @@ def _fits(driver) -> None:  # type: ignore[no-untyped-def]
     assert width <= 1366, f"the page is {width} px wide"
 
 
+CHAIN = ("2019年度目标申报", "2019年度运行监控", "2019年度自评（承接监控）")
+CHAIN_PROJECT = ("101001", "东湖区科技局", "科技成果转化服务平台运营", 45)
+
+
+@pytest.fixture(scope="module")
+def chain_returns(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A declaration, a monitoring return and a self-evaluation of one project, each prefilled from
+    the declaration as the chain's templates are; one folder each."""
+    base = tmp_path_factory.mktemp("chain")
+    code, unit, project, budget = CHAIN_PROJECT
+    declared = declaration(base / "申报", code, unit, project, budget)
+    monitoring(base / "监控" / f"监控表_{unit}.xlsx", declared, exec_general=27, forecast_general=45)
+    self_evaluation(base / "自评" / f"自评表_{unit}.xlsx", declared, ind_1_actual=13)
+    return base / "申报", base / "监控", base / "自评"
+
+
+def _chain(db: LedgerDb, folders: tuple[Path, Path, Path]) -> None:
+    """The chain's rounds on the desk's ledger, made with the CLI (``round new --from-round``)."""
+    roster, earlier = str(SAMPLES_DIR / "roster.csv"), ()
+    for name, form, folder in zip(CHAIN, (DECLARATION, MONITORING, SELF_EVALUATION), folders, strict=True):
+        db.run("new", name, "--form", form, "--year", str(demo_year()), "--roster", roster, *earlier)
+        db.run("intake", name, str(folder))
+        earlier = ("--from-round", name)
+
+
 @pytest.fixture(scope="module")
 def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = make_returns(tmp_path_factory.mktemp("returns"), (corrected(rejected_demo()),))
     return {p.name: p for p in paths}
 
 
-def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path], db: LedgerDb) -> None:  # noqa: F811
+def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path], db: LedgerDb,  # noqa: F811
+                                  chain_returns: tuple[Path, Path, Path]) -> None:
     driver = browser
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow",
                                                           "downloadPath": str(driver.download_dir)})
@@ -185,6 +219,24 @@ def test_a_clerk_collects_a_round(desk: Desk, browser, returns: dict[str, Path],
     assert driver.find_element(By.ID, "rectify-summary").text.startswith(f"整改未完成：共 {len(items)} 项问题，已完成 0 项")
     _fits(driver)
     screenshot(driver, "rectify")
+
+    # A project's chain: 目标申报 → 运行监控 → 自评 rounds on the same ledger (each --from-round the
+    # one before); from the self-evaluation round's status, the return, then its chain page.
+    _chain(db, chain_returns)
+    driver.get(dashboard.rsplit("/rounds/", 1)[0] + "/rounds")
+    driver.find_element(By.LINK_TEXT, CHAIN[-1]).click()
+    _row(driver, CHAIN_PROJECT[1]).find_element(By.TAG_NAME, "a").click()
+    driver.find_element(By.CSS_SELECTOR, "#chains a").click()
+    _wait(driver).until(ec.presence_of_element_located((By.ID, "chain")))
+    table = [[c.text for c in r.find_elements(By.CSS_SELECTOR, "th, td")]
+             for r in driver.find_elements(By.CSS_SELECTOR, "#chain tr")]
+    assert [row[0].splitlines()[0] for row in table[:1]] == ["项目"]
+    assert [c.splitlines()[0] for c in table[0][1:]] == list(CHAIN)
+    assert table[2:8] == [["预算（万元）", "45.00", "45.00", "45.00"], ["支出（万元）", "—", "27.00", "45.00"],
+                          ["执行率", "—", "—", "100.00%"], ["总分", "—", "—", "100.00"], ["等次", "—", "—", "优"],
+                          ["公益服务活动\n目标 / 实际", "≥12次 / —", "≥12次 / —", "≥12次 / 13次"]]
+    _fits(driver)
+    screenshot(driver, "chain")
     assert console_problems(driver) == []
 
 

@@ -16,6 +16,11 @@ equal within rounding noise, also when one side was typed in percent points (95 
 
 - ``TARGET_CHANGED`` (error): a declared indicator's operator, target value or unit differs, or
   the indicator is missing; an achievement row's target differs. Named with both values.
+- ``BUDGET_CHANGED`` (warning): the field with role ``budget`` (the form's 年初预算 or 预算资金,
+  where the prefill puts the declared budget) differs from the declared budget in the form's
+  amount unit, rounded as the prefill rounds it. A warning, not an error: a budget adjusted during
+  the year is legitimate (财政 adjusts budgets), and some forms have no separate field for it;
+  staff see it and decide.
 - ``DECLARATION_NOT_FOUND`` (warning): no accepted declaration of the same unit, project and year.
 """
 
@@ -24,7 +29,7 @@ from __future__ import annotations
 import math
 
 from xlperf.checks.base import Check, Context
-from xlperf.form.roles import PROJECT
+from xlperf.form.roles import BUDGET, PROJECT
 from xlperf.model.indicators import Row, table_rows
 from xlperf.model.placement import evidence_text, place, prefill_table
 from xlperf.model.projects import project_of
@@ -175,7 +180,32 @@ def target_changed(ctx: Context) -> None:
     _compare_goals(ctx)
 
 
+def budget_changed(ctx: Context) -> None:
+    if not _applies(ctx):
+        return
+    assert ctx.declarations is not None
+    key = ctx.layout.role_key(BUDGET)
+    decl = ctx.declarations.find(*_identity(ctx))
+    if key is None or decl is None:
+        return
+    unit = ctx.layout.spec.amount_unit
+    declared = decl.budget_in(unit)
+    found: Value = ctx.inputs.get(key)
+    if declared is None:
+        return
+    if isinstance(found, int | float) and not isinstance(found, bool) and math.isclose(
+            declared, float(found), rel_tol=0, abs_tol=0.005):
+        return
+    shown = number_text(float(found), unit) if isinstance(found, int | float) and not isinstance(found, bool) \
+        else (str(found).strip() if found not in (None, "") else "空白")
+    expected = number_text(declared, unit)
+    ctx.flag(key, f"预算与申报表不符：申报为 {expected}，本表为 {shown}（对照已审核的申报表 {decl.file.name}）："
+                  "年初预算应与申报表一致，年中调整的请在调整后预算或说明中注明",
+             expected=expected, found=shown)
+
+
 CHECKS: tuple[Check, ...] = (
     Check("TARGET_CHANGED", target_changed),
+    Check("BUDGET_CHANGED", budget_changed),
     Check("DECLARATION_NOT_FOUND", declaration_not_found),
 )

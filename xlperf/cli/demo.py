@@ -76,6 +76,8 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _collection_round(outdir, returns, recalc)
     yield from _yearly_cycle(outdir / "cycle", recalc)
     yield from _integrated_round(outdir, outdir / "cycle")
+    yield from _chain_rounds(outdir, outdir / "cycle")
+    # The 整改 round of the chain's weak projects goes here, before the desk hint.
     yield from _desk_hint(outdir)
 
 
@@ -203,6 +205,14 @@ def _integrated_round(outdir: Path, cycle: Path) -> Iterator[str]:
             yield from round_status(session, rnd).lines()
     finally:
         ledger.close()
+
+
+def _chain_rounds(outdir: Path, cycle: Path) -> Iterator[str]:
+    """The cycle's returns in a chain of rounds on the demo's ledger, then 结果应用 (xlperf.cli.chain_demo)."""
+    from xlperf.cli.chain_demo import run_chain
+    from xlperf.read.roster import read_roster
+
+    yield from run_chain(outdir, cycle, read_roster(SAMPLES_DIR / "roster.csv"))
 
 
 def _yearly_cycle(outdir: Path, recalc: bool) -> Iterator[str]:

@@ -132,6 +132,7 @@ _TABLE: tuple[tuple[str, Severity, str, str, str], ...] = (
     ("FILE_NAME_UNIT_MISMATCH", "warning", "文件名与填报单位不符", "核实报表属于哪个单位，按本单位名称命名文件", _C),
     # -- against declarations (xlperf.checks.crossform) ------------------------------------------
     ("TARGET_CHANGED", "error", "目标值与申报表不符", "改回申报的目标，确需调整的先调整申报表", _C),
+    ("BUDGET_CHANGED", "warning", "预算与申报表不符", "核对年初预算：应与申报表一致，年中调整的在调整后预算或说明中注明", _C),
     ("DECLARATION_NOT_FOUND", "warning", "未找到申报表", "核对单位名称、项目名称和年度是否与申报表一致", _C),
     # -- the roll-up (xlperf.rollup) ------------------------------------------------------------------
     ("UNIT_NOT_IN_ROSTER", "warning", "单位不在名单中", "核对单位名称，或将该单位补入名单", _U),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from xlperf.checks.check_files import STORED, CheckContext, CheckWork
 from xlperf.findings import CheckedReturn
 from xlperf.form.signkeys import SigningKeyError, key_from_env
+from xlperf.ledger.chaincheck import declarations_version, round_declarations
 from xlperf.ledger.models import Round
 from xlperf.ledger.roundcache import round_cached, round_version
 from xlperf.ledger.roundform import round_form
@@ -59,14 +60,19 @@ def require_round_rules(rnd: Round) -> None:
 
 
 def round_check(session: Session, rnd: Round) -> CheckContext:
-    """The context of checking a file of ``rnd``: the spec it keeps and its roster (read once per process
-    while the round is unchanged: :func:`xlperf.ledger.roundcache.round_version`, which also tells
-    kept workers of an older roster apart) and, when the round requires signatures, the signing
+    """The context of checking a file of ``rnd``: the spec it keeps, its roster and, for a round
+    that follows a declaring round, that round's accepted declarations, the targets every route
+    into the round compares with (:mod:`xlperf.ledger.chaincheck`); read once per process while the
+    round and those declarations are unchanged (:func:`xlperf.ledger.roundcache.round_version`,
+    :func:`xlperf.ledger.chaincheck.declarations_version`, which also tell kept workers of an older
+    roster or declarations apart) and, when the round requires signatures, the signing
     key read here (:func:`require_round_rules`): a fork server started before the key was set
     has no key in its environment."""
-    version = round_version(session, rnd.id)
+    declared = declarations_version(session, rnd)
+    version = (*round_version(session, rnd.id), *declared)
     context = round_cached("check", session, rnd, lambda: CheckContext(
-        form=round_form(rnd), roster=roster_of(rnd, units_of(session, rnd.id)), version=version))
+        form=round_form(rnd), roster=roster_of(rnd, units_of(session, rnd.id)), version=version,
+        declarations=round_declarations(session, rnd) if declared else None), depends=declared)
     return replace(context, key=key_from_env(), key_from_env=False) if rnd.signatures_required else context
 
 

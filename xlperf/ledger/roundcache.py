@@ -55,10 +55,12 @@ def form_digest(form_id: str) -> str:
     return forms[form_id].digest if form_id in forms else ""
 
 
-def round_cached(kind: str, session: Session, rnd: Round, make: Callable[[], T]) -> T:
-    """``make()`` the first time ``kind`` is asked of ``rnd`` as it is now (:func:`round_version`);
-    what it made, after that."""
-    key = (kind, str(session.get_bind().engine.url), *round_version(session, rnd.id))
+def round_cached(kind: str, session: Session, rnd: Round, make: Callable[[], T],
+                 depends: tuple[Hashable, ...] = ()) -> T:
+    """``make()`` the first time ``kind`` is asked of ``rnd`` as it is now (:func:`round_version`)
+    and of what else it ``depends`` on as it is now (another round's accepted returns:
+    :func:`xlperf.ledger.chaincheck.declarations_version`); what it made, after that."""
+    key = (kind, str(session.get_bind().engine.url), *round_version(session, rnd.id), *depends)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)

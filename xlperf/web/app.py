@@ -34,6 +34,7 @@ from xlperf.web import (
     upload,
 )
 from xlperf.web.auth import AuthGate
+from xlperf.web.chain import chain_page
 from xlperf.web.config import DeskConfig
 from xlperf.web.jobs import JobBoard
 from xlperf.web.proxy import Sessions
@@ -108,6 +109,7 @@ def routes() -> list[Route | Mount]:
         Route("/rounds/{round_id:int}/results/settings", results.save_settings, methods=["POST"]),
         Route("/rounds/{round_id:int}/results/project", results.project_page),
         Route("/rounds/{round_id:int}/rectify", rectify.rectify_page),
+        Route("/rounds/{round_id:int}/chain", chain_page),
         Route("/rounds/{round_id:int}/{output}/jobs", outputs.start_job, methods=["POST"]),
         Route("/rounds/{round_id:int}/{output}/jobs/{job_id}", outputs.job_status),
         Route("/rounds/{round_id:int}/{output}/jobs/{job_id}/file", outputs.job_file),

@@ -14,6 +14,7 @@ from xlperf.ledger import LedgerError
 from xlperf.ledger.results import consequences, project_years, round_results, set_consequences
 from xlperf.rollup.results import ResultRow
 from xlperf.web.auth import action
+from xlperf.web.chain import chain_link
 from xlperf.web.charts import bar_chart, column_chart
 from xlperf.web.paths import root, to
 from xlperf.web.render import page
@@ -82,7 +83,7 @@ def project_page(request: Request) -> Response:
                                                for p in years], SCORE_TOP)
     rates = bar_chart("历年预算执行率（%）", [(f"{p.year} 年", round((p.rate or 0) * 100)) for p in years])
     return page(request, "results_project.html", rnd=rnd, unit=unit, code=code, project=project, years=years,
-                chart=chart, rates=rates)
+                chart=chart, rates=rates, chain_url=chain_link(root(request), round_id, code, unit, project))
 
 
 def _score(score: float | None) -> str:

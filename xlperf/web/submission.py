@@ -4,6 +4,7 @@ the staff decisions and the submission's events."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,15 +16,16 @@ from starlette.responses import RedirectResponse, Response
 from xlperf import __version__
 from xlperf.ledger import ACCEPT, RETURN, VOID, LedgerError, decide, unit_history
 from xlperf.ledger.decisions import ACTION_LABELS
-from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Unit
+from xlperf.ledger.models import CURRENT, SOURCE_LABELS, STATE_LABELS, Event, Submission, Unit
 from xlperf.ledger.oplog import fields
 from xlperf.ledger.roundform import round_pinned
 from xlperf.ledger.stored_results import submission_checked
 from xlperf.report import ANNOTATED_SUFFIX, annotated_bytes, json_bytes
 from xlperf.report.view import BLANK, RECOMPUTED_NOTE, build_view
 from xlperf.web.auth import action
+from xlperf.web.chain import chain_link
 from xlperf.web.dashboard import EVENT_LABELS, STATUS_CLASSES
-from xlperf.web.paths import to
+from xlperf.web.paths import root, to
 from xlperf.web.render import error_page, page
 from xlperf.web.requestlog import log
 from xlperf.web.state import attachment, ledger_of, round_by_id, submission_of
@@ -57,7 +59,14 @@ def submission_page(request: Request) -> Response:
                 source=SOURCE_LABELS.get(sub.source, sub.source), unit=unit, history=history, events=events,
                 event_labels=EVENT_LABELS, can_decide=sub.state == CURRENT, decisions=DECISIONS,
                 recomputed=RECOMPUTED_NOTE, blank=BLANK, version=__version__, flash=request.query_params.get("msg", ""),
-                flash_error=request.query_params.get("err", ""))
+                flash_error=request.query_params.get("err", ""), chains=_chains(request, rnd.id, sub, unit))
+
+
+def _chains(request: Request, round_id: int, sub: Submission, unit: Unit | None) -> list[tuple[str, str]]:
+    """The chain page of each project the return answers (its roster code and name)."""
+    names = [str(p) for p in json.loads(sub.projects or "[]") if str(p).strip()]
+    code, name = (unit.code, unit.name) if unit is not None else ("", sub.unit_name)
+    return [(p, chain_link(root(request), round_id, code, name, p)) for p in names]
 
 
 def download(request: Request) -> Response:
