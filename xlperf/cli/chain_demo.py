@@ -8,7 +8,9 @@ rounds on the demo's ledger, then 结果应用.
    (``自评表/``): 西山县中小企业局's, whose declared target the unit lowered, is found by the chain's
    automatic check (TARGET_CHANGED) and sent back; the unit puts the declared target back and
    sends it again, and it replaces the first;
-4. 结果应用 of the self-evaluation round: ``结果应用.xlsx`` under the demo's folder.
+4. 结果应用 of the self-evaluation round: ``结果应用.xlsx`` under the demo's folder;
+5. the bureau's spot check sends 西山's corrected return back with a note, and the 整改 round of the
+   self-evaluation round (:mod:`xlperf.cli.rectify_demo`) follows that project up.
 
 The cycle (:mod:`xlperf.cli.cycle_demo`) made every file; the only new one is the corrected return.
 """
@@ -32,13 +34,17 @@ __all__ = ["DECLARATION_FORM", "SELF_EVALUATION_FORM", "run_chain"]
 
 DECLARATION_FORM, SELF_EVALUATION_FORM = "target_declaration", "self_evaluation"
 """The forms of the cycle's 申报表/ and 自评表/ (the chain's first and last round)."""
+SPOT_CHECK_NOTE = "培训场次的佐证材料不全，请补充签到表和培训通知"
+"""The bureau's note when its spot check sends a self-evaluation back (the 整改 round's problem)."""
 
 
 def run_chain(outdir: Path, cycle: Path, roster: Roster) -> Iterator[str]:
     """The chain of rounds on ``outdir/xlperf.db`` from the cycle's folder ``cycle``."""
+    from xlperf.cli.rectify_demo import run_rectify
     from xlperf.intake import intake_paths
     from xlperf.ledger import create_round, open_ledger, round_status
-    from xlperf.ledger.models import FOLLOWS_CHAIN
+    from xlperf.ledger.decisions import decide
+    from xlperf.ledger.models import FOLLOWS_CHAIN, RETURN
     from xlperf.ledger.results import grade_lines, write_round_results
 
     ledger = open_ledger(str(outdir / "xlperf.db"))
@@ -74,7 +80,15 @@ def run_chain(outdir: Path, cycle: Path, roster: Roster) -> Iterator[str]:
             results = write_round_results(session, earlier, outdir / "结果应用.xlsx")
         yield f"结果应用（{len(results.rows)} 个项目）：{outdir / '结果应用.xlsx'}"
         yield from grade_lines(results)
-        # (The 整改 round of the projects graded 中 or 差 or sent back follows here: round new --rectify.)
+        # The chain's last stage: the 整改 round of the projects graded 中 or 差 or sent back with
+        # the bureau's notes. The demo's units all grade 优, so the bureau's spot check (抽查复核)
+        # sends the corrected return back with a note, which the 整改 round then follows up.
+        resent = again.outcomes[-1].submission_id
+        assert resent is not None
+        with ledger.session() as session, session.begin():
+            decide(session, session.merge(earlier), resent, RETURN, SPOT_CHECK_NOTE, actor="demo")
+        yield f"财政局抽查复核{unit}的自评表，退回并附意见：{SPOT_CHECK_NOTE}"
+        yield from run_rectify(ledger, earlier.name, outdir / "整改")
     finally:
         ledger.close()
 

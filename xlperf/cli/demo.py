@@ -77,7 +77,6 @@ def run_demo(outdir: Path, recalc: bool = True) -> Iterator[str]:
     yield from _yearly_cycle(outdir / "cycle", recalc)
     yield from _integrated_round(outdir, outdir / "cycle")
     yield from _chain_rounds(outdir, outdir / "cycle")
-    # The 整改 round of the chain's weak projects goes here, before the desk hint.
     yield from _desk_hint(outdir)
 
 
