@@ -7,6 +7,7 @@ from pathlib import Path
 
 import openpyxl
 from click.testing import CliRunner
+from test_rollup import rows
 
 from xlperf.checks.check_return import check_file
 from xlperf.cli import main
@@ -76,8 +77,14 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
                 for unit in ("东湖区科技局", "西山县中小企业局")}
     assert {u: (c.errors, c.grade) for u, c in assessed.items()} == {"东湖区科技局": ([], "优"), "西山县中小企业局": ([], "优")}
     assert (cycle / "一体化自评汇总.xlsx").is_file()
-    # The roll-up and the mails of the first round.
-    assert (tmp_path / "summary.xlsx").is_file()
+    # The roll-up and the mails of the first round: every return listed; the roster's units with
+    # no return, and the one whose return was rejected, each with its reason.
+    assert f"汇总工作簿：{tmp_path / 'summary.xlsx'}" in result.output
+    summary = openpyxl.load_workbook(tmp_path / "summary.xlsx")
+    assert len(rows(summary, "清单")) == len(list((tmp_path / "returns").iterdir())) == len(DEMO_RETURNS)
+    missing = {r["单位名称"]: r["情况"] for r in rows(summary, "未报送")}
+    assert missing["东湖区教育局"] == missing["西山县农业农村局"] == "未收到报表"
+    assert missing["西山县中小企业局"].startswith("报表被退回")  # seed 004: 差 typed over 96.35
     emls = sorted((tmp_path / "mail").glob("*.eml"))
     # One mail to each unit of the roster that sent a return (the six demo returns' units).
     assert [p.name for p in emls] == ["101001_东湖区科技局.eml", "101002_西山县中小企业局.eml", "101003_南城区商务局.eml",

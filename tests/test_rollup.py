@@ -548,18 +548,6 @@ def test_a_table_longer_than_a_sheet_continues_on_the_next(summary: rollup_pkg.R
     assert wb.sheetnames[0] == "汇总" and wb.sheetnames[-1].startswith("清单")
 
 
-def test_demo_rolls_its_returns_up(tmp_path: Path) -> None:
-    from xlperf.cli.demo import run_demo
-
-    lines = list(run_demo(tmp_path, recalc=False))
-    assert f"汇总工作簿：{tmp_path / 'summary.xlsx'}" in lines
-    wb = openpyxl.load_workbook(tmp_path / "summary.xlsx")
-    assert len(rows(wb, "清单")) == len(list((tmp_path / "returns").iterdir()))
-    missing = {r["单位名称"]: r["情况"] for r in rows(wb, "未报送")}
-    assert missing["东湖区教育局"] == missing["西山县农业农村局"] == "未收到报表"
-    assert missing["西山县中小企业局"].startswith("报表被退回")  # seed 004: 差 typed over 96.35
-
-
 # --------------------------------------------------------------------------- on a Dask cluster
 
 
