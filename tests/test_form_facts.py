@@ -25,7 +25,8 @@ from xlperf.form.yamlsrc import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "xlperf"
-ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "cli/monitoring_demo.py", "cli/selfeval_demo.py", "samples/")
+ALLOWED = ("form/specs/", "cli/demo.py", "cli/cycle_demo.py", "cli/monitoring_demo.py", "cli/selfeval_demo.py", "cli/chain_demo.py",
+           "samples/")
 """Where a built-in form id may appear: the specs themselves and the demo."""
 
 

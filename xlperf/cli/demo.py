@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlperf.cli.samples import SAMPLES_DIR as SAMPLES_DIR
+from xlperf.cli.samples import sample_values as sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.excel.recalc import recalculate_or_copy
 from xlperf.excel.template import write_template
 from xlperf.form.registry import builtin_forms, builtin_layout
 from xlperf.form.roles import UNIT
-
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
-
-
-def sample_values(form_id: str) -> dict[str, Any]:
-    """Seed-derived values of a filled return of ``form_id``."""
-    values: dict[str, Any] = json.loads((SAMPLES_DIR / f"{form_id}.json").read_text(encoding="utf-8"))
-    return values
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from xlperf.cli.demo import sample_values
+from xlperf.cli.samples import sample_values
 from xlperf.excel.fill import fill_workbook
 from xlperf.form.spec import FormSpec
 from xlperf.intake import intake_paths
