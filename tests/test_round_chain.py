@@ -31,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from servers import SmtpStart
 from sqlalchemy import select
 from test_ledger_mail import Clock
+from test_rectify import _fill as fill_rectify
 from test_web_pages import _build as build_output
 
 from xlperf.form.registry import builtin_layout
@@ -229,7 +230,7 @@ def _table(html: str) -> list[list[str]]:
 
 
 def test_a_chained_self_evaluation_is_checked_against_the_accepted_declarations(
-        db: LedgerDb, chain_files: dict[str, Path]) -> None:
+        db: LedgerDb, chain_files: dict[str, Path], tmp_path: Path) -> None:
     roster = str(chain_files["roster"])
     db.run("new", "目标申报", "--form", DECLARED_FORM, "--year", str(YEAR), "--roster", roster)
     assert "新登记 3" in db.run("intake", "目标申报", str(chain_files["declared"])).output
@@ -270,6 +271,23 @@ def test_a_chained_self_evaluation_is_checked_against_the_accepted_declarations(
         "3002": ("中小企业公共服务平台运营经费", 85.0, "良", 200.0, "保持", 200.0),
         "3003": ("商贸流通体系建设", 70.0, "中", 50.0, "压减 10%", 45.0),
     }
+
+    # 整改 ends the chain: a 整改 round of the self-evaluation's 中 project (3003). Its problems are
+    # the grade and its return's two warnings (a deviation with no reason, J21; a completion score
+    # to explain, D18); the unit's form, prefilled through round templates, comes back with all
+    # three 已完成, and the round is closed.
+    made = db.run("new", "整改", "--rectify", "自评", "--select", "grade").output
+    assert "等次为中或差的项目 1 个，1 个单位，问题 3 项" in made, made
+    forms = tmp_path / "整改表"
+    db.run("templates", "整改", "-o", str(forms))
+    (form,) = forms.iterdir()
+    assert "商贸流通体系建设" in form.name
+    problems = [load_workbook(form)["整改情况"][f"A{r}"].value for r in (6, 7, 8, 9)]
+    assert problems[0] == "评价等次为“中”（总分 70.00）：请针对扣分的指标分析原因并整改" and problems[3] is None
+    assert problems[1].endswith("（自评表!J21）") and problems[2].endswith("（评分表!D18）")
+    answered = fill_rectify(form, tmp_path / "整改报送" / form.name, ["已完成"] * 3, dt.date(YEAR + 1, 6, 30), age=100)
+    db.run("intake", "整改", str(answered))
+    assert db.run("status", "整改").output.splitlines()[-1] == "整改已全部完成：共 3 项问题，均已完成"
 
     # The same in the CLI: round chain.
     assert db.run("chain", "自评", "--unit", "3001", "--project", "科技创新券补助").output.splitlines()[:6] == [
