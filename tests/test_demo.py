@@ -123,13 +123,13 @@ def test_demo_writes_templates_returns_and_reports(tmp_path: Path, lo_recalc: ob
     assert "结果应用（2 个项目）" in chain and (tmp_path / "结果应用.xlsx").is_file()
     assert "优：2 个项目，预算 75.00 万元，优先保障（×1.0），建议下年预算 75.00 万元" in chain  # 45 + 30 declared
     # 整改: the bureau's spot check sends 西山's corrected return back with a note; the 整改 round
-    # follows that one project: the note and the return's 4 warnings (a score to explain, three sheets
-    # unprotected when the unit changed the target) are its 5 problems;
-    # the unit's form closes all but the last, which is past its 完成时限.
+    # follows that one project: the note and the return's one warning (a completion score to
+    # explain) are its 2 problems; the unit's form closes the first, the second is past its 完成时限.
     assert f"财政局抽查复核西山县中小企业局的自评表，退回并附意见：{SPOT_CHECK_NOTE}" in chain
-    assert "等次为中、差或被退回的项目 1 个，问题 5 项" in chain
-    assert "101002  西山县中小企业局  中小企业公共服务平台运营  通过  问题 5 项：已完成 4 项，未完成 1 项（其中逾期 1 项）" in chain
-    assert "整改未完成：共 5 项问题，已完成 4 项，未完成 1 项，其中逾期 1 项" in chain
+    assert "等次为中、差或被退回的项目 1 个，问题 2 项" in chain
+    assert "101002  西山县中小企业局  中小企业公共服务平台运营  通过  问题 2 项：已完成 1 项，未完成 1 项（其中逾期 1 项）" in chain
+    assert "    2. 【逾期】实际完成率得分：" in chain
+    assert "整改未完成：共 2 项问题，已完成 1 项，未完成 1 项，其中逾期 1 项" in chain
     assert len(list((tmp_path / "整改" / "整改表").glob("*.xlsx"))) == 1
     # It ends by saying how to open the round in the desk, naming the ledger it filled.
     last = result.output.strip().splitlines()[-2]

@@ -69,7 +69,7 @@ def run_chain(outdir: Path, cycle: Path, roster: Roster) -> Iterator[str]:
             earlier = rnd
         assert earlier is not None
         (unit, (key, _lowered)), = TAMPERED.items()
-        yield f"{unit}的自评表改低了申报的目标值，未用 --against 即被链条的自动比对发现并退回；改回申报的目标后重新报送："
+        yield f"{unit}的自评表改低了申报的目标值，无须另行指定申报表，即被链条的自动比对发现并退回；改回申报的目标后重新报送："
         with tempfile.TemporaryDirectory(prefix="xlperf-demo-") as tmp:
             corrected = _restored(cycle / "自评表" / f"自评表_{unit}.xlsx", key, DECLARATIONS[unit][key],
                                   Path(tmp) / f"自评表_{unit}_改回申报目标.xlsx")
@@ -113,5 +113,7 @@ def _restored(path: Path, key: str, value: object, output: Path) -> Path:
     wb = openpyxl.load_workbook(path)
     (sheet, ref), = wb.defined_names[NAME_PREFIX + key].destinations
     wb[sheet][ref.replace("$", "")].value = value
+    for ws in wb.worksheets:  # corrected in the protected template, as the unit was asked to
+        ws.protection.sheet = True
     wb.save(output)
     return output
