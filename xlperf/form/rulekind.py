@@ -207,7 +207,16 @@ class Kind:
         values: Mapping[str, Value | Sequence[Value]],
     ) -> Decimal | str | None:
         """What the formula gives for these cell values: a Decimal, a text, or None (blank)."""
-        raw = self._build(params, weight, values).eval(values)
+        return self.result(self._build(params, weight, values).eval(values))
+
+    def expression(self, params: Mapping[str, Any], weight: float | None, bound: Bound) -> Expr:
+        """The rule's expression tree for operands shaped as ``bound`` (names, list sizes);
+        raises RuleError for a rule that is not valid. ``result(expr.eval(values))`` is
+        ``evaluate(params, weight, values)`` for any values of that shape."""
+        return self._build(params, weight, bound)
+
+    def result(self, raw: Any) -> Decimal | str | None:
+        """The cell's value from what the rule's tree gave."""
         if isinstance(raw, str):
             return None if self.input_scored and raw == "" else raw
         return excel_round(arith(raw), self.decimals)
