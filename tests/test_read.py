@@ -29,7 +29,7 @@ from xlperf.read import ReadError, Return, read_return
 from xlperf.read import xlsx as xlsx_mod
 from xlperf.read.book import Book
 from xlperf.read.cells import SheetSink
-from xlperf.read.fastsheet import Fallback, sheet_fast, strings_fast
+from xlperf.read.fastsheet import Fallback, _decode, _shared_strings_only, sheet_fast, strings_fast
 from xlperf.read.guard import inspect_file
 from xlperf.read.treesheet import sheet_tree, strings_tree
 
@@ -296,12 +296,58 @@ def test_fast_path_falls_back_on_comments() -> None:
                                  '<?pi x?>', '<![CDATA[<c r="Z9"><v>1</v></c>]]>'])
 def test_fast_path_falls_back_on_cells_it_does_not_read(odd: str) -> None:
     """Cells opened otherwise than "<c ", processing instructions and CDATA go to the element tree
-    (found by counting "<c" against "<c " and by two searches, not by a regular expression)."""
+    (found by counting "<c" against the cells the pattern matched and by searches, not by a
+    regular expression)."""
     sheet = SHEET.replace('<row r="3">', f'<row r="9">{odd}</row><row r="3">')
     book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
     sink = SheetSink("S", strings_tree(STRINGS.encode()), book)
     with pytest.raises(Fallback):
         sheet_fast(sheet.encode(), sink)
+
+
+SHARED_ONLY = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="1"><c r="A1" s="15" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>
+<row r="2"><c r="A2" s="15" t="s"><v>2</v></c><c r="B2" t="s"><v>{last}</v></c></row>
+</sheetData></worksheet>"""
+
+
+@pytest.mark.parametrize(("last", "odd", "one_pass"), [
+    ("0", "", True),  # every cell a shared string's index, as in the hidden meta sheet
+    ("7", "", False),  # an index past the strings: the general loop notes it
+    ("0", '<c r="C2" t="s" s="1"><v>1</v></c>', False),  # attributes in another order
+    ("0", '<c r="C2"><v>3</v></c>', False),  # a number among the strings
+    ("0", '<c><v>1</v></c>', False),  # a cell the patterns do not read: the element tree
+])
+def test_sheet_of_shared_strings_only_reads_like_the_tree(last: str, odd: str, one_pass: bool) -> None:
+    """A sheet whose every cell is a shared string's index is filed in one pass; anything else in
+    it goes the general way, and both give what the element tree gives."""
+    sheet = SHARED_ONLY.format(last=last).replace("</row>\n</sheetData>", odd + "</row>\n</sheetData>").encode()
+    books = []
+    for reader in (sheet_fast, sheet_tree):
+        book = Book(sheets=["S"], hidden=[], cells={}, formulas={}, no_cache=set(), errors={}, names={})
+        sink = SheetSink("S", strings_tree(STRINGS.encode()), book)
+        try:
+            reader(sheet, sink)
+        except Fallback:
+            sink.reset()
+            sheet_tree(sheet, sink)
+        sink.finish()
+        books.append(book)
+    assert books[0] == books[1]
+    cells = books[0].cells
+    assert cells[("S", "A1")] == "项目 <一>" and cells[("S", "B1")] == "富文本"
+    assert ("S", "A2") not in cells  # an empty string is no value
+    if last == "7":
+        assert ("S", "B2") not in cells and books[0].notes == ["工作表“S”有 1 个单元格引用了不存在的共享字符串，按空值处理"]
+    else:
+        assert cells[("S", "B2")] == "项目 <一>"
+    text, pat = _decode(sheet)
+    body = text[text.find("<sheetData"):text.find("</sheetData>")]
+    sink = SheetSink("S", strings_tree(STRINGS.encode()), Book(sheets=["S"], hidden=[], cells={}, formulas={},
+                                                              no_cache=set(), errors={}, names={}))
+    assert _shared_strings_only(pat, body, body.count("<c"), sink) is one_pass
+    assert bool(sink.cells) is one_pass  # nothing filed when it declines
 
 
 def test_fast_path_reads_long_formulas_and_text_results_like_the_tree() -> None:
