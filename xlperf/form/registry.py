@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from xlperf.form.layout import FormLayout
@@ -83,8 +83,9 @@ class Known:
     replaces: str = ""
     """The built-in form this one replaces, as people know it ("" when none)."""
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """:func:`spec_digest` of the text, hashed once: every return checked asks for its layout by it."""
         return spec_digest(self.text)
 
 

@@ -3,15 +3,15 @@ sheet, cached by the sheet's cells."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from xlperf.form.metasheet import FieldRef, parse_meta
 from xlperf.read.book import Book
 
 META_CACHE_SIZE = 64
 MAX_CACHED_META_CELLS = 20_000
 """A meta sheet has ~5 cells per field; one far larger is not cached (its key would be huge)."""
-_META_CACHE: OrderedDict[tuple[object, ...], tuple[dict[str, str], dict[str, FieldRef]]] = OrderedDict()
+_META_CACHE: dict[tuple[object, ...], tuple[dict[str, str], dict[str, FieldRef]]] = {}
+"""First in, first out: a hit is not moved to the end, which would hash its key (every cell of the
+sheet) a second time; a bureau's few forms never fill it."""
 
 
 def cached_field_map(book: Book, sheet: str) -> tuple[dict[str, str], dict[str, FieldRef]]:
@@ -32,7 +32,5 @@ def cached_field_map(book: Book, sheet: str) -> tuple[dict[str, str], dict[str, 
         hit = parse_meta(cells, sheet)
         _META_CACHE[key] = hit
         if len(_META_CACHE) > META_CACHE_SIZE:
-            _META_CACHE.popitem(last=False)
-    else:
-        _META_CACHE.move_to_end(key)
+            del _META_CACHE[next(iter(_META_CACHE))]
     return dict(hit[0]), dict(hit[1])
