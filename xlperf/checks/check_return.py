@@ -119,7 +119,7 @@ def _replace_surrogates(ret: Return) -> list[str]:
     """Replace lone surrogates in the return's text cells and values; the keys whose value had one."""
     texts = [v for v in ret.cells.values() if isinstance(v, str)]
     texts += [v for v in ret.values.values() if isinstance(v, str)]
-    if not has_surrogates("".join(texts)):  # one search in C for the common case: none
+    if not has_surrogates("".join(texts)):  # one encoding in C for the common case: none
         return []
     for ref, value in ret.cells.items():
         if isinstance(value, str) and has_surrogates(value):

@@ -19,7 +19,14 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def has_surrogates(text: str) -> bool:
-    return _SURROGATES.search(text) is not None
+    """Whether ``text`` holds a lone surrogate: exactly what strict UTF-8 refuses, found by the
+    encoder in C (several times faster than searching for the range; a return's every text is
+    asked at once)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def scrub(text: str) -> str:
