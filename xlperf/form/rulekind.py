@@ -195,7 +195,7 @@ class Kind:
         refs: Mapping[str, Ref | Sequence[Ref]],
     ) -> str:
         """Excel text of exactly what evaluate() computes; for input kinds, the input read back."""
-        text = "=" + self._build(params, weight, refs).render(refs)
+        text = "=" + self.expression(params, weight, refs).render(refs)
         if len(text) > MAX_FORMULA_CHARS:
             raise RuleError(f"{self.name}: formula longer than {MAX_FORMULA_CHARS} characters")
         return text
@@ -207,13 +207,7 @@ class Kind:
         values: Mapping[str, Value | Sequence[Value]],
     ) -> Decimal | str | None:
         """What the formula gives for these cell values: a Decimal, a text, or None (blank)."""
-        return self.result(self._build(params, weight, values).eval(values))
-
-    def expression(self, params: Mapping[str, Any], weight: float | None, bound: Bound) -> Expr:
-        """The rule's expression tree for operands shaped as ``bound`` (names, list sizes);
-        raises RuleError for a rule that is not valid. ``result(expr.eval(values))`` is
-        ``evaluate(params, weight, values)`` for any values of that shape."""
-        return self._build(params, weight, bound)
+        return self.result(self.expression(params, weight, values).eval(values))
 
     def result(self, raw: Any) -> Decimal | str | None:
         """The cell's value from what the rule's tree gave."""
@@ -221,7 +215,10 @@ class Kind:
             return None if self.input_scored and raw == "" else raw
         return excel_round(arith(raw), self.decimals)
 
-    def _build(self, params: Mapping[str, Any], weight: float | None, bound: Bound) -> Expr:
+    def expression(self, params: Mapping[str, Any], weight: float | None, bound: Bound) -> Expr:
+        """The rule's expression tree for operands shaped as ``bound`` (names, list sizes);
+        raises RuleError for a rule that is not valid. ``result(expr.eval(values))`` is
+        ``evaluate(params, weight, values)`` for any values of that shape."""
         # The tree depends on the parameters, the weight and the sizes of list operands only,
         # and is immutable: it is built once per distinct rule (a form evaluates the same
         # rules for every return). Parameters that cannot be keyed exactly are not cached.
